@@ -1,0 +1,54 @@
+"""commentsvc: a self-hosted comment-and-share service for article pages."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import api, errors, health, widget
+from .config import default_database_url, load_settings, normalise_database_url
+from .extensions import csrf, db, migrate
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+
+
+def _templates_dir() -> str:
+    # Installed from a wheel, templates ship inside the package; in a checkout (or an
+    # editable install) they live at the top level beside it.
+    shipped = PACKAGE_DIR / "templates"
+    return str(shipped if shipped.is_dir() else PACKAGE_DIR.parent / "templates")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application. Reads configuration only: no files, network or database."""
+    app = Flask(__name__, template_folder=_templates_dir(), instance_relative_config=True)
+
+    # Configuration: defaults < instance/config.py < COMMENTSVC_* variables, or the test mapping.
+    if test_config is None:
+        load_settings(app, os.environ)
+    else:
+        load_settings(app, {})
+        app.config.update(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        app.config.get("DATABASE_URL") or default_database_url(app.instance_path)
+    )
+    # Cookies are never needed by readers; the admin (later) gets a first-party session.
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+
+    # Extensions.
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    csrf.init_app(app)
+
+    # Features.
+    widget.init_app(app)
+    api.init_app(app)
+    health.init_app(app)
+    errors.init_app(app)
+    return app

@@ -1,0 +1,111 @@
+"""The JSON API: read an article's comments and post a comment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, jsonify, request
+from werkzeug.datastructures import MultiDict
+
+from .articles import find_article
+from .comments import CommentError, CursorError, comment_page, post_comment
+from .errors import error_response
+from .extensions import csrf, db
+from .forms import CommentForm
+from .models import Status
+from .public import public_comment
+from .requests import requested_article
+from .tokens import TokenError, check_form_token, own_comment_ids, own_token
+from .widget import new_comment_from
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# The API holds no session authority (no cookie logs anybody in), so CSRF tokens protect nothing.
+csrf.exempt(bp)
+
+COMMENT_FIELDS = (
+    "url",
+    "article",
+    "title",
+    "comment",
+    "name",
+    "email",
+    "website",
+    "parent_id",
+    "token",
+    "mine",
+)
+
+
+@bp.get("/comments")
+def list_comments() -> Any:
+    """A page of an article's approved comments, public fields only, oldest first."""
+    ref = requested_article()
+    article = find_article(ref.key)
+    try:
+        page = comment_page(
+            article, request.args.get("cursor"), own_comment_ids(request.args.get("mine"))
+        )
+    except CursorError as error:
+        abort(400, str(error))
+    response = jsonify(
+        {
+            "article": {
+                "key": ref.key,
+                "title": (article.title if article else "") or ref.title,
+                "comments": article.approved_count if article else 0,
+            },
+            "comments": [public_comment(n.comment, own=n.own) for n in page.flat()],
+            "cursors": {"older": page.older, "newer": page.newer},
+        }
+    )
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-store" if request.args.get("mine") else "no-cache"
+    return response
+
+
+def _comment_payload() -> MultiDict:
+    """The JSON object posted, as form data; 400/415 with a clear message when it is not one."""
+    if not request.is_json:
+        abort(415, "Send the comment as JSON with the header Content-Type: application/json.")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        abort(400, 'The request body must be a JSON object, e.g. {"url": …, "comment": …}.')
+    data = MultiDict()
+    for name in COMMENT_FIELDS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            abort(400, f"The field {name!r} must be a string.")
+        data[name] = str(value)
+    return data
+
+
+@bp.post("/comments")
+def create_comment() -> Any:
+    """Post a comment: 201 when published, 202 when held for moderation."""
+    payload = _comment_payload()
+    ref = requested_article(payload)
+    form = CommentForm(formdata=payload)
+    if not form.validate():
+        fields = {name: errors[0] for name, errors in form.errors.items()}
+        return error_response(400, "Please correct the marked fields.", "invalid_comment", fields)
+    try:
+        if form.token.data:
+            check_form_token(form.token.data, ref.key)
+        comment = post_comment(ref, new_comment_from(form))
+    except TokenError as error:
+        return error_response(400, str(error), "invalid_token")
+    except CommentError as error:
+        db.session.rollback()
+        fields = {error.field: error.message} if error.field else None
+        return error_response(400, error.message, "invalid_comment", fields)
+    mine = own_token([*own_comment_ids(payload.get("mine")), comment.id])
+    status = 201 if comment.status == Status.APPROVED else 202
+    body = {"comment": public_comment(comment, own=True), "mine": mine}
+    return jsonify(body), status, {"Cache-Control": "no-store"}
+
+
+def init_app(app: Flask) -> None:
+    """Register the API's routes."""
+    app.register_blueprint(bp)

@@ -1,0 +1,126 @@
+"""Which article a request is about: URL normalising, article keys, and the article row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .extensions import db
+from .models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, Article
+
+# Query parameters that only track the visitor; two links differing in them are one article.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "twclid",
+        "_ga",
+        "_gl",
+        "ref_src",
+        "mkt_tok",
+    }
+)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ArticleError(ValueError):
+    """The request does not name an article we can accept; the message says why."""
+
+
+def normalise_url(url: str) -> str:
+    """The canonical form of an article URL, used as its key when no article id is given.
+
+    Lower-case scheme and host, default port and fragment dropped, tracking parameters
+    (``utm_*``, ``fbclid``, ``gclid``, ...) dropped; everything else is kept as written.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ArticleError("The page URL must be an absolute http:// or https:// address.")
+    host = parts.hostname.lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        raise ArticleError("The page URL has an invalid port.") from None
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    query = urlencode(
+        [
+            (name, value)
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            if not name.lower().startswith("utm_") and name.lower() not in TRACKING_PARAMS
+        ]
+    )
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an already normalised URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """What a request names: the article's key, its page URL and the title it was given."""
+
+    key: str
+    url: str
+    title: str
+
+
+def article_ref(
+    url: str | None, article: str | None, title: str | None, allowed_origins: tuple[str, ...]
+) -> ArticleRef:
+    """Parse the ``url``/``article``/``title`` parameters every public route accepts."""
+    url = (url or "").strip()
+    article = (article or "").strip()
+    if not url and not article:
+        raise ArticleError(
+            "Say which article: give its page address as url=… or its id as article=…."
+        )
+    if len(url) > MAX_URL_LENGTH:
+        raise ArticleError(f"The page URL is longer than {MAX_URL_LENGTH} characters.")
+    if len(article) > MAX_KEY_LENGTH:
+        raise ArticleError(f"The article id is longer than {MAX_KEY_LENGTH} characters.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in url + article + (title or "")):
+        raise ArticleError("The page URL, article id and title may not contain control characters.")
+    normalised = normalise_url(url) if url else ""
+    if normalised and allowed_origins and origin_of(normalised) not in allowed_origins:
+        raise ArticleError("This comment service does not serve pages on that site.")
+    title = " ".join((title or "").split())[:MAX_TITLE_LENGTH]
+    return ArticleRef(key=article or normalised, url=normalised, title=title)
+
+
+def find_article(key: str) -> Article | None:
+    """The article stored under ``key``, or None when nobody has commented yet."""
+    return db.session.execute(db.select(Article).filter_by(key=key)).scalar_one_or_none()
+
+
+def get_or_create_article(ref: ArticleRef) -> Article:
+    """The article row for ``ref``, created on first use; safe when two requests race."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(Article)
+        .values(key=ref.key, url=ref.url, title=ref.title, approved_count=0)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    article = find_article(ref.key)
+    assert article is not None  # inserted above or by a concurrent request
+    if not article.url and ref.url:
+        article.url = ref.url  # first seen by id only; now we know where it lives
+    if not article.title and ref.title:
+        article.title = ref.title
+    return article

@@ -1,0 +1,89 @@
+"""The ``commentsvc`` command: Flask's CLI group plus the service's own commands."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import (
+    FlaskGroup,
+    ScriptInfo,
+    routes_command,
+    run_command,
+    shell_command,
+    with_appcontext,
+)
+
+from . import create_app
+from .comments import set_status
+from .extensions import db
+from .models import Article, Comment, Status
+from .startup import prepare
+
+
+@click.command(
+    "run",
+    params=list(run_command.params),
+    help="Apply pending migrations, then serve the service (development server).",
+)
+@click.pass_context
+def run(ctx: click.Context, **options: object) -> None:
+    app: Flask = ctx.ensure_object(ScriptInfo).load_app()
+    prepare(app)
+    ctx.invoke(run_command, **options)
+
+
+@click.command("pending")
+@click.option("--limit", default=50, show_default=True, help="How many to list.")
+@with_appcontext
+def pending(limit: int) -> None:
+    """List held comments, newest first, with their ids."""
+    query = (
+        db.select(Comment, Article.key)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Comment.status == Status.PENDING)
+        .order_by(Comment.id.desc())
+        .limit(limit)
+    )
+    rows = db.session.execute(query).all()
+    if not rows:
+        click.echo("No comments are awaiting moderation.")
+    for comment, key in rows:
+        excerpt = " ".join(comment.body.split())[:60]
+        click.echo(f"{comment.id}\t{key}\t{comment.name} <{comment.email}>\t{excerpt}")
+
+
+def _status_command(name: str, status: Status, verb: str) -> click.Command:
+    @click.command(name, help=f"{verb.capitalize()} comments by id.")
+    @click.argument("ids", nargs=-1, type=int, required=True)
+    @with_appcontext
+    def command(ids: tuple[int, ...]) -> None:
+        for comment_id in ids:
+            if db.session.get(Comment, comment_id) is None:
+                raise click.ClickException(f"There is no comment {comment_id}.")
+            changed = set_status(comment_id, status)
+            click.echo(
+                f"Comment {comment_id} {verb}."
+                if changed
+                else f"Comment {comment_id} was already {status.value}."
+            )
+
+    return command
+
+
+def _make_cli() -> FlaskGroup:
+    cli = FlaskGroup(
+        create_app=lambda: create_app(),
+        add_default_commands=False,
+        help="Run and manage the commentsvc comment service.",
+    )
+    # Flask's `run` is replaced by ours, which migrates first; `shell` and `routes` stay.
+    for command in (run, shell_command, routes_command, pending):
+        cli.add_command(command)
+    cli.add_command(_status_command("approve", Status.APPROVED, "approved"))
+    cli.add_command(_status_command("unapprove", Status.PENDING, "moved back to pending"))
+    cli.add_command(_status_command("spam", Status.SPAM, "marked as spam"))
+    cli.add_command(_status_command("trash", Status.TRASH, "moved to the trash"))
+    return cli
+
+
+main = _make_cli()

@@ -1,0 +1,281 @@
+"""Posting comments, changing their status, and reading a page of a thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import func, update
+
+from .articles import ArticleRef, find_article, get_or_create_article
+from .extensions import db
+from .models import Article, Comment, Status
+
+
+class CommentError(ValueError):
+    """A comment that cannot be accepted; ``field`` names the form field at fault, if any."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class NewComment:
+    """A validated submission, ready to store."""
+
+    name: str
+    email: str
+    website: str
+    body: str
+    parent_id: int | None
+    ip: str
+    user_agent: str
+
+
+def email_has_approved_comment(email: str) -> bool:
+    """Whether this address already has an approved comment (WordPress's "previously approved")."""
+    query = db.select(Comment.id).filter_by(email=email, status=Status.APPROVED).limit(1)
+    return db.session.execute(query).first() is not None
+
+
+def initial_status(email: str) -> Status:
+    """The status a new comment gets under the configured moderation mode."""
+    mode = current_app.config["MODERATION"]
+    if mode == "none":
+        return Status.APPROVED
+    if mode == "first-time" and email_has_approved_comment(email):
+        return Status.APPROVED
+    return Status.PENDING
+
+
+def _reply_position(parent_id: int, article: Article | None) -> tuple[int | None, int | None, int]:
+    """(parent_id, root_id, depth) for a reply, keeping it within the configured depth."""
+    parent = db.session.get(Comment, parent_id)
+    if (
+        parent is None
+        or article is None
+        or parent.article_id != article.id
+        or parent.status != Status.APPROVED
+    ):
+        raise CommentError("The comment you are replying to is not available.", "parent_id")
+    root_id = parent.root_id or parent.id
+    if parent.depth + 1 >= current_app.config["THREAD_DEPTH"]:
+        # At the deepest level a reply sits beside its parent, as WordPress does.
+        return parent.parent_id, root_id, parent.depth
+    return parent.id, root_id, parent.depth + 1
+
+
+def post_comment(ref: ArticleRef, new: NewComment) -> Comment:
+    """Store a comment for the article ``ref`` names and commit; raises CommentError."""
+    parent_id, root_id, depth = None, None, 0
+    if new.parent_id is not None:
+        parent_id, root_id, depth = _reply_position(new.parent_id, find_article(ref.key))
+    article = get_or_create_article(ref)
+    comment = Comment(
+        article_id=article.id,
+        parent_id=parent_id,
+        root_id=root_id,
+        depth=depth,
+        name=new.name,
+        email=new.email,
+        website=new.website,
+        body=new.body,
+        status=initial_status(new.email).value,
+        ip=new.ip,
+        user_agent=new.user_agent[:500],
+    )
+    db.session.add(comment)
+    if comment.status == Status.APPROVED:
+        _adjust_approved_count(article.id, +1)
+    db.session.commit()
+    return comment
+
+
+def _adjust_approved_count(article_id: int, delta: int) -> None:
+    # An atomic increment: two moderators approving at once must both count.
+    db.session.execute(
+        update(Article)
+        .where(Article.id == article_id)
+        .values(approved_count=Article.approved_count + delta)
+    )
+
+
+def set_status(comment_id: int, status: Status) -> bool:
+    """Move a comment to ``status``; True if it changed, False if it already was (or is gone).
+
+    The update is conditional on the status we read, so concurrent moderators never count
+    an approval twice.
+    """
+    for _ in range(5):
+        row = db.session.execute(
+            db.select(Comment.status, Comment.article_id).filter_by(id=comment_id)
+        ).first()
+        if row is None or row.status == status:
+            return False
+        result = db.session.execute(
+            update(Comment)
+            .where(Comment.id == comment_id, Comment.status == row.status)
+            .values(status=status.value)
+        )
+        if result.rowcount == 1:
+            if Status.APPROVED in (row.status, status):
+                _adjust_approved_count(row.article_id, +1 if status == Status.APPROVED else -1)
+            db.session.commit()
+            return True
+        db.session.rollback()  # someone changed it between our read and write: look again
+    return False
+
+
+# --- reading a page of a thread --------------------------------------------------------------
+
+
+class CursorError(ValueError):
+    """A page cursor that we did not hand out."""
+
+
+@dataclass
+class Node:
+    """A comment on a page, with the replies shown under it."""
+
+    comment: Comment
+    own: bool = False
+    replies: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    """One page of an article's comments: top-level threads and the cursors around them."""
+
+    threads: list[Node]
+    older: str | None = None
+    newer: str | None = None
+
+    def flat(self) -> list[Node]:
+        """Every node of the page in reading order (each thread depth-first)."""
+        out: list[Node] = []
+        stack = list(reversed(self.threads))
+        while stack:
+            node = stack.pop()
+            out.append(node)
+            stack.extend(reversed(node.replies))
+        return out
+
+
+def parse_cursor(cursor: str | None) -> tuple[str, int]:
+    """("after", id) | ("before", id) | ("last", 0) from a cursor string; the first page for None."""
+    if not cursor:
+        return "after", 0
+    if cursor == "last":
+        return "last", 0
+    kind, number = cursor[:1], cursor[1:]
+    if kind in ("a", "b") and number.isdigit() and len(number) <= 18:
+        return ("after" if kind == "a" else "before"), int(number)
+    raise CursorError("That page of comments does not exist; start again from the first page.")
+
+
+def _top_level(article: Article, mode: str, bound: int, per_page: int) -> list[Comment]:
+    query = db.select(Comment).where(
+        Comment.article_id == article.id,
+        Comment.status == Status.APPROVED,
+        Comment.root_id.is_(None),
+    )
+    if mode == "after":
+        query = query.where(Comment.id > bound).order_by(Comment.id)
+    else:
+        if mode == "before":
+            query = query.where(Comment.id < bound)
+        query = query.order_by(Comment.id.desc())
+    return list(db.session.execute(query.limit(per_page + 1)).scalars())
+
+
+def comment_page(
+    article: Article | None, cursor: str | None, own_ids: list[int] | None = None
+) -> Page:
+    """A page of approved threads, oldest first, plus the reader's own held comments.
+
+    Two queries whatever the thread size: one for the page's top-level comments (keyset on
+    id), one for their replies.
+    """
+    mode, bound = parse_cursor(cursor)
+    if article is None:
+        return Page(threads=[])
+    per_page = current_app.config["COMMENTS_PER_PAGE"]
+    top = _top_level(article, mode, bound, per_page)
+    more = len(top) > per_page
+    top = top[:per_page]
+    if mode == "after":
+        older_exists, newer_exists = bound > 0, more
+    else:
+        top.reverse()
+        older_exists, newer_exists = more, mode == "before"
+    page = Page(threads=[])
+    if top:
+        page.older = f"b{top[0].id}" if older_exists else None
+        page.newer = f"a{top[-1].id}" if newer_exists else None
+    low = top[0].id if (top and older_exists) else (bound if mode == "after" else 0)
+    high = top[-1].id if newer_exists and top else None
+    page.threads = _build_threads(article, top, own_ids or [], low, high)
+    return page
+
+
+def _build_threads(
+    article: Article, top: list[Comment], own_ids: list[int], low: int, high: int | None
+) -> list[Node]:
+    top_ids = [c.id for c in top]
+    replies: list[Comment] = []
+    if top_ids:
+        query = (
+            db.select(Comment)
+            .where(Comment.root_id.in_(top_ids), Comment.status == Status.APPROVED)
+            .order_by(Comment.id)
+        )
+        replies = list(db.session.execute(query).scalars())
+    own: list[Comment] = []
+    if own_ids:
+        query = db.select(Comment).where(
+            Comment.id.in_(own_ids),
+            Comment.article_id == article.id,
+            Comment.status.in_([Status.PENDING, Status.SPAM]),
+        )
+        for comment in db.session.execute(query).scalars():
+            in_window = comment.id > low and (high is None or comment.id < high)
+            if comment.root_id in top_ids or (comment.root_id is None and in_window):
+                own.append(comment)
+    own_set = {c.id for c in own}
+    nodes = {c.id: Node(c, own=c.id in own_set) for c in [*top, *replies, *own]}
+    threads: list[Node] = []
+    for comment in sorted([*top, *replies, *own], key=lambda c: c.id):
+        node = nodes[comment.id]
+        if comment.root_id is None:
+            threads.append(node)
+            continue
+        # A reply whose parent is not shown hangs under the thread's top comment instead.
+        parent = nodes.get(comment.parent_id or 0) or nodes.get(comment.root_id)
+        if parent is not None:
+            parent.replies.append(node)
+    return threads
+
+
+def cursor_for(comment: Comment) -> str | None:
+    """The cursor of the page that shows ``comment``'s thread (None for the first page)."""
+    per_page = current_app.config["COMMENTS_PER_PAGE"]
+    thread_id = comment.root_id or comment.id
+    earlier = (
+        db.select(Comment.id)
+        .where(
+            Comment.article_id == comment.article_id,
+            Comment.status == Status.APPROVED,
+            Comment.root_id.is_(None),
+            Comment.id < thread_id,
+        )
+        .order_by(Comment.id.desc())
+        .limit(per_page)
+    ).subquery()
+    count, predecessor = db.session.execute(
+        db.select(func.count(), func.max(earlier.c.id)).select_from(earlier)
+    ).one()
+    # The first page holds it when fewer than a page of threads come before it; otherwise
+    # start a page right after its predecessor, so it is the first thread shown.
+    return None if count < per_page else f"a{predecessor}"

@@ -1,0 +1,174 @@
+"""Configuration: defaults, then the instance ``config.py``, then ``COMMENTSVC_*`` variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ENV_PREFIX = "COMMENTSVC_"
+MODERATION_MODES = ("all", "first-time", "none")
+
+
+def _bool(value: str) -> bool:
+    if value.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.strip().lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/").lower() for o in value.replace(",", " ").split())
+    for origin in origins:
+        if not origin.startswith(("http://", "https://")):
+            raise ValueError(f"an allowed origin must start with http:// or https://: {origin!r}")
+    return origins
+
+
+def _moderation(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in MODERATION_MODES:
+        raise ValueError(f"expected one of {', '.join(MODERATION_MODES)}, got {value!r}")
+    return mode
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``COMMENTSVC_*`` environment variable and the Flask config key it fills."""
+
+    key: str
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.key
+
+
+# Every setting the service reads. The README's configuration table lists each one (a test
+# checks that), so an operator never has to read code to find a knob.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "SECRET_KEY",
+        None,
+        str,
+        "Signs form and comment tokens. Generated once into the instance folder when unset.",
+    ),
+    Setting(
+        "DATABASE_URL",
+        None,
+        str,
+        "SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. "
+        "Default: SQLite file commentsvc.sqlite3 in the instance folder.",
+    ),
+    Setting(
+        "ALLOWED_ORIGINS",
+        (),
+        _origins,
+        "Space- or comma-separated origins (https://news.example) "
+        "allowed to embed the widget and whose pages may be commented. Empty: any.",
+    ),
+    Setting(
+        "MODERATION",
+        "first-time",
+        _moderation,
+        "all (hold every comment), first-time "
+        "(hold unless the email has an approved comment), none (publish at once).",
+    ),
+    Setting("THREAD_DEPTH", 5, _positive_int, "How many levels deep replies nest."),
+    Setting(
+        "COMMENTS_PER_PAGE",
+        50,
+        _positive_int,
+        "Top-level comments per widget or API page (their replies come with them).",
+    ),
+    Setting("MAX_COMMENT_LENGTH", 5000, _positive_int, "Longest comment accepted, in characters."),
+    Setting(
+        "CHECK_DELIVERABILITY",
+        False,
+        _bool,
+        "Look up the email domain in DNS when validating (off: no network call).",
+    ),
+    Setting("FORM_MAX_AGE", 86400, _positive_int, "Seconds a served comment form stays valid."),
+    Setting(
+        "OWN_COMMENT_MAX_AGE",
+        86400,
+        _positive_int,
+        "Seconds a commenter can still see "
+        "their own held comment through the link they were sent back to.",
+    ),
+)
+
+
+def load_settings(app: Flask, environ: Mapping[str, str]) -> None:
+    """Fill ``app.config`` from defaults, the instance config file, then the environment."""
+    for setting in SETTINGS:
+        app.config.setdefault(setting.key, setting.default)
+    # An operator may keep settings in instance/config.py instead of the environment.
+    app.config.from_pyfile("config.py", silent=True)
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None:
+            continue
+        try:
+            app.config[setting.key] = setting.parse(raw)
+        except ValueError as error:
+            raise RuntimeError(f"{setting.env}: {error}") from None
+
+
+def default_database_url(instance_path: str) -> str:
+    """The embedded default: a SQLite file in the instance folder."""
+    return "sqlite:///" + str(Path(instance_path) / "commentsvc.sqlite3")
+
+
+def normalise_database_url(url: str) -> str:
+    """Let operators write ``postgresql://`` and still get the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def ensure_secret_key(app: Flask) -> None:
+    """Use the configured key, else one generated once and kept in the instance folder.
+
+    A fixed default in the code would let anyone forge tokens; a fresh key per start would
+    invalidate every open comment form on restart.
+    """
+    if app.config.get("SECRET_KEY"):
+        return
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        # O_EXCL: when several workers start at once, exactly one writes the key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    key = ""
+    for _ in range(50):  # another worker may be between create and write
+        key = key_file.read_text().strip()
+        if key:
+            break
+        time.sleep(0.01)
+    if not key:
+        raise RuntimeError(f"{key_file} is empty: delete it and start again")
+    app.config["SECRET_KEY"] = key

@@ -1,0 +1,43 @@
+"""Alembic environment: migrate the database of the running Flask app."""
+
+from alembic import context
+from flask import current_app
+
+# No logging.fileConfig here: it would replace the server's logging set-up mid-start.
+config = context.config
+db = current_app.extensions["migrate"].db
+config.set_main_option(
+    "sqlalchemy.url", db.engine.url.render_as_string(hide_password=False).replace("%", "%%")
+)
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to standard output instead of running it (``commentsvc db upgrade --sql``)."""
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=db.metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run the migrations against the app's database."""
+    with db.engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=db.metadata,
+            # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
+            render_as_batch=True,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

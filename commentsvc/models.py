@@ -1,0 +1,94 @@
+"""Database models: articles and their comments."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+MAX_URL_LENGTH = 2000
+MAX_KEY_LENGTH = 2000
+MAX_TITLE_LENGTH = 300
+MAX_NAME_LENGTH = 100
+MAX_EMAIL_LENGTH = 254
+MAX_WEBSITE_LENGTH = 200
+MAX_USER_AGENT_LENGTH = 500
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class Status(enum.StrEnum):
+    """Where a comment stands; only approved comments are public."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    SPAM = "spam"
+    TRASH = "trash"
+
+
+class Article(db.Model):
+    """A page that has comments. A row appears with its first comment, never on a page view."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The publisher's article id when given, else the normalised page URL.
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), unique=True)
+    url: Mapped[str] = mapped_column(String(MAX_URL_LENGTH))
+    title: Mapped[str] = mapped_column(String(MAX_TITLE_LENGTH), default="")
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    # Kept in step with status changes so the widget heading never counts a large thread.
+    approved_count: Mapped[int] = mapped_column(default=0)
+
+    comments: Mapped[list[Comment]] = relationship(back_populates="article", lazy="raise")
+
+
+class Comment(db.Model):
+    """A reader's comment. ``email`` is private: only ``public_comment`` shapes what leaves."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'spam', 'trash')", name="status_known"),
+        # A page of top-level comments: article, status, root_id IS NULL, keyset on id.
+        Index("ix_comments_article_page", "article_id", "status", "root_id", "id"),
+        # The replies of the threads on that page.
+        Index("ix_comments_thread", "root_id", "status", "id"),
+        # "Has this email an approved comment?" (first-time moderation).
+        Index("ix_comments_email_status", "email", "status"),
+        # The moderation queue, newest first per status.
+        Index("ix_comments_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), index=True
+    )
+    # The top-level comment of the thread (NULL for a top-level comment itself).
+    root_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
+    depth: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    email: Mapped[str] = mapped_column(String(MAX_EMAIL_LENGTH))
+    website: Mapped[str] = mapped_column(String(MAX_WEBSITE_LENGTH), default="")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default=Status.PENDING.value)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    # Anonymised before storage: IPv4 /24, IPv6 /48.
+    ip: Mapped[str] = mapped_column(String(50), default="")
+    user_agent: Mapped[str] = mapped_column(String(MAX_USER_AGENT_LENGTH), default="")
+
+    article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
+
+    @property
+    def created_utc(self) -> datetime:
+        """``created_at`` as an aware UTC datetime (SQLite hands back naive values)."""
+        if self.created_at.tzinfo is None:
+            return self.created_at.replace(tzinfo=UTC)
+        return self.created_at

@@ -1,0 +1,49 @@
+"""Comment text to safe HTML: escaped, paragraphs and line breaks kept, bare URLs linked."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from markupsafe import Markup, escape
+
+# A bare http(s) URL; trailing punctuation that usually ends a sentence is trimmed below.
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_TRAILING = ".,;:!?'\")]}"
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
+
+
+def _linkify(text: str) -> str:
+    out: list[str] = []
+    position = 0
+    for match in _URL.finditer(text):
+        url = match.group(0)
+        # Keep a closing bracket that belongs to the URL, e.g. wiki/Foo_(bar).
+        while (
+            url
+            and url[-1] in _TRAILING
+            and not (url[-1] == ")" and url.count("(") >= url.count(")"))
+        ):
+            url = url[:-1]
+        if len(url) <= len("https://"):
+            continue
+        out.append(str(escape(text[position : match.start()])))
+        href = escape(url)
+        out.append(f'<a href="{href}" rel="nofollow ugc noopener" target="_blank">{href}</a>')
+        position = match.start() + len(url)
+    out.append(str(escape(text[position:])))
+    return "".join(out)
+
+
+def render_body(text: str) -> Markup:
+    """The comment body as HTML that is safe to insert into a page."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    paragraphs = [p.strip("\n") for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+    html = "".join(f"<p>{_linkify(p).replace(chr(10), '<br>' + chr(10))}</p>" for p in paragraphs)
+    return Markup(html)
+
+
+def display_date(iso: str) -> str:
+    """ "November 27, 2026 at 22:42 UTC" from an ISO timestamp (the widget's script localises it)."""
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return f"{moment:%B} {moment.day}, {moment.year} at {moment:%H:%M} UTC"

@@ -1,0 +1,44 @@
+/* commentsvc loader: <script src="https://HOST/embed.js" data-url="…" data-article="…" data-title="…" async>
+ * Inserts the comment widget's iframe right after this script tag and keeps its height fitted
+ * to the widget's content, so the reader never meets an inner scrollbar. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || !script.src) return;
+  var serviceOrigin = new URL(script.src, location.href).origin;
+  var data = script.dataset;
+  var canonical = document.querySelector('link[rel="canonical"]');
+  var pageUrl = data.url || (canonical && canonical.href) || location.href.split("#")[0];
+
+  var params = new URLSearchParams();
+  params.set("url", pageUrl);
+  if (data.article) params.set("article", data.article);
+  if (data.title || document.title) params.set("title", data.title || document.title);
+  if (data.parts) params.set("parts", data.parts);
+  // Where the widget may send its height; it checks this origin against its allowed list.
+  params.set("origin", location.origin);
+
+  var iframe = document.createElement("iframe");
+  iframe.src = serviceOrigin + "/embed?" + params.toString();
+  iframe.title = data.frameTitle || "Comments";
+  iframe.setAttribute("loading", "lazy");
+  iframe.setAttribute("scrolling", "no");
+  // Native share and copy-to-clipboard are only allowed in a frame the host page permits.
+  iframe.setAttribute("allow", "web-share; clipboard-write");
+  iframe.className = "commentsvc-frame";
+  iframe.style.cssText = "display:block;width:100%;min-height:160px;border:0;overflow:hidden;";
+  script.parentNode.insertBefore(iframe, script.nextSibling);
+
+  window.addEventListener("message", function (event) {
+    // Only our own widget, in our own iframe, may resize it or scroll the page.
+    if (event.origin !== serviceOrigin || event.source !== iframe.contentWindow) return;
+    var message = event.data;
+    if (!message || typeof message !== "object") return;
+    if (message.type === "commentsvc:height" && isFinite(message.height) && message.height >= 0) {
+      iframe.style.height = Math.ceil(message.height) + "px";
+    } else if (message.type === "commentsvc:scroll" && isFinite(message.top)) {
+      var top = window.pageYOffset + iframe.getBoundingClientRect().top + message.top - 16;
+      window.scrollTo(0, Math.max(0, top));
+    }
+  });
+})();

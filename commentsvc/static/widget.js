@@ -1,0 +1,246 @@
+/* commentsvc widget: everything here only improves a page that already works without it. */
+(function () {
+  "use strict";
+  var parentOrigin = document.body.getAttribute("data-parent-origin");
+  var STORE_KEY = "commentsvc.author";
+
+  // --- Tell the embedding page (embed.js) how tall we are, and where to scroll. -------------
+  function tellParent(message) {
+    if (parentOrigin && window.parent !== window) window.parent.postMessage(message, parentOrigin);
+  }
+  var lastHeight = -1;
+  function reportHeight() {
+    var height = Math.ceil(document.body.getBoundingClientRect().height);
+    if (height !== lastHeight) {
+      lastHeight = height;
+      tellParent({ type: "commentsvc:height", height: height });
+    }
+  }
+  if (window.ResizeObserver) new ResizeObserver(reportHeight).observe(document.body);
+  window.addEventListener("load", reportHeight);
+  reportHeight();
+
+  function scrollParentTo(element) {
+    if (!element) return;
+    if (parentOrigin && window.parent !== window) {
+      tellParent({ type: "commentsvc:scroll", top: element.getBoundingClientRect().top + window.pageYOffset });
+    } else {
+      element.scrollIntoView();
+    }
+  }
+  if (location.hash.indexOf("#comment-") === 0) {
+    window.addEventListener("load", function () { scrollParentTo(document.getElementById(location.hash.slice(1))); });
+  }
+
+  var form = document.getElementById("commentform");
+  if (!form) return;
+  var respond = document.getElementById("respond");
+  var respondHome = document.createComment("respond");
+  respond.parentNode.insertBefore(respondHome, respond);
+
+  // --- "Save my name, email, and website in this browser": browser storage, never a cookie. ---
+  function storage() {
+    try { return window.localStorage; } catch (e) { return null; }  // blocked in some embeds
+  }
+  var fields = ["name", "email", "website"];
+  var remember = form.elements.remember;
+  (function restore() {
+    var store = storage();
+    var saved = null;
+    try { saved = store && JSON.parse(store.getItem(STORE_KEY) || "null"); } catch (e) { saved = null; }
+    if (!saved) return;
+    fields.forEach(function (name) {
+      if (!form.elements[name].value && typeof saved[name] === "string") form.elements[name].value = saved[name];
+    });
+    remember.checked = true;
+  })();
+  function saveOrForget() {
+    var store = storage();
+    if (!store) return;
+    try {
+      if (remember.checked) {
+        var saved = {};
+        fields.forEach(function (name) { saved[name] = form.elements[name].value.trim(); });
+        store.setItem(STORE_KEY, JSON.stringify(saved));
+      } else {
+        store.removeItem(STORE_KEY);
+      }
+    } catch (e) { /* storage full or blocked: the form still posts */ }
+  }
+
+  // --- Reply links move the form under the comment instead of reloading. --------------------
+  var titleText = document.getElementById("reply-title-text");
+  var cancel = document.getElementById("cancel-comment-reply-link");
+  function replyTo(commentId, author) {
+    var comment = document.getElementById("comment-" + commentId);
+    if (!comment) return false;
+    comment.querySelector(".comment-body").after(respond);
+    form.elements.parent_id.value = commentId;
+    titleText.textContent = "Reply to " + author;
+    cancel.hidden = false;
+    form.elements.comment.focus();
+    return true;
+  }
+  function cancelReply() {
+    respondHome.parentNode.insertBefore(respond, respondHome.nextSibling);
+    form.elements.parent_id.value = "";
+    titleText.textContent = "Leave a Reply";
+    cancel.hidden = true;
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest(".comment-reply-link");
+    if (link && replyTo(link.getAttribute("data-comment-id"), link.getAttribute("data-author"))) {
+      event.preventDefault();
+    } else if (event.target === cancel) {
+      event.preventDefault();
+      cancelReply();
+    }
+  });
+
+  // --- Post without a reload; show errors next to their fields. -----------------------------
+  var formError = document.getElementById("form-error");
+  function clearErrors() {
+    formError.hidden = true;
+    formError.textContent = "";
+    Array.prototype.forEach.call(form.querySelectorAll(".field-error.js"), function (el) { el.remove(); });
+    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (el) {
+      el.removeAttribute("aria-invalid");
+      el.parentNode.classList.remove("has-error");
+    });
+  }
+  function showFieldError(name, message) {
+    var input = form.elements[name];
+    if (!input || !input.parentNode) return false;
+    var note = document.createElement("span");
+    note.className = "field-error js";
+    note.id = input.id + "-error";
+    note.textContent = message;
+    input.parentNode.classList.add("has-error");
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", note.id);
+    input.after(note);
+    return true;
+  }
+  function showFormError(message) {
+    formError.textContent = message;
+    formError.hidden = false;
+  }
+
+  function element(tag, className, text) {
+    var el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text) el.textContent = text;
+    return el;
+  }
+  // Mirrors templates/_comment.html for a comment just posted (it has no replies yet).
+  function renderComment(c) {
+    var li = element("li", "comment depth-" + (c.depth + 1) + (c.awaiting_moderation ? " comment-held" : ""));
+    li.id = "comment-" + c.id;
+    var article = element("article", "comment-body");
+    var meta = element("footer", "comment-meta");
+    var author = element("b", "comment-author");
+    if (c.website) {
+      var link = element("a", "", c.author);
+      link.href = c.website;
+      link.rel = "nofollow ugc noopener";
+      link.target = "_blank";
+      author.appendChild(link);
+    } else {
+      author.textContent = c.author;
+    }
+    meta.appendChild(author);
+    meta.appendChild(document.createTextNode(" "));
+    meta.appendChild(element("span", "says", "says:"));
+    meta.appendChild(document.createTextNode(" "));
+    var permalink = element("a", "comment-permalink");
+    permalink.href = "#comment-" + c.id;
+    var time = element("time", "", new Date(c.created_at).toLocaleString());
+    time.setAttribute("datetime", c.created_at);
+    permalink.appendChild(time);
+    meta.appendChild(permalink);
+    if (c.awaiting_moderation) {
+      meta.appendChild(document.createTextNode(" "));
+      meta.appendChild(element("em", "comment-awaiting-moderation", "Your comment is awaiting moderation."));
+    }
+    var content = element("div", "comment-content");
+    content.innerHTML = c.body_html;  // built and escaped by the server (commentsvc.render)
+    article.appendChild(meta);
+    article.appendChild(content);
+    li.appendChild(article);
+    return li;
+  }
+  function insertComment(c) {
+    var list;
+    var parent = c.parent_id && document.getElementById("comment-" + c.parent_id);
+    if (parent) {
+      list = parent.querySelector(":scope > ol.children");
+      if (!list) { list = element("ol", "children"); parent.appendChild(list); }
+    } else {
+      list = document.querySelector("ol.comment-list");
+      if (!list) {
+        list = element("ol", "comment-list");
+        document.getElementById("comments-title").after(list);
+      }
+    }
+    var li = renderComment(c);
+    list.appendChild(li);
+    return li;
+  }
+  function rememberOwn(mine) {
+    // Keep the held comment visible across a reload, still without any cookie.
+    var url = new URL(location.href);
+    url.searchParams.set("mine", mine);
+    url.hash = "";
+    history.replaceState(null, "", url.toString());
+    var action = new URL(form.action);
+    action.searchParams.set("mine", mine);
+    form.action = action.toString();
+  }
+
+  var busy = false;
+  form.addEventListener("submit", function (event) {
+    if (!window.fetch || busy) return;
+    event.preventDefault();
+    saveOrForget();
+    clearErrors();
+    var query = new URL(form.action).searchParams;
+    var payload = {};
+    ["url", "article", "title", "mine"].forEach(function (name) {
+      if (query.get(name)) payload[name] = query.get(name);
+    });
+    ["comment", "name", "email", "website", "parent_id", "token"].forEach(function (name) {
+      payload[name] = form.elements[name].value;
+    });
+    busy = true;
+    form.elements.submit.disabled = true;
+    fetch(form.getAttribute("data-api"), {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(payload),
+      credentials: "omit"
+    }).then(function (response) {
+      return response.json().then(function (body) { return { status: response.status, body: body }; });
+    }).then(function (result) {
+      if (result.status === 201 || result.status === 202) {
+        var li = insertComment(result.body.comment);
+        rememberOwn(result.body.mine);
+        form.elements.comment.value = "";
+        cancelReply();
+        scrollParentTo(li);
+        return;
+      }
+      var errors = (result.body && result.body.fields) || {};
+      var shown = false;
+      Object.keys(errors).forEach(function (name) { shown = showFieldError(name, errors[name]) || shown; });
+      if (!shown) showFormError((result.body && result.body.message) || "Your comment could not be posted. Please try again.");
+      var first = form.querySelector("[aria-invalid]");
+      if (first) first.focus();
+    }).catch(function () {
+      showFormError("Your comment could not be sent. Check your connection and try again.");
+    }).then(function () {
+      busy = false;
+      form.elements.submit.disabled = false;
+      reportHeight();
+    });
+  });
+})();

@@ -1,0 +1,60 @@
+"""Signed tokens that stand in for cookies inside the cross-site iframe.
+
+Browsers block third-party cookies in an embedded widget, so the form carries its own signed
+token, and a commenter finds their own held comment through a signed token in the URL.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+MAX_OWN_COMMENTS = 20
+
+
+class TokenError(ValueError):
+    """A token that is forged, expired or for another page; the message tells the reader why."""
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"commentsvc.{purpose}")
+
+
+def form_token(article_key: str) -> str:
+    """A token for a comment form served for ``article_key`` now."""
+    return _serializer("form").dumps({"a": article_key})
+
+
+def check_form_token(token: str, article_key: str) -> None:
+    """Raise TokenError unless ``token`` is a recent, genuine form token for this article."""
+    max_age = current_app.config["FORM_MAX_AGE"]
+    try:
+        data = _serializer("form").loads(token or "", max_age=max_age)
+    except SignatureExpired:
+        raise TokenError(
+            "This form was open too long and has expired. Please post your comment again."
+        ) from None
+    except BadSignature:
+        raise TokenError(
+            "This form could not be verified. Please reload the page and post again."
+        ) from None
+    if not isinstance(data, dict) or data.get("a") != article_key:
+        raise TokenError("This form belongs to another article. Please reload the page.")
+
+
+def own_token(comment_ids: list[int]) -> str:
+    """A token that lets its holder see these (possibly held) comments of theirs."""
+    return _serializer("own").dumps(sorted(set(comment_ids))[-MAX_OWN_COMMENTS:])
+
+
+def own_comment_ids(token: str | None) -> list[int]:
+    """The comment ids a valid own-comment token names; [] for a missing or bad token."""
+    if not token:
+        return []
+    try:
+        data = _serializer("own").loads(token, max_age=current_app.config["OWN_COMMENT_MAX_AGE"])
+    except BadSignature:
+        return []
+    if not isinstance(data, list) or not all(isinstance(i, int) for i in data):
+        return []
+    return data[-MAX_OWN_COMMENTS:]

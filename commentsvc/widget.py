@@ -1,0 +1,176 @@
+"""The embeddable widget: the comments page, its form (plain POST + redirect), and embed.js."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+
+from .articles import ArticleRef, find_article
+from .comments import (
+    CommentError,
+    CursorError,
+    NewComment,
+    comment_page,
+    cursor_for,
+    post_comment,
+)
+from .extensions import csrf, db
+from .forms import CommentForm
+from .models import Article, Comment, Status
+from .public import public_comment, public_thread
+from .render import display_date
+from .requests import (
+    client_ip,
+    client_user_agent,
+    embedding_origin,
+    requested_article,
+    widget_params,
+)
+from .tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
+
+bp = Blueprint("widget", __name__)
+# Readers have no session to protect and no cookie reaches the cross-site iframe; the form's
+# own signed token (commentsvc.tokens) is checked instead.
+csrf.exempt(bp)
+
+
+@bp.get("/embed")
+def embed() -> Any:
+    """Show an article's approved comments and the "Leave a Reply" form."""
+    ref = requested_article()
+    return render_widget(ref, CommentForm(formdata=None))
+
+
+@bp.post("/embed")
+def post() -> Any:
+    """Accept the form without JavaScript, then redirect back to the new comment."""
+    ref = requested_article()
+    form = CommentForm()
+    if not form.validate():
+        return render_widget(ref, form, status=400)
+    try:
+        check_form_token(form.token.data, ref.key)
+        comment = post_comment(ref, new_comment_from(form))
+    except TokenError as error:
+        return render_widget(ref, form, status=400, form_error=str(error))
+    except CommentError as error:
+        db.session.rollback()
+        return render_widget(ref, form, status=400, form_error=error.message)
+    mine = own_token([*own_comment_ids(request.args.get("mine")), comment.id])
+    target = widget_url(page=cursor_for(comment), mine=mine, _anchor=f"comment-{comment.id}")
+    # 303: the browser fetches the page with GET, so a reload never posts twice.
+    return redirect(target, code=303)
+
+
+def new_comment_from(form: CommentForm) -> NewComment:
+    """The submission in a validated form, with the client's anonymised network."""
+    try:
+        parent_id = form.parent_comment_id()
+    except ValueError:
+        raise CommentError(
+            "The comment you are replying to is not available.", "parent_id"
+        ) from None
+    return NewComment(
+        name=form.name.data,
+        email=form.email.data,
+        website=form.website.data or "",
+        body=form.comment.data,
+        parent_id=parent_id,
+        ip=client_ip(),
+        user_agent=client_user_agent(),
+    )
+
+
+def _reply_target(article: Article | None, form: CommentForm) -> Comment | None:
+    """The approved comment of this article being replied to (``replytocom`` or the form)."""
+    raw = request.args.get("replytocom") or form.parent_id.data or ""
+    if article is None or not str(raw).isdigit() or len(str(raw)) > 18:
+        return None
+    parent = db.session.get(Comment, int(raw))
+    if parent is None or parent.article_id != article.id or parent.status != Status.APPROVED:
+        return None
+    return parent
+
+
+def render_widget(
+    ref: ArticleRef, form: CommentForm, status: int = 200, form_error: str | None = None
+) -> Any:
+    """Render the widget page for ``ref`` with ``form`` (fresh, or holding errors)."""
+    article = find_article(ref.key)
+    try:
+        page = comment_page(
+            article, request.args.get("page"), own_comment_ids(request.args.get("mine"))
+        )
+    except CursorError as error:
+        abort(400, str(error))
+    parent = _reply_target(article, form)
+    form.parent_id.data = str(parent.id) if parent else ""
+    form.token.data = form_token(ref.key)
+    parts = set((request.args.get("parts") or "comments").split(","))
+    html = render_template(
+        "embed.html",
+        ref=ref,
+        title=(article.title if article and article.title else ref.title),
+        count=article.approved_count if article else 0,
+        threads=[public_thread(node) for node in page.threads],
+        page=page,
+        form=form,
+        form_error=form_error,
+        replying_to=public_comment(parent) if parent else None,
+        max_depth=current_app.config["THREAD_DEPTH"],
+        parent_origin=embedding_origin() or "",
+        show_comments="comments" in parts,
+    )
+    response = Response(html, status=status)
+    response.headers["Content-Security-Policy"] = _widget_csp()
+    # The page names the reader's own held comment when ?mine= is present; never share it.
+    response.headers["Cache-Control"] = "no-store" if request.args.get("mine") else "no-cache"
+    return response
+
+
+def widget_url(endpoint: str = "widget.embed", _anchor: str | None = None, **extra: Any) -> str:
+    """A URL inside this widget: its identifying parameters plus ``extra`` (None drops one)."""
+    params = {**widget_params(), **extra}
+    return url_for(endpoint, **{k: v for k, v in params.items() if v is not None}, _anchor=_anchor)
+
+
+def _widget_csp() -> str:
+    allowed = current_app.config["ALLOWED_ORIGINS"]
+    ancestors = " ".join(allowed) if allowed else "*"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+    )
+
+
+@bp.get("/embed.js")
+def embed_js() -> Response:
+    """The script tag's loader: inserts the widget iframe and keeps its height fitted."""
+    response = send_from_directory(current_app.static_folder, "embed.js", max_age=300)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/")
+def demo() -> str:
+    """A sample article that embeds the widget with the script tag, to try the service."""
+    return render_template("demo.html")
+
+
+def init_app(app: Flask) -> None:
+    """Register the widget's routes."""
+    app.register_blueprint(bp)
+    app.add_template_filter(display_date)
+    app.add_template_global(widget_url)
