@@ -28,6 +28,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application. Reads configuration only: no files, network or database."""
     app = Flask(__name__, template_folder=_templates_dir(), instance_relative_config=True)
 
+    # Readers never get a cookie; the admin's session cookie (later) stays first-party.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+
     # Configuration: defaults < instance/config.py < COMMENTSVC_* variables, or the test mapping.
     if test_config is None:
         load_settings(app, os.environ)
@@ -37,9 +40,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config.get("DATABASE_URL") or default_database_url(app.instance_path)
     )
-    # Cookies are never needed by readers; the admin (later) gets a first-party session.
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
 
     # Extensions.
     db.init_app(app)

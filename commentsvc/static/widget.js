@@ -223,6 +223,10 @@
     }).then(function (result) {
       if (result.status === 201 || result.status === 202) {
         var li = insertComment(result.body.comment);
+        var heading = document.getElementById("comments-title");
+        if (heading && !document.querySelector(".comment-list > li:not(.comment-held)")) {
+          heading.textContent = "No published comments yet.";
+        }
         rememberOwn(result.body.mine);
         form.elements.comment.value = "";
         cancelReply();

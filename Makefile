@@ -1,0 +1,41 @@
+# Two commands for a fresh machine with Python 3.11+:  `make run`  and  `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test lint format browser clean
+
+# The virtual environment, rebuilt when the dependencies change.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## Install, migrate the SQLite database, and serve the demo article at http://127.0.0.1:5000/
+run: install
+	$(BIN)/commentsvc run --host $(HOST) --port $(PORT)
+
+## Install everything (Chromium too, where it can) and run lint and the whole test suite
+test: install browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Debian's Chromium for the real-browser tests (Playwright drives it; no browser download)
+browser:
+	@bash scripts/install-chromium.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

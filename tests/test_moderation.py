@@ -1,0 +1,95 @@
+"""Moderation modes (WordPress defaults) and the CLI that approves comments."""
+
+from __future__ import annotations
+
+import pytest
+
+from commentsvc.cli import main as cli_group
+
+A = {"url": "https://news.example/a"}
+
+
+def statuses(comments) -> list[str]:
+    return [row["status"] for row in comments()]
+
+
+def test_first_time_mode_holds_a_new_author(reader, comments) -> None:
+    assert reader.post(A).status_code == 303
+    assert statuses(comments) == ["pending"]
+
+
+def test_first_time_mode_publishes_a_previously_approved_author(reader, comments, approve) -> None:
+    reader.post(A, email="ann@example.com")
+    approve(1)
+    reader.post(A, email="ann@example.com", comment="again")
+    reader.post(A, email="bob@example.com", comment="newcomer")
+    assert statuses(comments) == ["approved", "approved", "pending"]
+
+
+def test_first_time_mode_ignores_held_history(reader, comments) -> None:
+    reader.post(A, email="ann@example.com")
+    reader.post(A, email="ann@example.com", comment="again")
+    assert statuses(comments) == ["pending", "pending"]
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "all"}])
+def test_all_mode_holds_everything(reader, comments, approve, config) -> None:
+    reader.post(A)
+    approve(1)
+    reader.post(A, comment="again")
+    assert statuses(comments) == ["approved", "pending"]
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
+def test_none_mode_publishes_at_once(reader, comments, config) -> None:
+    reader.post(A)
+    assert statuses(comments) == ["approved"]
+
+
+def test_approved_comment_appears_in_the_widget(reader, client, approve) -> None:
+    reader.post(A, comment="now public")
+    assert "now public" not in client.get("/embed", query_string=A).get_data(as_text=True)
+    approve(1)
+    html = client.get("/embed", query_string=A).get_data(as_text=True)
+    assert "now public" in html and "One Response" in html
+
+
+def test_set_status_is_idempotent_and_keeps_the_count(app, reader, client) -> None:
+    from commentsvc.comments import set_status
+    from commentsvc.models import Status
+
+    reader.post(A)
+    with app.app_context():
+        assert set_status(1, Status.APPROVED) is True
+        assert set_status(1, Status.APPROVED) is False
+    assert "One Response" in client.get("/embed", query_string=A).get_data(as_text=True)
+    with app.app_context():
+        assert set_status(1, Status.SPAM) is True
+        assert set_status(1, Status.TRASH) is True
+        assert set_status(999, Status.APPROVED) is False
+    assert "No comments yet" in client.get("/embed", query_string=A).get_data(as_text=True)
+
+
+def test_cli_lists_and_approves_held_comments(app, reader, client) -> None:
+    reader.post(A, comment="please approve me", email="cli@example.com")
+    listed = invoke(app, "pending")
+    assert listed.exit_code == 0, listed.output
+    assert "please approve me" in listed.output and "cli@example.com" in listed.output
+    approved = invoke(app, "approve", "1")
+    assert approved.exit_code == 0, approved.output
+    assert "Comment 1 approved." in approved.output
+    assert "already approved" in invoke(app, "approve", "1").output
+    missing = invoke(app, "approve", "42")
+    assert missing.exit_code != 0 and "There is no comment 42" in missing.output
+    assert "please approve me" in client.get("/embed", query_string=A).get_data(as_text=True)
+
+
+def invoke(app, *args: str):
+    """Run a ``commentsvc`` command against this test's app."""
+    from flask.cli import ScriptInfo
+
+    # Our own app context, so its database session is closed when the command is done.
+    with app.app_context():
+        return app.test_cli_runner().invoke(
+            cli_group, list(args), obj=ScriptInfo(create_app=lambda: app)
+        )

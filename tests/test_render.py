@@ -1,0 +1,41 @@
+"""Comment bodies become safe HTML: escaped, paragraphs kept, bare URLs linked."""
+
+from __future__ import annotations
+
+import pytest
+
+from commentsvc.render import display_date, render_body
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("Hello", "<p>Hello</p>"),
+        ("one\ntwo", "<p>one<br>\ntwo</p>"),
+        ("one\r\n\r\ntwo", "<p>one</p><p>two</p>"),
+        ("one\n\n\n\ntwo", "<p>one</p><p>two</p>"),
+        ("<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"),
+        ('a "quote" & <b>', "<p>a &#34;quote&#34; &amp; &lt;b&gt;</p>"),
+        (
+            "see https://example.com/x?a=1&b=2.",
+            '<p>see <a href="https://example.com/x?a=1&amp;b=2" rel="nofollow ugc noopener" '
+            'target="_blank">https://example.com/x?a=1&amp;b=2</a>.</p>',
+        ),
+        (
+            "(https://en.wikipedia.org/wiki/Foo_(bar))",
+            '<p>(<a href="https://en.wikipedia.org/wiki/Foo_(bar)" rel="nofollow ugc noopener" '
+            'target="_blank">https://en.wikipedia.org/wiki/Foo_(bar)</a>)</p>',
+        ),
+        ("javascript:alert(1) is not a link", "<p>javascript:alert(1) is not a link</p>"),
+        (
+            'https://x.example/"onmouseover="alert(1)',
+            '<p><a href="https://x.example/" rel="nofollow ugc noopener" target="_blank">https://x.example/</a>&#34;onmouseover=&#34;alert(1)</p>',
+        ),
+    ],
+)
+def test_render_body(text: str, html: str) -> None:
+    assert str(render_body(text)) == html
+
+
+def test_display_date() -> None:
+    assert display_date("2026-11-27T09:05:00Z") == "November 27, 2026 at 09:05 UTC"
