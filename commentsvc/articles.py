@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from .extensions import db
 from .models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, Article
+from .sql import upsert
 
 # Query parameters that only track the visitor; two links differing in them are one article.
 TRACKING_PARAMS = frozenset(
@@ -111,9 +109,8 @@ def find_article(key: str) -> Article | None:
 
 def get_or_create_article(ref: ArticleRef) -> Article:
     """The article row for ``ref``, created on first use; safe when two requests race."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.session.execute(
-        insert(Article)
+        upsert(Article)
         .values(key=ref.key, url=ref.url, title=ref.title, approved_count=0)
         .on_conflict_do_nothing(index_elements=["key"])
     )

@@ -39,6 +39,20 @@ def _origins(value: str) -> tuple[str, ...]:
     return origins
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"expected a whole number of at least 0, got {value!r}")
+    return number
+
+
+def _redis_url(value: str) -> str | None:
+    value = value.strip()
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"expected a redis:// or rediss:// URL, got {value!r}")
+    return value or None
+
+
 def _moderation(value: str) -> str:
     mode = value.strip().lower()
     if mode not in MODERATION_MODES:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import abort, current_app, request
 
 from .articles import ArticleError, ArticleRef, article_ref
@@ -55,3 +57,21 @@ def client_ip() -> str:
 def client_user_agent() -> str:
     """The client's User-Agent header, cut to what we store."""
     return (request.user_agent.string or "")[:500]
+
+
+def click_origin_allowed() -> bool:
+    """Whether a share click comes from a page allowed to count (always, with no allowed list).
+
+    Browsers send ``Origin`` on a beacon and ``Referer`` on a link; the widget itself runs on
+    our own origin, so that one is always allowed.
+    """
+    allowed = current_app.config["ALLOWED_ORIGINS"]
+    if not allowed:
+        return True
+    origin = (request.headers.get("Origin") or "").strip().lower()
+    if not origin or origin == "null":
+        referer = request.headers.get("Referer") or ""
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+    own = request.host_url.rstrip("/").lower()
+    return bool(origin) and (origin in allowed or origin == own)

@@ -16,6 +16,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from markupsafe import Markup
 
 from .articles import ArticleRef, find_article
 from .comments import (
@@ -38,7 +39,11 @@ from .requests import (
     requested_article,
     widget_params,
 )
+from .share_links import ICONS, NETWORKS, compact_count, share_url
+from .shares import counts_for, shares_shape
 from .tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
+
+WIDGET_PARTS = frozenset({"share", "comments"})
 
 bp = Blueprint("widget", __name__)
 # Readers have no session to protect and no cookie reaches the cross-site iframe; the form's
@@ -118,7 +123,7 @@ def render_widget(
     parent = _reply_target(article, form)
     form.parent_id.data = str(parent.id) if parent else ""
     form.token.data = form_token(ref.key)
-    parts = set((request.args.get("parts") or "comments").split(","))
+    parts = widget_parts()
     html = render_template(
         "embed.html",
         ref=ref,
@@ -132,12 +137,66 @@ def render_widget(
         max_depth=current_app.config["THREAD_DEPTH"],
         parent_origin=embedding_origin() or "",
         show_comments="comments" in parts,
+        share=share_bar(ref, article) if "share" in parts else None,
     )
     response = Response(html, status=status)
     response.headers["Content-Security-Policy"] = _widget_csp()
     # The page names the reader's own held comment when ?mine= is present; never share it.
     response.headers["Cache-Control"] = "no-store" if request.args.get("mine") else "no-cache"
     return response
+
+
+def widget_parts() -> set[str]:
+    """Which parts to show (``parts=share,comments``); both when unset or unrecognised."""
+    asked = {p.strip() for p in (request.args.get("parts") or "").split(",")} & WIDGET_PARTS
+    return asked or set(WIDGET_PARTS)
+
+
+def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None:
+    """Everything the share bar shows: one button per enabled network, with its count.
+
+    Each link button points at our /share/<network> redirect, which counts the click and works
+    without JavaScript; the script swaps in ``share_url`` (the network itself) and counts with
+    a beacon instead. Without a page URL there is nothing to share, so no bar.
+    """
+    if not ref.url:
+        return None
+    counts = counts_for([ref.key])[ref.key]["shares"] if article else shares_shape({})
+    minimum = current_app.config["SHARE_MIN_COUNT"]
+    buttons = []
+    for name in current_app.config["SHARE_NETWORKS"]:
+        network = NETWORKS[name]
+        count = counts["networks"].get(name, 0)
+        link = network.kind == "link"
+        buttons.append(
+            {
+                "id": name,
+                "label": network.label,
+                "kind": network.kind,
+                "href": url_for(
+                    "shares.share_redirect",
+                    network=name,
+                    url=ref.url,
+                    article=request.args.get("article") or None,
+                    title=ref.title or None,
+                )
+                if link
+                else None,
+                "share_url": share_url(name, ref.url, ref.title) if link else None,
+                "icon": Markup(ICONS[name]),
+                "count": count,
+                "display": compact_count(count) if count and count >= minimum else None,
+            }
+        )
+    return {
+        "buttons": buttons,
+        "total": counts["total"],
+        "display": counts["display"],
+        "url": ref.url,
+        "title": ref.title,
+        "article": request.args.get("article") or "",
+        "beacon": url_for("shares.beacon"),
+    }
 
 
 def widget_url(endpoint: str = "widget.embed", _anchor: str | None = None, **extra: Any) -> str:

@@ -1,0 +1,116 @@
+"""Recognising a reader's repeated share click without a cookie or a stored IP address.
+
+A click's fingerprint is a hash of (today's random salt, IP prefix, user agent, article,
+network). It is remembered for a window (30 minutes by default) in Redis (``SET NX EX``) when
+``COMMENTSVC_REDIS_URL`` is set, else in the ``share_dedupe`` table. Salts rotate daily and old
+ones are deleted, so yesterday's fingerprints can no longer be matched to anybody.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask, current_app
+from sqlalchemy import delete
+
+from .extensions import db
+from .models import utcnow
+from .share_models import ShareDedupe, ShareSalt
+from .sql import upsert
+
+SALT_LIFETIME = timedelta(days=2)
+# About one click in this many also deletes expired fingerprints from the table.
+PURGE_ONE_IN = 100
+
+
+def redis_client(app: Flask | None = None):  # -> redis.Redis | None
+    """The app's Redis client, made on first use; None when no Redis is configured."""
+    app = app or current_app._get_current_object()
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = app.extensions.get("commentsvc.redis")
+    if client is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        app.extensions["commentsvc.redis"] = client
+    return client
+
+
+def _redis_key(*parts: str) -> str:
+    return current_app.config.get("REDIS_PREFIX", "commentsvc:") + ":".join(parts)
+
+
+def daily_salt(now: datetime | None = None) -> str:
+    """Today's salt (UTC day), shared by every worker, created by whichever asks first."""
+    day = (now or utcnow()).date().isoformat()
+    cached = current_app.extensions.get("commentsvc.salt")
+    if cached and cached[0] == day:
+        return cached[1]
+    client = redis_client()
+    if client is not None:
+        key = _redis_key("salt", day)
+        client.set(key, secrets.token_hex(32), nx=True, ex=int(SALT_LIFETIME.total_seconds()))
+        salt = client.get(key).decode()
+    else:
+        db.session.execute(
+            upsert(ShareSalt)
+            .values(day=day, salt=secrets.token_hex(32))
+            .on_conflict_do_nothing(index_elements=["day"])
+        )
+        yesterday = (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
+        db.session.execute(delete(ShareSalt).where(ShareSalt.day < yesterday))
+        salt = db.session.execute(db.select(ShareSalt.salt).filter_by(day=day)).scalar_one()
+        db.session.commit()
+    current_app.extensions["commentsvc.salt"] = (day, salt)
+    return salt
+
+
+def fingerprint(ip_prefix: str, user_agent: str, article_key: str, network: str) -> str:
+    """The salted hash that recognises one reader's click on one network for one article."""
+    material = "\x1f".join((daily_salt(), ip_prefix, user_agent, article_key, network))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def first_click(key: str) -> bool:
+    """Remember ``key`` for the window; True if it was not already remembered.
+
+    On the database path the row joins the caller's transaction, so it is stored only
+    if the count is.
+    """
+    window = current_app.config["SHARE_DEDUPE_SECONDS"]
+    client = redis_client()
+    if client is not None:
+        return bool(client.set(_redis_key("click", key), 1, nx=True, ex=window))
+    now = utcnow()
+    insert = upsert(ShareDedupe).values(key=key, expires_at=now + timedelta(seconds=window))
+    result = db.session.execute(
+        # An expired fingerprint is renewed and counts again; a live one changes nothing.
+        insert.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"expires_at": insert.excluded.expires_at},
+            where=ShareDedupe.expires_at < now,
+        )
+    )
+    if random.randrange(PURGE_ONE_IN) == 0:
+        purge_expired()
+    return result.rowcount == 1
+
+
+def forget_click(key: str) -> None:
+    """Undo ``first_click`` in Redis when the count itself could not be stored."""
+    client = redis_client()
+    if client is not None:
+        client.delete(_redis_key("click", key))
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """Delete expired fingerprints from the table; returns how many went."""
+    result = db.session.execute(
+        delete(ShareDedupe).where(ShareDedupe.expires_at < (now or datetime.now(UTC)))
+    )
+    return result.rowcount
