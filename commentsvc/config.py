@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 
+from .share_links import parse_network_list
+
 ENV_PREFIX = "COMMENTSVC_"
 MODERATION_MODES = ("all", "first-time", "none")
 
@@ -119,6 +121,32 @@ SETTINGS: tuple[Setting, ...] = (
         "Look up the email domain in DNS when validating (off: no network call).",
     ),
     Setting("FORM_MAX_AGE", 86400, _positive_int, "Seconds a served comment form stays valid."),
+    Setting(
+        "REDIS_URL",
+        None,
+        _redis_url,
+        "redis://host:6379/0. When set, share de-duplication keys live in Redis (SET NX EX); "
+        "without it, in a database table.",
+    ),
+    Setting(
+        "SHARE_NETWORKS",
+        parse_network_list(None),
+        parse_network_list,
+        "Comma-separated share buttons, in order (facebook, x, linkedin, whatsapp, telegram, "
+        "reddit, bluesky, mastodon, threads, email, copy, native).",
+    ),
+    Setting(
+        "SHARE_DEDUPE_SECONDS",
+        1800,
+        _positive_int,
+        "A reader's repeated clicks on one network for one article count once in this window.",
+    ),
+    Setting(
+        "SHARE_MIN_COUNT",
+        1,
+        _non_negative_int,
+        "Share counts below this are not shown (the count API's display field is null).",
+    ),
     Setting(
         "OWN_COMMENT_MAX_AGE",
         86400,
