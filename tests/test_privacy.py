@@ -60,6 +60,9 @@ def public_responses(client, reader, posted) -> dict[str, object]:
     yield_["GET /static/widget.js"] = client.get("/static/widget.js")
     yield_["GET /static/widget.css"] = client.get("/static/widget.css")
     yield_["GET /nowhere (404)"] = client.get("/nowhere")
+    yield_["POST /api/v1/shares"] = client.post("/api/v1/shares", data={**embed, "network": "x"})
+    yield_["GET /share/facebook"] = client.get("/share/facebook", query_string=embed)
+    yield_["GET /api/v1/counts"] = client.get("/api/v1/counts", query_string={"url": A["url"]})
     return yield_
 
 
