@@ -129,6 +129,12 @@ SETTINGS: tuple[Setting, ...] = (
         "without it, in a database table.",
     ),
     Setting(
+        "REDIS_PREFIX",
+        "commentsvc:",
+        str,
+        "Prefix of every Redis key we write, so one Redis can serve several installs.",
+    ),
+    Setting(
         "SHARE_NETWORKS",
         parse_network_list(None),
         parse_network_list,

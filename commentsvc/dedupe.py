@@ -42,7 +42,7 @@ def redis_client(app: Flask | None = None):  # -> redis.Redis | None
 
 
 def _redis_key(*parts: str) -> str:
-    return current_app.config.get("REDIS_PREFIX", "commentsvc:") + ":".join(parts)
+    return current_app.config["REDIS_PREFIX"] + ":".join(parts)
 
 
 def daily_salt(now: datetime | None = None) -> str:
@@ -88,17 +88,18 @@ def first_click(key: str) -> bool:
         return bool(client.set(_redis_key("click", key), 1, nx=True, ex=window))
     now = utcnow()
     insert = upsert(ShareDedupe).values(key=key, expires_at=now + timedelta(seconds=window))
-    result = db.session.execute(
+    stored = db.session.execute(
         # An expired fingerprint is renewed and counts again; a live one changes nothing.
         insert.on_conflict_do_update(
             index_elements=["key"],
             set_={"expires_at": insert.excluded.expires_at},
             where=ShareDedupe.expires_at < now,
-        )
-    )
+        ).returning(ShareDedupe.key)
+    ).first()
     if random.randrange(PURGE_ONE_IN) == 0:
         purge_expired()
-    return result.rowcount == 1
+    # RETURNING, not rowcount: an ORM-enabled upsert does not report rowcount on every driver.
+    return stored is not None
 
 
 def forget_click(key: str) -> None:

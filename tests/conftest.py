@@ -17,6 +17,7 @@ from commentsvc import create_app
 from commentsvc.extensions import db
 
 PG_URL = os.environ.get("COMMENTSVC_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("COMMENTSVC_TEST_REDIS_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TOKEN_FIELD = re.compile(r'name="token" value="([^"]+)"')
 
@@ -30,6 +31,22 @@ def require_postgresql() -> str:
             pytest.fail("COMMENTSVC_TEST_DATABASE_URL is not set: CI must test on PostgreSQL")
         pytest.skip("PostgreSQL tests need COMMENTSVC_TEST_DATABASE_URL (see README)")
     return PG_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server for tests; skip without one, but fail under CI."""
+    if not REDIS_URL:
+        if IN_CI:
+            pytest.fail("COMMENTSVC_TEST_REDIS_URL is not set: CI must test with Redis")
+        pytest.skip("Redis tests need COMMENTSVC_TEST_REDIS_URL (see README)")
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis at {REDIS_URL} is not reachable: {error}")
+    return REDIS_URL
 
 
 @pytest.fixture
@@ -108,7 +125,8 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
         if database_url.startswith("sqlite"):
             db.create_all()
         else:
-            db.session.execute(sa.text("TRUNCATE comments, articles RESTART IDENTITY CASCADE"))
+            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+            db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             db.session.commit()
     yield app
     with app.app_context():

@@ -1,0 +1,130 @@
+/* commentsvc share bar: the links already work without this script (they go through our
+ * /share/<network> redirect). With it, a click opens the network directly in a new tab, is
+ * counted by a beacon that never delays the share window, and shows in the counts at once;
+ * "Copy link" and the native "Share…" button appear where the browser can do them. */
+(function () {
+  "use strict";
+  var bar = document.querySelector(".spread[data-beacon]");
+  if (!bar) return;
+  var data = bar.dataset;
+  var minimum = parseInt(data.min, 10) || 0;
+  var status = bar.querySelector(".spread-status");
+  var counted = {};  // networks this page already counted: the server counts a repeat once too
+
+  // --- Counts: the same compact form as commentsvc.share_links.compact_count. --------------
+  var UNITS = [[1e9, "B"], [1e6, "M"], [1e3, "K"]];
+  function compact(n) {
+    for (var i = 0; i < UNITS.length; i++) {
+      var size = UNITS[i][0], suffix = UNITS[i][1];
+      if (n >= size) {
+        if (n >= 10 * size) return Math.floor(n / size) + suffix;
+        var tenths = Math.floor(n / (size / 10));  // truncated, never rounded up
+        var whole = Math.floor(tenths / 10), tenth = tenths % 10;
+        return (tenth ? whole + "." + tenth : String(whole)) + suffix;
+      }
+    }
+    return String(n);
+  }
+  function shown(n) { return n > 0 && n >= minimum; }
+  function words(n) { return compact(n) + (n === 1 ? " share" : " shares"); }
+  function count(el, attribute) { return parseInt(el.getAttribute(attribute), 10) || 0; }
+
+  // Mirrors label_for() in templates/_share.html.
+  function labelFor(button, n) {
+    return button.getAttribute("data-label") + (shown(n) ? ", " + words(n) : "") +
+      (button.getAttribute("target") === "_blank" ? " (opens in a new tab)" : "");
+  }
+  function child(parent, className, tag, after) {
+    var el = parent.querySelector("." + className);
+    if (!el) {
+      el = document.createElement(tag);
+      el.className = className;
+      if (after) after.after(el); else parent.appendChild(el);
+    }
+    return el;
+  }
+  function showCount(button) {
+    var n = count(button, "data-count") + 1;
+    button.setAttribute("data-count", String(n));
+    button.setAttribute("aria-label", labelFor(button, n));
+    if (shown(n)) child(button, "spread-count", "span").textContent = compact(n);
+
+    var total = count(bar, "data-total") + 1;
+    bar.setAttribute("data-total", String(total));
+    if (shown(total)) {
+      var line = child(bar, "spread-total", "p", bar.querySelector(".spread-title"));
+      line.textContent = "";
+      child(line, "spread-total-count", "span").textContent = compact(total);
+      line.appendChild(document.createTextNode(total === 1 ? " share" : " shares"));
+    }
+  }
+
+  // --- Counting: a beacon to our own server, sent without waiting for anything. ------------
+  function record(button) {
+    var network = button.getAttribute("data-network");
+    if (counted[network]) return;
+    counted[network] = true;
+    var body = new URLSearchParams({ url: data.url, network: network });
+    if (data.article) body.set("article", data.article);
+    if (data.title) body.set("title", data.title);
+    var sent = false;
+    try { sent = !!(navigator.sendBeacon && navigator.sendBeacon(data.beacon, body)); } catch (e) { sent = false; }
+    if (!sent && window.fetch) {
+      fetch(data.beacon, { method: "POST", keepalive: true, body: body, credentials: "omit" })
+        .catch(function () { /* counting is best effort; the share itself went ahead */ });
+    }
+    showCount(button);
+  }
+
+  var statusTimer = null;
+  function say(message) {
+    if (!status) return;
+    clearTimeout(statusTimer);
+    status.textContent = "";
+    // A fresh text node, so screen readers announce a repeated message again.
+    setTimeout(function () {
+      status.textContent = message;
+      statusTimer = setTimeout(function () { status.textContent = ""; }, 5000);
+    }, 50);
+  }
+
+  // A frame may only copy or share when the embedding page allows it (embed.js does).
+  function allowed(feature) {
+    var policy = document.permissionsPolicy || document.featurePolicy;
+    try { return !policy || policy.allowsFeature(feature); } catch (e) { return true; }
+  }
+
+  // --- Links: open the network itself in a new tab; count on the way. ---------------------
+  Array.prototype.forEach.call(bar.querySelectorAll("a[data-share-url]"), function (link) {
+    var target = link.getAttribute("data-share-url");
+    if (target) link.setAttribute("href", target);
+    link.addEventListener("click", function () { record(link); });
+    link.addEventListener("auxclick", function (event) { if (event.button === 1) record(link); });
+  });
+
+  // --- Copy link and native share, only where the browser can do them. --------------------
+  var copy = bar.querySelector("button[data-kind=copy]");
+  if (copy && navigator.clipboard && navigator.clipboard.writeText && allowed("clipboard-write")) {
+    copy.hidden = false;
+    copy.addEventListener("click", function () {
+      navigator.clipboard.writeText(data.url).then(function () {
+        say("Link copied");
+        record(copy);
+      }, function () {
+        say("The link could not be copied: " + data.url);
+      });
+    });
+  }
+  var native = bar.querySelector("button[data-kind=native]");
+  if (native && navigator.share && allowed("web-share")) {
+    native.hidden = false;
+    native.addEventListener("click", function () {
+      var shared = { url: data.url };
+      if (data.title) shared.title = data.title;
+      try {
+        navigator.share(shared).catch(function () { /* cancelled, or refused by the browser */ });
+      } catch (e) { /* very old implementations throw instead of rejecting */ }
+      record(native);  // "shares started": the sheet opened, whatever the reader does next
+    });
+  }
+})();

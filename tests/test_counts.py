@@ -1,0 +1,141 @@
+"""The count API: one cacheable call for the comments and shares of up to 100 articles."""
+
+from __future__ import annotations
+
+import pytest
+
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+
+
+def share(client, url: str, network: str, readers: int) -> None:
+    for n in range(readers):
+        response = client.post(
+            "/api/v1/shares",
+            data={"url": url, "network": network},
+            headers={"User-Agent": f"{BROWSER} r{n}"},
+        )
+        assert response.status_code == 202
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
+def test_counts_are_keyed_by_what_was_asked(client, reader, config) -> None:
+    reader.post({"url": "https://news.example/a"})
+    reader.post({"url": "https://news.example/a"}, comment="two")
+    share(client, "https://news.example/a", "facebook", 3)
+    share(client, "https://news.example/a", "x", 2)
+    asked = "https://NEWS.example/a?utm_source=feed#comments"
+    response = client.get(
+        "/api/v1/counts",
+        query_string=[("url", asked), ("url", "https://news.example/never"), ("article", "nobody")],
+    )
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "articles": {
+            asked: {
+                "comments": 2,
+                "shares": {"total": 5, "display": "5", "networks": {"facebook": 3, "x": 2}},
+            },
+            "https://news.example/never": {
+                "comments": 0,
+                "shares": {"total": 0, "display": None, "networks": {}},
+            },
+            "nobody": {"comments": 0, "shares": {"total": 0, "display": None, "networks": {}}},
+        }
+    }
+
+
+def test_counts_only_approved_comments(client, reader) -> None:
+    reader.post({"article": "held-only"})
+    body = client.get("/api/v1/counts", query_string={"article": "held-only"}).get_json()
+    assert body["articles"]["held-only"]["comments"] == 0
+
+
+@pytest.mark.parametrize("config", [{"SHARE_MIN_COUNT": 3}])
+def test_display_is_hidden_below_the_minimum(client, config) -> None:
+    share(client, "https://news.example/a", "facebook", 2)
+    body = client.get("/api/v1/counts", query_string={"url": "https://news.example/a"}).get_json()
+    assert body["articles"]["https://news.example/a"]["shares"] == {
+        "total": 2,
+        "display": None,
+        "networks": {"facebook": 2},
+    }
+    share(client, "https://news.example/a", "x", 1)
+    body = client.get("/api/v1/counts", query_string={"url": "https://news.example/a"}).get_json()
+    assert body["articles"]["https://news.example/a"]["shares"]["display"] == "3"
+
+
+def test_display_is_compact(app, client) -> None:
+    from commentsvc.extensions import db
+    from commentsvc.models import Article
+    from commentsvc.share_models import ShareCount
+
+    with app.app_context():
+        db.session.add(Article(key="big", url="https://news.example/big", title=""))
+        db.session.flush()
+        article_id = db.session.execute(db.select(Article.id).filter_by(key="big")).scalar_one()
+        db.session.add_all(
+            [
+                ShareCount(article_id=article_id, network="facebook", count=1_000_000),
+                ShareCount(article_id=article_id, network="x", count=234_567),
+            ]
+        )
+        db.session.commit()
+    body = client.get("/api/v1/counts", query_string={"article": "big"}).get_json()
+    assert body["articles"]["big"]["shares"]["display"] == "1.2M"
+    assert body["articles"]["big"]["shares"]["total"] == 1_234_567
+
+
+def test_a_listing_page_asks_for_100_at_once_but_not_101(client) -> None:
+    hundred = [("article", f"a{n}") for n in range(100)]
+    response = client.get("/api/v1/counts", query_string=hundred)
+    assert response.status_code == 200 and len(response.get_json()["articles"]) == 100
+    too_many = client.get(
+        "/api/v1/counts", query_string=[*hundred, ("url", "https://news.example/x")]
+    )
+    assert too_many.status_code == 400
+    body = too_many.get_json()
+    assert (
+        body["error"] == "bad_request"
+        and "at most 100" in body["message"]
+        and "101" in body["message"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "Name the articles"),
+        ({"url": "ftp://x/y"}, "url='ftp://x/y'"),
+        ({"article": "x" * 2001}, "longer than"),
+    ],
+)
+def test_bad_count_requests_get_a_clear_400(client, params, message) -> None:
+    response = client.get("/api/v1/counts", query_string=params)
+    assert response.status_code == 400 and message in response.get_json()["message"]
+
+
+def test_counts_are_cacheable_with_a_strong_etag_and_cors(client) -> None:
+    params = [("url", "https://news.example/a"), ("url", "https://news.example/b")]
+    first = client.get("/api/v1/counts", query_string=params)
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert first.headers["Access-Control-Allow-Origin"] == "*"
+    cache = first.headers["Cache-Control"]
+    assert "public" in cache and "max-age=30" in cache and "stale-while-revalidate=" in cache
+    again = client.get("/api/v1/counts", query_string=params, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    # Order of the question does not change the answer's tag.
+    reversed_order = client.get("/api/v1/counts", query_string=params[::-1])
+    assert reversed_order.headers["ETag"] == etag
+    share(client, "https://news.example/a", "reddit", 1)
+    changed = client.get("/api/v1/counts", query_string=params, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_a_count_read_never_writes(app, client) -> None:
+    from commentsvc.extensions import db
+    from commentsvc.models import Article
+
+    client.get("/api/v1/counts", query_string={"url": "https://news.example/a"})
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(Article)).scalar() == 0
