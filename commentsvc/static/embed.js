@@ -29,6 +29,30 @@
   iframe.style.cssText = "display:block;width:100%;min-height:160px;border:0;overflow:hidden;";
   script.parentNode.insertBefore(iframe, script.nextSibling);
 
+  // "Save my name, email, and website in this browser": browsers block storage in a
+  // cross-site iframe along with third-party cookies, so the widget asks this (first-party)
+  // page to keep the reader's details in its own localStorage. Never a cookie, never the server.
+  var STORE_KEY = "commentsvc.author:" + serviceOrigin;
+  function readSaved() {
+    try {
+      var saved = JSON.parse(window.localStorage.getItem(STORE_KEY) || "null");
+      return saved && typeof saved === "object" ? saved : null;
+    } catch (e) { return null; }
+  }
+  function writeSaved(author) {
+    try {
+      if (author && typeof author === "object") {
+        var clean = {};
+        ["name", "email", "website"].forEach(function (k) {
+          if (typeof author[k] === "string") clean[k] = author[k].slice(0, 300);
+        });
+        window.localStorage.setItem(STORE_KEY, JSON.stringify(clean));
+      } else {
+        window.localStorage.removeItem(STORE_KEY);
+      }
+    } catch (e) { /* storage blocked or full: nothing is remembered */ }
+  }
+
   window.addEventListener("message", function (event) {
     // Only our own widget, in our own iframe, may resize it or scroll the page.
     if (event.origin !== serviceOrigin || event.source !== iframe.contentWindow) return;
@@ -39,6 +63,12 @@
     } else if (message.type === "commentsvc:scroll" && isFinite(message.top)) {
       var top = window.pageYOffset + iframe.getBoundingClientRect().top + message.top - 16;
       window.scrollTo(0, Math.max(0, top));
+    } else if (message.type === "commentsvc:ask-saved") {
+      iframe.contentWindow.postMessage({ type: "commentsvc:saved", author: readSaved() }, serviceOrigin);
+    } else if (message.type === "commentsvc:save") {
+      writeSaved(message.author);
+    } else if (message.type === "commentsvc:forget") {
+      writeSaved(null);
     }
   });
 })();

@@ -39,32 +39,49 @@
   respond.parentNode.insertBefore(respondHome, respond);
 
   // --- "Save my name, email, and website in this browser": browser storage, never a cookie. ---
+  // Embedded by embed.js, the details live in the host page's storage (a cross-site iframe's
+  // own storage is blocked along with third-party cookies); otherwise in our own.
+  var fields = ["name", "email", "website"];
+  var remember = form.elements.remember;
+  var viaParent = Boolean(parentOrigin && window.parent !== window);
   function storage() {
     try { return window.localStorage; } catch (e) { return null; }  // blocked in some embeds
   }
-  var fields = ["name", "email", "website"];
-  var remember = form.elements.remember;
-  (function restore() {
-    var store = storage();
-    var saved = null;
-    try { saved = store && JSON.parse(store.getItem(STORE_KEY) || "null"); } catch (e) { saved = null; }
-    if (!saved) return;
+  function restore(saved) {
+    if (!saved || typeof saved !== "object") return;
+    var restored = false;
     fields.forEach(function (name) {
-      if (!form.elements[name].value && typeof saved[name] === "string") form.elements[name].value = saved[name];
+      if (!form.elements[name].value && typeof saved[name] === "string" && saved[name]) {
+        form.elements[name].value = saved[name];
+        restored = true;
+      }
     });
-    remember.checked = true;
-  })();
+    if (restored) remember.checked = true;
+  }
+  if (viaParent) {
+    window.addEventListener("message", function (event) {
+      if (event.origin !== parentOrigin || event.source !== window.parent) return;
+      if (event.data && event.data.type === "commentsvc:saved") restore(event.data.author);
+    });
+    tellParent({ type: "commentsvc:ask-saved" });
+  } else {
+    try { restore(JSON.parse((storage() && storage().getItem(STORE_KEY)) || "null")); } catch (e) { /* unreadable */ }
+  }
   function saveOrForget() {
+    var author = null;
+    if (remember.checked) {
+      author = {};
+      fields.forEach(function (name) { author[name] = form.elements[name].value.trim(); });
+    }
+    if (viaParent) {
+      tellParent(author ? { type: "commentsvc:save", author: author } : { type: "commentsvc:forget" });
+      return;
+    }
     var store = storage();
     if (!store) return;
     try {
-      if (remember.checked) {
-        var saved = {};
-        fields.forEach(function (name) { saved[name] = form.elements[name].value.trim(); });
-        store.setItem(STORE_KEY, JSON.stringify(saved));
-      } else {
-        store.removeItem(STORE_KEY);
-      }
+      if (author) store.setItem(STORE_KEY, JSON.stringify(author));
+      else store.removeItem(STORE_KEY);
     } catch (e) { /* storage full or blocked: the form still posts */ }
   }
 

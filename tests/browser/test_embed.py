@@ -183,3 +183,30 @@ def test_invalid_email_is_shown_next_to_its_field(page: Page, sites: Any) -> Non
     expect(field(frame, "Comment")).to_have_value(text)
     expect(frame.locator("li.comment", has_text=text)).to_have_count(0)
     assert stored_comment(sites, text) is None
+
+
+def test_saved_details_stay_in_the_browser_not_in_a_cookie(page: Page, sites: Any) -> None:
+    block_third_party_cookies(page)
+    page.goto(sites.script_article)
+    frame = page.frame_locator("iframe[title=Comments]")
+    fill_comment_form(frame, "Remember me, please (saved details).", "Di Saved", "di@example.com")
+    field(frame, "Website").fill("https://di.example")
+    frame.get_by_label("Save my name, email, and website in this browser").check()
+    frame.get_by_role("button", name="Post Comment").click()
+    expect(frame.locator("li.comment", has_text="Remember me, please")).to_be_visible()
+
+    page.reload()
+    frame = page.frame_locator("iframe[title=Comments]")
+    expect(field(frame, "Name")).to_have_value("Di Saved")
+    expect(field(frame, "Email")).to_have_value("di@example.com")
+    expect(field(frame, "Website")).to_have_value("https://di.example")
+    expect(field(frame, "Comment")).to_have_value("")
+    assert page.context.cookies() == []  # nothing on the server's side of it
+
+    # Unticking the box forgets them.
+    frame.get_by_label("Save my name, email, and website in this browser").uncheck()
+    fill_comment_form(frame, "Now forget me (saved details).", "Di Saved", "di@example.com")
+    frame.get_by_role("button", name="Post Comment").click()
+    expect(frame.locator("li.comment", has_text="Now forget me")).to_be_visible()
+    page.reload()
+    expect(field(page.frame_locator("iframe[title=Comments]"), "Name")).to_have_value("")

@@ -1,0 +1,93 @@
+"""A page of comments costs the same few queries whatever the thread size (no N+1)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from commentsvc.extensions import db
+from commentsvc.models import Article, Comment, Status
+
+
+def add_thread(app, key: str, top_level: int, replies_each: int) -> None:
+    """Store approved comments directly (posting thousands through HTTP would only be slow)."""
+    with app.app_context():
+        article = Article(key=key, url=f"https://news.example/{key}", title=key)
+        db.session.add(article)
+        db.session.flush()
+        tops = [
+            Comment(
+                article_id=article.id,
+                name=f"n{i}",
+                email="e@example.com",
+                body=f"top {i}",
+                status=Status.APPROVED.value,
+            )
+            for i in range(top_level)
+        ]
+        db.session.add_all(tops)
+        db.session.flush()
+        db.session.add_all(
+            Comment(
+                article_id=article.id,
+                parent_id=top.id,
+                root_id=top.id,
+                depth=1,
+                name="r",
+                email="r@example.com",
+                body="reply",
+                status=Status.APPROVED.value,
+            )
+            for top in tops
+            for _ in range(replies_each)
+        )
+        article.approved_count = top_level * (1 + replies_each)
+        db.session.commit()
+
+
+@contextmanager
+def counting_queries(app):
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("config", [{"COMMENTS_PER_PAGE": 20}])
+def test_widget_page_queries_do_not_grow_with_the_thread(app, client, config) -> None:
+    add_thread(app, "small", top_level=3, replies_each=1)
+    add_thread(app, "large", top_level=400, replies_each=3)
+    sizes = {}
+    for key in ("small", "large"):
+        with counting_queries(app) as statements:
+            response = client.get(
+                "/embed", query_string={"article": key, "url": f"https://news.example/{key}"}
+            )
+            assert response.status_code == 200
+        sizes[key] = len(statements)
+    assert "1,600 Responses" in response.get_data(as_text=True)
+    assert response.get_data(as_text=True).count('class="comment depth-1') == 20
+    assert sizes["small"] == sizes["large"], sizes
+    assert sizes["large"] <= 5, sizes  # article, page, replies, shares (+ nothing per comment)
+
+
+@pytest.mark.parametrize("config", [{"COMMENTS_PER_PAGE": 20}])
+def test_api_page_queries_do_not_grow_with_the_thread(app, client, config) -> None:
+    add_thread(app, "small", top_level=3, replies_each=1)
+    add_thread(app, "large", top_level=400, replies_each=3)
+    sizes = {}
+    for key in ("small", "large"):
+        with counting_queries(app) as statements:
+            assert client.get("/api/v1/comments", query_string={"article": key}).status_code == 200
+        sizes[key] = len(statements)
+    assert sizes["small"] == sizes["large"] <= 3, sizes
