@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, abort, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from .articles import find_article
-from .comments import CommentError, CursorError, comment_page, post_comment
+from .comments import CommentError, CommentsClosed, CursorError, comment_page, post_comment
 from .errors import error_response
 from .extensions import csrf, db
 from .forms import CommentForm
@@ -96,6 +96,9 @@ def create_comment() -> Any:
         comment = post_comment(ref, new_comment_from(form))
     except TokenError as error:
         return error_response(400, str(error), "invalid_token")
+    except CommentsClosed as error:
+        db.session.rollback()
+        return error_response(403, error.message, "comments_closed")
     except CommentError as error:
         db.session.rollback()
         fields = {error.field: error.message} if error.field else None

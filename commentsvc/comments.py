@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 
 from flask import current_app
 from sqlalchemy import func, update
 
 from .articles import ArticleRef, find_article, get_or_create_article
 from .extensions import db
-from .models import Article, Comment, Status
+from .models import Article, Comment, Status, utcnow
+from .site_settings import current_settings
 
 
 class CommentError(ValueError):
@@ -19,6 +22,10 @@ class CommentError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class CommentsClosed(CommentError):
+    """The article no longer takes comments."""
 
 
 @dataclass(frozen=True)
@@ -40,14 +47,53 @@ def email_has_approved_comment(email: str) -> bool:
     return db.session.execute(query).first() is not None
 
 
-def initial_status(email: str) -> Status:
-    """The status a new comment gets under the configured moderation mode."""
-    mode = current_app.config["MODERATION"]
-    if mode == "none":
+_LINK = re.compile(r"https?://|<a\s", re.IGNORECASE)
+
+
+def link_count(new: NewComment) -> int:
+    """How many links a comment holds (in its text; the website field is not counted)."""
+    return len(_LINK.findall(new.body))
+
+
+def _matches(words: tuple[str, ...], new: NewComment) -> bool:
+    haystack = "\n".join((new.name, new.email, new.website, new.body, new.ip, new.user_agent))
+    haystack = haystack.lower()
+    return any(word in haystack for word in words)
+
+
+def initial_status(new: NewComment) -> Status:
+    """The status a new comment gets, by the WordPress rules in their WordPress order.
+
+    Disallowed words send it to spam; moderation words or too many links hold it; then the
+    moderation mode decides (``first-time`` publishes authors with an approved comment).
+    """
+    settings = current_settings()
+    if _matches(settings.disallowed_word_list, new):
+        return Status.SPAM
+    if _matches(settings.moderation_word_list, new):
+        return Status.PENDING
+    if settings.hold_links and link_count(new) >= settings.hold_links:
+        return Status.PENDING
+    if settings.moderation == "none":
         return Status.APPROVED
-    if mode == "first-time" and email_has_approved_comment(email):
+    if settings.moderation == "first-time" and email_has_approved_comment(new.email):
         return Status.APPROVED
     return Status.PENDING
+
+
+def comments_closed(article: Article | None) -> bool:
+    """Whether new comments are refused: closed by a moderator, or the article is too old."""
+    if article is None:
+        return False
+    if article.comments_closed:
+        return True
+    days = current_settings().close_after_days
+    if not days:
+        return False
+    created = article.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return created < utcnow() - timedelta(days=days)
 
 
 def _reply_position(parent_id: int, article: Article | None) -> tuple[int | None, int | None, int]:
@@ -70,8 +116,11 @@ def _reply_position(parent_id: int, article: Article | None) -> tuple[int | None
 def post_comment(ref: ArticleRef, new: NewComment) -> Comment:
     """Store a comment for the article ``ref`` names and commit; raises CommentError."""
     parent_id, root_id, depth = None, None, 0
+    existing = find_article(ref.key)
+    if comments_closed(existing):
+        raise CommentsClosed("Comments are closed.")
     if new.parent_id is not None:
-        parent_id, root_id, depth = _reply_position(new.parent_id, find_article(ref.key))
+        parent_id, root_id, depth = _reply_position(new.parent_id, existing)
     article = get_or_create_article(ref)
     comment = Comment(
         article_id=article.id,
@@ -82,7 +131,7 @@ def post_comment(ref: ArticleRef, new: NewComment) -> Comment:
         email=new.email,
         website=new.website,
         body=new.body,
-        status=initial_status(new.email).value,
+        status=initial_status(new).value,
         ip=new.ip,
         user_agent=new.user_agent[:500],
     )

@@ -106,6 +106,33 @@ SETTINGS: tuple[Setting, ...] = (
         "all (hold every comment), first-time "
         "(hold unless the email has an approved comment), none (publish at once).",
     ),
+    Setting(
+        "HOLD_LINKS",
+        2,
+        _non_negative_int,
+        "Hold a comment for moderation when it has this many links or more (0: never). "
+        "Changeable in the admin.",
+    ),
+    Setting(
+        "MODERATION_WORDS",
+        "",
+        str,
+        "Words (comma- or newline-separated) that hold a comment when found in its name, email, "
+        "website, text, IP or user agent. Changeable in the admin.",
+    ),
+    Setting(
+        "DISALLOWED_WORDS",
+        "",
+        str,
+        "Like MODERATION_WORDS, but the comment goes straight to spam. Changeable in the admin.",
+    ),
+    Setting(
+        "CLOSE_AFTER_DAYS",
+        0,
+        _non_negative_int,
+        "Close comments on articles first seen more than this many days ago (0: never). "
+        "Changeable in the admin.",
+    ),
     Setting("THREAD_DEPTH", 5, _positive_int, "How many levels deep replies nest."),
     Setting(
         "COMMENTS_PER_PAGE",

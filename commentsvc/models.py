@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -46,6 +46,7 @@ class Article(db.Model):
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     # Kept in step with status changes so the widget heading never counts a large thread.
     approved_count: Mapped[int] = mapped_column(default=0)
+    comments_closed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     comments: Mapped[list[Comment]] = relationship(back_populates="article", lazy="raise")
 
@@ -83,6 +84,8 @@ class Comment(db.Model):
     # Anonymised before storage: IPv4 /24, IPv6 /48.
     ip: Mapped[str] = mapped_column(String(50), default="")
     user_agent: Mapped[str] = mapped_column(String(MAX_USER_AGENT_LENGTH), default="")
+    # A reply the site itself posted from the admin, shown as such in the widget.
+    from_site: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
 
@@ -92,3 +95,54 @@ class Comment(db.Model):
         if self.created_at.tzinfo is None:
             return self.created_at.replace(tzinfo=UTC)
         return self.created_at
+
+
+class AdminUser(db.Model):
+    """A moderator who signs in to /admin/. Only a salted hash of the password is kept."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class SignInFailure(db.Model):
+    """A failed sign-in, kept for the lock-out window (IP anonymised like everywhere else)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_username_at", "username", "at"),
+        Index("ix_sign_in_failures_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    ip: Mapped[str] = mapped_column(String(50))
+    at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class ModerationEntry(db.Model):
+    """One line of the moderation log: who did what to which comment, when."""
+
+    __tablename__ = "moderation_log"
+    __table_args__ = (Index("ix_moderation_log_comment_id", "comment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    moderator: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))
+    # Not a foreign key: the log outlives a comment deleted permanently.
+    comment_id: Mapped[int | None] = mapped_column()
+    article_id: Mapped[int | None] = mapped_column()
+    detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class SiteSetting(db.Model):
+    """A moderation setting changed in the admin; the environment gives the defaults."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")

@@ -14,6 +14,7 @@ from .extensions import db
 from .models import Article
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareCount
+from .site_settings import current_settings
 from .sql import upsert
 
 
@@ -74,13 +75,19 @@ def record_click(click: Click) -> bool:
 def shares_shape(networks: dict[str, int]) -> dict[str, Any]:
     """The public shape of an article's shares: total, compact display, and per network."""
     total = sum(networks.values())
-    minimum = current_app.config["SHARE_MIN_COUNT"]
+    minimum = current_settings().share_min_count
     ordered = {name: networks[name] for name in NETWORKS if networks.get(name)}
     return {
         "total": total,
         "display": compact_count(total) if total and total >= minimum else None,
         "networks": ordered,
     }
+
+
+def network_counts(article_id: int) -> dict[str, int]:
+    """One article's clicks per network."""
+    query = db.select(ShareCount.network, ShareCount.count).filter_by(article_id=article_id)
+    return {row.network: row.count for row in db.session.execute(query)}
 
 
 def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:

@@ -21,9 +21,11 @@ from markupsafe import Markup
 from .articles import ArticleRef, find_article
 from .comments import (
     CommentError,
+    CommentsClosed,
     CursorError,
     NewComment,
     comment_page,
+    comments_closed,
     cursor_for,
     post_comment,
 )
@@ -40,7 +42,8 @@ from .requests import (
     widget_params,
 )
 from .share_links import ICONS, NETWORKS, compact_count, share_url
-from .shares import counts_for, shares_shape
+from .shares import network_counts, shares_shape
+from .site_settings import current_settings
 from .tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
 
 WIDGET_PARTS = frozenset({"share", "comments"})
@@ -72,7 +75,8 @@ def post() -> Any:
         return render_widget(ref, form, status=400, form_error=str(error))
     except CommentError as error:
         db.session.rollback()
-        return render_widget(ref, form, status=400, form_error=error.message)
+        status = 403 if isinstance(error, CommentsClosed) else 400
+        return render_widget(ref, form, status=status, form_error=error.message)
     mine = own_token([*own_comment_ids(request.args.get("mine")), comment.id])
     target = widget_url(page=cursor_for(comment), mine=mine, _anchor=f"comment-{comment.id}")
     # 303: the browser fetches the page with GET, so a reload never posts twice.
@@ -137,6 +141,7 @@ def render_widget(
         max_depth=current_app.config["THREAD_DEPTH"],
         parent_origin=embedding_origin() or "",
         show_comments="comments" in parts,
+        closed=comments_closed(article),
         share=share_bar(ref, article) if "share" in parts else None,
     )
     response = Response(html, status=status)
@@ -161,8 +166,8 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
     """
     if not ref.url:
         return None
-    counts = counts_for([ref.key])[ref.key]["shares"] if article else shares_shape({})
-    minimum = current_app.config["SHARE_MIN_COUNT"]
+    counts = shares_shape(network_counts(article.id) if article else {})
+    minimum = current_settings().share_min_count
     buttons = []
     for name in current_app.config["SHARE_NETWORKS"]:
         network = NETWORKS[name]
