@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, errors, health, share_views, widget
+from . import admin, api, errors, health, share_views, widget
 from .config import default_database_url, load_settings, normalise_database_url
 from .extensions import csrf, db, migrate
 
@@ -50,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     widget.init_app(app)
     api.init_app(app)
     share_views.init_app(app)
+    admin.init_app(app)
     health.init_app(app)
     errors.init_app(app)
     return app

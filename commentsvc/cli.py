@@ -14,6 +14,7 @@ from flask.cli import (
 )
 
 from . import create_app
+from .admin.auth import create_moderator
 from .comments import set_status
 from .extensions import db
 from .models import Article, Comment, Status
@@ -70,6 +71,28 @@ def _status_command(name: str, status: Status, verb: str) -> click.Command:
     return command
 
 
+@click.command("create-admin")
+@click.argument("name")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (first line) instead of prompting, for scripts.",
+)
+@with_appcontext
+def create_admin(name: str, password_stdin: bool) -> None:
+    """Create a moderator account for /admin/ (the password is stored as a salted hash)."""
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        create_moderator(name, password)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Moderator {name.strip()!r} created. Sign in at /admin/.")
+
+
 def _make_cli() -> FlaskGroup:
     cli = FlaskGroup(
         create_app=lambda: create_app(),
@@ -77,7 +100,7 @@ def _make_cli() -> FlaskGroup:
         help="Run and manage the commentsvc comment service.",
     )
     # Flask's `run` is replaced by ours, which migrates first; `shell` and `routes` stay.
-    for command in (run, shell_command, routes_command, pending):
+    for command in (run, shell_command, routes_command, pending, create_admin):
         cli.add_command(command)
     cli.add_command(_status_command("approve", Status.APPROVED, "approved"))
     cli.add_command(_status_command("unapprove", Status.PENDING, "moved back to pending"))

@@ -1,0 +1,19 @@
+"""The moderation admin at /admin/: sign-in, the queue, articles, settings and the log."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import auth, pages
+from .blueprint import bp
+from .session import SessionInterface, current_moderator
+
+__all__ = ["auth", "init_app", "pages"]
+
+
+def init_app(app: Flask) -> None:
+    """Register the admin pages and the moderators' session cookie."""
+    app.session_interface = SessionInterface()
+    app.register_blueprint(bp)
+    # The layout's navigation; each admin page module adds its own entry.
+    app.jinja_env.globals.update(current_moderator=current_moderator, admin_nav=pages.NAV)

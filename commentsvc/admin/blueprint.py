@@ -1,0 +1,35 @@
+"""The admin blueprint: every page needs a moderator, none may be framed or cached."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, request, url_for
+
+from .session import current_moderator
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Endpoints a visitor who is not signed in may reach.
+PUBLIC_ENDPOINTS = frozenset({"admin.sign_in"})
+
+
+@bp.before_request
+def require_moderator() -> Response | None:
+    """Every admin URL, GET or POST, needs a signed-in moderator."""
+    if request.endpoint in PUBLIC_ENDPOINTS or current_moderator() is not None:
+        return None
+    if request.method == "GET":
+        return redirect(url_for("admin.sign_in", next=request.full_path.rstrip("?")))
+    return Response("Sign in first.", status=401, mimetype="text/plain")
+
+
+@bp.after_request
+def admin_headers(response: Response) -> Response:
+    """Admin pages are never framed and never cached (they show emails)."""
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response

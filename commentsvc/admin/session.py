@@ -1,0 +1,24 @@
+"""Who is signed in: the moderator's first-party session cookie."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+
+from ..extensions import db
+from ..models import AdminUser
+
+
+def current_moderator() -> AdminUser | None:
+    """The signed-in moderator, or None."""
+    if "moderator" not in g:
+        user_id = session.get("moderator_id")
+        g.moderator = db.session.get(AdminUser, user_id) if isinstance(user_id, int) else None
+    return g.moderator
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
