@@ -6,6 +6,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -55,44 +56,50 @@ def postgresql_url() -> str:
     return require_postgresql()
 
 
+@contextmanager
+def fresh_postgresql_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the test server, dropped afterwards.
+
+    Each test session works in its own database, so two suites running at once (a developer
+    and CI, or parallel helpers) never truncate each other's tables.
+    """
+    server = sa.create_engine(
+        server_url.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    name = f"commentsvc_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        pytest.fail(f"PostgreSQL at {server_url} is not reachable: {error}")
+    try:
+        yield server.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """The URL of a database with nothing in it."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/empty.sqlite3"
         return
-    server = sa.create_engine(
-        request.getfixturevalue("postgresql_url").replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        ),
-        isolation_level="AUTOCOMMIT",
-    )
-    name = f"commentsvc_migrations_{uuid.uuid4().hex[:10]}"
-    with server.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = server.url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with fresh_postgresql_database(request.getfixturevalue("postgresql_url")) as url:
         yield url
-    finally:
-        with server.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        server.dispose()
 
 
 @pytest.fixture(scope="session")
 def pg_schema_ready() -> Iterator[str]:
-    """Create the tables once per session in the PostgreSQL test database."""
-    url = require_postgresql()
-    app = create_app({"SECRET_KEY": "test", "DATABASE_URL": url})
-    with app.app_context():
-        try:
-            db.drop_all()
+    """A PostgreSQL database of this session's own, with the tables created once."""
+    with fresh_postgresql_database(require_postgresql()) as url:
+        app = create_app({"SECRET_KEY": "test", "DATABASE_URL": url})
+        with app.app_context():
             db.create_all()
-        except sa.exc.OperationalError as error:
-            pytest.fail(f"PostgreSQL at {url} is not reachable: {error}")
-        yield url
-        db.drop_all()
-        db.engine.dispose()
+            yield url
+            db.engine.dispose()
 
 
 @pytest.fixture(params=DATABASES)
