@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import admin, api, errors, health, share_views, widget
+from . import admin, api, errors, health, limits, security, share_views, widget
 from .config import default_database_url, load_settings, normalise_database_url
 from .extensions import csrf, db, migrate
 
@@ -44,7 +44,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Extensions.
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    # Limits before CSRF, so a flood of forged sign-ins is still counted.
+    limits.init_app(app)
     csrf.init_app(app)
+    security.init_app(app)
 
     # Features.
     widget.init_app(app)

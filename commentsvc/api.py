@@ -8,14 +8,16 @@ from flask import Blueprint, Flask, abort, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from .articles import find_article
-from .comments import CommentError, CommentsClosed, CursorError, comment_page, post_comment
+from .comments import CursorError, comment_page, post_comment
 from .errors import error_response
 from .extensions import csrf, db
 from .forms import CommentForm
+from .limits import comment_limit
 from .models import Status
 from .public import public_comment
 from .requests import requested_article
-from .tokens import TokenError, check_form_token, own_comment_ids, own_token
+from .submission import CommentError
+from .tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
 from .widget import new_comment_from
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -23,6 +25,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 COMMENT_FIELDS = (
+    "leave_empty",
     "url",
     "article",
     "title",
@@ -63,10 +66,17 @@ def list_comments() -> Any:
     return response
 
 
+@bp.get("/form-token")
+def form_token_for_clients() -> Any:
+    """A form token for API clients, as the widget's form carries one (it times the post)."""
+    ref = requested_article()
+    return jsonify({"token": form_token(ref.key)}), 200, {"Cache-Control": "no-store"}
+
+
 def _comment_payload() -> MultiDict:
     """The JSON object posted, as form data; 400/415 with a clear message when it is not one."""
     if not request.is_json:
-        abort(415, "Send the comment as JSON with the header Content-Type: application/json.")
+        abort(400, "Send the comment as JSON with the header Content-Type: application/json.")
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         abort(400, 'The request body must be a JSON object, e.g. {"url": …, "comment": …}.')
@@ -82,6 +92,7 @@ def _comment_payload() -> MultiDict:
 
 
 @bp.post("/comments")
+@comment_limit
 def create_comment() -> Any:
     """Post a comment: 201 when published, 202 when held for moderation."""
     payload = _comment_payload()
@@ -91,18 +102,14 @@ def create_comment() -> Any:
         fields = {name: errors[0] for name, errors in form.errors.items()}
         return error_response(400, "Please correct the marked fields.", "invalid_comment", fields)
     try:
-        if form.token.data:
-            check_form_token(form.token.data, ref.key)
+        check_form_token(form.token.data, ref.key)
         comment = post_comment(ref, new_comment_from(form))
     except TokenError as error:
         return error_response(400, str(error), "invalid_token")
-    except CommentsClosed as error:
-        db.session.rollback()
-        return error_response(403, error.message, "comments_closed")
     except CommentError as error:
         db.session.rollback()
         fields = {error.field: error.message} if error.field else None
-        return error_response(400, error.message, "invalid_comment", fields)
+        return error_response(error.status, error.message, error.code, fields)
     mine = own_token([*own_comment_ids(payload.get("mine")), comment.id])
     status = 201 if comment.status == Status.APPROVED else 202
     body = {"comment": public_comment(comment, own=True), "mine": mine}

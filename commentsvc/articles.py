@@ -95,6 +95,8 @@ def article_ref(
         raise ArticleError(f"The article id is longer than {MAX_KEY_LENGTH} characters.")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in url + article + (title or "")):
         raise ArticleError("The page URL, article id and title may not contain control characters.")
+    if "\ufffd" in url + article + (title or ""):
+        raise ArticleError("The page URL, article id and title must be valid UTF-8.")
     normalised = normalise_url(url) if url else ""
     if normalised and allowed_origins and origin_of(normalised) not in allowed_origins:
         raise ArticleError("This comment service does not serve pages on that site.")

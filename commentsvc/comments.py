@@ -13,32 +13,8 @@ from .articles import ArticleRef, find_article, get_or_create_article
 from .extensions import db
 from .models import Article, Comment, Status, utcnow
 from .site_settings import current_settings
-
-
-class CommentError(ValueError):
-    """A comment that cannot be accepted; ``field`` names the form field at fault, if any."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class CommentsClosed(CommentError):
-    """The article no longer takes comments."""
-
-
-@dataclass(frozen=True)
-class NewComment:
-    """A validated submission, ready to store."""
-
-    name: str
-    email: str
-    website: str
-    body: str
-    parent_id: int | None
-    ip: str
-    user_agent: str
+from .spam import check_duplicate, check_flood
+from .submission import CommentError, CommentsClosed, NewComment
 
 
 def email_has_approved_comment(email: str) -> bool:
@@ -119,6 +95,8 @@ def post_comment(ref: ArticleRef, new: NewComment) -> Comment:
     existing = find_article(ref.key)
     if comments_closed(existing):
         raise CommentsClosed("Comments are closed.")
+    check_duplicate(existing, new)
+    check_flood(new)
     if new.parent_id is not None:
         parent_id, root_id, depth = _reply_position(new.parent_id, existing)
     article = get_or_create_article(ref)

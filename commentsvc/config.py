@@ -181,6 +181,42 @@ SETTINGS: tuple[Setting, ...] = (
         "Share counts below this are not shown (the count API's display field is null).",
     ),
     Setting(
+        "MIN_SUBMIT_SECONDS",
+        3,
+        _non_negative_int,
+        "A comment posted sooner than this after its form was served is refused (bots are fast).",
+    ),
+    Setting(
+        "FLOOD_SECONDS",
+        15,
+        _non_negative_int,
+        "One comment per this many seconds per IP prefix and per email (0: no flood control).",
+    ),
+    Setting(
+        "MAX_REQUEST_BYTES",
+        65536,
+        _positive_int,
+        "Largest request body accepted; larger ones get 413.",
+    ),
+    Setting(
+        "RATE_LIMIT_COMMENTS",
+        "10 per minute;60 per hour",
+        str,
+        "Posts of comments allowed per IP prefix (Flask-Limiter syntax).",
+    ),
+    Setting(
+        "RATE_LIMIT_SHARES",
+        "120 per minute",
+        str,
+        "Share clicks recorded per IP prefix (Flask-Limiter syntax).",
+    ),
+    Setting(
+        "RATE_LIMIT_SIGN_IN",
+        "20 per minute",
+        str,
+        "Admin sign-in attempts per IP prefix (Flask-Limiter syntax), on top of the lock-out.",
+    ),
+    Setting(
         "OWN_COMMENT_MAX_AGE",
         86400,
         _positive_int,

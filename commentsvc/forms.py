@@ -23,8 +23,11 @@ def _strip(value: str | None) -> str | None:
 
 
 def _control_characters(text: str, allowed: str = "") -> bool:
+    # U+FFFD stands where the request held bytes that were not valid UTF-8.
     return any(
-        (unicodedata.category(ch) == "Cc" and ch not in allowed) or ch in _BIDI_CONTROLS
+        (unicodedata.category(ch) == "Cc" and ch not in allowed)
+        or ch in _BIDI_CONTROLS
+        or ch == "\ufffd"
         for ch in text
     )
 
@@ -32,7 +35,9 @@ def _control_characters(text: str, allowed: str = "") -> bool:
 def no_control_characters(form: FlaskForm, field: Field) -> None:
     """Refuse invisible control characters in a one-line field."""
     if field.data and _control_characters(field.data):
-        raise ValidationError(f"{field.label.text} may not contain control characters.")
+        raise ValidationError(
+            f"{field.label.text} may not contain control characters or invalid (non-UTF-8) bytes."
+        )
 
 
 def comment_text(form: FlaskForm, field: Field) -> None:
@@ -43,7 +48,9 @@ def comment_text(form: FlaskForm, field: Field) -> None:
             f"Your comment is {len(field.data):,} characters long; the limit is {limit:,}."
         )
     if _control_characters(field.data, allowed="\n\r\t"):
-        raise ValidationError("Your comment may not contain control characters.")
+        raise ValidationError(
+            "Your comment may not contain control characters or invalid (non-UTF-8) bytes."
+        )
 
 
 def email_address(form: FlaskForm, field: Field) -> None:
@@ -108,6 +115,7 @@ class CommentForm(FlaskForm):
         validators=[
             DataRequired("Please enter your email address."),
             Length(max=MAX_EMAIL_LENGTH, message="That email address is too long."),
+            no_control_characters,
             email_address,
         ],
     )
@@ -122,6 +130,9 @@ class CommentForm(FlaskForm):
     )
     parent_id = HiddenField()
     token = HiddenField()
+    # The honeypot: hidden from sight and from the keyboard, labelled for screen readers.
+    # People leave it empty; form-filling bots do not.
+    leave_empty = StringField("Leave this field empty")
 
     def parent_comment_id(self) -> int | None:
         """The id of the comment being replied to, or None; raises ValueError when garbled."""

@@ -65,6 +65,9 @@ class Comment(db.Model):
         Index("ix_comments_email_status", "email", "status"),
         # The moderation queue, newest first per status.
         Index("ix_comments_status_id", "status", "id"),
+        # Flood control: the latest comment from one network, or from one address.
+        Index("ix_comments_ip_created_at", "ip", "created_at"),
+        Index("ix_comments_email_created_at", "email", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

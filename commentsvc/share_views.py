@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from .articles import ArticleError, article_ref
 from .extensions import csrf
+from .limits import share_limit
 from .requests import click_origin_allowed, client_ip, client_user_agent, requested_article
 from .share_links import NETWORKS, share_url
 from .shares import Click, UnknownNetwork, counts_for, enabled_network, record_click
@@ -56,6 +57,7 @@ def _click(network: str, values: Any) -> Click:
 
 
 @bp.post("/api/v1/shares")
+@share_limit
 def beacon() -> Response:
     """Record a share click sent by the widget's script; 202 whether or not it counted."""
     fields = _beacon_fields()
@@ -66,6 +68,7 @@ def beacon() -> Response:
 
 
 @bp.get("/share/<network>")
+@share_limit
 def share_redirect(network: str) -> Response:
     """Count a click from a reader without JavaScript, then send them to the network."""
     network = _network(network)

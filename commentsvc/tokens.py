@@ -6,6 +6,8 @@ token, and a commenter finds their own held comment through a signed token in th
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -21,8 +23,8 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
 
 
 def form_token(article_key: str) -> str:
-    """A token for a comment form served for ``article_key`` now."""
-    return _serializer("form").dumps({"a": article_key})
+    """A token for a comment form served for ``article_key`` now (it records when)."""
+    return _serializer("form").dumps({"a": article_key, "t": round(time.time(), 3)})
 
 
 def check_form_token(token: str, article_key: str) -> None:
@@ -40,6 +42,14 @@ def check_form_token(token: str, article_key: str) -> None:
         ) from None
     if not isinstance(data, dict) or data.get("a") != article_key:
         raise TokenError("This form belongs to another article. Please reload the page.")
+    served = data.get("t")
+    if not isinstance(served, int | float):
+        raise TokenError("This form could not be verified. Please reload the page and post again.")
+    # People read and type; bots post the instant a form arrives.
+    if time.time() - served < current_app.config["MIN_SUBMIT_SECONDS"]:
+        raise TokenError(
+            "That was quicker than anyone can type. Please check your comment and post it again."
+        )
 
 
 def own_token(comment_ids: list[int]) -> str:

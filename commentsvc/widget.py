@@ -20,10 +20,7 @@ from markupsafe import Markup
 
 from .articles import ArticleRef, find_article
 from .comments import (
-    CommentError,
-    CommentsClosed,
     CursorError,
-    NewComment,
     comment_page,
     comments_closed,
     cursor_for,
@@ -31,6 +28,7 @@ from .comments import (
 )
 from .extensions import csrf, db
 from .forms import CommentForm
+from .limits import comment_limit
 from .models import Article, Comment, Status
 from .public import public_comment, public_thread
 from .render import display_date
@@ -44,6 +42,7 @@ from .requests import (
 from .share_links import ICONS, NETWORKS, compact_count, share_url
 from .shares import network_counts, shares_shape
 from .site_settings import current_settings
+from .submission import CommentError, NewComment
 from .tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
 
 WIDGET_PARTS = frozenset({"share", "comments"})
@@ -62,6 +61,7 @@ def embed() -> Any:
 
 
 @bp.post("/embed")
+@comment_limit
 def post() -> Any:
     """Accept the form without JavaScript, then redirect back to the new comment."""
     ref = requested_article()
@@ -75,8 +75,7 @@ def post() -> Any:
         return render_widget(ref, form, status=400, form_error=str(error))
     except CommentError as error:
         db.session.rollback()
-        status = 403 if isinstance(error, CommentsClosed) else 400
-        return render_widget(ref, form, status=status, form_error=error.message)
+        return render_widget(ref, form, status=error.status, form_error=error.message)
     mine = own_token([*own_comment_ids(request.args.get("mine")), comment.id])
     target = widget_url(page=cursor_for(comment), mine=mine, _anchor=f"comment-{comment.id}")
     # 303: the browser fetches the page with GET, so a reload never posts twice.
@@ -85,6 +84,12 @@ def post() -> Any:
 
 def new_comment_from(form: CommentForm) -> NewComment:
     """The submission in a validated form, with the client's anonymised network."""
+    if form.leave_empty.data:
+        raise CommentError(
+            "This comment looks automated: the field marked “leave this field empty” was "
+            "filled in. Please clear it and post again.",
+            "leave_empty",
+        )
     try:
         parent_id = form.parent_comment_id()
     except ValueError:
@@ -201,6 +206,7 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
         "title": ref.title,
         "article": request.args.get("article") or "",
         "beacon": url_for("shares.beacon"),
+        "minimum": minimum,
     }
 
 

@@ -18,6 +18,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Anti-spam settings relaxed for scripted load: one address posting at machine speed.
+RELAXED = {
+    "COMMENTSVC_MIN_SUBMIT_SECONDS": "0",
+    "COMMENTSVC_FLOOD_SECONDS": "0",
+    "COMMENTSVC_RATE_LIMIT_COMMENTS": "100000 per minute",
+    "COMMENTSVC_RATE_LIMIT_SHARES": "100000 per minute",
+}
 COMMENTSVC = shutil.which("commentsvc") or str(Path(sys.executable).parent / "commentsvc")
 GUNICORN = shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn")
 

@@ -76,7 +76,7 @@ def test_post_with_a_widget_token_checks_it(reader, comments) -> None:
     [
         (
             {"data": "comment=hi", "content_type": "application/x-www-form-urlencoded"},
-            415,
+            400,
             "Content-Type: application/json",
         ),
         ({"data": "{not json", "content_type": "application/json"}, 400, "JSON object"),

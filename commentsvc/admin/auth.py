@@ -13,7 +13,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import db
+from ..extensions import csrf, db
+from ..limits import sign_in_limit
 from ..models import AdminUser, SignInFailure, utcnow
 from ..requests import client_ip
 from .blueprint import bp
@@ -94,6 +95,10 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+# SignInForm checks its own CSRF token; exempting the view from the app-wide check lets the
+# rate limit count every attempt, forged ones included.
+@csrf.exempt
+@sign_in_limit
 def sign_in() -> Any:
     """Ask for a username and password; lock out after repeated failures."""
     if current_moderator() is not None:

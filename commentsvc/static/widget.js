@@ -214,22 +214,29 @@
     form.action = action.toString();
   }
 
+  // The server refuses a post that comes sooner than MIN_SUBMIT_SECONDS after the form was
+  // served (bots are instant). A quick person is simply held back until then, not refused.
+  var servedAt = Date.now();
+  var minMillis = (parseFloat(form.getAttribute("data-min-seconds")) || 0) * 1000 + 300;
   var busy = false;
   form.addEventListener("submit", function (event) {
     if (!window.fetch || busy) return;
     event.preventDefault();
     saveOrForget();
     clearErrors();
+    busy = true;
+    form.elements.submit.disabled = true;
+    window.setTimeout(send, Math.max(0, servedAt + minMillis - Date.now()));
+  });
+  function send() {
     var query = new URL(form.action).searchParams;
     var payload = {};
     ["url", "article", "title", "mine"].forEach(function (name) {
       if (query.get(name)) payload[name] = query.get(name);
     });
-    ["comment", "name", "email", "website", "parent_id", "token"].forEach(function (name) {
+    ["comment", "name", "email", "website", "parent_id", "token", "leave_empty"].forEach(function (name) {
       payload[name] = form.elements[name].value;
     });
-    busy = true;
-    form.elements.submit.disabled = true;
     fetch(form.getAttribute("data-api"), {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
@@ -263,5 +270,5 @@
       form.elements.submit.disabled = false;
       reportHeight();
     });
-  });
+  }
 })();

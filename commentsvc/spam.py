@@ -1,0 +1,47 @@
+"""Spam defences that need no third party and no cookie: flood control and duplicates."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_
+
+from .extensions import db
+from .models import Article, Comment, Status, utcnow
+from .submission import Duplicate, NewComment, TooFast
+
+
+def check_flood(new: NewComment) -> None:
+    """Refuse a second comment within FLOOD_SECONDS from one IP prefix or one email."""
+    seconds = current_app.config["FLOOD_SECONDS"]
+    if not seconds:
+        return
+    same_sender = Comment.email == new.email
+    if new.ip:
+        same_sender = or_(same_sender, Comment.ip == new.ip)
+    recent = db.session.execute(
+        db.select(Comment.id)
+        .where(same_sender, Comment.created_at > utcnow() - timedelta(seconds=seconds))
+        .limit(1)
+    ).first()
+    if recent is not None:
+        raise TooFast("You are posting comments too quickly. Slow down.")
+
+
+def check_duplicate(article: Article | None, new: NewComment) -> None:
+    """Refuse the same text from the same email on the same article (trash aside)."""
+    if article is None:
+        return
+    duplicate = db.session.execute(
+        db.select(Comment.id)
+        .where(
+            Comment.article_id == article.id,
+            Comment.email == new.email,
+            Comment.body == new.body,
+            Comment.status != Status.TRASH,
+        )
+        .limit(1)
+    ).first()
+    if duplicate is not None:
+        raise Duplicate("Duplicate comment detected; it looks as though you’ve already said that!")

@@ -1,0 +1,51 @@
+"""A submitted comment and the ways it can be refused, shared by every check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CommentError(ValueError):
+    """A comment that cannot be accepted; ``field`` names the form field at fault, if any."""
+
+    status = 400
+    code = "invalid_comment"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class CommentsClosed(CommentError):
+    """The article no longer takes comments."""
+
+    status = 403
+    code = "comments_closed"
+
+
+@dataclass(frozen=True)
+class NewComment:
+    """A validated submission, ready to store."""
+
+    name: str
+    email: str
+    website: str
+    body: str
+    parent_id: int | None
+    ip: str
+    user_agent: str
+
+
+class TooFast(CommentError):
+    """The same network or email posted moments ago."""
+
+    status = 429
+    code = "too_fast"
+
+
+class Duplicate(CommentError):
+    """The same text from the same email on the same article."""
+
+    status = 409
+    code = "duplicate_comment"

@@ -1,0 +1,192 @@
+"""Spam defences with no third party and no cookie: honeypot, timing, flood, duplicates, limits."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+
+A = {"url": "https://news.example/a"}
+
+
+def test_honeypot_is_labelled_for_screen_readers_and_kept_out_of_the_way(reader) -> None:
+    html = reader.widget(**A).get_data(as_text=True)
+    assert '<label for="leave_empty">Leave this field empty</label>' in html
+    assert 'name="leave_empty" type="text" value="" tabindex="-1" autocomplete="off"' in html
+
+
+def test_filled_honeypot_is_refused_and_nothing_stored(reader, comments) -> None:
+    response = reader.post(A, leave_empty="http://spam.example")
+    assert response.status_code == 400
+    assert "leave this field empty" in response.get_data(as_text=True)
+    api = reader.post_json(leave_empty="buy now")
+    assert api.status_code == 400 and "leave_empty" in api.get_json()["fields"]
+    assert comments() == []
+
+
+@pytest.mark.parametrize("config", [{"MIN_SUBMIT_SECONDS": 3}])
+def test_a_post_faster_than_a_person_is_refused_and_a_resubmit_works(
+    reader, comments, config, monkeypatch
+) -> None:
+    token = reader.token(**A)
+    quick = reader.post(A, token=token)
+    assert quick.status_code == 400
+    assert "quicker than anyone can type" in quick.get_data(as_text=True)
+    assert "A comment" in quick.get_data(as_text=True)  # the reader's text is kept
+    assert comments() == []
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 4)
+    assert reader.post(A, token=token).status_code == 303
+    assert len(comments()) == 1
+
+
+@pytest.mark.parametrize("config", [{"MIN_SUBMIT_SECONDS": 3}])
+def test_the_api_times_its_token_too(client, reader, comments, config, monkeypatch) -> None:
+    token = client.get("/api/v1/form-token", query_string=A).get_json()["token"]
+    assert reader.post_json(token=token).status_code == 400
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 4)
+    assert reader.post_json(token=token).status_code == 202
+
+
+def test_the_api_needs_a_form_token(reader, comments) -> None:
+    response = reader.post_json(token="")
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_token"
+    assert comments() == []
+
+
+FLOOD = [{"FLOOD_SECONDS": 15}]
+
+
+@pytest.mark.parametrize("config", FLOOD)
+def test_flood_from_one_network_is_refused_with_429(reader, comments, config) -> None:
+    assert reader.post(A, email="one@example.com").status_code == 303
+    again = reader.post(A, email="two@example.com", comment="other text")
+    assert again.status_code == 429
+    assert "You are posting comments too quickly. Slow down." in again.get_data(as_text=True)
+    api = reader.post_json(email="three@example.com", comment="third")
+    assert api.status_code == 429 and api.get_json()["error"] == "too_fast"
+    assert len(comments()) == 1
+
+
+@pytest.mark.parametrize("config", FLOOD)
+def test_flood_from_one_email_is_refused_from_any_network(client, reader, comments, config) -> None:
+    reader.post(A, email="same@example.com")
+    token = reader.token(**A)
+    elsewhere = client.post(
+        "/embed",
+        query_string=A,
+        data={
+            "comment": "from elsewhere",
+            "name": "Ann",
+            "email": "same@example.com",
+            "token": token,
+        },
+        environ_base={"REMOTE_ADDR": "198.51.100.20"},
+    )
+    assert elsewhere.status_code == 429
+    other = client.post(
+        "/embed",
+        query_string=A,
+        data={"comment": "someone else", "name": "Bo", "email": "bo@example.com", "token": token},
+        environ_base={"REMOTE_ADDR": "198.51.100.20"},
+    )
+    assert other.status_code == 303
+    assert len(comments()) == 2
+
+
+@pytest.mark.parametrize("config", FLOOD)
+def test_flood_window_passes(reader, comments, config, monkeypatch) -> None:
+    import commentsvc.spam as spam
+
+    reader.post(A)
+    later = spam.utcnow() + timedelta(seconds=16)
+    monkeypatch.setattr(spam, "utcnow", lambda: later)
+    assert reader.post(A, comment="after the window").status_code == 303
+    assert len(comments()) == 2
+
+
+def test_duplicate_comment_is_refused(reader, comments) -> None:
+    assert reader.post(A, comment="Same words").status_code == 303
+    again = reader.post(A, comment="Same words")
+    assert again.status_code == 409
+    html = again.get_data(as_text=True)
+    assert "Duplicate comment detected; it looks as though you’ve already said that!" in html
+    api = reader.post_json(comment="Same words")
+    assert api.status_code == 409 and api.get_json()["error"] == "duplicate_comment"
+    # Other article, other person, or other words: fine.
+    assert reader.post({"url": "https://news.example/b"}, comment="Same words").status_code == 303
+    assert reader.post(A, comment="Same words", email="other@example.com").status_code == 303
+    assert reader.post(A, comment="Different words").status_code == 303
+    assert len(comments()) == 4
+
+
+LIMITS = {
+    "RATELIMIT_ENABLED": True,
+    "RATE_LIMIT_COMMENTS": "2 per minute",
+    "RATE_LIMIT_SHARES": "3 per minute",
+    "RATE_LIMIT_SIGN_IN": "2 per minute",
+}
+
+
+@pytest.mark.parametrize("config", [LIMITS])
+def test_comment_posts_are_rate_limited(reader, comments, config) -> None:
+    assert reader.post(A, comment="one").status_code == 303
+    assert reader.post(A, comment="two").status_code == 303
+    limited = reader.post(A, comment="three")
+    assert limited.status_code == 429
+    assert "too often" in limited.get_data(as_text=True)
+    assert reader.post_json(comment="four").status_code == 202
+    assert reader.post_json(comment="five").status_code == 202
+    api = reader.post_json(comment="six")
+    assert api.status_code == 429 and set(api.get_json()) == {"error", "message"}
+    assert [c["body"] for c in comments()] == ["one", "two", "four", "five"]
+    assert reader.widget(**A).status_code == 200  # reading is never limited
+
+
+@pytest.mark.parametrize("config", [LIMITS])
+def test_share_clicks_and_sign_ins_are_rate_limited(client, config) -> None:
+    ua = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+    statuses = [
+        client.post("/api/v1/shares", data={**A, "network": "x"}, headers=ua).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [202, 202, 202, 429]
+    sign_ins = [
+        client.post("/admin/sign-in", data={"username": "a", "password": "b"}).status_code
+        for _ in range(3)
+    ]
+    assert sign_ins == [400, 400, 429]  # counted even before the CSRF check refuses them
+
+
+def test_rate_limits_are_shared_through_redis_across_workers(
+    redis_url, database_url, tmp_path
+) -> None:
+    from commentsvc import create_app
+    from commentsvc.extensions import db
+
+    shared = {
+        "SECRET_KEY": "x",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": f"commentsvc-test-{uuid.uuid4().hex}:",
+        "RATELIMIT_ENABLED": True,
+        "RATE_LIMIT_SHARES": "3 per minute",
+    }
+    workers = [create_app(shared), create_app(shared)]  # two processes' worth of app
+    with workers[0].app_context():
+        db.create_all()
+    ua = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+    statuses = [
+        workers[n % 2]
+        .test_client()
+        .post("/api/v1/shares", data={**A, "network": "x"}, headers=ua)
+        .status_code
+        for n in range(4)
+    ]
+    assert statuses == [202, 202, 202, 429]
+    for app in workers:
+        with app.app_context():
+            db.engine.dispose()
