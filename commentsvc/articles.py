@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .extensions import db
 from .models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, Article
@@ -61,7 +61,9 @@ def normalise_url(url: str) -> str:
             if not name.lower().startswith("utm_") and name.lower() not in TRACKING_PARAMS
         ]
     )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    # Percent-encode what a browser would (spaces, non-ASCII) so one page has one key.
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~-._")
+    return urlunsplit((scheme, netloc, path, query, ""))
 
 
 def origin_of(url: str) -> str:

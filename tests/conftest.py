@@ -145,6 +145,12 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def plain_app() -> Flask:
+    """An app for tests that need its configuration but no database."""
+    return create_app({"SECRET_KEY": "test-secret", "TESTING": True})
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()

@@ -7,13 +7,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import delete, func, or_
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..extensions import csrf, db
+from ..forms import Form
 from ..limits import sign_in_limit
 from ..models import AdminUser, SignInFailure, utcnow
 from ..requests import client_ip
@@ -79,7 +79,7 @@ def authenticate(username: str, password: str) -> AdminUser | None:
     return user if check_password_hash(user.password_hash, password) else None
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     """Username and password, with Flask-WTF's CSRF token."""
 
     username = StringField("Username", validators=[DataRequired(), Length(max=100)])

@@ -1,0 +1,138 @@
+"""Hostile and random input at every route: never a 500, never half a row."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from commentsvc.extensions import db
+
+HOSTILE = [
+    "",
+    "\x00",
+    "\x00\x01\x02\x1b[31m",
+    "'; DROP TABLE comments; --",
+    "<script>alert(1)</script>",
+    "javascript:alert(1)",
+    "%00%ff%fe",
+    "😀" * 50,
+    "a" * 70_000,
+    "https://news.example/" + "x" * 3000,
+    "../../../../etc/passwd",
+    "{{7*7}}",
+    "${jndi:ldap://x/a}",
+    "\u202e\u2066",
+    "-1",
+    "99999999999999999999999999",
+    "a1",
+    "b1",
+    "last",
+]
+FIELDS = [
+    "url",
+    "article",
+    "title",
+    "comment",
+    "name",
+    "email",
+    "website",
+    "parent_id",
+    "token",
+    "mine",
+    "network",
+    "page",
+    "cursor",
+    "replytocom",
+    "parts",
+    "origin",
+    "username",
+    "password",
+    "csrf_token",
+    "leave_empty",
+]
+CONTENT_TYPES = [
+    "application/x-www-form-urlencoded",
+    "application/json",
+    "text/plain",
+    "multipart/form-data; boundary=x",
+    "application/xml",
+    "",
+]
+
+
+def table_sizes() -> dict[str, int]:
+    return {
+        table.name: db.session.execute(db.select(db.func.count()).select_from(table)).scalar()
+        for table in db.metadata.sorted_tables
+    }
+
+
+def concrete_paths(app) -> list[tuple[str, str]]:
+    """(method, path) for every route, with its placeholders filled in."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<int:[^>]+>", "1", rule.rule)
+        path = path.replace("<path:filename>", "widget.js").replace("<network>", "facebook")
+        path = re.sub(r"<[^>]+>", "x", path)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out.append((method, path))
+    return out
+
+
+def check(app, client, method: str, path: str, **kwargs) -> None:
+    with app.app_context():
+        before = table_sizes()
+    response = client.open(path, method=method, **kwargs)
+    status = response.status_code
+    response.close()
+    assert status != 500, f"{method} {path} {kwargs!r:.300} answered 500"
+    assert status < 500 or status == 503, (method, path, status)
+    if status >= 400:
+        with app.app_context():
+            after = table_sizes()
+        # A refused write leaves nothing behind (failed sign-ins are kept on purpose).
+        after.pop("sign_in_failures", None)
+        before.pop("sign_in_failures", None)
+        assert after == before, f"{method} {path} stored rows and answered {status}"
+
+
+@pytest.mark.parametrize("config", [{"RATELIMIT_ENABLED": False, "FLOOD_SECONDS": 0}])
+def test_hostile_corpus_at_every_route(app, client, config) -> None:
+    routes = concrete_paths(app)
+    assert len(routes) >= 10
+    for method, path in routes:
+        for value in HOSTILE:
+            params = {field: value for field in FIELDS}
+            check(app, client, method, path, query_string=params)
+            if method != "GET":
+                check(app, client, method, path, data=params)
+                check(app, client, method, path, json=params)
+                check(app, client, method, path, json=[value], headers={"X-Forwarded-For": value})
+
+
+@pytest.mark.parametrize("config", [{"RATELIMIT_ENABLED": False, "FLOOD_SECONDS": 0}])
+@given(
+    route=st.integers(min_value=0, max_value=10_000),
+    body=st.binary(max_size=2000),
+    content_type=st.sampled_from(CONTENT_TYPES),
+    query=st.dictionaries(st.sampled_from(FIELDS), st.text(max_size=200), max_size=6),
+    agent=st.text(max_size=300),
+)
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_random_bodies_headers_and_queries(
+    app, client, config, route, body, content_type, query, agent
+) -> None:
+    routes = concrete_paths(app)
+    method, path = routes[route % len(routes)]
+    headers = {"Content-Type": content_type} if content_type else {}
+    with contextlib.suppress(UnicodeEncodeError):
+        headers["User-Agent"] = agent.encode("latin-1").decode("latin-1")
+    check(app, client, method, path, query_string=query, data=body, headers=headers)
