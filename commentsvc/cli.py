@@ -12,6 +12,7 @@ from flask.cli import (
     shell_command,
     with_appcontext,
 )
+from werkzeug.serving import WSGIRequestHandler
 
 from . import create_app
 from .admin.auth import create_moderator
@@ -30,6 +31,9 @@ from .startup import prepare
 def run(ctx: click.Context, **options: object) -> None:
     app: Flask = ctx.ensure_object(ScriptInfo).load_app()
     prepare(app)
+    # The development server would announce "Werkzeug/x.y Python/x.y"; say less.
+    WSGIRequestHandler.server_version = "commentsvc"
+    WSGIRequestHandler.sys_version = ""
     ctx.invoke(run_command, **options)
 
 

@@ -12,8 +12,10 @@ from servers import COMMENTSVC, GUNICORN, RELAXED, fetch, free_port, serving
 
 def exercise(base: str) -> None:
     """What a newcomer does: open the demo, the widget, and post a comment."""
-    status, demo, _ = fetch(base + "/")
+    status, demo, headers = fetch(base + "/")
     assert status == 200 and "embed.js" in demo
+    # No server software version is announced.
+    assert not re.search(r"\d", headers.get("Server", "")), headers.get("Server")
     widget_url = base + "/embed?" + urllib.parse.urlencode({"article": "demo-lighthouse"})
     status, widget, _ = fetch(widget_url)
     assert status == 200 and "Leave a Reply" in widget
