@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app
+from redis.exceptions import RedisError
 from sqlalchemy import delete
 
 from .extensions import db
@@ -51,23 +53,44 @@ def daily_salt(now: datetime | None = None) -> str:
     cached = current_app.extensions.get("commentsvc.salt")
     if cached and cached[0] == day:
         return cached[1]
-    client = redis_client()
-    if client is not None:
-        key = _redis_key("salt", day)
-        client.set(key, secrets.token_hex(32), nx=True, ex=int(SALT_LIFETIME.total_seconds()))
-        salt = client.get(key).decode()
-    else:
-        db.session.execute(
-            upsert(ShareSalt)
-            .values(day=day, salt=secrets.token_hex(32))
-            .on_conflict_do_nothing(index_elements=["day"])
-        )
-        yesterday = (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
-        db.session.execute(delete(ShareSalt).where(ShareSalt.day < yesterday))
-        salt = db.session.execute(db.select(ShareSalt.salt).filter_by(day=day)).scalar_one()
-        db.session.commit()
+    salt = _redis_salt(day)
+    if salt is None:
+        salt = _database_salt(day)
     current_app.extensions["commentsvc.salt"] = (day, salt)
     return salt
+
+
+def _redis_salt(day: str) -> str | None:
+    """Today's salt kept in Redis, or None without a (reachable) Redis."""
+    client = redis_client()
+    if client is None:
+        return None
+    key = _redis_key("salt", day)
+    try:
+        client.set(key, secrets.token_hex(32), nx=True, ex=int(SALT_LIFETIME.total_seconds()))
+        return client.get(key).decode()
+    except RedisError as error:
+        _redis_down(error)
+        return None
+
+
+def _database_salt(day: str) -> str:
+    """Today's salt kept in the share_salts table; yesterday's and older are deleted."""
+    db.session.execute(
+        upsert(ShareSalt)
+        .values(day=day, salt=secrets.token_hex(32))
+        .on_conflict_do_nothing(index_elements=["day"])
+    )
+    yesterday = (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
+    db.session.execute(delete(ShareSalt).where(ShareSalt.day < yesterday))
+    salt = db.session.execute(db.select(ShareSalt.salt).filter_by(day=day)).scalar_one()
+    db.session.commit()
+    return salt
+
+
+def _redis_down(error: Exception) -> None:
+    # Shares keep being counted with the table instead; /readyz reports Redis as down.
+    current_app.logger.warning("Redis unavailable, using the database instead: %s", error)
 
 
 def fingerprint(ip_prefix: str, user_agent: str, article_key: str, network: str) -> str:
@@ -85,7 +108,10 @@ def first_click(key: str) -> bool:
     window = current_app.config["SHARE_DEDUPE_SECONDS"]
     client = redis_client()
     if client is not None:
-        return bool(client.set(_redis_key("click", key), 1, nx=True, ex=window))
+        try:
+            return bool(client.set(_redis_key("click", key), 1, nx=True, ex=window))
+        except RedisError as error:
+            _redis_down(error)
     now = utcnow()
     insert = upsert(ShareDedupe).values(key=key, expires_at=now + timedelta(seconds=window))
     stored = db.session.execute(
@@ -106,7 +132,8 @@ def forget_click(key: str) -> None:
     """Undo ``first_click`` in Redis when the count itself could not be stored."""
     client = redis_client()
     if client is not None:
-        client.delete(_redis_key("click", key))
+        with suppress(RedisError):
+            client.delete(_redis_key("click", key))
 
 
 def purge_expired(now: datetime | None = None) -> int:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.http import HTTP_STATUS_CODES
+
+from .extensions import db
 
 
 def wants_json() -> bool:
@@ -35,6 +38,19 @@ def _handle_http(error: HTTPException) -> Any:
     return render_template("error.html", error=error, status=status), status, headers
 
 
+def _handle_database_down(error: Exception) -> Any:
+    # The database is unreachable (restarting, network): a readable 503, no stack trace, and
+    # the next request tries again on a fresh connection.
+    current_app.logger.error(
+        "Database unavailable on %s %s: %s", request.method, request.path, error
+    )
+    db.session.rollback()
+    unavailable = ServiceUnavailable(
+        "The comment service cannot reach its database right now. Please try again in a moment."
+    )
+    return _handle_http(unavailable)
+
+
 def _handle_unexpected(error: Exception) -> Any:
     # Anything we did not foresee is logged with its stack; the reader gets a plain page.
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
@@ -44,4 +60,6 @@ def _handle_unexpected(error: Exception) -> Any:
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
     app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(OperationalError, _handle_database_down)
+    app.register_error_handler(InterfaceError, _handle_database_down)
     app.register_error_handler(Exception, _handle_unexpected)
