@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, api, errors, health, limits, security, share_views, widget
+from . import admin, api, errors, health, limits, observability, security, share_views, widget
 from .config import default_database_url, load_settings, normalise_database_url
 from .extensions import csrf, db, migrate
 
@@ -44,6 +45,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # database restarts instead of failing on every stale connection.
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
 
+    # Behind N trusted proxies, take the client's address from X-Forwarded-For; otherwise never.
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
     # Extensions.
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
@@ -58,5 +64,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     share_views.init_app(app)
     admin.init_app(app)
     health.init_app(app)
+    observability.init_app(app)
     errors.init_app(app)
     return app

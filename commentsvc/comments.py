@@ -12,6 +12,7 @@ from sqlalchemy import func, update
 from .articles import ArticleRef, find_article, get_or_create_article
 from .extensions import db
 from .models import Article, Comment, Status, utcnow
+from .observability import COMMENTS
 from .site_settings import current_settings
 from .spam import check_duplicate, check_flood
 from .submission import CommentError, CommentsClosed, NewComment
@@ -91,6 +92,16 @@ def _reply_position(parent_id: int, article: Article | None) -> tuple[int | None
 
 def post_comment(ref: ArticleRef, new: NewComment) -> Comment:
     """Store a comment for the article ``ref`` names and commit; raises CommentError."""
+    try:
+        comment = _store_comment(ref, new)
+    except CommentError as error:
+        COMMENTS.labels(error.code).inc()
+        raise
+    COMMENTS.labels(comment.status).inc()
+    return comment
+
+
+def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
     parent_id, root_id, depth = None, None, 0
     existing = find_article(ref.key)
     if comments_closed(existing):

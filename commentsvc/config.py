@@ -217,6 +217,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Admin sign-in attempts per IP prefix (Flask-Limiter syntax), on top of the lock-out.",
     ),
     Setting(
+        "TRUSTED_PROXIES",
+        0,
+        _non_negative_int,
+        "How many reverse proxies in front set X-Forwarded-For/-Proto/-Host; 0 trusts none.",
+    ),
+    Setting("LOG_JSON", False, _bool, "Log one JSON object per request instead of plain text."),
+    Setting(
+        "METRICS_TOKEN",
+        "",
+        str,
+        "When set, /metrics asks for the header Authorization: Bearer <token>.",
+    ),
+    Setting(
         "OWN_COMMENT_MAX_AGE",
         86400,
         _positive_int,

@@ -12,6 +12,7 @@ from .bots import is_bot
 from .dedupe import fingerprint, first_click, forget_click
 from .extensions import db
 from .models import Article
+from .observability import SHARE_CLICKS
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareCount
 from .site_settings import current_settings
@@ -43,18 +44,27 @@ class Click:
     origin_allowed: bool
 
 
-def record_click(click: Click) -> bool:
-    """Count ``click`` unless it is a bot's, from a foreign origin, or a repeat; True if counted.
+def record_click(click: Click) -> str:
+    """Count ``click`` unless it is a bot's, from a foreign origin, or a repeat.
 
-    One transaction: the fingerprint and the increment are stored together or not at all. The
+    Returns what happened: "counted", "bot", "foreign_origin" or "duplicate". One
+    transaction: the fingerprint and the increment are stored together or not at all. The
     increment is an atomic upsert (``count = count + 1``), never read-modify-write.
     """
-    if not click.origin_allowed or is_bot(click.user_agent):
-        return False
+    result = _record(click)
+    SHARE_CLICKS.labels(result).inc()
+    return result
+
+
+def _record(click: Click) -> str:
+    if is_bot(click.user_agent):
+        return "bot"
+    if not click.origin_allowed:
+        return "foreign_origin"
     key = fingerprint(click.ip_prefix, click.user_agent, click.ref.key, click.network)
     if not first_click(key):
         db.session.rollback()
-        return False
+        return "duplicate"
     try:
         article = get_or_create_article(click.ref)
         insert = upsert(ShareCount).values(article_id=article.id, network=click.network, count=1)
@@ -69,7 +79,7 @@ def record_click(click: Click) -> bool:
         db.session.rollback()
         forget_click(key)
         raise
-    return True
+    return "counted"
 
 
 def shares_shape(networks: dict[str, int]) -> dict[str, Any]:

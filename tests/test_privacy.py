@@ -57,6 +57,8 @@ def public_responses(client, reader, posted) -> dict[str, object]:
     )
     yield_["GET /embed.js"] = client.get("/embed.js")
     yield_["GET /healthz"] = client.get("/healthz")
+    yield_["GET /readyz"] = client.get("/readyz")
+    yield_["GET /metrics"] = client.get("/metrics")
     yield_["GET /static/widget.js"] = client.get("/static/widget.js")
     yield_["GET /static/widget.css"] = client.get("/static/widget.css")
     yield_["GET /nowhere (404)"] = client.get("/nowhere")

@@ -1,0 +1,106 @@
+"""What an operator watches: one log line per request, and Prometheus metrics at /metrics."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import time
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from .privacy import anonymise_ip
+
+REQUESTS = Counter(
+    "commentsvc_http_requests_total",
+    "HTTP requests by route and status.",
+    ["route", "method", "status"],
+)
+LATENCY = Histogram(
+    "commentsvc_http_request_duration_seconds",
+    "Time to answer a request, by route.",
+    ["route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+COMMENTS = Counter(
+    "commentsvc_comments_posted_total",
+    "Comments posted, by outcome (approved, pending, spam, or the reason they were refused).",
+    ["outcome"],
+)
+SHARE_CLICKS = Counter(
+    "commentsvc_share_clicks_total",
+    "Share clicks, by result (counted, duplicate, bot, foreign_origin).",
+    ["result"],
+)
+
+log = logging.getLogger("commentsvc.requests")
+bp = Blueprint("observability", __name__)
+
+
+def _start_timer() -> None:
+    g.commentsvc_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    started = g.pop("commentsvc_started", None)
+    if started is None:
+        return response
+    elapsed = time.perf_counter() - started
+    # The route's rule, not the raw path: one time series per route, not per article.
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+    LATENCY.labels(route).observe(elapsed)
+    fields = {
+        "method": request.method,
+        "path": request.path,
+        "route": route,
+        "status": response.status_code,
+        "ms": round(elapsed * 1000, 2),
+        "client": anonymise_ip(request.remote_addr),
+    }
+    if current_app.config["LOG_JSON"]:
+        log.info(json.dumps(fields, separators=(",", ":")))
+    else:
+        log.info("%(method)s %(path)s %(status)s %(ms).1fms %(client)s", fields)
+    return response
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics (behind a bearer token when COMMENTSVC_METRICS_TOKEN is set)."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            abort(401, "Metrics need the header Authorization: Bearer <COMMENTSVC_METRICS_TOKEN>.")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several gunicorn workers: add up what each process wrote.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    return Response(body, mimetype=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def init_app(app: Flask) -> None:
+    """Time and log every request, and serve /metrics."""
+    if not log.handlers:
+        # The line itself is the record (plain or JSON), without Flask's "[time] INFO in" prefix.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    app.before_request(_start_timer)
+    app.after_request(_observe)
+    app.register_blueprint(bp)
