@@ -10,7 +10,18 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, api, errors, health, limits, observability, security, share_views, widget
+from . import (
+    admin,
+    api,
+    errors,
+    health,
+    limits,
+    observability,
+    security,
+    share_views,
+    static_files,
+    widget,
+)
 from .config import default_database_url, load_settings, normalise_database_url
 from .extensions import csrf, db, migrate
 
@@ -59,6 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
 
     # Features.
+    static_files.init_app(app)
     widget.init_app(app)
     api.init_app(app)
     share_views.init_app(app)

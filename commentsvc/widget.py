@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from flask import (
@@ -42,10 +44,12 @@ from .requests import (
 from .share_links import ICONS, NETWORKS, compact_count, share_url
 from .shares import network_counts, shares_shape
 from .site_settings import current_settings
+from .static_files import release_id
 from .submission import CommentError, NewComment
 from .tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
 
 WIDGET_PARTS = frozenset({"share", "comments"})
+CACHE_CONTROL = "public, max-age=30, s-maxage=60, stale-while-revalidate=300"
 
 bp = Blueprint("widget", __name__)
 # Readers have no session to protect and no cookie reaches the cross-site iframe; the form's
@@ -131,28 +135,51 @@ def render_widget(
         abort(400, str(error))
     parent = _reply_target(article, form)
     form.parent_id.data = str(parent.id) if parent else ""
-    form.token.data = form_token(ref.key)
     parts = widget_parts()
-    html = render_template(
-        "embed.html",
-        ref=ref,
-        title=(article.title if article and article.title else ref.title),
-        count=article.approved_count if article else 0,
-        threads=[public_thread(node) for node in page.threads],
-        page=page,
-        form=form,
-        form_error=form_error,
-        replying_to=public_comment(parent) if parent else None,
-        max_depth=current_app.config["THREAD_DEPTH"],
-        parent_origin=embedding_origin() or "",
-        show_comments="comments" in parts,
-        closed=comments_closed(article),
-        share=share_bar(ref, article) if "share" in parts else None,
-    )
+    context = {
+        "ref": ref,
+        "title": (article.title if article and article.title else ref.title),
+        "count": article.approved_count if article else 0,
+        "threads": [public_thread(node) for node in page.threads],
+        "page": page,
+        "form_error": form_error,
+        "replying_to": public_comment(parent) if parent else None,
+        "max_depth": current_app.config["THREAD_DEPTH"],
+        "parent_origin": embedding_origin() or "",
+        "show_comments": "comments" in parts,
+        "closed": comments_closed(article),
+        "share": share_bar(ref, article) if "share" in parts else None,
+    }
+    # Shared caches may keep a plain page view; a page naming the reader's own held comment,
+    # or showing their refused form, is theirs alone.
+    cacheable = status == 200 and request.method == "GET" and not request.args.get("mine")
+    etag = widget_etag(context) if cacheable else None
+    if etag and etag in request.if_none_match:
+        return _widget_response("", 304, etag)
+    form.token.data = form_token(ref.key)
+    return _widget_response(render_template("embed.html", form=form, **context), status, etag)
+
+
+def widget_etag(context: dict[str, Any]) -> str:
+    """A tag that changes whenever what the page shows changes (the form token aside)."""
+    shown = {k: v for k, v in context.items() if k not in ("ref", "page")}
+    shown["page"] = (context["page"].older, context["page"].newer)
+    shown["request"] = request.full_path
+    shown["settings"] = current_settings()
+    shown["release"] = release_id()
+    digest = hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:32]
+
+
+def _widget_response(html: str, status: int, etag: str | None) -> Response:
     response = Response(html, status=status)
     response.headers["Content-Security-Policy"] = _widget_csp()
-    # The page names the reader's own held comment when ?mine= is present; never share it.
-    response.headers["Cache-Control"] = "no-store" if request.args.get("mine") else "no-cache"
+    if etag:
+        response.set_etag(etag)
+        # A CDN may hold the page briefly; readers revalidate with the ETag.
+        response.headers["Cache-Control"] = CACHE_CONTROL
+    else:
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
