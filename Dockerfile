@@ -1,10 +1,26 @@
-# A first image for docker-compose: the app under gunicorn (hardened in a later issue).
-FROM python:3.12-slim
-WORKDIR /app
-COPY pyproject.toml README.md wsgi.py ./
+# commentsvc: the app under gunicorn. Built as a wheel, installed into a slim image,
+# run as an unprivileged user.
+FROM python:3.12-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
 COPY commentsvc ./commentsvc
 COPY templates ./templates
-RUN pip install --no-cache-dir . && useradd --create-home commentsvc
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+FROM python:3.12-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    COMMENTSVC_INSTANCE_PATH=/app/instance
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl \
+ && rm -rf /wheels \
+ && useradd --create-home --uid 10001 commentsvc \
+ && mkdir -p /app/instance \
+ && chown commentsvc /app/instance
+WORKDIR /app
+COPY wsgi.py gunicorn.conf.py ./
 USER commentsvc
 EXPOSE 8000
-CMD ["gunicorn", "--workers", "2", "--bind", "0.0.0.0:8000", "wsgi:app"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]

@@ -38,7 +38,13 @@ def _templates_dir() -> str:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application. Reads configuration only: no files, network or database."""
-    app = Flask(__name__, template_folder=_templates_dir(), instance_relative_config=True)
+    app = Flask(
+        __name__,
+        template_folder=_templates_dir(),
+        instance_relative_config=True,
+        # A container keeps the instance folder where its unprivileged user may write.
+        instance_path=os.environ.get("COMMENTSVC_INSTANCE_PATH") or None,
+    )
 
     # Readers never get a cookie; the admin's session cookie (later) stays first-party.
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"

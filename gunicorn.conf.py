@@ -1,0 +1,30 @@
+"""gunicorn settings for commentsvc: ``gunicorn --config gunicorn.conf.py wsgi:app``.
+
+Everything comes from the environment, so the container, the compose file and a plain host
+run the same command line.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+bind = os.environ.get("COMMENTSVC_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+# The app logs one line per request itself (commentsvc.observability).
+accesslog = None
+errorlog = "-"
+
+# Prometheus metrics add up across workers only in multiprocess mode, which needs a folder
+# known before any worker imports prometheus_client.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="commentsvc-metrics-"))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges from the metrics."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
