@@ -117,6 +117,4 @@ def test_the_compose_command_line_runs_here_against_postgresql_and_redis(
         )
         assert served and float(served.group(1)) == 4.0
     assert os.path.exists(tmp_path)  # the instance folder came from COMMENTSVC_INSTANCE_PATH
-    assert (
-        shlex.join(app["command"]) == "gunicorn --config gunicorn.conf.py wsgi:app"
-    )
+    assert shlex.join(app["command"]) == "gunicorn --config gunicorn.conf.py wsgi:app"
