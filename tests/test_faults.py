@@ -137,3 +137,16 @@ def test_without_redis_comments_and_shares_keep_working(client, reader, comments
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.get_json() == {"status": "unavailable", "database": "ok", "redis": "down"}
+
+
+def test_an_accepted_comment_is_already_committed(app, reader, database_url) -> None:
+    import sqlalchemy as sa
+
+    response = reader.post_json(comment="acknowledged means stored")
+    assert response.status_code == 202
+    # Another connection, as another worker would have, sees it at once.
+    other = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    with other.connect() as connection:
+        bodies = connection.execute(sa.text("SELECT body FROM comments")).scalars().all()
+    other.dispose()
+    assert bodies == ["acknowledged means stored"]
