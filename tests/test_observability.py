@@ -25,31 +25,30 @@ def test_readyz_reports_the_database(client) -> None:
     assert response.get_json() == {"status": "ok", "database": "ok", "redis": "not configured"}
 
 
+WATCHED = {
+    "requests": (
+        "commentsvc_http_requests_total",
+        {"route": "/embed", "method": "GET", "status": "200"},
+    ),
+    "pending": ("commentsvc_comments_posted_total", {"outcome": "pending"}),
+    "refused": ("commentsvc_comments_posted_total", {"outcome": "duplicate_comment"}),
+    "counted": ("commentsvc_share_clicks_total", {"result": "counted"}),
+    "duplicate": ("commentsvc_share_clicks_total", {"result": "duplicate"}),
+    "bot": ("commentsvc_share_clicks_total", {"result": "bot"}),
+}
+
+
+def watched(client) -> dict[str, float]:
+    return {key: metric(client, name, **labels) for key, (name, labels) in WATCHED.items()}
+
+
 def test_metrics_count_requests_comments_and_share_clicks(client, reader) -> None:
-    before = {
-        "requests": metric(
-            client, "commentsvc_http_requests_total", route="/embed", method="GET", status="200"
-        ),
-        "pending": metric(client, "commentsvc_comments_posted_total", outcome="pending"),
-        "refused": metric(client, "commentsvc_comments_posted_total", outcome="duplicate_comment"),
-        "counted": metric(client, "commentsvc_share_clicks_total", result="counted"),
-        "duplicate": metric(client, "commentsvc_share_clicks_total", result="duplicate"),
-        "bot": metric(client, "commentsvc_share_clicks_total", result="bot"),
-    }
+    before = watched(client)
     reader.post(A, comment="measured")  # one GET /embed for the token, one POST
     reader.post(A, comment="measured")  # the duplicate
     for headers in (BROWSER, BROWSER, {"User-Agent": "curl/8"}):
         client.post("/api/v1/shares", data={**A, "network": "x"}, headers=headers)
-    after = {
-        "requests": metric(
-            client, "commentsvc_http_requests_total", route="/embed", method="GET", status="200"
-        ),
-        "pending": metric(client, "commentsvc_comments_posted_total", outcome="pending"),
-        "refused": metric(client, "commentsvc_comments_posted_total", outcome="duplicate_comment"),
-        "counted": metric(client, "commentsvc_share_clicks_total", result="counted"),
-        "duplicate": metric(client, "commentsvc_share_clicks_total", result="duplicate"),
-        "bot": metric(client, "commentsvc_share_clicks_total", result="bot"),
-    }
+    after = watched(client)
     assert {k: after[k] - before[k] for k in before} == {
         "requests": 2,
         "pending": 1,
