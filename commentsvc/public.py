@@ -24,6 +24,8 @@ def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
         "body": comment.body,
         "body_html": str(render_body(comment.body)),
         "created_at": comment.created_utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        # A reply the site posted from the admin, so readers can tell it from a reader's.
+        "from_site": comment.from_site,
     }
     if own:
         # Spam is shown to its author as merely held: telling a spammer helps the spammer.

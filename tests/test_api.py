@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 A = {"url": "https://news.example/a"}
-PUBLIC_FIELDS = {"id", "parent_id", "depth", "author", "website", "body", "body_html", "created_at"}
+PUBLIC_FIELDS = {
+    "id",
+    "parent_id",
+    "depth",
+    "author",
+    "website",
+    "body",
+    "body_html",
+    "created_at",
+    "from_site",
+}
 
 
 @pytest.mark.parametrize("config", [{"MODERATION": "none", "COMMENTS_PER_PAGE": 2}])

@@ -1,18 +1,47 @@
-"""The moderator's pages (queue, articles, settings, log) — being built."""
+"""The moderator's pages and their place in the admin navigation."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import render_template
+from markupsafe import Markup
 
+from . import articles_page, comment_pages, log, queue, settings_page
 from .blueprint import bp
 
+__all__ = ["NAV", "articles_page", "comment_pages", "log", "queue", "settings_page"]
+
 # (endpoint, label) of the admin pages after "Comments", in the navigation's order.
-NAV: list[tuple[str, str]] = []
+NAV: list[tuple[str, str]] = [
+    ("admin.articles", "Articles"),
+    ("admin.settings", "Settings"),
+    ("admin.moderation_log", "Log"),
+]
 
 
-@bp.get("/")
-def queue() -> Any:
-    """The moderation queue (placeholder until the queue page lands)."""
-    return render_template("admin/base.html")
+@bp.app_template_global("admin_time")
+def admin_time(value: datetime | None) -> Markup:
+    """A stored time as ``<time>`` showing ``2026-11-27 23:16 UTC`` (SQLite's are naive UTC)."""
+    if value is None:
+        return Markup("")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    machine = value.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return Markup('<time datetime="{}">{}</time>').format(
+        machine, value.strftime("%Y-%m-%d %H:%M UTC")
+    )
+
+
+@bp.app_template_global("admin_aria")
+def admin_aria(field: Any, help_id: str | None = None) -> dict[str, str]:
+    """``aria-describedby`` (help text, then errors) and ``aria-invalid`` for a form field."""
+    described_by = [help_id] if help_id else []
+    attributes: dict[str, str] = {}
+    if field.errors:
+        described_by.append(f"{field.id}-errors")
+        attributes["aria-invalid"] = "true"
+    if described_by:
+        attributes["aria-describedby"] = " ".join(described_by)
+    return attributes

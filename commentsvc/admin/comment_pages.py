@@ -1,0 +1,119 @@
+"""One comment's pages: edit its name, website and text, or reply to it as the site."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from .. import moderation
+from ..extensions import db
+from ..forms import comment_text, no_control_characters, website_address
+from ..models import MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, Article, Comment
+from .blueprint import bp
+from .common import admin_url, moderator_name
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class EditForm(FlaskForm):
+    """The parts of a comment a moderator may correct (never the email or the network)."""
+
+    name = StringField(
+        "Name",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter a name."),
+            Length(
+                max=MAX_NAME_LENGTH, message=f"A name may be at most {MAX_NAME_LENGTH} characters."
+            ),
+            no_control_characters,
+        ],
+    )
+    website = StringField(
+        "Website",
+        filters=[_strip],
+        validators=[Optional(), Length(max=MAX_WEBSITE_LENGTH * 2), website_address],
+    )
+    body = TextAreaField(
+        "Comment",
+        filters=[_strip],
+        validators=[DataRequired("Please type the comment."), comment_text],
+    )
+
+
+class ReplyForm(FlaskForm):
+    """The site's reply: its text only (the name is the moderator's)."""
+
+    body = TextAreaField(
+        "Reply",
+        filters=[_strip],
+        validators=[DataRequired("Please type your reply."), comment_text],
+    )
+
+
+def comment_or_404(comment_id: int) -> tuple[Comment, Any]:
+    """The comment and its article's title and address, or a 404 page."""
+    row = db.session.execute(
+        db.select(Comment, Article.title, Article.url, Article.key)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Comment.id == comment_id)
+    ).first()
+    if row is None:
+        abort(404, "That comment does not exist (it may have been deleted).")
+    return row.Comment, row
+
+
+def _back(comment_id: int) -> str:
+    return admin_url(
+        request.values.get("next"), url_for("admin.queue", comment=comment_id, status="all")
+    )
+
+
+@bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])
+def edit_comment(comment_id: int) -> Any:
+    """Correct a comment's name, website and text."""
+    comment, row = comment_or_404(comment_id)
+    form = EditForm(obj=comment)
+    if form.validate_on_submit():
+        try:
+            changed = moderation.edit_comment(
+                comment_id,
+                form.name.data,
+                form.website.data or "",
+                form.body.data,
+                moderator_name(),
+            )
+        except moderation.ModerationError as error:
+            flash(str(error), "error")
+        else:
+            flash("Comment updated." if changed else "Nothing changed.", "success")
+            return redirect(_back(comment_id), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "admin/edit.html", form=form, comment=comment, row=row, back=_back(comment_id)
+    ), status
+
+
+@bp.route("/comments/<int:comment_id>/reply", methods=["GET", "POST"])
+def reply_comment(comment_id: int) -> Any:
+    """Reply as the site: published at once and marked as coming from the site."""
+    comment, row = comment_or_404(comment_id)
+    form = ReplyForm()
+    if form.validate_on_submit():
+        try:
+            reply = moderation.reply_as_site(comment_id, form.body.data, moderator_name())
+        except moderation.ModerationError as error:
+            flash(str(error), "error")
+        else:
+            flash("Your reply is published.", "success")
+            return redirect(url_for("admin.queue", comment=reply.id, status="all"), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "admin/reply.html", form=form, comment=comment, row=row, back=_back(comment_id)
+    ), status

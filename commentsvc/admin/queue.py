@@ -1,0 +1,229 @@
+"""The moderation queue: comments by status, filtered and searched, with per-row and bulk actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import func, or_
+
+from .. import moderation
+from ..extensions import db
+from ..models import Article, Comment
+from .blueprint import bp
+from .common import CsrfForm, admin_url, back_url, moderator_name, positive_int, requested_page
+
+TABS = ("pending", "approved", "spam", "trash", "all")
+# Per-row buttons by status: (action, label). Delete goes through a confirmation page.
+ROW_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "pending": (("approve", "Approve"), ("spam", "Spam"), ("trash", "Trash")),
+    "approved": (("unapprove", "Unapprove"), ("spam", "Spam"), ("trash", "Trash")),
+    "spam": (("restore", "Not spam"), ("trash", "Trash"), ("delete", "Delete permanently")),
+    "trash": (("restore", "Restore"), ("delete", "Delete permanently")),
+}
+BULK_ACTIONS = (
+    ("approve", "Approve"),
+    ("unapprove", "Unapprove"),
+    ("spam", "Mark as spam"),
+    ("trash", "Move to trash"),
+    ("restore", "Restore (to pending)"),
+    ("delete", "Delete permanently…"),
+)
+MAX_SEARCH = 200
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the moderator is looking at: a status tab, an article, a search, one comment."""
+
+    status: str = "pending"
+    article_id: int | None = None
+    search: str = ""
+    comment_id: int | None = None
+
+    @classmethod
+    def from_args(cls) -> QueueFilter:
+        """Read the filter from the query string; anything unrecognised falls back to a default."""
+        status = request.args.get("status", "")
+        comment_id = positive_int(request.args.get("comment"))
+        return cls(
+            # Looking up one comment by id (from the log) shows it whatever its status.
+            status=status if status in TABS else ("all" if comment_id else "pending"),
+            article_id=positive_int(request.args.get("article")),
+            search=" ".join((request.args.get("q") or "").split())[:MAX_SEARCH],
+            comment_id=comment_id,
+        )
+
+    def conditions(self) -> list[Any]:
+        """SQL conditions for everything but the status tab."""
+        conditions: list[Any] = []
+        if self.article_id:
+            conditions.append(Comment.article_id == self.article_id)
+        if self.comment_id:
+            conditions.append(Comment.id == self.comment_id)
+        if self.search:
+            pattern = like_pattern(self.search)
+            conditions.append(
+                or_(
+                    *(
+                        column.ilike(pattern, escape="\\")
+                        for column in (Comment.name, Comment.email, Comment.website, Comment.body)
+                    )
+                )
+            )
+        return conditions
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        """Query parameters for a link to this view (with ``changes``), defaults left out."""
+        page = changes.pop("page", None)
+        changed = replace(self, **changes)
+        params = {
+            "status": changed.status if changed.status != "pending" or changed.comment_id else None,
+            "article": changed.article_id,
+            "q": changed.search or None,
+            "comment": changed.comment_id,
+            "page": page if page and page > 1 else None,
+        }
+        return {k: v for k, v in params.items() if v is not None}
+
+
+def like_pattern(text: str) -> str:
+    """A ``LIKE`` pattern matching ``text`` anywhere, its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def status_counts(queue: QueueFilter) -> dict[str, int]:
+    """How many comments each tab holds under the filter (one GROUP BY query)."""
+    query = (
+        db.select(Comment.status, func.count()).where(*queue.conditions()).group_by(Comment.status)
+    )
+    counts = dict.fromkeys(TABS, 0)
+    for status, count in db.session.execute(query):
+        counts[status] = count
+        counts["all"] += count
+    return counts
+
+
+def queue_rows(queue: QueueFilter, offset: int, limit: int) -> list[Any]:
+    """One page of comments, newest first, each with its article's title and address."""
+    query = (
+        db.select(Comment, Article.title, Article.url, Article.key)
+        .join(Article, Article.id == Comment.article_id)
+        .where(*queue.conditions())
+        .order_by(Comment.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    if queue.status != "all":
+        query = query.where(Comment.status == queue.status)
+    return list(db.session.execute(query))
+
+
+def parents_of(comments: list[Comment]) -> dict[int, Any]:
+    """The comments these reply to, by id (one query): name, text and status."""
+    ids = {c.parent_id for c in comments if c.parent_id}
+    if not ids:
+        return {}
+    query = db.select(Comment.id, Comment.name, Comment.body, Comment.status).where(
+        Comment.id.in_(ids)
+    )
+    return {row.id: row for row in db.session.execute(query)}
+
+
+def article_choices() -> list[Any]:
+    """Articles for the filter menu, most recently created first."""
+    query = (
+        db.select(Article.id, Article.title, Article.key)
+        .order_by(Article.created_at.desc(), Article.id.desc())
+        .limit(1000)
+    )
+    return list(db.session.execute(query))
+
+
+@bp.get("/")
+def queue() -> Any:
+    """The moderation queue: newest comments first, pending by default."""
+    view = QueueFilter.from_args()
+    counts = status_counts(view)
+    pages = requested_page(counts[view.status])
+    rows = queue_rows(view, pages.offset, pages.per_page)
+    return render_template(
+        "admin/queue.html",
+        view=view,
+        counts=counts,
+        tabs=TABS,
+        pages=pages,
+        rows=rows,
+        parents=parents_of([row.Comment for row in rows]),
+        articles=article_choices(),
+        row_actions=ROW_ACTIONS,
+        bulk_actions=BULK_ACTIONS,
+        form=CsrfForm(),
+    )
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isascii() and v.isdigit() and len(v) <= 18]
+
+
+def requested_action() -> tuple[str, list[int]]:
+    """(action, comment ids) from the queue form: a row's button, else the bulk menu."""
+    row_action = request.form.get("act", "")
+    if row_action:
+        action, _, comment_id = row_action.partition(":")
+        return action, _ids([comment_id])
+    # "Select all" works without JavaScript: it stands for every comment listed on the page.
+    source = "page_ids" if request.form.get("select_all") else "ids"
+    return request.form.get("action", ""), _ids(request.form.getlist(source))
+
+
+@bp.post("/comments/actions")
+def comment_actions() -> Any:
+    """Apply an action to one comment (its row's button) or to the ticked ones (bulk menu)."""
+    back = back_url("admin.queue")
+    action, ids = requested_action()
+    if action not in moderation.PAST_TENSE:
+        flash("Choose an action from the menu.", "error")
+        return redirect(back, code=303)
+    if not ids:
+        flash("Select at least one comment.", "error")
+        return redirect(back, code=303)
+    if action == "delete":
+        return redirect(url_for("admin.confirm_delete", ids=ids, next=back), code=303)
+    changed = moderation.apply(action, ids, moderator_name())
+    flash(moderation.outcome_message(action, changed, len(set(ids))), "success")
+    return redirect(back, code=303)
+
+
+@bp.get("/comments/delete")
+def confirm_delete() -> Any:
+    """Ask before deleting comments permanently, showing what would go."""
+    ids = _ids(request.args.getlist("ids"))[: moderation.MAX_BULK]
+    query = (
+        db.select(Comment, Article.title)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Comment.id.in_(ids))
+        .order_by(Comment.id.desc())
+    )
+    rows = list(db.session.execute(query)) if ids else []
+    return render_template(
+        "admin/confirm_delete.html",
+        rows=rows,
+        form=CsrfForm(),
+        back=admin_url(request.args.get("next"), url_for("admin.queue")),
+    )
+
+
+@bp.post("/comments/delete")
+def delete_comments() -> Any:
+    """Delete the confirmed comments for good; their replies stay in the thread."""
+    ids = _ids(request.form.getlist("ids"))
+    back = back_url("admin.queue")
+    if not ids:
+        flash("Select at least one comment.", "error")
+        return redirect(back, code=303)
+    deleted = moderation.delete_permanently(ids, moderator_name())
+    flash(moderation.outcome_message("delete", deleted, len(set(ids))), "success")
+    return redirect(back, code=303)

@@ -1,0 +1,143 @@
+"""The settings page: moderation rules and the share bar's minimum, kept in the database."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, RadioField, TextAreaField
+from wtforms.fields import SelectChoice
+from wtforms.validators import InputRequired, Length, ValidationError
+
+from .. import moderation
+from ..config import MODERATION_MODES
+from ..extensions import db
+from ..site_settings import DEFAULTS_FROM, current_settings, save_settings
+from .blueprint import bp
+from .common import moderator_name
+
+MAX_WORDS_LENGTH = 20_000
+MODE_LABELS = {
+    "all": "Hold every comment for moderation",
+    "first-time": "Hold a comment unless its author (by email) has an approved comment",
+    "none": "Publish comments at once (the rules below still apply)",
+}
+
+
+class WholeNumberField(IntegerField):
+    """A whole number from 0 to ``top``, with messages that name the setting plainly."""
+
+    def __init__(self, label: str, *, short: str, top: int, unit: str, **kwargs: Any) -> None:
+        self.short, self.top, self.unit = short, top, unit
+        required = InputRequired(f"{short}: enter a number (0 turns it off).")
+        super().__init__(label, validators=[required, _in_range], **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        raw = str(valuelist[0]).strip() if valuelist else ""
+        self.data = None
+        if not raw:
+            return
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+            raise ValueError(f"{self.short}: enter a whole number such as 0, 2 or 30.")
+        self.data = int(raw)
+
+
+def _in_range(form: FlaskForm, field: WholeNumberField) -> None:
+    # A value that did not parse already has its message; do not add a second one.
+    if field.data is not None and field.data > field.top:
+        raise ValidationError(
+            f"{field.short}: choose a number from 0 to {field.top:,} {field.unit}."
+        )
+
+
+class ModeField(RadioField):
+    """The moderation mode, refusing anything but the listed modes with a clear message."""
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        # An empty choice is InputRequired's to report, once.
+        if self.data and self.data not in MODERATION_MODES:
+            raise ValidationError("Choose one of the moderation modes listed.")
+
+
+def _normalise_words(value: str | None) -> str | None:
+    # One entry per line, blank lines and stray spaces dropped, so saving twice is no change.
+    if not isinstance(value, str):
+        return value
+    return "\n".join(line.strip() for line in value.splitlines() if line.strip())
+
+
+def _words_length(short: str) -> Length:
+    return Length(
+        max=MAX_WORDS_LENGTH,
+        message=f"{short}: keep the list under {MAX_WORDS_LENGTH:,} characters.",
+    )
+
+
+def _no_control_characters(form: FlaskForm, field: Any) -> None:
+    if field.data and any(ord(ch) < 32 and ch not in "\n\t" for ch in field.data):
+        raise ValidationError(f"{field.label.text}: remove the invisible control characters.")
+
+
+class SettingsForm(FlaskForm):
+    """The settings a moderator may change; the environment's values are the defaults."""
+
+    moderation = ModeField(
+        "Moderation mode",
+        choices=[SelectChoice(mode, MODE_LABELS[mode]) for mode in MODERATION_MODES],
+        validators=[InputRequired("Choose a moderation mode.")],
+    )
+    hold_links = WholeNumberField(
+        "Hold a comment with this many links or more",
+        short="Links before holding",
+        top=100,
+        unit="links",
+    )
+    moderation_words = TextAreaField(
+        "Moderation words (hold the comment)",
+        filters=[_normalise_words],
+        validators=[_words_length("Moderation words"), _no_control_characters],
+    )
+    disallowed_words = TextAreaField(
+        "Disallowed words (send the comment to spam)",
+        filters=[_normalise_words],
+        validators=[_words_length("Disallowed words"), _no_control_characters],
+    )
+    close_after_days = WholeNumberField(
+        "Close comments on articles older than this many days",
+        short="Days before closing",
+        top=36_500,
+        unit="days",
+    )
+    share_min_count = WholeNumberField(
+        "Show a share count from this many shares",
+        short="Minimum share count",
+        top=1_000_000_000,
+        unit="shares",
+    )
+
+    def changes(self) -> dict[str, Any]:
+        """The submitted value of every setting, by name."""
+        return {name: getattr(self, name).data or _empty(name) for name in DEFAULTS_FROM}
+
+
+def _empty(name: str) -> Any:
+    return "" if name.endswith("_words") else 0
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings() -> Any:
+    """Change the moderation rules; each change is logged and applies to the next comment."""
+    form = SettingsForm(data=asdict(current_settings()) if request.method == "GET" else None)
+    if form.validate_on_submit():
+        changed = save_settings(form.changes())
+        moderation.log_settings(changed, moderator_name())
+        db.session.commit()
+        if changed:
+            flash(f"Settings saved ({len(changed)} changed).", "success")
+        else:
+            flash("Nothing changed.", "info")
+        return redirect(url_for("admin.settings"), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/settings.html", form=form), status

@@ -1,0 +1,17 @@
+// commentsvc admin: "Select all" ticks every row's box too. Without this script the checkbox
+// still works: the server reads it as "every comment listed on this page".
+(function () {
+  "use strict";
+  var all = document.getElementById("select-all");
+  if (!all) return;
+  var boxes = Array.prototype.slice.call(document.querySelectorAll("input.select-one"));
+  all.addEventListener("change", function () {
+    boxes.forEach(function (box) { box.checked = all.checked; });
+  });
+  boxes.forEach(function (box) {
+    box.addEventListener("change", function () {
+      // Unticking one row means "not all": the server must then use the ticked rows only.
+      all.checked = boxes.every(function (b) { return b.checked; });
+    });
+  });
+})();

@@ -1,0 +1,167 @@
+"""A moderator approves held comments in the admin, in a real Chromium; readers see them at once.
+
+Issue #4: "sign in at /admin/, approve the held comment in the queue, then the comment shows in
+the embedded widget without the moderation notice."
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from commentsvc.admin.auth import create_moderator
+from commentsvc.extensions import db
+from commentsvc.models import Comment
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 10_000
+HELD_NOTICE = "Your comment is awaiting moderation."
+PASSWORD = "lighthouse keeper 42"
+
+
+@pytest.fixture
+def page(page: Page) -> Page:
+    """pytest-playwright's page, failing after 10 s instead of 30 s."""
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+@pytest.fixture(scope="module")
+def moderator(sites: Any) -> str:
+    """A moderator account on the widget service, as `commentsvc create-admin` makes one."""
+    with sites.app.app_context():
+        create_moderator("harbour-mod", PASSWORD)
+        db.session.commit()
+    return "harbour-mod"
+
+
+def post_held_comment(sites: Any, text: str, name: str, email: str) -> int:
+    """Post a comment through the JSON API, as another client would; it is held (202)."""
+    client = sites.app.test_client()
+    article = {"url": sites.canonical_url, "article": sites.article_id}
+    token = client.get("/api/v1/form-token", query_string=article).get_json()["token"]
+    response = client.post(
+        "/api/v1/comments",
+        json={
+            **article,
+            "title": sites.article_title,
+            "comment": text,
+            "name": name,
+            "email": email,
+            "token": token,
+        },
+    )
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["comment"]["id"]
+
+
+def status_of(sites: Any, comment_id: int) -> str:
+    with sites.app.app_context():
+        return db.session.get(Comment, comment_id).status
+
+
+def sign_in(page: Page, sites: Any, username: str) -> None:
+    page.goto(f"{sites.widget}/admin/")
+    expect(page).to_have_url(f"{sites.widget}/admin/sign-in?next=/admin/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Comments", exact=True)).to_be_visible()
+
+
+@contextmanager
+def reader_page(browser: Browser) -> Iterator[Page]:
+    """A reader's own browser (its own cache), with third-party cookies blocked."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")  # without it the next call silently does nothing
+        cdp.send("Network.setCookieControls", {"enableThirdPartyCookieRestriction": True})
+        yield page
+    finally:
+        context.close()
+
+
+def expect_in_widget(browser: Browser, sites: Any, text: str, shown: bool = True) -> None:
+    """A reader opens the host page: the embedded widget shows the comment (not held), or not."""
+    with reader_page(browser) as page:
+        page.goto(sites.script_article)
+        frame = page.frame_locator("iframe[title=Comments]")
+        expect(frame.get_by_role("heading", name="Leave a Reply", exact=True)).to_be_visible()
+        comment = frame.locator("li.comment", has_text=text)
+        if not shown:
+            expect(comment).to_have_count(0)
+            return
+        expect(comment).to_be_visible(timeout=TIMEOUT_MS)
+        expect(comment).not_to_contain_text(HELD_NOTICE)
+
+
+def test_moderator_approves_a_held_comment_and_readers_see_it(
+    page: Page, browser: Browser, sites: Any, moderator: str, artifacts_dir: Path
+) -> None:
+    text = "Will the lamp be lit for the regatta? (admin e2e)"
+    comment_id = post_held_comment(sites, text, "Ed Held", "ed.held@example.com")
+    expect_in_widget(browser, sites, text, shown=False)  # held: not public yet
+
+    sign_in(page, sites, moderator)
+    row = page.locator(f"#comment-{comment_id}")
+    expect(row).to_contain_text(text)
+    expect(row).to_contain_text("ed.held@example.com")  # moderators see the email, readers never
+    expect(row).to_contain_text(sites.article_title)
+    page.screenshot(path=artifacts_dir / "e2e-admin-queue.png", full_page=True)
+
+    page.get_by_role("button", name=f"Approve comment {comment_id} by Ed Held").click()
+    expect(page.get_by_role("status")).to_have_text("1 comment approved.")
+    expect(page.locator(f"#comment-{comment_id}")).to_have_count(0)
+    assert status_of(sites, comment_id) == "approved"
+
+    expect_in_widget(browser, sites, text)
+
+
+def test_select_all_and_bulk_approve_on_a_phone(
+    page: Page, browser: Browser, sites: Any, moderator: str, artifacts_dir: Path
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    texts = [f"Bulk comment number {n} about the harbour." for n in range(3)]
+    ids = [
+        post_held_comment(sites, t, f"Reader {n}", f"r{n}@example.com") for n, t in enumerate(texts)
+    ]
+    sign_in(page, sites, moderator)
+
+    # Nothing wider than the phone's screen.
+    width, client = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert width <= client + 1, (width, client)
+
+    # admin.js: "select all" ticks every row, and unticking a row unticks "select all".
+    select_all = page.get_by_label("Select all 3 on this page")
+    select_all.check()
+    boxes = [page.locator(f"#select-{i}") for i in ids]
+    for box in boxes:
+        expect(box).to_be_checked()
+    boxes[0].uncheck()
+    expect(select_all).not_to_be_checked()
+    boxes[0].check()
+    expect(select_all).to_be_checked()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=artifacts_dir / "e2e-admin-queue-phone.png")
+
+    # Keyboard only from here: choose the action and apply.
+    page.get_by_label("Action").focus()
+    page.get_by_label("Action").select_option("approve")
+    page.get_by_role("button", name="Apply to selected").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("3 comments approved.")
+    assert [status_of(sites, i) for i in ids] == ["approved"] * 3
+
+    for text in texts:
+        expect_in_widget(browser, sites, text)

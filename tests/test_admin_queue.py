@@ -1,0 +1,206 @@
+"""The moderation queue: what a row shows, status tabs, article filter, search and pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from test_admin_support import Admin, add_article, add_comment, make_moderator
+
+from commentsvc.models import Status, utcnow
+
+
+@pytest.fixture
+def admin(app, client) -> Admin:
+    make_moderator(app)
+    admin = Admin(client)
+    admin.sign_in()
+    return admin
+
+
+def shown_ids(html: str) -> list[int]:
+    """The comment ids listed in the queue, in page order."""
+    return [int(i) for i in re.findall(r'<li class="queue-item[^"]*" id="comment-(\d+)"', html)]
+
+
+def tab_counts(html: str) -> dict[str, int]:
+    return {
+        name.lower(): int(count)
+        for name, count in re.findall(r'>(\w+) <span class="count">\((\d+)\)</span>', html)
+    }
+
+
+def test_a_row_shows_everything_a_moderator_needs(app, admin) -> None:
+    article = add_article(app, title="Harbour lights")
+    parent = add_comment(app, article, "The original remark", Status.APPROVED, name="Bea")
+    add_comment(
+        app,
+        article,
+        "A reply with\ntwo lines <b>bold</b>",
+        name="Carl <i>",
+        email="carl@example.org",
+        website="https://carl.example",
+        ip="198.51.100.0",
+        user_agent="Mozilla/5.0 (X11; Linux) TestAgent/9",
+        parent_id=parent,
+        root_id=parent,
+        depth=1,
+    )
+    html = admin.page("/admin/")
+    assert shown_ids(html) == [2]  # pending only by default
+    for expected in (
+        "Carl &lt;i&gt;",
+        "carl@example.org",
+        'href="https://carl.example"',
+        "198.51.100.0",
+        "Mozilla/5.0 (X11; Linux) TestAgent/9",
+        '<a href="https://news.example/a" target="_blank" rel="noopener noreferrer">Harbour lights</a>',
+        "A reply with\ntwo lines &lt;b&gt;bold&lt;/b&gt;",
+        "In reply to",
+        ">Bea</a>",
+        "The original remark",
+    ):
+        assert expected in html, expected
+    assert re.search(
+        r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">\d{4}-\d\d-\d\d \d\d:\d\d UTC', html
+    )
+    assert 'aria-label="Approve comment 2 by Carl &lt;i&gt;"' in html
+
+
+def test_newest_first_and_tabs_count_each_status(app, admin) -> None:
+    article = add_article(app)
+    ids = {
+        status: [add_comment(app, article, f"{status.value} {n}", status) for n in range(count)]
+        for status, count in (
+            (Status.PENDING, 3),
+            (Status.APPROVED, 2),
+            (Status.SPAM, 1),
+            (Status.TRASH, 4),
+        )
+    }
+    html = admin.page("/admin/")
+    assert tab_counts(html) == {"pending": 3, "approved": 2, "spam": 1, "trash": 4, "all": 10}
+    assert shown_ids(html) == sorted(ids[Status.PENDING], reverse=True)
+    assert 'aria-current="page">Pending' in html
+    for status in (Status.APPROVED, Status.SPAM, Status.TRASH):
+        listed = shown_ids(admin.page("/admin/", status=status.value))
+        assert listed == sorted(ids[status], reverse=True)
+    assert shown_ids(admin.page("/admin/", status="all")) == list(range(10, 0, -1))
+
+
+def test_row_buttons_fit_the_comments_status(app, admin) -> None:
+    article = add_article(app)
+    add_comment(app, article, "x", Status.TRASH)
+    html = admin.page("/admin/", status="trash")
+    assert 'value="restore:1"' in html and 'value="delete:1"' in html
+    assert 'value="approve:1"' not in html
+
+
+def test_filter_by_article(app, admin) -> None:
+    first = add_article(app, key="https://news.example/one", title="One")
+    second = add_article(app, key="https://news.example/two", title="Two")
+    add_comment(app, first, "on one")
+    add_comment(app, second, "on two")
+    html = admin.page("/admin/", article=second)
+    assert shown_ids(html) == [2]
+    assert tab_counts(html)["pending"] == 1
+    assert f'<option value="{second}" selected>Two</option>' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("zoe", [1]),  # name, any case
+        ("zoe@EXAMPLE", [1]),  # email
+        ("zoe.example", [1]),  # website
+        ("lighthouse keeper", [2]),  # body
+        ("100%", [3]),  # % is literal, not "anything"
+        ("a_b", [3]),  # _ is literal too
+        ("nothing like it", []),
+    ],
+)
+def test_search_looks_in_name_email_website_and_text(app, admin, query, expected) -> None:
+    article = add_article(app)
+    add_comment(
+        app,
+        article,
+        "hello",
+        name="Zoë Zoe",
+        email="zoe@example.com",
+        website="https://zoe.example",
+    )
+    add_comment(app, article, "The Lighthouse keeper waved")
+    add_comment(app, article, "I am 100% sure about a_b")
+    add_comment(app, article, "I am 1000 sure about axb")
+    html = admin.page("/admin/", q=query, status="all")
+    assert shown_ids(html) == expected
+    if not expected:
+        assert "No comments match these filters." in html
+
+
+def test_fifty_to_a_page_with_links_between_pages(app, admin) -> None:
+    article = add_article(app)
+    start = utcnow() - timedelta(hours=2)
+    for n in range(60):
+        add_comment(app, article, f"comment {n}", created_at=start + timedelta(minutes=n))
+    first = admin.page("/admin/")
+    assert shown_ids(first) == list(range(60, 10, -1))
+    assert "Page 1 of 2" in first and 'rel="next" href="/admin/?page=2"' in first
+    second = admin.page("/admin/", page=2)
+    assert shown_ids(second) == list(range(10, 0, -1))
+    assert 'rel="prev"' in second
+    # A page past the end shows the last one rather than nothing.
+    assert shown_ids(admin.page("/admin/", page=99)) == list(range(10, 0, -1))
+
+
+def test_one_comment_by_id_whatever_its_status(app, admin) -> None:
+    article = add_article(app)
+    add_comment(app, article, "first")
+    add_comment(app, article, "second", Status.SPAM)
+    assert shown_ids(admin.page("/admin/", comment=2)) == [2]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "bogus"},
+        {"page": "abc"},
+        {"page": "-1"},
+        {"page": "9" * 40},
+        {"article": "x"},
+        {"comment": "1e9"},
+        {"comment": "²"},
+        {"article": "١٢"},
+        {"q": "x" * 5000},
+        {"q": "%_\\"},
+    ],
+)
+def test_odd_query_parameters_never_break_the_queue(app, admin, params) -> None:
+    add_comment(app, add_article(app), "still here")
+    admin.page("/admin/", **params)
+
+
+def test_an_empty_queue_says_so(admin) -> None:
+    assert "No pending comments." in admin.page("/admin/")
+
+
+def test_emails_are_shown_in_the_queue_only(app, admin) -> None:
+    article = add_article(app)
+    add_comment(app, article, "mine", email="secret.person@example.net")
+    assert "secret.person@example.net" in admin.page("/admin/")
+    admin.act("approve", 1)
+    for path in (
+        "/admin/articles",
+        "/admin/log",
+        "/admin/settings",
+        "/admin/comments/1/edit",
+        "/admin/comments/1/reply",
+        "/admin/comments/delete?ids=1",
+    ):
+        assert "secret.person" not in admin.page(path), path
+    # Signed out, the queue shows nothing at all.
+    admin.post("/admin/sign-out")
+    response = admin.client.get("/admin/")
+    assert response.status_code == 302
+    assert "secret.person" not in response.get_data(as_text=True)
