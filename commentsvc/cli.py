@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 from flask import Flask
 from flask.cli import (
@@ -18,6 +20,7 @@ from . import create_app
 from .admin.auth import create_moderator
 from .comments import set_status
 from .extensions import db
+from .gdpr import erase_commenter, export_commenter
 from .models import Article, Comment, Status
 from .startup import prepare
 
@@ -97,6 +100,37 @@ def create_admin(name: str, password_stdin: bool) -> None:
     click.echo(f"Moderator {name.strip()!r} created. Sign in at /admin/.")
 
 
+@click.command("export-commenter")
+@click.argument("email")
+@with_appcontext
+def export_commenter_command(email: str) -> None:
+    """Print every comment stored for EMAIL, with all its fields, as JSON (GDPR access)."""
+    click.echo(json.dumps(export_commenter(email), indent=2, ensure_ascii=False))
+
+
+@click.command("erase-commenter")
+@click.argument("email")
+@click.option(
+    "--keep-text",
+    is_flag=True,
+    help="Keep the comments' text; replace name, "
+    'email, website and IP with "Anonymous" instead of deleting.',
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def erase_commenter_command(email: str, keep_text: bool, yes: bool) -> None:
+    """Delete every comment stored for EMAIL, or anonymise them with --keep-text (GDPR)."""
+    count = len(export_commenter(email)["comments"])
+    if count == 0:
+        click.echo(f"No comments are stored for {email}.")
+        return
+    what = "anonymise" if keep_text else "delete"
+    if not yes:
+        click.confirm(f"{what.capitalize()} {count} comment(s) of {email}?", abort=True)
+    done = erase_commenter(email, "cli", keep_text=keep_text)
+    click.echo(f"{done} comment(s) {what}d.")
+
+
 def _make_cli() -> FlaskGroup:
     cli = FlaskGroup(
         create_app=lambda: create_app(),
@@ -104,7 +138,15 @@ def _make_cli() -> FlaskGroup:
         help="Run and manage the commentsvc comment service.",
     )
     # Flask's `run` is replaced by ours, which migrates first; `shell` and `routes` stay.
-    for command in (run, shell_command, routes_command, pending, create_admin):
+    for command in (
+        run,
+        shell_command,
+        routes_command,
+        pending,
+        create_admin,
+        export_commenter_command,
+        erase_commenter_command,
+    ):
         cli.add_command(command)
     cli.add_command(_status_command("approve", Status.APPROVED, "approved"))
     cli.add_command(_status_command("unapprove", Status.PENDING, "moved back to pending"))
