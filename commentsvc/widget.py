@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -15,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from markupsafe import Markup
@@ -49,7 +50,9 @@ from .submission import CommentError, NewComment
 from .tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
 
 WIDGET_PARTS = frozenset({"share", "comments"})
-CACHE_CONTROL = "public, max-age=30, s-maxage=60, stale-while-revalidate=300"
+# Browsers revalidate every time (a 304 costs little), so a moderator's change shows at
+# once; a CDN in front may hold the page for a few seconds.
+CACHE_CONTROL = "public, max-age=0, s-maxage=10, stale-while-revalidate=30"
 
 bp = Blueprint("widget", __name__)
 # Readers have no session to protect and no cookie reaches the cross-site iframe; the form's
@@ -255,9 +258,17 @@ def _widget_csp() -> str:
 @bp.get("/embed.js")
 def embed_js() -> Response:
     """The script tag's loader: inserts the widget iframe and keeps its height fitted."""
-    response = send_from_directory(current_app.static_folder, "embed.js", max_age=300)
+    response = Response(_embed_js(current_app.static_folder or ""), mimetype="text/javascript")
+    # Publishers link this URL as it is (no version in it): cache it for minutes, not a year.
+    response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    return response.make_conditional(request)
+
+
+@cache
+def _embed_js(static_folder: str) -> bytes:
+    return (Path(static_folder) / "embed.js").read_bytes()
 
 
 @bp.get("/")

@@ -21,9 +21,10 @@ def etag(client, **params) -> str:
 
 def test_widget_page_is_cacheable_and_answers_304(client) -> None:
     first = client.get("/embed", query_string=A)
+    cache_control = first.headers["Cache-Control"]
+    # Browsers revalidate every time (so a moderator's change shows at once); a CDN may hold it.
     assert (
-        "public" in first.headers["Cache-Control"]
-        and "max-age=30" in first.headers["Cache-Control"]
+        "public" in cache_control and "max-age=0" in cache_control and "s-maxage=" in cache_control
     )
     again = client.get("/embed", query_string=A, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
