@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from .. import moderation
 from ..extensions import db
-from ..forms import comment_text, no_control_characters, website_address
+from ..forms import Form, comment_text, no_control_characters, website_address
 from ..models import MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, Article, Comment
 from .blueprint import bp
 from .common import admin_url, moderator_name
@@ -21,7 +20,7 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-class EditForm(FlaskForm):
+class EditForm(Form):
     """The parts of a comment a moderator may correct (never the email or the network)."""
 
     name = StringField(
@@ -47,7 +46,7 @@ class EditForm(FlaskForm):
     )
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(Form):
     """The site's reply: its text only (the name is the moderator's)."""
 
     body = TextAreaField(

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import request, url_for
-from flask_wtf import FlaskForm
 
+from ..forms import Form
 from .session import current_moderator
 
 PER_PAGE = 50
 
 
-class CsrfForm(FlaskForm):
+class CsrfForm(Form):
     """A form whose only field is Flask-WTF's CSRF token (buttons carry the rest)."""
 
 

@@ -7,16 +7,25 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import articles_page, comment_pages, log, queue, settings_page
+from . import articles_page, comment_pages, commenter_page, log, queue, settings_page
 from .blueprint import bp
 
-__all__ = ["NAV", "articles_page", "comment_pages", "log", "queue", "settings_page"]
+__all__ = [
+    "NAV",
+    "articles_page",
+    "comment_pages",
+    "commenter_page",
+    "log",
+    "queue",
+    "settings_page",
+]
 
 # (endpoint, label) of the admin pages after "Comments", in the navigation's order.
 NAV: list[tuple[str, str]] = [
     ("admin.articles", "Articles"),
     ("admin.settings", "Settings"),
     ("admin.moderation_log", "Log"),
+    ("admin.commenter", "Commenter data"),
 ]
 
 

@@ -14,6 +14,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from .. import moderation
 from ..config import MODERATION_MODES
 from ..extensions import db
+from ..forms import Form
 from ..site_settings import DEFAULTS_FROM, current_settings, save_settings
 from .blueprint import bp
 from .common import moderator_name
@@ -80,7 +81,7 @@ def _no_control_characters(form: FlaskForm, field: Any) -> None:
         raise ValidationError(f"{field.label.text}: remove the invisible control characters.")
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     """The settings a moderator may change; the environment's values are the defaults."""
 
     moderation = ModeField(

@@ -1,0 +1,77 @@
+"""A commenter's data on request (GDPR) in the admin: export it, or erase it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ..extensions import db
+from ..forms import Form
+from ..gdpr import erase_commenter, export_commenter
+from ..moderation import log
+from .blueprint import bp
+from .common import moderator_name
+
+
+class EraseForm(Form):
+    """Which address to erase, how, and an explicit confirmation."""
+
+    email = StringField("Email address", validators=[DataRequired(), Length(max=254)])
+    keep_text = BooleanField("Keep the text; replace name, email, website and IP with “Anonymous”")
+    confirm = BooleanField(
+        "I understand this cannot be undone",
+        validators=[DataRequired("Tick the box to confirm.")],
+    )
+
+
+def _asked_email() -> str:
+    return (request.args.get("email") or "").strip()[:254]
+
+
+@bp.get("/commenter")
+def commenter() -> Any:
+    """Look up what is stored for an email address."""
+    email = _asked_email()
+    found = export_commenter(email)["comments"] if email else []
+    form = EraseForm(formdata=None, data={"email": email})
+    return render_template("admin/commenter.html", email=email, found=found, form=form)
+
+
+@bp.get("/commenter/export")
+def commenter_export() -> Any:
+    """Download everything stored for an address as JSON (logged, without the address)."""
+    email = _asked_email()
+    if not email:
+        return redirect(url_for("admin.commenter"))
+    data = export_commenter(email)
+    log(moderator_name(), "export-commenter", detail=f"{len(data['comments'])} comment(s)")
+    db.session.commit()
+    body = json.dumps(data, indent=2, ensure_ascii=False)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="commenter-data.json"'},
+    )
+
+
+@bp.post("/commenter/erase")
+def commenter_erase() -> Any:
+    """Delete (or anonymise) every comment of an address, after an explicit confirmation."""
+    form = EraseForm()
+    if not form.validate():
+        email = (form.email.data or "").strip()
+        found = export_commenter(email)["comments"] if email else []
+        return render_template("admin/commenter.html", email=email, found=found, form=form), 400
+    keep_text = bool(form.keep_text.data)
+    count = erase_commenter(form.email.data.strip(), moderator_name(), keep_text=keep_text)
+    flash(
+        f"{count} comment(s) {'anonymised' if keep_text else 'deleted'}."
+        if count
+        else "No comments are stored for that address.",
+        "success",
+    )
+    return redirect(url_for("admin.commenter"))

@@ -1,0 +1,90 @@
+"""A commenter's data on request, in the admin: look up, export (download), erase; each logged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_admin_support import Admin, add_article, add_comment, make_moderator
+
+from commentsvc.extensions import db
+from commentsvc.models import Comment, ModerationEntry, Status
+
+
+@pytest.fixture
+def admin(app, client) -> Admin:
+    make_moderator(app)
+    admin = Admin(client)
+    admin.sign_in()
+    return admin
+
+
+@pytest.fixture
+def stored(app) -> int:
+    article = add_article(app)
+    add_comment(app, article, "Ann's words", Status.APPROVED, email="ann@example.com", name="Ann")
+    add_comment(app, article, "Bob's words", Status.APPROVED, email="bob@example.com", name="Bob")
+    return article
+
+
+def log_lines(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        return [
+            (e.action, e.detail) for e in db.session.execute(db.select(ModerationEntry)).scalars()
+        ]
+
+
+def test_lookup_shows_what_is_stored_for_the_address(admin, stored) -> None:
+    html = admin.page("/admin/commenter", email="ANN@example.com")
+    assert "1 comment stored for ANN@example.com" in html
+    assert "Ann&#39;s words" in html and "Bob" not in html
+
+
+def test_export_downloads_everything_and_is_logged_without_the_address(app, admin, stored) -> None:
+    response = admin.client.get(
+        "/admin/commenter/export", query_string={"email": "ann@example.com"}
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    data = json.loads(response.get_data(as_text=True))
+    assert [c["body"] for c in data["comments"]] == ["Ann's words"]
+    assert data["comments"][0]["email"] == "ann@example.com"
+    assert log_lines(app) == [("export-commenter", "1 comment(s)")]
+
+
+def test_erase_needs_a_confirmation(app, admin, stored) -> None:
+    response = admin.post("/admin/commenter/erase", {"email": "ann@example.com"})
+    assert response.status_code == 400
+    assert "Tick the box to confirm." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(Comment)).scalar() == 2
+
+
+@pytest.mark.parametrize(
+    ("keep_text", "remaining"), [(False, ["Bob's words"]), (True, ["Ann's words", "Bob's words"])]
+)
+def test_erase_deletes_or_anonymises_and_is_logged(
+    app, admin, stored, keep_text, remaining
+) -> None:
+    data = {"email": "ann@example.com", "confirm": "y"}
+    if keep_text:
+        data["keep_text"] = "y"
+    response = admin.post("/admin/commenter/erase", data)
+    what = "anonymised" if keep_text else "deleted"
+    assert admin.flashes(response) == [f"1 comment(s) {what}."]
+    with app.app_context():
+        rows = db.session.execute(db.select(Comment).order_by(Comment.id)).scalars().all()
+        assert [r.body for r in rows] == remaining
+        assert all(r.email != "ann@example.com" for r in rows)
+    actions = [action for action, _ in log_lines(app)]
+    assert actions[-1] == ("anonymise-commenter" if keep_text else "erase-commenter")
+    assert all("ann" not in detail.lower() for _, detail in log_lines(app))
+
+
+def test_erase_without_a_moderator_is_refused(app, client, stored) -> None:
+    response = client.post(
+        "/admin/commenter/erase", data={"email": "ann@example.com", "confirm": "y"}
+    )
+    assert response.status_code in (400, 401)
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count()).select_from(Comment)).scalar() == 2
