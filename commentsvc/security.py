@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, abort, request
 
 # Pages that set their own policy (the widget: frame-ancestors from the allowed origins; the
 # admin: 'none') keep it; everything else gets this one.
@@ -20,8 +20,21 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def refuse_nul_bytes() -> None:
+    """400, naming the field, for a NUL byte in any query or form value.
+
+    No field of ours may hold one, and PostgreSQL cannot even store it: refusing it here
+    keeps it from reaching a query anywhere.
+    """
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                abort(400, f"The field {name[:40]!r} contains a NUL byte, which is never valid.")
+
+
 def init_app(app: Flask) -> None:
-    """Register the headers and the request size limit."""
+    """Register the headers, the request size limit and the NUL-byte check."""
     # Flask answers 413 for a larger body before any view reads it.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
+    app.before_request(refuse_nul_bytes)
     app.after_request(security_headers)

@@ -139,3 +139,47 @@ def test_random_bodies_headers_and_queries(
             agent.encode("latin-1").decode("latin-1").replace("\r", "").replace("\n", "")
         )
     check(app, client, method, path, query_string=query, data=body, headers=headers)
+
+
+@pytest.mark.parametrize("config", [{"RATELIMIT_ENABLED": False, "FLOOD_SECONDS": 0}])
+def test_hostile_corpus_at_every_admin_route_as_a_signed_in_moderator(
+    app, client, reader, config
+) -> None:
+    from commentsvc.admin.auth import create_moderator
+
+    with app.app_context():
+        create_moderator("fuzz-mod", "a long enough password")
+        db.session.commit()
+    reader.post({"url": "https://news.example/a"})  # something for the actions to act on
+    with client.session_transaction() as session:
+        session["moderator_id"] = 1
+    queue = client.get("/admin/")
+    assert queue.status_code == 200
+    # A valid CSRF token, so the hostile values reach the views themselves.
+    token = re.search(
+        r'name="csrf_token"[^>]*?value="([^"]+)"', queue.get_data(as_text=True)
+    ).group(1)
+    routes = [
+        (m, p) for m, p in concrete_paths(app) if p.startswith("/admin") and "sign-out" not in p
+    ]
+    for method, path in routes:
+        for value in HOSTILE:
+            params = {
+                field: value
+                for field in [
+                    *FIELDS,
+                    "q",
+                    "status",
+                    "ids",
+                    "act",
+                    "action",
+                    "body",
+                    "sort",
+                    "next",
+                ]
+            }
+            response = client.open(path, method=method, query_string=params)
+            assert response.status_code < 500, (method, path, value[:40])
+            if method == "POST":
+                response = client.open(path, method=method, data={**params, "csrf_token": token})
+                assert response.status_code < 500, (method, path, value[:40], "form")

@@ -156,3 +156,13 @@ def test_reply_to_missing_parent_is_refused(reader, comments, parent_id) -> None
     assert response.status_code == 400
     assert "replying to is not available" in response.get_data(as_text=True)
     assert comments() == []
+
+
+@pytest.mark.parametrize("field", ["comment", "name", "email", "website"])
+def test_nul_byte_in_any_field_is_refused_naming_it(reader, comments, field) -> None:
+    response = reader.post(**{field: "before\x00after"})
+    assert response.status_code == 400
+    assert f"The field &#39;{field}&#39; contains a NUL byte" in response.get_data(as_text=True)
+    api = reader.post_json(**{field: "before\x00after"})
+    assert api.status_code == 400
+    assert comments() == []
