@@ -87,6 +87,10 @@ def _comment_payload() -> MultiDict:
             continue
         if isinstance(value, bool) or not isinstance(value, str | int):
             abort(400, f"The field {name!r} must be a string.")
+        try:
+            str(value).encode()
+        except UnicodeEncodeError:  # a lone surrogate such as "\ud800"
+            abort(400, f"The field {name!r} is not valid Unicode text.")
         data[name] = str(value)
     return data
 

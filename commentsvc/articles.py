@@ -30,6 +30,7 @@ TRACKING_PARAMS = frozenset(
     }
 )
 DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_KEY_BYTES = 2000
 
 
 class ArticleError(ValueError):
@@ -42,7 +43,10 @@ def normalise_url(url: str) -> str:
     Lower-case scheme and host, default port and fragment dropped, tracking parameters
     (``utm_*``, ``fbclid``, ``gclid``, ...) dropped; everything else is kept as written.
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. an unclosed "[" in the host
+        raise ArticleError("The page URL is not a valid web address.") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise ArticleError("The page URL must be an absolute http:// or https:// address.")
@@ -97,13 +101,29 @@ def article_ref(
         raise ArticleError(f"The article id is longer than {MAX_KEY_LENGTH} characters.")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in url + article + (title or "")):
         raise ArticleError("The page URL, article id and title may not contain control characters.")
-    if "\ufffd" in url + article + (title or ""):
+    if "\ufffd" in url + article + (title or "") or not _encodable(url + article + (title or "")):
         raise ArticleError("The page URL, article id and title must be valid UTF-8.")
     normalised = normalise_url(url) if url else ""
+    # Percent-encoding can make a URL several times longer; the stored key has a byte budget
+    # (PostgreSQL's index entries are limited too).
+    key = article or normalised
+    if len(normalised) > MAX_URL_LENGTH or len(key.encode()) > MAX_KEY_BYTES:
+        raise ArticleError(
+            "The page URL or article id is too long once encoded; use a shorter article=… id."
+        )
     if normalised and allowed_origins and origin_of(normalised) not in allowed_origins:
         raise ArticleError("This comment service does not serve pages on that site.")
     title = " ".join((title or "").split())[:MAX_TITLE_LENGTH]
-    return ArticleRef(key=article or normalised, url=normalised, title=title)
+    return ArticleRef(key=key, url=normalised, title=title)
+
+
+def _encodable(text: str) -> bool:
+    # A JSON body may carry lone surrogates ("\ud800"), which no database can store.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def find_article(key: str) -> Article | None:

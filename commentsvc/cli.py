@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -16,9 +17,8 @@ from flask.cli import (
 )
 from werkzeug.serving import WSGIRequestHandler
 
-from . import create_app
+from . import create_app, moderation
 from .admin.auth import create_moderator
-from .comments import set_status
 from .extensions import db
 from .gdpr import erase_commenter, export_commenter
 from .models import Article, Comment, Status
@@ -60,20 +60,18 @@ def pending(limit: int) -> None:
         click.echo(f"{comment.id}\t{key}\t{comment.name} <{comment.email}>\t{excerpt}")
 
 
-def _status_command(name: str, status: Status, verb: str) -> click.Command:
-    @click.command(name, help=f"{verb.capitalize()} comments by id.")
+def _status_command(action: str, help_text: str) -> click.Command:
+    @click.command(action, help=help_text)
     @click.argument("ids", nargs=-1, type=int, required=True)
     @with_appcontext
     def command(ids: tuple[int, ...]) -> None:
         for comment_id in ids:
             if db.session.get(Comment, comment_id) is None:
                 raise click.ClickException(f"There is no comment {comment_id}.")
-            changed = set_status(comment_id, status)
-            click.echo(
-                f"Comment {comment_id} {verb}."
-                if changed
-                else f"Comment {comment_id} was already {status.value}."
-            )
+            # The same rules and the same log as the admin's buttons.
+            changed = moderation.apply(action, [comment_id], "cli")
+            db.session.commit()
+            click.echo(f"Comment {comment_id}: {'done' if changed else 'nothing to change'}.")
 
     return command
 
@@ -131,9 +129,16 @@ def erase_commenter_command(email: str, keep_text: bool, yes: bool) -> None:
     click.echo(f"{done} comment(s) {what}d.")
 
 
+def _cli_app() -> Flask:
+    # Every command may touch the default SQLite file, which lives in the instance folder.
+    app = create_app()
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return app
+
+
 def _make_cli() -> FlaskGroup:
     cli = FlaskGroup(
-        create_app=lambda: create_app(),
+        create_app=_cli_app,
         add_default_commands=False,
         help="Run and manage the commentsvc comment service.",
     )
@@ -148,10 +153,14 @@ def _make_cli() -> FlaskGroup:
         erase_commenter_command,
     ):
         cli.add_command(command)
-    cli.add_command(_status_command("approve", Status.APPROVED, "approved"))
-    cli.add_command(_status_command("unapprove", Status.PENDING, "moved back to pending"))
-    cli.add_command(_status_command("spam", Status.SPAM, "marked as spam"))
-    cli.add_command(_status_command("trash", Status.TRASH, "moved to the trash"))
+    for action, help_text in (
+        ("approve", "Approve comments by id (publish them)."),
+        ("unapprove", "Move approved comments back to pending, by id."),
+        ("spam", "Mark comments as spam, by id."),
+        ("trash", "Move comments to the trash, by id."),
+        ("restore", "Move comments from spam or trash back to pending, by id."),
+    ):
+        cli.add_command(_status_command(action, help_text))
     return cli
 
 

@@ -11,10 +11,10 @@ from sqlalchemy import func, update
 
 from .articles import ArticleRef, find_article, get_or_create_article
 from .extensions import db
-from .models import Article, Comment, Status, utcnow
+from .models import Article, Comment, Status, parse_id, utcnow
 from .observability import COMMENTS
 from .site_settings import current_settings
-from .spam import check_duplicate, check_flood
+from .spam import check_duplicate, check_flood, serialise_sender
 from .submission import CommentError, CommentsClosed, NewComment
 
 
@@ -103,6 +103,8 @@ def post_comment(ref: ArticleRef, new: NewComment) -> Comment:
 
 def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
     parent_id, root_id, depth = None, None, 0
+    # First, so that everything below sees the sender's other posts committed.
+    serialise_sender(new)
     existing = find_article(ref.key)
     if comments_closed(existing):
         raise CommentsClosed("Comments are closed.")
@@ -207,9 +209,9 @@ def parse_cursor(cursor: str | None) -> tuple[str, int]:
         return "after", 0
     if cursor == "last":
         return "last", 0
-    kind, number = cursor[:1], cursor[1:]
-    if kind in ("a", "b") and number.isdigit() and len(number) <= 18:
-        return ("after" if kind == "a" else "before"), int(number)
+    kind, number = cursor[:1], parse_id(cursor[1:])
+    if kind in ("a", "b") and number is not None:
+        return ("after" if kind == "a" else "before"), number
     raise CursorError("That page of comments does not exist; start again from the first page.")
 
 

@@ -55,6 +55,29 @@ def _redis_url(value: str) -> str | None:
     return value or None
 
 
+def _secret_key(value: str) -> str:
+    key = value.strip()
+    # A short or copied-from-the-example key lets anyone forge tokens and admin sessions.
+    if len(key) < 32 or key.startswith("replace-with"):
+        raise ValueError(
+            "use at least 32 random characters, e.g. "
+            "python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    return key
+
+
+def _rate_limit(value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(
+            f"not a rate limit such as '10 per minute;60 per hour': {value!r}"
+        ) from None
+    return value
+
+
 def _moderation(value: str) -> str:
     mode = value.strip().lower()
     if mode not in MODERATION_MODES:
@@ -82,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SECRET_KEY",
         None,
-        str,
+        _secret_key,
         "Signs form and comment tokens. Generated once into the instance folder when unset.",
     ),
     Setting(
@@ -201,19 +224,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "RATE_LIMIT_COMMENTS",
         "10 per minute;60 per hour",
-        str,
+        _rate_limit,
         "Posts of comments allowed per IP prefix (Flask-Limiter syntax).",
     ),
     Setting(
         "RATE_LIMIT_SHARES",
         "120 per minute",
-        str,
+        _rate_limit,
         "Share clicks recorded per IP prefix (Flask-Limiter syntax).",
     ),
     Setting(
         "RATE_LIMIT_SIGN_IN",
         "20 per minute",
-        str,
+        _rate_limit,
         "Admin sign-in attempts per IP prefix (Flask-Limiter syntax), on top of the lock-out.",
     ),
     Setting(

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .extensions import db
+from .security import widget_csp
 
 
 def wants_json() -> bool:
@@ -35,6 +36,9 @@ def _handle_http(error: HTTPException) -> Any:
     if wants_json():
         response, _ = error_response(status, error.description or error.name)
         return response, status, headers
+    if request.blueprint == "widget":
+        # Shown inside the publisher's iframe: it must be framable there like the widget.
+        headers.append(("Content-Security-Policy", widget_csp()))
     return render_template("error.html", error=error, status=status), status, headers
 
 

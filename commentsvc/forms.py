@@ -13,7 +13,7 @@ from flask_wtf.form import _Auto
 from wtforms import BooleanField, Field, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from .models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH
+from .models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, parse_id
 
 # Bidirectional overrides can make a name display as something else; refuse them with controls.
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -155,6 +155,7 @@ class CommentForm(FlaskForm):
         raw = (self.parent_id.data or "").strip()
         if raw in ("", "0"):
             return None
-        if not raw.isdigit() or len(raw) > 18:
+        parent_id = parse_id(raw)
+        if parent_id is None:
             raise ValueError(raw)
-        return int(raw)
+        return parent_id

@@ -14,6 +14,9 @@ ANONYMOUS = "Anonymous"
 
 
 def _comments_of(email: str) -> list[Comment]:
+    # Only a real address matches: "" would match every site reply and anonymised comment.
+    if "@" not in email:
+        return []
     # Stored addresses are normalised (domain lower-cased); compare case-insensitively.
     query = (
         db.select(Comment)
@@ -80,7 +83,7 @@ def erase_commenter(email: str, moderator: str, *, keep_text: bool = False) -> i
         db.session.execute(
             update(Comment)
             .where(Comment.id.in_(ids))
-            .values(name=ANONYMOUS, email=ANONYMOUS.lower(), website="", ip="", user_agent="")
+            .values(name=ANONYMOUS, email="", website="", ip="", user_agent="")
         )
         log(moderator, "anonymise-commenter", detail=f"{len(ids)} comment(s), text kept")
         db.session.commit()

@@ -19,6 +19,18 @@ MAX_WEBSITE_LENGTH = 200
 MAX_USER_AGENT_LENGTH = 500
 
 
+MAX_ID = 2**31 - 1  # the primary keys are 32-bit integers on PostgreSQL
+
+
+def parse_id(raw: object) -> int | None:
+    """A row id from user input ("42"), or None when it is not one that can exist."""
+    text = str(raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)

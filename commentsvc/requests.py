@@ -71,7 +71,10 @@ def click_origin_allowed() -> bool:
     origin = (request.headers.get("Origin") or "").strip().lower()
     if not origin or origin == "null":
         referer = request.headers.get("Referer") or ""
-        parts = urlsplit(referer)
+        try:
+            parts = urlsplit(referer)
+        except ValueError:  # a garbled Referer is simply not an allowed origin
+            return False
         origin = f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
     own = request.host_url.rstrip("/").lower()
     return bool(origin) and (origin in allowed or origin == own)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, current_app, request
 
 # Pages that set their own policy (the widget: frame-ancestors from the allowed origins; the
 # admin: 'none') keep it; everything else gets this one.
@@ -10,6 +10,17 @@ DEFAULT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def widget_csp() -> str:
+    """The widget's CSP: framable only by the allowed origins (any, when none are set)."""
+    allowed = current_app.config["ALLOWED_ORIGINS"]
+    ancestors = " ".join(allowed) if allowed else "*"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; object-src 'none'; form-action 'self'; base-uri 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
 
 
 def security_headers(response: Response) -> Response:

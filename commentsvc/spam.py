@@ -5,11 +5,27 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_
+from sqlalchemy import or_, text
 
 from .extensions import db
 from .models import Article, Comment, Status, utcnow
 from .submission import Duplicate, NewComment, TooFast
+
+
+def serialise_sender(new: NewComment) -> None:
+    """Make one sender's concurrent posts take turns until this transaction ends.
+
+    Without it, two identical posts sent at once would both pass the duplicate and flood
+    checks before either is stored. PostgreSQL: transaction-scoped advisory locks, email
+    first, then network (always in that order, so two posts never wait on each other in a
+    circle). SQLite: take its single write lock now, before the checks read anything.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        # An UPDATE that matches nothing still opens SQLite's write transaction.
+        db.session.execute(text("UPDATE comments SET id = id WHERE id = -1"))
+        return
+    for key in (f"email:{new.email.lower()}", f"ip:{new.ip}"):
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 def check_flood(new: NewComment) -> None:

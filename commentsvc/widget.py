@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from .comments import (
 from .extensions import csrf, db
 from .forms import CommentForm
 from .limits import comment_limit
-from .models import Article, Comment, Status
+from .models import Article, Comment, Status, parse_id
 from .public import public_comment, public_thread
 from .render import display_date
 from .requests import (
@@ -42,6 +43,7 @@ from .requests import (
     requested_article,
     widget_params,
 )
+from .security import widget_csp
 from .share_links import ICONS, NETWORKS, compact_count, share_url
 from .shares import network_counts, shares_shape
 from .site_settings import current_settings
@@ -116,10 +118,10 @@ def new_comment_from(form: CommentForm) -> NewComment:
 
 def _reply_target(article: Article | None, form: CommentForm) -> Comment | None:
     """The approved comment of this article being replied to (``replytocom`` or the form)."""
-    raw = request.args.get("replytocom") or form.parent_id.data or ""
-    if article is None or not str(raw).isdigit() or len(str(raw)) > 18:
+    parent_id = parse_id(request.args.get("replytocom") or form.parent_id.data)
+    if article is None or parent_id is None:
         return None
-    parent = db.session.get(Comment, int(raw))
+    parent = db.session.get(Comment, parent_id)
     if parent is None or parent.article_id != article.id or parent.status != Status.APPROVED:
         return None
     return parent
@@ -141,7 +143,9 @@ def render_widget(
     parts = widget_parts()
     context = {
         "ref": ref,
-        "title": (article.title if article and article.title else ref.title),
+        # The embedding page's own title first: a stored one may be stale or (set by whoever
+        # was first) wrong.
+        "title": ref.title or (article.title if article else ""),
         "count": article.approved_count if article else 0,
         "threads": [public_thread(node) for node in page.threads],
         "page": page,
@@ -170,13 +174,19 @@ def widget_etag(context: dict[str, Any]) -> str:
     shown["request"] = request.full_path
     shown["settings"] = current_settings()
     shown["release"] = release_id()
+    # The page carries a form token that expires: let a cached copy expire well before it.
+    shown["token_epoch"] = int(time.time() // (current_app.config["FORM_MAX_AGE"] / 2))
+    shown["form"] = (
+        current_app.config["MIN_SUBMIT_SECONDS"],
+        current_app.config["MAX_COMMENT_LENGTH"],
+    )
     digest = hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:32]
 
 
 def _widget_response(html: str, status: int, etag: str | None) -> Response:
     response = Response(html, status=status)
-    response.headers["Content-Security-Policy"] = _widget_csp()
+    response.headers["Content-Security-Policy"] = widget_csp()
     if etag:
         response.set_etag(etag)
         # A CDN may hold the page briefly; readers revalidate with the ETag.
@@ -244,15 +254,6 @@ def widget_url(endpoint: str = "widget.embed", _anchor: str | None = None, **ext
     """A URL inside this widget: its identifying parameters plus ``extra`` (None drops one)."""
     params = {**widget_params(), **extra}
     return url_for(endpoint, **{k: v for k, v in params.items() if v is not None}, _anchor=_anchor)
-
-
-def _widget_csp() -> str:
-    allowed = current_app.config["ALLOWED_ORIGINS"]
-    ancestors = " ".join(allowed) if allowed else "*"
-    return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
-    )
 
 
 @bp.get("/embed.js")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-key-for-real-servers-0123456789"
 # Anti-spam settings relaxed for scripted load: one address posting at machine speed.
 RELAXED = {
     "COMMENTSVC_MIN_SUBMIT_SECONDS": "0",

@@ -102,7 +102,7 @@ def test_saving_stores_and_logs_each_changed_setting(app, admin) -> None:
         ({"close_after_days": "99999"}, "from 0 to 36,500 days"),
         ({"share_min_count": "9" * 30}, "Minimum share count: enter a whole number"),
         ({"moderation_words": "x" * 20_001}, "Moderation words: keep the list under 20,000"),
-        ({"disallowed_words": "bad\x00word"}, "remove the invisible control characters"),
+        ({"disallowed_words": "bad\x07word"}, "remove the invisible control characters"),
     ],
 )
 def test_invalid_settings_are_explained_and_nothing_is_saved(app, admin, changes, message) -> None:

@@ -87,7 +87,7 @@ def test_the_compose_command_line_runs_here_against_postgresql_and_redis(
         **{k: str(v) for k, v in app["environment"].items()},
         "COMMENTSVC_DATABASE_URL": empty_database,
         "COMMENTSVC_REDIS_URL": redis_url,
-        "COMMENTSVC_SECRET_KEY": "compose-test",
+        "COMMENTSVC_SECRET_KEY": "compose-test-secret-key-0123456789abcdef",
         "COMMENTSVC_BIND": f"127.0.0.1:{port}",
         "COMMENTSVC_INSTANCE_PATH": str(tmp_path),
         "COMMENTSVC_REDIS_PREFIX": f"compose-{port}:",

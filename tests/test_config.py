@@ -35,13 +35,13 @@ def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch) -> None:
 
 
 def test_environment_variables_configure_the_app(monkeypatch) -> None:
-    monkeypatch.setenv("COMMENTSVC_SECRET_KEY", "from-env")
+    monkeypatch.setenv("COMMENTSVC_SECRET_KEY", "from-env-0123456789abcdef0123456789abcdef")
     monkeypatch.setenv("COMMENTSVC_DATABASE_URL", "postgresql://u@db.example/comments")
     monkeypatch.setenv("COMMENTSVC_ALLOWED_ORIGINS", "https://News.example, https://blog.example/")
     monkeypatch.setenv("COMMENTSVC_MODERATION", "none")
     monkeypatch.setenv("COMMENTSVC_CHECK_DELIVERABILITY", "true")
     app = create_app()
-    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["SECRET_KEY"] == "from-env-0123456789abcdef0123456789abcdef"
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/comments"
     assert app.config["ALLOWED_ORIGINS"] == ("https://news.example", "https://blog.example")
     assert app.config["MODERATION"] == "none"
@@ -56,6 +56,9 @@ def test_environment_variables_configure_the_app(monkeypatch) -> None:
         ("COMMENTSVC_COMMENTS_PER_PAGE", "many"),
         ("COMMENTSVC_ALLOWED_ORIGINS", "news.example"),
         ("COMMENTSVC_CHECK_DELIVERABILITY", "maybe"),
+        ("COMMENTSVC_SECRET_KEY", "short"),
+        ("COMMENTSVC_SECRET_KEY", "replace-with-64-random-hex-characters"),
+        ("COMMENTSVC_RATE_LIMIT_COMMENTS", "10 per fortnight"),
     ],
 )
 def test_a_bad_setting_stops_the_start_with_its_name(monkeypatch, name: str, value: str) -> None:

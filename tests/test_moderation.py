@@ -77,8 +77,14 @@ def test_cli_lists_and_approves_held_comments(app, reader, client) -> None:
     assert "please approve me" in listed.output and "cli@example.com" in listed.output
     approved = invoke(app, "approve", "1")
     assert approved.exit_code == 0, approved.output
-    assert "Comment 1 approved." in approved.output
-    assert "already approved" in invoke(app, "approve", "1").output
+    assert "Comment 1: done." in approved.output
+    assert "Comment 1: nothing to change." in invoke(app, "approve", "1").output
+    from commentsvc.extensions import db
+    from commentsvc.models import ModerationEntry
+
+    with app.app_context():  # logged like the admin's buttons, once
+        log = db.session.execute(db.select(ModerationEntry)).scalars().all()
+    assert [(e.moderator, e.action, e.comment_id) for e in log] == [("cli", "approve", 1)]
     missing = invoke(app, "approve", "42")
     assert missing.exit_code != 0 and "There is no comment 42" in missing.output
     assert "please approve me" in client.get("/embed", query_string=A).get_data(as_text=True)

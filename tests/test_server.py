@@ -7,7 +7,7 @@ import re
 import subprocess
 import urllib.parse
 
-from servers import COMMENTSVC, GUNICORN, RELAXED, fetch, free_port, serving
+from servers import COMMENTSVC, GUNICORN, RELAXED, SECRET, fetch, free_port, serving
 
 
 def exercise(base: str) -> None:
@@ -31,7 +31,7 @@ def exercise(base: str) -> None:
 
 def test_commentsvc_run_migrates_and_serves_the_demo(empty_database, tmp_path) -> None:
     port = free_port()
-    env = {"COMMENTSVC_DATABASE_URL": empty_database, "COMMENTSVC_SECRET_KEY": "s3cret", **RELAXED}
+    env = {"COMMENTSVC_DATABASE_URL": empty_database, "COMMENTSVC_SECRET_KEY": SECRET, **RELAXED}
     command = [COMMENTSVC, "run", "--port", str(port)]
     with serving(command, env, port) as base:
         exercise(base)
@@ -39,7 +39,7 @@ def test_commentsvc_run_migrates_and_serves_the_demo(empty_database, tmp_path) -
 
 def test_gunicorn_with_two_workers_migrates_once_and_serves(empty_database, tmp_path) -> None:
     port = free_port()
-    env = {"COMMENTSVC_DATABASE_URL": empty_database, "COMMENTSVC_SECRET_KEY": "s3cret", **RELAXED}
+    env = {"COMMENTSVC_DATABASE_URL": empty_database, "COMMENTSVC_SECRET_KEY": SECRET, **RELAXED}
     command = [GUNICORN, "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
     with serving(command, env, port) as base:
         exercise(base)

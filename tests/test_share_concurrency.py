@@ -8,7 +8,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from servers import GUNICORN, RELAXED, free_port, serving
+from servers import GUNICORN, RELAXED, SECRET, free_port, serving
 
 CLICKS = 1000
 ARTICLE = "https://news.example/viral"
@@ -37,7 +37,7 @@ def click(port: int, reader: int) -> int:
 @pytest.mark.parametrize("redis", [False, True], ids=["table-dedupe", "redis-dedupe"])
 def test_a_thousand_concurrent_clicks_all_count(empty_database, request, redis) -> None:
     port = free_port()
-    env = {"COMMENTSVC_DATABASE_URL": empty_database, "COMMENTSVC_SECRET_KEY": "s3cret", **RELAXED}
+    env = {"COMMENTSVC_DATABASE_URL": empty_database, "COMMENTSVC_SECRET_KEY": SECRET, **RELAXED}
     if redis:
         env["COMMENTSVC_REDIS_URL"] = request.getfixturevalue("redis_url")
     # Fresh readers every run: the Redis window would otherwise remember the last run's clicks.

@@ -190,3 +190,25 @@ def test_rate_limits_are_shared_through_redis_across_workers(
     for app in workers:
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.parametrize("config", FLOOD)
+def test_identical_posts_sent_at_once_store_one_comment(app, client, comments, config) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = client.get("/api/v1/form-token", query_string=A).get_json()["token"]
+    body = {
+        **A,
+        "comment": "sent six times at once",
+        "name": "Ann",
+        "email": "ann@example.com",
+        "token": token,
+    }
+
+    def post(_: int) -> int:
+        return app.test_client().post("/api/v1/comments", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(post, range(6)))
+    assert statuses[0] == 202 and all(s in (409, 429) for s in statuses[1:]), statuses
+    assert len(comments()) == 1

@@ -152,13 +152,13 @@ def _set_closed(article_id: int, closed: bool) -> Any:
     return redirect(back_url("admin.articles"), code=303)
 
 
-@bp.post("/articles/<int:article_id>/close")
+@bp.post("/articles/<int(max=2147483647):article_id>/close")
 def close_comments(article_id: int) -> Any:
     """Close an article's comments: the widget shows "Comments are closed." and posts get 403."""
     return _set_closed(article_id, True)
 
 
-@bp.post("/articles/<int:article_id>/open")
+@bp.post("/articles/<int(max=2147483647):article_id>/open")
 def open_comments(article_id: int) -> Any:
     """Take comments on an article again."""
     return _set_closed(article_id, False)

@@ -27,7 +27,7 @@ def admin_headers(response: Response) -> Response:
     """Admin pages are never framed and never cached (they show emails)."""
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        "object-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Cache-Control"] = "no-store"

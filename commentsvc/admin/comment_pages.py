@@ -74,7 +74,7 @@ def _back(comment_id: int) -> str:
     )
 
 
-@bp.route("/comments/<int:comment_id>/edit", methods=["GET", "POST"])
+@bp.route("/comments/<int(max=2147483647):comment_id>/edit", methods=["GET", "POST"])
 def edit_comment(comment_id: int) -> Any:
     """Correct a comment's name, website and text."""
     comment, row = comment_or_404(comment_id)
@@ -99,7 +99,7 @@ def edit_comment(comment_id: int) -> Any:
     ), status
 
 
-@bp.route("/comments/<int:comment_id>/reply", methods=["GET", "POST"])
+@bp.route("/comments/<int(max=2147483647):comment_id>/reply", methods=["GET", "POST"])
 def reply_comment(comment_id: int) -> Any:
     """Reply as the site: published at once and marked as coming from the site."""
     comment, row = comment_or_404(comment_id)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import request, url_for
 
 from ..forms import Form
+from ..models import parse_id
 from .session import current_moderator
 
 PER_PAGE = 50
@@ -40,10 +41,8 @@ def back_url(default_endpoint: str) -> str:
 
 def positive_int(raw: str | None, default: int | None = None) -> int | None:
     """A whole number of at least 1 from a query parameter, or ``default``."""
-    raw = (raw or "").strip()
-    if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 18 and int(raw) > 0:
-        return int(raw)
-    return default
+    number = parse_id(raw)
+    return default if number is None else number
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_
 
 from .. import moderation
 from ..extensions import db
-from ..models import Article, Comment
+from ..models import Article, Comment, parse_id
 from .blueprint import bp
 from .common import CsrfForm, admin_url, back_url, moderator_name, positive_int, requested_page
 
@@ -165,7 +165,7 @@ def queue() -> Any:
 
 
 def _ids(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.isascii() and v.isdigit() and len(v) <= 18]
+    return [number for v in values if (number := parse_id(v)) is not None]
 
 
 def requested_action() -> tuple[str, list[int]]:

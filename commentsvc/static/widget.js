@@ -228,6 +228,14 @@
     form.elements.submit.disabled = true;
     window.setTimeout(send, Math.max(0, servedAt + minMillis - Date.now()));
   });
+  var retried = false;
+  function refreshToken(query) {
+    var params = new URLSearchParams();
+    ["url", "article"].forEach(function (name) { if (query.get(name)) params.set(name, query.get(name)); });
+    return fetch(form.getAttribute("data-token-url") + "?" + params.toString(), { credentials: "omit" })
+      .then(function (response) { return response.json(); })
+      .then(function (body) { if (body && body.token) form.elements.token.value = body.token; });
+  }
   function send() {
     var query = new URL(form.action).searchParams;
     var payload = {};
@@ -237,7 +245,7 @@
     ["comment", "name", "email", "website", "parent_id", "token", "leave_empty"].forEach(function (name) {
       payload[name] = form.elements[name].value;
     });
-    fetch(form.getAttribute("data-api"), {
+    return fetch(form.getAttribute("data-api"), {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
       body: JSON.stringify(payload),
@@ -246,6 +254,7 @@
       return response.json().then(function (body) { return { status: response.status, body: body }; });
     }).then(function (result) {
       if (result.status === 201 || result.status === 202) {
+        retried = false;
         var li = insertComment(result.body.comment);
         var heading = document.getElementById("comments-title");
         if (heading && !document.querySelector(".comment-list > li:not(.comment-held)")) {
@@ -256,6 +265,13 @@
         cancelReply();
         scrollParentTo(li);
         return;
+      }
+      if (result.body && result.body.error === "invalid_token" && !retried) {
+        // The page was open (or cached) too long: fetch a fresh token and post once more.
+        retried = true;
+        return refreshToken(query).then(function () {
+          return new Promise(function (resolve) { window.setTimeout(resolve, minMillis); });
+        }).then(send);
       }
       var errors = (result.body && result.body.fields) || {};
       var shown = false;

@@ -1,0 +1,79 @@
+"""Inputs at the edges get a clear 4xx (never a 500), on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+A = {"url": "https://news.example/a", "title": "Edges"}
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://[zz]/", "https://a]b/", "https://x/" + "é" * 900]
+)
+def test_malformed_or_overlong_page_addresses_are_400(client, url) -> None:
+    for path in ("/embed", "/api/v1/comments", "/api/v1/counts"):
+        assert client.get(path, query_string={"url": url}).status_code == 400, path
+
+
+@pytest.mark.parametrize("config", [{"ALLOWED_ORIGINS": ("https://news.example",)}])
+def test_a_garbled_referer_is_simply_not_an_allowed_origin(client, config) -> None:
+    response = client.post(
+        "/api/v1/shares",
+        data={**A, "network": "x"},
+        headers={"Referer": "http://[oops/", "User-Agent": "Mozilla/5.0 Firefox/133.0"},
+    )
+    assert response.status_code == 202
+
+
+def test_an_article_id_too_long_once_encoded_is_400(client) -> None:
+    response = client.get("/embed", query_string={"article": "字" * 1500})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("big", ["2147483648", "999999999999999999"])
+def test_ids_beyond_what_can_exist_are_handled(client, reader, comments, big) -> None:
+    assert client.get("/embed", query_string={**A, "replytocom": big}).status_code == 200
+    assert client.get("/embed", query_string={**A, "page": f"a{big}"}).status_code == 400
+    assert (
+        client.get("/api/v1/comments", query_string={**A, "cursor": f"b{big}"}).status_code == 400
+    )
+    assert reader.post_json(parent_id=big).status_code == 400
+    assert comments() == []
+
+
+def test_lone_surrogates_in_json_are_400(client, reader, comments) -> None:
+    for field in ("comment", "name", "title", "url"):
+        response = reader.post_json(**{field: "x\ud800", "token": "not needed"})
+        assert response.status_code == 400, field
+    assert comments() == []
+
+
+def test_widget_error_pages_can_be_shown_inside_the_publishers_iframe(client) -> None:
+    response = client.get("/embed", query_string={"url": "ftp://nope"})
+    assert response.status_code == 400
+    assert "frame-ancestors *" in response.headers["Content-Security-Policy"]
+
+
+def test_a_cached_page_expires_before_its_form_token(app, client, monkeypatch) -> None:
+    first = client.get("/embed", query_string=A).headers["ETag"]
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + app.config["FORM_MAX_AGE"] / 2 + 1)
+    assert client.get("/embed", query_string=A).headers["ETag"] != first
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
+def test_the_embedding_pages_title_wins_over_one_stored_by_someone_else(
+    client, reader, config
+) -> None:
+    # Whoever names an article first (here a share beacon with a made-up title) cannot
+    # change what the real page shows.
+    client.post(
+        "/api/v1/shares",
+        data={"url": A["url"], "network": "x", "title": "Totally fake headline"},
+        headers={"User-Agent": "Mozilla/5.0 Firefox/133.0"},
+    )
+    reader.post(A)
+    html = client.get("/embed", query_string=A).get_data(as_text=True)
+    assert "One Response to “Edges”" in html and "fake" not in html
