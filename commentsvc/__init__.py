@@ -17,6 +17,7 @@ from . import (
     health,
     limits,
     observability,
+    openapi,
     security,
     share_views,
     static_files,
@@ -60,7 +61,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     # Test pooled connections before use, so the service recovers by itself after the
     # database restarts instead of failing on every stale connection.
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # Errors never carry query parameters (emails!) into the logs.
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "hide_parameters": True}
+    )
 
     # Behind N trusted proxies, take the client's address from X-Forwarded-For; otherwise never.
     if app.config["TRUSTED_PROXIES"]:
@@ -80,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     widget.init_app(app)
     api.init_app(app)
     share_views.init_app(app)
+    openapi.init_app(app)
     admin.init_app(app)
     health.init_app(app)
     observability.init_app(app)
