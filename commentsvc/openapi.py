@@ -1,8 +1,6 @@
-"""The OpenAPI document of the JSON API, served at ``GET /api/v1/openapi.json``.
+"""The OpenAPI document of the JSON API at ``GET /api/v1/openapi.json``, for this app's settings.
 
-Built per request from the settings (share networks, comment length), so it describes this
-deployment. tests/test_openapi.py checks it lists every API route and runs schemathesis
-against the app with it.
+tests/test_openapi.py checks that it lists every API route, and runs schemathesis with it.
 """
 
 from __future__ import annotations
@@ -11,14 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from .models import (
-    MAX_EMAIL_LENGTH,
-    MAX_KEY_LENGTH,
-    MAX_NAME_LENGTH,
-    MAX_TITLE_LENGTH,
-    MAX_URL_LENGTH,
-    MAX_WEBSITE_LENGTH,
-)
+from . import models
 from .share_views import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS
 
 bp = Blueprint("openapi", __name__)
@@ -57,8 +48,12 @@ def _object(required: dict[str, Any], optional: dict[str, Any] | None = None, **
     }
 
 
+def _enum(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
 def _header(description: str, *values: str) -> dict[str, Any]:
-    schema = {"type": "string", "enum": list(values)} if values else STRING
+    schema = _enum(*values) if values else STRING
     return {"description": description, "required": True, "schema": schema}
 
 
@@ -81,6 +76,16 @@ def _error(description: str, **headers: dict[str, Any]) -> dict[str, Any]:
     return _json(_ref("Error"), description, **headers)
 
 
+def _get(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"get": {"summary": summary, "responses": responses, **extra}}
+
+
+def _post(summary: str, bodies: dict[str, Any], responses: dict[str, Any]) -> dict[str, Any]:
+    content = {media_type: {"schema": schema} for media_type, schema in bodies.items()}
+    body = {"required": True, "content": content}
+    return {"post": {"summary": summary, "requestBody": body, "responses": responses}}
+
+
 NO_STORE = _header("Never cached.", "no-store")
 CORS = _header("Readable from any origin.", "*")
 ARTICLE_PARAMS = [_ref(name, "parameters") for name in ("url", "article", "title")]
@@ -92,14 +97,17 @@ ARTICLE_FIELDS = {
     "url": _text(
         "The article's page address (absolute http or https); normalised, it is the article's "
         "key unless `article` is given. Every request names the article by `url` or `article`.",
-        maxLength=MAX_URL_LENGTH,
+        maxLength=models.MAX_URL_LENGTH,
         pattern=HTTP_URL,
     ),
     "article": _text(
-        "The article's own id, its key instead of the URL.", maxLength=MAX_KEY_LENGTH, pattern=PLAIN
+        "The article's own id, its key instead of the URL.",
+        maxLength=models.MAX_KEY_LENGTH,
+        pattern=PLAIN,
     ),
     "title": _text(
-        f"The article's title, kept when first seen (cut to {MAX_TITLE_LENGTH}).", pattern=PLAIN
+        f"The article's title, kept when first seen (cut to {models.MAX_TITLE_LENGTH}).",
+        pattern=PLAIN,
     ),
 }
 
@@ -147,13 +155,10 @@ def _schemas(config: Any) -> dict[str, Any]:
                     maxLength=config["MAX_COMMENT_LENGTH"],
                     pattern=PROSE,
                 ),
-                "name": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_NAME_LENGTH,
-                    "pattern": PLAIN,
-                },
-                "email": {"type": "string", "format": "email", "maxLength": MAX_EMAIL_LENGTH},
+                "name": _text(
+                    "Shown.", minLength=1, maxLength=models.MAX_NAME_LENGTH, pattern=PLAIN
+                ),
+                "email": _text("Never shown.", format="email", maxLength=models.MAX_EMAIL_LENGTH),
                 "token": _text("From GET /api/v1/form-token for the same article."),
             },
             {
@@ -161,7 +166,7 @@ def _schemas(config: Any) -> dict[str, Any]:
                 "website": _nullable(
                     _text(
                         "An http(s) address; example.com gets https://.",
-                        maxLength=MAX_WEBSITE_LENGTH,
+                        maxLength=models.MAX_WEBSITE_LENGTH,
                         pattern=HTTP_URL,
                     )
                 ),
@@ -182,7 +187,7 @@ def _schemas(config: Any) -> dict[str, Any]:
             }
         ),
         "ShareClick": _object(
-            {"network": {"type": "string", "enum": list(config["SHARE_NETWORKS"])}},
+            {"network": _enum(*config["SHARE_NETWORKS"])},
             ARTICLE_FIELDS,
             additionalProperties=True,
         ),
@@ -200,9 +205,9 @@ def _schemas(config: Any) -> dict[str, Any]:
         ),
         "Readiness": _object(
             {
-                "status": {"type": "string", "enum": ["ok", "unavailable"]},
-                "database": {"type": "string", "enum": ["ok", "down"]},
-                "redis": {"type": "string", "enum": ["ok", "down", "not configured"]},
+                "status": _enum("ok", "unavailable"),
+                "database": _enum("ok", "down"),
+                "redis": _enum("ok", "down", "not configured"),
             }
         ),
     }
@@ -228,39 +233,35 @@ def _paths() -> dict[str, Any]:
     cursor = {"type": "string", "pattern": "^(last|[ab][0-9]{1,10})$"}
     token = _object({"token": _text("Valid for this article only, after a few seconds.")})
     counts = _object({"articles": {"type": "object", "additionalProperties": _ref("Counts")}})
-    health = _object({"status": {"type": "string", "enum": ["ok"]}})
+    health = _object({"status": _enum("ok")})
     ready = {
         status: _json(_ref("Readiness"), text, Cache_Control=NO_STORE)
         for status, text in (("200", "Ready."), ("503", "Not ready; says what is down."))
     }
     return {
         "/api/v1/comments": {
-            "get": {
-                "summary": "A page of an article's approved comments, oldest thread first",
-                "description": "An article nobody has commented on answers an empty page.",
-                "parameters": [
-                    *ARTICLE_PARAMS,
-                    _query("cursor", "`cursors.older`/`newer`; `last`: newest page.", cursor),
-                    _query("mine", "Also show the holder's own held comments.", STRING),
-                ],
-                "responses": {
+            **_get(
+                "A page of an article's approved comments, oldest thread first",
+                {
                     "200": _json(
                         _ref("CommentPage"),
-                        "The page.",
+                        "The page; empty for an article nobody has commented on.",
                         Access_Control_Allow_Origin=CORS,
                         Cache_Control=_header("no-store with `mine`.", "no-cache", "no-store"),
                     ),
                     **BAD_REQUEST,
                     **DATABASE_DOWN,
                 },
-            },
-            "post": {
-                "summary": "Post a comment: 201 when published, 202 when held",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("NewComment")}},
-                },
-                "responses": {
+                parameters=[
+                    *ARTICLE_PARAMS,
+                    _query("cursor", "`cursors.older`/`newer`; `last`: newest page.", cursor),
+                    _query("mine", "Also show the holder's own held comments.", STRING),
+                ],
+            ),
+            **_post(
+                "Post a comment: 201 when published, 202 when held",
+                {"application/json": _ref("NewComment")},
+                {
                     **posted,
                     "400": _error("Not a JSON object; invalid fields or token; no article."),
                     "403": _error("Comments on this article are closed."),
@@ -268,75 +269,48 @@ def _paths() -> dict[str, Any]:
                     **TOO_LARGE_OR_MANY,
                     **DATABASE_DOWN,
                 },
+            ),
+        },
+        "/api/v1/form-token": _get(
+            "A form token, needed to post a comment on this article",
+            {"200": _json(token, "The token.", Cache_Control=NO_STORE), **BAD_REQUEST},
+            parameters=ARTICLE_PARAMS,
+        ),
+        "/api/v1/shares": _post(
+            "Record a share click (the widget's beacon)",
+            {
+                "application/x-www-form-urlencoded": _ref("ShareClick"),
+                "text/plain": _text("The same fields as a query string (sendBeacon)."),
             },
-        },
-        "/api/v1/form-token": {
-            "get": {
-                "summary": "A form token, needed to post a comment on this article",
-                "parameters": ARTICLE_PARAMS,
-                "responses": {
-                    "200": _json(token, "The token.", Cache_Control=NO_STORE),
-                    **BAD_REQUEST,
+            {
+                "202": {
+                    "description": "Received, counted or not (nobody can tell which).",
+                    "headers": {"Cache-Control": NO_STORE},
                 },
-            }
-        },
-        "/api/v1/shares": {
-            "post": {
-                "summary": "Record a share click (the widget's beacon)",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-www-form-urlencoded": {"schema": _ref("ShareClick")},
-                        "text/plain": {"schema": _text("The same fields as a query string.")},
-                    },
-                },
-                "responses": {
-                    "202": {
-                        "description": "Received, counted or not (nobody can tell which).",
-                        "headers": {"Cache-Control": NO_STORE},
-                    },
-                    "400": _error("Unknown network, no article, or a body that is not UTF-8."),
-                    **TOO_LARGE_OR_MANY,
-                    **DATABASE_DOWN,
-                },
-            }
-        },
-        "/api/v1/counts": {
-            "get": {
-                "summary": "Comments and shares of many articles, keyed by what was asked",
-                "parameters": [_ref("urls", "parameters"), _ref("articles", "parameters")],
-                "responses": {
-                    "200": _json(
-                        counts,
-                        "Zeros for articles nobody has commented on or shared.",
-                        Access_Control_Allow_Origin=CORS,
-                        Cache_Control=_header("Cacheable.", COUNTS_CACHE_CONTROL),
-                        ETag=_header("Strong; the same whatever the order asked in."),
-                    ),
-                    "304": {"description": "Not modified (If-None-Match)."},
-                    "400": _error(f"No article, more than {MAX_COUNT_KEYS}, or a bad one."),
-                    **DATABASE_DOWN,
-                },
-            }
-        },
-        "/api/v1/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.0.")},
-            }
-        },
-        "/healthz": {
-            "get": {
-                "summary": "Liveness: the process answers",
-                "responses": {"200": _json(health, "Alive.")},
-            }
-        },
-        "/readyz": {
-            "get": {
-                "summary": "Readiness: the database (and Redis, when configured) answer",
-                "responses": ready,
-            }
-        },
+                "400": _error("Unknown network, no article, or a body that is not UTF-8."),
+                **TOO_LARGE_OR_MANY,
+                **DATABASE_DOWN,
+            },
+        ),
+        "/api/v1/counts": _get(
+            "Comments and shares of many articles, keyed by what was asked",
+            {
+                "200": _json(
+                    counts,
+                    "Zeros for articles nobody has commented on or shared.",
+                    Access_Control_Allow_Origin=CORS,
+                    Cache_Control=_header("Cacheable.", COUNTS_CACHE_CONTROL),
+                    ETag=_header("Strong; the same whatever the order asked in."),
+                ),
+                "304": {"description": "Not modified (If-None-Match)."},
+                "400": _error(f"No article, more than {MAX_COUNT_KEYS}, or a bad one."),
+                **DATABASE_DOWN,
+            },
+            parameters=[_ref("urls", "parameters"), _ref("articles", "parameters")],
+        ),
+        "/api/v1/openapi.json": _get("This document", {"200": _json({"type": "object"}, "It.")}),
+        "/healthz": _get("Liveness: the process answers", {"200": _json(health, "Alive.")}),
+        "/readyz": _get("Readiness: the database (and Redis, when configured) answer", ready),
     }
 
 

@@ -100,7 +100,8 @@ def test_app_conforms_to_its_document(case, app) -> None:
     case.call_and_validate(headers=BROWSER, checks=CHECKS)
 
 
-# Inputs with which runs of the test above found 500s; kept as fixed regression cases.
+# Inputs that answered 500 (found by the run above, or while writing the document): fixed
+# cases, as a random run may not meet them again.
 LONG_URL = "https://" + "0" * (MAX_URL_LENGTH - len("https://"))  # normalised: one "/" more
 FOUND = {
     # str.isdigit() accepts "²", which int() refuses.
