@@ -15,7 +15,6 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app
-from redis.exceptions import RedisError
 from sqlalchemy import delete
 
 from .extensions import db
@@ -41,6 +40,13 @@ def redis_client(app: Flask | None = None):  # -> redis.Redis | None
         client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         app.extensions["commentsvc.redis"] = client
     return client
+
+
+def _redis_error() -> type[Exception]:
+    # Imported on first need: without COMMENTSVC_REDIS_URL no worker loads redis-py (~8 MiB).
+    from redis.exceptions import RedisError
+
+    return RedisError
 
 
 def _redis_key(*parts: str) -> str:
@@ -69,7 +75,7 @@ def _redis_salt(day: str) -> str | None:
     try:
         client.set(key, secrets.token_hex(32), nx=True, ex=int(SALT_LIFETIME.total_seconds()))
         return client.get(key).decode()
-    except RedisError as error:
+    except _redis_error() as error:
         _redis_down(error)
         return None
 
@@ -110,7 +116,7 @@ def first_click(key: str) -> bool:
     if client is not None:
         try:
             return bool(client.set(_redis_key("click", key), 1, nx=True, ex=window))
-        except RedisError as error:
+        except _redis_error() as error:
             _redis_down(error)
     now = utcnow()
     insert = upsert(ShareDedupe).values(key=key, expires_at=now + timedelta(seconds=window))
@@ -132,7 +138,7 @@ def forget_click(key: str) -> None:
     """Undo ``first_click`` in Redis when the count itself could not be stored."""
     client = redis_client()
     if client is not None:
-        with suppress(RedisError):
+        with suppress(_redis_error()):
             client.delete(_redis_key("click", key))
 
 

@@ -139,6 +139,9 @@ def test_threads_read_oldest_first_with_replies_under_their_parent(reader, clien
 @pytest.mark.parametrize("config", NO_MODERATION)
 def test_reply_link_works_without_javascript(reader, client, config) -> None:
     reader.post(A, name="Bea", comment="first")
+    link = re.search(r'class="comment-reply-link" rel="nofollow" href="([^"]+)"', page(client))
+    followed = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "Reply to Bea" in followed  # the link itself leads to the reply form
     html = page(client, replytocom="1")
     assert "Reply to Bea" in html
     assert re.search(r'id="cancel-comment-reply-link" href="[^"]*#respond">', html)  # shown
