@@ -112,7 +112,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
     check_flood(new)
     if new.parent_id is not None:
         parent_id, root_id, depth = _reply_position(new.parent_id, existing)
-    article = get_or_create_article(ref)
+    article = get_or_create_article(ref, existing)
     comment = Comment(
         article_id=article.id,
         parent_id=parent_id,
