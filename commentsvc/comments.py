@@ -73,8 +73,8 @@ def comments_closed(article: Article | None) -> bool:
     return created < utcnow() - timedelta(days=days)
 
 
-def _reply_position(parent_id: int, article: Article | None) -> tuple[int | None, int | None, int]:
-    """(parent_id, root_id, depth) for a reply, keeping it within the configured depth."""
+def _approved_parent(parent_id: int, article: Article | None) -> Comment:
+    """The approved comment of ``article`` a reader replies to; CommentError otherwise."""
     parent = db.session.get(Comment, parent_id)
     if (
         parent is None
@@ -83,6 +83,11 @@ def _reply_position(parent_id: int, article: Article | None) -> tuple[int | None
         or parent.status != Status.APPROVED
     ):
         raise CommentError("The comment you are replying to is not available.", "parent_id")
+    return parent
+
+
+def reply_position(parent: Comment) -> tuple[int | None, int | None, int]:
+    """(parent_id, root_id, depth) of a reply to ``parent``, within the configured depth."""
     root_id = parent.root_id or parent.id
     if parent.depth + 1 >= current_app.config["THREAD_DEPTH"]:
         # At the deepest level a reply sits beside its parent, as WordPress does.
@@ -111,7 +116,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
     check_duplicate(existing, new)
     check_flood(new)
     if new.parent_id is not None:
-        parent_id, root_id, depth = _reply_position(new.parent_id, existing)
+        parent_id, root_id, depth = reply_position(_approved_parent(new.parent_id, existing))
     article = get_or_create_article(ref, existing)
     comment = Comment(
         article_id=article.id,
@@ -128,12 +133,13 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
     )
     db.session.add(comment)
     if comment.status == Status.APPROVED:
-        _adjust_approved_count(article.id, +1)
+        adjust_approved_count(article.id, +1)
     db.session.commit()
     return comment
 
 
-def _adjust_approved_count(article_id: int, delta: int) -> None:
+def adjust_approved_count(article_id: int, delta: int) -> None:
+    """Add ``delta`` to an article's approved comments, atomically (the caller commits)."""
     # An atomic increment: two moderators approving at once must both count.
     db.session.execute(
         update(Article)
@@ -161,7 +167,7 @@ def set_status(comment_id: int, status: Status) -> bool:
         )
         if result.rowcount == 1:
             if Status.APPROVED in (row.status, status):
-                _adjust_approved_count(row.article_id, +1 if status == Status.APPROVED else -1)
+                adjust_approved_count(row.article_id, +1 if status == Status.APPROVED else -1)
             db.session.commit()
             return True
         db.session.rollback()  # someone changed it between our read and write: look again

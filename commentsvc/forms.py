@@ -34,11 +34,13 @@ class Form(FlaskForm):
             return super().wrap_formdata(form, formdata)
 
 
-def _strip(value: str | None) -> str | None:
+def strip_whitespace(value: str | None) -> str | None:
+    """A WTForms filter: the value without surrounding whitespace."""
     return value.strip() if isinstance(value, str) else value
 
 
-def _control_characters(text: str, allowed: str = "") -> bool:
+def control_characters(text: str, allowed: str = "") -> bool:
+    """Whether ``text`` holds control or bidi-override characters (other than ``allowed``)."""
     # U+FFFD stands where the request held bytes that were not valid UTF-8.
     return any(
         (unicodedata.category(ch) == "Cc" and ch not in allowed)
@@ -50,7 +52,7 @@ def _control_characters(text: str, allowed: str = "") -> bool:
 
 def no_control_characters(form: FlaskForm, field: Field) -> None:
     """Refuse invisible control characters in a one-line field."""
-    if field.data and _control_characters(field.data):
+    if field.data and control_characters(field.data):
         raise ValidationError(
             f"{field.label.text} may not contain control characters or invalid (non-UTF-8) bytes."
         )
@@ -63,7 +65,7 @@ def comment_text(form: FlaskForm, field: Field) -> None:
         raise ValidationError(
             f"Your comment is {len(field.data):,} characters long; the limit is {limit:,}."
         )
-    if _control_characters(field.data, allowed="\n\r\t"):
+    if control_characters(field.data, allowed="\n\r\t"):
         raise ValidationError(
             "Your comment may not contain control characters or invalid (non-UTF-8) bytes."
         )
@@ -84,7 +86,7 @@ def email_address(form: FlaskForm, field: Field) -> None:
 def website_address(form: FlaskForm, field: Field) -> None:
     """Accept only http(s) addresses; a bare domain such as example.com gets https:// added."""
     value = field.data
-    if _control_characters(value) or any(ch.isspace() for ch in value):
+    if control_characters(value) or any(ch.isspace() for ch in value):
         raise ValidationError("The website address may not contain spaces or control characters.")
     if "://" not in value and _BARE_DOMAIN.match(value):
         value = "https://" + value
@@ -110,12 +112,12 @@ class CommentForm(FlaskForm):
 
     comment = TextAreaField(
         "Comment",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[DataRequired("Please type your comment."), comment_text],
     )
     name = StringField(
         "Name",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired("Please enter your name."),
             Length(
@@ -127,7 +129,7 @@ class CommentForm(FlaskForm):
     )
     email = StringField(
         "Email",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired("Please enter your email address."),
             Length(max=MAX_EMAIL_LENGTH, message="That email address is too long."),
@@ -137,7 +139,7 @@ class CommentForm(FlaskForm):
     )
     website = StringField(
         "Website",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[Optional(), Length(max=MAX_WEBSITE_LENGTH * 2), website_address],
     )
     # Not used by the server: the widget's script keeps these details in the reader's browser.

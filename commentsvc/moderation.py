@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete, or_, update
 
-from .comments import set_status
+from .comments import adjust_approved_count, reply_position, set_status
 from .extensions import db
 from .models import Article, Comment, ModerationEntry, Status
 
@@ -197,7 +196,7 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
         apply("approve", [parent.id], moderator)
         parent = db.session.get(Comment, comment_id)
         assert parent is not None
-    parent_id, root_id, depth = _reply_position(parent)
+    parent_id, root_id, depth = reply_position(parent)
     reply = Comment(
         article_id=parent.article_id,
         parent_id=parent_id,
@@ -212,11 +211,7 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
         from_site=True,
     )
     db.session.add(reply)
-    db.session.execute(
-        update(Article)
-        .where(Article.id == parent.article_id)
-        .values(approved_count=Article.approved_count + 1)
-    )
+    adjust_approved_count(parent.article_id, +1)
     db.session.flush()
     log(
         moderator,
@@ -227,15 +222,6 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
     )
     db.session.commit()
     return reply
-
-
-def _reply_position(parent: Comment) -> tuple[int | None, int | None, int]:
-    """(parent_id, root_id, depth) of a reply to ``parent``, as ``comments`` places readers'."""
-    root_id = parent.root_id or parent.id
-    if parent.depth + 1 >= current_app.config["THREAD_DEPTH"]:
-        # At the deepest level a reply sits beside its parent, as WordPress does.
-        return parent.parent_id, root_id, parent.depth
-    return parent.id, root_id, parent.depth + 1
 
 
 def set_comments_closed(article_id: int, closed: bool, moderator: str) -> bool:

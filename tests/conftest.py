@@ -204,6 +204,17 @@ def reader(client: FlaskClient) -> Reader:
 
 
 @pytest.fixture
+def admin(app: Flask, client: FlaskClient) -> Any:
+    """A moderator signed in to /admin/ (see tests/test_admin_support.py)."""
+    from test_admin_support import Admin, make_moderator
+
+    make_moderator(app)
+    moderator = Admin(client)
+    moderator.sign_in()
+    return moderator
+
+
+@pytest.fixture
 def approve(app: Flask):
     """Approve comments by id, as a moderator would."""
     from commentsvc.comments import set_status

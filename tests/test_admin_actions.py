@@ -13,21 +13,12 @@ from test_admin_support import (
     approved_count,
     comment_row,
     log_entries,
-    make_moderator,
     statuses,
 )
 
 from commentsvc.models import Status
 
 P, OK, SPAM, TRASH = Status.PENDING, Status.APPROVED, Status.SPAM, Status.TRASH
-
-
-@pytest.fixture
-def admin(app, client) -> Admin:
-    make_moderator(app)
-    admin = Admin(client)
-    admin.sign_in()
-    return admin
 
 
 @pytest.fixture

@@ -5,27 +5,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from test_admin_support import (
     A,
-    Admin,
     add_article,
     add_comment,
     log_entries,
-    make_moderator,
 )
 
 from commentsvc.extensions import db
 from commentsvc.models import Status, utcnow
 from commentsvc.share_models import ShareCount
-
-
-@pytest.fixture
-def admin(app, client) -> Admin:
-    make_moderator(app)
-    admin = Admin(client)
-    admin.sign_in()
-    return admin
 
 
 def add_shares(app, article_id: int, **networks: int) -> None:

@@ -5,18 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_admin_support import Admin, add_article, add_comment, make_moderator
+from test_admin_support import add_article, add_comment
 
 from commentsvc.extensions import db
 from commentsvc.models import Comment, ModerationEntry, Status
-
-
-@pytest.fixture
-def admin(app, client) -> Admin:
-    make_moderator(app)
-    admin = Admin(client)
-    admin.sign_in()
-    return admin
 
 
 @pytest.fixture

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from test_admin_support import Admin, add_article, add_comment, make_moderator
 
 from commentsvc.extensions import db
 from commentsvc.models import ModerationEntry
-
-
-@pytest.fixture
-def admin(app, client) -> Admin:
-    make_moderator(app)
-    admin = Admin(client)
-    admin.sign_in()
-    return admin
 
 
 def log_rows(html: str) -> list[list[str]]:

@@ -6,17 +6,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from test_admin_support import Admin, add_article, add_comment, make_moderator
+from test_admin_support import add_article, add_comment
 
 from commentsvc.models import Status, utcnow
-
-
-@pytest.fixture
-def admin(app, client) -> Admin:
-    make_moderator(app)
-    admin = Admin(client)
-    admin.sign_in()
-    return admin
 
 
 def shown_ids(html: str) -> list[int]:

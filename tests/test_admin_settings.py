@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from test_admin_support import A, Admin, add_article, add_comment, log_entries, make_moderator
+from test_admin_support import A, Admin, add_article, add_comment, log_entries
 
 from commentsvc.extensions import db
 from commentsvc.models import Article, SiteSetting, Status, utcnow
@@ -21,14 +21,6 @@ DEFAULTS = {
     "close_after_days": "0",
     "share_min_count": "1",
 }
-
-
-@pytest.fixture
-def admin(app, client) -> Admin:
-    make_moderator(app)
-    admin = Admin(client)
-    admin.sign_in()
-    return admin
 
 
 def save(admin: Admin, **changes: Any) -> Any:

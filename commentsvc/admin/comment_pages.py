@@ -10,14 +10,16 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from .. import moderation
 from ..extensions import db
-from ..forms import Form, comment_text, no_control_characters, website_address
+from ..forms import (
+    Form,
+    comment_text,
+    no_control_characters,
+    strip_whitespace,
+    website_address,
+)
 from ..models import MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, Article, Comment
 from .blueprint import bp
 from .common import admin_url, moderator_name
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class EditForm(Form):
@@ -25,7 +27,7 @@ class EditForm(Form):
 
     name = StringField(
         "Name",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired("Please enter a name."),
             Length(
@@ -36,12 +38,12 @@ class EditForm(Form):
     )
     website = StringField(
         "Website",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[Optional(), Length(max=MAX_WEBSITE_LENGTH * 2), website_address],
     )
     body = TextAreaField(
         "Comment",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[DataRequired("Please type the comment."), comment_text],
     )
 
@@ -51,7 +53,7 @@ class ReplyForm(Form):
 
     body = TextAreaField(
         "Reply",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[DataRequired("Please type your reply."), comment_text],
     )
 

@@ -14,7 +14,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from .. import moderation
 from ..config import MODERATION_MODES
 from ..extensions import db
-from ..forms import Form
+from ..forms import Form, control_characters
 from ..site_settings import DEFAULTS_FROM, current_settings, save_settings
 from .blueprint import bp
 from .common import moderator_name
@@ -77,7 +77,7 @@ def _words_length(short: str) -> Length:
 
 
 def _no_control_characters(form: FlaskForm, field: Any) -> None:
-    if field.data and any(ord(ch) < 32 and ch not in "\n\t" for ch in field.data):
+    if field.data and control_characters(field.data, allowed="\n\t"):
         raise ValidationError(f"{field.label.text}: remove the invisible control characters.")
 
 
