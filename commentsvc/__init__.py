@@ -18,6 +18,7 @@ from . import (
     limits,
     observability,
     openapi,
+    page_cache,
     security,
     share_views,
     static_files,
@@ -81,6 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Features.
     static_files.init_app(app)
+    page_cache.init_app(app)
     widget.init_app(app)
     api.init_app(app)
     share_views.init_app(app)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, update
+from sqlalchemy import Row, func, update
 
 from .articles import ArticleRef, find_article, get_or_create_article
 from .extensions import db
@@ -58,8 +59,11 @@ def initial_status(new: NewComment) -> Status:
     return Status.PENDING
 
 
-def comments_closed(article: Article | None) -> bool:
-    """Whether new comments are refused: closed by a moderator, or the article is too old."""
+def comments_closed(article: Article | Row[Any] | None) -> bool:
+    """Whether new comments are refused: closed by a moderator, or the article is too old.
+
+    ``article`` is the model or a row with its ``comments_closed`` and ``created_at``.
+    """
     if article is None:
         return False
     if article.comments_closed:

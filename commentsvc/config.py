@@ -259,6 +259,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a commenter can still see "
         "their own held comment through the link they were sent back to.",
     ),
+    Setting(
+        "PAGE_CACHE_MB",
+        8,
+        _non_negative_int,
+        "Memory per worker for rendered widget pages (checked against the database on every "
+        "request); 0 switches the cache off.",
+    ),
 )
 
 

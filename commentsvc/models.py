@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -59,6 +59,9 @@ class Article(db.Model):
     # Kept in step with status changes so the widget heading never counts a large thread.
     approved_count: Mapped[int] = mapped_column(default=0)
     comments_closed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Raised by database triggers whenever a comment or share count of the article changes
+    # (commentsvc.revisions): the cached widget page is checked against it.
+    revision: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     comments: Mapped[list[Comment]] = relationship(back_populates="article", lazy="raise")
 
@@ -161,3 +164,7 @@ class SiteSetting(db.Model):
 
     key: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(Text, default="")
+
+
+# The triggers that keep Article.revision current come with the tables, however they are made.
+from . import revisions  # noqa: E402, F401

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app, g
+from sqlalchemy import select
 
 from .extensions import db
 from .models import SiteSetting
@@ -57,14 +59,29 @@ def _coerce(name: str, raw: str) -> Any:
 def current_settings() -> Settings:
     """Defaults overridden by what moderators saved; read once per request."""
     if "commentsvc_settings" not in g:
-        values = {name: current_app.config[key] for name, key in DEFAULTS_FROM.items()}
-        for row in db.session.execute(db.select(SiteSetting)).scalars():
-            if row.key in values:
-                # A hand-edited bad row falls back to the default.
-                with suppress(ValueError):
-                    values[row.key] = _coerce(row.key, row.value)
-        g.commentsvc_settings = Settings(**values)
+        rows = db.session.execute(select(SiteSetting.key, SiteSetting.value)).all()
+        use_stored_settings(dict(rows))
     return g.commentsvc_settings
+
+
+def use_stored_settings(stored: dict[str, str]) -> Settings:
+    """Make the settings for this request from the stored rows a caller has already read."""
+    g.commentsvc_settings = settings_from(
+        tuple(sorted(stored.items())), tuple(current_app.config[k] for k in DEFAULTS_FROM.values())
+    )
+    return g.commentsvc_settings
+
+
+@lru_cache(maxsize=64)
+def settings_from(stored: tuple[tuple[str, str], ...], defaults: tuple[Any, ...]) -> Settings:
+    """The settings the stored rows and the defaults give (the same rows give the same object)."""
+    values = dict(zip(DEFAULTS_FROM, defaults, strict=True))
+    for key, raw in stored:
+        if key in values:
+            # A hand-edited bad row falls back to the default.
+            with suppress(ValueError):
+                values[key] = _coerce(key, raw)
+    return Settings(**values)
 
 
 def save_settings(changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

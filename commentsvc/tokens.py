@@ -7,6 +7,7 @@ token, and a commenter finds their own held comment through a signed token in th
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -19,7 +20,13 @@ class TokenError(ValueError):
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"commentsvc.{purpose}")
+    return _serializer_for(current_app.config["SECRET_KEY"], purpose)
+
+
+@lru_cache(maxsize=16)
+def _serializer_for(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
+    # Built once per key and purpose: every widget page signs a token.
+    return URLSafeTimedSerializer(secret_key, salt=f"commentsvc.{purpose}")
 
 
 def form_token(article_key: str) -> str:

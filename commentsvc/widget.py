@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from functools import cache
 from pathlib import Path
@@ -34,6 +33,7 @@ from .extensions import csrf, db
 from .forms import CommentForm
 from .limits import comment_limit
 from .models import Article, Comment, Status, parse_id
+from .page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_state
 from .public import public_comment, public_thread
 from .render import display_date
 from .requests import (
@@ -66,7 +66,50 @@ csrf.exempt(bp)
 def embed() -> Any:
     """Show an article's approved comments and the "Leave a Reply" form."""
     ref = requested_article()
-    return render_widget(ref, CommentForm(formdata=None))
+    if request.args.get("mine"):
+        # The page shows the reader's own held comments: theirs alone, never stored.
+        return render_widget(ref, CommentForm(formdata=None))
+    return public_widget(ref)
+
+
+def public_widget(ref: ArticleRef) -> Response:
+    """The page every reader of ``ref`` sees, from this worker's cache while it is current."""
+    key = page_key(ref)
+    cache = page_cache()
+    page = cache.get(key) if cache is not None else None
+    if page is None:
+        html = render_page(ref, CommentForm(formdata=None), token=TOKEN_SLOT)
+        page = CachedPage(html=html, etag=etag_for(key))
+        if cache is not None:
+            cache.put(key, page)
+    if page.etag in request.if_none_match:
+        return _widget_response("", 304, page.etag)
+    return _widget_response(page.html.replace(TOKEN_SLOT, form_token(ref.key)), 200, page.etag)
+
+
+def page_key(ref: ArticleRef) -> tuple[Any, ...]:
+    """Everything the public page for ``ref`` is rendered from, read afresh (two small queries).
+
+    The article's revision stands for its comments and share counts (database triggers raise
+    it on every change); the rest of the page comes from the request, the settings, the
+    configuration and the release.
+    """
+    config = current_app.config
+    state = page_state(ref.key)
+    return (
+        request.full_path,
+        tuple(state) if state is not None else None,
+        comments_closed(state),
+        current_settings(),
+        release_id(),
+        # The page carries a form token that expires: let a stored copy expire well before it.
+        int(time.time() // (config["FORM_MAX_AGE"] / 2)),
+        config["MIN_SUBMIT_SECONDS"],
+        config["MAX_COMMENT_LENGTH"],
+        config["THREAD_DEPTH"],
+        config["COMMENTS_PER_PAGE"],
+        tuple(config["SHARE_NETWORKS"]),
+    )
 
 
 @bp.post("/embed")
@@ -129,7 +172,15 @@ def _reply_target(article: Article | None, form: CommentForm) -> Comment | None:
 
 def render_widget(
     ref: ArticleRef, form: CommentForm, status: int = 200, form_error: str | None = None
-) -> Any:
+) -> Response:
+    """The widget page for one reader (their held comment, their refused form): never stored."""
+    html = render_page(ref, form, token=form_token(ref.key), form_error=form_error)
+    return _widget_response(html, status, None)
+
+
+def render_page(
+    ref: ArticleRef, form: CommentForm, token: str, form_error: str | None = None
+) -> str:
     """Render the widget page for ``ref`` with ``form`` (fresh, or holding errors)."""
     article = find_article(ref.key)
     try:
@@ -140,48 +191,26 @@ def render_widget(
         abort(400, str(error))
     parent = _reply_target(article, form)
     form.parent_id.data = str(parent.id) if parent else ""
+    form.token.data = token
     parts = widget_parts()
-    context = {
-        "ref": ref,
+    return render_template(
+        "embed.html",
+        form=form,
+        ref=ref,
         # The embedding page's own title first: a stored one may be stale or (set by whoever
         # was first) wrong.
-        "title": ref.title or (article.title if article else ""),
-        "count": article.approved_count if article else 0,
-        "threads": [public_thread(node) for node in page.threads],
-        "page": page,
-        "form_error": form_error,
-        "replying_to": public_comment(parent) if parent else None,
-        "max_depth": current_app.config["THREAD_DEPTH"],
-        "parent_origin": embedding_origin() or "",
-        "show_comments": "comments" in parts,
-        "closed": comments_closed(article),
-        "share": share_bar(ref, article) if "share" in parts else None,
-    }
-    # Shared caches may keep a plain page view; a page naming the reader's own held comment,
-    # or showing their refused form, is theirs alone.
-    cacheable = status == 200 and request.method == "GET" and not request.args.get("mine")
-    etag = widget_etag(context) if cacheable else None
-    if etag and etag in request.if_none_match:
-        return _widget_response("", 304, etag)
-    form.token.data = form_token(ref.key)
-    return _widget_response(render_template("embed.html", form=form, **context), status, etag)
-
-
-def widget_etag(context: dict[str, Any]) -> str:
-    """A tag that changes whenever what the page shows changes (the form token aside)."""
-    shown = {k: v for k, v in context.items() if k not in ("ref", "page")}
-    shown["page"] = (context["page"].older, context["page"].newer)
-    shown["request"] = request.full_path
-    shown["settings"] = current_settings()
-    shown["release"] = release_id()
-    # The page carries a form token that expires: let a cached copy expire well before it.
-    shown["token_epoch"] = int(time.time() // (current_app.config["FORM_MAX_AGE"] / 2))
-    shown["form"] = (
-        current_app.config["MIN_SUBMIT_SECONDS"],
-        current_app.config["MAX_COMMENT_LENGTH"],
+        title=ref.title or (article.title if article else ""),
+        count=article.approved_count if article else 0,
+        threads=[public_thread(node) for node in page.threads],
+        page=page,
+        form_error=form_error,
+        replying_to=public_comment(parent) if parent else None,
+        max_depth=current_app.config["THREAD_DEPTH"],
+        parent_origin=embedding_origin() or "",
+        show_comments="comments" in parts,
+        closed=comments_closed(article),
+        share=share_bar(ref, article) if "share" in parts else None,
     )
-    digest = hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode())
-    return digest.hexdigest()[:32]
 
 
 def _widget_response(html: str, status: int, etag: str | None) -> Response:

@@ -62,7 +62,13 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
     process = subprocess.Popen(
         command,
         cwd=ROOT,
-        env={**os.environ, **env},
+        # The project's console scripts (gunicorn, commentsvc) live beside this Python, which
+        # may not be on PATH (make runs .venv/bin/python without activating the venv).
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            **env,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

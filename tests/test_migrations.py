@@ -41,3 +41,31 @@ def test_prepare_makes_a_secret_key_once_and_keeps_it(tmp_path) -> None:
         db.engine.dispose()
     with again.app_context():
         db.engine.dispose()
+
+
+def test_migrated_database_raises_article_revisions_on_every_change(empty_database, tmp_path):
+    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": empty_database})
+    app.instance_path = str(tmp_path / "instance")
+    (tmp_path / "instance").mkdir()
+    upgrade_database(app)
+    statements = [
+        "INSERT INTO articles (key, url, title, created_at, approved_count) "
+        "VALUES ('k', 'https://a.example/', '', CURRENT_TIMESTAMP, 0)",
+        "INSERT INTO comments (article_id, depth, name, email, website, body, status, "
+        "created_at, ip, user_agent) VALUES (1, 0, 'A', 'a@x.io', '', 'hi', 'approved', "
+        "CURRENT_TIMESTAMP, '', '')",
+        "UPDATE comments SET body = 'edited'",
+        "INSERT INTO share_counts (article_id, network, count) VALUES (1, 'x', 1)",
+        "UPDATE share_counts SET count = count + 1",
+        "DELETE FROM comments",
+    ]
+    revisions = []
+    with app.app_context():
+        with db.engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+                revisions.append(
+                    connection.execute(sa.text("SELECT revision FROM articles")).scalar()
+                )
+        db.engine.dispose()
+    assert revisions == [0, 1, 2, 3, 4, 5]

@@ -1,0 +1,129 @@
+"""Rendered widget pages, kept per worker and checked against the database on every request.
+
+A page is stored under everything it was rendered from: the request's path and query, the
+article's row (its revision, which database triggers raise on every comment or share-count
+change, its count, title and closed state), the settings in force, the release and the form
+token's epoch. A request reads those again (one indexed row and the few settings rows), so a
+change made by any worker, the admin or the CLI shows at once; only the Jinja rendering and
+the comment queries are saved. The form token differs per response, so pages are stored with
+a placeholder that each response fills in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Select, Text, bindparam, cast, func, literal, select
+
+from .extensions import db
+from .models import Article, SiteSetting
+from .site_settings import use_stored_settings
+
+# Stands in for the form token in a stored page; never valid as a token itself.
+TOKEN_SLOT = "commentsvc-form-token-slot"
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    """A rendered page (token slot unfilled) and the ETag of what it shows."""
+
+    html: str
+    etag: str
+
+
+class PageCache:
+    """A least-recently-used store of pages, bounded by the characters it holds."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self._pages: OrderedDict[Any, CachedPage] = OrderedDict()
+        self._chars = 0
+        # The development server and threaded workers share one cache per process.
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> CachedPage | None:
+        """The page stored under ``key``, if any (and mark it recently used)."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: Any, page: CachedPage) -> None:
+        """Store ``page``, evicting the least recently used pages beyond the bound."""
+        if len(page.html) > self.max_chars:
+            return
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._chars -= len(old.html)
+            self._pages[key] = page
+            self._chars += len(page.html)
+            while self._chars > self.max_chars:
+                _, evicted = self._pages.popitem(last=False)
+                self._chars -= len(evicted.html)
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+
+def etag_for(key: Any) -> str:
+    """A strong ETag naming the state a page was rendered from."""
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+
+
+# The article's columns a page depends on; ``revision`` covers its comments and shares.
+_ARTICLE_COLUMNS = (
+    Article.id,
+    Article.revision,
+    Article.approved_count,
+    Article.comments_closed,
+    Article.title,
+    Article.url,
+    Article.created_at,
+)
+
+
+@lru_cache(maxsize=4)
+def _state_statement(dialect: str) -> Select[Any]:
+    # The saved settings ride along as one JSON object, so a page costs a single statement.
+    if dialect == "postgresql":
+        stored = func.json_object_agg(SiteSetting.key, SiteSetting.value)
+    else:
+        stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
+    settings = select(cast(stored, Text)).scalar_subquery()
+    one_row = select(literal(1).label("one")).subquery()
+    return select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
+        one_row.outerjoin(Article, Article.key == bindparam("key"))
+    )
+
+
+def page_state(key: str) -> Any | None:
+    """The article's row as a page depends on it (a plain row), or None; also loads the settings.
+
+    One statement: the settings saved in the admin come with it and become this request's
+    ``current_settings()``.
+    """
+    statement = _state_statement(db.engine.dialect.name)
+    row = db.session.connection().execute(statement, {"key": key}).one()
+    use_stored_settings(json.loads(row.settings or "{}"))
+    return row if row.id is not None else None
+
+
+def page_cache() -> PageCache | None:
+    """This process's cache of widget pages, or None when switched off."""
+    return current_app.extensions.get("commentsvc.page_cache")
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its cache (``PAGE_CACHE_MB``; 0 switches it off)."""
+    megabytes = app.config["PAGE_CACHE_MB"]
+    if megabytes > 0:
+        app.extensions["commentsvc.page_cache"] = PageCache(int(megabytes * 1024 * 1024))

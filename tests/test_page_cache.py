@@ -1,0 +1,187 @@
+"""The widget page cache: one statement for a stored page, and no change ever hidden by it.
+
+Each change is made through a second app on the same database (another worker, the CLI, or a
+hand-written SQL statement), so only the database can tell the first app's cache about it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from commentsvc import create_app
+from commentsvc.comments import set_status
+from commentsvc.extensions import db
+from commentsvc.models import Article, Status
+from commentsvc.page_cache import TOKEN_SLOT, CachedPage, PageCache
+from commentsvc.site_settings import save_settings
+
+A = {"url": "https://news.example/cached", "title": "Cached article"}
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+TOKEN = re.compile(r'name="token" value="([^"]+)"')
+
+
+@pytest.fixture
+def other_worker(app: Flask) -> Iterator[Flask]:
+    """A second app on the same database, as another gunicorn worker would be."""
+    other = create_app(dict(app.config))
+    yield other
+    with other.app_context():
+        db.engine.dispose()
+
+
+def page(client: Any, **params: Any) -> str:
+    response = client.get("/embed", query_string={**A, **params})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def statements_for(app: Flask, request: Callable[[], Any]) -> list[str]:
+    """The SQL statements ``request`` sends to the database."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        request()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
+def test_a_stored_page_costs_one_statement_and_matches_a_fresh_render(
+    app, client, reader, config
+) -> None:
+    for n in range(3):
+        assert reader.post(A, comment=f"comment {n}").status_code == 303
+    first = page(client)
+    again: list[str] = []
+    statements = statements_for(app, lambda: again.append(page(client)))
+    assert len(statements) == 1, statements
+    assert TOKEN.sub("", again[0]) == TOKEN.sub("", first)
+    # With the cache off the same page costs the comment queries again.
+    app.extensions.pop("commentsvc.page_cache")
+    assert len(statements_for(app, lambda: page(client))) > 1
+
+
+def test_every_response_gets_its_own_valid_form_token(app, client, reader) -> None:
+    tokens = [TOKEN.search(page(client)).group(1) for _ in range(3)]
+    assert len(set(tokens)) == 3 and TOKEN_SLOT not in "".join(tokens)
+    for token in tokens:
+        assert reader.post(A, token=token, comment=f"with {token[-6:]}").status_code == 303
+
+
+def _sql(statement: str) -> Callable[[Flask], None]:
+    def change(other: Flask) -> None:
+        with other.app_context():
+            db.session.execute(sa.text(statement))
+            db.session.commit()
+
+    return change
+
+
+def _share(other: Flask) -> None:
+    response = other.test_client().post(
+        "/api/v1/shares", data={**A, "network": "x"}, headers=BROWSER
+    )
+    assert response.status_code == 202
+
+
+def _close(other: Flask) -> None:
+    with other.app_context():
+        db.session.execute(sa.update(Article).values(comments_closed=True))
+        db.session.commit()
+
+
+def _hide_counts(other: Flask) -> None:
+    with other.app_context():
+        save_settings({"share_min_count": 1000})
+        db.session.commit()
+
+
+def _unapprove(other: Flask) -> None:
+    with other.app_context():
+        assert set_status(1, Status.PENDING)
+
+
+# Each change, and what the page shows (True) or stops showing (False) afterwards.
+CHANGES = {
+    "comment edited by hand in SQL": (
+        _sql("UPDATE comments SET body = 'Edited by hand'"),
+        "Edited by hand",
+        True,
+    ),
+    "comment deleted by hand in SQL": (_sql("DELETE FROM comments"), "The first words", False),
+    "comment unapproved by a moderator": (_unapprove, "The first words", False),
+    "share counted by another worker": (_share, 'class="spread-count">1<', True),
+    "comments closed": (_close, "Comments are closed.", True),
+    "share counts hidden in the settings": (_hide_counts, 'class="spread-count">', False),
+}
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "none", "SHARE_MIN_COUNT": 1}])
+@pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
+def test_a_change_anywhere_shows_on_the_next_view(
+    app, client, reader, other_worker, config, change
+) -> None:
+    make_change, text, shown_after = CHANGES[change]
+    assert reader.post(A, comment="The first words").status_code == 303
+    if change == "share counts hidden in the settings":
+        _share(other_worker)
+    before = page(client)
+    assert TOKEN.sub("", page(client)) == TOKEN.sub("", before)  # served from the cache
+    assert (text in before) is not shown_after
+    make_change(other_worker)
+    after = page(client)
+    assert (text in after) is shown_after, change
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "all"}])
+def test_approving_through_another_worker_publishes_at_once(
+    app, client, reader, other_worker, config
+) -> None:
+    assert reader.post(A, comment="Held until approved").status_code == 303
+    assert "Held until approved" not in page(client)
+    with other_worker.app_context():
+        assert set_status(1, Status.APPROVED)
+    assert "Held until approved" in page(client)
+
+
+def test_etag_follows_the_revision_and_304_skips_the_render(app, client, other_worker) -> None:
+    first = client.get("/embed", query_string=A)
+    tag = first.headers["ETag"]
+    assert client.get("/embed", query_string=A).headers["ETag"] == tag
+    unchanged = client.get("/embed", query_string=A, headers={"If-None-Match": tag})
+    assert unchanged.status_code == 304
+    _share(other_worker)
+    changed = client.get("/embed", query_string=A, headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != tag
+
+
+def test_the_cache_keeps_to_its_bound_and_drops_the_least_recently_used() -> None:
+    cache = PageCache(max_chars=25)
+    for key in "abc":
+        cache.put(key, CachedPage(html=key * 10, etag=key))
+    assert cache.get("a") is None and len(cache) == 2  # 30 characters do not fit in 25
+    assert cache.get("b") is not None  # now the most recently used
+    cache.put("d", CachedPage(html="d" * 10, etag="d"))
+    assert cache.get("c") is None and cache.get("b") is not None
+    cache.put("huge", CachedPage(html="x" * 26, etag="x"))
+    assert cache.get("huge") is None and len(cache) == 2
+
+
+@pytest.mark.parametrize("config", [{"PAGE_CACHE_MB": 0, "MODERATION": "none"}])
+def test_the_widget_works_with_the_cache_off(app, client, reader, config) -> None:
+    assert "commentsvc.page_cache" not in app.extensions
+    reader.post(A, comment="No cache here")
+    assert "No cache here" in page(client)
