@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from sqlalchemy import Row, Select, Text, bindparam, cast, func, literal, select, update
+
 from .extensions import db
-from .models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, Article
+from .models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, Article, SiteSetting
+from .site_settings import use_stored_settings
 from .sql import upsert
 
 # Query parameters that only track the visitor; two links differing in them are one article.
@@ -126,6 +132,47 @@ def _encodable(text: str) -> bool:
     return True
 
 
+# An article's row as ``article_state`` reads it: plain values, not a model.
+ArticleState: TypeAlias = Row[Any]
+
+# What a page or a new comment needs of the article; ``revision`` covers comments and shares.
+_ARTICLE_COLUMNS = (
+    Article.id,
+    Article.revision,
+    Article.approved_count,
+    Article.comments_closed,
+    Article.title,
+    Article.url,
+    Article.created_at,
+)
+
+
+@lru_cache(maxsize=4)
+def _state_statement(dialect: str) -> Select[Any]:
+    # The saved settings ride along as one JSON object, so a page costs a single statement.
+    if dialect == "postgresql":
+        stored = func.json_object_agg(SiteSetting.key, SiteSetting.value)
+    else:
+        stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
+    settings = select(cast(stored, Text)).scalar_subquery()
+    one_row = select(literal(1).label("one")).subquery()
+    return select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
+        one_row.outerjoin(Article, Article.key == bindparam("key"))
+    )
+
+
+def article_state(key: str) -> ArticleState | None:
+    """The article's row (a plain row, not a model), or None; loads the settings with it.
+
+    One statement for what both a widget page and a new comment start from: the settings
+    saved in the admin come with it and become this request's ``current_settings()``.
+    """
+    statement = _state_statement(db.engine.dialect.name)
+    row = db.session.connection().execute(statement, {"key": key}).one()
+    use_stored_settings(json.loads(row.settings or "{}"))
+    return row if row.id is not None else None
+
+
 def find_article(key: str) -> Article | None:
     """The article stored under ``key``, or None when nobody has commented yet."""
     return db.session.execute(db.select(Article).filter_by(key=key)).scalar_one_or_none()
@@ -150,3 +197,29 @@ def get_or_create_article(ref: ArticleRef, existing: Article | None = None) -> A
     if not article.title and ref.title:
         article.title = ref.title
     return article
+
+
+def article_id_for(ref: ArticleRef, state: ArticleState | None) -> int:
+    """The id of ``ref``'s article, its row created on first use (safe when two requests race).
+
+    ``state`` is the row ``article_state`` read (None: not stored yet). A URL or title the
+    row still lacks is filled in from ``ref``.
+    """
+    if state is None:
+        db.session.execute(
+            upsert(Article)
+            .values(key=ref.key, url=ref.url, title=ref.title, approved_count=0)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        state = db.session.execute(
+            select(Article.id, Article.url, Article.title).where(Article.key == ref.key)
+        ).one()
+    # First seen by id only (or untitled): now we know where it lives and what it is called.
+    filled = {
+        name: value
+        for name, value in (("url", ref.url), ("title", ref.title))
+        if value and not getattr(state, name)
+    }
+    if filled:
+        db.session.execute(update(Article).where(Article.id == state.id).values(**filled))
+    return state.id

@@ -12,19 +12,12 @@ a placeholder that each response fills in.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, Text, bindparam, cast, func, literal, select
-
-from .extensions import db
-from .models import Article, SiteSetting
-from .site_settings import use_stored_settings
 
 # Stands in for the form token in a stored page; never valid as a token itself.
 TOKEN_SLOT = "commentsvc-form-token-slot"
@@ -77,44 +70,6 @@ class PageCache:
 def etag_for(key: Any) -> str:
     """A strong ETag naming the state a page was rendered from."""
     return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
-
-
-# The article's columns a page depends on; ``revision`` covers its comments and shares.
-_ARTICLE_COLUMNS = (
-    Article.id,
-    Article.revision,
-    Article.approved_count,
-    Article.comments_closed,
-    Article.title,
-    Article.url,
-    Article.created_at,
-)
-
-
-@lru_cache(maxsize=4)
-def _state_statement(dialect: str) -> Select[Any]:
-    # The saved settings ride along as one JSON object, so a page costs a single statement.
-    if dialect == "postgresql":
-        stored = func.json_object_agg(SiteSetting.key, SiteSetting.value)
-    else:
-        stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
-    settings = select(cast(stored, Text)).scalar_subquery()
-    one_row = select(literal(1).label("one")).subquery()
-    return select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
-        one_row.outerjoin(Article, Article.key == bindparam("key"))
-    )
-
-
-def page_state(key: str) -> Any | None:
-    """The article's row as a page depends on it (a plain row), or None; also loads the settings.
-
-    One statement: the settings saved in the admin come with it and become this request's
-    ``current_settings()``.
-    """
-    statement = _state_statement(db.engine.dialect.name)
-    row = db.session.connection().execute(statement, {"key": key}).one()
-    use_stored_settings(json.loads(row.settings or "{}"))
-    return row if row.id is not None else None
 
 
 def page_cache() -> PageCache | None:

@@ -7,8 +7,9 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, text
 
+from .articles import ArticleState
 from .extensions import db
-from .models import Article, Comment, Status, utcnow
+from .models import Comment, Status, utcnow
 from .submission import Duplicate, NewComment, TooFast
 
 
@@ -24,8 +25,13 @@ def serialise_sender(new: NewComment) -> None:
         # An UPDATE that matches nothing still opens SQLite's write transaction.
         db.session.execute(text("UPDATE comments SET id = id WHERE id = -1"))
         return
-    for key in (f"email:{new.email.lower()}", f"ip:{new.ip}"):
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    # One round trip; PostgreSQL evaluates the select list left to right.
+    db.session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtext(:email)), pg_advisory_xact_lock(hashtext(:ip))"
+        ),
+        {"email": f"email:{new.email.lower()}", "ip": f"ip:{new.ip}"},
+    )
 
 
 def check_flood(new: NewComment) -> None:
@@ -45,7 +51,7 @@ def check_flood(new: NewComment) -> None:
         raise TooFast("You are posting comments too quickly. Slow down.")
 
 
-def check_duplicate(article: Article | None, new: NewComment) -> None:
+def check_duplicate(article: ArticleState | None, new: NewComment) -> None:
     """Refuse the same text from the same email on the same article (trash aside)."""
     if article is None:
         return

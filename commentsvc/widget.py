@@ -21,7 +21,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from .articles import ArticleRef, find_article
+from .articles import ArticleRef, article_state, find_article
 from .comments import (
     CursorError,
     comment_page,
@@ -33,7 +33,7 @@ from .extensions import csrf, db
 from .forms import CommentForm
 from .limits import comment_limit
 from .models import Article, Comment, Status, parse_id
-from .page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_state
+from .page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache
 from .public import public_comment, public_thread
 from .render import display_date
 from .requests import (
@@ -95,7 +95,7 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
     configuration and the release.
     """
     config = current_app.config
-    state = page_state(ref.key)
+    state = article_state(ref.key)
     return (
         request.full_path,
         tuple(state) if state is not None else None,
