@@ -8,7 +8,18 @@ from functools import lru_cache
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import Row, Select, Text, bindparam, cast, func, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    update,
+)
 
 from .extensions import db
 from .models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, Article, SiteSetting
@@ -91,6 +102,8 @@ class ArticleRef:
     title: str
 
 
+# Every widget view parses the same few hot articles' parameters: remember the answers.
+@lru_cache(maxsize=1024)
 def article_ref(
     url: str | None, article: str | None, title: str | None, allowed_origins: tuple[str, ...]
 ) -> ArticleRef:
@@ -155,20 +168,23 @@ def _state_statement(dialect: str) -> Select[Any]:
     else:
         stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
     settings = select(cast(stored, Text)).scalar_subquery()
-    one_row = select(literal(1).label("one")).subquery()
+    one_row = select(literal_column("1").label("one")).subquery()
     return select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
         one_row.outerjoin(Article, Article.key == bindparam("key"))
     )
 
 
-def article_state(key: str) -> ArticleState | None:
+def article_state(key: str, connection: Connection | None = None) -> ArticleState | None:
     """The article's row (a plain row, not a model), or None; loads the settings with it.
 
     One statement for what both a widget page and a new comment start from: the settings
-    saved in the admin come with it and become this request's ``current_settings()``.
+    saved in the admin come with it and become this request's ``current_settings()``. It runs
+    in the session's transaction unless a ``connection`` is given (a page reader's own,
+    cheaper than the session's bookkeeping).
     """
     statement = _state_statement(db.engine.dialect.name)
-    row = db.session.connection().execute(statement, {"key": key}).one()
+    connection = connection or db.session.connection()
+    row = connection.execute(statement, {"key": key}).one()
     use_stored_settings(json.loads(row.settings or "{}"))
     return row if row.id is not None else None
 

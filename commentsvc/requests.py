@@ -21,7 +21,7 @@ def requested_article(values: dict[str, str] | None = None) -> ArticleRef:
             values.get("url"),
             values.get("article"),
             values.get("title"),
-            current_app.config["ALLOWED_ORIGINS"],
+            tuple(current_app.config["ALLOWED_ORIGINS"]),
         )
     except ArticleError as error:
         abort(400, str(error))

@@ -95,7 +95,8 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
     configuration and the release.
     """
     config = current_app.config
-    state = article_state(ref.key)
+    with db.engine.connect() as connection:
+        state = article_state(ref.key, connection)
     return (
         request.full_path,
         tuple(state) if state is not None else None,
