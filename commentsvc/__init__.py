@@ -24,10 +24,9 @@ from . import (
     widget,
 )
 from .config import default_database_url, load_settings, normalise_database_url
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 
 
 def _templates_dir() -> str:
@@ -73,7 +72,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Extensions.
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    # Flask-Migrate (Alembic) is bound only where migrations run: startup.upgrade_database and
+    # the `commentsvc db` commands; serving workers never import it.
     # Limits before CSRF, so a flood of forged sign-ins is still counted.
     limits.init_app(app)
     csrf.init_app(app)
