@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, Response, abort, current_app, request
-from flask.sessions import SecureCookieSessionInterface
 from werkzeug.datastructures import MultiDict
 
 from .extensions import csrf
@@ -78,22 +75,8 @@ def _check_csrf() -> None:
         csrf.protect(apply_exemptions=True)
 
 
-class SessionOnlyWhenSent(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, without building its signer when no cookie was sent.
-
-    Readers never carry a session cookie (only /admin/ signs in), yet Flask built the
-    serializer for every request.
-    """
-
-    def open_session(self, app: Flask, request: Any) -> Any:
-        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
-            return self.session_class()
-        return super().open_session(app, request)
-
-
 def init_app(app: Flask) -> None:
-    """Register the headers, the request size limit, CSRF, the NUL-byte check, the session."""
-    app.session_interface = SessionOnlyWhenSent()
+    """Register the headers, the request size limit, CSRF and the NUL-byte check."""
     # Flask answers 413 for a larger body before any view reads it.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # _check_csrf runs the same check, cheaper
