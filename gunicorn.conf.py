@@ -7,6 +7,8 @@ run the same command line.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from typing import Any
 
@@ -21,6 +23,15 @@ errorlog = "-"
 # Prometheus metrics add up across workers only in multiprocess mode, which needs a folder
 # known before any worker imports prometheus_client.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="commentsvc-metrics-"))
+
+
+def on_starting(server: Any) -> None:
+    """Make the secret key and the schema ready once, in a process of its own, before forking.
+
+    Workers then find the schema current and never import Alembic; the master stays small too,
+    since what it imports every worker inherits.
+    """
+    subprocess.run([sys.executable, "-m", "commentsvc.startup"], check=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -25,10 +25,9 @@ from . import (
     widget,
 )
 from .config import default_database_url, load_settings, normalise_database_url
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 
 
 def _templates_dir() -> str:
@@ -60,11 +59,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config.get("DATABASE_URL") or default_database_url(app.instance_path)
     )
-    # Test pooled connections before use, so the service recovers by itself after the
-    # database restarts instead of failing on every stale connection.
+    # Test pooled connections to a database server before use, so the service recovers by
+    # itself after the server restarts instead of failing on every stale connection (a SQLite
+    # file has no server to lose, and the ping would only cost time).
     # Errors never carry query parameters (emails!) into the logs.
+    is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True, "hide_parameters": True}
+        "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": not is_sqlite, "hide_parameters": True}
     )
 
     # Behind N trusted proxies, take the client's address from X-Forwarded-For; otherwise never.
@@ -74,7 +75,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Extensions.
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    # Flask-Migrate (Alembic) is bound only where migrations run: startup.upgrade_database and
+    # the `commentsvc db` commands; serving workers never import it.
     # Limits before CSRF, so a flood of forged sign-ins is still counted.
     limits.init_app(app)
     csrf.init_app(app)

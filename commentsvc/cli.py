@@ -22,7 +22,7 @@ from .admin.auth import create_moderator
 from .extensions import db
 from .gdpr import erase_commenter, export_commenter
 from .models import Article, Comment, Status
-from .startup import prepare
+from .startup import MIGRATIONS_DIR, prepare
 
 
 @click.command(
@@ -133,6 +133,10 @@ def _cli_app() -> Flask:
     # Every command may touch the default SQLite file, which lives in the instance folder.
     app = create_app()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # `commentsvc db …` (Flask-Migrate's command group) needs the extension bound.
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(MIGRATIONS_DIR))
     return app
 
 

@@ -1,8 +1,5 @@
 """Flask extensions, created unbound here and bound to the app by ``create_app``."""
 
-from flask import current_app, request
-from flask_limiter import Limiter
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -23,17 +20,4 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 csrf = CSRFProtect()
-
-
-def _client_network() -> str:
-    # Limits apply per network (IPv4 /24, IPv6 /48), the same unit flood control uses; the
-    # prefix keeps installs that share one Redis apart.
-    from .privacy import anonymise_ip
-
-    network = anonymise_ip(request.remote_addr) or "unknown"
-    return f"{current_app.config['REDIS_PREFIX']}{network}"
-
-
-limiter = Limiter(key_func=_client_network)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 
+# Every request logs its client's network: remember the answer for the addresses seen lately.
+@lru_cache(maxsize=4096)
 def anonymise_ip(address: str | None) -> str:
     """The network an address belongs to: IPv4 /24, IPv6 /48; "" when it is not an address."""
     try:
