@@ -35,8 +35,13 @@ def _release(static_folder: str, template_folder: str) -> str:
 def release_id() -> str:
     """A fingerprint of the templates and static files being served (read once per process)."""
     app = current_app
-    templates = str(Path(app.root_path) / (app.template_folder or "templates"))
-    return _release(app.static_folder or "", templates)
+    release = app.extensions.get("commentsvc.release")
+    if release is None:
+        templates = str(Path(app.root_path) / (app.template_folder or "templates"))
+        release = app.extensions["commentsvc.release"] = _release(
+            app.static_folder or "", templates
+        )
+    return release
 
 
 def _add_version(endpoint: str, values: dict[str, Any]) -> None:

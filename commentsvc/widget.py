@@ -88,7 +88,7 @@ def public_widget(ref: ArticleRef) -> Response:
 
 
 def page_key(ref: ArticleRef) -> tuple[Any, ...]:
-    """Everything the public page for ``ref`` is rendered from, read afresh (two small queries).
+    """Everything the public page for ``ref`` is rendered from, read afresh (one statement).
 
     The article's revision stands for its comments and share counts (database triggers raise
     it on every change); the rest of the page comes from the request, the settings, the
@@ -110,6 +110,7 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
         config["THREAD_DEPTH"],
         config["COMMENTS_PER_PAGE"],
         tuple(config["SHARE_NETWORKS"]),
+        tuple(config["ALLOWED_ORIGINS"]),
     )
 
 
