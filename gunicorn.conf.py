@@ -39,3 +39,12 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Flush share clicks buffered in Redis, so a stopping service leaves none waiting there."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        from commentsvc.share_buffer import flush_at_exit
+
+        flush_at_exit(app)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import (
     FlaskGroup,
     ScriptInfo,
@@ -19,9 +19,11 @@ from werkzeug.serving import WSGIRequestHandler
 
 from . import create_app, moderation
 from .admin.auth import create_moderator
+from .dedupe import redis_error
 from .extensions import db
 from .gdpr import erase_commenter, export_commenter
 from .models import Article, Comment, Status
+from .share_buffer import LOCK_SECONDS, flush_shares
 from .startup import MIGRATIONS_DIR, prepare
 
 
@@ -129,6 +131,20 @@ def erase_commenter_command(email: str, keep_text: bool, yes: bool) -> None:
     click.echo(f"{done} comment(s) {what}d.")
 
 
+@click.command("flush-shares")
+@with_appcontext
+def flush_shares_command() -> None:
+    """Add the share clicks buffered in Redis to the database now (exactly once)."""
+    if not current_app.config.get("REDIS_URL"):
+        click.echo("No Redis is configured: share clicks are already in the database.")
+        return
+    try:
+        added = flush_shares(wait=LOCK_SECONDS)
+    except redis_error() as error:
+        raise click.ClickException(f"Redis is not reachable: {error}") from None
+    click.echo(f"{added} share click(s) added to the database.")
+
+
 def _cli_app() -> Flask:
     # Every command may touch the default SQLite file, which lives in the instance folder.
     app = create_app()
@@ -155,6 +171,7 @@ def _make_cli() -> FlaskGroup:
         create_admin,
         export_commenter_command,
         erase_commenter_command,
+        flush_shares_command,
     ):
         cli.add_command(command)
     for action, help_text in (

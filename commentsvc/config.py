@@ -175,8 +175,8 @@ SETTINGS: tuple[Setting, ...] = (
         "REDIS_URL",
         None,
         _redis_url,
-        "redis://host:6379/0. When set, share de-duplication keys live in Redis (SET NX EX); "
-        "without it, in a database table.",
+        "redis://host:6379/0. When set, share de-duplication keys and not yet flushed share "
+        "counts live in Redis; without it, in the database.",
     ),
     Setting(
         "REDIS_PREFIX",
@@ -196,6 +196,13 @@ SETTINGS: tuple[Setting, ...] = (
         1800,
         _positive_int,
         "A reader's repeated clicks on one network for one article count once in this window.",
+    ),
+    Setting(
+        "SHARE_FLUSH_SECONDS",
+        1,
+        _non_negative_int,
+        "With Redis, share clicks are counted there and flushed to the database at most once "
+        "per this many seconds (0: every click goes straight to the database).",
     ),
     Setting(
         "SHARE_MIN_COUNT",

@@ -42,7 +42,8 @@ def redis_client(app: Flask | None = None):  # -> redis.Redis | None
     return client
 
 
-def _redis_error() -> type[Exception]:
+def redis_error() -> type[Exception]:
+    """redis-py's base exception class."""
     # Imported on first need: without COMMENTSVC_REDIS_URL no worker loads redis-py (~8 MiB).
     from redis.exceptions import RedisError
 
@@ -75,8 +76,8 @@ def _redis_salt(day: str) -> str | None:
     try:
         client.set(key, secrets.token_hex(32), nx=True, ex=int(SALT_LIFETIME.total_seconds()))
         return client.get(key).decode()
-    except _redis_error() as error:
-        _redis_down(error)
+    except redis_error() as error:
+        redis_down(error)
         return None
 
 
@@ -94,7 +95,8 @@ def _database_salt(day: str) -> str:
     return salt
 
 
-def _redis_down(error: Exception) -> None:
+def redis_down(error: Exception) -> None:
+    """Log that Redis failed and the database is used instead."""
     # Shares keep being counted with the table instead; /readyz reports Redis as down.
     current_app.logger.warning("Redis unavailable, using the database instead: %s", error)
 
@@ -105,19 +107,19 @@ def fingerprint(ip_prefix: str, user_agent: str, article_key: str, network: str)
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def first_click(key: str) -> bool:
+def first_click(key: str, use_redis: bool = True) -> bool:
     """Remember ``key`` for the window; True if it was not already remembered.
 
     On the database path the row joins the caller's transaction, so it is stored only
-    if the count is.
+    if the count is. ``use_redis=False``: Redis just failed, go straight to the table.
     """
     window = current_app.config["SHARE_DEDUPE_SECONDS"]
-    client = redis_client()
+    client = redis_client() if use_redis else None
     if client is not None:
         try:
             return bool(client.set(_redis_key("click", key), 1, nx=True, ex=window))
-        except _redis_error() as error:
-            _redis_down(error)
+        except redis_error() as error:
+            redis_down(error)
     now = utcnow()
     insert = upsert(ShareDedupe).values(key=key, expires_at=now + timedelta(seconds=window))
     stored = db.session.execute(
@@ -138,7 +140,7 @@ def forget_click(key: str) -> None:
     """Undo ``first_click`` in Redis when the count itself could not be stored."""
     client = redis_client()
     if client is not None:
-        with suppress(_redis_error()):
+        with suppress(redis_error()):
             client.delete(_redis_key("click", key))
 
 

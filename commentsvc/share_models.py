@@ -42,3 +42,16 @@ class ShareSalt(db.Model):
 
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     salt: Mapped[str] = mapped_column(String(64))
+
+
+class ShareBatch(db.Model):
+    """A batch of Redis-buffered clicks already added to share_counts (see share_buffer).
+
+    Written in the same transaction as the counts, so a flush retried after a crash knows the
+    batch is in and only cleans up Redis: every click is counted exactly once.
+    """
+
+    __tablename__ = "share_batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), index=True)

@@ -5,18 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 
 from .articles import ArticleRef, get_or_create_article
 from .bots import is_bot
-from .dedupe import fingerprint, first_click, forget_click
+from .dedupe import fingerprint, first_click, forget_click, redis_down, redis_error
 from .extensions import db
 from .models import Article
 from .observability import SHARE_CLICKS
+from .share_buffer import buffer_click, buffering, flush_if_due, pending_deltas
 from .share_links import NETWORKS, compact_count
-from .share_models import ShareCount
+from .share_models import ShareBatch, ShareCount
 from .site_settings import current_settings
 from .sql import upsert
+
+# Article ids remembered per process for the database path; cleared when this many.
+ARTICLE_ID_CACHE = 10_000
 
 
 class UnknownNetwork(ValueError):
@@ -47,9 +52,11 @@ class Click:
 def record_click(click: Click) -> str:
     """Count ``click`` unless it is a bot's, from a foreign origin, or a repeat.
 
-    Returns what happened: "counted", "bot", "foreign_origin" or "duplicate". One
-    transaction: the fingerprint and the increment are stored together or not at all. The
-    increment is an atomic upsert (``count = count + 1``), never read-modify-write.
+    Returns what happened: "counted", "bot", "foreign_origin" or "duplicate". With Redis the
+    click is one script call (de-duplication and the pending increment together; see
+    share_buffer); without it, or while Redis is down, one database transaction stores the
+    fingerprint and the increment together or not at all. Increments are atomic
+    (``count = count + 1``), never read-modify-write.
     """
     result = _record(click)
     SHARE_CLICKS.labels(result).inc()
@@ -62,23 +69,44 @@ def _record(click: Click) -> str:
     if not click.origin_allowed:
         return "foreign_origin"
     key = fingerprint(click.ip_prefix, click.user_agent, click.ref.key, click.network)
-    if not first_click(key):
+    if buffering():
+        try:
+            counted = buffer_click(
+                key, click.ref.key, click.ref.url, click.ref.title, click.network
+            )
+        except redis_error() as error:
+            redis_down(error)  # count it in the database below; nothing accepted is lost
+            return _record_in_database(key, click, use_redis=False)
+        flush_if_due()
+        return "counted" if counted else "duplicate"
+    return _record_in_database(key, click, use_redis=True)
+
+
+def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
+    if not first_click(key, use_redis=use_redis):
         db.session.rollback()
         return "duplicate"
+    # Article ids never change, so each process remembers them: a click on a known article
+    # is two statements (fingerprint, increment) and one commit.
+    known = current_app.extensions.setdefault("commentsvc.article_ids", {})
     try:
-        article = get_or_create_article(click.ref)
-        insert = upsert(ShareCount).values(article_id=article.id, network=click.network, count=1)
+        article_id = known.get(click.ref.key) or get_or_create_article(click.ref).id
+        counts = ShareCount.__table__
+        insert = upsert(counts).values(article_id=article_id, network=click.network, count=1)
         db.session.execute(
             insert.on_conflict_do_update(
-                index_elements=["article_id", "network"],
-                set_={"count": ShareCount.count + 1},
+                index_elements=["article_id", "network"], set_={"count": counts.c.count + 1}
             )
         )
         db.session.commit()
     except Exception:
         db.session.rollback()
-        forget_click(key)
+        if use_redis:
+            forget_click(key)
         raise
+    if len(known) >= ARTICLE_ID_CACHE:
+        known.clear()
+    known[click.ref.key] = article_id  # committed, so it exists for good
     return "counted"
 
 
@@ -101,23 +129,52 @@ def network_counts(article_id: int) -> dict[str, int]:
 
 
 def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Comments and shares for each article key (zeros for articles never seen): two queries."""
-    articles = {}
-    if keys:
-        query = db.select(Article.id, Article.key, Article.approved_count).where(
-            Article.key.in_(keys)
+    """Comments and shares for each article key (zeros for articles never seen).
+
+    One SQL statement (plain tuples), plus, with Redis, one script call for the clicks not
+    flushed yet. The statement also says which of those clicks' batches are already in the
+    database: both come from one snapshot, so a flush committing meanwhile is counted once.
+    """
+    pending = pending_deltas(keys)
+    batch_ids = sorted(pending.by_batch) if pending else []
+    articles, counts = Article.__table__, ShareCount.__table__
+    query = (
+        sa.select(
+            sa.literal(0).label("kind"),
+            articles.c.key,
+            articles.c.approved_count,
+            counts.c.network,
+            counts.c.count,
         )
-        articles = {row.key: row for row in db.session.execute(query)}
-    shares: dict[int, dict[str, int]] = {row.id: {} for row in articles.values()}
-    if shares:
-        query = db.select(ShareCount).where(ShareCount.article_id.in_(list(shares)))
-        for row in db.session.execute(query).scalars():
-            shares[row.article_id][row.network] = row.count
-    out = {}
-    for key in keys:
-        row = articles.get(key)
-        out[key] = {
-            "comments": row.approved_count if row else 0,
-            "shares": shares_shape(shares[row.id] if row else {}),
-        }
-    return out
+        .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id))
+        .where(articles.c.key.in_(keys))
+    )
+    if batch_ids:
+        batches = ShareBatch.__table__
+        query = sa.union_all(
+            query,
+            sa.select(
+                sa.literal(1),
+                batches.c.id,
+                sa.cast(sa.null(), sa.Integer),
+                sa.cast(sa.null(), sa.String),
+                sa.cast(sa.null(), sa.Integer),
+            ).where(batches.c.id.in_(batch_ids)),
+        )
+    comments: dict[str, int] = {}
+    shares: dict[str, dict[str, int]] = {key: {} for key in keys}
+    applied: set[str] = set()
+    for kind, key, approved, network, count in db.session.execute(query):
+        if kind:
+            applied.add(key)
+            continue
+        comments[key] = approved
+        if network is not None:
+            shares[key][network] = count
+    if pending:
+        for key, networks in pending.without(applied).items():
+            for network, n in networks.items():
+                shares[key][network] = shares[key].get(network, 0) + n
+    return {
+        key: {"comments": comments.get(key, 0), "shares": shares_shape(shares[key])} for key in keys
+    }
