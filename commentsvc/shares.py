@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -110,10 +111,14 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
     return "counted"
 
 
-def shares_shape(networks: dict[str, int]) -> dict[str, Any]:
-    """The public shape of an article's shares: total, compact display, and per network."""
+def shares_shape(networks: dict[str, int], minimum: int | None = None) -> dict[str, Any]:
+    """The public shape of an article's shares: total, compact display, and per network.
+
+    ``minimum``: the smallest total displayed (default: the current setting).
+    """
     total = sum(networks.values())
-    minimum = current_settings().share_min_count
+    if minimum is None:
+        minimum = current_settings().share_min_count
     ordered = {name: networks[name] for name in NETWORKS if networks.get(name)}
     return {
         "total": total,
@@ -137,34 +142,14 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     """
     pending = pending_deltas(keys)
     batch_ids = sorted(pending.by_batch) if pending else []
-    articles, counts = Article.__table__, ShareCount.__table__
-    query = (
-        sa.select(
-            sa.literal(0).label("kind"),
-            articles.c.key,
-            articles.c.approved_count,
-            counts.c.network,
-            counts.c.count,
-        )
-        .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id))
-        .where(articles.c.key.in_(keys))
-    )
+    params: dict[str, Any] = {"keys": keys}
     if batch_ids:
-        batches = ShareBatch.__table__
-        query = sa.union_all(
-            query,
-            sa.select(
-                sa.literal(1),
-                batches.c.id,
-                sa.cast(sa.null(), sa.Integer),
-                sa.cast(sa.null(), sa.String),
-                sa.cast(sa.null(), sa.Integer),
-            ).where(batches.c.id.in_(batch_ids)),
-        )
+        params["batch_ids"] = batch_ids
+    rows = db.session.execute(_counts_query(with_batches=bool(batch_ids)), params)
     comments: dict[str, int] = {}
     shares: dict[str, dict[str, int]] = {key: {} for key in keys}
     applied: set[str] = set()
-    for kind, key, approved, network, count in db.session.execute(query):
+    for kind, key, approved, network, count in rows:
         if kind:
             applied.add(key)
             continue
@@ -175,6 +160,39 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
         for key, networks in pending.without(applied).items():
             for network, n in networks.items():
                 shares[key][network] = shares[key].get(network, 0) + n
+    minimum = current_settings().share_min_count
     return {
-        key: {"comments": comments.get(key, 0), "shares": shares_shape(shares[key])} for key in keys
+        key: {"comments": comments.get(key, 0), "shares": shares_shape(shares[key], minimum)}
+        for key in keys
     }
+
+
+@cache
+def _counts_query(with_batches: bool) -> sa.Executable:
+    """(0, key, approved_count, network, count) per article and network, with ``keys`` bound;
+    with batches also (1, batch id, …) for each of ``batch_ids`` already applied. Built once."""
+    articles, counts = Article.__table__, ShareCount.__table__
+    query = (
+        sa.select(
+            sa.literal_column("0").label("kind"),
+            articles.c.key,
+            articles.c.approved_count,
+            counts.c.network,
+            counts.c.count,
+        )
+        .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id))
+        .where(articles.c.key.in_(sa.bindparam("keys", expanding=True)))
+    )
+    if not with_batches:
+        return query
+    batches = ShareBatch.__table__
+    return sa.union_all(
+        query,
+        sa.select(
+            sa.literal_column("1"),
+            batches.c.id,
+            sa.cast(sa.null(), sa.Integer),
+            sa.cast(sa.null(), sa.String),
+            sa.cast(sa.null(), sa.Integer),
+        ).where(batches.c.id.in_(sa.bindparam("batch_ids", expanding=True))),
+    )
