@@ -337,7 +337,8 @@ def flush_if_due() -> None:
     app = current_app._get_current_object()
     now = time.monotonic()
     interval = app.config["SHARE_FLUSH_SECONDS"]
-    if now < app.extensions.get("commentsvc.share_flush_at", 0.0):
+    # A process's first look only starts its clock: a new worker does not flush at once.
+    if now < app.extensions.setdefault("commentsvc.share_flush_at", now + interval):
         return
     app.extensions["commentsvc.share_flush_at"] = now + interval
     try:

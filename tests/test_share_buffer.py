@@ -1,0 +1,326 @@
+"""Share clicks buffered in Redis and flushed to the database in batches, exactly once.
+
+Real Redis, real SQLite and PostgreSQL. A crash is simulated by running the flush's steps
+(share_buffer.begin_flush / apply_batch / finish_batch) only up to the point of the crash.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+
+import pytest
+import redis as redis_py
+from servers import COMMENTSVC, ROOT, free_port
+from test_query_counts import counting_queries
+
+from commentsvc import share_buffer
+from commentsvc.dedupe import redis_client
+from commentsvc.extensions import db
+from commentsvc.share_models import ShareBatch, ShareCount
+
+URL = "https://news.example/viral"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+@pytest.fixture
+def config(request):
+    """Redis with a prefix of this test's own; flushing only when a test asks (3600 s)."""
+    redis_url = request.getfixturevalue("redis_url")
+    return {
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": f"commentsvc-test-{uuid.uuid4().hex}:",
+        "SHARE_FLUSH_SECONDS": 3600,
+    }
+
+
+@pytest.fixture(autouse=True)
+def forget_test_keys(app):
+    yield
+    if app.config.get("REDIS_URL", "").startswith("redis://127.0.0.1:6379"):
+        server = redis_py.Redis.from_url(app.config["REDIS_URL"])
+        for key in server.scan_iter(app.config["REDIS_PREFIX"] + "*"):
+            server.delete(key)
+        server.close()
+
+
+def click(client, reader, network="facebook", url=URL, **fields):
+    response = client.post(
+        "/api/v1/shares",
+        data={"url": url, "network": network, **fields},
+        headers={"User-Agent": f"{BROWSER} reader-{reader}"},
+    )
+    assert response.status_code == 202
+    return response
+
+
+def api_shares(client, url=URL) -> dict:
+    return client.get("/api/v1/counts", query_string={"url": url}).get_json()["articles"][url][
+        "shares"
+    ]
+
+
+def stored(app) -> dict[str, int]:
+    """The counts in the database, {network: n} over every article."""
+    with app.app_context():
+        rows = db.session.execute(db.select(ShareCount.network, ShareCount.count)).all()
+        db.session.remove()
+    out: dict[str, int] = {}
+    for network, count in rows:
+        out[network] = out.get(network, 0) + count
+    return out
+
+
+def redis_leftovers(app) -> list[str]:
+    """Pending and moved-aside batches still in Redis."""
+    server = redis_py.Redis.from_url(app.config["REDIS_URL"])
+    prefix = app.config["REDIS_PREFIX"] + "shares:"
+    keys = [k.decode() for k in server.scan_iter(prefix + "*")]
+    server.close()
+    return sorted(k[len(prefix) :] for k in keys if not k.endswith(("next-batch", "flush-due")))
+
+
+def test_a_buffered_click_writes_nothing_to_the_database_and_counts_at_once(app, client) -> None:
+    with counting_queries(app) as statements:
+        click(client, 1)
+        click(client, 2, "x")
+    assert statements == []  # not even the salt: it lives in Redis
+    assert stored(app) == {}
+    assert api_shares(client) == {"total": 2, "display": "2", "networks": {"facebook": 1, "x": 1}}
+    with app.app_context():
+        assert share_buffer.flush_shares() == 2
+    assert stored(app) == {"facebook": 1, "x": 1}
+    assert redis_leftovers(app) == []
+    assert api_shares(client)["networks"] == {"facebook": 1, "x": 1}  # not counted twice
+
+
+def test_a_repeated_click_is_merged_while_buffered(app, client) -> None:
+    for _ in range(3):
+        click(client, 1)
+    click(client, 2)
+    assert api_shares(client)["networks"] == {"facebook": 2}
+    with app.app_context():
+        share_buffer.flush_shares()
+    click(client, 1)  # still inside the window after the flush
+    assert api_shares(client)["networks"] == {"facebook": 2}
+    assert stored(app) == {"facebook": 2}
+
+
+def test_the_flush_creates_the_article_with_its_url_and_title(app, client) -> None:
+    from commentsvc.models import Article
+
+    click(client, 1, article="story-7", title="Lighthouse  kept lit")
+    with app.app_context():
+        share_buffer.flush_shares()
+        article = db.session.execute(db.select(Article).filter_by(key="story-7")).scalar_one()
+        assert (article.url, article.title) == (URL, "Lighthouse kept lit")
+    page = client.get("/embed", query_string={"url": URL, "article": "story-7"})
+    assert "Lighthouse kept lit" in page.get_data(as_text=True)
+
+
+def test_a_flush_interrupted_after_moving_the_batch_aside_is_finished_by_the_next(
+    app, client
+) -> None:
+    for reader in range(3):
+        click(client, reader)
+    with app.app_context():
+        [batch] = share_buffer.begin_flush(redis_client())  # ... and the worker dies here
+    assert redis_leftovers(app) == [f"batch:{batch}", "batches"]
+    assert api_shares(client)["total"] == 3  # in flight, still counted
+    click(client, 10, "x")
+    assert api_shares(client)["networks"] == {"facebook": 3, "x": 1}
+    with app.app_context():
+        assert share_buffer.flush_shares() == 4
+    assert stored(app) == {"facebook": 3, "x": 1}
+    assert redis_leftovers(app) == []
+    assert api_shares(client)["networks"] == {"facebook": 3, "x": 1}
+
+
+def test_a_flush_interrupted_after_its_commit_counts_nothing_twice(app, client) -> None:
+    for reader in range(5):
+        click(client, reader)
+    with app.app_context():
+        client_ = redis_client()
+        [batch] = share_buffer.begin_flush(client_)
+        assert share_buffer.apply_batch(client_, batch) == 5  # committed; Redis not cleaned up
+    assert stored(app) == {"facebook": 5}
+    # The batch is in the database and still in Redis: the count API counts it once.
+    assert api_shares(client)["total"] == 5
+    click(client, 10, "x")
+    with app.app_context():
+        assert share_buffer.flush_shares() == 1  # the leftover batch is only cleaned up
+        assert db.session.execute(db.select(ShareBatch.id)).scalars().all() != []
+    assert stored(app) == {"facebook": 5, "x": 1}
+    assert redis_leftovers(app) == []
+    assert api_shares(client)["total"] == 6
+
+
+def test_a_flush_failing_inside_its_transaction_leaves_everything_for_the_next(
+    app, client, monkeypatch
+) -> None:
+    for reader in range(4):
+        click(client, reader)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker killed while applying the batch")
+
+    monkeypatch.setattr(share_buffer, "_article_ids", crash)  # after the batch id is inserted
+    with app.app_context(), pytest.raises(RuntimeError):
+        share_buffer.flush_shares()
+    monkeypatch.undo()
+    assert stored(app) == {}
+    with app.app_context():
+        assert db.session.execute(db.select(ShareBatch.id)).scalars().all() == []  # rolled back
+    assert api_shares(client)["total"] == 4
+    with app.app_context():
+        assert share_buffer.flush_shares() == 4
+    assert stored(app) == {"facebook": 4}
+    assert redis_leftovers(app) == []
+
+
+def test_the_count_etag_changes_with_clicks_still_in_redis(app, client) -> None:
+    click(client, 1)
+    first = client.get("/api/v1/counts", query_string={"url": URL})
+    assert first.headers["Cache-Control"].startswith("public, max-age=30")
+    again = client.get(
+        "/api/v1/counts",
+        query_string={"url": URL},
+        headers={"If-None-Match": first.headers["ETag"]},
+    )
+    assert again.status_code == 304
+    click(client, 2)
+    changed = client.get(
+        "/api/v1/counts",
+        query_string={"url": URL},
+        headers={"If-None-Match": first.headers["ETag"]},
+    )
+    assert (
+        changed.status_code == 200 and changed.get_json()["articles"][URL]["shares"]["total"] == 2
+    )
+    with app.app_context():
+        share_buffer.flush_shares()
+    flushed = client.get(
+        "/api/v1/counts",
+        query_string={"url": URL},
+        headers={"If-None-Match": changed.headers["ETag"]},
+    )
+    assert flushed.status_code == 304  # the same counts, now from the database
+
+
+def test_a_widget_view_flushes_when_due(app, client) -> None:
+    app.config["SHARE_FLUSH_SECONDS"] = 1
+    click(client, 1)
+    click(client, 2)
+    assert stored(app) == {}  # within the interval: waiting in Redis
+    time.sleep(1.1)
+    page = client.get("/embed", query_string={"url": URL, "parts": "share"})
+    assert stored(app) == {"facebook": 2}
+    assert '<span class="spread-total-count">2</span> shares' in page.get_data(as_text=True)
+
+
+def test_without_a_flush_interval_clicks_go_straight_to_the_database(app, client) -> None:
+    app.config["SHARE_FLUSH_SECONDS"] = 0
+    click(client, 1)
+    click(client, 1)
+    assert stored(app) == {"facebook": 1}
+    assert redis_leftovers(app) == []
+
+
+def test_flush_shares_command(app, client, database_url) -> None:
+    for reader in range(3):
+        click(client, reader, "email")
+    env = {
+        **os.environ,
+        "COMMENTSVC_DATABASE_URL": database_url,
+        "COMMENTSVC_REDIS_URL": app.config["REDIS_URL"],
+        "COMMENTSVC_REDIS_PREFIX": app.config["REDIS_PREFIX"],
+        "COMMENTSVC_SECRET_KEY": "x" * 40,
+    }
+    result = subprocess.run(
+        [COMMENTSVC, "flush-shares"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3 share click(s) added to the database." in result.stdout
+    assert stored(app) == {"email": 3}
+    again = subprocess.run(
+        [COMMENTSVC, "flush-shares"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert "0 share click(s) added" in again.stdout
+    assert stored(app) == {"email": 3}
+
+
+# Redis going away mid-operation: a Redis server of this test's own, with an append-only file,
+# as production should run it (docker-compose.yml).
+
+
+@contextmanager
+def own_redis(tmp_path):
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    port = free_port()
+    command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(tmp_path),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--save",
+        "",
+    ]
+    state = {}
+
+    def start():
+        state["process"] = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        with redis_py.Redis(port=port) as server:
+            for _ in range(100):
+                try:
+                    server.ping()
+                    return
+                except redis_py.ConnectionError:
+                    time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop():
+        state["process"].terminate()
+        state["process"].wait(timeout=10)
+
+    start()
+    try:
+        yield f"redis://127.0.0.1:{port}/0", start, stop
+    finally:
+        if state["process"].poll() is None:
+            stop()
+
+
+def test_redis_going_away_mid_operation_loses_no_click(app, client, tmp_path) -> None:
+    with own_redis(tmp_path) as (url, start, stop):
+        app.config["REDIS_URL"] = url
+        app.extensions.pop("commentsvc.redis", None)
+        app.extensions.pop("commentsvc.share_scripts", None)
+        for reader in range(2):
+            click(client, reader)  # buffered in Redis
+        assert stored(app) == {}
+        stop()
+        for reader in range(2, 5):
+            click(client, reader, "x")  # Redis is down: counted in the database
+        assert stored(app) == {"x": 3}
+        assert api_shares(client)["networks"] == {"x": 3}  # what the database holds
+        assert client.get("/readyz").get_json()["redis"] == "down"
+        start()
+        assert api_shares(client)["networks"] == {"facebook": 2, "x": 3}
+        with app.app_context():
+            assert share_buffer.flush_shares() == 2
+        assert stored(app) == {"facebook": 2, "x": 3}
+        app.extensions.pop("commentsvc.redis").close()
