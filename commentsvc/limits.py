@@ -31,9 +31,16 @@ View = TypeVar("View", bound=Callable[..., Any])
 class Limit:
     """A limit a view declares with ``@name``: the setting that holds it, and which methods count."""
 
-    def __init__(self, setting: str, methods: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self,
+        setting: str,
+        methods: tuple[str, ...] | None = None,
+        exempt_when: Callable[[], bool] | None = None,
+    ) -> None:
         self.setting = setting
         self.methods = frozenset(methods) if methods else None
+        # When this says so, the view applies the limit itself (see share_limit).
+        self.exempt_when = exempt_when
 
     def __call__(self, view: View) -> View:
         _DECLARED[view] = self
@@ -44,7 +51,17 @@ class Limit:
 _DECLARED: dict[Callable[..., Any], Limit] = {}
 
 comment_limit = Limit("RATE_LIMIT_COMMENTS", methods=("POST",))
-share_limit = Limit("RATE_LIMIT_SHARES")
+
+
+def _shares_limited_by_click_script() -> bool:
+    # While clicks are buffered in Redis, the click's one script call applies this limit too
+    # (the shared counter here would cost two more Redis round trips per click).
+    from .share_buffer import buffering
+
+    return buffering()
+
+
+share_limit = Limit("RATE_LIMIT_SHARES", exempt_when=_shares_limited_by_click_script)
 sign_in_limit = Limit("RATE_LIMIT_SIGN_IN", methods=("POST",))
 
 
@@ -105,6 +122,8 @@ def _client_key() -> str:
 def _check_declared_limit() -> None:
     limit = _DECLARED.get(current_app.view_functions.get(request.endpoint))  # type: ignore[arg-type]
     if limit is None or (limit.methods is not None and request.method not in limit.methods):
+        return
+    if limit.exempt_when is not None and limit.exempt_when():
         return
     counters: _Counters = current_app.extensions["commentsvc_limits"]
     if not counters.enabled:

@@ -49,8 +49,15 @@ LOCK_SECONDS = 30
 # would be applied again, so it is far longer than any outage we expect to ride out.
 KEEP_BATCH_IDS = timedelta(days=7)
 
-# KEYS: fingerprint, pending hash. ARGV: window seconds, count field, article key, its meta.
+# KEYS: fingerprint, pending hash, then a counter per rate limit (fixed windows, as
+# Flask-Limiter keeps them). ARGV: window seconds, count field, article key, its meta, then per
+# rate limit its amount and seconds. Returns -1 over a rate limit, 0 for a repeat, 1 counted.
 CLICK = """
+for i = 3, #KEYS do
+  local hits = redis.call('INCR', KEYS[i])
+  if hits == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 * i]) end
+  if hits > tonumber(ARGV[2 * i - 1]) then return -1 end
+end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4])
@@ -129,20 +136,67 @@ def buffering() -> bool:
     return bool(config.get("REDIS_URL")) and config["SHARE_FLUSH_SECONDS"] > 0
 
 
-def buffer_click(fingerprint: str, key: str, url: str, title: str, network: str) -> bool:
-    """Remember the click and, if it is not a repeat, add it to the pending counts.
+def buffer_click(
+    fingerprint: str, ip_prefix: str, key: str, url: str, title: str, network: str
+) -> str:
+    """Apply the rate limit, remember the click and, if new, add it to the pending counts.
 
-    One Redis round trip; True if the click counted. Raises RedisError when Redis is away
-    (the caller then counts it in the database).
+    One Redis round trip for all three. Returns "counted", "duplicate" or "rate_limited".
+    Raises RedisError when Redis is away (the caller then counts it in the database).
     """
     client = redis_client()
+    prefix = current_app.config["REDIS_PREFIX"]
+    limits = share_rate_limits()
     meta = json.dumps([url, title], ensure_ascii=False)
-    counted = _script(client, "click", CLICK)(
-        keys=[current_app.config["REDIS_PREFIX"] + "click:" + fingerprint, _key("pending")],
-        args=[current_app.config["SHARE_DEDUPE_SECONDS"], key + SEP + network, key, meta],
+    result = _script(client, "click", CLICK)(
+        keys=[
+            prefix + "click:" + fingerprint,
+            _key("pending"),
+            *(f"{prefix}limit:shares:{ip_prefix}:{n}/{s}" for n, s in limits),
+        ],
+        args=[
+            current_app.config["SHARE_DEDUPE_SECONDS"],
+            key + SEP + network,
+            key,
+            meta,
+            *(v for limit in limits for v in limit),
+        ],
         client=client,
     )
-    return bool(counted)
+    return {1: "counted", 0: "duplicate"}.get(result, "rate_limited")
+
+
+def share_rate_limits() -> list[tuple[int, int]]:
+    """COMMENTSVC_RATE_LIMIT_SHARES as (amount, seconds) pairs; none when limits are off.
+
+    While clicks are buffered, the click script applies them (Flask-Limiter would cost three
+    more Redis round trips per click); see limits.share_limit.
+    """
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return []
+    raw = current_app.config["RATE_LIMIT_SHARES"]
+    parsed = current_app.extensions.setdefault("commentsvc.share_limits", {})
+    if raw not in parsed:
+        from limits import parse_many
+
+        parsed[raw] = [(item.amount, item.get_expiry()) for item in parse_many(raw)]
+    return parsed[raw]
+
+
+def allowed_in_process(ip_prefix: str) -> bool:
+    """The share rate limit counted in this process only, for clicks while Redis is down."""
+    from limits import parse_many
+    from limits.storage import MemoryStorage
+    from limits.strategies import FixedWindowRateLimiter
+
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    limiter = current_app.extensions.get("commentsvc.share_fallback_limiter")
+    if limiter is None:
+        limiter = FixedWindowRateLimiter(MemoryStorage())
+        current_app.extensions["commentsvc.share_fallback_limiter"] = limiter
+    items = parse_many(current_app.config["RATE_LIMIT_SHARES"])
+    return all(limiter.hit(item, "shares", ip_prefix) for item in items)
 
 
 @dataclass

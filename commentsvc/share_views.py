@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from .articles import ArticleError, article_ref
 from .extensions import csrf
-from .limits import share_limit
+from .limits import TOO_MANY, share_limit
 from .requests import click_origin_allowed, client_ip, client_user_agent, requested_article
 from .share_links import NETWORKS, share_url
 from .shares import Click, UnknownNetwork, counts_for, enabled_network, record_click
@@ -62,7 +62,8 @@ def beacon() -> Response:
     """Record a share click sent by the widget's script; 202 whether or not it counted."""
     fields = _beacon_fields()
     network = _network((fields.get("network") or "").strip())
-    record_click(_click(network, fields))
+    if record_click(_click(network, fields)) == "rate_limited":
+        abort(429, TOO_MANY)
     # Always 202: a client learns nothing about de-duplication or bot filtering.
     return Response(status=202, headers={"Cache-Control": "no-store"})
 
@@ -77,7 +78,8 @@ def share_redirect(network: str) -> Response:
     click = _click(network, request.args)
     if not click.ref.url:
         abort(400, "Give the page address as url=… so there is something to share.")
-    record_click(click)
+    if record_click(click) == "rate_limited":
+        abort(429, TOO_MANY)
     # Built from our own template for the network: the request never chooses the target.
     response = redirect(share_url(network, click.ref.url, click.ref.title), code=302)
     response.headers["Cache-Control"] = "no-store"

@@ -15,7 +15,13 @@ from .dedupe import fingerprint, first_click, forget_click, redis_down, redis_er
 from .extensions import db
 from .models import Article
 from .observability import SHARE_CLICKS
-from .share_buffer import buffer_click, buffering, flush_if_due, pending_deltas
+from .share_buffer import (
+    allowed_in_process,
+    buffer_click,
+    buffering,
+    flush_if_due,
+    pending_deltas,
+)
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareBatch, ShareCount
 from .site_settings import current_settings
@@ -53,9 +59,10 @@ class Click:
 def record_click(click: Click) -> str:
     """Count ``click`` unless it is a bot's, from a foreign origin, or a repeat.
 
-    Returns what happened: "counted", "bot", "foreign_origin" or "duplicate". With Redis the
-    click is one script call (de-duplication and the pending increment together; see
-    share_buffer); without it, or while Redis is down, one database transaction stores the
+    Returns what happened: "counted", "bot", "foreign_origin", "duplicate" or "rate_limited"
+    (only while clicks are buffered: Flask-Limiter handles the limit otherwise). With Redis
+    the click is one script call (rate limit, de-duplication and the pending increment
+    together; see share_buffer); without it, or while Redis is down, one database transaction stores the
     fingerprint and the increment together or not at all. Increments are atomic
     (``count = count + 1``), never read-modify-write.
     """
@@ -71,15 +78,16 @@ def _record(click: Click) -> str:
         return "foreign_origin"
     key = fingerprint(click.ip_prefix, click.user_agent, click.ref.key, click.network)
     if buffering():
+        ref = click.ref
         try:
-            counted = buffer_click(
-                key, click.ref.key, click.ref.url, click.ref.title, click.network
-            )
+            result = buffer_click(key, click.ip_prefix, ref.key, ref.url, ref.title, click.network)
         except redis_error() as error:
             redis_down(error)  # count it in the database below; nothing accepted is lost
+            if not allowed_in_process(click.ip_prefix):
+                return "rate_limited"
             return _record_in_database(key, click, use_redis=False)
         flush_if_due()
-        return "counted" if counted else "duplicate"
+        return result
     return _record_in_database(key, click, use_redis=True)
 
 

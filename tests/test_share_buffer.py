@@ -324,3 +324,42 @@ def test_redis_going_away_mid_operation_loses_no_click(app, client, tmp_path) ->
             assert share_buffer.flush_shares() == 2
         assert stored(app) == {"facebook": 2, "x": 3}
         app.extensions.pop("commentsvc.redis").close()
+
+
+def test_the_share_rate_limit_is_applied_by_the_one_click_script(app, client) -> None:
+    app.config.update(RATELIMIT_ENABLED=True, RATE_LIMIT_SHARES="3 per minute")
+    statuses = [
+        client.post(
+            "/api/v1/shares",
+            data={"url": URL, "network": "x"},
+            headers={"User-Agent": f"{BROWSER} reader-{n}"},
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [202, 202, 202, 429]
+    assert api_shares(client)["total"] == 3
+    server = redis_py.Redis.from_url(app.config["REDIS_URL"])
+    keys = sorted(k.decode() for k in server.scan_iter(app.config["REDIS_PREFIX"] + "*"))
+    server.close()
+    prefix = app.config["REDIS_PREFIX"]
+    # The script's own counter; Flask-Limiter (three more round trips a click) stayed out.
+    assert f"{prefix}limit:shares:127.0.0.0:3/60" in keys
+    assert not [k for k in keys if "LIMITER" in k]
+
+
+def test_while_redis_is_down_the_share_rate_limit_holds_per_process(app, client) -> None:
+    app.config.update(
+        REDIS_URL="redis://127.0.0.1:1/0", RATELIMIT_ENABLED=True, RATE_LIMIT_SHARES="2 per minute"
+    )
+    app.extensions.pop("commentsvc.redis", None)
+    statuses = [click_status(client, n) for n in range(3)]
+    assert statuses == [202, 202, 429]
+    assert stored(app) == {"x": 2}
+
+
+def click_status(client, reader) -> int:
+    return client.post(
+        "/api/v1/shares",
+        data={"url": URL, "network": "x"},
+        headers={"User-Agent": f"{BROWSER} reader-{reader}"},
+    ).status_code
