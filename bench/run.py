@@ -564,7 +564,21 @@ def form_token(server: Server) -> str:
     return json.loads(body)["token"]
 
 
+def forget_redis_keys(url: str, prefix: str) -> None:
+    """Delete the run's Redis keys (redis-py comes with the project)."""
+    import redis
+
+    try:
+        with redis.Redis.from_url(url) as client:
+            for key in client.scan_iter(prefix + "*", count=1000):
+                client.delete(key)
+    except redis.RedisError as error:
+        log(f"could not delete the run's Redis keys ({prefix}*): {error}")
+
+
 def stored_totals(server: Server) -> tuple[int, int]:
+    # The count API adds clicks still buffered in Redis to the database's counts, so this
+    # is exact without waiting for a flush.
     counts = ours_counts(server, "bench-post", "bench-hot")
     return counts["bench-post"]["comments"], counts["bench-hot"]["shares"]["total"]
 
@@ -727,7 +741,12 @@ def build_report(
         "`COMMENTSVC_FLOOD_SECONDS=0`, `COMMENTSVC_RATE_LIMIT_COMMENTS` and `…_SHARES` = "
         "`1000000 per minute`, `COMMENTSVC_MODERATION=none` (so posts publish and count). "
         "Everything else is the default (no Redis"
-        + (f"; Redis for the PostgreSQL run: `{args.redis}`" if args.redis else "")
+        + (
+            f"; Redis for the PostgreSQL run: `{args.redis}`, so share clicks wait there and "
+            "are flushed to the database about once a second"
+            if args.redis
+            else ""
+        )
         + "). The PostgreSQL database gets ANALYZE after seeding (its autovacuum would within a "
         "minute); the SQLite file "
         + (
@@ -1156,7 +1175,10 @@ def main(argv: list[str]) -> int:
         help="the benchmark's own database (dropped at the end)",
     )
     parser.add_argument(
-        "--redis", default="", help="COMMENTSVC_REDIS_URL for the PostgreSQL run (default: none)"
+        "--redis",
+        default="redis://127.0.0.1:6379/15",
+        help="COMMENTSVC_REDIS_URL for the PostgreSQL run, as production runs it (default: "
+        "%(default)s, with a key prefix of the run's own); 'none': no Redis",
     )
     parser.add_argument(
         "--analyze-sqlite",
@@ -1193,6 +1215,9 @@ def main(argv: list[str]) -> int:
     args.duration = args.duration or (3 if args.quick else 5)
     args.rounds = args.rounds or (1 if args.quick else 3)
     only = {k.strip() for k in args.only.split(",") if k.strip()}
+    if args.redis.strip().lower() in ("", "none"):
+        args.redis = ""
+    redis_prefix = f"commentsvc-bench-{os.getpid()}-{int(time.time())}:"
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
 
     started_wall = dt.datetime.now(dt.UTC)
@@ -1268,6 +1293,9 @@ def main(argv: list[str]) -> int:
             }
             if args.redis and b == "postgresql":
                 env["COMMENTSVC_REDIS_URL"] = args.redis
+                # A prefix of this run's own: an earlier run's de-duplication keys (30 minutes)
+                # would otherwise turn this run's clicks into repeats.
+                env["COMMENTSVC_REDIS_PREFIX"] = redis_prefix
             server = Server(
                 f"ours-{b}", [sys.executable, "-m", "gunicorn", "wsgi:app"], ROOT, env, "/healthz"
             )
@@ -1350,7 +1378,9 @@ def main(argv: list[str]) -> int:
                     log(f"    log: {problem[:200]}")
     finally:
         for server in servers.values():
-            server.stop()
+            server.stop()  # workers flush buffered share clicks as they exit
+        if args.redis:
+            forget_redis_keys(args.redis, redis_prefix)
         if pg_url and not args.keep:
             import psycopg
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -13,7 +14,7 @@ from .articles import ArticleRef, get_or_create_article
 from .bots import is_bot
 from .dedupe import fingerprint, first_click, forget_click, redis_down, redis_error
 from .extensions import db
-from .models import Article
+from .models import Article, SiteSetting
 from .observability import SHARE_CLICKS
 from .share_buffer import (
     allowed_in_process,
@@ -146,61 +147,79 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
 
     One SQL statement (plain tuples), plus, with Redis, one script call for the clicks not
     flushed yet. The statement also says which of those clicks' batches are already in the
-    database: both come from one snapshot, so a flush committing meanwhile is counted once.
+    database (both from one snapshot, so a flush committing meanwhile is counted once) and
+    the minimum share count displayed.
     """
-    pending = pending_deltas(keys)
+    pending = pending_deltas(keys)  # before the database: see share_buffer
     batch_ids = sorted(pending.by_batch) if pending else []
-    params: dict[str, Any] = {"keys": keys}
+    params: dict[str, Any] = {"keys": keys, "setting": "share_min_count"}
     if batch_ids:
         params["batch_ids"] = batch_ids
+    if db.engine.dialect.name == "postgresql":
+        # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     rows = db.session.execute(_counts_query(with_batches=bool(batch_ids)), params)
     comments: dict[str, int] = {}
     shares: dict[str, dict[str, int]] = {key: {} for key in keys}
     applied: set[str] = set()
+    minimum = current_app.config["SHARE_MIN_COUNT"]
     for kind, key, approved, network, count in rows:
-        if kind:
+        if kind == ARTICLE_ROW:
+            comments[key] = approved
+            if network is not None:
+                shares[key][network] = count
+        elif kind == BATCH_ROW:
             applied.add(key)
-            continue
-        comments[key] = approved
-        if network is not None:
-            shares[key][network] = count
+        else:  # the moderators' setting, as site_settings.current_settings reads it
+            with suppress(ValueError):
+                minimum = int(key)
     if pending:
         for key, networks in pending.without(applied).items():
             for network, n in networks.items():
                 shares[key][network] = shares[key].get(network, 0) + n
-    minimum = current_settings().share_min_count
     return {
         key: {"comments": comments.get(key, 0), "shares": shares_shape(shares[key], minimum)}
         for key in keys
     }
 
 
+ARTICLE_ROW, BATCH_ROW, SETTING_ROW = 0, 1, 2
+
+
 @cache
 def _counts_query(with_batches: bool) -> sa.Executable:
-    """(0, key, approved_count, network, count) per article and network, with ``keys`` bound;
-    with batches also (1, batch id, …) for each of ``batch_ids`` already applied. Built once."""
-    articles, counts = Article.__table__, ShareCount.__table__
-    query = (
+    """Rows of (kind, text, approved, network, count), built once; binds ``keys``, ``setting``
+    and, with batches, ``batch_ids``:
+
+    - ARTICLE_ROW, key, approved_count, network, count: per asked article and network;
+    - BATCH_ROW, batch id: each of ``batch_ids`` the database already holds;
+    - SETTING_ROW, value: the moderators' minimum share count, when they saved one.
+    """
+    articles, counts, settings = Article.__table__, ShareCount.__table__, SiteSetting.__table__
+    none = (
+        sa.cast(sa.null(), sa.Integer),
+        sa.cast(sa.null(), sa.String),
+        sa.cast(sa.null(), sa.Integer),
+    )
+    parts = [
         sa.select(
-            sa.literal_column("0").label("kind"),
+            sa.literal_column(str(ARTICLE_ROW)).label("kind"),
             articles.c.key,
             articles.c.approved_count,
             counts.c.network,
             counts.c.count,
         )
         .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id))
-        .where(articles.c.key.in_(sa.bindparam("keys", expanding=True)))
-    )
-    if not with_batches:
-        return query
-    batches = ShareBatch.__table__
-    return sa.union_all(
-        query,
-        sa.select(
-            sa.literal_column("1"),
-            batches.c.id,
-            sa.cast(sa.null(), sa.Integer),
-            sa.cast(sa.null(), sa.String),
-            sa.cast(sa.null(), sa.Integer),
-        ).where(batches.c.id.in_(sa.bindparam("batch_ids", expanding=True))),
-    )
+        .where(articles.c.key.in_(sa.bindparam("keys", expanding=True))),
+        sa.select(sa.literal_column(str(SETTING_ROW)), settings.c.value, *none).where(
+            settings.c.key == sa.bindparam("setting")
+        ),
+    ]
+    if with_batches:
+        batches = ShareBatch.__table__
+        parts.append(
+            sa.select(sa.literal_column(str(BATCH_ROW)), batches.c.id, *none).where(
+                batches.c.id.in_(sa.bindparam("batch_ids", expanding=True))
+            )
+        )
+    return sa.union_all(*parts)
