@@ -92,3 +92,24 @@ def test_api_page_queries_do_not_grow_with_the_thread(app, client, config) -> No
             assert client.get("/api/v1/comments", query_string={"article": key}).status_code == 200
         sizes[key] = len(statements)
     assert sizes["small"] == sizes["large"] <= 3, sizes
+
+
+def test_a_click_on_a_known_article_is_two_statements_and_counts_are_one(app, client) -> None:
+    def click(reader: int):
+        return client.post(
+            "/api/v1/shares",
+            data={"url": "https://news.example/a", "network": "x"},
+            headers={"User-Agent": f"Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0 r{reader}"},
+        )
+
+    assert click(0).status_code == 202  # creates the article, remembers its id
+    with counting_queries(app) as statements:
+        assert click(1).status_code == 202
+    # The fingerprint and the increment (about one click in 100 also purges old fingerprints).
+    writes = [s.split()[2] for s in statements if not s.startswith("DELETE")]
+    assert writes == ["share_dedupe", "share_counts"], statements
+    keys = [("article", f"a{n}") for n in range(20)] + [("url", "https://news.example/a")]
+    with counting_queries(app) as statements:
+        body = client.get("/api/v1/counts", query_string=keys).get_json()
+    assert body["articles"]["https://news.example/a"]["shares"]["total"] == 2
+    assert len(statements) == 1, statements
