@@ -155,7 +155,7 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     params: dict[str, Any] = {"keys": keys, "setting": "share_min_count"}
     if batch_ids:
         params["batch_ids"] = batch_ids
-    if db.engine.dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
         # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     rows = db.session.execute(_counts_query(with_batches=bool(batch_ids)), params)
