@@ -50,7 +50,7 @@ LOCK_SECONDS = 30
 KEEP_BATCH_IDS = timedelta(days=7)
 
 # KEYS: fingerprint, pending hash, then a counter per rate limit (fixed windows, as
-# Flask-Limiter keeps them). ARGV: window seconds, count field, article key, its meta, then per
+# commentsvc.limits keeps them). ARGV: window seconds, count field, article key, its meta, then per
 # rate limit its amount and seconds. Returns -1 over a rate limit, 0 for a repeat, 1 counted.
 CLICK = """
 for i = 3, #KEYS do
@@ -169,8 +169,9 @@ def buffer_click(
 def share_rate_limits() -> list[tuple[int, int]]:
     """COMMENTSVC_RATE_LIMIT_SHARES as (amount, seconds) pairs; none when limits are off.
 
-    While clicks are buffered, the click script applies them (Flask-Limiter would cost three
-    more Redis round trips per click); see limits.share_limit.
+    While clicks are buffered, the click script applies them (the shared limiter would cost
+    two more Redis round trips per click: its count and the window for the headers); see
+    limits.share_limit.
     """
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return []

@@ -61,7 +61,7 @@ def record_click(click: Click) -> str:
     """Count ``click`` unless it is a bot's, from a foreign origin, or a repeat.
 
     Returns what happened: "counted", "bot", "foreign_origin", "duplicate" or "rate_limited"
-    (only while clicks are buffered: Flask-Limiter handles the limit otherwise). With Redis
+    (only while clicks are buffered: commentsvc.limits handles the limit otherwise). With Redis
     the click is one script call (rate limit, de-duplication and the pending increment
     together; see share_buffer); without it, or while Redis is down, one database transaction stores the
     fingerprint and the increment together or not at all. Increments are atomic
