@@ -78,6 +78,9 @@ class Comment(db.Model):
         Index("ix_comments_thread", "root_id", "status", "id"),
         # "Has this email an approved comment?" (first-time moderation).
         Index("ix_comments_email_status", "email", "status"),
+        # The duplicate check: this email's comments on this article. Without it SQLite
+        # walks every comment of the article (its page index) on each post.
+        Index("ix_comments_email_article", "email", "article_id"),
         # The moderation queue, newest first per status.
         Index("ix_comments_status_id", "status", "id"),
         # Flood control: the latest comment from one network, or from one address.
