@@ -13,14 +13,16 @@ import random
 import secrets
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 
 from .extensions import db
 from .models import utcnow
 from .share_models import ShareDedupe, ShareSalt
-from .sql import upsert
+from .sql import upsert, upsert_for
 
 SALT_LIFETIME = timedelta(days=2)
 # About one click in this many also deletes expired fingerprints from the table.
@@ -121,19 +123,33 @@ def first_click(key: str, use_redis: bool = True) -> bool:
         except redis_error() as error:
             redis_down(error)
     now = utcnow()
-    insert = upsert(ShareDedupe).values(key=key, expires_at=now + timedelta(seconds=window))
-    stored = db.session.execute(
-        # An expired fingerprint is renewed and counts again; a live one changes nothing.
-        insert.on_conflict_do_update(
-            index_elements=["key"],
-            set_={"expires_at": insert.excluded.expires_at},
-            where=ShareDedupe.expires_at < now,
-        ).returning(ShareDedupe.key)
-    ).first()
+    stored = (
+        db.session.connection()
+        .execute(
+            _remember_statement(db.engine.dialect.name),
+            {"key": key, "expires_at": now + timedelta(seconds=window), "now": now},
+        )
+        .first()
+    )
     if random.randrange(PURGE_ONE_IN) == 0:
         purge_expired()
-    # RETURNING, not rowcount: an ORM-enabled upsert does not report rowcount on every driver.
+    # RETURNING, not rowcount: an upsert does not report rowcount on every driver.
     return stored is not None
+
+
+@cache
+def _remember_statement(dialect: str) -> Any:
+    # Built once: constructing an upsert cost more than running it, on every click.
+    table = ShareDedupe.__table__
+    insert = upsert_for(dialect, table).values(
+        key=bindparam("key"), expires_at=bindparam("expires_at")
+    )
+    # An expired fingerprint is renewed and counts again; a live one changes nothing.
+    return insert.on_conflict_do_update(
+        index_elements=["key"],
+        set_={"expires_at": insert.excluded.expires_at},
+        where=table.c.expires_at < bindparam("now"),
+    ).returning(table.c.key)
 
 
 def forget_click(key: str) -> None:

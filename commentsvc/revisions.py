@@ -31,27 +31,34 @@ _SQLITE = [
     )
 ]
 
-_POSTGRESQL = [
-    """
-    CREATE OR REPLACE FUNCTION commentsvc_touch_article() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE articles SET revision = revision + 1 WHERE id = OLD.article_id;
-      END IF;
-      IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.article_id <> OLD.article_id) THEN
-        UPDATE articles SET revision = revision + 1 WHERE id = NEW.article_id;
-      END IF;
-      RETURN NULL;
-    END
-    $$
-    """,
-    *(
-        f"CREATE OR REPLACE TRIGGER {table}_touch_article "
-        f"AFTER INSERT OR UPDATE OR DELETE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION commentsvc_touch_article()"
-        for table in WATCHED_TABLES
+# PostgreSQL fires once per statement with the changed rows as transition tables, so a bulk
+# load or a bulk moderation action raises each article once, not once per row.
+_POSTGRESQL_CHANGES = {
+    "insert": ("REFERENCING NEW TABLE AS new_rows", "SELECT article_id FROM new_rows"),
+    "update": (
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "SELECT article_id FROM old_rows UNION SELECT article_id FROM new_rows",
     ),
+    "delete": ("REFERENCING OLD TABLE AS old_rows", "SELECT article_id FROM old_rows"),
+}
+
+_POSTGRESQL = [
+    statement
+    for table in WATCHED_TABLES
+    for op, (referencing, changed) in _POSTGRESQL_CHANGES.items()
+    for statement in (
+        f"""
+        CREATE OR REPLACE FUNCTION {table}_touch_article_{op}() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+          UPDATE articles SET revision = revision + 1 WHERE id IN ({changed});
+          RETURN NULL;
+        END
+        $$
+        """,
+        f"CREATE OR REPLACE TRIGGER {table}_touch_article_{op} AFTER {op.upper()} ON {table} "
+        f"{referencing} FOR EACH STATEMENT EXECUTE FUNCTION {table}_touch_article_{op}()",
+    )
 ]
 
 # Migration 0005 creates exactly these; a change to them belongs in a new migration.
@@ -64,8 +71,13 @@ DROP_TRIGGERS_V1 = {
         for op in ("insert", "update", "delete")
     ],
     "postgresql": [
-        *(f"DROP TRIGGER IF EXISTS {table}_touch_article ON {table}" for table in WATCHED_TABLES),
-        "DROP FUNCTION IF EXISTS commentsvc_touch_article()",
+        statement
+        for table in WATCHED_TABLES
+        for op in _POSTGRESQL_CHANGES
+        for statement in (
+            f"DROP TRIGGER IF EXISTS {table}_touch_article_{op} ON {table}",
+            f"DROP FUNCTION IF EXISTS {table}_touch_article_{op}()",
+        )
     ],
 }
 

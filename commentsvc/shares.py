@@ -26,7 +26,7 @@ from .share_buffer import (
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareBatch, ShareCount
 from .site_settings import current_settings
-from .sql import upsert
+from .sql import upsert_for
 
 # Article ids remembered per process for the database path; cleared when this many.
 ARTICLE_ID_CACHE = 10_000
@@ -101,12 +101,9 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
     known = current_app.extensions.setdefault("commentsvc.article_ids", {})
     try:
         article_id = known.get(click.ref.key) or get_or_create_article(click.ref).id
-        counts = ShareCount.__table__
-        insert = upsert(counts).values(article_id=article_id, network=click.network, count=1)
-        db.session.execute(
-            insert.on_conflict_do_update(
-                index_elements=["article_id", "network"], set_={"count": counts.c.count + 1}
-            )
+        db.session.connection().execute(
+            _increment_statement(db.engine.dialect.name),
+            {"article_id": article_id, "network": click.network},
         )
         db.session.commit()
     except Exception:
@@ -118,6 +115,18 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
         known.clear()
     known[click.ref.key] = article_id  # committed, so it exists for good
     return "counted"
+
+
+@cache
+def _increment_statement(dialect: str) -> Any:
+    # Built once: constructing an upsert cost more than running it, on every click.
+    counts = ShareCount.__table__
+    insert = upsert_for(dialect, counts).values(
+        article_id=sa.bindparam("article_id"), network=sa.bindparam("network"), count=1
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["article_id", "network"], set_={"count": counts.c.count + 1}
+    )
 
 
 def shares_shape(networks: dict[str, int], minimum: int | None = None) -> dict[str, Any]:

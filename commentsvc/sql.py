@@ -14,7 +14,11 @@ from .extensions import db
 
 def upsert(model: type[Any]) -> Any:
     """An INSERT that supports ``on_conflict_do_nothing/_do_update`` on the current database."""
-    dialect = db.session.get_bind().dialect.name
+    return upsert_for(db.engine.dialect.name, model)
+
+
+def upsert_for(dialect: str, model: type[Any]) -> Any:
+    """``upsert`` for a named dialect (for statements built once and kept)."""
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 

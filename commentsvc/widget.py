@@ -99,7 +99,8 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
     configuration and the release.
     """
     config = current_app.config
-    with db.engine.connect() as connection:
+    # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         state = article_state(ref.key, connection)
     return (
         request.full_path,
