@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 
 from .articles import ArticleRef, ArticleState, article_id_for, article_state
 from .extensions import db
@@ -148,16 +148,19 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
     return Comment(id=comment_id, **values)
 
 
+_ARTICLES = Article.__table__
+_ADJUST_COUNT = (
+    update(_ARTICLES)
+    .where(_ARTICLES.c.id == bindparam("article_id"))
+    .values(approved_count=_ARTICLES.c.approved_count + bindparam("delta"))
+)
+
+
 def adjust_approved_count(article_id: int, delta: int) -> None:
     """Add ``delta`` to an article's approved comments, atomically (the caller commits)."""
     # An atomic increment: two moderators approving at once must both count.
-    db.session.execute(
-        update(Article)
-        .where(Article.id == article_id)
-        .values(approved_count=Article.approved_count + delta)
-        # Nothing in the session reads the count back before the commit expires it.
-        .execution_options(synchronize_session=False)
-    )
+    # Core, built once: nothing in the session reads the count back before the commit.
+    db.session.connection().execute(_ADJUST_COUNT, {"article_id": article_id, "delta": delta})
 
 
 def set_status(comment_id: int, status: Status) -> bool:

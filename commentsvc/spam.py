@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, text
+from sqlalchemy import bindparam, or_, select, text
 
 from .articles import ArticleState
 from .extensions import db
@@ -55,15 +55,23 @@ def check_duplicate(article: ArticleState | None, new: NewComment) -> None:
     """Refuse the same text from the same email on the same article (trash aside)."""
     if article is None:
         return
-    duplicate = db.session.execute(
-        db.select(Comment.id)
-        .where(
-            Comment.article_id == article.id,
-            Comment.email == new.email,
-            Comment.body == new.body,
-            Comment.status != Status.TRASH,
-        )
-        .limit(1)
-    ).first()
+    duplicate = (
+        db.session.connection()
+        .execute(_DUPLICATE, {"article_id": article.id, "email": new.email, "body": new.body})
+        .first()
+    )
     if duplicate is not None:
         raise Duplicate("Duplicate comment detected; it looks as though you’ve already said that!")
+
+
+# Built once (every post runs it); the (email, article_id) index answers it.
+_DUPLICATE = (
+    select(Comment.__table__.c.id)
+    .where(
+        Comment.__table__.c.article_id == bindparam("article_id"),
+        Comment.__table__.c.email == bindparam("email"),
+        Comment.__table__.c.body == bindparam("body"),
+        Comment.__table__.c.status != Status.TRASH.value,
+    )
+    .limit(1)
+)
