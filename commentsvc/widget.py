@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
+from sqlalchemy import Connection
 
 from .articles import ArticleRef, article_state, find_article
 from .comments import (
@@ -99,8 +100,7 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
     configuration and the release.
     """
     config = current_app.config
-    # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    with _read_connection() as connection:
         state = article_state(ref.key, connection)
     return (
         request.full_path,
@@ -117,6 +117,16 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
         tuple(config["SHARE_NETWORKS"]),
         tuple(config["ALLOWED_ORIGINS"]),
     )
+
+
+def _read_connection() -> Connection:
+    """A pooled connection for one read statement."""
+    connection = db.engine.connect()
+    if connection.dialect.name == "postgresql":
+        # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
+        # (SQLite opens none for a read anyway, and resetting the level costs a PRAGMA.)
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
 
 
 @bp.post("/embed")
