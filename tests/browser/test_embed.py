@@ -61,7 +61,12 @@ def fill_comment_form(frame: FrameLocator, comment: str, name: str, email: str) 
 
 
 def mark_document(frame: FrameLocator) -> None:
-    """Tag the widget's current document, to tell a script update from a page reload later."""
+    """Tag the widget's current document, to tell a script update from a page reload later.
+
+    Waits for the widget's script to take over the form first: on a busy machine a click
+    can come before the deferred script has run, and the plain form would reload the page.
+    """
+    expect(frame.locator("form#commentform[data-enhanced=true]")).to_have_count(1)
     frame.locator("body").evaluate("body => { body.dataset.e2eSameDocument = 'yes'; }")
 
 
