@@ -194,27 +194,6 @@ def find_article(key: str) -> Article | None:
     return db.session.execute(db.select(Article).filter_by(key=key)).scalar_one_or_none()
 
 
-def get_or_create_article(ref: ArticleRef, existing: Article | None = None) -> Article:
-    """The article row for ``ref``, created on first use; safe when two requests race.
-
-    ``existing`` is the row when the caller already looked it up (saves a query).
-    """
-    article = existing or find_article(ref.key)
-    if article is None:
-        db.session.execute(
-            upsert(Article)
-            .values(key=ref.key, url=ref.url, title=ref.title, approved_count=0)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
-        article = find_article(ref.key)
-    assert article is not None  # inserted above or by a concurrent request
-    if not article.url and ref.url:
-        article.url = ref.url  # first seen by id only; now we know where it lives
-    if not article.title and ref.title:
-        article.title = ref.title
-    return article
-
-
 def article_id_for(ref: ArticleRef, state: ArticleState | None) -> int:
     """The id of ``ref``'s article, its row created on first use (safe when two requests race).
 

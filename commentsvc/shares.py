@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from .articles import ArticleRef, get_or_create_article
+from .articles import ArticleRef, article_id_for, article_state
 from .bots import is_bot
 from .dedupe import fingerprint, first_click, forget_click, redis_down, redis_error
 from .extensions import db
@@ -100,7 +100,9 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
     # is two statements (fingerprint, increment) and one commit.
     known = current_app.extensions.setdefault("commentsvc.article_ids", {})
     try:
-        article_id = known.get(click.ref.key) or get_or_create_article(click.ref).id
+        article_id = known.get(click.ref.key) or article_id_for(
+            click.ref, article_state(click.ref.key)
+        )
         db.session.connection().execute(
             _increment_statement(db.engine.dialect.name),
             {"article_id": article_id, "network": click.network},
