@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.serializer import Serializer
 
 MAX_OWN_COMMENTS = 20
 
@@ -23,10 +26,22 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return _serializer_for(current_app.config["SECRET_KEY"], purpose)
 
 
+class _Serializer(URLSafeTimedSerializer):
+    """URL-safe signed JSON, never compressed.
+
+    The URL-safe serializer tries zlib on every payload; ours are a few dozen bytes that it
+    never shortens, and the attempt cost most of signing the token every widget page carries.
+    Tokens it did compress still load.
+    """
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 @lru_cache(maxsize=16)
 def _serializer_for(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
     # Built once per key and purpose: every widget page signs a token.
-    return URLSafeTimedSerializer(secret_key, salt=f"commentsvc.{purpose}")
+    return _Serializer(secret_key, salt=f"commentsvc.{purpose}")
 
 
 def form_token(article_key: str) -> str:
