@@ -194,19 +194,23 @@ def find_article(key: str) -> Article | None:
     return db.session.execute(db.select(Article).filter_by(key=key)).scalar_one_or_none()
 
 
-def article_id_for(ref: ArticleRef, state: ArticleState | None) -> int:
+def article_id_for(
+    ref: ArticleRef, state: ArticleState | None, connection: Connection | None = None
+) -> int:
     """The id of ``ref``'s article, its row created on first use (safe when two requests race).
 
     ``state`` is the row ``article_state`` read (None: not stored yet). A URL or title the
-    row still lacks is filled in from ``ref``.
+    row still lacks is filled in from ``ref``. On ``connection``'s transaction, else the
+    session's.
     """
+    connection = connection or db.session.connection()
     if state is None:
-        db.session.execute(
+        connection.execute(
             upsert(Article)
             .values(key=ref.key, url=ref.url, title=ref.title, approved_count=0)
             .on_conflict_do_nothing(index_elements=["key"])
         )
-        state = db.session.execute(
+        state = connection.execute(
             select(Article.id, Article.url, Article.title).where(Article.key == ref.key)
         ).one()
     # First seen by id only (or untitled): now we know where it lives and what it is called.
@@ -216,5 +220,5 @@ def article_id_for(ref: ArticleRef, state: ArticleState | None) -> int:
         if value and not getattr(state, name)
     }
     if filled:
-        db.session.execute(update(Article).where(Article.id == state.id).values(**filled))
+        connection.execute(update(Article).where(Article.id == state.id).values(**filled))
     return state.id

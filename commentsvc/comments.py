@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from .articles import ArticleRef, ArticleState, article_id_for, article_state
 from .extensions import db
@@ -15,13 +17,14 @@ from .models import Article, Comment, Status, parse_id, utcnow
 from .observability import COMMENTS
 from .site_settings import current_settings
 from .spam import check_duplicate, check_flood, serialise_sender
+from .sql import write_transaction
 from .submission import CommentError, CommentsClosed, NewComment
 
 
-def email_has_approved_comment(email: str) -> bool:
+def email_has_approved_comment(email: str, connection: Connection | None = None) -> bool:
     """Whether this address already has an approved comment (WordPress's "previously approved")."""
     query = db.select(Comment.id).filter_by(email=email, status=Status.APPROVED).limit(1)
-    return db.session.execute(query).first() is not None
+    return (connection or db.session).execute(query).first() is not None
 
 
 _LINK = re.compile(r"https?://|<a\s", re.IGNORECASE)
@@ -38,7 +41,7 @@ def _matches(words: tuple[str, ...], new: NewComment) -> bool:
     return any(word in haystack for word in words)
 
 
-def initial_status(new: NewComment) -> Status:
+def initial_status(new: NewComment, connection: Connection | None = None) -> Status:
     """The status a new comment gets, by the WordPress rules in their WordPress order.
 
     Disallowed words send it to spam; moderation words or too many links hold it; then the
@@ -53,7 +56,7 @@ def initial_status(new: NewComment) -> Status:
         return Status.PENDING
     if settings.moderation == "none":
         return Status.APPROVED
-    if settings.moderation == "first-time" and email_has_approved_comment(new.email):
+    if settings.moderation == "first-time" and email_has_approved_comment(new.email, connection):
         return Status.APPROVED
     return Status.PENDING
 
@@ -76,9 +79,9 @@ def comments_closed(article: Article | ArticleState | None) -> bool:
     return created < utcnow() - timedelta(days=days)
 
 
-def _approved_parent(parent_id: int, article: ArticleState | None) -> Comment:
-    """The approved comment of ``article`` a reader replies to; CommentError otherwise."""
-    parent = db.session.get(Comment, parent_id)
+def _approved_parent(connection: Connection, parent_id: int, article: ArticleState | None) -> Any:
+    """The approved comment of ``article`` a reader replies to (its row); CommentError otherwise."""
+    parent = connection.execute(_PARENT, {"id": parent_id}).first()
     if (
         parent is None
         or article is None
@@ -89,8 +92,19 @@ def _approved_parent(parent_id: int, article: ArticleState | None) -> Comment:
     return parent
 
 
-def reply_position(parent: Comment) -> tuple[int | None, int | None, int]:
-    """(parent_id, root_id, depth) of a reply to ``parent``, within the configured depth."""
+_COMMENTS = Comment.__table__
+_PARENT = select(
+    _COMMENTS.c.id,
+    _COMMENTS.c.article_id,
+    _COMMENTS.c.status,
+    _COMMENTS.c.parent_id,
+    _COMMENTS.c.root_id,
+    _COMMENTS.c.depth,
+).where(_COMMENTS.c.id == bindparam("id"))
+
+
+def reply_position(parent: Any) -> tuple[int | None, int | None, int]:
+    """(parent_id, root_id, depth) of a reply to ``parent`` (a Comment or a row of its columns)."""
     root_id = parent.root_id or parent.id
     if parent.depth + 1 >= current_app.config["THREAD_DEPTH"]:
         # At the deepest level a reply sits beside its parent, as WordPress does.
@@ -114,37 +128,38 @@ _INSERT_COMMENT = insert(Comment.__table__).returning(Comment.__table__.c.id)
 
 
 def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
-    parent_id, root_id, depth = None, None, 0
-    # First, so that everything below sees the sender's other posts committed.
-    serialise_sender(new)
-    existing = article_state(ref.key)
-    if comments_closed(existing):
-        raise CommentsClosed("Comments are closed.")
-    check_duplicate(existing, new)
-    check_flood(new)
-    if new.parent_id is not None:
-        parent_id, root_id, depth = reply_position(_approved_parent(new.parent_id, existing))
-    values = {
-        "article_id": article_id_for(ref, existing),
-        "parent_id": parent_id,
-        "root_id": root_id,
-        "depth": depth,
-        "name": new.name,
-        "email": new.email,
-        "website": new.website,
-        "body": new.body,
-        "status": initial_status(new).value,
-        "created_at": utcnow(),
-        "ip": new.ip,
-        "user_agent": new.user_agent[:500],
-        "from_site": False,
-    }
-    # A plain INSERT … RETURNING: the ORM's unit of work and the reload after the commit
-    # would double the statements of the busiest write.
-    comment_id = db.session.connection().execute(_INSERT_COMMENT, values).scalar_one()
-    if values["status"] == Status.APPROVED:
-        adjust_approved_count(values["article_id"], +1)
-    db.session.commit()
+    # Core on a connection of its own: the ORM session's bookkeeping cost as much as the
+    # statements of the busiest write. Committed when the block ends; any refusal rolls back.
+    with write_transaction() as connection:
+        # First, so that everything below sees the sender's other posts committed.
+        serialise_sender(connection, new)
+        existing = article_state(ref.key, connection)
+        if comments_closed(existing):
+            raise CommentsClosed("Comments are closed.")
+        check_duplicate(connection, existing, new)
+        check_flood(connection, new)
+        parent_id, root_id, depth = None, None, 0
+        if new.parent_id is not None:
+            parent = _approved_parent(connection, new.parent_id, existing)
+            parent_id, root_id, depth = reply_position(parent)
+        values = {
+            "article_id": article_id_for(ref, existing, connection),
+            "parent_id": parent_id,
+            "root_id": root_id,
+            "depth": depth,
+            "name": new.name,
+            "email": new.email,
+            "website": new.website,
+            "body": new.body,
+            "status": initial_status(new, connection).value,
+            "created_at": utcnow(),
+            "ip": new.ip,
+            "user_agent": new.user_agent[:500],
+            "from_site": False,
+        }
+        comment_id = connection.execute(_INSERT_COMMENT, values).scalar_one()
+        if values["status"] == Status.APPROVED:
+            adjust_approved_count(values["article_id"], +1, connection)
     return Comment(id=comment_id, **values)
 
 
@@ -156,11 +171,17 @@ _ADJUST_COUNT = (
 )
 
 
-def adjust_approved_count(article_id: int, delta: int) -> None:
-    """Add ``delta`` to an article's approved comments, atomically (the caller commits)."""
+def adjust_approved_count(
+    article_id: int, delta: int, connection: Connection | None = None
+) -> None:
+    """Add ``delta`` to an article's approved comments, atomically (the caller commits).
+
+    On ``connection``'s transaction, else the session's.
+    """
     # An atomic increment: two moderators approving at once must both count.
     # Core, built once: nothing in the session reads the count back before the commit.
-    db.session.connection().execute(_ADJUST_COUNT, {"article_id": article_id, "delta": delta})
+    connection = connection or db.session.connection()
+    connection.execute(_ADJUST_COUNT, {"article_id": article_id, "delta": delta})
 
 
 def set_status(comment_id: int, status: Status) -> bool:

@@ -6,14 +6,14 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, or_, select, text
+from sqlalchemy.engine import Connection
 
 from .articles import ArticleState
-from .extensions import db
 from .models import Comment, Status, utcnow
 from .submission import Duplicate, NewComment, TooFast
 
 
-def serialise_sender(new: NewComment) -> None:
+def serialise_sender(connection: Connection, new: NewComment) -> None:
     """Make one sender's concurrent posts take turns until this transaction ends.
 
     Without it, two identical posts sent at once would both pass the duplicate and flood
@@ -21,20 +21,23 @@ def serialise_sender(new: NewComment) -> None:
     first, then network (always in that order, so two posts never wait on each other in a
     circle). SQLite: take its single write lock now, before the checks read anything.
     """
-    if db.session.get_bind().dialect.name != "postgresql":
-        # An UPDATE that matches nothing still opens SQLite's write transaction.
-        db.session.execute(text("UPDATE comments SET id = id WHERE id = -1"))
+    if connection.dialect.name != "postgresql":
+        connection.execute(_TAKE_SQLITE_WRITE_LOCK)
         return
-    # One round trip; PostgreSQL evaluates the select list left to right.
-    db.session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(hashtext(:email)), pg_advisory_xact_lock(hashtext(:ip))"
-        ),
-        {"email": f"email:{new.email.lower()}", "ip": f"ip:{new.ip}"},
+    connection.execute(
+        _TAKE_SENDER_LOCKS, {"email": f"email:{new.email.lower()}", "ip": f"ip:{new.ip}"}
     )
 
 
-def check_flood(new: NewComment) -> None:
+# An UPDATE that matches nothing still opens SQLite's write transaction.
+_TAKE_SQLITE_WRITE_LOCK = text("UPDATE comments SET id = id WHERE id = -1")
+# One round trip; PostgreSQL evaluates the select list left to right.
+_TAKE_SENDER_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtext(:email)), pg_advisory_xact_lock(hashtext(:ip))"
+)
+
+
+def check_flood(connection: Connection, new: NewComment) -> None:
     """Refuse a second comment within FLOOD_SECONDS from one IP prefix or one email."""
     seconds = current_app.config["FLOOD_SECONDS"]
     if not seconds:
@@ -42,8 +45,8 @@ def check_flood(new: NewComment) -> None:
     same_sender = Comment.email == new.email
     if new.ip:
         same_sender = or_(same_sender, Comment.ip == new.ip)
-    recent = db.session.execute(
-        db.select(Comment.id)
+    recent = connection.execute(
+        select(Comment.id)
         .where(same_sender, Comment.created_at > utcnow() - timedelta(seconds=seconds))
         .limit(1)
     ).first()
@@ -51,15 +54,12 @@ def check_flood(new: NewComment) -> None:
         raise TooFast("You are posting comments too quickly. Slow down.")
 
 
-def check_duplicate(article: ArticleState | None, new: NewComment) -> None:
+def check_duplicate(connection: Connection, article: ArticleState | None, new: NewComment) -> None:
     """Refuse the same text from the same email on the same article (trash aside)."""
     if article is None:
         return
-    duplicate = (
-        db.session.connection()
-        .execute(_DUPLICATE, {"article_id": article.id, "email": new.email, "body": new.body})
-        .first()
-    )
+    params = {"article_id": article.id, "email": new.email, "body": new.body}
+    duplicate = connection.execute(_DUPLICATE, params).first()
     if duplicate is not None:
         raise Duplicate("Duplicate comment detected; it looks as though you’ve already said that!")
 
