@@ -59,14 +59,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config.get("DATABASE_URL") or default_database_url(app.instance_path)
     )
-    # Test pooled connections to a database server before use, so the service recovers by
-    # itself after the server restarts instead of failing on every stale connection (a SQLite
-    # file has no server to lose, and the ping would only cost time).
     # Errors never carry query parameters (emails!) into the logs.
-    is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": not is_sqlite, "hide_parameters": True}
-    )
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True})
 
     # Behind N trusted proxies, take the client's address from X-Forwarded-For; otherwise never.
     if app.config["TRUSTED_PROXIES"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -14,6 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 
 from .extensions import db
 
@@ -89,3 +92,32 @@ def _file_lock(path: str) -> Iterator[None]:
             yield
         finally:
             handle.close()
+
+
+# --- stale server connections, found without a round trip -----------------------------------
+
+
+@event.listens_for(Pool, "checkout")
+def _refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Replace a pooled PostgreSQL connection the server has closed before handing it out.
+
+    A server that shuts down or restarts tells each connection so (or the kernel closes it),
+    which leaves the idle socket readable: a poll costs microseconds, where a ping query
+    (``pool_pre_ping``) cost a round trip on every request. The pool then connects anew, so
+    the service recovers by itself. A connection that dies silently is still caught when its
+    query fails: SQLAlchemy then discards the whole pool.
+    """
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:  # not psycopg: nothing to look at
+        return
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("connection closed")
+    try:
+        poll = select.poll()
+        poll.register(pgconn.socket, select.POLLIN)  # psycopg raises when there is no socket
+        ready = poll.poll(0)
+    except Exception as error:
+        raise DisconnectionError(str(error)) from error
+    if ready:
+        # An idle connection has nothing to read unless the server said goodbye (or hung up).
+        raise DisconnectionError("the server closed the connection")

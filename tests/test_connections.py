@@ -1,0 +1,89 @@
+"""Database connections: stale server connections replaced, SQLite writers taking turns."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from commentsvc.extensions import db
+from commentsvc.sql import write_transaction, writer_turn
+
+
+def _backend_pid() -> int:
+    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    db.session.remove()  # back to the pool, idle
+    return pid
+
+
+def test_a_connection_the_server_closed_is_replaced_before_use(app, database_url) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no server to close connections")
+    assert not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
+    with app.app_context():
+        first = _backend_pid()
+        with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        # The server has closed it; the pooled connection has not noticed yet.
+        for _ in range(100):
+            if not admin_sees(database_url, first):
+                break
+            time.sleep(0.05)
+        # No error for the request that next takes it from the pool: a fresh connection.
+        second = _backend_pid()
+        assert second != first
+
+
+def admin_sees(database_url: str, pid: int) -> bool:
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
+        row = admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+    return row is not None
+
+
+HOLD_LOCK = """
+import fcntl, sys
+handle = open(sys.argv[1], "a")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_sqlite_writers_of_other_processes_take_turns(app, database_url) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL lets writers in together")
+    path = database_url.removeprefix("sqlite:///") + "-writer.lock"
+    with app.app_context():
+        with writer_turn():  # makes the lock file
+            pass
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            entered = threading.Event()
+
+            def write() -> None:
+                with app.app_context(), write_transaction() as connection:
+                    entered.set()
+                    connection.execute(text("UPDATE comments SET id = id WHERE id = -1"))
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            # Another process holds the turn: this writer waits for it.
+            assert not entered.wait(0.5)
+            holder.stdin.close()
+            writer.join(10)
+            assert entered.is_set()
+        finally:
+            holder.kill()
+            holder.wait()
+            holder.stdout.close()
