@@ -26,7 +26,7 @@ from .share_buffer import (
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareBatch, ShareCount
 from .site_settings import current_settings
-from .sql import upsert_for
+from .sql import upsert_for, writer_turn
 
 # Article ids remembered per process for the database path; cleared when this many.
 ARTICLE_ID_CACHE = 10_000
@@ -93,6 +93,12 @@ def _record(click: Click) -> str:
 
 
 def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
+    # On SQLite, wait for the single writer's turn before the first write (sql.writer_turn).
+    with writer_turn():
+        return _store_click(key, click, use_redis)
+
+
+def _store_click(key: str, click: Click, use_redis: bool) -> str:
     if not first_click(key, use_redis=use_redis):
         db.session.rollback()
         return "duplicate"
