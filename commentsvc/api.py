@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from .articles import find_article
 from .comments import CursorError, comment_page, post_comment
 from .errors import error_response
-from .extensions import csrf, db
+from .extensions import csrf
 from .forms import CommentForm
 from .limits import comment_limit
 from .models import Status
@@ -111,7 +111,6 @@ def create_comment() -> Any:
     except TokenError as error:
         return error_response(400, str(error), "invalid_token")
     except CommentError as error:
-        db.session.rollback()
         fields = {error.field: error.message} if error.field else None
         return error_response(error.status, error.message, error.code, fields)
     mine = own_token([*own_comment_ids(payload.get("mine")), comment.id])

@@ -113,7 +113,7 @@ def reply_position(parent: Any) -> tuple[int | None, int | None, int]:
 
 
 def post_comment(ref: ArticleRef, new: NewComment) -> Comment:
-    """Store a comment for the article ``ref`` names and commit; raises CommentError."""
+    """Store a comment for the article ``ref`` names, committed; raises CommentError (nothing stored)."""
     try:
         comment = _store_comment(ref, new)
     except CommentError as error:

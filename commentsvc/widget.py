@@ -143,7 +143,6 @@ def post() -> Any:
     except TokenError as error:
         return render_widget(ref, form, status=400, form_error=str(error))
     except CommentError as error:
-        db.session.rollback()
         return render_widget(ref, form, status=error.status, form_error=error.message)
     mine = own_token([*own_comment_ids(request.args.get("mine")), comment.id])
     target = widget_url(page=cursor_for(comment), mine=mine, _anchor=f"comment-{comment.id}")
