@@ -99,9 +99,12 @@ def _observer(app: Flask) -> Callable[[Response], Response]:
                 "ms": round(elapsed * 1000, 2),
                 "client": client,
             }
-            log.info(json.dumps(fields, separators=(",", ":")))
+            line = json.dumps(fields, separators=(",", ":"))
         else:
-            log.info("%s %s %s %.1fms %s", req.method, req.path, status, elapsed * 1000, client)
+            line = f"{req.method} {req.path} {status} {elapsed * 1000:.1f}ms {client}"
+        # Handlers, filters and levels apply as for log.info(), without its search of the call
+        # stack for a source line nobody logs: that search was most of the line's cost.
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, None, None))
         return response
 
     return observe

@@ -70,16 +70,36 @@ def test_metrics_can_sit_behind_a_token(client, config) -> None:
     )
 
 
+class Keep(logging.Handler):
+    """A handler that keeps the messages it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_one_plain_log_line_per_request_unless_the_level_says_otherwise(client) -> None:
+    keep = Keep()
+    logger = logging.getLogger("commentsvc.requests")
+    logger.addHandler(keep)
+    try:
+        client.get("/embed", query_string=A, environ_base={"REMOTE_ADDR": "203.0.113.77"})
+        [text] = keep.lines
+        assert re.fullmatch(r"GET /embed 200 \d+\.\dms 203\.0\.113\.0", text), text
+        # An operator who raises the level gets no request lines.
+        logger.setLevel(logging.WARNING)
+        client.get("/embed", query_string=A)
+        assert len(keep.lines) == 1
+    finally:
+        logger.setLevel(logging.INFO)
+        logger.removeHandler(keep)
+
+
 @pytest.mark.parametrize("config", [{"LOG_JSON": True}])
 def test_one_json_log_line_per_request(client, config) -> None:
-    class Keep(logging.Handler):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lines: list[str] = []
-
-        def emit(self, record: logging.LogRecord) -> None:
-            self.lines.append(record.getMessage())
-
     keep = Keep()
     logger = logging.getLogger("commentsvc.requests")
     logger.addHandler(keep)
