@@ -342,11 +342,12 @@ def test_the_share_rate_limit_is_applied_by_the_one_click_script(app, client) ->
     assert api_shares(client)["total"] == 3
     prefix = app.config["REDIS_PREFIX"]
     server = redis_py.Redis.from_url(app.config["REDIS_URL"])
-    # The limits library puts its own prefix ("LIMITS:LIMITER/") before ours.
     keys = sorted(k.decode() for k in server.scan_iter(f"*{prefix}*"))
     server.close()
-    # The script's own counter; the shared limiter (more round trips a click) stayed out.
+    # The script's own counter; commentsvc.limits' counter for the view (one more round trip
+    # a click, "<prefix>limit:<network>/<endpoint>:...") stayed out.
     assert f"{prefix}limit:shares:127.0.0.0:3/60" in keys
+    assert not [k for k in keys if k.startswith(f"{prefix}limit:127.0.0.0/")], keys
     assert [k for k in keys if k.startswith(prefix)] == keys, keys
 
 
