@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -351,12 +352,18 @@ def test_the_share_rate_limit_is_applied_by_the_one_click_script(app, client) ->
     assert [k for k in keys if k.startswith(prefix)] == keys, keys
 
 
-def test_while_redis_is_down_the_share_rate_limit_holds_per_process(app, client) -> None:
+def test_while_redis_is_down_the_share_rate_limit_holds_per_process(
+    app, client, monkeypatch
+) -> None:
     app.config.update(REDIS_URL="redis://127.0.0.1:1/0", RATE_LIMIT_SHARES="2 per minute")
     app.extensions.pop("commentsvc.redis", None)
+    started = []
+    start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda t: (started.append(t), start(t))[1])
     statuses = [click_status(client, n) for n in range(3)]
     assert statuses == [202, 202, 429]
     assert stored(app) == {"x": 2}
+    assert started == []  # counted in a dictionary, with no timer thread to expire it
 
 
 def click_status(client, reader) -> int:
