@@ -1,16 +1,16 @@
 """Rate limits on the write endpoints that declare them: in memory, or in Redis when configured.
 
 Fixed windows: a window opens at a key's first hit and lasts the limit's period; hits past the
-amount are refused until it ends. Settings use the ``limits`` library's notation ("10 per
-minute;60 per hour"), which it parses; the counting is ours: in this process one dictionary and
-no thread, in Redis one script call per request for all of a view's limits. Only views decorated
-with one of the limits below pay anything: reads skip the check with one dictionary look-up (a
+amount are refused until it ends. Counted in this process in one dictionary (no thread), or in
+Redis with one script call per request for all of a view's limits. Only views decorated with
+one of the limits below pay anything: reads skip the check with one dictionary look-up (a
 global check on every request cost more than the rest of a cached widget request).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -79,12 +79,39 @@ class Outcome(NamedTuple):
         return max(0, self.rule.amount - self.hits)
 
 
+# The settings' notation, the one the ``limits`` library (and Flask-Limiter) reads: "10 per
+# minute", "10/minute", "100 per 2 hours", several joined by ";", "," or "|".
+_ONE_RULE = r"\s*([0-9]+)\s*(?:/|\s*per\s*)\s*([0-9]+)?\s*([a-z]+)\s*"
+_RULE = re.compile(_ONE_RULE, re.IGNORECASE)
+_RULES = re.compile(rf"^{_ONE_RULE}(?:[,;|]{_ONE_RULE})*$", re.IGNORECASE)
+# As in ``limits``: a month is 30 days, a year 12 such months.
+UNIT_SECONDS = {
+    "second": 1,
+    "minute": 60,
+    "hour": 3600,
+    "day": 86_400,
+    "month": 30 * 86_400,
+    "year": 360 * 86_400,
+}
+
+
 @lru_cache(maxsize=64)
 def parse_rules(value: str) -> tuple[Rule, ...]:
-    """A setting such as "10 per minute;60 per hour" as rules, the smallest window first."""
-    from limits import parse_many
+    """A setting such as "10 per minute;60 per hour" as rules, the smallest window first.
 
-    rules = {Rule(item.amount, item.get_expiry()) for item in parse_many(value)}
+    Raises ValueError for anything else.
+    """
+    if not isinstance(value, str) or not _RULES.match(value):
+        raise ValueError(f"not a rate limit: {value!r}")
+    rules = set()
+    for part in re.split("[,;|]", value):
+        amount, multiple, unit = _RULE.match(part).groups()  # type: ignore[union-attr]
+        unit = unit.lower()
+        seconds = UNIT_SECONDS.get(unit) or UNIT_SECONDS.get(unit.removesuffix("s"))
+        if seconds is None:
+            raise ValueError(f"not a unit of time: {unit!r} in {value!r}")
+        # "per 0 minutes" means per minute, as ``limits`` read it.
+        rules.add(Rule(int(amount), seconds * (int(multiple or 1) or 1)))
     return tuple(sorted(rules, key=lambda rule: (rule.seconds, rule.amount)))
 
 

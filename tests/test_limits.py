@@ -265,8 +265,27 @@ def test_reads_of_a_limited_view_are_not_counted(make_app) -> None:
     assert sign_in(app).status_code == 400
 
 
-def test_settings_are_parsed_into_rules_smallest_window_first() -> None:
-    assert parse_rules("60 per hour;10 per minute") == (Rule(10, 60), Rule(60, 3600))
-    assert parse_rules("5/second, 100 per 2 days") == (Rule(5, 1), Rule(100, 172_800))
-    # The same limit written twice is one counter, not two counting the same hits twice.
-    assert parse_rules("5 per minute; 5 per 60 seconds") == (Rule(5, 60),)
+@pytest.mark.parametrize(
+    ("setting", "rules"),
+    [
+        ("10 per minute;60 per hour", [(10, 60), (60, 3600)]),
+        ("60 per hour, 10 per minute", [(10, 60), (60, 3600)]),  # smallest window first
+        ("5/second|100 per 2 days", [(5, 1), (100, 172_800)]),
+        ("1 PER Hours", [(1, 3600)]),
+        ("3 per month; 4 per year", [(3, 2_592_000), (4, 31_104_000)]),  # 30 days, 360 days
+        ("7per 0 minutes", [(7, 60)]),  # as limits read it
+        # The same limit written twice is one counter, not two counting each hit.
+        ("5 per minute; 5 per 60 seconds", [(5, 60)]),
+    ],
+)
+def test_settings_are_parsed_into_rules(setting: str, rules: list[tuple[int, int]]) -> None:
+    assert parse_rules(setting) == tuple(Rule(*rule) for rule in rules)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["", "10", "per minute", "10 per fortnight", "10 per", "10 per minute;", "ten per minute"],
+)
+def test_a_setting_that_is_not_a_rate_limit_is_refused(setting: str) -> None:
+    with pytest.raises(ValueError, match="not a"):
+        parse_rules(setting)
