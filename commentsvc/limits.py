@@ -211,9 +211,9 @@ class _Counters:
         self.shared_down_until = 0.0
         self.script: Any = None  # HIT, registered with the first Redis client that runs it
 
-    def hit(self, rules: Sequence[Rule], key: str) -> Outcome:
+    def hit(self, app: Flask, rules: Sequence[Rule], key: str) -> Outcome:
         """Count one hit against the rules: in Redis when configured and up, else here."""
-        client = redis_client()
+        client = redis_client(app)
         if client is None or time.monotonic() < self.shared_down_until:
             return self.local.hit(rules, key)
         try:
@@ -238,24 +238,28 @@ class _Counters:
         return Outcome(rules[report - 1], hits, time.time() + left_ms / 1000)
 
 
-def _client_key() -> str:
+def _client_key(app: Flask, endpoint: str | None) -> str:
     # Limits apply per network (IPv4 /24, IPv6 /48), the same unit flood control uses, and per
     # endpoint; the prefix keeps installs that share one Redis apart.
     network = anonymise_ip(request.remote_addr) or "unknown"
-    return f"{current_app.config['REDIS_PREFIX']}limit:{network}/{request.endpoint}"
+    return f"{app.config['REDIS_PREFIX']}limit:{network}/{endpoint}"
 
 
 def _check_declared_limit() -> None:
-    limit = _DECLARED.get(current_app.view_functions.get(request.endpoint))  # type: ignore[arg-type]
+    # The app and endpoint looked up once: each use of a context proxy costs a look-up.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    endpoint = request.endpoint
+    limit = _DECLARED.get(app.view_functions.get(endpoint))  # type: ignore[arg-type]
     if limit is None or (limit.methods is not None and request.method not in limit.methods):
         return
     if limit.exempt_when is not None and limit.exempt_when():
         return
-    counters: _Counters = current_app.extensions["commentsvc_limits"]
+    counters: _Counters = app.extensions["commentsvc_limits"]
     if not counters.enabled:
         return
     # Read at request time (a test or an operator's instance config may change it).
-    outcome = counters.hit(parse_rules(current_app.config[limit.setting]), _client_key())
+    rules = parse_rules(app.config[limit.setting])
+    outcome = counters.hit(app, rules, _client_key(app, endpoint))
     g.commentsvc_rate_limit = outcome
     if outcome.exceeded:
         raise TooManyRequests(TOO_MANY)
