@@ -67,10 +67,10 @@ def _secret_key(value: str) -> str:
 
 
 def _rate_limit(value: str) -> str:
-    from limits import parse_many
+    from .limits import parse_rules
 
     try:
-        parse_many(value)
+        parse_rules(value)
     except ValueError:
         raise ValueError(
             f"not a rate limit such as '10 per minute;60 per hour': {value!r}"
@@ -232,19 +232,19 @@ SETTINGS: tuple[Setting, ...] = (
         "RATE_LIMIT_COMMENTS",
         "10 per minute;60 per hour",
         _rate_limit,
-        "Posts of comments allowed per IP prefix (Flask-Limiter syntax).",
+        "Posts of comments allowed per IP prefix, e.g. 10 per minute;60 per hour.",
     ),
     Setting(
         "RATE_LIMIT_SHARES",
         "120 per minute",
         _rate_limit,
-        "Share clicks recorded per IP prefix (Flask-Limiter syntax).",
+        "Share clicks recorded per IP prefix, e.g. 120 per minute.",
     ),
     Setting(
         "RATE_LIMIT_SIGN_IN",
         "20 per minute",
         _rate_limit,
-        "Admin sign-in attempts per IP prefix (Flask-Limiter syntax), on top of the lock-out.",
+        "Admin sign-in attempts per IP prefix, e.g. 20 per minute, on top of the lock-out.",
     ),
     Setting(
         "TRUSTED_PROXIES",

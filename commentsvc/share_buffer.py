@@ -35,6 +35,7 @@ from flask import Flask, current_app
 
 from .dedupe import redis_client, redis_error
 from .extensions import db
+from .limits import LocalWindows, Rule, parse_rules
 from .models import Article, utcnow
 from .share_links import NETWORKS
 from .share_models import ShareBatch, ShareCount
@@ -166,38 +167,28 @@ def buffer_click(
     return {1: "counted", 0: "duplicate"}.get(result, "rate_limited")
 
 
-def share_rate_limits() -> list[tuple[int, int]]:
-    """COMMENTSVC_RATE_LIMIT_SHARES as (amount, seconds) pairs; none when limits are off.
+def share_rate_limits() -> tuple[Rule, ...]:
+    """COMMENTSVC_RATE_LIMIT_SHARES as (amount, seconds) rules; none when limits are off.
 
-    While clicks are buffered, the click script applies them (the shared limiter would cost
-    two more Redis round trips per click: its count and the window for the headers); see
-    limits.share_limit.
+    While clicks are buffered, the click script applies them (counting them in
+    commentsvc.limits would cost one more Redis round trip per click); see limits.share_limit.
     """
     if not current_app.config.get("RATELIMIT_ENABLED", True):
-        return []
-    raw = current_app.config["RATE_LIMIT_SHARES"]
-    parsed = current_app.extensions.setdefault("commentsvc.share_limits", {})
-    if raw not in parsed:
-        from limits import parse_many
-
-        parsed[raw] = [(item.amount, item.get_expiry()) for item in parse_many(raw)]
-    return parsed[raw]
+        return ()
+    return parse_rules(current_app.config["RATE_LIMIT_SHARES"])
 
 
 def allowed_in_process(ip_prefix: str) -> bool:
     """The share rate limit counted in this process only, for clicks while Redis is down."""
-    from limits import parse_many
-    from limits.storage import MemoryStorage
-    from limits.strategies import FixedWindowRateLimiter
-
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
+    rules = share_rate_limits()
+    if not rules:
         return True
-    limiter = current_app.extensions.get("commentsvc.share_fallback_limiter")
-    if limiter is None:
-        limiter = FixedWindowRateLimiter(MemoryStorage())
-        current_app.extensions["commentsvc.share_fallback_limiter"] = limiter
-    items = parse_many(current_app.config["RATE_LIMIT_SHARES"])
-    return all(limiter.hit(item, "shares", ip_prefix) for item in items)
+    windows = current_app.extensions.get("commentsvc.share_fallback_windows")
+    if windows is None:
+        windows = current_app.extensions.setdefault(
+            "commentsvc.share_fallback_windows", LocalWindows()
+        )
+    return not windows.hit(rules, "shares:" + ip_prefix).exceeded
 
 
 @dataclass
