@@ -12,6 +12,7 @@ a placeholder that each response fills in.
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -32,12 +33,12 @@ class CachedPage:
 
 
 class PageCache:
-    """A least-recently-used store of pages, bounded by the characters it holds."""
+    """A least-recently-used store of pages, bounded by the memory their text takes."""
 
-    def __init__(self, max_chars: int) -> None:
-        self.max_chars = max_chars
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
         self._pages: OrderedDict[Any, CachedPage] = OrderedDict()
-        self._chars = 0
+        self._bytes = 0
         # The development server and threaded workers share one cache per process.
         self._lock = threading.Lock()
 
@@ -51,20 +52,26 @@ class PageCache:
 
     def put(self, key: Any, page: CachedPage) -> None:
         """Store ``page``, evicting the least recently used pages beyond the bound."""
-        if len(page.html) > self.max_chars:
+        size = page_bytes(page)
+        if size > self.max_bytes:
             return
         with self._lock:
             old = self._pages.pop(key, None)
             if old is not None:
-                self._chars -= len(old.html)
+                self._bytes -= page_bytes(old)
             self._pages[key] = page
-            self._chars += len(page.html)
-            while self._chars > self.max_chars:
+            self._bytes += size
+            while self._bytes > self.max_bytes:
                 _, evicted = self._pages.popitem(last=False)
-                self._chars -= len(evicted.html)
+                self._bytes -= page_bytes(evicted)
 
     def __len__(self) -> int:
         return len(self._pages)
+
+
+def page_bytes(page: CachedPage) -> int:
+    """The memory a page's text takes (not its length: one “ or … makes every character 2 bytes)."""
+    return sys.getsizeof(page.html)
 
 
 def etag_for(key: Any) -> str:
@@ -81,4 +88,4 @@ def init_app(app: Flask) -> None:
     """Give the app its cache (``PAGE_CACHE_MB``; 0 switches it off)."""
     megabytes = app.config["PAGE_CACHE_MB"]
     if megabytes > 0:
-        app.extensions["commentsvc.page_cache"] = PageCache(int(megabytes * 1024 * 1024))
+        app.extensions["commentsvc.page_cache"] = PageCache(max_bytes=int(megabytes * 1024 * 1024))

@@ -19,7 +19,7 @@ from commentsvc import create_app
 from commentsvc.comments import set_status
 from commentsvc.extensions import db
 from commentsvc.models import Article, Status
-from commentsvc.page_cache import TOKEN_SLOT, CachedPage, PageCache
+from commentsvc.page_cache import TOKEN_SLOT, CachedPage, PageCache, page_bytes
 from commentsvc.site_settings import save_settings
 
 A = {"url": "https://news.example/cached", "title": "Cached article"}
@@ -173,15 +173,27 @@ def test_etag_follows_the_revision_and_304_skips_the_render(app, client, other_w
 
 
 def test_the_cache_keeps_to_its_bound_and_drops_the_least_recently_used() -> None:
-    cache = PageCache(max_chars=25)
+    page = {key: CachedPage(html=key * 10, etag=key) for key in "abcd"}
+    cache = PageCache(max_bytes=2 * page_bytes(page["a"]) + 10)
     for key in "abc":
-        cache.put(key, CachedPage(html=key * 10, etag=key))
-    assert cache.get("a") is None and len(cache) == 2  # 30 characters do not fit in 25
+        cache.put(key, page[key])
+    assert cache.get("a") is None and len(cache) == 2  # three pages do not fit
     assert cache.get("b") is not None  # now the most recently used
-    cache.put("d", CachedPage(html="d" * 10, etag="d"))
+    cache.put("d", page["d"])
     assert cache.get("c") is None and cache.get("b") is not None
-    cache.put("huge", CachedPage(html="x" * 26, etag="x"))
+    cache.put("huge", CachedPage(html="x" * cache.max_bytes, etag="x"))
     assert cache.get("huge") is None and len(cache) == 2
+
+
+def test_the_bound_counts_memory_not_characters() -> None:
+    ascii_page = CachedPage(html="a" * 1000, etag="a")
+    quoted_page = CachedPage(html="“" + "a" * 999, etag="q")  # 1,000 characters as well
+    assert page_bytes(quoted_page) > 1.9 * page_bytes(ascii_page)
+    cache = PageCache(max_bytes=3 * page_bytes(ascii_page))
+    for n in range(3):
+        cache.put(n, quoted_page)
+    # Three ASCII pages would fit; these take twice the memory, so only one does.
+    assert len(cache) == 1
 
 
 @pytest.mark.parametrize("config", [{"PAGE_CACHE_MB": 0, "MODERATION": "none"}])
