@@ -12,8 +12,6 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
@@ -30,7 +28,14 @@ def upsert(model: type[Any]) -> Any:
 
 def upsert_for(dialect: str, model: type[Any]) -> Any:
     """``upsert`` for a named dialect (for statements built once and kept)."""
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+    # Imported here: each dialect's package costs a worker 1-2 MiB, and it uses only one.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)
 
 
 @event.listens_for(Engine, "connect")
