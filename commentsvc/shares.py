@@ -26,7 +26,7 @@ from .share_buffer import (
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareBatch, ShareCount
 from .site_settings import current_settings
-from .sql import upsert_for
+from .sql import read_connection, upsert_for
 
 # Article ids remembered per process for the database path; cleared when this many.
 ARTICLE_ID_CACHE = 10_000
@@ -156,20 +156,20 @@ def network_counts(article_id: int) -> dict[str, int]:
 def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Comments and shares for each article key (zeros for articles never seen).
 
-    One SQL statement (plain tuples), plus, with Redis, one script call for the clicks not
-    flushed yet. The statement also says which of those clicks' batches are already in the
-    database (both from one snapshot, so a flush committing meanwhile is counted once) and
-    the minimum share count displayed.
+    One SQL statement (plain tuples) on a connection of its own, plus, with Redis, one
+    script call for the clicks not flushed yet. The statement also says which of those
+    clicks' batches are already in the database (both from one snapshot, so a flush
+    committing meanwhile is counted once) and the minimum share count displayed.
     """
     pending = pending_deltas(keys)  # before the database: see share_buffer
     batch_ids = sorted(pending.by_batch) if pending else []
     params: dict[str, Any] = {"keys": keys, "setting": "share_min_count"}
     if batch_ids:
         params["batch_ids"] = batch_ids
-    if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
-        # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    rows = db.session.execute(_counts_query(with_batches=bool(batch_ids)), params)
+    # Not the session: its transaction bookkeeping cost more than the statement, and on
+    # PostgreSQL a connection of its own needs no BEGIN and ROLLBACK around one statement.
+    with read_connection() as connection:
+        rows = connection.execute(_counts_query(with_batches=bool(batch_ids)), params).all()
     comments: dict[str, int] = {}
     shares: dict[str, dict[str, int]] = {key: {} for key in keys}
     applied: set[str] = set()

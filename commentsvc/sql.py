@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -20,6 +20,16 @@ def upsert(model: type[Any]) -> Any:
 def upsert_for(dialect: str, model: type[Any]) -> Any:
     """``upsert`` for a named dialect (for statements built once and kept)."""
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
+def read_connection() -> Connection:
+    """A pooled connection for one read statement (use it in a ``with`` block)."""
+    connection = db.engine.connect()
+    if connection.dialect.name == "postgresql":
+        # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
+        # (SQLite opens none for a read anyway, and resetting the level costs a PRAGMA.)
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
 
 
 @event.listens_for(Engine, "connect")
