@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
@@ -9,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql
 
 from .articles import ArticleRef, article_id_for, article_state
 from .bots import is_bot
@@ -163,13 +165,14 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     """
     pending = pending_deltas(keys)  # before the database: see share_buffer
     batch_ids = sorted(pending.by_batch) if pending else []
-    params: dict[str, Any] = {"keys": keys, "setting": "share_min_count"}
+    dialect = db.engine.dialect.name
+    params = {"keys": _key_set_param(dialect, keys), "setting": "share_min_count"}
     if batch_ids:
-        params["batch_ids"] = batch_ids
+        params["batch_ids"] = _key_set_param(dialect, batch_ids)
     # Not the session: its transaction bookkeeping cost more than the statement, and on
     # PostgreSQL a connection of its own needs no BEGIN and ROLLBACK around one statement.
     with read_connection() as connection:
-        rows = connection.execute(_counts_query(with_batches=bool(batch_ids)), params).all()
+        rows = connection.execute(_counts_query(dialect, bool(batch_ids)), params).all()
     comments: dict[str, int] = {}
     shares: dict[str, dict[str, int]] = {key: {} for key in keys}
     applied: set[str] = set()
@@ -198,9 +201,9 @@ ARTICLE_ROW, BATCH_ROW, SETTING_ROW = 0, 1, 2
 
 
 @cache
-def _counts_query(with_batches: bool) -> sa.Executable:
+def _counts_query(dialect: str, with_batches: bool) -> sa.Executable:
     """Rows of (kind, text, approved, network, count), built once; binds ``keys``, ``setting``
-    and, with batches, ``batch_ids``:
+    and, with batches, ``batch_ids`` (both as ``_key_set_param`` makes them):
 
     - ARTICLE_ROW, key, approved_count, network, count: per asked article and network;
     - BATCH_ROW, batch id: each of ``batch_ids`` the database already holds;
@@ -221,7 +224,7 @@ def _counts_query(with_batches: bool) -> sa.Executable:
             counts.c.count,
         )
         .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id))
-        .where(articles.c.key.in_(sa.bindparam("keys", expanding=True))),
+        .where(_in_key_set(dialect, articles.c.key, "keys")),
         sa.select(sa.literal_column(str(SETTING_ROW)), settings.c.value, *none).where(
             settings.c.key == sa.bindparam("setting")
         ),
@@ -230,7 +233,25 @@ def _counts_query(with_batches: bool) -> sa.Executable:
         batches = ShareBatch.__table__
         parts.append(
             sa.select(sa.literal_column(str(BATCH_ROW)), batches.c.id, *none).where(
-                batches.c.id.in_(sa.bindparam("batch_ids", expanding=True))
+                _in_key_set(dialect, batches.c.id, "batch_ids")
             )
         )
     return sa.union_all(*parts)
+
+
+def _in_key_set(dialect: str, column: sa.ColumnElement[str], name: str) -> Any:
+    """``column`` is one of the strings bound as ``name``, however many: a single parameter.
+
+    An expanding ``IN`` would be rendered again for every call (and on PostgreSQL give each
+    number of keys a statement and plan of its own); one array (PostgreSQL) or JSON list
+    (SQLite) keeps the SQL text fixed. Both are looked up in the column's index.
+    """
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
+    values = sa.func.json_each(sa.bindparam(name, type_=sa.String)).table_valued("value")
+    return column.in_(sa.select(values.c.value))
+
+
+def _key_set_param(dialect: str, values: list[str]) -> Any:
+    """``values`` as ``_in_key_set`` binds them."""
+    return values if dialect == "postgresql" else json.dumps(values)
