@@ -44,6 +44,28 @@ def test_counts_are_keyed_by_what_was_asked(client, reader, config) -> None:
     }
 
 
+# Characters that mean something in a JSON list (SQLite binds the keys as one) or in a
+# PostgreSQL array literal (PostgreSQL binds them as one array), and a key spelled NULL.
+ODD_KEYS = ['say "hi"', "back\\slash", "{braces},comma", "NULL", "ünïcode ✓", "a%20b's"]
+
+
+def test_counts_find_articles_whatever_their_keys_hold(client) -> None:
+    for n, key in enumerate(ODD_KEYS):
+        for reader in range(n + 1):
+            response = client.post(
+                "/api/v1/shares",
+                data={"article": key, "network": "facebook"},
+                headers={"User-Agent": f"{BROWSER} r{reader}"},
+            )
+            assert response.status_code == 202
+    asked = [("article", key) for key in reversed(ODD_KEYS)] + [("article", "never")]
+    articles = client.get("/api/v1/counts", query_string=asked).get_json()["articles"]
+    assert {key: articles[key]["shares"]["total"] for key in ODD_KEYS} == {
+        key: n + 1 for n, key in enumerate(ODD_KEYS)
+    }
+    assert articles["never"]["shares"]["total"] == 0
+
+
 def test_counts_only_approved_comments(client, reader) -> None:
     reader.post({"article": "held-only"})
     body = client.get("/api/v1/counts", query_string={"article": "held-only"}).get_json()
