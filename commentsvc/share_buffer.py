@@ -81,11 +81,12 @@ return redis.call('SMEMBERS', KEYS[3])
 # KEYS: pending hash, next-batch id, set of batch ids.
 # ARGV: batch key prefix, a fresh id, then the networks and the article keys, each list joined
 # by SEP (two arguments, not one per name: packing arguments was most of the call's cost).
-# Returns (batch id, key index, network index, delta) for every non-zero delta of the asked
-# articles, pending or in flight; nothing, and no write, when no click waits at all.
+# Returns one string of space-separated (batch id, key index, network index, delta) for every
+# non-zero delta of the asked articles, pending or in flight (one string: redis-py parses a
+# reply element by element in Python); "" and no write when no click waits at all.
 READ = """
 local batches = redis.call('SMEMBERS', KEYS[3])
-if #batches == 0 and redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+if #batches == 0 and redis.call('EXISTS', KEYS[1]) == 0 then return '' end
 redis.call('SET', KEYS[2], ARGV[2], 'NX')
 local next_id = redis.call('GET', KEYS[2])
 local function split(joined)
@@ -115,7 +116,7 @@ if #fields > 0 then
   add(next_id, KEYS[1])
   for _, id in ipairs(batches) do add(id, ARGV[1] .. id) end
 end
-return out
+return table.concat(out, ' ')
 """
 
 # KEYS: lock. ARGV: the holder's token.
@@ -246,9 +247,11 @@ def pending_deltas(keys: list[str]) -> PendingDeltas | None:
         current_app.logger.warning("Redis unavailable, counts from the database only: %s", error)
         return None
     by_batch: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
-    for i in range(0, len(raw), 4):
-        batch_id, key_index, network_index, value = raw[i : i + 4]
-        by_batch[batch_id.decode()][(keys[key_index], _NETWORK_NAMES[network_index])] = int(value)
+    parts = raw.decode().split()
+    for i in range(0, len(parts), 4):
+        batch_id, key_index, network_index, value = parts[i : i + 4]
+        field = (keys[int(key_index)], _NETWORK_NAMES[int(network_index)])
+        by_batch[batch_id][field] = int(value)
     return PendingDeltas(dict(by_batch))
 
 
