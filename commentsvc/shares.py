@@ -254,4 +254,5 @@ def _in_key_set(dialect: str, column: sa.ColumnElement[str], name: str) -> Any:
 
 def _key_set_param(dialect: str, values: list[str]) -> Any:
     """``values`` as ``_in_key_set`` binds them."""
-    return values if dialect == "postgresql" else json.dumps(values)
+    # Raw UTF-8, not \u escapes: nothing for SQLite to decode (astral characters included).
+    return values if dialect == "postgresql" else json.dumps(values, ensure_ascii=False)

@@ -49,7 +49,7 @@ def test_counts_are_keyed_by_what_was_asked(client, reader, config) -> None:
 
 # Characters that mean something in a JSON list (SQLite binds the keys as one) or in a
 # PostgreSQL array literal (PostgreSQL binds them as one array), and a key spelled NULL.
-ODD_KEYS = ['say "hi"', "back\\slash", "{braces},comma", "NULL", "ünïcode ✓", "a%20b's"]
+ODD_KEYS = ['say "hi"', "back\\slash", "{braces},comma", "NULL", "ünïcode ✓ 🙂", "a%20b's"]
 
 
 def test_counts_find_articles_whatever_their_keys_hold(client) -> None:

@@ -217,7 +217,7 @@ def test_the_count_etag_changes_with_clicks_still_in_redis(app, client) -> None:
 def test_pending_and_in_flight_clicks_count_for_each_of_100_asked_keys(app, client) -> None:
     # Odd characters, and keys asked in another order than clicked: the count API sends
     # Redis the keys and networks in one argument each and reads deltas back by position.
-    odd = ['say "hi"', "back\\slash", "{braces},comma", "NULL", "ünïcode ✓", "a%20b's"]
+    odd = ['say "hi"', "back\\slash", "{braces},comma", "NULL", "ünïcode ✓ 🙂", "a%20b's"]
     keys = odd + [f"story-{n}" for n in range(100 - len(odd))]
     networks = ["facebook", "x", "email", "native"]
     expected: dict[str, dict[str, int]] = {}
