@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
@@ -9,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql
 
 from .articles import ArticleRef, article_id_for, article_state
 from .bots import is_bot
@@ -26,7 +28,7 @@ from .share_buffer import (
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareBatch, ShareCount
 from .site_settings import current_settings
-from .sql import upsert_for, writer_turn
+from .sql import read_connection, upsert_for, writer_turn
 
 # Article ids remembered per process for the database path; cleared when this many.
 ARTICLE_ID_CACHE = 10_000
@@ -162,20 +164,21 @@ def network_counts(article_id: int) -> dict[str, int]:
 def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Comments and shares for each article key (zeros for articles never seen).
 
-    One SQL statement (plain tuples), plus, with Redis, one script call for the clicks not
-    flushed yet. The statement also says which of those clicks' batches are already in the
-    database (both from one snapshot, so a flush committing meanwhile is counted once) and
-    the minimum share count displayed.
+    One SQL statement (plain tuples) on a connection of its own, plus, with Redis, one
+    script call for the clicks not flushed yet. The statement also says which of those
+    clicks' batches are already in the database (both from one snapshot, so a flush
+    committing meanwhile is counted once) and the minimum share count displayed.
     """
     pending = pending_deltas(keys)  # before the database: see share_buffer
     batch_ids = sorted(pending.by_batch) if pending else []
-    params: dict[str, Any] = {"keys": keys, "setting": "share_min_count"}
+    dialect = db.engine.dialect.name
+    params = {"keys": _key_set_param(dialect, keys), "setting": "share_min_count"}
     if batch_ids:
-        params["batch_ids"] = batch_ids
-    if db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
-        # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    rows = db.session.execute(_counts_query(with_batches=bool(batch_ids)), params)
+        params["batch_ids"] = _key_set_param(dialect, batch_ids)
+    # Not the session: its transaction bookkeeping cost more than the statement, and on
+    # PostgreSQL a connection of its own needs no BEGIN and ROLLBACK around one statement.
+    with read_connection() as connection:
+        rows = connection.execute(_counts_query(dialect, bool(batch_ids)), params).all()
     comments: dict[str, int] = {}
     shares: dict[str, dict[str, int]] = {key: {} for key in keys}
     applied: set[str] = set()
@@ -204,9 +207,9 @@ ARTICLE_ROW, BATCH_ROW, SETTING_ROW = 0, 1, 2
 
 
 @cache
-def _counts_query(with_batches: bool) -> sa.Executable:
+def _counts_query(dialect: str, with_batches: bool) -> sa.Executable:
     """Rows of (kind, text, approved, network, count), built once; binds ``keys``, ``setting``
-    and, with batches, ``batch_ids``:
+    and, with batches, ``batch_ids`` (both as ``_key_set_param`` makes them):
 
     - ARTICLE_ROW, key, approved_count, network, count: per asked article and network;
     - BATCH_ROW, batch id: each of ``batch_ids`` the database already holds;
@@ -227,7 +230,7 @@ def _counts_query(with_batches: bool) -> sa.Executable:
             counts.c.count,
         )
         .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id))
-        .where(articles.c.key.in_(sa.bindparam("keys", expanding=True))),
+        .where(_in_key_set(dialect, articles.c.key, "keys")),
         sa.select(sa.literal_column(str(SETTING_ROW)), settings.c.value, *none).where(
             settings.c.key == sa.bindparam("setting")
         ),
@@ -236,7 +239,26 @@ def _counts_query(with_batches: bool) -> sa.Executable:
         batches = ShareBatch.__table__
         parts.append(
             sa.select(sa.literal_column(str(BATCH_ROW)), batches.c.id, *none).where(
-                batches.c.id.in_(sa.bindparam("batch_ids", expanding=True))
+                _in_key_set(dialect, batches.c.id, "batch_ids")
             )
         )
     return sa.union_all(*parts)
+
+
+def _in_key_set(dialect: str, column: sa.ColumnElement[str], name: str) -> Any:
+    """``column`` is one of the strings bound as ``name``, however many: a single parameter.
+
+    An expanding ``IN`` would be rendered again for every call (and on PostgreSQL give each
+    number of keys a statement and plan of its own); one array (PostgreSQL) or JSON list
+    (SQLite) keeps the SQL text fixed. Both are looked up in the column's index.
+    """
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
+    values = sa.func.json_each(sa.bindparam(name, type_=sa.String)).table_valued("value")
+    return column.in_(sa.select(values.c.value))
+
+
+def _key_set_param(dialect: str, values: list[str]) -> Any:
+    """``values`` as ``_in_key_set`` binds them."""
+    # Raw UTF-8, not \u escapes: nothing for SQLite to decode (astral characters included).
+    return values if dialect == "postgresql" else json.dumps(values, ensure_ascii=False)

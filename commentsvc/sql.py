@@ -38,6 +38,16 @@ def upsert_for(dialect: str, model: type[Any]) -> Any:
     return sqlite_insert(model)
 
 
+def read_connection() -> Connection:
+    """A pooled connection for one read statement (use it in a ``with`` block)."""
+    connection = db.engine.connect()
+    if connection.dialect.name == "postgresql":
+        # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
+        # (SQLite opens none for a read anyway, and resetting the level costs a PRAGMA.)
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(connection: Any, record: Any) -> None:
     # WAL lets readers go on while one writer commits, and a busy timeout makes concurrent

@@ -20,7 +20,6 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
-from sqlalchemy import Connection
 
 from .articles import ArticleRef, article_state, find_article
 from .comments import (
@@ -49,6 +48,7 @@ from .share_buffer import flush_if_due
 from .share_links import ICONS, NETWORKS, compact_count, share_url
 from .shares import network_counts, shares_shape
 from .site_settings import current_settings
+from .sql import read_connection
 from .static_files import release_id
 from .submission import CommentError, NewComment
 from .tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
@@ -100,7 +100,7 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
     configuration and the release.
     """
     config = current_app.config
-    with _read_connection() as connection:
+    with read_connection() as connection:
         state = article_state(ref.key, connection)
     return (
         request.full_path,
@@ -117,16 +117,6 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
         tuple(config["SHARE_NETWORKS"]),
         tuple(config["ALLOWED_ORIGINS"]),
     )
-
-
-def _read_connection() -> Connection:
-    """A pooled connection for one read statement."""
-    connection = db.engine.connect()
-    if connection.dialect.name == "postgresql":
-        # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
-        # (SQLite opens none for a read anyway, and resetting the level costs a PRAGMA.)
-        connection.execution_options(isolation_level="AUTOCOMMIT")
-    return connection
 
 
 @bp.post("/embed")

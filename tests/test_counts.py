@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
+
+from commentsvc.extensions import db
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
 
@@ -42,6 +45,28 @@ def test_counts_are_keyed_by_what_was_asked(client, reader, config) -> None:
             "nobody": {"comments": 0, "shares": {"total": 0, "display": None, "networks": {}}},
         }
     }
+
+
+# Characters that mean something in a JSON list (SQLite binds the keys as one) or in a
+# PostgreSQL array literal (PostgreSQL binds them as one array), and a key spelled NULL.
+ODD_KEYS = ['say "hi"', "back\\slash", "{braces},comma", "NULL", "ünïcode ✓ 🙂", "a%20b's"]
+
+
+def test_counts_find_articles_whatever_their_keys_hold(client) -> None:
+    for n, key in enumerate(ODD_KEYS):
+        for reader in range(n + 1):
+            response = client.post(
+                "/api/v1/shares",
+                data={"article": key, "network": "facebook"},
+                headers={"User-Agent": f"{BROWSER} r{reader}"},
+            )
+            assert response.status_code == 202
+    asked = [("article", key) for key in reversed(ODD_KEYS)] + [("article", "never")]
+    articles = client.get("/api/v1/counts", query_string=asked).get_json()["articles"]
+    assert {key: articles[key]["shares"]["total"] for key in ODD_KEYS} == {
+        key: n + 1 for n, key in enumerate(ODD_KEYS)
+    }
+    assert articles["never"]["shares"]["total"] == 0
 
 
 def test_counts_only_approved_comments(client, reader) -> None:
@@ -130,6 +155,43 @@ def test_counts_are_cacheable_with_a_strong_etag_and_cors(client) -> None:
     share(client, "https://news.example/a", "reddit", 1)
     changed = client.get("/api/v1/counts", query_string=params, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_counts_find_each_key_through_an_index(app, client) -> None:
+    # A listing page asks for many articles: each must be one index lookup, never a walk
+    # through every article or every share count. SQLite plans without statistics;
+    # PostgreSQL is told to avoid sequential scans, which it then uses only if no index can
+    # serve the lookup (a small table would otherwise rightly be scanned).
+    sent = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        asked = [("article", f"a{n}") for n in range(20)] + [("url", "https://news.example/a")]
+        assert client.get("/api/v1/counts", query_string=asked).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    [(statement, parameters)] = [(s, p) for s, p in sent if s.lstrip().startswith("SELECT")]
+    with app.app_context(), db.engine.connect() as connection:
+        cursor = connection.connection.driver_connection.cursor()
+        if connection.dialect.name == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # undone with the transaction
+            cursor.execute(f"EXPLAIN {statement}", parameters)
+            plan = " | ".join(row[0] for row in cursor.fetchall())
+            # (An index read from end to end with a Filter would also avoid a Seq Scan.)
+            lookups = ("Index Cond: ((key)::text = ANY", "Index Cond: (article_id = articles.id)")
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = " | ".join(row[3] for row in cursor.fetchall())
+            lookups = ("SEARCH articles USING INDEX", "(key=?)", "SEARCH share_counts USING")
+    assert all(lookup in plan for lookup in lookups), plan
+    assert not any(walk in plan for walk in ("Seq Scan", "SCAN articles", "SCAN share_counts")), (
+        plan
+    )
 
 
 def test_a_count_read_never_writes(app, client) -> None:

@@ -215,6 +215,44 @@ def test_the_count_etag_changes_with_clicks_still_in_redis(app, client) -> None:
     assert flushed.status_code == 304  # the same counts, now from the database
 
 
+def test_pending_and_in_flight_clicks_count_for_each_of_100_asked_keys(app, client) -> None:
+    # Odd characters, and keys asked in another order than clicked: the count API sends
+    # Redis the keys and networks in one argument each and reads deltas back by position.
+    odd = ['say "hi"', "back\\slash", "{braces},comma", "NULL", "ünïcode ✓ 🙂", "a%20b's"]
+    keys = odd + [f"story-{n}" for n in range(100 - len(odd))]
+    networks = ["facebook", "x", "email", "native"]
+    expected: dict[str, dict[str, int]] = {}
+    for n, key in enumerate(keys[::7]):
+        for m in range(n % 3 + 1):
+            network = networks[(n + m) % len(networks)]
+            click(client, n, network, article=key)
+            expected.setdefault(key, {})[network] = 1
+    with app.app_context():
+        share_buffer.begin_flush(redis_client())  # in flight: moved aside, not yet applied
+    click(client, "late", "x", article=keys[0])  # pending again, in a hash of its own
+    expected[keys[0]]["x"] = expected[keys[0]].get("x", 0) + 1
+    asked = [("article", key) for key in sorted(keys, reverse=True)]
+    buffered = client.get("/api/v1/counts", query_string=asked)
+    articles = buffered.get_json()["articles"]
+    assert len(articles) == 100
+    assert {k: v["shares"]["networks"] for k, v in articles.items() if v["shares"]["total"]} == (
+        expected
+    )
+    with app.app_context():
+        share_buffer.flush_shares()
+    assert redis_leftovers(app) == []
+    flushed = client.get("/api/v1/counts", query_string=asked)
+    assert flushed.get_data() == buffered.get_data()  # the same answer, now from the database
+
+
+def test_a_count_read_writes_nothing_to_redis_while_no_click_waits(app, client) -> None:
+    body = client.get("/api/v1/counts", query_string={"url": URL}).get_json()
+    assert body["articles"][URL]["shares"]["total"] == 0
+    server = redis_py.Redis.from_url(app.config["REDIS_URL"])
+    assert list(server.scan_iter(app.config["REDIS_PREFIX"] + "*")) == []
+    server.close()
+
+
 def test_a_widget_view_flushes_when_due(app, client) -> None:
     app.config["SHARE_FLUSH_SECONDS"] = 1
     click(client, 1)
