@@ -10,7 +10,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql
 
 from .articles import ArticleRef, article_id_for, article_state
 from .bots import is_bot
@@ -253,7 +252,9 @@ def _in_key_set(dialect: str, column: sa.ColumnElement[str], name: str) -> Any:
     (SQLite) keeps the SQL text fixed. Both are looked up in the column's index.
     """
     if dialect == "postgresql":
-        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
+        from sqlalchemy.dialects.postgresql import ARRAY  # a SQLite worker never loads it
+
+        return column == sa.any_(sa.bindparam(name, type_=ARRAY(sa.String)))
     values = sa.func.json_each(sa.bindparam(name, type_=sa.String)).table_valued("value")
     return column.in_(sa.select(values.c.value))
 

@@ -1,0 +1,47 @@
+"""What a serving worker imports: only what its requests use (each package is worker memory)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+SERVE = """
+import sys
+from wsgi import app
+
+client = app.test_client()
+page = "url=https://news.example/a&article=a&title=A"
+token = client.get("/api/v1/form-token?" + page).get_json()["token"]
+assert client.post("/api/v1/comments", json={
+    "url": "https://news.example/a", "article": "a", "comment": "Hello", "name": "Ann",
+    "email": "ann@example.com", "token": token}).status_code == 201
+assert client.post("/api/v1/shares", data={"url": "https://news.example/a", "article": "a",
+    "network": "facebook"}, headers={"User-Agent": "Mozilla/5.0 Firefox/120.0"}).status_code == 202
+for path in ("/embed?" + page, "/api/v1/comments?article=a", "/api/v1/counts?article=a"):
+    assert client.get(path).status_code == 200, path
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_a_sqlite_worker_loads_neither_postgresql_nor_alembic(tmp_path) -> None:
+    env = {
+        **os.environ,
+        "COMMENTSVC_DATABASE_URL": f"sqlite:///{tmp_path}/imports.sqlite3",
+        "COMMENTSVC_SECRET_KEY": "x" * 40,
+        "COMMENTSVC_INSTANCE_PATH": str(tmp_path),
+        "COMMENTSVC_MIN_SUBMIT_SECONDS": "0",
+        "COMMENTSVC_MODERATION": "none",
+    }
+    env.pop("COMMENTSVC_REDIS_URL", None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # Migrations run once before the workers start, as gunicorn.conf.py does.
+    subprocess.run([sys.executable, "-m", "commentsvc.startup"], env=env, cwd=root, check=True)
+    served = subprocess.run(
+        [sys.executable, "-c", SERVE], env=env, cwd=root, capture_output=True, text=True
+    )
+    assert served.returncode == 0, served.stderr[-2000:]
+    modules = set(served.stdout.split())
+    assert "commentsvc.widget" in modules  # it did serve
+    unused = {"sqlalchemy.dialects.postgresql", "psycopg", "alembic", "redis", "limits"}
+    assert not unused & modules
