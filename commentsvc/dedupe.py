@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import bindparam, delete
+from sqlalchemy.engine import Connection
 
 from .extensions import db
 from .models import utcnow
@@ -109,11 +110,12 @@ def fingerprint(ip_prefix: str, user_agent: str, article_key: str, network: str)
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def first_click(key: str, use_redis: bool = True) -> bool:
+def first_click(key: str, use_redis: bool = True, connection: Connection | None = None) -> bool:
     """Remember ``key`` for the window; True if it was not already remembered.
 
-    On the database path the row joins the caller's transaction, so it is stored only
-    if the count is. ``use_redis=False``: Redis just failed, go straight to the table.
+    On the database path the row joins the caller's transaction (``connection``'s, else the
+    session's), so it is stored only if the count is. ``use_redis=False``: Redis just
+    failed, go straight to the table.
     """
     window = current_app.config["SHARE_DEDUPE_SECONDS"]
     client = redis_client() if use_redis else None
@@ -123,16 +125,13 @@ def first_click(key: str, use_redis: bool = True) -> bool:
         except redis_error() as error:
             redis_down(error)
     now = utcnow()
-    stored = (
-        db.session.connection()
-        .execute(
-            _remember_statement(db.engine.dialect.name),
-            {"key": key, "expires_at": now + timedelta(seconds=window), "now": now},
-        )
-        .first()
-    )
+    connection = connection or db.session.connection()
+    stored = connection.execute(
+        _remember_statement(connection.dialect.name),
+        {"key": key, "expires_at": now + timedelta(seconds=window), "now": now},
+    ).first()
     if random.randrange(PURGE_ONE_IN) == 0:
-        purge_expired()
+        purge_expired(connection=connection)
     # RETURNING, not rowcount: an upsert does not report rowcount on every driver.
     return stored is not None
 
@@ -160,9 +159,10 @@ def forget_click(key: str) -> None:
             client.delete(_redis_key("click", key))
 
 
-def purge_expired(now: datetime | None = None) -> int:
-    """Delete expired fingerprints from the table; returns how many went."""
-    result = db.session.execute(
-        delete(ShareDedupe).where(ShareDedupe.expires_at < (now or datetime.now(UTC)))
-    )
-    return result.rowcount
+def purge_expired(now: datetime | None = None, connection: Connection | None = None) -> int:
+    """Delete expired fingerprints from the table; returns how many went.
+
+    On ``connection``'s transaction, else the session's (the caller commits).
+    """
+    statement = delete(ShareDedupe).where(ShareDedupe.expires_at < (now or datetime.now(UTC)))
+    return (connection or db.session.connection()).execute(statement).rowcount

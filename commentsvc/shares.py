@@ -27,7 +27,7 @@ from .share_buffer import (
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareBatch, ShareCount
 from .site_settings import current_settings
-from .sql import read_connection, upsert_for, writer_turn
+from .sql import read_connection, upsert_for, write_transaction
 
 # Article ids remembered per process for the database path; cleared when this many.
 ARTICLE_ID_CACHE = 10_000
@@ -94,29 +94,22 @@ def _record(click: Click) -> str:
 
 
 def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
-    # On SQLite, wait for the single writer's turn before the first write (sql.writer_turn).
-    with writer_turn():
-        return _store_click(key, click, use_redis)
-
-
-def _store_click(key: str, click: Click, use_redis: bool) -> str:
-    if not first_click(key, use_redis=use_redis):
-        db.session.rollback()
-        return "duplicate"
     # Article ids never change, so each process remembers them: a click on a known article
-    # is two statements (fingerprint, increment) and one commit.
+    # is two statements (fingerprint, increment) and one commit, on a Core connection (the
+    # ORM session's bookkeeping cost as much as the statements).
     known = current_app.extensions.setdefault("commentsvc.article_ids", {})
     try:
-        article_id = known.get(click.ref.key) or article_id_for(
-            click.ref, article_state(click.ref.key)
-        )
-        db.session.connection().execute(
-            _increment_statement(db.engine.dialect.name),
-            {"article_id": article_id, "network": click.network},
-        )
-        db.session.commit()
+        with write_transaction() as connection:
+            if not first_click(key, use_redis=use_redis, connection=connection):
+                return "duplicate"
+            article_id = known.get(click.ref.key) or article_id_for(
+                click.ref, article_state(click.ref.key, connection), connection
+            )
+            connection.execute(
+                _increment_statement(connection.dialect.name),
+                {"article_id": article_id, "network": click.network},
+            )
     except Exception:
-        db.session.rollback()
         if use_redis:
             forget_click(key)
         raise
