@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
+from statements import sent_statements
 
 from commentsvc.extensions import db
 
@@ -162,19 +162,9 @@ def test_counts_find_each_key_through_an_index(app, client) -> None:
     # through every article or every share count. SQLite plans without statistics;
     # PostgreSQL is told to avoid sequential scans, which it then uses only if no index can
     # serve the lookup (a small table would otherwise rightly be scanned).
-    sent = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        sent.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with sent_statements(app) as sent:
         asked = [("article", f"a{n}") for n in range(20)] + [("url", "https://news.example/a")]
         assert client.get("/api/v1/counts", query_string=asked).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     [(statement, parameters)] = [(s, p) for s, p in sent if s.lstrip().startswith("SELECT")]
     with app.app_context(), db.engine.connect() as connection:
         cursor = connection.connection.driver_connection.cursor()

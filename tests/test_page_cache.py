@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from statements import sent_sql
 
 from commentsvc import create_app
 from commentsvc.comments import set_status
@@ -44,18 +45,8 @@ def page(client: Any, **params: Any) -> str:
 
 def statements_for(app: Flask, request: Callable[[], Any]) -> list[str]:
     """The SQL statements ``request`` sends to the database."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with sent_sql(app) as seen:
         request()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     return seen
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
+from statements import sent_sql
 
 from commentsvc.extensions import db
 from commentsvc.models import Article, Comment, Status
@@ -47,29 +45,13 @@ def add_thread(app, key: str, top_level: int, replies_each: int) -> None:
         db.session.commit()
 
 
-@contextmanager
-def counting_queries(app):
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 @pytest.mark.parametrize("config", [{"COMMENTS_PER_PAGE": 20}])
 def test_widget_page_queries_do_not_grow_with_the_thread(app, client, config) -> None:
     add_thread(app, "small", top_level=3, replies_each=1)
     add_thread(app, "large", top_level=400, replies_each=3)
     sizes = {}
     for key in ("small", "large"):
-        with counting_queries(app) as statements:
+        with sent_sql(app) as statements:
             response = client.get(
                 "/embed", query_string={"article": key, "url": f"https://news.example/{key}"}
             )
@@ -88,7 +70,7 @@ def test_api_page_queries_do_not_grow_with_the_thread(app, client, config) -> No
     add_thread(app, "large", top_level=400, replies_each=3)
     sizes = {}
     for key in ("small", "large"):
-        with counting_queries(app) as statements:
+        with sent_sql(app) as statements:
             assert client.get("/api/v1/comments", query_string={"article": key}).status_code == 200
         sizes[key] = len(statements)
     assert sizes["small"] == sizes["large"] <= 3, sizes
@@ -103,13 +85,13 @@ def test_a_click_on_a_known_article_is_two_statements_and_counts_are_one(app, cl
         )
 
     assert click(0).status_code == 202  # creates the article, remembers its id
-    with counting_queries(app) as statements:
+    with sent_sql(app) as statements:
         assert click(1).status_code == 202
     # The fingerprint and the increment (about one click in 100 also purges old fingerprints).
     writes = [s.split()[2] for s in statements if not s.startswith("DELETE")]
     assert writes == ["share_dedupe", "share_counts"], statements
     keys = [("article", f"a{n}") for n in range(20)] + [("url", "https://news.example/a")]
-    with counting_queries(app) as statements:
+    with sent_sql(app) as statements:
         body = client.get("/api/v1/counts", query_string=keys).get_json()
     assert body["articles"]["https://news.example/a"]["shares"]["total"] == 2
     assert len(statements) == 1, statements

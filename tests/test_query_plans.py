@@ -7,10 +7,8 @@ sends is run again under EXPLAIN QUERY PLAN.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-import sqlalchemy as sa
+from statements import sent_statements
 
 from commentsvc.extensions import db
 
@@ -25,19 +23,9 @@ def test_posting_never_walks_the_articles_comments(app, reader, config) -> None:
     for n in range(3):
         assert reader.post(comment=f"comment {n}", email=f"r{n}@example.com").status_code == 303
     token = reader.token(url="https://news.example/a")
-    sent: list[tuple[str, Any]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        sent.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with sent_statements(app) as sent:
         response = reader.post(comment="one more", email="new@example.com", token=token)
         assert response.status_code == 303
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     reads = [(s, p) for s, p in sent if s.lstrip().upper().startswith("SELECT") and "comments" in s]
     assert reads, "the post read no comments at all"
     with app.app_context():

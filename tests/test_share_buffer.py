@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import pytest
 import redis as redis_py
 from servers import COMMENTSVC, ROOT, free_port
-from test_query_counts import counting_queries
+from statements import sent_sql
 
 from commentsvc import share_buffer
 from commentsvc.dedupe import redis_client
@@ -89,7 +89,7 @@ def redis_leftovers(app) -> list[str]:
 
 
 def test_a_buffered_click_writes_nothing_to_the_database_and_counts_at_once(app, client) -> None:
-    with counting_queries(app) as statements:
+    with sent_sql(app) as statements:
         click(client, 1)
         click(client, 2, "x")
     assert statements == []  # not even the salt: it lives in Redis
