@@ -10,8 +10,6 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import (
     Connection,
-    Row,
-    Select,
     Text,
     bindparam,
     cast,
@@ -20,11 +18,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Dialect
 
 from .extensions import db
 from .models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, Article, SiteSetting
 from .site_settings import use_stored_settings
-from .sql import upsert
+from .sql import DirectQuery, upsert
 
 # Query parameters that only track the visitor; two links differing in them are one article.
 TRACKING_PARAMS = frozenset(
@@ -145,8 +144,8 @@ def _encodable(text: str) -> bool:
     return True
 
 
-# An article's row as ``article_state`` reads it: plain values, not a model.
-ArticleState: TypeAlias = Row[Any]
+# An article's row as ``article_state`` reads it: a named tuple of plain values.
+ArticleState: TypeAlias = Any
 
 # What a page or a new comment needs of the article; ``revision`` covers comments and shares.
 _ARTICLE_COLUMNS = (
@@ -161,30 +160,31 @@ _ARTICLE_COLUMNS = (
 
 
 @lru_cache(maxsize=4)
-def _state_statement(dialect: str) -> Select[Any]:
+def _state_query(dialect: Dialect) -> DirectQuery:
     # The saved settings ride along as one JSON object, so a page costs a single statement.
-    if dialect == "postgresql":
+    if dialect.name == "postgresql":
         stored = func.json_object_agg(SiteSetting.key, SiteSetting.value)
     else:
         stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
     settings = select(cast(stored, Text)).scalar_subquery()
     one_row = select(literal_column("1").label("one")).subquery()
-    return select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
+    statement = select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
         one_row.outerjoin(Article, Article.key == bindparam("key"))
     )
+    # Every widget view sends it: straight to the driver (see DirectQuery).
+    return DirectQuery(statement, dialect)
 
 
 def article_state(key: str, connection: Connection | None = None) -> ArticleState | None:
-    """The article's row (a plain row, not a model), or None; loads the settings with it.
+    """The article's row (plain values, not a model), or None; loads the settings with it.
 
     One statement for what both a widget page and a new comment start from: the settings
     saved in the admin come with it and become this request's ``current_settings()``. It runs
     in the session's transaction unless a ``connection`` is given (a page reader's own,
     cheaper than the session's bookkeeping).
     """
-    statement = _state_statement(db.engine.dialect.name)
     connection = connection or db.session.connection()
-    row = connection.execute(statement, {"key": key}).one()
+    row = _state_query(connection.dialect).one(connection, key=key)
     use_stored_settings(json.loads(row.settings or "{}"))
     return row if row.id is not None else None
 

@@ -1,0 +1,121 @@
+"""sql.DirectQuery: a statement run on the driver's cursor behaves as Connection.execute."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from commentsvc.articles import _state_query
+from commentsvc.extensions import db
+from commentsvc.models import Article, SiteSetting
+from commentsvc.sql import DirectQuery, read_connection
+from tests.statements import sent_statements
+from tests.test_connections import admin_sees
+
+
+def _seed() -> None:
+    db.session.add(Article(key="k", url="https://news.example/k", title="T", approved_count=2))
+    db.session.add(Article(key="closed", url="", title="", comments_closed=True, approved_count=0))
+    db.session.add(SiteSetting(key="share_min_count", value="5"))
+    db.session.commit()
+
+
+def test_rows_hold_what_execute_gives(app) -> None:
+    with app.app_context():
+        _seed()
+        query = sa.select(Article.id, Article.key, Article.comments_closed, Article.created_at)
+        query = query.where(
+            Article.key.in_(sa.select(sa.literal("k")).union(sa.select(sa.literal("closed"))))
+        )
+        query = query.order_by(Article.key)
+        with read_connection() as connection:
+            direct = DirectQuery(query, connection.dialect).all(connection)
+            executed = connection.execute(query).all()
+        assert [tuple(row) for row in direct] == [tuple(row) for row in executed]
+        assert [row.key for row in direct] == ["closed", "k"]
+        # Typed as SQLAlchemy types them: a SQLite file stores these as 1 and as text.
+        assert direct[0].comments_closed is True and direct[1].comments_closed is False
+        assert isinstance(direct[0].created_at, dt.datetime)
+
+
+def test_parameters_are_bound_and_converted(app) -> None:
+    with app.app_context():
+        _seed()
+        later = sa.bindparam("after", type_=sa.DateTime(timezone=True))
+        query = sa.select(Article.key).where(
+            Article.key == sa.bindparam("key"), Article.created_at > later
+        )
+        with read_connection() as connection:
+            run = DirectQuery(query, connection.dialect)
+            long_ago = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+            assert [r.key for r in run.all(connection, key="k", after=long_ago)] == ["k"]
+            future = dt.datetime(2999, 1, 1, tzinfo=dt.UTC)
+            assert run.all(connection, key="k", after=future) == []
+            with pytest.raises(sa.exc.InvalidRequestError, match="bind parameter .key."):
+                run.all(connection, after=long_ago)  # "key" has no value
+
+
+def test_the_article_state_reads_the_row_and_the_settings(app) -> None:
+    with app.app_context():
+        _seed()
+        with read_connection() as connection:
+            row = _state_query(connection.dialect).one(connection, key="k")
+            missing = _state_query(connection.dialect).one(connection, key="nobody")
+        assert (row.title, row.approved_count, row.comments_closed) == ("T", 2, False)
+        assert '"share_min_count"' in row.settings and missing.id is None
+
+
+def test_whoever_watches_statements_sees_it(app) -> None:
+    with app.app_context():
+        _seed()
+        query = sa.select(Article.id).where(Article.key == sa.bindparam("key"))
+        with sent_statements(app) as seen, read_connection() as connection:
+            DirectQuery(query, connection.dialect).all(connection, key="k")
+        assert len(seen) == 1
+        statement, parameters = seen[0]
+        assert "FROM articles" in statement and "k" in str(parameters)
+
+
+def test_an_expanding_in_is_refused(app) -> None:
+    with app.app_context(), read_connection() as connection:
+        query = sa.select(Article.id).where(Article.key.in_(sa.bindparam("keys", expanding=True)))
+        with pytest.raises(ValueError, match="expanding"):
+            DirectQuery(query, connection.dialect)
+
+
+def test_driver_errors_come_as_sqlalchemy_errors(app) -> None:
+    with app.app_context(), read_connection() as connection:
+        query = sa.select(sa.column("x")).select_from(sa.table("no_such_table"))
+        with pytest.raises(DBAPIError) as raised:
+            DirectQuery(query, connection.dialect).all(connection)
+        assert isinstance(raised.value.orig, connection.dialect.loaded_dbapi.Error)
+        assert "no_such_table" in str(raised.value)
+
+
+def test_a_connection_lost_mid_request_is_dropped_and_the_next_works(app, database_url) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no server to lose")
+    with app.app_context():
+        _seed()
+        query = sa.select(sa.func.pg_backend_pid().label("pid"))
+        with read_connection() as connection:
+            run = DirectQuery(query, connection.dialect)
+            pid = run.one(connection).pid
+            with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            for _ in range(100):
+                if not admin_sees(database_url, pid):
+                    break
+                time.sleep(0.05)
+            with pytest.raises(OperationalError) as raised:
+                run.one(connection)
+            # As execute() would: the error handlers answer 503, the pool forgets the link.
+            assert raised.value.connection_invalidated
+            assert connection.invalidated
+        with read_connection() as connection:
+            assert run.one(connection).pid != pid
