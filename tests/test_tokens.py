@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from commentsvc.tokens import own_comment_ids, own_token
+from commentsvc.tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
 
 # Ids that compress well: the stock URL-safe serializer would zlib them.
 MANY_IDS = [1_000_000 + i for i in range(20)]
@@ -27,3 +30,41 @@ def test_tokens_signed_compressed_still_load(app) -> None:
         # Signed with another key: refused, compressed or not.
         other = URLSafeTimedSerializer("another-secret", salt="commentsvc.own")
         assert own_comment_ids(other.dumps(MANY_IDS)) == []
+
+
+def _at(monkeypatch: pytest.MonkeyPatch, moment: float) -> None:
+    monkeypatch.setattr(time, "time", lambda: moment)
+
+
+def test_one_form_token_per_article_and_second(app, monkeypatch) -> None:
+    start = int(time.time()) + 0.25
+    with app.app_context():
+        _at(monkeypatch, start)
+        first = form_token("article-a")
+        _at(monkeypatch, start + 0.5)
+        assert form_token("article-a") == first  # signed once for the second
+        assert form_token("article-b") != first
+        _at(monkeypatch, start + 1)
+        assert form_token("article-a") != first
+        app.config["SECRET_KEY"] = "another secret key, another token"
+        _at(monkeypatch, start + 0.5)
+        assert form_token("article-a") != first
+
+
+@pytest.mark.parametrize("config", [{"MIN_SUBMIT_SECONDS": 3}])
+def test_a_shared_form_token_is_never_more_lenient(app, config, monkeypatch) -> None:
+    start = int(time.time()) + 0.1
+    with app.app_context():
+        _at(monkeypatch, start)
+        token = form_token("article-a")
+        _at(monkeypatch, start + 0.8)
+        assert form_token("article-a") == token
+        # 3.8 s after the earlier reader got it, 3 s after the later one: refused for both,
+        # since the token records the end of the second it was signed in.
+        _at(monkeypatch, start + 3.8)
+        with pytest.raises(TokenError, match="quicker than anyone can type"):
+            check_form_token(token, "article-a")
+        _at(monkeypatch, start + 3.9 + 0.05)
+        check_form_token(token, "article-a")
+        with pytest.raises(TokenError, match="another article"):
+            check_form_token(token, "article-b")

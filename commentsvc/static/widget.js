@@ -216,8 +216,10 @@
 
   // The server refuses a post that comes sooner than MIN_SUBMIT_SECONDS after the form was
   // served (bots are instant). A quick person is simply held back until then, not refused.
+  // The form's token counts from the end of the second it was signed in: one second more.
   var servedAt = Date.now();
-  var minMillis = (parseFloat(form.getAttribute("data-min-seconds")) || 0) * 1000 + 300;
+  var minSeconds = parseFloat(form.getAttribute("data-min-seconds")) || 0;
+  var minMillis = (minSeconds > 0 ? minSeconds + 1 : 0) * 1000 + 300;
   var busy = false;
   form.addEventListener("submit", function (event) {
     if (!window.fetch || busy) return;
