@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.engine import Dialect
 
 from .articles import ArticleRef, article_id_for, article_state
 from .bots import is_bot
@@ -27,7 +28,7 @@ from .share_buffer import (
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareBatch, ShareCount
 from .site_settings import current_settings
-from .sql import read_connection, upsert_for, write_transaction
+from .sql import DirectQuery, read_connection, upsert_for, write_transaction
 
 # Article ids remembered per process for the database path; cleared when this many.
 ARTICLE_ID_CACHE = 10_000
@@ -99,15 +100,14 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
     # ORM session's bookkeeping cost as much as the statements).
     known = current_app.extensions.setdefault("commentsvc.article_ids", {})
     try:
-        with write_transaction() as connection:
+        with write_transaction(durable=False) as connection:
             if not first_click(key, use_redis=use_redis, connection=connection):
                 return "duplicate"
             article_id = known.get(click.ref.key) or article_id_for(
                 click.ref, article_state(click.ref.key, connection), connection
             )
-            connection.execute(
-                _increment_statement(connection.dialect.name),
-                {"article_id": article_id, "network": click.network},
+            _increment_query(connection.dialect).all(
+                connection, article_id=article_id, network=click.network
             )
     except Exception:
         if use_redis:
@@ -119,16 +119,17 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
     return "counted"
 
 
-@cache
-def _increment_statement(dialect: str) -> Any:
+@lru_cache(maxsize=4)
+def _increment_query(dialect: Dialect) -> DirectQuery:
     # Built once: constructing an upsert cost more than running it, on every click.
     counts = ShareCount.__table__
-    insert = upsert_for(dialect, counts).values(
+    insert = upsert_for(dialect.name, counts).values(
         article_id=sa.bindparam("article_id"), network=sa.bindparam("network"), count=1
     )
-    return insert.on_conflict_do_update(
+    statement = insert.on_conflict_do_update(
         index_elements=["article_id", "network"], set_={"count": counts.c.count + 1}
     )
+    return DirectQuery(statement, dialect)
 
 
 def shares_shape(networks: dict[str, int], minimum: int | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import time
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from commentsvc.extensions import db
 from commentsvc.sql import write_transaction, writer_turn
@@ -87,3 +87,56 @@ def test_sqlite_writers_of_other_processes_take_turns(app, database_url) -> None
             holder.kill()
             holder.wait()
             holder.stdout.close()
+
+
+def _synchronous(dbapi_connection) -> int:  # noqa: ANN001
+    return dbapi_connection.execute("PRAGMA synchronous").fetchone()[0]
+
+
+FULL, NORMAL = 2, 1
+
+
+def test_on_sqlite_share_clicks_skip_the_disk_flush_and_comments_do_not(
+    app, client, reader, database_url
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL commits as its server is configured")
+    commits: list[int] = []
+
+    def record(connection) -> None:  # noqa: ANN001
+        commits.append(_synchronous(connection.connection.dbapi_connection))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "commit", record)
+    try:
+        for network in ("x", "facebook"):  # the first also makes the day's salt (durably)
+            commits.clear()
+            click = client.post(
+                "/api/v1/shares",
+                data={"url": "https://news.example/a", "network": network},
+                headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"},
+            )
+            assert click.status_code == 202
+        assert commits == [NORMAL]
+        commits.clear()
+        assert reader.post().status_code == 303
+        assert commits and set(commits) == {FULL}
+    finally:
+        event.remove(engine, "commit", record)
+
+
+def test_a_relaxed_commit_leaves_its_connection_as_it_found_it(app, database_url) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("only SQLite's commits are relaxed")
+    with app.app_context():
+        with write_transaction(durable=False) as connection:
+            dbapi_connection = connection.connection.dbapi_connection
+            assert _synchronous(dbapi_connection) == NORMAL
+        # Back in the pool: the next writer on it (a comment, say) flushes its commit.
+        assert _synchronous(dbapi_connection) == FULL
+        with pytest.raises(RuntimeError), write_transaction(durable=False):
+            raise RuntimeError("refused half-way")
+        assert _synchronous(dbapi_connection) == FULL
+        with write_transaction() as connection:
+            assert _synchronous(connection.connection.dbapi_connection) == FULL
