@@ -84,12 +84,12 @@ def public_widget(ref: ArticleRef) -> Response:
     page = cache.get(key) if cache is not None else None
     if page is None:
         html = render_page(ref, CommentForm(formdata=None), token=TOKEN_SLOT)
-        page = CachedPage(html=html, etag=etag_for(key))
+        page = CachedPage.of(html, etag_for(key))
         if cache is not None:
             cache.put(key, page)
     if page.etag in request.if_none_match:
         return _widget_response("", 304, page.etag)
-    return _widget_response(page.html.replace(TOKEN_SLOT, form_token(ref.key)), 200, page.etag)
+    return _widget_response(page.body(form_token(ref.key)), 200, page.etag)
 
 
 def page_key(ref: ArticleRef) -> tuple[Any, ...]:
@@ -219,7 +219,7 @@ def render_page(
     )
 
 
-def _widget_response(html: str, status: int, etag: str | None) -> Response:
+def _widget_response(html: str | bytes, status: int, etag: str | None) -> Response:
     response = Response(html, status=status)
     response.headers["Content-Security-Policy"] = widget_csp()
     if etag:

@@ -166,7 +166,7 @@ def test_etag_follows_the_revision_and_304_skips_the_render(app, client, other_w
 
 
 def test_the_cache_keeps_to_its_bound_and_drops_the_least_recently_used() -> None:
-    page = {key: CachedPage(html=key * 10, etag=key) for key in "abcd"}
+    page = {key: CachedPage.of(key * 10, etag=key) for key in "abcd"}
     cache = PageCache(max_bytes=2 * page_bytes(page["a"]) + 10)
     for key in "abc":
         cache.put(key, page[key])
@@ -174,19 +174,26 @@ def test_the_cache_keeps_to_its_bound_and_drops_the_least_recently_used() -> Non
     assert cache.get("b") is not None  # now the most recently used
     cache.put("d", page["d"])
     assert cache.get("c") is None and cache.get("b") is not None
-    cache.put("huge", CachedPage(html="x" * cache.max_bytes, etag="x"))
+    cache.put("huge", CachedPage.of("x" * cache.max_bytes, etag="x"))
     assert cache.get("huge") is None and len(cache) == 2
 
 
 def test_the_bound_counts_memory_not_characters() -> None:
-    ascii_page = CachedPage(html="a" * 1000, etag="a")
-    quoted_page = CachedPage(html="“" + "a" * 999, etag="q")  # 1,000 characters as well
-    assert page_bytes(quoted_page) > 1.9 * page_bytes(ascii_page)
+    ascii_page = CachedPage.of("a" * 1000, etag="a")
+    quoted_page = CachedPage.of("“" * 1000, etag="q")  # 1,000 characters as well
+    assert page_bytes(quoted_page) > 2.9 * page_bytes(ascii_page)  # 3 bytes each in UTF-8
     cache = PageCache(max_bytes=3 * page_bytes(ascii_page))
     for n in range(3):
         cache.put(n, quoted_page)
-    # Three ASCII pages would fit; these take twice the memory, so only one does.
+    # Three ASCII pages would fit; these take three times the memory, so only one does.
     assert len(cache) == 1
+
+
+def test_a_stored_page_is_sent_as_rendered_with_the_token_in_every_slot() -> None:
+    html = f"<p>“Quoted” …</p><input value={TOKEN_SLOT}><a href=?t={TOKEN_SLOT}>"
+    page = CachedPage.of(html, etag="e")
+    assert page.body("tok-1") == html.replace(TOKEN_SLOT, "tok-1").encode()
+    assert page.body("tok-2").decode().count("tok-2") == 2
 
 
 @pytest.mark.parametrize("config", [{"PAGE_CACHE_MB": 0, "MODERATION": "none"}])
