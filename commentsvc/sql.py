@@ -81,6 +81,8 @@ class DirectQuery:
             for i, column in enumerate(columns)
             if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ]
+        # Known here: asking the cursor (its description) cost psycopg a column object each.
+        self._returns_rows = bool(columns)
         names = [column.name for column in columns]
         self.row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
 
@@ -107,7 +109,7 @@ class DirectQuery:
                 connection.dispatch.after_cursor_execute(
                     connection, cursor, self.sql, parameters, None, False
                 )
-            rows = cursor.fetchall() if cursor.description is not None else []
+            rows = cursor.fetchall() if self._returns_rows else []
         except connection.dialect.loaded_dbapi.Error as error:
             raise self._wrapped(connection, dbapi_connection, cursor, parameters, error) from error
         finally:
