@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import (
     Connection,
+    Select,
     Text,
     bindparam,
     cast,
@@ -18,12 +19,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Dialect
 
+from .direct import Statement
 from .extensions import db
 from .models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, Article, SiteSetting
 from .site_settings import use_stored_settings
-from .sql import DirectQuery, upsert
+from .sql import upsert
 
 # Query parameters that only track the visitor; two links differing in them are one article.
 TRACKING_PARAMS = frozenset(
@@ -159,20 +160,21 @@ _ARTICLE_COLUMNS = (
 )
 
 
-@lru_cache(maxsize=4)
-def _state_query(dialect: Dialect) -> DirectQuery:
+def _state_statement(dialect: str) -> Select[Any]:
     # The saved settings ride along as one JSON object, so a page costs a single statement.
-    if dialect.name == "postgresql":
+    if dialect == "postgresql":
         stored = func.json_object_agg(SiteSetting.key, SiteSetting.value)
     else:
         stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
     settings = select(cast(stored, Text)).scalar_subquery()
     one_row = select(literal_column("1").label("one")).subquery()
-    statement = select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
+    return select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
         one_row.outerjoin(Article, Article.key == bindparam("key"))
     )
-    # Every widget view sends it: straight to the driver (see DirectQuery).
-    return DirectQuery(statement, dialect)
+
+
+# Every widget view sends it: straight to the driver (see commentsvc.direct).
+_STATE = Statement(_state_statement)
 
 
 def article_state(key: str, connection: Connection | None = None) -> ArticleState | None:
@@ -184,7 +186,7 @@ def article_state(key: str, connection: Connection | None = None) -> ArticleStat
     cheaper than the session's bookkeeping).
     """
     connection = connection or db.session.connection()
-    row = _state_query(connection.dialect).one(connection, key=key)
+    row = _STATE.one(connection, key=key)
     use_stored_settings(json.loads(row.settings or "{}"))
     return row if row.id is not None else None
 

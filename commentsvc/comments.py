@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .articles import ArticleRef, ArticleState, article_id_for, article_state
+from .direct import Statement
 from .extensions import db
 from .models import Article, Comment, Status, parse_id, utcnow
 from .observability import COMMENTS
@@ -81,7 +82,7 @@ def comments_closed(article: Article | ArticleState | None) -> bool:
 
 def _approved_parent(connection: Connection, parent_id: int, article: ArticleState | None) -> Any:
     """The approved comment of ``article`` a reader replies to (its row); CommentError otherwise."""
-    parent = connection.execute(_PARENT, {"id": parent_id}).first()
+    parent = _PARENT.first(connection, id=parent_id)
     if (
         parent is None
         or article is None
@@ -93,14 +94,16 @@ def _approved_parent(connection: Connection, parent_id: int, article: ArticleSta
 
 
 _COMMENTS = Comment.__table__
-_PARENT = select(
-    _COMMENTS.c.id,
-    _COMMENTS.c.article_id,
-    _COMMENTS.c.status,
-    _COMMENTS.c.parent_id,
-    _COMMENTS.c.root_id,
-    _COMMENTS.c.depth,
-).where(_COMMENTS.c.id == bindparam("id"))
+_PARENT = Statement(
+    select(
+        _COMMENTS.c.id,
+        _COMMENTS.c.article_id,
+        _COMMENTS.c.status,
+        _COMMENTS.c.parent_id,
+        _COMMENTS.c.root_id,
+        _COMMENTS.c.depth,
+    ).where(_COMMENTS.c.id == bindparam("id"))
+)
 
 
 def reply_position(parent: Any) -> tuple[int | None, int | None, int]:
@@ -123,8 +126,12 @@ def post_comment(ref: ArticleRef, new: NewComment) -> Comment:
     return comment
 
 
-# One prepared statement: built per call, its cache key alone cost as much as the insert.
-_INSERT_COMMENT = insert(Comment.__table__).returning(Comment.__table__.c.id)
+# Every column but the id is given (a column added later must be given too, or this fails).
+_INSERT_COMMENT = Statement(
+    insert(_COMMENTS)
+    .values({c.name: bindparam(c.name) for c in _COMMENTS.columns if not c.primary_key})
+    .returning(_COMMENTS.c.id)
+)
 
 
 def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
@@ -157,14 +164,14 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
             "user_agent": new.user_agent[:500],
             "from_site": False,
         }
-        comment_id = connection.execute(_INSERT_COMMENT, values).scalar_one()
+        comment_id = _INSERT_COMMENT.one(connection, **values).id
         if values["status"] == Status.APPROVED:
             adjust_approved_count(values["article_id"], +1, connection)
     return Comment(id=comment_id, **values)
 
 
 _ARTICLES = Article.__table__
-_ADJUST_COUNT = (
+_ADJUST_COUNT = Statement(
     update(_ARTICLES)
     .where(_ARTICLES.c.id == bindparam("article_id"))
     .values(approved_count=_ARTICLES.c.approved_count + bindparam("delta"))
@@ -181,7 +188,7 @@ def adjust_approved_count(
     # An atomic increment: two moderators approving at once must both count.
     # Core, built once: nothing in the session reads the count back before the commit.
     connection = connection or db.session.connection()
-    connection.execute(_ADJUST_COUNT, {"article_id": article_id, "delta": delta})
+    _ADJUST_COUNT.all(connection, article_id=article_id, delta=delta)
 
 
 def set_status(comment_id: int, status: Status) -> bool:

@@ -13,16 +13,17 @@ import random
 import secrets
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import bindparam, delete
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 
+from .direct import Statement
 from .extensions import db
 from .models import utcnow
 from .share_models import ShareDedupe, ShareSalt
-from .sql import DirectQuery, upsert, upsert_for
+from .sql import upsert, upsert_for
 
 SALT_LIFETIME = timedelta(days=2)
 # About one click in this many also deletes expired fingerprints from the table.
@@ -125,29 +126,27 @@ def first_click(key: str, use_redis: bool = True, connection: Connection | None 
             redis_down(error)
     now = utcnow()
     connection = connection or db.session.connection()
-    stored = _remember_query(connection.dialect).all(
-        connection, key=key, expires_at=now + timedelta(seconds=window), now=now
-    )
+    stored = _REMEMBER.all(connection, key=key, expires_at=now + timedelta(seconds=window), now=now)
     if random.randrange(PURGE_ONE_IN) == 0:
         purge_expired(connection=connection)
     # RETURNING, not rowcount: an upsert does not report rowcount on every driver.
     return bool(stored)
 
 
-@lru_cache(maxsize=4)
-def _remember_query(dialect: Dialect) -> DirectQuery:
-    # Built once: constructing an upsert cost more than running it, on every click.
+def _remember_statement(dialect: str) -> Any:
     table = ShareDedupe.__table__
-    insert = upsert_for(dialect.name, table).values(
+    insert = upsert_for(dialect, table).values(
         key=bindparam("key"), expires_at=bindparam("expires_at")
     )
     # An expired fingerprint is renewed and counts again; a live one changes nothing.
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=["key"],
         set_={"expires_at": insert.excluded.expires_at},
         where=table.c.expires_at < bindparam("now"),
     ).returning(table.c.key)
-    return DirectQuery(statement, dialect)
+
+
+_REMEMBER = Statement(_remember_statement)
 
 
 def forget_click(key: str) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.engine import Dialect
 
 from .articles import ArticleRef, article_id_for, article_state
 from .bots import is_bot
 from .dedupe import fingerprint, first_click, forget_click, redis_down, redis_error
+from .direct import Statement
 from .extensions import db
 from .models import Article, SiteSetting
 from .observability import SHARE_CLICKS
@@ -28,7 +28,7 @@ from .share_buffer import (
 from .share_links import NETWORKS, compact_count
 from .share_models import ShareBatch, ShareCount
 from .site_settings import current_settings
-from .sql import DirectQuery, read_connection, upsert_for, write_transaction
+from .sql import read_connection, upsert_for, write_transaction
 
 # Article ids remembered per process for the database path; cleared when this many.
 ARTICLE_ID_CACHE = 10_000
@@ -106,9 +106,7 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
             article_id = known.get(click.ref.key) or article_id_for(
                 click.ref, article_state(click.ref.key, connection), connection
             )
-            _increment_query(connection.dialect).all(
-                connection, article_id=article_id, network=click.network
-            )
+            _INCREMENT.all(connection, article_id=article_id, network=click.network)
     except Exception:
         if use_redis:
             forget_click(key)
@@ -119,17 +117,17 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
     return "counted"
 
 
-@lru_cache(maxsize=4)
-def _increment_query(dialect: Dialect) -> DirectQuery:
-    # Built once: constructing an upsert cost more than running it, on every click.
+def _increment_statement(dialect: str) -> Any:
     counts = ShareCount.__table__
-    insert = upsert_for(dialect.name, counts).values(
+    insert = upsert_for(dialect, counts).values(
         article_id=sa.bindparam("article_id"), network=sa.bindparam("network"), count=1
     )
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=["article_id", "network"], set_={"count": counts.c.count + 1}
     )
-    return DirectQuery(statement, dialect)
+
+
+_INCREMENT = Statement(_increment_statement)
 
 
 def shares_shape(networks: dict[str, int], minimum: int | None = None) -> dict[str, Any]:

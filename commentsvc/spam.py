@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, or_, select, text
+from sqlalchemy import ColumnElement, bindparam, or_, select, text
 from sqlalchemy.engine import Connection
 
 from .articles import ArticleState
+from .direct import Statement
 from .models import Comment, Status, utcnow
 from .submission import Duplicate, NewComment, TooFast
 
@@ -22,18 +23,16 @@ def serialise_sender(connection: Connection, new: NewComment) -> None:
     circle). SQLite: take its single write lock now, before the checks read anything.
     """
     if connection.dialect.name != "postgresql":
-        connection.execute(_TAKE_SQLITE_WRITE_LOCK)
+        _TAKE_SQLITE_WRITE_LOCK.all(connection)
         return
-    connection.execute(
-        _TAKE_SENDER_LOCKS, {"email": f"email:{new.email.lower()}", "ip": f"ip:{new.ip}"}
-    )
+    _TAKE_SENDER_LOCKS.all(connection, email=f"email:{new.email.lower()}", ip=f"ip:{new.ip}")
 
 
 # An UPDATE that matches nothing still opens SQLite's write transaction.
-_TAKE_SQLITE_WRITE_LOCK = text("UPDATE comments SET id = id WHERE id = -1")
+_TAKE_SQLITE_WRITE_LOCK = Statement(text("UPDATE comments SET id = id WHERE id = -1"))
 # One round trip; PostgreSQL evaluates the select list left to right.
-_TAKE_SENDER_LOCKS = text(
-    "SELECT pg_advisory_xact_lock(hashtext(:email)), pg_advisory_xact_lock(hashtext(:ip))"
+_TAKE_SENDER_LOCKS = Statement(
+    text("SELECT pg_advisory_xact_lock(hashtext(:email)), pg_advisory_xact_lock(hashtext(:ip))")
 )
 
 
@@ -42,14 +41,11 @@ def check_flood(connection: Connection, new: NewComment) -> None:
     seconds = current_app.config["FLOOD_SECONDS"]
     if not seconds:
         return
-    same_sender = Comment.email == new.email
+    since = utcnow() - timedelta(seconds=seconds)
     if new.ip:
-        same_sender = or_(same_sender, Comment.ip == new.ip)
-    recent = connection.execute(
-        select(Comment.id)
-        .where(same_sender, Comment.created_at > utcnow() - timedelta(seconds=seconds))
-        .limit(1)
-    ).first()
+        recent = _RECENT_FROM_EMAIL_OR_IP.first(connection, email=new.email, ip=new.ip, since=since)
+    else:
+        recent = _RECENT_FROM_EMAIL.first(connection, email=new.email, since=since)
     if recent is not None:
         raise TooFast("You are posting comments too quickly. Slow down.")
 
@@ -59,13 +55,13 @@ def check_duplicate(connection: Connection, article: ArticleState | None, new: N
     if article is None:
         return
     params = {"article_id": article.id, "email": new.email, "body": new.body}
-    duplicate = connection.execute(_DUPLICATE, params).first()
+    duplicate = _DUPLICATE.first(connection, **params)
     if duplicate is not None:
         raise Duplicate("Duplicate comment detected; it looks as though you’ve already said that!")
 
 
 # Built once (every post runs it); the (email, article_id) index answers it.
-_DUPLICATE = (
+_DUPLICATE = Statement(
     select(Comment.__table__.c.id)
     .where(
         Comment.__table__.c.article_id == bindparam("article_id"),
@@ -74,4 +70,16 @@ _DUPLICATE = (
         Comment.__table__.c.status != Status.TRASH.value,
     )
     .limit(1)
+)
+
+
+def _recent(*same_sender: ColumnElement[bool]) -> Statement:
+    since = Comment.created_at > bindparam("since", type_=Comment.created_at.type)
+    return Statement(select(Comment.id).where(or_(*same_sender), since).limit(1))
+
+
+# Built once; the indexes on (email, created_at) and (ip, created_at) answer them.
+_RECENT_FROM_EMAIL = _recent(Comment.email == bindparam("email"))
+_RECENT_FROM_EMAIL_OR_IP = _recent(
+    Comment.email == bindparam("email"), Comment.ip == bindparam("ip")
 )

@@ -7,16 +7,14 @@ import logging
 import os
 import select
 import threading
-from collections import namedtuple
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
-from sqlalchemy.sql import Executable
 
 from .extensions import db
 
@@ -48,107 +46,6 @@ def read_connection() -> Connection:
         # (SQLite opens none for a read anyway, and resetting the level costs a PRAGMA.)
         connection.execution_options(isolation_level="AUTOCOMMIT")
     return connection
-
-
-class DirectQuery:
-    """A statement compiled once for one dialect, run straight on the driver's cursor.
-
-    For the statements every page view or click sends (a SELECT, or an INSERT, UPDATE or
-    DELETE, with or without RETURNING): ``Connection.execute`` spent about
-    40 µs (SQLite) to 90 µs (PostgreSQL) a call on its cache lookup, execution context and
-    result objects, several times what the database took. Rows come back as named tuples
-    holding what ``execute`` would give (each column's type converts it). Statement events
-    (``before_cursor_execute``/``after_cursor_execute``) still fire, so whatever watches the
-    SQL sees these too; a driver error is raised as SQLAlchemy's (a dropped connection is
-    invalidated first), so error handlers and the pool's recovery work as with ``execute``.
-    """
-
-    def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        if compiled.post_compile_params:
-            raise ValueError("an expanding IN changes the SQL per call: bind one array instead")
-        self.sql = compiled.string
-        self._compiled = compiled
-        self._order = compiled.positiontup  # None: the driver takes named parameters
-        self._bind = {
-            name: processor
-            for name, bind in compiled.binds.items()
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
-        }
-        columns = list(statement.exported_columns)  # type: ignore[attr-defined]
-        self._convert = [
-            (i, processor)
-            for i, column in enumerate(columns)
-            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
-        ]
-        # Known here: asking the cursor (its description) cost psycopg a column object each.
-        self._returns_rows = bool(columns)
-        names = [column.name for column in columns]
-        self.row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
-
-    def _parameters(self, values: Mapping[str, Any]) -> Any:
-        named = self._compiled.construct_params(values)
-        for name, processor in self._bind.items():
-            named[name] = processor(named[name])
-        return named if self._order is None else [named[name] for name in self._order]
-
-    def all(self, connection: Connection, **values: Any) -> list[Any]:
-        """Every row the statement gives with these parameter values, on ``connection``
-        (none for a write without RETURNING)."""
-        parameters = self._parameters(values)
-        dbapi_connection = connection.connection.dbapi_connection
-        cursor = dbapi_connection.cursor()
-        observed = bool(connection.dispatch.before_cursor_execute)
-        try:
-            if observed:
-                connection.dispatch.before_cursor_execute(
-                    connection, cursor, self.sql, parameters, None, False
-                )
-            cursor.execute(self.sql, parameters)
-            if connection.dispatch.after_cursor_execute:
-                connection.dispatch.after_cursor_execute(
-                    connection, cursor, self.sql, parameters, None, False
-                )
-            rows = cursor.fetchall() if self._returns_rows else []
-        except connection.dialect.loaded_dbapi.Error as error:
-            raise self._wrapped(connection, dbapi_connection, cursor, parameters, error) from error
-        finally:
-            cursor.close()
-        if self._convert:
-            rows = [list(row) for row in rows]
-            for row in rows:
-                for i, processor in self._convert:
-                    row[i] = processor(row[i])
-        return [self.row._make(row) for row in rows]
-
-    def one(self, connection: Connection, **values: Any) -> Any:
-        """The statement's single row with these parameter values."""
-        rows = self.all(connection, **values)
-        if len(rows) != 1:
-            raise ValueError(f"expected one row, got {len(rows)}: {self.sql}")
-        return rows[0]
-
-    def _wrapped(
-        self,
-        connection: Connection,
-        dbapi_connection: Any,
-        cursor: Any,
-        parameters: Any,
-        error: Exception,
-    ) -> DBAPIError:
-        dialect = connection.dialect
-        dropped = dialect.is_disconnect(error, dbapi_connection, cursor)
-        if dropped:
-            connection.invalidate(error)
-        return DBAPIError.instance(
-            self.sql,
-            parameters,
-            error,
-            dialect.loaded_dbapi.Error,
-            hide_parameters=connection.engine.hide_parameters,
-            connection_invalidated=dropped,
-            dialect=dialect,
-        )
 
 
 @event.listens_for(Engine, "connect")

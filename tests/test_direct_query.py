@@ -1,4 +1,4 @@
-"""sql.DirectQuery: a statement run on the driver's cursor behaves as Connection.execute."""
+"""commentsvc.direct: a statement run on the driver's cursor behaves as Connection.execute."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from commentsvc.articles import _state_query
+from commentsvc.articles import _STATE
+from commentsvc.direct import DirectQuery
 from commentsvc.extensions import db
 from commentsvc.models import Article, SiteSetting
-from commentsvc.sql import DirectQuery, read_connection
+from commentsvc.sql import read_connection
 from tests.statements import sent_statements
 from tests.test_connections import admin_sees
 
@@ -64,8 +65,8 @@ def test_the_article_state_reads_the_row_and_the_settings(app) -> None:
     with app.app_context():
         _seed()
         with read_connection() as connection:
-            row = _state_query(connection.dialect).one(connection, key="k")
-            missing = _state_query(connection.dialect).one(connection, key="nobody")
+            row = _STATE.one(connection, key="k")
+            missing = _STATE.one(connection, key="nobody")
         assert (row.title, row.approved_count, row.comments_closed) == ("T", 2, False)
         assert '"share_min_count"' in row.settings and missing.id is None
 
