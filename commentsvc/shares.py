@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -169,7 +168,7 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     # Not the session: its transaction bookkeeping cost more than the statement, and on
     # PostgreSQL a connection of its own needs no BEGIN and ROLLBACK around one statement.
     with read_connection() as connection:
-        rows = connection.execute(_counts_query(dialect, bool(batch_ids)), params).all()
+        rows = _COUNTS[bool(batch_ids)].all(connection, **params)
     comments: dict[str, int] = {}
     shares: dict[str, dict[str, int]] = {key: {} for key in keys}
     applied: set[str] = set()
@@ -197,7 +196,6 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
 ARTICLE_ROW, BATCH_ROW, SETTING_ROW = 0, 1, 2
 
 
-@cache
 def _counts_query(dialect: str, with_batches: bool) -> sa.Executable:
     """Rows of (kind, text, approved, network, count), built once; binds ``keys``, ``setting``
     and, with batches, ``batch_ids`` (both as ``_key_set_param`` makes them):
@@ -234,6 +232,15 @@ def _counts_query(dialect: str, with_batches: bool) -> sa.Executable:
             )
         )
     return sa.union_all(*parts)
+
+
+# With and without the batch ids of clicks pending in Redis.
+_COUNTS = {
+    with_batches: Statement(
+        lambda dialect, with_batches=with_batches: _counts_query(dialect, with_batches)
+    )
+    for with_batches in (False, True)
+}
 
 
 def _in_key_set(dialect: str, column: sa.ColumnElement[str], name: str) -> Any:
