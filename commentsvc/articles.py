@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeAlias
@@ -23,7 +22,7 @@ from sqlalchemy import (
 from .direct import Statement
 from .extensions import db
 from .models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, Article, SiteSetting
-from .site_settings import use_stored_settings
+from .site_settings import use_stored_settings_json
 from .sql import upsert
 
 # Query parameters that only track the visitor; two links differing in them are one article.
@@ -187,7 +186,7 @@ def article_state(key: str, connection: Connection | None = None) -> ArticleStat
     """
     connection = connection or db.session.connection()
     row = _STATE.one(connection, key=key)
-    use_stored_settings(json.loads(row.settings or "{}"))
+    use_stored_settings_json(row.settings)
     return row if row.id is not None else None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import operator
 import re
 from contextlib import suppress
 from dataclasses import dataclass, fields
@@ -66,10 +68,27 @@ def current_settings() -> Settings:
 
 def use_stored_settings(stored: dict[str, str]) -> Settings:
     """Make the settings for this request from the stored rows a caller has already read."""
-    g.commentsvc_settings = settings_from(
-        tuple(sorted(stored.items())), tuple(current_app.config[k] for k in DEFAULTS_FROM.values())
-    )
+    g.commentsvc_settings = settings_from(tuple(sorted(stored.items())), _defaults())
     return g.commentsvc_settings
+
+
+def use_stored_settings_json(stored: str | None) -> Settings:
+    """``use_stored_settings`` for the rows as one JSON object (as every page view reads them)."""
+    g.commentsvc_settings = settings_from(_parsed(stored or "{}"), _defaults())
+    return g.commentsvc_settings
+
+
+_DEFAULT_KEYS = operator.itemgetter(*DEFAULTS_FROM.values())
+
+
+def _defaults() -> tuple[Any, ...]:
+    return _DEFAULT_KEYS(current_app.config)
+
+
+@lru_cache(maxsize=64)
+def _parsed(stored: str) -> tuple[tuple[str, str], ...]:
+    # The same few rows, read on every page view: parsed once.
+    return tuple(sorted(json.loads(stored).items()))
 
 
 @lru_cache(maxsize=64)
