@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from .articles import find_article
+from .articles import ArticleRef, find_article
 from .comments import CursorError, comment_page, post_comment
 from .errors import error_response
 from .extensions import csrf
 from .forms import CommentForm
 from .limits import comment_limit
 from .models import Status
+from .page_cache import CachedPage, etag_for, page_cache
 from .public import public_comment
 from .requests import requested_article
 from .submission import CommentError
 from .tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
-from .widget import new_comment_from
+from .widget import new_comment_from, page_key
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The API holds no session authority (no cookie logs anybody in), so CSRF tokens protect nothing.
@@ -40,9 +41,29 @@ COMMENT_FIELDS = (
 
 
 @bp.get("/comments")
-def list_comments() -> Any:
-    """A page of an article's approved comments, public fields only, oldest first."""
+def list_comments() -> Response:
+    """A page of an article's approved comments, public fields only, oldest first.
+
+    Kept in the worker's page cache like the widget page, checked against the article's
+    revision on every call (one statement), with an ETag: a client revalidates for a 304.
+    A call naming the reader's own held comments (``mine``) is built for them alone.
+    """
     ref = requested_article()
+    if request.args.get("mine"):
+        return _comments_response(_comments_json(ref), None)
+    key = ("api", *page_key(ref))
+    cache = page_cache()
+    page = cache.get(key) if cache is not None else None
+    if page is None:
+        page = CachedPage.of(_comments_json(ref), etag_for(key))
+        if cache is not None:
+            cache.put(key, page)
+    if page.etag in request.if_none_match:
+        return _comments_response("", page.etag, status=304)
+    return _comments_response(page.body(""), page.etag)
+
+
+def _comments_json(ref: ArticleRef) -> str:
     article = find_article(ref.key)
     try:
         page = comment_page(
@@ -50,7 +71,7 @@ def list_comments() -> Any:
         )
     except CursorError as error:
         abort(400, str(error))
-    response = jsonify(
+    return current_app.json.dumps(
         {
             "article": {
                 "key": ref.key,
@@ -61,8 +82,16 @@ def list_comments() -> Any:
             "cursors": {"older": page.older, "newer": page.newer},
         }
     )
+
+
+def _comments_response(body: str | bytes, etag: str | None, status: int = 200) -> Response:
+    response = Response(body, status=status, mimetype="application/json")
     response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Cache-Control"] = "no-store" if request.args.get("mine") else "no-cache"
+    if etag is None:
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = "no-cache"
     return response
 
 

@@ -248,7 +248,10 @@ def _paths() -> dict[str, Any]:
                         "The page; empty for an article nobody has commented on.",
                         Access_Control_Allow_Origin=CORS,
                         Cache_Control=_header("no-store with `mine`.", "no-cache", "no-store"),
+                        # None with `mine`: that page is the reader's alone.
+                        ETag={**_header("Strong; changes with the comments."), "required": False},
                     ),
+                    "304": {"description": "Not modified (If-None-Match)."},
                     **BAD_REQUEST,
                     **DATABASE_DOWN,
                 },

@@ -201,3 +201,50 @@ def test_the_widget_works_with_the_cache_off(app, client, reader, config) -> Non
     assert "commentsvc.page_cache" not in app.extensions
     reader.post(A, comment="No cache here")
     assert "No cache here" in page(client)
+
+
+API_CHANGES = {
+    name: CHANGES[name]
+    for name in (
+        "comment edited by hand in SQL",
+        "comment deleted by hand in SQL",
+        "comment unapproved by a moderator",
+    )
+}
+
+
+def comments_json(client: Any, **headers: str) -> Any:
+    return client.get("/api/v1/comments", query_string=A, headers=headers)
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
+@pytest.mark.parametrize("change", API_CHANGES, ids=list(API_CHANGES))
+def test_the_json_comments_are_stored_and_follow_a_change_anywhere(
+    app, client, reader, other_worker, config, change
+) -> None:
+    make_change, text, shown_after = API_CHANGES[change]
+    assert reader.post(A, comment="The first words").status_code == 303
+    first = comments_json(client)
+    assert first.headers["Cache-Control"] == "no-cache"
+    tag = first.headers["ETag"]
+    with sent_sql(app) as statements:
+        again = comments_json(client)
+    assert len(statements) == 1 and again.get_data() == first.get_data()
+    assert comments_json(client, **{"If-None-Match": tag}).status_code == 304
+    make_change(other_worker)
+    after = comments_json(client, **{"If-None-Match": tag})
+    assert after.status_code == 200 and after.headers["ETag"] != tag
+    assert (text in after.get_data(as_text=True)) is shown_after, change
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "all"}])
+def test_the_json_comments_with_a_readers_own_are_never_stored(app, client, reader, config) -> None:
+    posted = reader.post_json(**A, comment="Mine, held")
+    assert posted.status_code == 202
+    mine = posted.get_json()["mine"]
+    own = client.get("/api/v1/comments", query_string={**A, "mine": mine})
+    assert own.headers["Cache-Control"] == "no-store" and "ETag" not in own.headers
+    assert "Mine, held" in own.get_data(as_text=True)
+    public = comments_json(client)
+    assert "Mine, held" not in public.get_data(as_text=True)
+    assert comments_json(client).get_data() == public.get_data()

@@ -68,12 +68,17 @@ def test_widget_page_queries_do_not_grow_with_the_thread(app, client, config) ->
 def test_api_page_queries_do_not_grow_with_the_thread(app, client, config) -> None:
     add_thread(app, "small", top_level=3, replies_each=1)
     add_thread(app, "large", top_level=400, replies_each=3)
-    sizes = {}
+    sizes, again = {}, {}
     for key in ("small", "large"):
-        with sent_sql(app) as statements:
-            assert client.get("/api/v1/comments", query_string={"article": key}).status_code == 200
-        sizes[key] = len(statements)
-    assert sizes["small"] == sizes["large"] <= 3, sizes
+        for seen in (sizes, again):
+            with sent_sql(app) as statements:
+                response = client.get("/api/v1/comments", query_string={"article": key})
+                assert response.status_code == 200
+            seen[key] = len(statements)
+    # The revision check, the article, top-level page, replies; nothing per comment.
+    assert sizes["small"] == sizes["large"] <= 4, sizes
+    # Then from the page cache: the revision check alone.
+    assert again == {"small": 1, "large": 1}, again
 
 
 def test_a_click_on_a_known_article_is_two_statements_and_counts_are_one(app, client) -> None:
