@@ -214,7 +214,8 @@ SETTINGS: tuple[Setting, ...] = (
         "MIN_SUBMIT_SECONDS",
         3,
         _non_negative_int,
-        "A comment posted sooner than this after its form was served is refused (bots are fast).",
+        "A comment posted sooner than this after its form was served is refused (bots are fast);"
+        " counted from the end of the second the form's token was signed in.",
     ),
     Setting(
         "FLOOD_SECONDS",

@@ -7,21 +7,29 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import TextClause
 
 
 class DirectQuery:
     """A statement compiled once for one dialect, run straight on the driver's cursor.
 
     For the statements every page view or click sends (a SELECT, or an INSERT, UPDATE or
-    DELETE, with or without RETURNING): ``Connection.execute`` spent about
-    40 µs (SQLite) to 90 µs (PostgreSQL) a call on its cache lookup, execution context and
-    result objects, several times what the database took. Rows come back as named tuples
-    holding what ``execute`` would give (each column's type converts it). Statement events
-    (``before_cursor_execute``/``after_cursor_execute``) still fire, so whatever watches the
-    SQL sees these too; a driver error is raised as SQLAlchemy's (a dropped connection is
-    invalidated first), so error handlers and the pool's recovery work as with ``execute``.
+    DELETE, with or without RETURNING): ``Connection.execute`` spent about 40 µs (SQLite) to
+    90 µs (PostgreSQL) a call on its cache lookup, execution context and result objects,
+    several times what the database took. What ``execute`` does that matters is kept:
+
+    - rows hold what ``execute`` would give (each column's type converts its value), as
+      named tuples (plain tuples for a ``text()`` SELECT, whose columns are unknown);
+    - a write on a connection outside a transaction begins one, as ``execute`` would, so
+      the caller's commit stores it;
+    - ``before_cursor_execute``/``after_cursor_execute`` listeners run, with a stand-in
+      context holding the statement and parameters (and room for their own attributes), so
+      query recording and tracers see these statements; ``retval`` listeners cannot rewrite
+      them, and the engine's echo does not print them;
+    - a driver error goes through SQLAlchemy's own handling: wrapped as its exception,
+      ``handle_error`` listeners, and on a lost connection that connection and the pool's
+      older ones invalidated, so the 503 handler and the pool's recovery work as usual.
     """
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
@@ -36,17 +44,23 @@ class DirectQuery:
             for name, bind in compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
         }
-        # A text() statement has no columns: it is run for what it does, not for rows.
-        columns = list(getattr(statement, "exported_columns", ()))
+        textual = isinstance(statement, TextClause)
+        # A text() statement may read or write: treated as a write, and its rows (if any)
+        # read as the cursor describes them.
+        self._writes = textual or bool(
+            compiled.isinsert or compiled.isupdate or compiled.isdelete  # type: ignore[attr-defined]
+        )
+        columns = [] if textual else list(statement.exported_columns)  # type: ignore[attr-defined]
         self._convert = [
             (i, processor)
             for i, column in enumerate(columns)
             if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
         ]
-        # Known here: asking the cursor (its description) cost psycopg a column object each.
-        self._returns_rows = bool(columns)
+        # Known here for a built statement: asking the cursor for its description cost
+        # psycopg a column object per column on every call.
+        self._returns_rows: bool | None = None if textual else bool(columns)
         names = [column.name for column in columns]
-        self.row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        self.row = namedtuple("Row", names, rename=True)._make if names else tuple  # type: ignore[misc]
 
     def _parameters(self, values: Mapping[str, Any]) -> Any:
         named = self._compiled.construct_params(values)
@@ -58,22 +72,31 @@ class DirectQuery:
         """Every row the statement gives with these parameter values, on ``connection``
         (none for a write without RETURNING)."""
         parameters = self._parameters(values)
-        dbapi_connection = connection.connection.dbapi_connection
-        cursor = dbapi_connection.cursor()
-        observed = bool(connection.dispatch.before_cursor_execute)
+        if self._writes and not connection.in_transaction():
+            connection.begin()  # as execute() would: the caller commits it
+        cursor = connection.connection.dbapi_connection.cursor()
+        dispatch = connection.dispatch
+        context = None
         try:
-            if observed:
-                connection.dispatch.before_cursor_execute(
-                    connection, cursor, self.sql, parameters, None, False
+            if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+                context = _Context(connection, cursor, self.sql, parameters, self._compiled)
+            if dispatch.before_cursor_execute:
+                dispatch.before_cursor_execute(
+                    connection, cursor, self.sql, parameters, context, False
                 )
             cursor.execute(self.sql, parameters)
-            if connection.dispatch.after_cursor_execute:
-                connection.dispatch.after_cursor_execute(
-                    connection, cursor, self.sql, parameters, None, False
+            if dispatch.after_cursor_execute:
+                dispatch.after_cursor_execute(
+                    connection, cursor, self.sql, parameters, context, False
                 )
-            rows = cursor.fetchall() if self._returns_rows else []
+            returns_rows = self._returns_rows
+            if returns_rows is None:
+                returns_rows = cursor.description is not None
+            rows = cursor.fetchall() if returns_rows else []
         except connection.dialect.loaded_dbapi.Error as error:
-            raise self._wrapped(connection, dbapi_connection, cursor, parameters, error) from error
+            # Raises SQLAlchemy's exception, after what execute() does on a driver error.
+            connection._handle_dbapi_exception(error, self.sql, parameters, cursor, None)
+            raise  # not reached
         finally:
             cursor.close()
         if self._convert:
@@ -81,7 +104,7 @@ class DirectQuery:
             for row in rows:
                 for i, processor in self._convert:
                     row[i] = processor(row[i])
-        return [self.row._make(row) for row in rows]
+        return [self.row(row) for row in rows]
 
     def one(self, connection: Connection, **values: Any) -> Any:
         """The statement's single row with these parameter values."""
@@ -90,27 +113,23 @@ class DirectQuery:
             raise ValueError(f"expected one row, got {len(rows)}: {self.sql}")
         return rows[0]
 
-    def _wrapped(
-        self,
-        connection: Connection,
-        dbapi_connection: Any,
-        cursor: Any,
-        parameters: Any,
-        error: Exception,
-    ) -> DBAPIError:
-        dialect = connection.dialect
-        dropped = dialect.is_disconnect(error, dbapi_connection, cursor)
-        if dropped:
-            connection.invalidate(error)
-        return DBAPIError.instance(
-            self.sql,
-            parameters,
-            error,
-            dialect.loaded_dbapi.Error,
-            hide_parameters=connection.engine.hide_parameters,
-            connection_invalidated=dropped,
-            dialect=dialect,
-        )
+
+class _Context:
+    """What statement listeners get as the execution context of a DirectQuery."""
+
+    executemany = False
+
+    def __init__(
+        self, connection: Connection, cursor: Any, statement: str, parameters: Any, compiled: Any
+    ) -> None:
+        self.connection = connection
+        self.root_connection = connection
+        self.dialect = connection.dialect
+        self.cursor = cursor
+        self.statement = statement
+        self.parameters = parameters
+        self.compiled = compiled
+        self.execution_options = connection.get_execution_options()
 
 
 class Statement:

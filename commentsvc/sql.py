@@ -54,7 +54,10 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
     # writers (several gunicorn workers) wait their turn instead of failing at once.
     if type(connection).__module__.startswith("sqlite3"):
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+        # Only with the write-ahead log may a commit skip the flush and leave the file whole
+        # (write_transaction); an in-memory database, for one, keeps its own mode.
+        record.info["commentsvc.wal"] = bool(mode) and str(mode[0]).lower() == "wal"
         # Every commit flushed to the disk (SQLite's default, said here since share clicks
         # relax it for their own commits: write_transaction).
         cursor.execute("PRAGMA synchronous=FULL")
@@ -75,22 +78,32 @@ def write_transaction(durable: bool = True) -> Iterator[Connection]:
 
     ``durable=False`` (share clicks): on SQLite the commit is not flushed to the disk itself.
     It is committed all the same, seen by every reader and kept if the process dies; a power
-    cut may lose it until the next durable commit or checkpoint flushes the log. That is
-    what clicks buffered in Redis risk too, and the flush was most of a click's time in the
-    writer's turn. A comment is always durable.
+    cut may lose it until the next durable commit or checkpoint flushes the log (clicks
+    buffered in Redis run a similar risk for about a second). The flush was most of a
+    click's time in the writer's turn. A comment is always durable. Only in SQLite's WAL mode, which keeps the
+    file whole whatever happens to the unflushed tail of the log.
     """
     with writer_turn(), db.engine.connect() as connection:
-        relaxed = not durable and connection.dialect.name == "sqlite"
+        pooled = connection.connection
+        relaxed = not durable and pooled.info.get("commentsvc.wal", False)
         if relaxed:
             # On the driver's connection: a statement through SQLAlchemy would begin the
             # transaction before this could change how it ends.
-            connection.connection.dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+            pooled.dbapi_connection.execute("PRAGMA synchronous=NORMAL")
         try:
             with connection.begin():
                 yield connection
         finally:
             if relaxed and not connection.invalidated:
-                connection.connection.dbapi_connection.execute("PRAGMA synchronous=FULL")
+                _flush_commits_again(connection)
+
+
+def _flush_commits_again(connection: Connection) -> None:
+    try:
+        connection.connection.dbapi_connection.execute("PRAGMA synchronous=FULL")
+    except Exception as error:
+        # Never back to the pool unflushed, where a comment's commit would inherit it.
+        connection.invalidate(error)
 
 
 def writer_turn() -> AbstractContextManager[Any]:

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import event, text
 
+from commentsvc import create_app
 from commentsvc.extensions import db
 from commentsvc.sql import write_transaction, writer_turn
 
@@ -140,3 +141,12 @@ def test_a_relaxed_commit_leaves_its_connection_as_it_found_it(app, database_url
         assert _synchronous(dbapi_connection) == FULL
         with write_transaction() as connection:
             assert _synchronous(connection.connection.dbapi_connection) == FULL
+
+
+def test_a_database_without_the_write_ahead_log_is_never_relaxed() -> None:
+    app = create_app({"SECRET_KEY": "test-secret", "TESTING": True, "DATABASE_URL": "sqlite://"})
+    with app.app_context():
+        with write_transaction(durable=False) as connection:
+            # In memory: no WAL, so nothing to keep the file whole; commits stay as they are.
+            assert _synchronous(connection.connection.dbapi_connection) == FULL
+        db.engine.dispose()

@@ -11,12 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from commentsvc.articles import _STATE
-from commentsvc.direct import DirectQuery
+from commentsvc.direct import DirectQuery, Statement
 from commentsvc.extensions import db
 from commentsvc.models import Article, SiteSetting
 from commentsvc.sql import read_connection
 from tests.statements import sent_statements
 from tests.test_connections import admin_sees
+
+A_PAGE = {"url": "https://news.example/recorded"}
 
 
 def _seed() -> None:
@@ -120,3 +122,64 @@ def test_a_connection_lost_mid_request_is_dropped_and_the_next_works(app, databa
             assert connection.invalidated
         with read_connection() as connection:
             assert run.one(connection).pid != pid
+
+
+@pytest.mark.parametrize("config", [{"SQLALCHEMY_RECORD_QUERIES": True, "MODERATION": "none"}])
+def test_query_recording_sees_the_statements_and_breaks_nothing(app, client, reader, config):
+    from flask_sqlalchemy.record_queries import get_recorded_queries
+
+    # Flask-SQLAlchemy keeps its timing on the execution context, as tracers do.
+    assert reader.post(A_PAGE, comment="Recorded").status_code == 303
+    with client:
+        assert client.get("/embed", query_string=A_PAGE).status_code == 200
+        recorded = [q.statement for q in get_recorded_queries()]
+    assert any("FROM articles" in statement for statement in recorded), recorded
+
+
+def test_a_write_outside_a_transaction_begins_one_as_execute_would(app) -> None:
+    with app.app_context():
+        _seed()
+        add = Statement(
+            sa.update(Article)
+            .where(Article.key == sa.bindparam("key"))
+            .values(approved_count=Article.approved_count + 1)
+        )
+        with db.engine.connect() as connection:
+            add.all(connection, key="k")
+            assert connection.in_transaction()
+            connection.commit()
+        with read_connection() as connection:
+            assert (
+                connection.execute(sa.select(Article.approved_count).filter_by(key="k")).scalar()
+                == 3
+            )
+
+
+def test_a_text_select_gives_its_rows_as_tuples(app) -> None:
+    with app.app_context(), read_connection() as connection:
+        rows = Statement(sa.text("SELECT 1, 'two'")).all(connection)
+    assert rows == [(1, "two")]
+
+
+def test_a_lost_connection_renews_the_pool_as_execute_would(app, database_url) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no server to lose")
+    pid = Statement(sa.select(sa.func.pg_backend_pid().label("pid")))
+    with app.app_context():
+        with read_connection() as first, read_connection() as second:
+            pooled = {pid.one(first).pid, pid.one(second).pid}
+        with read_connection() as connection:
+            lost = pid.one(connection).pid
+            (alive,) = pooled - {lost}
+            with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (lost,))
+            for _ in range(100):
+                if not admin_sees(database_url, lost):
+                    break
+                time.sleep(0.05)
+            with pytest.raises(OperationalError):
+                pid.one(connection)
+        # The connection still alive was older than the failure: the pool renews it too.
+        with read_connection() as first, read_connection() as second:
+            now = {pid.one(first).pid, pid.one(second).pid}
+        assert lost not in now and alive not in now
