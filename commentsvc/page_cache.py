@@ -1,11 +1,12 @@
-"""Rendered widget pages, kept per worker and checked against the database on every request.
+"""Rendered pages (the widget's, and the JSON comment pages of the API), kept per worker and
+checked against the database on every request.
 
 A page is stored under everything it was rendered from: the request's path and query, the
 article's row (its revision, which database triggers raise on every comment or share-count
 change, its count, title and closed state), the settings in force, the release and the form
 token's epoch. A request reads those again (one indexed row and the few settings rows), so a
-change made by any worker, the admin or the CLI shows at once; only the Jinja rendering and
-the comment queries are saved. The form token changes every second, so pages are stored with
+change made by any worker, the admin or the CLI shows at once; only the rendering and the
+comment queries are saved. The form token changes every second, so pages are stored with
 a placeholder that each response fills in.
 """
 
