@@ -1,0 +1,170 @@
+"""CPU per request of one workload, in this process: no server, no network, no wrk.
+
+    python bench/inprocess.py widget [-n 5000] [--profile] [--database-url URL] [--redis URL]
+
+Workloads: widget, json, counts, share, post, healthz (the same requests as bench/run.py's).
+Each request goes through the whole WSGI app (middleware, hooks, view, logging off), built
+once and called in a loop, so an A/B of a change shows in a minute, with less noise than a
+full run. Not the number the targets are judged on: a gunicorn worker pays about twice as
+much per request (sockets, a colder CPU cache), and that is what bench/run.py measures.
+
+Without ``--database-url`` a SQLite file in bench/.work is seeded on first use; give a
+PostgreSQL URL seeded with ``python bench/seed_ours.py URL --analyze`` to measure that.
+``--profile`` prints cProfile's view (CPU time) of the measured loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import logging
+import os
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+DEFAULT_DB = BENCH / ".work" / "inprocess.db"
+RELAXED = {
+    "COMMENTSVC_SECRET_KEY": "bench-inprocess-secret-key-bench-inprocess",
+    "COMMENTSVC_MIN_SUBMIT_SECONDS": "0",
+    "COMMENTSVC_FLOOD_SECONDS": "0",
+    "COMMENTSVC_RATE_LIMIT_COMMENTS": "1000000 per minute",
+    "COMMENTSVC_RATE_LIMIT_SHARES": "1000000 per minute",
+    "COMMENTSVC_MODERATION": "none",
+}
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+def page(key: str) -> str:
+    return f"https://news.example/{key}"
+
+
+def environ(method: str, path: str, body: bytes = b"", ctype: str = "", ua: str = BROWSER) -> dict:
+    """A WSGI environ as gunicorn would pass it."""
+    route, _, query = path.partition("?")
+    env = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": route,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_USER_AGENT": ua,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if ctype:
+        env["CONTENT_TYPE"] = ctype
+    return env
+
+
+def requests(workload: str, n: int, token: str) -> list[dict]:
+    """``n`` environs for ``workload`` (each click from its own reader, each post its own)."""
+    widget = f"url={quote(page('bench-10'), safe='')}&article=bench-10"
+    counts = "&".join(f"article=bench-count-{k:02d}" for k in range(1, 21))
+    made = []
+    for i in range(n):
+        tag = f"{os.getpid()}-{time.time_ns()}-{i}"
+        if workload == "widget":
+            made.append(environ("GET", f"/embed?{widget}&title=Benchmark%20article%20bench-10"))
+        elif workload == "json":
+            made.append(environ("GET", "/api/v1/comments?article=bench-10"))
+        elif workload == "counts":
+            made.append(environ("GET", f"/api/v1/counts?{counts}"))
+        elif workload == "healthz":
+            made.append(environ("GET", "/healthz"))
+        elif workload == "share":
+            body = f"article=bench-hot&url={quote(page('bench-hot'), safe='')}&network=x"
+            form = "application/x-www-form-urlencoded"
+            made.append(environ("POST", "/api/v1/shares", body.encode(), form, f"{BROWSER} {tag}"))
+        elif workload == "post":
+            post = {
+                "article": "bench-post",
+                "url": page("bench-post"),
+                "comment": f"Comment {tag}: keep the harbour light lit.",
+                "name": f"Reader {tag}",
+                "email": f"reader-{tag}@example.com",
+                "token": token,
+            }
+            body = json.dumps(post).encode()
+            made.append(environ("POST", "/api/v1/comments", body, "application/json"))
+    return made
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "workload", choices=("widget", "json", "counts", "share", "post", "healthz")
+    )
+    parser.add_argument("-n", type=int, default=5000, help="requests measured (default 5000)")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's view (CPU time)")
+    parser.add_argument("--database-url", default="", help="default: a seeded SQLite file")
+    parser.add_argument("--redis", default="", help="COMMENTSVC_REDIS_URL (default: none)")
+    args = parser.parse_args(argv)
+
+    url = args.database_url or f"sqlite:///{DEFAULT_DB}"
+    if not args.database_url and not DEFAULT_DB.exists():
+        DEFAULT_DB.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, str(BENCH / "seed_ours.py"), url], check=True, cwd=ROOT)
+    os.environ.update(RELAXED, COMMENTSVC_DATABASE_URL=url)
+    if args.redis:
+        os.environ["COMMENTSVC_REDIS_URL"] = args.redis
+    sys.path.insert(0, str(ROOT))
+    from commentsvc import create_app
+
+    app = create_app()
+    logging.getLogger("commentsvc.requests").disabled = True
+
+    def call(env: dict) -> str:
+        seen: dict[str, Any] = {}
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+            seen["status"] = status
+
+        b"".join(app(env, start_response))
+        return seen["status"]
+
+    token = ""
+    if args.workload == "post":
+        form = f"/api/v1/form-token?article=bench-post&url={quote(page('bench-post'), safe='')}"
+        body = b"".join(app(environ("GET", form), lambda *a: None))
+        token = json.loads(body)["token"]
+    warm = [call(env) for env in requests(args.workload, 50, token)]
+    if not warm[-1].startswith(("2", "3")):
+        print(f"the warm-up answered {warm[-1]}", file=sys.stderr)
+        return 1
+    batch = requests(args.workload, args.n, token)
+    profile = cProfile.Profile(time.process_time) if args.profile else None
+    started_cpu, started = time.process_time(), time.perf_counter()
+    if profile:
+        profile.enable()
+    statuses = [call(env) for env in batch]
+    if profile:
+        profile.disable()
+    cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started
+    print(
+        f"{args.workload}: {1e3 * cpu / args.n:.3f} ms CPU and {1e3 * wall / args.n:.3f} ms "
+        f"per request over {args.n} (last status {statuses[-1]})"
+    )
+    if profile:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
