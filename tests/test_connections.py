@@ -28,16 +28,21 @@ def test_a_connection_the_server_closed_is_replaced_before_use(app, database_url
     assert not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
     with app.app_context():
         first = _backend_pid()
-        with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
-        # The server has closed it; the pooled connection has not noticed yet.
-        for _ in range(100):
-            if not admin_sees(database_url, first):
-                break
-            time.sleep(0.05)
+        # The server closes it; the pooled connection has not noticed yet.
+        terminate_backend(database_url, first)
         # No error for the request that next takes it from the pool: a fresh connection.
         second = _backend_pid()
         assert second != first
+
+
+def terminate_backend(database_url: str, pid: int) -> None:
+    """Have PostgreSQL close the connection served by backend ``pid``, and wait until it has."""
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    for _ in range(100):
+        if not admin_sees(database_url, pid):
+            return
+        time.sleep(0.05)
 
 
 def admin_sees(database_url: str, pid: int) -> bool:

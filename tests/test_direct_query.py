@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -16,7 +14,7 @@ from commentsvc.extensions import db
 from commentsvc.models import Article, SiteSetting
 from commentsvc.sql import read_connection
 from tests.statements import sent_statements
-from tests.test_connections import admin_sees
+from tests.test_connections import terminate_backend
 
 A_PAGE = {"url": "https://news.example/recorded"}
 
@@ -109,12 +107,7 @@ def test_a_connection_lost_mid_request_is_dropped_and_the_next_works(app, databa
         with read_connection() as connection:
             run = DirectQuery(query, connection.dialect)
             pid = run.one(connection).pid
-            with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            for _ in range(100):
-                if not admin_sees(database_url, pid):
-                    break
-                time.sleep(0.05)
+            terminate_backend(database_url, pid)
             with pytest.raises(OperationalError) as raised:
                 run.one(connection)
             # As execute() would: the error handlers answer 503, the pool forgets the link.
@@ -171,12 +164,7 @@ def test_a_lost_connection_renews_the_pool_as_execute_would(app, database_url) -
         with read_connection() as connection:
             lost = pid.one(connection).pid
             (alive,) = pooled - {lost}
-            with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (lost,))
-            for _ in range(100):
-                if not admin_sees(database_url, lost):
-                    break
-                time.sleep(0.05)
+            terminate_backend(database_url, lost)
             with pytest.raises(OperationalError):
                 pid.one(connection)
         # The connection still alive was older than the failure: the pool renews it too.
