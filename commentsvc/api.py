@@ -55,7 +55,8 @@ def list_comments() -> Response:
     cache = page_cache()
     page = cache.get(key) if cache is not None else None
     if page is None:
-        page = CachedPage.of(_comments_json(ref), etag_for(key))
+        # Whole: no token slot here, and a comment may quote the slot's text.
+        page = CachedPage(parts=(_comments_json(ref).encode(),), etag=etag_for(key))
         if cache is not None:
             cache.put(key, page)
     if page.etag in request.if_none_match:

@@ -248,3 +248,12 @@ def test_the_json_comments_with_a_readers_own_are_never_stored(app, client, read
     public = comments_json(client)
     assert "Mine, held" not in public.get_data(as_text=True)
     assert comments_json(client).get_data() == public.get_data()
+
+
+@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
+def test_a_comment_quoting_the_token_slot_is_sent_as_written(app, client, reader, config) -> None:
+    text = f"What is {TOKEN_SLOT}?"
+    assert reader.post(A, comment=text).status_code == 303
+    for _ in range(2):  # built, then from the cache
+        bodies = [c["body"] for c in comments_json(client).get_json()["comments"]]
+        assert bodies == [text]
