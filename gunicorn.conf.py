@@ -16,7 +16,7 @@ bind = os.environ.get("COMMENTSVC_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
-# The app logs one line per request itself (commentsvc.observability).
+# The app logs one line per request itself (commentsvc.core.observability).
 accesslog = None
 errorlog = "-"
 
@@ -31,7 +31,7 @@ def on_starting(server: Any) -> None:
     Workers then find the schema current and never import Alembic; the master stays small too,
     since what it imports every worker inherits.
     """
-    subprocess.run([sys.executable, "-m", "commentsvc.startup"], check=True)
+    subprocess.run([sys.executable, "-m", "commentsvc.core.startup"], check=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:
@@ -45,6 +45,6 @@ def worker_exit(server: Any, worker: Any) -> None:
     """Flush share clicks buffered in Redis, so a stopping service leaves none waiting there."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
-        from commentsvc.share_buffer import flush_at_exit
+        from commentsvc.shares.buffer import flush_at_exit
 
         flush_at_exit(app)

@@ -128,7 +128,7 @@ def main(argv: list[str]) -> int:
     from commentsvc import create_app
 
     app = create_app()
-    logging.getLogger("commentsvc.requests").disabled = True
+    logging.getLogger("commentsvc.core.requests").disabled = True
 
     def call(env: dict) -> str:
         seen: dict[str, Any] = {}

@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, text
 
 from commentsvc import create_app
-from commentsvc.extensions import db
-from commentsvc.models import Article, Comment
-from commentsvc.share_models import ShareCount
-from commentsvc.startup import prepare
+from commentsvc.core.extensions import db
+from commentsvc.core.startup import prepare
+from commentsvc.db.models import Article, Comment
+from commentsvc.shares.models import ShareCount
 
 SIZES = (10, 1_000, 100_000)
 COUNT_ARTICLES = 20

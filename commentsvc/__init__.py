@@ -10,22 +10,14 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import (
-    admin,
-    api,
-    errors,
-    health,
-    limits,
-    observability,
-    openapi,
-    page_cache,
-    security,
-    share_views,
-    static_files,
-    widget,
-)
-from .config import default_database_url, load_settings, normalise_database_url
-from .extensions import csrf, db
+from commentsvc import admin
+from commentsvc.comments import api_views as api
+from commentsvc.comments import page_cache
+from commentsvc.comments import widget_views as widget
+from commentsvc.core import errors, health, limits, observability, openapi, security, static_files
+from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
+from commentsvc.core.extensions import csrf, db
+from commentsvc.shares import views as share_views
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -17,14 +17,15 @@ from flask.cli import (
 )
 from werkzeug.serving import WSGIRequestHandler
 
-from . import create_app, moderation
-from .admin.auth import create_moderator
-from .dedupe import redis_error
-from .extensions import db
-from .gdpr import erase_commenter, export_commenter
-from .models import Article, Comment, Status
-from .share_buffer import LOCK_SECONDS, flush_shares
-from .startup import MIGRATIONS_DIR, prepare
+from commentsvc import create_app
+from commentsvc.admin.auth import create_moderator
+from commentsvc.comments import moderation
+from commentsvc.comments.gdpr import erase_commenter, export_commenter
+from commentsvc.core.extensions import db
+from commentsvc.core.startup import MIGRATIONS_DIR, prepare
+from commentsvc.db.models import Article, Comment, Status
+from commentsvc.shares.buffer import LOCK_SECONDS, flush_shares
+from commentsvc.shares.dedupe import redis_error
 
 
 @click.command(

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from commentsvc import create_app
-from commentsvc.extensions import db
+from commentsvc.core.extensions import db
 
 PG_URL = os.environ.get("COMMENTSVC_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("COMMENTSVC_TEST_REDIS_URL", "")
@@ -217,8 +217,8 @@ def admin(app: Flask, client: FlaskClient) -> Any:
 @pytest.fixture
 def approve(app: Flask):
     """Approve comments by id, as a moderator would."""
-    from commentsvc.comments import set_status
-    from commentsvc.models import Status
+    from commentsvc.comments.posting import set_status
+    from commentsvc.db.models import Status
 
     def approve(*ids: int) -> None:
         with app.app_context():
@@ -231,7 +231,7 @@ def approve(app: Flask):
 @pytest.fixture
 def comments(app: Flask):
     """The stored comments as dicts, in id order (to check what was, or was not, stored)."""
-    from commentsvc.models import Comment
+    from commentsvc.db.models import Comment
 
     def comments() -> list[dict[str, Any]]:
         with app.app_context():

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from commentsvc.extensions import db
+from commentsvc.core.extensions import db
 
 
 def sent_statements(app: Flask) -> AbstractContextManager[list[tuple[str, Any]]]:

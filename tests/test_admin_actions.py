@@ -16,7 +16,7 @@ from test_admin_support import (
     statuses,
 )
 
-from commentsvc.models import Status
+from commentsvc.db.models import Status
 
 P, OK, SPAM, TRASH = Status.PENDING, Status.APPROVED, Status.SPAM, Status.TRASH
 

@@ -12,9 +12,9 @@ from test_admin_support import (
     log_entries,
 )
 
-from commentsvc.extensions import db
-from commentsvc.models import Status, utcnow
-from commentsvc.share_models import ShareCount
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Status, utcnow
+from commentsvc.shares.models import ShareCount
 
 
 def add_shares(app, article_id: int, **networks: int) -> None:

@@ -18,8 +18,8 @@ from test_admin_support import (
     statuses,
 )
 
-from commentsvc.extensions import db
-from commentsvc.models import Article, Comment, SiteSetting
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment, SiteSetting
 
 LOCKED = "Too many failed sign-ins."
 # Everything any admin form takes: were the guard missing, each POST would change something.

@@ -7,8 +7,8 @@ import json
 import pytest
 from test_admin_support import add_article, add_comment
 
-from commentsvc.extensions import db
-from commentsvc.models import Comment, ModerationEntry, Status
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment, ModerationEntry, Status
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import re
 
 from test_admin_support import Admin, add_article, add_comment, make_moderator
 
-from commentsvc.extensions import db
-from commentsvc.models import ModerationEntry
+from commentsvc.core.extensions import db
+from commentsvc.db.models import ModerationEntry
 
 
 def log_rows(html: str) -> list[list[str]]:

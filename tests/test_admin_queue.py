@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from test_admin_support import add_article, add_comment
 
-from commentsvc.models import Status, utcnow
+from commentsvc.db.models import Status, utcnow
 
 
 def shown_ids(html: str) -> list[int]:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from test_admin_support import A, Admin, add_article, add_comment, log_entries
 
-from commentsvc.extensions import db
-from commentsvc.models import Article, SiteSetting, Status, utcnow
-from commentsvc.share_models import ShareCount
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, SiteSetting, Status, utcnow
+from commentsvc.shares.models import ShareCount
 
 DEFAULTS = {
     "moderation": "first-time",

@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from commentsvc.admin.auth import create_moderator
-from commentsvc.comments import set_status
-from commentsvc.extensions import db
-from commentsvc.models import Article, Comment, ModerationEntry, Status
+from commentsvc.comments.posting import set_status
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment, ModerationEntry, Status
 
 PASSWORD = "correct horse battery staple"
 # Flask-WTF renders name="csrf_token" type="hidden" value="..."; base.html writes its own.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from commentsvc.articles import ArticleError, article_ref, normalise_url
-from commentsvc.privacy import anonymise_ip
+from commentsvc.articles.keys import ArticleError, article_ref, normalise_url
+from commentsvc.core.privacy import anonymise_ip
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from commentsvc.bots import is_bot
+from commentsvc.shares.bots import is_bot
 
 BOT_USER_AGENTS = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",

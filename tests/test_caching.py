@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from commentsvc.extensions import db
-from commentsvc.models import Comment
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment
 
 A = {"url": "https://news.example/a", "title": "Cached"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from servers import RELAXED, fetch, free_port, serving
 
-from commentsvc.config import SETTINGS
+from commentsvc.core.config import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

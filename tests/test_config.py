@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from commentsvc import create_app
-from commentsvc.config import SETTINGS, load_settings
+from commentsvc.core.config import SETTINGS, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

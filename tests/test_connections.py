@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import event, text
 
 from commentsvc import create_app
-from commentsvc.extensions import db
-from commentsvc.sql import write_transaction, writer_turn
+from commentsvc.core.extensions import db
+from commentsvc.db.connections import write_transaction, writer_turn
 
 
 def _backend_pid() -> int:

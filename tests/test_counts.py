@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from statements import sent_statements
 
-from commentsvc.extensions import db
+from commentsvc.core.extensions import db
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
 
@@ -90,9 +90,9 @@ def test_display_is_hidden_below_the_minimum(client, config) -> None:
 
 
 def test_display_is_compact(app, client) -> None:
-    from commentsvc.extensions import db
-    from commentsvc.models import Article
-    from commentsvc.share_models import ShareCount
+    from commentsvc.core.extensions import db
+    from commentsvc.db.models import Article
+    from commentsvc.shares.models import ShareCount
 
     with app.app_context():
         db.session.add(Article(key="big", url="https://news.example/big", title=""))
@@ -185,8 +185,8 @@ def test_counts_find_each_key_through_an_index(app, client) -> None:
 
 
 def test_a_count_read_never_writes(app, client) -> None:
-    from commentsvc.extensions import db
-    from commentsvc.models import Article
+    from commentsvc.core.extensions import db
+    from commentsvc.db.models import Article
 
     client.get("/api/v1/counts", query_string={"url": "https://news.example/a"})
     with app.app_context():

@@ -1,4 +1,4 @@
-"""commentsvc.direct: a statement run on the driver's cursor behaves as Connection.execute."""
+"""commentsvc.db.statements: a statement run on the driver's cursor behaves as Connection.execute."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from commentsvc.articles import _STATE
-from commentsvc.direct import DirectQuery, Statement
-from commentsvc.extensions import db
-from commentsvc.models import Article, SiteSetting
-from commentsvc.sql import read_connection
+from commentsvc.articles.keys import _STATE
+from commentsvc.core.extensions import db
+from commentsvc.db.connections import read_connection
+from commentsvc.db.models import Article, SiteSetting
+from commentsvc.db.statements import DirectQuery, Statement
 from tests.statements import sent_statements
 from tests.test_connections import terminate_backend
 

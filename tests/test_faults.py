@@ -14,7 +14,7 @@ import pytest
 from servers import free_port
 
 from commentsvc import create_app
-from commentsvc.extensions import db
+from commentsvc.core.extensions import db
 
 A = {"url": "https://news.example/a"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}

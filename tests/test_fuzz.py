@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commentsvc.extensions import db
+from commentsvc.core.extensions import db
 
 HOSTILE = [
     "",

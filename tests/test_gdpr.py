@@ -8,8 +8,8 @@ import pytest
 from flask.cli import ScriptInfo
 
 from commentsvc.cli import main as cli_group
-from commentsvc.extensions import db
-from commentsvc.models import ModerationEntry
+from commentsvc.core.extensions import db
+from commentsvc.db.models import ModerationEntry
 
 A = {"url": "https://news.example/a", "title": "Privacy"}
 NONE = [{"MODERATION": "none"}]

@@ -36,12 +36,12 @@ def test_a_sqlite_worker_loads_neither_postgresql_nor_alembic(tmp_path) -> None:
     env.pop("COMMENTSVC_REDIS_URL", None)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # Migrations run once before the workers start, as gunicorn.conf.py does.
-    subprocess.run([sys.executable, "-m", "commentsvc.startup"], env=env, cwd=root, check=True)
+    subprocess.run([sys.executable, "-m", "commentsvc.core.startup"], env=env, cwd=root, check=True)
     served = subprocess.run(
         [sys.executable, "-c", SERVE], env=env, cwd=root, capture_output=True, text=True
     )
     assert served.returncode == 0, served.stderr[-2000:]
     modules = set(served.stdout.split())
-    assert "commentsvc.widget" in modules  # it did serve
+    assert "commentsvc.comments.widget_views" in modules  # it did serve
     unused = {"sqlalchemy.dialects.postgresql", "psycopg", "alembic", "redis", "limits"}
     assert not unused & modules

@@ -1,4 +1,4 @@
-"""Rate limits counted by commentsvc.limits: in process without threads, or in Redis in one call.
+"""Rate limits counted by commentsvc.core.limits: in process without threads, or in Redis in one call.
 
 Admin sign-in attempts are the limited requests here (no form token to fetch, so each is
 cheap); test_spam.py covers which views are limited.
@@ -16,8 +16,8 @@ import redis as redis_py
 from servers import free_port
 
 from commentsvc import create_app, limits
-from commentsvc.extensions import db
-from commentsvc.limits import LocalWindows, Rule, parse_rules
+from commentsvc.core.extensions import db
+from commentsvc.core.limits import LocalWindows, Rule, parse_rules
 
 NETWORK = "203.0.113.7"  # counted as 203.0.113.0 (/24)
 SIGN_IN = "/admin/sign-in"
@@ -236,7 +236,7 @@ def test_while_redis_is_down_limits_count_in_process_and_retry_later(make_app, c
     app = make_app(
         REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", RATE_LIMIT_SIGN_IN="2 per minute"
     )
-    caplog.set_level(logging.WARNING, logger="commentsvc.limits")
+    caplog.set_level(logging.WARNING, logger="commentsvc.core.limits")
     started = time.monotonic()
     assert [sign_in(app).status_code for _ in range(3)] == [400, 400, 429]
     assert time.monotonic() - started < 2  # a refused connection costs no timeout

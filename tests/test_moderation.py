@@ -55,8 +55,8 @@ def test_approved_comment_appears_in_the_widget(reader, client, approve) -> None
 
 
 def test_set_status_is_idempotent_and_keeps_the_count(app, reader, client) -> None:
-    from commentsvc.comments import set_status
-    from commentsvc.models import Status
+    from commentsvc.comments.posting import set_status
+    from commentsvc.db.models import Status
 
     reader.post(A)
     with app.app_context():
@@ -79,8 +79,8 @@ def test_cli_lists_and_approves_held_comments(app, reader, client) -> None:
     assert approved.exit_code == 0, approved.output
     assert "Comment 1: done." in approved.output
     assert "Comment 1: nothing to change." in invoke(app, "approve", "1").output
-    from commentsvc.extensions import db
-    from commentsvc.models import ModerationEntry
+    from commentsvc.core.extensions import db
+    from commentsvc.db.models import ModerationEntry
 
     with app.app_context():  # logged like the admin's buttons, once
         log = db.session.execute(db.select(ModerationEntry)).scalars().all()

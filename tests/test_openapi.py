@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from commentsvc.models import MAX_URL_LENGTH
+from commentsvc.db.models import MAX_URL_LENGTH
 
 DOCUMENT = "/api/v1/openapi.json"
 # No 5xx, and every response as documented: status code, content type, headers and body.

@@ -22,7 +22,7 @@ def test_wheel_ships_templates_static_files_and_migrations(tmp_path) -> None:
     for template in (ROOT / "templates").glob("*.html"):
         assert f"commentsvc/templates/{template.name}" in names
     assert "commentsvc/static/embed.js" in names
-    assert "commentsvc/migrations/env.py" in names
-    assert any(n.startswith("commentsvc/migrations/versions/0001_") for n in names)
+    assert "commentsvc/db/migrations/env.py" in names
+    assert any(n.startswith("commentsvc/db/migrations/versions/0001_") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "commentsvc = commentsvc.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

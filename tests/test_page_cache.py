@@ -17,11 +17,11 @@ from flask import Flask
 from statements import sent_sql
 
 from commentsvc import create_app
-from commentsvc.comments import set_status
-from commentsvc.extensions import db
-from commentsvc.models import Article, Status
-from commentsvc.page_cache import TOKEN_SLOT, CachedPage, PageCache, page_bytes
-from commentsvc.site_settings import save_settings
+from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, PageCache, page_bytes
+from commentsvc.comments.posting import set_status
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Status
+from commentsvc.db.site_settings import save_settings
 
 A = {"url": "https://news.example/cached", "title": "Cached article"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
@@ -62,7 +62,7 @@ def test_a_stored_page_costs_one_statement_and_matches_a_fresh_render(
     assert len(statements) == 1, statements
     assert TOKEN.sub("", again[0]) == TOKEN.sub("", first)
     # With the cache off the same page costs the comment queries again.
-    app.extensions.pop("commentsvc.page_cache")
+    app.extensions.pop("commentsvc.comments.page_cache")
     assert len(statements_for(app, lambda: page(client))) > 1
 
 
@@ -70,7 +70,7 @@ def test_a_stored_page_gets_a_fresh_valid_form_token(app, client, reader, monkey
     real_time = time.time
     tokens = []
     for second in range(3):
-        # Readers within one second share a token (commentsvc.tokens): step a second each time.
+        # Readers within one second share a token (commentsvc.comments.tokens): step a second each time.
         monkeypatch.setattr(time, "time", lambda second=second: real_time() + second)
         tokens.append(TOKEN.search(page(client)).group(1))
     assert len(set(tokens)) == 3 and TOKEN_SLOT not in "".join(tokens)
@@ -198,7 +198,7 @@ def test_a_stored_page_is_sent_as_rendered_with_the_token_in_every_slot() -> Non
 
 @pytest.mark.parametrize("config", [{"PAGE_CACHE_MB": 0, "MODERATION": "none"}])
 def test_the_widget_works_with_the_cache_off(app, client, reader, config) -> None:
-    assert "commentsvc.page_cache" not in app.extensions
+    assert "commentsvc.comments.page_cache" not in app.extensions
     reader.post(A, comment="No cache here")
     assert "No cache here" in page(client)
 

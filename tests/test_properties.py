@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from commentsvc.articles import TRACKING_PARAMS, ArticleError, normalise_url
-from commentsvc.render import render_body
+from commentsvc.articles.keys import TRACKING_PARAMS, ArticleError, normalise_url
+from commentsvc.comments.render import render_body
 
 TRACKERS = sorted(TRACKING_PARAMS) + ["utm_source", "utm_medium", "UTM_Campaign", "utm_x"]
 segment = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -78,7 +78,7 @@ def test_validators_answer_every_input_without_raising(
 ) -> None:
     from werkzeug.datastructures import MultiDict
 
-    from commentsvc.forms import CommentForm
+    from commentsvc.comments.forms import CommentForm
 
     with plain_app.test_request_context():
         form = CommentForm(

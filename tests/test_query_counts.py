@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from statements import sent_sql
 
-from commentsvc.extensions import db
-from commentsvc.models import Article, Comment, Status
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment, Status
 
 
 def add_thread(app, key: str, top_level: int, replies_each: int) -> None:

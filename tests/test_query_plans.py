@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from statements import sent_statements
 
-from commentsvc.extensions import db
+from commentsvc.core.extensions import db
 
 # Plans that read every comment of an article (or of the table).
 WALKS = ("SCAN comments", "USING INDEX ix_comments_article_page (article_id=?)")

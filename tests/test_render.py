@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commentsvc.render import display_date, render_body
+from commentsvc.comments.render import display_date, render_body
 
 
 @pytest.mark.parametrize(

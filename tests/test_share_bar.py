@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from commentsvc.extensions import db
-from commentsvc.share_links import DEFAULT_NETWORKS, NETWORKS, share_url
-from commentsvc.share_models import ShareCount
+from commentsvc.core.extensions import db
+from commentsvc.shares.models import ShareCount
+from commentsvc.shares.networks import DEFAULT_NETWORKS, NETWORKS, share_url
 
 HEADING = "Share If You Like The Article"
 # Spaces, "&", "#", both quotes and non-ASCII: every one must survive the HTML attribute.

@@ -19,10 +19,10 @@ import redis as redis_py
 from servers import COMMENTSVC, ROOT, free_port
 from statements import sent_sql
 
-from commentsvc import share_buffer
-from commentsvc.dedupe import redis_client
-from commentsvc.extensions import db
-from commentsvc.share_models import ShareBatch, ShareCount
+from commentsvc.shares import buffer as share_buffer
+from commentsvc.core.extensions import db
+from commentsvc.shares.dedupe import redis_client
+from commentsvc.shares.models import ShareBatch, ShareCount
 
 URL = "https://news.example/viral"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -115,7 +115,7 @@ def test_a_repeated_click_is_merged_while_buffered(app, client) -> None:
 
 
 def test_the_flush_creates_the_article_with_its_url_and_title(app, client) -> None:
-    from commentsvc.models import Article
+    from commentsvc.db.models import Article
 
     click(client, 1, article="story-7", title="Lighthouse  kept lit")
     with app.app_context():
@@ -383,7 +383,7 @@ def test_the_share_rate_limit_is_applied_by_the_one_click_script(app, client) ->
     server = redis_py.Redis.from_url(app.config["REDIS_URL"])
     keys = sorted(k.decode() for k in server.scan_iter(f"*{prefix}*"))
     server.close()
-    # The script's own counter; commentsvc.limits' counter for the view (one more round trip
+    # The script's own counter; commentsvc.core.limits' counter for the view (one more round trip
     # a click, "<prefix>limit:<network>/<endpoint>:...") stayed out.
     assert f"{prefix}limit:shares:127.0.0.0:3/60" in keys
     assert not [k for k in keys if k.startswith(f"{prefix}limit:127.0.0.0/")], keys

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from servers import COMMENTSVC, GUNICORN, RELAXED, ROOT, SECRET, free_port, serving
 
-from commentsvc.config import normalise_database_url
+from commentsvc.core.config import normalise_database_url
 
 CLICKS = 1000
 ARTICLE = "https://news.example/viral"

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from commentsvc.share_links import (
+from commentsvc.shares.networks import (
     DEFAULT_NETWORKS,
     ICONS,
     NETWORKS,

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from commentsvc.extensions import db
-from commentsvc.share_links import share_url
-from commentsvc.share_models import ShareDedupe, ShareSalt
+from commentsvc.core.extensions import db
+from commentsvc.shares.models import ShareDedupe, ShareSalt
+from commentsvc.shares.networks import share_url
 
 URL = "https://news.example/a"
 A = {"url": URL, "title": "A & B #1"}
@@ -124,7 +124,7 @@ def test_window_is_per_reader_network_and_ip_prefix(client) -> None:
 
 
 def test_click_counts_again_after_the_window(app, client, monkeypatch) -> None:
-    import commentsvc.dedupe as dedupe
+    import commentsvc.shares.dedupe as dedupe
 
     click(client)
     later = dedupe.utcnow() + timedelta(seconds=app.config["SHARE_DEDUPE_SECONDS"] + 1)
@@ -228,8 +228,8 @@ def test_nothing_decrements_a_count_from_outside(client) -> None:
 
 
 def test_expired_fingerprints_are_purged_and_live_ones_kept(app, client) -> None:
-    from commentsvc.dedupe import purge_expired
-    from commentsvc.models import utcnow
+    from commentsvc.db.models import utcnow
+    from commentsvc.shares.dedupe import purge_expired
 
     click(client, who=1)
     click(client, who=2)
@@ -242,8 +242,8 @@ def test_expired_fingerprints_are_purged_and_live_ones_kept(app, client) -> None
 
 
 def test_salt_rotates_daily_and_old_salts_are_deleted(app) -> None:
-    from commentsvc.dedupe import daily_salt
-    from commentsvc.models import utcnow
+    from commentsvc.db.models import utcnow
+    from commentsvc.shares.dedupe import daily_salt
 
     with app.app_context():
         today = daily_salt()

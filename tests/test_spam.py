@@ -99,7 +99,7 @@ def test_flood_from_one_email_is_refused_from_any_network(client, reader, commen
 
 @pytest.mark.parametrize("config", FLOOD)
 def test_flood_window_passes(reader, comments, config, monkeypatch) -> None:
-    import commentsvc.spam as spam
+    import commentsvc.comments.spam as spam
 
     reader.post(A)
     later = spam.utcnow() + timedelta(seconds=16)
@@ -165,7 +165,7 @@ def test_rate_limits_are_shared_through_redis_across_workers(
     redis_url, database_url, tmp_path
 ) -> None:
     from commentsvc import create_app
-    from commentsvc.extensions import db
+    from commentsvc.core.extensions import db
 
     shared = {
         "SECRET_KEY": "x",

@@ -7,7 +7,13 @@ import time
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from commentsvc.tokens import TokenError, check_form_token, form_token, own_comment_ids, own_token
+from commentsvc.comments.tokens import (
+    TokenError,
+    check_form_token,
+    form_token,
+    own_comment_ids,
+    own_token,
+)
 
 # Ids that compress well: the stock URL-safe serializer would zlib them.
 MANY_IDS = [1_000_000 + i for i in range(20)]

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from commentsvc.extensions import db
-from commentsvc.models import Article
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article
 
 A = {"url": "https://news.example/a", "title": "Lighthouse"}
 NO_MODERATION = [{"MODERATION": "none"}]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, pages
-from .blueprint import bp
-from .session import SessionInterface, current_moderator
+from commentsvc.admin import auth, pages
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.session import SessionInterface, current_moderator
 
 __all__ = ["auth", "init_app", "pages"]
 

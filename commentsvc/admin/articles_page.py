@@ -10,13 +10,13 @@ from typing import Any
 from flask import flash, redirect, render_template, request
 from sqlalchemy import func
 
-from .. import moderation
-from ..comments import comments_closed
-from ..extensions import db
-from ..models import Article, Comment, Status
-from ..share_models import ShareCount
-from .blueprint import bp
-from .common import back_url, moderator_name, requested_page
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.common import back_url, moderator_name, requested_page
+from commentsvc.comments import moderation
+from commentsvc.comments.posting import comments_closed
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment, Status
+from commentsvc.shares.models import ShareCount
 
 SORTS = {
     "activity": "Latest activity",

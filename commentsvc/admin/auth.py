@@ -12,14 +12,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import csrf, db
-from ..forms import Form
-from ..limits import sign_in_limit
-from ..models import AdminUser, SignInFailure, utcnow
-from ..requests import client_ip
-from .blueprint import bp
-from .common import admin_url
-from .session import current_moderator
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.common import admin_url
+from commentsvc.admin.session import current_moderator
+from commentsvc.comments.forms import Form
+from commentsvc.core.extensions import csrf, db
+from commentsvc.core.limits import sign_in_limit
+from commentsvc.core.requests import client_ip
+from commentsvc.db.models import AdminUser, SignInFailure, utcnow
 
 MAX_FAILURES = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)

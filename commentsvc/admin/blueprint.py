@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, request, url_for
 
-from .session import current_moderator
+from commentsvc.admin.session import current_moderator
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -8,18 +8,18 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from .. import moderation
-from ..extensions import db
-from ..forms import (
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.common import admin_url, moderator_name
+from commentsvc.comments import moderation
+from commentsvc.comments.forms import (
     Form,
     comment_text,
     no_control_characters,
     strip_whitespace,
     website_address,
 )
-from ..models import MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, Article, Comment
-from .blueprint import bp
-from .common import admin_url, moderator_name
+from commentsvc.core.extensions import db
+from commentsvc.db.models import MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, Article, Comment
 
 
 class EditForm(Form):

@@ -9,12 +9,12 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..extensions import db
-from ..forms import Form
-from ..gdpr import erase_commenter, export_commenter
-from ..moderation import log
-from .blueprint import bp
-from .common import moderator_name
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.common import moderator_name
+from commentsvc.comments.forms import Form
+from commentsvc.comments.gdpr import erase_commenter, export_commenter
+from commentsvc.comments.moderation import log
+from commentsvc.core.extensions import db
 
 
 class EraseForm(Form):

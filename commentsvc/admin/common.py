@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from flask import request, url_for
 
-from ..forms import Form
-from ..models import parse_id
-from .session import current_moderator
+from commentsvc.admin.session import current_moderator
+from commentsvc.comments.forms import Form
+from commentsvc.db.models import parse_id
 
 PER_PAGE = 50
 

@@ -7,10 +7,10 @@ from typing import Any
 from flask import render_template
 from sqlalchemy import func
 
-from ..extensions import db
-from ..models import Article, Comment, ModerationEntry
-from .blueprint import bp
-from .common import requested_page
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.common import requested_page
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment, ModerationEntry
 
 
 def log_rows(offset: int, limit: int) -> list[Any]:

@@ -7,8 +7,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import articles_page, comment_pages, commenter_page, log, queue, settings_page
-from .blueprint import bp
+from commentsvc.admin import articles_page, comment_pages, commenter_page, log, queue, settings_page
+from commentsvc.admin.blueprint import bp
 
 __all__ = [
     "NAV",

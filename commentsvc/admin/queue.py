@@ -8,11 +8,18 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, or_
 
-from .. import moderation
-from ..extensions import db
-from ..models import Article, Comment, parse_id
-from .blueprint import bp
-from .common import CsrfForm, admin_url, back_url, moderator_name, positive_int, requested_page
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.common import (
+    CsrfForm,
+    admin_url,
+    back_url,
+    moderator_name,
+    positive_int,
+    requested_page,
+)
+from commentsvc.comments import moderation
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment, parse_id
 
 TABS = ("pending", "approved", "spam", "trash", "all")
 # Per-row buttons by status: (action, label). Delete goes through a confirmation page.

@@ -6,8 +6,8 @@ from flask import Flask, g, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Request
 
-from ..extensions import db
-from ..models import AdminUser
+from commentsvc.core.extensions import db
+from commentsvc.db.models import AdminUser
 
 
 def current_moderator() -> AdminUser | None:

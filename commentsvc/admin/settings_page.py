@@ -11,13 +11,13 @@ from wtforms import IntegerField, RadioField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, ValidationError
 
-from .. import moderation
-from ..config import MODERATION_MODES
-from ..extensions import db
-from ..forms import Form, control_characters
-from ..site_settings import DEFAULTS_FROM, current_settings, save_settings
-from .blueprint import bp
-from .common import moderator_name
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.common import moderator_name
+from commentsvc.comments import moderation
+from commentsvc.comments.forms import Form, control_characters
+from commentsvc.core.config import MODERATION_MODES
+from commentsvc.core.extensions import db
+from commentsvc.db.site_settings import DEFAULTS_FROM, current_settings, save_settings
 
 MAX_WORDS_LENGTH = 20_000
 MODE_LABELS = {

@@ -21,7 +21,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from commentsvc import create_app
-from commentsvc.extensions import db
+from commentsvc.core.extensions import db
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium tries to reach Google on this closed network.

@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from commentsvc.admin.auth import create_moderator
-from commentsvc.extensions import db
-from commentsvc.models import Comment
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from test_xss import PAYLOADS, assert_inert, watch
 
 from commentsvc.admin.auth import create_moderator
-from commentsvc.extensions import db
+from commentsvc.core.extensions import db
 
 pytestmark = pytest.mark.browser
 

@@ -16,8 +16,8 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Locator, Page, expect
 
-from commentsvc.extensions import db
-from commentsvc.models import Comment
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment
 
 pytestmark = pytest.mark.browser
 

@@ -28,7 +28,7 @@ from playwright.sync_api import (
     expect,
 )
 
-from commentsvc.share_links import compact_count, share_url
+from commentsvc.shares.networks import compact_count, share_url
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from commentsvc.extensions import db
-from commentsvc.models import Comment
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Browser, Page
 
-from commentsvc.comments import set_status
-from commentsvc.extensions import db
-from commentsvc.models import Comment, Status
+from commentsvc.comments.posting import set_status
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment, Status
 
 pytestmark = pytest.mark.browser
 

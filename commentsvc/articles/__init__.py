@@ -1,0 +1,1 @@
+"""Which article a request is about, and the article's row."""

@@ -1,0 +1,160 @@
+"""The JSON API: read an article's comments and post a comment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+from werkzeug.datastructures import MultiDict
+
+from commentsvc.articles.keys import ArticleRef, find_article
+from commentsvc.comments.forms import CommentForm
+from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache
+from commentsvc.comments.posting import CursorError, comment_page, post_comment
+from commentsvc.comments.public import public_comment
+from commentsvc.comments.submission import CommentError
+from commentsvc.comments.tokens import (
+    TokenError,
+    check_form_token,
+    form_token,
+    own_comment_ids,
+    own_token,
+)
+from commentsvc.comments.widget_views import new_comment_from, page_key
+from commentsvc.core.errors import error_response
+from commentsvc.core.extensions import csrf
+from commentsvc.core.limits import comment_limit
+from commentsvc.core.requests import requested_article
+from commentsvc.db.models import Status
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# The API holds no session authority (no cookie logs anybody in), so CSRF tokens protect nothing.
+csrf.exempt(bp)
+
+COMMENT_FIELDS = (
+    "leave_empty",
+    "url",
+    "article",
+    "title",
+    "comment",
+    "name",
+    "email",
+    "website",
+    "parent_id",
+    "token",
+    "mine",
+)
+
+
+@bp.get("/comments")
+def list_comments() -> Response:
+    """A page of an article's approved comments, public fields only, oldest first.
+
+    Kept in the worker's page cache like the widget page, checked against the article's
+    revision on every call (one statement), with an ETag: a client revalidates for a 304.
+    A call naming the reader's own held comments (``mine``) is built for them alone.
+    """
+    ref = requested_article()
+    if request.args.get("mine"):
+        return _comments_response(_comments_json(ref), None)
+    key = ("api", *page_key(ref))
+    cache = page_cache()
+    page = cache.get(key) if cache is not None else None
+    if page is None:
+        # Whole: no token slot here, and a comment may quote the slot's text.
+        page = CachedPage(parts=(_comments_json(ref).encode(),), etag=etag_for(key))
+        if cache is not None:
+            cache.put(key, page)
+    if page.etag in request.if_none_match:
+        return _comments_response("", page.etag, status=304)
+    return _comments_response(page.body(""), page.etag)
+
+
+def _comments_json(ref: ArticleRef) -> str:
+    article = find_article(ref.key)
+    try:
+        page = comment_page(
+            article, request.args.get("cursor"), own_comment_ids(request.args.get("mine"))
+        )
+    except CursorError as error:
+        abort(400, str(error))
+    return current_app.json.dumps(
+        {
+            "article": {
+                "key": ref.key,
+                "title": (article.title if article else "") or ref.title,
+                "comments": article.approved_count if article else 0,
+            },
+            "comments": [public_comment(n.comment, own=n.own) for n in page.flat()],
+            "cursors": {"older": page.older, "newer": page.newer},
+        }
+    )
+
+
+def _comments_response(body: str | bytes, etag: str | None, status: int = 200) -> Response:
+    response = Response(body, status=status, mimetype="application/json")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    if etag is None:
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/form-token")
+def form_token_for_clients() -> Any:
+    """A form token for API clients, as the widget's form carries one (it times the post)."""
+    ref = requested_article()
+    return jsonify({"token": form_token(ref.key)}), 200, {"Cache-Control": "no-store"}
+
+
+def _comment_payload() -> MultiDict:
+    """The JSON object posted, as form data; 400/415 with a clear message when it is not one."""
+    if not request.is_json:
+        abort(400, "Send the comment as JSON with the header Content-Type: application/json.")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        abort(400, 'The request body must be a JSON object, e.g. {"url": …, "comment": …}.')
+    data = MultiDict()
+    for name in COMMENT_FIELDS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            abort(400, f"The field {name!r} must be a string.")
+        try:
+            str(value).encode()
+        except UnicodeEncodeError:  # a lone surrogate such as "\ud800"
+            abort(400, f"The field {name!r} is not valid Unicode text.")
+        data[name] = str(value)
+    return data
+
+
+@bp.post("/comments")
+@comment_limit
+def create_comment() -> Any:
+    """Post a comment: 201 when published, 202 when held for moderation."""
+    payload = _comment_payload()
+    ref = requested_article(payload)
+    form = CommentForm(formdata=payload)
+    if not form.validate():
+        fields = {name: errors[0] for name, errors in form.errors.items()}
+        return error_response(400, "Please correct the marked fields.", "invalid_comment", fields)
+    try:
+        check_form_token(form.token.data, ref.key)
+        comment = post_comment(ref, new_comment_from(form))
+    except TokenError as error:
+        return error_response(400, str(error), "invalid_token")
+    except CommentError as error:
+        fields = {error.field: error.message} if error.field else None
+        return error_response(error.status, error.message, error.code, fields)
+    mine = own_token([*own_comment_ids(payload.get("mine")), comment.id])
+    status = 201 if comment.status == Status.APPROVED else 202
+    body = {"comment": public_comment(comment, own=True), "mine": mine}
+    return jsonify(body), status, {"Cache-Control": "no-store"}
+
+
+def init_app(app: Flask) -> None:
+    """Register the API's routes."""
+    app.register_blueprint(bp)

@@ -1,0 +1,163 @@
+"""The "Leave a Reply" form and its validation rules, shared by the HTML and JSON paths."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, request
+from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
+from wtforms import BooleanField, Field, HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from commentsvc.db.models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, parse_id
+
+# Bidirectional overrides can make a name display as something else; refuse them with controls.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BARE_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}([/?#].*)?$", re.IGNORECASE)
+
+
+class Form(FlaskForm):
+    """A Flask-WTF form that reads form-encoded bodies only.
+
+    Flask-WTF would also read a JSON body, and fails on one that is not an object; an HTML
+    form never sends JSON, so such a request is simply "not submitted".
+    """
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form: FlaskForm, formdata: Any) -> Any:
+            if formdata is _Auto and request.is_json:
+                return None
+            return super().wrap_formdata(form, formdata)
+
+
+def strip_whitespace(value: str | None) -> str | None:
+    """A WTForms filter: the value without surrounding whitespace."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def control_characters(text: str, allowed: str = "") -> bool:
+    """Whether ``text`` holds control or bidi-override characters (other than ``allowed``)."""
+    # U+FFFD stands where the request held bytes that were not valid UTF-8.
+    return any(
+        (unicodedata.category(ch) == "Cc" and ch not in allowed)
+        or ch in _BIDI_CONTROLS
+        or ch == "\ufffd"
+        for ch in text
+    )
+
+
+def no_control_characters(form: FlaskForm, field: Field) -> None:
+    """Refuse invisible control characters in a one-line field."""
+    if field.data and control_characters(field.data):
+        raise ValidationError(
+            f"{field.label.text} may not contain control characters or invalid (non-UTF-8) bytes."
+        )
+
+
+def comment_text(form: FlaskForm, field: Field) -> None:
+    """Refuse overlong comments and control characters other than line breaks and tabs."""
+    limit = current_app.config["MAX_COMMENT_LENGTH"]
+    if len(field.data) > limit:
+        raise ValidationError(
+            f"Your comment is {len(field.data):,} characters long; the limit is {limit:,}."
+        )
+    if control_characters(field.data, allowed="\n\r\t"):
+        raise ValidationError(
+            "Your comment may not contain control characters or invalid (non-UTF-8) bytes."
+        )
+
+
+def email_address(form: FlaskForm, field: Field) -> None:
+    """Check the address with email-validator and keep its normalised form."""
+    try:
+        result = validate_email(
+            field.data,
+            check_deliverability=current_app.config["CHECK_DELIVERABILITY"],
+        )
+    except EmailNotValidError as error:
+        raise ValidationError(f"Please enter a valid email address. {error}") from None
+    field.data = result.normalized
+
+
+def website_address(form: FlaskForm, field: Field) -> None:
+    """Accept only http(s) addresses; a bare domain such as example.com gets https:// added."""
+    value = field.data
+    if control_characters(value) or any(ch.isspace() for ch in value):
+        raise ValidationError("The website address may not contain spaces or control characters.")
+    if "://" not in value and _BARE_DOMAIN.match(value):
+        value = "https://" + value
+    scheme, _, rest = value.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
+    if scheme.lower() not in ("http", "https") or not host or host.startswith(":"):
+        raise ValidationError("The website must be an address starting with http:// or https://.")
+    if len(value) > MAX_WEBSITE_LENGTH:
+        raise ValidationError(
+            f"The website address may be at most {MAX_WEBSITE_LENGTH} characters."
+        )
+    field.data = value
+
+
+class CommentForm(FlaskForm):
+    """Comment *, Name *, Email *, Website, as on a WordPress article."""
+
+    class Meta:
+        # No session CSRF: the widget lives in a cross-site iframe where cookies are blocked,
+        # and posting a comment uses no authority a forged request could borrow. The form's
+        # own signed token (``token``) ties a submission to a served form instead.
+        csrf = False
+
+    comment = TextAreaField(
+        "Comment",
+        filters=[strip_whitespace],
+        validators=[DataRequired("Please type your comment."), comment_text],
+    )
+    name = StringField(
+        "Name",
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired("Please enter your name."),
+            Length(
+                max=MAX_NAME_LENGTH,
+                message=f"Your name may be at most {MAX_NAME_LENGTH} characters.",
+            ),
+            no_control_characters,
+        ],
+    )
+    email = StringField(
+        "Email",
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired("Please enter your email address."),
+            Length(max=MAX_EMAIL_LENGTH, message="That email address is too long."),
+            no_control_characters,
+            email_address,
+        ],
+    )
+    website = StringField(
+        "Website",
+        filters=[strip_whitespace],
+        validators=[Optional(), Length(max=MAX_WEBSITE_LENGTH * 2), website_address],
+    )
+    # Not used by the server: the widget's script keeps these details in the reader's browser.
+    remember = BooleanField(
+        "Save my name, email, and website in this browser for the next time I comment."
+    )
+    parent_id = HiddenField()
+    token = HiddenField()
+    # The honeypot: hidden from sight and from the keyboard, labelled for screen readers.
+    # People leave it empty; form-filling bots do not.
+    leave_empty = StringField("Leave this field empty")
+
+    def parent_comment_id(self) -> int | None:
+        """The id of the comment being replied to, or None; raises ValueError when garbled."""
+        raw = (self.parent_id.data or "").strip()
+        if raw in ("", "0"):
+            return None
+        parent_id = parse_id(raw)
+        if parent_id is None:
+            raise ValueError(raw)
+        return parent_id

@@ -1,0 +1,275 @@
+"""What moderators do to comments and articles, each change idempotent and logged.
+
+Every status change goes through ``comments.set_status`` (conditional, keeps
+``Article.approved_count`` right). An action that changes nothing logs nothing: acting twice is
+the same as acting once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, or_, update
+
+from commentsvc.comments.posting import adjust_approved_count, reply_position, set_status
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment, ModerationEntry, Status
+
+# Each action: the status it moves a comment to, and the statuses it moves it from (None: any).
+STATUS_ACTIONS: dict[str, tuple[Status, frozenset[Status] | None]] = {
+    "approve": (Status.APPROVED, None),
+    "unapprove": (Status.PENDING, frozenset({Status.APPROVED})),
+    "spam": (Status.SPAM, None),
+    "trash": (Status.TRASH, None),
+    "restore": (Status.PENDING, frozenset({Status.SPAM, Status.TRASH})),
+}
+# One request acts on at most this many comments (a queue page shows 50).
+MAX_BULK = 500
+MAX_DETAIL = 500
+
+
+class ModerationError(ValueError):
+    """An action that cannot be done; the message says why, for the moderator."""
+
+
+def log(
+    moderator: str,
+    action: str,
+    *,
+    comment_id: int | None = None,
+    article_id: int | None = None,
+    detail: str = "",
+) -> None:
+    """Add a line to the moderation log (the caller commits)."""
+    db.session.add(
+        ModerationEntry(
+            moderator=moderator[:100],
+            action=action,
+            comment_id=comment_id,
+            article_id=article_id,
+            detail=_cut(detail, MAX_DETAIL),
+        )
+    )
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _unique(ids: Iterable[int]) -> list[int]:
+    return list(dict.fromkeys(ids))[:MAX_BULK]
+
+
+def apply(action: str, comment_ids: Iterable[int], moderator: str) -> int:
+    """Apply a status action (approve, unapprove, spam, trash, restore); how many changed."""
+    if action not in STATUS_ACTIONS:
+        raise ModerationError(f"Unknown action {action!r}.")
+    target, sources = STATUS_ACTIONS[action]
+    changed = 0
+    for comment_id in _unique(comment_ids):
+        row = db.session.execute(
+            db.select(Comment.status, Comment.article_id).filter_by(id=comment_id)
+        ).first()
+        if row is None or (sources is not None and row.status not in sources):
+            continue
+        if set_status(comment_id, target):
+            log(
+                moderator,
+                action,
+                comment_id=comment_id,
+                article_id=row.article_id,
+                detail=f"{row.status} → {target.value}",
+            )
+            db.session.commit()
+            changed += 1
+    return changed
+
+
+def delete_permanently(comment_ids: Iterable[int], moderator: str, *, quiet: bool = False) -> int:
+    """Delete comments for good, keeping their replies in the thread; how many were deleted.
+
+    ``quiet`` logs nothing per comment, for a caller that logs a summary instead (an erasure
+    on request must not copy the name and text it erases into the log).
+    """
+    deleted = 0
+    for comment_id in _unique(comment_ids):
+        # Through the trash first, so an approved comment leaves the article's count.
+        set_status(comment_id, Status.TRASH)
+        comment = db.session.get(Comment, comment_id)
+        if comment is None:
+            continue
+        summary = f"{comment.name}: {comment.body}"
+        article_id = comment.article_id
+        _reparent_replies(comment)
+        result = db.session.execute(
+            delete(Comment).where(Comment.id == comment_id, Comment.status == Status.TRASH)
+        )
+        if result.rowcount != 1:
+            db.session.rollback()  # restored by someone else meanwhile: leave it alone
+            continue
+        if not quiet:
+            log(moderator, "delete", comment_id=comment_id, article_id=article_id, detail=summary)
+        db.session.commit()
+        deleted += 1
+    return deleted
+
+
+def _reparent_replies(comment: Comment) -> None:
+    """Hang the replies of ``comment`` on its parent (its children become top-level if none).
+
+    The schema's ON DELETE SET NULL would instead turn every reply into a top-level comment.
+    Depths and thread roots below are recomputed so the thread still nests as it displays.
+    """
+    root_id = comment.root_id or comment.id
+    thread = {
+        c.id: c
+        for c in db.session.execute(
+            db.select(Comment).where(or_(Comment.id == root_id, Comment.root_id == root_id))
+        ).scalars()
+    }
+    parent_of: dict[int, int | None] = {}
+    for c in thread.values():
+        if c.root_id is None:
+            parent_of[c.id] = None
+        else:
+            # A reply whose parent is gone already hangs under the thread's top comment.
+            parent_of[c.id] = c.parent_id if c.parent_id in thread else c.root_id
+    for cid, parent in parent_of.items():
+        if parent == comment.id:
+            parent_of[cid] = parent_of[comment.id]
+    del parent_of[comment.id]
+
+    placed: dict[int, tuple[int | None, int]] = {}
+
+    def place(cid: int) -> tuple[int | None, int]:
+        """(root_id, depth) of a remaining comment: a thread never has cycles, so this ends."""
+        if cid not in placed:
+            parent = parent_of[cid]
+            if parent is None:
+                placed[cid] = (None, 0)
+            else:
+                parent_root, parent_depth = place(parent)
+                placed[cid] = (parent_root or parent, parent_depth + 1)
+        return placed[cid]
+
+    for cid, parent in parent_of.items():
+        new_root, depth = place(cid)
+        reply = thread[cid]
+        if (reply.parent_id, reply.root_id, reply.depth) != (parent, new_root, depth):
+            reply.parent_id, reply.root_id, reply.depth = parent, new_root, depth
+    db.session.flush()
+
+
+def edit_comment(comment_id: int, name: str, website: str, body: str, moderator: str) -> bool:
+    """Change a comment's name, website and text; False when nothing changed (or it is gone)."""
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        raise ModerationError("That comment no longer exists.")
+    new = {"name": name, "website": website, "body": body}
+    changed = [field for field, value in new.items() if getattr(comment, field) != value]
+    if not changed:
+        return False
+    for field in changed:
+        setattr(comment, field, new[field])
+    log(
+        moderator,
+        "edit",
+        comment_id=comment.id,
+        article_id=comment.article_id,
+        detail="changed " + ", ".join(changed),
+    )
+    db.session.commit()
+    return True
+
+
+def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
+    """Publish a reply from the site at once, approving a held comment it answers first."""
+    parent = db.session.get(Comment, comment_id)
+    if parent is None:
+        raise ModerationError("That comment no longer exists.")
+    if parent.status in (Status.SPAM, Status.TRASH):
+        raise ModerationError("Restore the comment before replying to it.")
+    if parent.status == Status.PENDING:
+        # A reply under a hidden comment would be hidden too; WordPress approves and replies.
+        apply("approve", [parent.id], moderator)
+        parent = db.session.get(Comment, comment_id)
+        assert parent is not None
+    parent_id, root_id, depth = reply_position(parent)
+    reply = Comment(
+        article_id=parent.article_id,
+        parent_id=parent_id,
+        root_id=root_id,
+        depth=depth,
+        name=moderator[:100],
+        # The column is required; a site reply has no address to keep private.
+        email="",
+        website="",
+        body=body,
+        status=Status.APPROVED.value,
+        from_site=True,
+    )
+    db.session.add(reply)
+    adjust_approved_count(parent.article_id, +1)
+    db.session.flush()
+    log(
+        moderator,
+        "reply",
+        comment_id=reply.id,
+        article_id=reply.article_id,
+        detail=f"in reply to comment {parent.id}: {body}",
+    )
+    db.session.commit()
+    return reply
+
+
+def set_comments_closed(article_id: int, closed: bool, moderator: str) -> bool:
+    """Close or open an article's comments; False when it already was (or is gone)."""
+    result = db.session.execute(
+        update(Article)
+        .where(Article.id == article_id, Article.comments_closed != closed)
+        .values(comments_closed=closed)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    log(moderator, "close" if closed else "open", article_id=article_id)
+    db.session.commit()
+    return True
+
+
+def log_settings(changes: dict[str, tuple[Any, Any]], moderator: str) -> None:
+    """Log each changed setting as ``name: old → new`` (the caller commits)."""
+    for name, (old, new) in changes.items():
+        log(moderator, "setting", detail=f"{name}: {_shown(old)} → {_shown(new)}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        words = [line.strip() for line in value.splitlines() if line.strip()]
+        return "(empty)" if not words else ", ".join(words)
+    return str(value)
+
+
+PAST_TENSE = {
+    "approve": "approved",
+    "unapprove": "moved back to pending",
+    "spam": "marked as spam",
+    "trash": "moved to the trash",
+    "restore": "restored to pending",
+    "delete": "deleted permanently",
+}
+
+
+def outcome_message(action: str, changed: int, asked: int) -> str:
+    """The flash message after an action: '3 comments approved.' or why nothing changed."""
+    done = PAST_TENSE[action]
+    if not changed:
+        return (
+            f"Nothing changed: the selected comments were already {done}, "
+            "or that action does not apply to them."
+        )
+    noun = "comment" if changed == 1 else "comments"
+    unchanged = f" ({asked - changed} unchanged)" if asked > changed else ""
+    return f"{changed} {noun} {done}{unchanged}."

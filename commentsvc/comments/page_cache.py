@@ -1,0 +1,105 @@
+"""Rendered pages (the widget's, and the JSON comment pages of the API), kept per worker and
+checked against the database on every request.
+
+A page is stored under everything it was rendered from: the request's path and query, the
+article's row (its revision, which database triggers raise on every comment or share-count
+change, its count, title and closed state), the settings in force, the release and the form
+token's epoch. A request reads those again (one indexed row and the few settings rows), so a
+change made by any worker, the admin or the CLI shows at once; only the rendering and the
+comment queries are saved. The form token changes every second, so pages are stored with
+a placeholder that each response fills in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+# Stands in for the form token in a stored page; never valid as a token itself.
+TOKEN_SLOT = "commentsvc-form-token-slot"
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    """A rendered page, stored encoded and cut where the form token goes, and its ETag."""
+
+    parts: tuple[bytes, ...]
+    etag: str
+
+    @classmethod
+    def of(cls, html: str, etag: str) -> CachedPage:
+        """Store ``html``, rendered with ``TOKEN_SLOT`` for the form token."""
+        # Encoded once: replacing the slot in the text and encoding it again for every
+        # response cost about as much as the database check.
+        return cls(parts=tuple(html.encode().split(TOKEN_SLOT.encode())), etag=etag)
+
+    def body(self, token: str) -> bytes:
+        """The page as sent, carrying ``token``."""
+        return token.encode().join(self.parts)
+
+
+class PageCache:
+    """A least-recently-used store of pages, bounded by the memory their text takes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[Any, CachedPage] = OrderedDict()
+        self._bytes = 0
+        # The development server and threaded workers share one cache per process.
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> CachedPage | None:
+        """The page stored under ``key``, if any (and mark it recently used)."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: Any, page: CachedPage) -> None:
+        """Store ``page``, evicting the least recently used pages beyond the bound."""
+        size = page_bytes(page)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= page_bytes(old)
+            self._pages[key] = page
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, evicted = self._pages.popitem(last=False)
+                self._bytes -= page_bytes(evicted)
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+
+def page_bytes(page: CachedPage) -> int:
+    """The memory a page takes (its UTF-8 bytes and their objects' overhead)."""
+    return sum(sys.getsizeof(part) for part in page.parts)
+
+
+def etag_for(key: Any) -> str:
+    """A strong ETag naming the state a page was rendered from."""
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+
+
+def page_cache() -> PageCache | None:
+    """This process's cache of widget pages, or None when switched off."""
+    return current_app.extensions.get("commentsvc.comments.page_cache")
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its cache (``PAGE_CACHE_MB``; 0 switches it off)."""
+    megabytes = app.config["PAGE_CACHE_MB"]
+    if megabytes > 0:
+        app.extensions["commentsvc.comments.page_cache"] = PageCache(
+            max_bytes=int(megabytes * 1024 * 1024)
+        )

@@ -1,0 +1,40 @@
+"""The public shape of a comment: the only fields that ever leave the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commentsvc.comments.posting import Node
+from commentsvc.comments.render import render_body
+from commentsvc.db.models import Comment, Status
+
+
+def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
+    """The allow-listed fields of ``comment`` for HTML and JSON alike.
+
+    The email, IP and user agent are never included. ``own`` marks a comment shown to its
+    author, who alone may learn that it is awaiting moderation.
+    """
+    shape: dict[str, Any] = {
+        "id": comment.id,
+        "parent_id": comment.parent_id,
+        "depth": comment.depth,
+        "author": comment.name,
+        "website": comment.website or None,
+        "body": comment.body,
+        "body_html": str(render_body(comment.body)),
+        "created_at": comment.created_utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        # A reply the site posted from the admin, so readers can tell it from a reader's.
+        "from_site": comment.from_site,
+    }
+    if own:
+        # Spam is shown to its author as merely held: telling a spammer helps the spammer.
+        shape["awaiting_moderation"] = comment.status != Status.APPROVED
+    return shape
+
+
+def public_thread(node: Node) -> dict[str, Any]:
+    """A comment's public shape with its shown replies nested under ``replies``."""
+    shape = public_comment(node.comment, own=node.own)
+    shape["replies"] = [public_thread(reply) for reply in node.replies]
+    return shape

@@ -1,0 +1,326 @@
+"""The embeddable widget: the comments page, its form (plain POST + redirect), and embed.js."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup
+
+from commentsvc.articles.keys import ArticleRef, article_state, find_article
+from commentsvc.comments.forms import CommentForm
+from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache
+from commentsvc.comments.posting import (
+    CursorError,
+    comment_page,
+    comments_closed,
+    cursor_for,
+    post_comment,
+)
+from commentsvc.comments.public import public_comment, public_thread
+from commentsvc.comments.render import display_date
+from commentsvc.comments.submission import CommentError, NewComment
+from commentsvc.comments.tokens import (
+    TokenError,
+    check_form_token,
+    form_token,
+    own_comment_ids,
+    own_token,
+)
+from commentsvc.core.extensions import csrf, db
+from commentsvc.core.limits import comment_limit
+from commentsvc.core.requests import (
+    client_ip,
+    client_user_agent,
+    embedding_origin,
+    requested_article,
+    widget_params,
+)
+from commentsvc.core.security import widget_csp
+from commentsvc.core.static_files import release_id
+from commentsvc.db.connections import read_connection
+from commentsvc.db.models import Article, Comment, Status, parse_id
+from commentsvc.db.site_settings import current_settings
+from commentsvc.shares.buffer import flush_if_due
+from commentsvc.shares.clicks import network_counts, shares_shape
+from commentsvc.shares.networks import ICONS, NETWORKS, compact_count, share_url
+
+WIDGET_PARTS = frozenset({"share", "comments"})
+# Browsers revalidate every time (a 304 costs little), so a moderator's change shows at
+# once; a CDN in front may hold the page for a few seconds.
+CACHE_CONTROL = "public, max-age=0, s-maxage=10, stale-while-revalidate=30"
+
+bp = Blueprint("widget", __name__)
+# Readers have no session to protect and no cookie reaches the cross-site iframe; the form's
+# own signed token (commentsvc.comments.tokens) is checked instead.
+csrf.exempt(bp)
+
+
+@bp.get("/embed")
+def embed() -> Any:
+    """Show an article's approved comments and the "Leave a Reply" form."""
+    ref = requested_article()
+    # The share bar shows database counts: move clicks buffered in Redis there when due, so
+    # they do not wait for the next click (a per-process clock check when not due).
+    flush_if_due()
+    if request.args.get("mine"):
+        # The page shows the reader's own held comments: theirs alone, never stored.
+        return render_widget(ref, CommentForm(formdata=None))
+    return public_widget(ref)
+
+
+def public_widget(ref: ArticleRef) -> Response:
+    """The page every reader of ``ref`` sees, from this worker's cache while it is current."""
+    key = page_key(ref)
+    cache = page_cache()
+    page = cache.get(key) if cache is not None else None
+    if page is None:
+        html = render_page(ref, CommentForm(formdata=None), token=TOKEN_SLOT)
+        page = CachedPage.of(html, etag_for(key))
+        if cache is not None:
+            cache.put(key, page)
+    if page.etag in request.if_none_match:
+        return _widget_response("", 304, page.etag)
+    return _widget_response(page.body(form_token(ref.key)), 200, page.etag)
+
+
+def page_key(ref: ArticleRef) -> tuple[Any, ...]:
+    """Everything the public page for ``ref`` is rendered from, read afresh (one statement).
+
+    The article's revision stands for its comments and share counts (database triggers raise
+    it on every change); the rest of the page comes from the request, the settings, the
+    configuration and the release.
+    """
+    config = current_app.config
+    with read_connection() as connection:
+        state = article_state(ref.key, connection)
+    return (
+        request.full_path,
+        tuple(state) if state is not None else None,
+        comments_closed(state),
+        current_settings(),
+        release_id(),
+        # The page carries a form token that expires: let a stored copy expire well before it.
+        int(time.time() // (config["FORM_MAX_AGE"] / 2)),
+        config["MIN_SUBMIT_SECONDS"],
+        config["MAX_COMMENT_LENGTH"],
+        config["THREAD_DEPTH"],
+        config["COMMENTS_PER_PAGE"],
+        tuple(config["SHARE_NETWORKS"]),
+        tuple(config["ALLOWED_ORIGINS"]),
+    )
+
+
+@bp.post("/embed")
+@comment_limit
+def post() -> Any:
+    """Accept the form without JavaScript, then redirect back to the new comment."""
+    ref = requested_article()
+    form = CommentForm()
+    if not form.validate():
+        return render_widget(ref, form, status=400)
+    try:
+        check_form_token(form.token.data, ref.key)
+        comment = post_comment(ref, new_comment_from(form))
+    except TokenError as error:
+        return render_widget(ref, form, status=400, form_error=str(error))
+    except CommentError as error:
+        return render_widget(ref, form, status=error.status, form_error=error.message)
+    mine = own_token([*own_comment_ids(request.args.get("mine")), comment.id])
+    target = widget_url(page=cursor_for(comment), mine=mine, _anchor=f"comment-{comment.id}")
+    # 303: the browser fetches the page with GET, so a reload never posts twice.
+    return redirect(target, code=303)
+
+
+def new_comment_from(form: CommentForm) -> NewComment:
+    """The submission in a validated form, with the client's anonymised network."""
+    if form.leave_empty.data:
+        raise CommentError(
+            "This comment looks automated: the field marked “leave this field empty” was "
+            "filled in. Please clear it and post again.",
+            "leave_empty",
+        )
+    try:
+        parent_id = form.parent_comment_id()
+    except ValueError:
+        raise CommentError(
+            "The comment you are replying to is not available.", "parent_id"
+        ) from None
+    return NewComment(
+        name=form.name.data,
+        email=form.email.data,
+        website=form.website.data or "",
+        body=form.comment.data,
+        parent_id=parent_id,
+        ip=client_ip(),
+        user_agent=client_user_agent(),
+    )
+
+
+def _reply_target(article: Article | None, form: CommentForm) -> Comment | None:
+    """The approved comment of this article being replied to (``replytocom`` or the form)."""
+    parent_id = parse_id(request.args.get("replytocom") or form.parent_id.data)
+    if article is None or parent_id is None:
+        return None
+    parent = db.session.get(Comment, parent_id)
+    if parent is None or parent.article_id != article.id or parent.status != Status.APPROVED:
+        return None
+    return parent
+
+
+def render_widget(
+    ref: ArticleRef, form: CommentForm, status: int = 200, form_error: str | None = None
+) -> Response:
+    """The widget page for one reader (their held comment, their refused form): never stored."""
+    html = render_page(ref, form, token=form_token(ref.key), form_error=form_error)
+    return _widget_response(html, status, None)
+
+
+def render_page(
+    ref: ArticleRef, form: CommentForm, token: str, form_error: str | None = None
+) -> str:
+    """Render the widget page for ``ref`` with ``form`` (fresh, or holding errors)."""
+    article = find_article(ref.key)
+    try:
+        page = comment_page(
+            article, request.args.get("page"), own_comment_ids(request.args.get("mine"))
+        )
+    except CursorError as error:
+        abort(400, str(error))
+    parent = _reply_target(article, form)
+    form.parent_id.data = str(parent.id) if parent else ""
+    form.token.data = token
+    parts = widget_parts()
+    return render_template(
+        "embed.html",
+        form=form,
+        ref=ref,
+        # The embedding page's own title first: a stored one may be stale or (set by whoever
+        # was first) wrong.
+        title=ref.title or (article.title if article else ""),
+        count=article.approved_count if article else 0,
+        threads=[public_thread(node) for node in page.threads],
+        page=page,
+        form_error=form_error,
+        replying_to=public_comment(parent) if parent else None,
+        max_depth=current_app.config["THREAD_DEPTH"],
+        parent_origin=embedding_origin() or "",
+        show_comments="comments" in parts,
+        closed=comments_closed(article),
+        share=share_bar(ref, article) if "share" in parts else None,
+    )
+
+
+def _widget_response(html: str | bytes, status: int, etag: str | None) -> Response:
+    response = Response(html, status=status)
+    response.headers["Content-Security-Policy"] = widget_csp()
+    if etag:
+        response.set_etag(etag)
+        # A CDN may hold the page briefly; readers revalidate with the ETag.
+        response.headers["Cache-Control"] = CACHE_CONTROL
+    else:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def widget_parts() -> set[str]:
+    """Which parts to show (``parts=share,comments``); both when unset or unrecognised."""
+    asked = {p.strip() for p in (request.args.get("parts") or "").split(",")} & WIDGET_PARTS
+    return asked or set(WIDGET_PARTS)
+
+
+def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None:
+    """Everything the share bar shows: one button per enabled network, with its count.
+
+    Each link button points at our /share/<network> redirect, which counts the click and works
+    without JavaScript; the script swaps in ``share_url`` (the network itself) and counts with
+    a beacon instead. Without a page URL there is nothing to share, so no bar.
+    """
+    if not ref.url:
+        return None
+    counts = shares_shape(network_counts(article.id) if article else {})
+    minimum = current_settings().share_min_count
+    buttons = []
+    for name in current_app.config["SHARE_NETWORKS"]:
+        network = NETWORKS[name]
+        count = counts["networks"].get(name, 0)
+        link = network.kind == "link"
+        buttons.append(
+            {
+                "id": name,
+                "label": network.label,
+                "kind": network.kind,
+                "href": url_for(
+                    "shares.share_redirect",
+                    network=name,
+                    url=ref.url,
+                    article=request.args.get("article") or None,
+                    title=ref.title or None,
+                )
+                if link
+                else None,
+                "share_url": share_url(name, ref.url, ref.title) if link else None,
+                "icon": Markup(ICONS[name]),
+                "count": count,
+                "display": compact_count(count) if count and count >= minimum else None,
+            }
+        )
+    return {
+        "buttons": buttons,
+        "total": counts["total"],
+        "display": counts["display"],
+        "url": ref.url,
+        "title": ref.title,
+        "article": request.args.get("article") or "",
+        "beacon": url_for("shares.beacon"),
+        "minimum": minimum,
+    }
+
+
+def widget_url(endpoint: str = "widget.embed", _anchor: str | None = None, **extra: Any) -> str:
+    """A URL inside this widget: its identifying parameters plus ``extra`` (None drops one)."""
+    params = {**widget_params(), **extra}
+    return url_for(endpoint, **{k: v for k, v in params.items() if v is not None}, _anchor=_anchor)
+
+
+@bp.get("/embed.js")
+def embed_js() -> Response:
+    """The script tag's loader: inserts the widget iframe and keeps its height fitted."""
+    response = Response(_embed_js(current_app.static_folder or ""), mimetype="text/javascript")
+    # Publishers link this URL as it is (no version in it): cache it for minutes, not a year.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    return response.make_conditional(request)
+
+
+@cache
+def _embed_js(static_folder: str) -> bytes:
+    return (Path(static_folder) / "embed.js").read_bytes()
+
+
+@bp.get("/")
+def demo() -> str:
+    """A sample article that embeds the widget with the script tag, to try the service."""
+    return render_template("demo.html")
+
+
+def init_app(app: Flask) -> None:
+    """Register the widget's routes."""
+    app.register_blueprint(bp)
+    app.add_template_filter(display_date)
+    app.add_template_global(widget_url)

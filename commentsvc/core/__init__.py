@@ -1,0 +1,1 @@
+"""The service's foundations: configuration, extensions, errors, security headers, rate limits, observability, health."""

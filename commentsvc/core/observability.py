@@ -1,0 +1,142 @@
+"""What an operator watches: one log line per request, and Prometheus metrics at /metrics."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from commentsvc.core.privacy import anonymise_ip
+
+REQUESTS = Counter(
+    "commentsvc_http_requests_total",
+    "HTTP requests by route and status.",
+    ["route", "method", "status"],
+)
+LATENCY = Histogram(
+    "commentsvc_http_request_duration_seconds",
+    "Time to answer a request, by route.",
+    ["route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+COMMENTS = Counter(
+    "commentsvc_comments_posted_total",
+    "Comments posted, by outcome (approved, pending, spam, or the reason they were refused).",
+    ["outcome"],
+)
+SHARE_CLICKS = Counter(
+    "commentsvc_share_clicks_total",
+    "Share clicks, by result (counted, duplicate, bot, foreign_origin).",
+    ["result"],
+)
+
+log = logging.getLogger("commentsvc.requests")
+bp = Blueprint("observability", __name__)
+
+
+# Label children by their label values: looking one up through ``labels()`` validates and
+# locks on every call, which cost more than the rest of the bookkeeping together.
+_REQUESTS_BY_LABELS: dict[tuple[str, str, int], Any] = {}
+_LATENCY_BY_ROUTE: dict[str, Any] = {}
+
+
+def _start_timer() -> None:
+    g.commentsvc_started = time.perf_counter()
+
+
+def _request_counter(route: str, method: str, status: int) -> Any:
+    key = (route, method, status)
+    child = _REQUESTS_BY_LABELS.get(key)
+    if child is None:
+        child = _REQUESTS_BY_LABELS[key] = REQUESTS.labels(route, method, str(status))
+    return child
+
+
+def _latency(route: str) -> Any:
+    child = _LATENCY_BY_ROUTE.get(route)
+    if child is None:
+        child = _LATENCY_BY_ROUTE[route] = LATENCY.labels(route)
+    return child
+
+
+def _observer(app: Flask) -> Callable[[Response], Response]:
+    # Bound to the app, so each request reads it without going through the proxies.
+    def observe(response: Response) -> Response:
+        started = g.pop("commentsvc_started", None)
+        if started is None:
+            return response
+        elapsed = time.perf_counter() - started
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        # The route's rule, not the raw path: one time series per route, not per article.
+        rule = req.url_rule
+        route = rule.rule if rule is not None else "unmatched"
+        status = response.status_code
+        _request_counter(route, req.method, status).inc()
+        _latency(route).observe(elapsed)
+        if not log.isEnabledFor(logging.INFO):
+            return response
+        client = anonymise_ip(req.remote_addr)
+        if app.config["LOG_JSON"]:
+            fields = {
+                "method": req.method,
+                "path": req.path,
+                "route": route,
+                "status": status,
+                "ms": round(elapsed * 1000, 2),
+                "client": client,
+            }
+            line = json.dumps(fields, separators=(",", ":"))
+        else:
+            line = f"{req.method} {req.path} {status} {elapsed * 1000:.1f}ms {client}"
+        # Handlers, filters and levels apply as for log.info(), without its search of the call
+        # stack for a source line nobody logs: that search was most of the line's cost.
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, None, None))
+        return response
+
+    return observe
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics (behind a bearer token when COMMENTSVC_METRICS_TOKEN is set)."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            abort(401, "Metrics need the header Authorization: Bearer <COMMENTSVC_METRICS_TOKEN>.")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several gunicorn workers: add up what each process wrote.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry)
+    else:
+        body = generate_latest()
+    return Response(body, mimetype=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def init_app(app: Flask) -> None:
+    """Time and log every request, and serve /metrics."""
+    if not log.handlers:
+        # The line itself is the record (plain or JSON), without Flask's "[time] INFO in" prefix.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    app.before_request(_start_timer)
+    app.after_request(_observer(app))
+    app.register_blueprint(bp)

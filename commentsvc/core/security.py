@@ -1,0 +1,85 @@
+"""Response headers every page gets: a strict CSP, nosniff, a referrer policy."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, abort, current_app, request
+from werkzeug.datastructures import MultiDict
+
+from commentsvc.core.extensions import csrf
+
+# Pages that set their own policy (the widget: frame-ancestors from the allowed origins; the
+# admin: 'none') keep it; everything else gets this one.
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def widget_csp() -> str:
+    """The widget's CSP: framable only by the allowed origins (any, when none are set)."""
+    allowed = current_app.config["ALLOWED_ORIGINS"]
+    ancestors = " ".join(allowed) if allowed else "*"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; object-src 'none'; form-action 'self'; base-uri 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
+
+
+# (name, its lower-case form, value): each response is checked once against all three.
+_DEFAULT_HEADERS = (
+    ("Content-Security-Policy", "content-security-policy", DEFAULT_CSP),
+    ("X-Content-Type-Options", "x-content-type-options", "nosniff"),
+    ("Referrer-Policy", "referrer-policy", "strict-origin-when-cross-origin"),
+)
+# The only bodies Werkzeug parses into request.form; any other body leaves it empty.
+_FORM_TYPES = frozenset(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+def security_headers(response: Response) -> Response:
+    """Add the headers a page did not set for itself."""
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}
+    headers.extend(
+        [(name, value) for name, lower, value in _DEFAULT_HEADERS if lower not in present]
+    )
+    return response
+
+
+def refuse_nul_bytes() -> None:
+    """400, naming the field, for a NUL byte in any query or form value.
+
+    No field of ours may hold one, and PostgreSQL cannot even store it: refusing it here
+    keeps it from reaching a query anywhere.
+    """
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    # A NUL reaches a query value only as %00 (or raw): most query strings need no parsing.
+    query = req.query_string
+    if b"%00" in query or b"\x00" in query:
+        _refuse_nul_in(req.args)
+    if req.mimetype in _FORM_TYPES:
+        _refuse_nul_in(req.form)
+
+
+def _refuse_nul_in(values: MultiDict[str, str]) -> None:
+    for name, value in values.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            abort(400, f"The field {name[:40]!r} contains a NUL byte, which is never valid.")
+
+
+def _check_csrf() -> None:
+    # Flask-WTF's own hook works out whether the view is exempt before it looks at the method;
+    # reads never need a token, so only writes go through it (same checks, same order).
+    config = current_app.config
+    if config["WTF_CSRF_ENABLED"] and request.method in config["WTF_CSRF_METHODS"]:
+        csrf.protect(apply_exemptions=True)
+
+
+def init_app(app: Flask) -> None:
+    """Register the headers, the request size limit, CSRF and the NUL-byte check."""
+    # Flask answers 413 for a larger body before any view reads it.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # _check_csrf runs the same check, cheaper
+    app.before_request(_check_csrf)
+    app.before_request(refuse_nul_bytes)
+    app.after_request(security_headers)

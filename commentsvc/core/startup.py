@@ -1,0 +1,101 @@
+"""What a starting server does once, outside ``create_app``: secret key and migrations.
+
+``python -m commentsvc.core.startup`` does it in a process of its own and exits; gunicorn.conf.py
+runs that before forking workers, so the workers find the schema current and never import
+Alembic (about 11 MiB each).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import text
+
+from commentsvc.core.config import ensure_secret_key
+from commentsvc.core.extensions import db
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "db" / "migrations"
+# Any fixed number: PostgreSQL advisory locks are keyed by an integer.
+_MIGRATION_LOCK_ID = 0x636F6D6D
+# `revision = 'abc'` (or `revision: str = "abc"`) and the same for down_revision, which may
+# name several parents (a merge).
+_REVISION = re.compile(r"^revision\b[^=]*=\s*['\"]([0-9a-zA-Z_]+)['\"]", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=]*=(.*)$", re.M)
+
+
+@contextmanager
+def _migration_lock(app: Flask) -> Iterator[None]:
+    """Hold a lock so that many workers starting at once migrate one at a time."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
+                connection.commit()
+        return
+    with open(Path(app.instance_path) / ".migrate.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def migration_heads(directory: Path = MIGRATIONS_DIR) -> set[str] | None:
+    """The head revisions of our migration scripts, read as text; None when unsure."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (directory / "versions").glob("*.py"):
+        source = script.read_text()
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return None  # a layout we do not recognise: let Alembic decide
+        revisions.add(revision.group(1))
+        parents.update(re.findall(r"['\"]([0-9a-zA-Z_]+)['\"]", down.group(1)))
+    return (revisions - parents) or None
+
+
+def schema_is_current(app: Flask) -> bool:
+    """Whether the database is at our migrations' head, asked without importing Alembic."""
+    heads = migration_heads()
+    if heads is None:
+        return False
+    with app.app_context():
+        try:
+            with db.engine.connect() as connection:
+                stamped = connection.execute(text("SELECT version_num FROM alembic_version"))
+                return set(stamped.scalars()) == heads
+        except Exception:  # no alembic_version table yet (an empty database)
+            return False
+
+
+def upgrade_database(app: Flask) -> None:
+    """Apply pending migrations (a no-op when the schema is current)."""
+    if schema_is_current(app):
+        return
+    # Only now: Alembic is the heaviest import of all and a current schema never needs it.
+    import flask_migrate
+
+    if "migrate" not in app.extensions:
+        flask_migrate.Migrate(app, db, directory=str(MIGRATIONS_DIR))
+    with app.app_context(), _migration_lock(app):
+        flask_migrate.upgrade(directory=app.extensions["migrate"].directory)
+
+
+def prepare(app: Flask) -> None:
+    """Make the instance folder, the secret key and the schema ready for serving."""
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    ensure_secret_key(app)
+    upgrade_database(app)
+
+
+if __name__ == "__main__":
+    from commentsvc import create_app
+
+    prepare(create_app())

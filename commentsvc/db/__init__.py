@@ -1,0 +1,1 @@
+"""The database: models shared by every feature, connections, hot-path statements, revisions, migrations."""

@@ -1,0 +1,170 @@
+"""SQL that differs between SQLite and PostgreSQL, in one place."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import select
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
+
+from commentsvc.core.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def upsert(model: type[Any]) -> Any:
+    """An INSERT that supports ``on_conflict_do_nothing/_do_update`` on the current database."""
+    return upsert_for(db.engine.dialect.name, model)
+
+
+def upsert_for(dialect: str, model: type[Any]) -> Any:
+    """``upsert`` for a named dialect (for statements built once and kept)."""
+    # Imported here: each dialect's package costs a worker 1-2 MiB, and it uses only one.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)
+
+
+def read_connection() -> Connection:
+    """A pooled connection for one read statement (use it in a ``with`` block)."""
+    connection = db.engine.connect()
+    if connection.dialect.name == "postgresql":
+        # One statement needs no transaction: no BEGIN and ROLLBACK round trips around it.
+        # (SQLite opens none for a read anyway, and resetting the level costs a PRAGMA.)
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(connection: Any, record: Any) -> None:
+    # WAL lets readers go on while one writer commits, and a busy timeout makes concurrent
+    # writers (several gunicorn workers) wait their turn instead of failing at once.
+    if type(connection).__module__.startswith("sqlite3"):
+        cursor = connection.cursor()
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+        # Only with the write-ahead log may a commit skip the flush and leave the file whole
+        # (write_transaction); an in-memory database, for one, keeps its own mode.
+        record.info["commentsvc.wal"] = bool(mode) and str(mode[0]).lower() == "wal"
+        # Every commit flushed to the disk (SQLite's default, said here since share clicks
+        # relax it for their own commits: write_transaction).
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+# --- writers take turns on SQLite ------------------------------------------------------------
+
+
+@contextmanager
+def write_transaction(durable: bool = True) -> Iterator[Connection]:
+    """A Core connection in a transaction: committed when the block ends, rolled back on error.
+
+    For the busiest writes (a new comment, a share click): the ORM session's bookkeeping cost
+    more than the statements. On a SQLite file the block runs in ``writer_turn``.
+
+    ``durable=False`` (share clicks): on SQLite the commit is not flushed to the disk itself.
+    It is committed all the same, seen by every reader and kept if the process dies; a power
+    cut may lose it until the next durable commit or checkpoint flushes the log (clicks
+    buffered in Redis run a similar risk for about a second). The flush was most of a
+    click's time in the writer's turn. A comment is always durable. Only in SQLite's WAL mode, which keeps the
+    file whole whatever happens to the unflushed tail of the log.
+    """
+    with writer_turn(), db.engine.connect() as connection:
+        pooled = connection.connection
+        relaxed = not durable and pooled.info.get("commentsvc.wal", False)
+        if relaxed:
+            # On the driver's connection: a statement through SQLAlchemy would begin the
+            # transaction before this could change how it ends.
+            pooled.dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if relaxed and not connection.invalidated:
+                _flush_commits_again(connection)
+
+
+def _flush_commits_again(connection: Connection) -> None:
+    try:
+        connection.connection.dbapi_connection.execute("PRAGMA synchronous=FULL")
+    except Exception as error:
+        # Never back to the pool unflushed, where a comment's commit would inherit it.
+        connection.invalidate(error)
+
+
+def writer_turn() -> AbstractContextManager[Any]:
+    """A context in which this thread is the only writer of the SQLite file, across processes.
+
+    SQLite lets one writer in at a time and makes the others poll, sleeping 1, 2, 5, 10… ms
+    between tries: under load two workers spent longer asleep than writing. Queuing on a
+    lock file first wakes the next writer the moment the last one is done. The block must
+    commit or roll back before it ends. PostgreSQL (or SQLite in memory): nothing to do.
+    """
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return nullcontext()
+    return _file_lock(os.path.abspath(url.database) + "-writer.lock")
+
+
+# flock() excludes other processes only; threads of one process queue on these.
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+
+
+@contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    with _THREAD_LOCKS.setdefault(path, threading.Lock()):
+        try:
+            handle = open(path, "a")  # noqa: SIM115 - closed below, which also unlocks
+        except OSError as error:
+            # Only slower without it: SQLite's busy timeout still makes writers wait.
+            log.warning("No writer lock file beside the SQLite database (%s)", error)
+            yield
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()
+
+
+# --- stale server connections, found without a round trip -----------------------------------
+
+
+@event.listens_for(Pool, "checkout")
+def _refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Replace a pooled PostgreSQL connection the server has closed before handing it out.
+
+    A server that shuts down or restarts tells each connection so (or the kernel closes it),
+    which leaves the idle socket readable: a poll costs microseconds, where a ping query
+    (``pool_pre_ping``) cost a round trip on every request. The pool then connects anew, so
+    the service recovers by itself. A connection that dies silently is still caught when its
+    query fails: SQLAlchemy then discards the whole pool.
+    """
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:  # not psycopg: nothing to look at
+        return
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("connection closed")
+    try:
+        poll = select.poll()
+        poll.register(pgconn.socket, select.POLLIN)  # psycopg raises when there is no socket
+        ready = poll.poll(0)
+    except Exception as error:
+        raise DisconnectionError(str(error)) from error
+    if ready:
+        # An idle connection has nothing to read unless the server said goodbye (or hung up).
+        raise DisconnectionError("the server closed the connection")

@@ -1,0 +1,173 @@
+"""Database models: articles and their comments."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from commentsvc.core.extensions import db
+
+MAX_URL_LENGTH = 2000
+MAX_KEY_LENGTH = 2000
+MAX_TITLE_LENGTH = 300
+MAX_NAME_LENGTH = 100
+MAX_EMAIL_LENGTH = 254
+MAX_WEBSITE_LENGTH = 200
+MAX_USER_AGENT_LENGTH = 500
+
+
+MAX_ID = 2**31 - 1  # the primary keys are 32-bit integers on PostgreSQL
+
+
+def parse_id(raw: object) -> int | None:
+    """A row id from user input ("42"), or None when it is not one that can exist."""
+    text = str(raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class Status(enum.StrEnum):
+    """Where a comment stands; only approved comments are public."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    SPAM = "spam"
+    TRASH = "trash"
+
+
+class Article(db.Model):
+    """A page that has comments. A row appears with its first comment, never on a page view."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The publisher's article id when given, else the normalised page URL.
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), unique=True)
+    url: Mapped[str] = mapped_column(String(MAX_URL_LENGTH))
+    title: Mapped[str] = mapped_column(String(MAX_TITLE_LENGTH), default="")
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    # Kept in step with status changes so the widget heading never counts a large thread.
+    approved_count: Mapped[int] = mapped_column(default=0)
+    comments_closed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Raised by database triggers whenever a comment or share count of the article changes
+    # (commentsvc.db.revisions): the cached widget page is checked against it.
+    revision: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+    comments: Mapped[list[Comment]] = relationship(back_populates="article", lazy="raise")
+
+
+class Comment(db.Model):
+    """A reader's comment. ``email`` is private: only ``public_comment`` shapes what leaves."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'spam', 'trash')", name="status_known"),
+        # A page of top-level comments: article, status, root_id IS NULL, keyset on id.
+        Index("ix_comments_article_page", "article_id", "status", "root_id", "id"),
+        # The replies of the threads on that page.
+        Index("ix_comments_thread", "root_id", "status", "id"),
+        # "Has this email an approved comment?" (first-time moderation).
+        Index("ix_comments_email_status", "email", "status"),
+        # The duplicate check: this email's comments on this article. Without it SQLite
+        # walks every comment of the article (its page index) on each post.
+        Index("ix_comments_email_article", "email", "article_id"),
+        # The moderation queue, newest first per status.
+        Index("ix_comments_status_id", "status", "id"),
+        # Flood control: the latest comment from one network, or from one address.
+        Index("ix_comments_ip_created_at", "ip", "created_at"),
+        Index("ix_comments_email_created_at", "email", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), index=True
+    )
+    # The top-level comment of the thread (NULL for a top-level comment itself).
+    root_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
+    depth: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    email: Mapped[str] = mapped_column(String(MAX_EMAIL_LENGTH))
+    website: Mapped[str] = mapped_column(String(MAX_WEBSITE_LENGTH), default="")
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default=Status.PENDING.value)
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    # Anonymised before storage: IPv4 /24, IPv6 /48.
+    ip: Mapped[str] = mapped_column(String(50), default="")
+    user_agent: Mapped[str] = mapped_column(String(MAX_USER_AGENT_LENGTH), default="")
+    # A reply the site itself posted from the admin, shown as such in the widget.
+    from_site: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
+
+    @property
+    def created_utc(self) -> datetime:
+        """``created_at`` as an aware UTC datetime (SQLite hands back naive values)."""
+        if self.created_at.tzinfo is None:
+            return self.created_at.replace(tzinfo=UTC)
+        return self.created_at
+
+
+class AdminUser(db.Model):
+    """A moderator who signs in to /admin/. Only a salted hash of the password is kept."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class SignInFailure(db.Model):
+    """A failed sign-in, kept for the lock-out window (IP anonymised like everywhere else)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_username_at", "username", "at"),
+        Index("ix_sign_in_failures_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    ip: Mapped[str] = mapped_column(String(50))
+    at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+
+
+class ModerationEntry(db.Model):
+    """One line of the moderation log: who did what to which comment, when."""
+
+    __tablename__ = "moderation_log"
+    __table_args__ = (Index("ix_moderation_log_comment_id", "comment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    moderator: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))
+    # Not a foreign key: the log outlives a comment deleted permanently.
+    comment_id: Mapped[int | None] = mapped_column()
+    article_id: Mapped[int | None] = mapped_column()
+    detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class SiteSetting(db.Model):
+    """A moderation setting changed in the admin; the environment gives the defaults."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+# The triggers that keep Article.revision current come with the tables, however they are made.
+from commentsvc.db import revisions  # noqa: E402, F401

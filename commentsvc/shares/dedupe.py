@@ -1,0 +1,166 @@
+"""Recognising a reader's repeated share click without a cookie or a stored IP address.
+
+A click's fingerprint is a hash of (today's random salt, IP prefix, user agent, article,
+network). It is remembered for a window (30 minutes by default) in Redis (``SET NX EX``) when
+``COMMENTSVC_REDIS_URL`` is set, else in the ``share_dedupe`` table. Salts rotate daily and old
+ones are deleted, so yesterday's fingerprints can no longer be matched to anybody.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import bindparam, delete
+from sqlalchemy.engine import Connection
+
+from commentsvc.core.extensions import db
+from commentsvc.db.connections import upsert, upsert_for
+from commentsvc.db.models import utcnow
+from commentsvc.db.statements import Statement
+from commentsvc.shares.models import ShareDedupe, ShareSalt
+
+SALT_LIFETIME = timedelta(days=2)
+# About one click in this many also deletes expired fingerprints from the table.
+PURGE_ONE_IN = 100
+
+
+def redis_client(app: Flask | None = None):  # -> redis.Redis | None
+    """The app's Redis client, made on first use; None when no Redis is configured."""
+    app = app or current_app._get_current_object()
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = app.extensions.get("commentsvc.redis")
+    if client is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        app.extensions["commentsvc.redis"] = client
+    return client
+
+
+def redis_error() -> type[Exception]:
+    """redis-py's base exception class."""
+    # Imported on first need: without COMMENTSVC_REDIS_URL no worker loads redis-py (~8 MiB).
+    from redis.exceptions import RedisError
+
+    return RedisError
+
+
+def _redis_key(*parts: str) -> str:
+    return current_app.config["REDIS_PREFIX"] + ":".join(parts)
+
+
+def daily_salt(now: datetime | None = None) -> str:
+    """Today's salt (UTC day), shared by every worker, created by whichever asks first."""
+    day = (now or utcnow()).date().isoformat()
+    cached = current_app.extensions.get("commentsvc.salt")
+    if cached and cached[0] == day:
+        return cached[1]
+    salt = _redis_salt(day)
+    if salt is None:
+        salt = _database_salt(day)
+    current_app.extensions["commentsvc.salt"] = (day, salt)
+    return salt
+
+
+def _redis_salt(day: str) -> str | None:
+    """Today's salt kept in Redis, or None without a (reachable) Redis."""
+    client = redis_client()
+    if client is None:
+        return None
+    key = _redis_key("salt", day)
+    try:
+        client.set(key, secrets.token_hex(32), nx=True, ex=int(SALT_LIFETIME.total_seconds()))
+        return client.get(key).decode()
+    except redis_error() as error:
+        redis_down(error)
+        return None
+
+
+def _database_salt(day: str) -> str:
+    """Today's salt kept in the share_salts table; yesterday's and older are deleted."""
+    db.session.execute(
+        upsert(ShareSalt)
+        .values(day=day, salt=secrets.token_hex(32))
+        .on_conflict_do_nothing(index_elements=["day"])
+    )
+    yesterday = (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
+    db.session.execute(delete(ShareSalt).where(ShareSalt.day < yesterday))
+    salt = db.session.execute(db.select(ShareSalt.salt).filter_by(day=day)).scalar_one()
+    db.session.commit()
+    return salt
+
+
+def redis_down(error: Exception) -> None:
+    """Log that Redis failed and the database is used instead."""
+    # Shares keep being counted with the table instead; /readyz reports Redis as down.
+    current_app.logger.warning("Redis unavailable, using the database instead: %s", error)
+
+
+def fingerprint(ip_prefix: str, user_agent: str, article_key: str, network: str) -> str:
+    """The salted hash that recognises one reader's click on one network for one article."""
+    material = "\x1f".join((daily_salt(), ip_prefix, user_agent, article_key, network))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def first_click(key: str, use_redis: bool = True, connection: Connection | None = None) -> bool:
+    """Remember ``key`` for the window; True if it was not already remembered.
+
+    On the database path the row joins the caller's transaction (``connection``'s, else the
+    session's), so it is stored only if the count is. ``use_redis=False``: Redis just
+    failed, go straight to the table.
+    """
+    window = current_app.config["SHARE_DEDUPE_SECONDS"]
+    client = redis_client() if use_redis else None
+    if client is not None:
+        try:
+            return bool(client.set(_redis_key("click", key), 1, nx=True, ex=window))
+        except redis_error() as error:
+            redis_down(error)
+    now = utcnow()
+    connection = connection or db.session.connection()
+    stored = _REMEMBER.all(connection, key=key, expires_at=now + timedelta(seconds=window), now=now)
+    if random.randrange(PURGE_ONE_IN) == 0:
+        purge_expired(connection=connection)
+    # RETURNING, not rowcount: an upsert does not report rowcount on every driver.
+    return bool(stored)
+
+
+def _remember_statement(dialect: str) -> Any:
+    table = ShareDedupe.__table__
+    insert = upsert_for(dialect, table).values(
+        key=bindparam("key"), expires_at=bindparam("expires_at")
+    )
+    # An expired fingerprint is renewed and counts again; a live one changes nothing.
+    return insert.on_conflict_do_update(
+        index_elements=["key"],
+        set_={"expires_at": insert.excluded.expires_at},
+        where=table.c.expires_at < bindparam("now"),
+    ).returning(table.c.key)
+
+
+_REMEMBER = Statement(_remember_statement)
+
+
+def forget_click(key: str) -> None:
+    """Undo ``first_click`` in Redis when the count itself could not be stored."""
+    client = redis_client()
+    if client is not None:
+        with suppress(redis_error()):
+            client.delete(_redis_key("click", key))
+
+
+def purge_expired(now: datetime | None = None, connection: Connection | None = None) -> int:
+    """Delete expired fingerprints from the table; returns how many went.
+
+    On ``connection``'s transaction, else the session's (the caller commits).
+    """
+    statement = delete(ShareDedupe).where(ShareDedupe.expires_at < (now or datetime.now(UTC)))
+    return (connection or db.session.connection()).execute(statement).rowcount

@@ -1,0 +1,138 @@
+"""Share routes: the click beacon, the no-JavaScript share redirect, and the count API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, request
+from werkzeug.datastructures import MultiDict
+
+from commentsvc.articles.keys import ArticleError, article_ref
+from commentsvc.core.extensions import csrf
+from commentsvc.core.limits import TOO_MANY, share_limit
+from commentsvc.core.requests import (
+    click_origin_allowed,
+    client_ip,
+    client_user_agent,
+    requested_article,
+)
+from commentsvc.shares.clicks import (
+    Click,
+    UnknownNetwork,
+    counts_for,
+    enabled_network,
+    record_click,
+)
+from commentsvc.shares.networks import NETWORKS, share_url
+
+bp = Blueprint("shares", __name__)
+csrf.exempt(bp)
+
+MAX_BEACON_BYTES = 8 * 1024
+MAX_COUNT_KEYS = 100
+COUNTS_CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=300, stale-if-error=86400"
+
+
+def _network(name: str) -> str:
+    try:
+        return enabled_network(name)
+    except UnknownNetwork as error:
+        abort(400, str(error))
+
+
+def _beacon_fields() -> MultiDict:
+    """The beacon's fields, sent form-encoded or as a text/plain query string."""
+    if (request.content_length or 0) > MAX_BEACON_BYTES:
+        abort(413, f"A share beacon is at most {MAX_BEACON_BYTES} bytes.")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return request.form
+    raw = request.get_data(cache=False)[:MAX_BEACON_BYTES]
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        abort(400, "The share beacon's body must be UTF-8 text such as url=…&network=….")
+    return MultiDict(parse_qsl(text, keep_blank_values=True))
+
+
+def _click(network: str, values: Any) -> Click:
+    return Click(
+        ref=requested_article(values),
+        network=network,
+        ip_prefix=client_ip(),
+        user_agent=client_user_agent(),
+        origin_allowed=click_origin_allowed(),
+    )
+
+
+@bp.post("/api/v1/shares")
+@share_limit
+def beacon() -> Response:
+    """Record a share click sent by the widget's script; 202 whether or not it counted."""
+    fields = _beacon_fields()
+    network = _network((fields.get("network") or "").strip())
+    if record_click(_click(network, fields)) == "rate_limited":
+        abort(429, TOO_MANY)
+    # Always 202: a client learns nothing about de-duplication or bot filtering.
+    return Response(status=202, headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/share/<network>")
+@share_limit
+def share_redirect(network: str) -> Response:
+    """Count a click from a reader without JavaScript, then send them to the network."""
+    network = _network(network)
+    if NETWORKS[network].kind != "link":
+        abort(400, f"{NETWORKS[network].label} works only with JavaScript on.")
+    click = _click(network, request.args)
+    if not click.ref.url:
+        abort(400, "Give the page address as url=… so there is something to share.")
+    if record_click(click) == "rate_limited":
+        abort(429, TOO_MANY)
+    # Built from our own template for the network: the request never chooses the target.
+    response = redirect(share_url(network, click.ref.url, click.ref.title), code=302)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    # The network need not learn which widget page the reader came from.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/api/v1/counts")
+def counts() -> Response:
+    """Comments and shares for up to 100 articles, keyed by what was asked; cacheable."""
+    asked = [("url", v) for v in request.args.getlist("url")]
+    asked += [("article", v) for v in request.args.getlist("article")]
+    if not asked:
+        abort(400, "Name the articles: url=…&url=… or article=…&article=… (up to 100).")
+    if len(asked) > MAX_COUNT_KEYS:
+        abort(
+            400, f"Ask for at most {MAX_COUNT_KEYS} articles per call; this asked for {len(asked)}."
+        )
+    keys: dict[str, str] = {}
+    origins = current_app.config["ALLOWED_ORIGINS"]  # once: the proxy costs a microsecond a key
+    for kind, value in asked:
+        try:
+            ref = article_ref(
+                value if kind == "url" else None,
+                value if kind == "article" else None,
+                None,
+                origins,
+            )
+        except ArticleError as error:
+            abort(400, f"{kind}={value[:100]!r}: {error}")
+        keys[value] = ref.key
+    found = counts_for(sorted(set(keys.values())))
+    body = json.dumps({"articles": {v: found[k] for v, k in keys.items()}}, sort_keys=True)
+    response = Response(body, mimetype="application/json")
+    response.set_etag(hashlib.sha256(body.encode()).hexdigest())
+    response.headers["Cache-Control"] = COUNTS_CACHE_CONTROL
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response.make_conditional(request)
+
+
+def init_app(app: Flask) -> None:
+    """Register the share routes."""
+    app.register_blueprint(bp)
