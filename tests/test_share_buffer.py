@@ -19,8 +19,8 @@ import redis as redis_py
 from servers import COMMENTSVC, ROOT, free_port
 from statements import sent_sql
 
-from commentsvc.shares import buffer as share_buffer
 from commentsvc.core.extensions import db
+from commentsvc.shares import buffer as share_buffer
 from commentsvc.shares.dedupe import redis_client
 from commentsvc.shares.models import ShareBatch, ShareCount
 
