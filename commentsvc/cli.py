@@ -21,11 +21,10 @@ from commentsvc import create_app
 from commentsvc.admin.auth import create_moderator
 from commentsvc.comments import moderation
 from commentsvc.comments.gdpr import erase_commenter, export_commenter
-from commentsvc.core.extensions import db
+from commentsvc.core.extensions import db, redis_error
 from commentsvc.core.startup import MIGRATIONS_DIR, prepare
 from commentsvc.db.models import Article, Comment, Status
 from commentsvc.shares.buffer import LOCK_SECONDS, flush_shares
-from commentsvc.shares.dedupe import redis_error
 
 
 @click.command(

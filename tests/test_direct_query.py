@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from commentsvc.articles.keys import _STATE
+from commentsvc.articles.rows import _STATE
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import read_connection
 from commentsvc.db.models import Article, SiteSetting

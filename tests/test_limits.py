@@ -210,8 +210,8 @@ def test_redis_counts_across_apps_in_one_round_trip_per_request(
     assert statuses == [400, 400, 400, 429, 429]
     assert len(replies) == 5  # both limits of each request in one call
     server = redis_py.Redis.from_url(redis_url)
-    minute = f"{redis_prefix}limit:203.0.113.0/admin.sign_in:3/60"
-    hour = f"{redis_prefix}limit:203.0.113.0/admin.sign_in:100/3600"
+    minute = f"{redis_prefix}limit:sign-in:203.0.113.0:3/60"
+    hour = f"{redis_prefix}limit:sign-in:203.0.113.0:100/3600"
     # Counting stops at the first exceeded limit, so refused attempts use up no more hours.
     assert (int(server.get(minute)), int(server.get(hour))) == (5, 3)
     assert 0 < server.pttl(minute) <= 60_000 and 3_540_000 < server.pttl(hour) <= 3_600_000
@@ -223,7 +223,7 @@ def test_an_expired_redis_counter_starts_a_new_window(make_app, redis_url, redis
     app = make_app(REDIS_URL=redis_url, REDIS_PREFIX=redis_prefix, RATE_LIMIT_SIGN_IN="1/hour")
     assert [sign_in(app).status_code for _ in range(2)] == [400, 429]
     server = redis_py.Redis.from_url(redis_url)
-    key = f"{redis_prefix}limit:203.0.113.0/admin.sign_in:1/3600"
+    key = f"{redis_prefix}limit:sign-in:203.0.113.0:1/3600"
     server.pexpire(key, 1)  # the hour is over
     time.sleep(0.01)
     renewed = sign_in(app)

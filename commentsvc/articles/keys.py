@@ -1,35 +1,12 @@
-"""Which article a request is about: URL normalising, article keys, and the article row."""
+"""Which article a request is about: URL normalising and the article's key."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import (
-    Connection,
-    Select,
-    Text,
-    bindparam,
-    cast,
-    func,
-    literal_column,
-    select,
-    update,
-)
-
-from commentsvc.core.extensions import db
-from commentsvc.db.connections import upsert
-from commentsvc.db.models import (
-    MAX_KEY_LENGTH,
-    MAX_TITLE_LENGTH,
-    MAX_URL_LENGTH,
-    Article,
-    SiteSetting,
-)
-from commentsvc.db.site_settings import use_stored_settings_json
-from commentsvc.db.statements import Statement
+from commentsvc.db.models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
 # Query parameters that only track the visitor; two links differing in them are one article.
 TRACKING_PARAMS = frozenset(
@@ -148,84 +125,3 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-# An article's row as ``article_state`` reads it: a named tuple of plain values.
-ArticleState: TypeAlias = Any
-
-# What a page or a new comment needs of the article; ``revision`` covers comments and shares.
-_ARTICLE_COLUMNS = (
-    Article.id,
-    Article.revision,
-    Article.approved_count,
-    Article.comments_closed,
-    Article.title,
-    Article.url,
-    Article.created_at,
-)
-
-
-def _state_statement(dialect: str) -> Select[Any]:
-    # The saved settings ride along as one JSON object, so a page costs a single statement.
-    if dialect == "postgresql":
-        stored = func.json_object_agg(SiteSetting.key, SiteSetting.value)
-    else:
-        stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
-    settings = select(cast(stored, Text)).scalar_subquery()
-    one_row = select(literal_column("1").label("one")).subquery()
-    return select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
-        one_row.outerjoin(Article, Article.key == bindparam("key"))
-    )
-
-
-# Every widget view sends it: straight to the driver (see commentsvc.db.statements).
-_STATE = Statement(_state_statement)
-
-
-def article_state(key: str, connection: Connection | None = None) -> ArticleState | None:
-    """The article's row (plain values, not a model), or None; loads the settings with it.
-
-    One statement for what both a widget page and a new comment start from: the settings
-    saved in the admin come with it and become this request's ``current_settings()``. It runs
-    in the session's transaction unless a ``connection`` is given (a page reader's own,
-    cheaper than the session's bookkeeping).
-    """
-    connection = connection or db.session.connection()
-    row = _STATE.one(connection, key=key)
-    use_stored_settings_json(row.settings)
-    return row if row.id is not None else None
-
-
-def find_article(key: str) -> Article | None:
-    """The article stored under ``key``, or None when nobody has commented yet."""
-    return db.session.execute(db.select(Article).filter_by(key=key)).scalar_one_or_none()
-
-
-def article_id_for(
-    ref: ArticleRef, state: ArticleState | None, connection: Connection | None = None
-) -> int:
-    """The id of ``ref``'s article, its row created on first use (safe when two requests race).
-
-    ``state`` is the row ``article_state`` read (None: not stored yet). A URL or title the
-    row still lacks is filled in from ``ref``. On ``connection``'s transaction, else the
-    session's.
-    """
-    connection = connection or db.session.connection()
-    if state is None:
-        connection.execute(
-            upsert(Article)
-            .values(key=ref.key, url=ref.url, title=ref.title, approved_count=0)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
-        state = connection.execute(
-            select(Article.id, Article.url, Article.title).where(Article.key == ref.key)
-        ).one()
-    # First seen by id only (or untitled): now we know where it lives and what it is called.
-    filled = {
-        name: value
-        for name, value in (("url", ref.url), ("title", ref.title))
-        if value and not getattr(state, name)
-    }
-    if filled:
-        connection.execute(update(Article).where(Article.id == state.id).values(**filled))
-    return state.id

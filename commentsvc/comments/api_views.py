@@ -7,7 +7,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from commentsvc.articles.keys import ArticleRef, find_article
+from commentsvc.articles.keys import ArticleRef
+from commentsvc.articles.rows import find_article
 from commentsvc.comments.forms import CommentForm
 from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache
 from commentsvc.comments.posting import CursorError, comment_page, post_comment

@@ -11,13 +11,14 @@ from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from commentsvc.articles.keys import ArticleRef, ArticleState, article_id_for, article_state
+from commentsvc.articles.keys import ArticleRef
+from commentsvc.articles.rows import ArticleState, article_id_for, article_state
 from commentsvc.comments.spam import check_duplicate, check_flood, serialise_sender
 from commentsvc.comments.submission import CommentError, CommentsClosed, NewComment
 from commentsvc.core.extensions import db
 from commentsvc.core.observability import COMMENTS
 from commentsvc.db.connections import write_transaction
-from commentsvc.db.models import Article, Comment, Status, parse_id, utcnow
+from commentsvc.db.models import MAX_USER_AGENT_LENGTH, Article, Comment, Status, parse_id, utcnow
 from commentsvc.db.site_settings import current_settings
 from commentsvc.db.statements import Statement
 
@@ -161,7 +162,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
             "status": initial_status(new, connection).value,
             "created_at": utcnow(),
             "ip": new.ip,
-            "user_agent": new.user_agent[:500],
+            "user_agent": new.user_agent[:MAX_USER_AGENT_LENGTH],
             "from_site": False,
         }
         comment_id = _INSERT_COMMENT.one(connection, **values).id

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, bindparam, or_, select, text
 from sqlalchemy.engine import Connection
 
-from commentsvc.articles.keys import ArticleState
+from commentsvc.articles.rows import ArticleState
 from commentsvc.comments.submission import Duplicate, NewComment, TooFast
 from commentsvc.db.models import Comment, Status, utcnow
 from commentsvc.db.statements import Statement

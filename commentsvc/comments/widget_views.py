@@ -21,7 +21,8 @@ from flask import (
 )
 from markupsafe import Markup
 
-from commentsvc.articles.keys import ArticleRef, article_state, find_article
+from commentsvc.articles.keys import ArticleRef
+from commentsvc.articles.rows import article_state, find_article
 from commentsvc.comments.forms import CommentForm
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache
 from commentsvc.comments.posting import (

@@ -7,8 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask
 from sqlalchemy import text
 
-from commentsvc.core.extensions import db
-from commentsvc.shares.dedupe import redis_client
+from commentsvc.core.extensions import db, redis_client
 
 bp = Blueprint("health", __name__)
 

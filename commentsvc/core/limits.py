@@ -1,28 +1,29 @@
-"""Rate limits on the write endpoints that declare them: in memory, or in Redis when configured.
+"""Rate limits: one fixed-window algorithm, one key scheme, one in-process fallback.
 
-Fixed windows: a window opens at a key's first hit and lasts the limit's period; hits past the
-amount are refused until it ends. Counted in this process in one dictionary (no thread), or in
-Redis with one script call per request for all of a view's limits. Only views decorated with
-one of the limits below pay anything: reads skip the check with one dictionary look-up (a
-global check on every request cost more than the rest of a cached widget request).
+A window opens at a key's first hit and lasts the rule's period; hits past the amount are
+refused until it ends. Counted in Redis when configured (shared by every worker and host),
+else, or while Redis is down, in this process. Comments, share clicks and sign-ins all count
+here: views declare a limit with a decorator (``Limit``), and the share-click script, which
+counts a click's limit in the same Redis call as its de-duplication, embeds ``LIMIT_HIT_LUA``
+and keys its counters with ``counter_keys``. Only views that declare a limit pay anything:
+other requests skip the check with one dictionary look-up.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from itertools import islice
 from typing import Any, NamedTuple, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import TooManyRequests
 
+from commentsvc.core.extensions import redis_client, redis_error
 from commentsvc.core.privacy import anonymise_ip
-from commentsvc.shares.dedupe import redis_client, redis_error
+from commentsvc.core.rates import Rule, parse_rules
 
 TOO_MANY = "You are doing that too often. Please wait a minute and try again."
 # After Redis fails, count in this process for this long before trying Redis again.
@@ -33,34 +34,36 @@ MAX_LOCAL_WINDOWS = 20_000
 log = logging.getLogger(__name__)
 View = TypeVar("View", bound=Callable[..., Any])
 
-# KEYS: a counter per limit, smallest window first. ARGV: per limit its amount, then its seconds.
-# Counts a hit on each limit until one is exceeded, as the in-process windows do. Returns the
-# limit to report (1-based: the exceeded one, else the first), its hits, milliseconds left.
-HIT = """
-local report, hits = 1, 0
-for i = 1, #KEYS do
-  local n = redis.call('INCR', KEYS[i])
-  if n == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 * i]) end
-  if i == 1 then hits = n end
-  if n > tonumber(ARGV[2 * i - 1]) then
-    report, hits = i, n
-    break
+# The algorithm, once, as a Lua function for any script that counts a limit.
+# limit_hit(k, a): count one hit on each counter KEYS[k], KEYS[k+1], … (smallest window first)
+# whose amount and seconds are ARGV[a], ARGV[a+1], then the next pair, …, until one is
+# exceeded. Returns the rule to report (1-based: the exceeded one, else the first), its hits
+# and the milliseconds its window has left. A counter that lost its expiry (an EXPIRE that
+# never ran) gets it back, so no window lasts for ever.
+LIMIT_HIT_LUA = """
+local function limit_hit(k, a)
+  local report, hits = 1, 0
+  for i = 0, #KEYS - k do
+    local n = redis.call('INCR', KEYS[k + i])
+    if n == 1 then redis.call('EXPIRE', KEYS[k + i], ARGV[a + 2 * i + 1]) end
+    if i == 0 then hits = n end
+    if n > tonumber(ARGV[a + 2 * i]) then
+      report, hits = i + 1, n
+      break
+    end
   end
+  local key, seconds = KEYS[k + report - 1], ARGV[a + 2 * report - 1]
+  local left = redis.call('PTTL', key)
+  if left < 0 then
+    redis.call('EXPIRE', key, seconds)
+    left = tonumber(seconds) * 1000
+  end
+  return report, hits, left
 end
-local left = redis.call('PTTL', KEYS[report])
-if left < 0 then
-  redis.call('EXPIRE', KEYS[report], ARGV[2 * report])
-  left = tonumber(ARGV[2 * report]) * 1000
-end
-return {report, hits, left}
 """
 
-
-class Rule(NamedTuple):
-    """One limit of a setting: at most ``amount`` hits per window of ``seconds``."""
-
-    amount: int
-    seconds: int
+# KEYS: a counter per rule. ARGV: per rule its amount, then its seconds.
+HIT = LIMIT_HIT_LUA + "return {limit_hit(1, 1)}\n"
 
 
 class Outcome(NamedTuple):
@@ -79,40 +82,19 @@ class Outcome(NamedTuple):
         return max(0, self.rule.amount - self.hits)
 
 
-# The settings' notation, the one the ``limits`` library (and Flask-Limiter) reads: "10 per
-# minute", "10/minute", "100 per 2 hours", several joined by ";", "," or "|".
-_ONE_RULE = r"\s*([0-9]+)\s*(?:/|\s*per\s*)\s*([0-9]+)?\s*([a-z]+)\s*"
-_RULE = re.compile(_ONE_RULE, re.IGNORECASE)
-_RULES = re.compile(rf"^{_ONE_RULE}(?:[,;|]{_ONE_RULE})*$", re.IGNORECASE)
-# As in ``limits``: a month is 30 days, a year 12 such months.
-UNIT_SECONDS = {
-    "second": 1,
-    "minute": 60,
-    "hour": 3600,
-    "day": 86_400,
-    "month": 30 * 86_400,
-    "year": 360 * 86_400,
-}
+def counter_keys(scope: str, network: str, rules: Sequence[Rule]) -> list[str]:
+    """The Redis keys of one client network's counters for a limit: the one key scheme.
 
-
-@lru_cache(maxsize=64)
-def parse_rules(value: str) -> tuple[Rule, ...]:
-    """A setting such as "10 per minute;60 per hour" as rules, the smallest window first.
-
-    Raises ValueError for anything else.
+    Per limit (``scope``: "comments", "shares", "sign-in"), per network (IPv4 /24, IPv6 /48,
+    the unit flood control uses) and per rule; the prefix keeps installs sharing a Redis apart.
     """
-    if not isinstance(value, str) or not _RULES.match(value):
-        raise ValueError(f"not a rate limit: {value!r}")
-    rules = set()
-    for part in re.split("[,;|]", value):
-        amount, multiple, unit = _RULE.match(part).groups()  # type: ignore[union-attr]
-        unit = unit.lower()
-        seconds = UNIT_SECONDS.get(unit) or UNIT_SECONDS.get(unit.removesuffix("s"))
-        if seconds is None:
-            raise ValueError(f"not a unit of time: {unit!r} in {value!r}")
-        # "per 0 minutes" means per minute, as ``limits`` read it.
-        rules.add(Rule(int(amount), seconds * (int(multiple or 1) or 1)))
-    return tuple(sorted(rules, key=lambda rule: (rule.seconds, rule.amount)))
+    prefix = current_app.config["REDIS_PREFIX"]
+    return [f"{prefix}limit:{scope}:{network}:{rule.amount}/{rule.seconds}" for rule in rules]
+
+
+def rule_args(rules: Sequence[Rule]) -> list[int]:
+    """The ARGV pairs ``limit_hit`` reads for ``rules``."""
+    return [value for rule in rules for value in rule]
 
 
 class LocalWindows:
@@ -154,7 +136,7 @@ class LocalWindows:
                     report = (rule, hits, end)
                 if hits > rule.amount:
                     break
-        rule, hits, end = report
+        rule, hits, end = report  # type: ignore[misc]
         return Outcome(rule, hits, time.time() + (end - now))
 
     def _prune(self, now: float) -> None:
@@ -166,17 +148,23 @@ class LocalWindows:
 
 
 class Limit:
-    """A limit a view declares with ``@name``: the setting that holds it, and which methods count."""
+    """A limit a view declares with ``@name``: the setting that holds it, and which methods count.
+
+    ``scope`` names its counters: views declaring the same scope share them (the widget's form
+    and the JSON API count a reader's comments together).
+    """
 
     def __init__(
         self,
         setting: str,
+        scope: str,
         methods: tuple[str, ...] | None = None,
         exempt_when: Callable[[], bool] | None = None,
     ) -> None:
         self.setting = setting
+        self.scope = scope
         self.methods = frozenset(methods) if methods else None
-        # When this says so, the view applies the limit itself (see share_limit).
+        # When this says so, the view counts the limit itself (share clicks buffered in Redis).
         self.exempt_when = exempt_when
 
     def __call__(self, view: View) -> View:
@@ -187,79 +175,79 @@ class Limit:
 # View function -> its limit; filled at import by the decorators.
 _DECLARED: dict[Callable[..., Any], Limit] = {}
 
-comment_limit = Limit("RATE_LIMIT_COMMENTS", methods=("POST",))
-
-
-def _shares_limited_by_click_script() -> bool:
-    # While clicks are buffered in Redis, the click's one script call applies this limit too
-    # (the shared counter here would cost one more Redis round trip per click).
-    from commentsvc.shares.buffer import buffering
-
-    return buffering()
-
-
-share_limit = Limit("RATE_LIMIT_SHARES", exempt_when=_shares_limited_by_click_script)
-sign_in_limit = Limit("RATE_LIMIT_SIGN_IN", methods=("POST",))
+comment_limit = Limit("RATE_LIMIT_COMMENTS", "comments", methods=("POST",))
+sign_in_limit = Limit("RATE_LIMIT_SIGN_IN", "sign-in", methods=("POST",))
 
 
 class _Counters:
     """One app's counters: Redis shared by every worker when configured, else this process."""
 
     def __init__(self, app: Flask) -> None:
-        self.enabled = bool(app.config.get("RATELIMIT_ENABLED", True))
         self.local = LocalWindows()
         self.shared_down_until = 0.0
         self.script: Any = None  # HIT, registered with the first Redis client that runs it
 
-    def hit(self, app: Flask, rules: Sequence[Rule], key: str) -> Outcome:
+    def hit(self, app: Flask, scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
         """Count one hit against the rules: in Redis when configured and up, else here."""
         client = redis_client(app)
         if client is None or time.monotonic() < self.shared_down_until:
-            return self.local.hit(rules, key)
+            return self.hit_locally(scope, network, rules)
         try:
-            return self._redis_hit(client, rules, key)
-        except Exception as error:
-            if not isinstance(error, redis_error()):
-                raise
-            # Redis is down: keep limiting per process rather than failing the request.
-            log.warning("Rate limit storage unreachable, counting in this process: %s", error)
-            self.shared_down_until = time.monotonic() + REDIS_RETRY_SECONDS
-            return self.local.hit(rules, key)
+            return self._redis_hit(client, counter_keys(scope, network, rules), rules)
+        except redis_error() as error:
+            self.redis_failed(error)
+            return self.hit_locally(scope, network, rules)
 
-    def _redis_hit(self, client: Any, rules: Sequence[Rule], key: str) -> Outcome:
+    def hit_locally(self, scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
+        """Count one hit in this process only (no Redis, or Redis is down)."""
+        return self.local.hit(rules, f"{scope}:{network}")
+
+    def redis_failed(self, error: Exception) -> None:
+        """Count in this process for a while: limiting per process beats failing requests."""
+        log.warning("Rate limit storage unreachable, counting in this process: %s", error)
+        self.shared_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+
+    def _redis_hit(self, client: Any, keys: list[str], rules: Sequence[Rule]) -> Outcome:
         if self.script is None:
             self.script = client.register_script(HIT)
         # EVALSHA: one round trip (redis-py loads the script once if Redis does not have it).
-        report, hits, left_ms = self.script(
-            keys=[f"{key}:{rule.amount}/{rule.seconds}" for rule in rules],
-            args=[value for rule in rules for value in rule],
-            client=client,
-        )
+        report, hits, left_ms = self.script(keys=keys, args=rule_args(rules), client=client)
         return Outcome(rules[report - 1], hits, time.time() + left_ms / 1000)
 
 
-def _client_key(app: Flask, endpoint: str | None) -> str:
-    # Limits apply per network (IPv4 /24, IPv6 /48), the same unit flood control uses, and per
-    # endpoint; the prefix keeps installs that share one Redis apart.
-    network = anonymise_ip(request.remote_addr) or "unknown"
-    return f"{app.config['REDIS_PREFIX']}limit:{network}/{endpoint}"
+def limits_enabled() -> bool:
+    """Whether rate limits apply (tests switch them off with ``RATELIMIT_ENABLED``)."""
+    return bool(current_app.config.get("RATELIMIT_ENABLED", True))
+
+
+def rules_of(setting: str) -> tuple[Rule, ...]:
+    """The rules a setting holds (read at request time: an operator's config may change)."""
+    return parse_rules(current_app.config[setting])
+
+
+def client_network() -> str:
+    """The unit limits count per: the client's anonymised network."""
+    return anonymise_ip(request.remote_addr) or "unknown"
+
+
+def hit_in_process(scope: str, rules: Sequence[Rule], network: str) -> Outcome:
+    """Count one hit of ``scope`` in this process, for a caller whose Redis call just failed."""
+    counters: _Counters = current_app.extensions["commentsvc_limits"]
+    return counters.hit_locally(scope, network, rules)
 
 
 def _check_declared_limit() -> None:
     # The app and endpoint looked up once: each use of a context proxy costs a look-up.
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    endpoint = request.endpoint
-    limit = _DECLARED.get(app.view_functions.get(endpoint))  # type: ignore[arg-type]
+    limit = _DECLARED.get(app.view_functions.get(request.endpoint))  # type: ignore[arg-type]
     if limit is None or (limit.methods is not None and request.method not in limit.methods):
         return
     if limit.exempt_when is not None and limit.exempt_when():
         return
-    counters: _Counters = app.extensions["commentsvc_limits"]
-    if not counters.enabled:
+    if not limits_enabled():
         return
-    # Read at request time (a test or an operator's instance config may change it).
-    rules = parse_rules(app.config[limit.setting])
-    outcome = counters.hit(app, rules, _client_key(app, endpoint))
+    counters: _Counters = app.extensions["commentsvc_limits"]
+    outcome = counters.hit(app, limit.scope, client_network(), rules_of(limit.setting))
     g.commentsvc_rate_limit = outcome
     if outcome.exceeded:
         raise TooManyRequests(TOO_MANY)

@@ -8,6 +8,7 @@ from flask import abort, current_app, request
 
 from commentsvc.articles.keys import ArticleError, ArticleRef, article_ref
 from commentsvc.core.privacy import anonymise_ip
+from commentsvc.db.models import MAX_USER_AGENT_LENGTH
 
 # The parameters that say which widget this is; every link inside the widget keeps them.
 WIDGET_PARAMS = ("url", "article", "title", "origin", "parts")
@@ -56,7 +57,7 @@ def client_ip() -> str:
 
 def client_user_agent() -> str:
     """The client's User-Agent header, cut to what we store."""
-    return (request.user_agent.string or "")[:500]
+    return (request.user_agent.string or "")[:MAX_USER_AGENT_LENGTH]
 
 
 def click_origin_allowed() -> bool:

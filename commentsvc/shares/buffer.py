@@ -26,6 +26,7 @@ import json
 import secrets
 import time
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,11 +34,19 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from commentsvc.core.extensions import db
-from commentsvc.core.limits import LocalWindows, Rule, parse_rules
+from commentsvc.articles.rows import article_ids
+from commentsvc.core.extensions import db, redis_client, redis_error
+from commentsvc.core.limits import (
+    LIMIT_HIT_LUA,
+    counter_keys,
+    hit_in_process,
+    limits_enabled,
+    rule_args,
+    rules_of,
+)
+from commentsvc.core.rates import Rule
 from commentsvc.db.connections import upsert
-from commentsvc.db.models import Article, utcnow
-from commentsvc.shares.dedupe import redis_client, redis_error
+from commentsvc.db.models import utcnow
 from commentsvc.shares.models import ShareBatch, ShareCount
 from commentsvc.shares.networks import NETWORKS
 
@@ -48,24 +57,29 @@ _NETWORK_NAMES = list(NETWORKS)
 _JOINED_NETWORKS = SEP.join(_NETWORK_NAMES)
 # A flush holds the lock at most this long; a worker killed mid-flush frees it by expiry.
 LOCK_SECONDS = 30
+# The share limit, counted by the click script while clicks are buffered, else by the views.
+SHARE_LIMIT_SETTING = "RATE_LIMIT_SHARES"
+SHARE_LIMIT_SCOPE = "shares"
 # Applied batch ids are kept this long: a batch whose Redis cleanup failed for longer than this
 # would be applied again, so it is far longer than any outage we expect to ride out.
 KEEP_BATCH_IDS = timedelta(days=7)
 
-# KEYS: fingerprint, pending hash, then a counter per rate limit (fixed windows, as
-# commentsvc.core.limits keeps them). ARGV: window seconds, count field, article key, its meta, then per
-# rate limit its amount and seconds. Returns -1 over a rate limit, 0 for a repeat, 1 counted.
-CLICK = """
-for i = 3, #KEYS do
-  local hits = redis.call('INCR', KEYS[i])
-  if hits == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2 * i]) end
-  if hits > tonumber(ARGV[2 * i - 1]) then return -1 end
+# KEYS: fingerprint, pending hash, then the share limit's counters (commentsvc.core.limits).
+# ARGV: window seconds, count field, article key, its meta, then per rule its amount and
+# seconds. Returns -1 over the rate limit, 0 for a repeat, 1 counted.
+CLICK = (
+    LIMIT_HIT_LUA
+    + """
+if #KEYS > 2 then
+  local report, hits = limit_hit(3, 5)
+  if hits > tonumber(ARGV[3 + 2 * report]) then return -1 end
 end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4])
 return 1
 """
+)
 
 # KEYS: pending hash, next-batch id, set of batch ids. ARGV: batch key prefix, two fresh ids.
 BEGIN_FLUSH = """
@@ -120,12 +134,6 @@ end
 return table.concat(out, ' ')
 """
 
-# KEYS: lock. ARGV: the holder's token.
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 def _key(name: str) -> str:
     return current_app.config["REDIS_PREFIX"] + "shares:" + name
@@ -159,20 +167,20 @@ def buffer_click(
     """
     client = redis_client()
     prefix = current_app.config["REDIS_PREFIX"]
-    limits = share_rate_limits()
+    rules = share_rate_limits()
     meta = json.dumps([url, title], ensure_ascii=False)
     result = _script(client, "click", CLICK)(
         keys=[
             prefix + "click:" + fingerprint,
             _key("pending"),
-            *(f"{prefix}limit:shares:{ip_prefix}:{n}/{s}" for n, s in limits),
+            *counter_keys(SHARE_LIMIT_SCOPE, ip_prefix, rules),
         ],
         args=[
             current_app.config["SHARE_DEDUPE_SECONDS"],
             key + SEP + network,
             key,
             meta,
-            *(v for limit in limits for v in limit),
+            *rule_args(rules),
         ],
         client=client,
     )
@@ -180,27 +188,18 @@ def buffer_click(
 
 
 def share_rate_limits() -> tuple[Rule, ...]:
-    """COMMENTSVC_RATE_LIMIT_SHARES as (amount, seconds) rules; none when limits are off.
+    """COMMENTSVC_RATE_LIMIT_SHARES as rules; none when limits are off.
 
-    While clicks are buffered, the click script applies them (counting them in
-    commentsvc.core.limits would cost one more Redis round trip per click); see limits.share_limit.
+    While clicks are buffered, the click script counts them (through the share views' limit
+    it would cost one more Redis round trip per click); see shares.views.share_limit.
     """
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
-        return ()
-    return parse_rules(current_app.config["RATE_LIMIT_SHARES"])
+    return rules_of(SHARE_LIMIT_SETTING) if limits_enabled() else ()
 
 
 def allowed_in_process(ip_prefix: str) -> bool:
     """The share rate limit counted in this process only, for clicks while Redis is down."""
     rules = share_rate_limits()
-    if not rules:
-        return True
-    windows = current_app.extensions.get("commentsvc.share_fallback_windows")
-    if windows is None:
-        windows = current_app.extensions.setdefault(
-            "commentsvc.share_fallback_windows", LocalWindows()
-        )
-    return not windows.hit(rules, "shares:" + ip_prefix).exceeded
+    return not rules or not hit_in_process(SHARE_LIMIT_SCOPE, rules, ip_prefix).exceeded
 
 
 @dataclass
@@ -285,7 +284,8 @@ def apply_batch(client: Any, batch_id: str) -> int:
         ).first()
         if new is None or not deltas:
             return 0
-        ids = _article_ids(connection, {key for key, _ in deltas}, meta)
+        keys = {key for key, _ in deltas}
+        ids = article_ids(connection, {key: meta.get(key, ("", "")) for key in keys})
         counts = ShareCount.__table__
         insert = upsert(counts)
         # Sorted, so two flushes running at once lock rows in the same order (no deadlock).
@@ -310,42 +310,6 @@ def apply_batch(client: Any, batch_id: str) -> int:
     return sum(deltas.values())
 
 
-def _article_ids(
-    connection: sa.Connection, keys: set[str], meta: dict[str, tuple[str, str]]
-) -> dict[str, int]:
-    """Ids of the batch's articles, creating the rows (and filling a missing URL or title)."""
-    articles = Article.__table__
-    query = sa.select(articles.c.id, articles.c.key, articles.c.url, articles.c.title)
-    rows = {row.key: row for row in connection.execute(query.where(articles.c.key.in_(keys)))}
-    missing = keys - rows.keys()
-    if missing:
-        connection.execute(
-            upsert(articles).on_conflict_do_nothing(index_elements=["key"]),
-            [
-                {
-                    "key": key,
-                    "url": meta.get(key, ("", ""))[0],
-                    "title": meta.get(key, ("", ""))[1],
-                    "approved_count": 0,
-                    "created_at": utcnow(),
-                }
-                for key in sorted(missing)
-            ],
-        )
-        found = connection.execute(query.where(articles.c.key.in_(missing)))
-        rows.update({row.key: row for row in found})
-    for key, row in rows.items():
-        url, title = meta.get(key, ("", ""))
-        # First seen by id only: now we know where it lives (as the database path does).
-        if (not row.url and url) or (not row.title and title):
-            connection.execute(
-                sa.update(articles)
-                .where(articles.c.id == row.id)
-                .values(url=row.url or url, title=row.title or title)
-            )
-    return {key: row.id for key, row in rows.items()}
-
-
 def finish_batch(client: Any, batch_id: str) -> None:
     """Forget an applied batch in Redis (both steps at once)."""
     pipe = client.pipeline(transaction=True)
@@ -364,12 +328,8 @@ def flush_shares(wait: float = 0.0) -> int | None:
     client = redis_client()
     if client is None:
         return 0
-    token = secrets.token_hex(16)
-    deadline = time.monotonic() + wait
-    locked = bool(client.set(_key("flush-lock"), token, nx=True, ex=LOCK_SECONDS))
-    while not locked and time.monotonic() < deadline:
-        time.sleep(0.05)
-        locked = bool(client.set(_key("flush-lock"), token, nx=True, ex=LOCK_SECONDS))
+    lock = client.lock(_key("flush-lock"), timeout=LOCK_SECONDS, sleep=0.05)
+    locked = lock.acquire(blocking=wait > 0, blocking_timeout=wait)
     if not locked and not wait:
         return None
     try:
@@ -380,9 +340,10 @@ def flush_shares(wait: float = 0.0) -> int | None:
         return added
     finally:
         if locked:
-            _script(client, "release", RELEASE)(
-                keys=[_key("flush-lock")], args=[token], client=client
-            )
+            # Expired meanwhile (a flush longer than LOCK_SECONDS), or Redis went away: the
+            # lock's expiry frees it either way.
+            with suppress(redis_error()):
+                lock.release()
 
 
 def flush_if_due() -> None:

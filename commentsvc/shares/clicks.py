@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from commentsvc.articles.keys import ArticleRef, article_id_for, article_state
-from commentsvc.core.extensions import db
+from commentsvc.articles.keys import ArticleRef
+from commentsvc.articles.rows import article_id_for, article_state
+from commentsvc.core.extensions import db, redis_error
 from commentsvc.core.observability import SHARE_CLICKS
 from commentsvc.db.connections import read_connection, upsert_for, write_transaction
 from commentsvc.db.models import Article, SiteSetting
@@ -25,7 +26,7 @@ from commentsvc.shares.buffer import (
     flush_if_due,
     pending_deltas,
 )
-from commentsvc.shares.dedupe import fingerprint, first_click, forget_click, redis_down, redis_error
+from commentsvc.shares.dedupe import fingerprint, first_click, forget_click, redis_down
 from commentsvc.shares.models import ShareBatch, ShareCount
 from commentsvc.shares.networks import NETWORKS, compact_count
 

@@ -15,11 +15,11 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import bindparam, delete
 from sqlalchemy.engine import Connection
 
-from commentsvc.core.extensions import db
+from commentsvc.core.extensions import db, redis_client, redis_error
 from commentsvc.db.connections import upsert, upsert_for
 from commentsvc.db.models import utcnow
 from commentsvc.db.statements import Statement
@@ -28,29 +28,6 @@ from commentsvc.shares.models import ShareDedupe, ShareSalt
 SALT_LIFETIME = timedelta(days=2)
 # About one click in this many also deletes expired fingerprints from the table.
 PURGE_ONE_IN = 100
-
-
-def redis_client(app: Flask | None = None):  # -> redis.Redis | None
-    """The app's Redis client, made on first use; None when no Redis is configured."""
-    app = app or current_app._get_current_object()
-    url = app.config.get("REDIS_URL")
-    if not url:
-        return None
-    client = app.extensions.get("commentsvc.redis")
-    if client is None:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        app.extensions["commentsvc.redis"] = client
-    return client
-
-
-def redis_error() -> type[Exception]:
-    """redis-py's base exception class."""
-    # Imported on first need: without COMMENTSVC_REDIS_URL no worker loads redis-py (~8 MiB).
-    from redis.exceptions import RedisError
-
-    return RedisError
 
 
 def _redis_key(*parts: str) -> str:

@@ -12,13 +12,14 @@ from werkzeug.datastructures import MultiDict
 
 from commentsvc.articles.keys import ArticleError, article_ref
 from commentsvc.core.extensions import csrf
-from commentsvc.core.limits import TOO_MANY, share_limit
+from commentsvc.core.limits import TOO_MANY, Limit
 from commentsvc.core.requests import (
     click_origin_allowed,
     client_ip,
     client_user_agent,
     requested_article,
 )
+from commentsvc.shares.buffer import SHARE_LIMIT_SCOPE, SHARE_LIMIT_SETTING, buffering
 from commentsvc.shares.clicks import (
     Click,
     UnknownNetwork,
@@ -30,6 +31,10 @@ from commentsvc.shares.networks import NETWORKS, share_url
 
 bp = Blueprint("shares", __name__)
 csrf.exempt(bp)
+
+# While clicks are buffered in Redis, the click's one script call counts this limit too (here
+# it would cost one more Redis round trip per click); otherwise the views count it.
+share_limit = Limit(SHARE_LIMIT_SETTING, SHARE_LIMIT_SCOPE, exempt_when=buffering)
 
 MAX_BEACON_BYTES = 8 * 1024
 MAX_COUNT_KEYS = 100
