@@ -1,38 +1,9 @@
-"""The SQL an app sends inside a block, for tests of query counts and query plans."""
+"""Moved to tests/support/statements.py; this shim keeps ``from statements import ...`` working.
 
-from __future__ import annotations
+Delete it once no test imports ``statements`` or ``tests.statements`` (import
+``support.statements`` instead).
+"""
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from support.statements import sent_sql, sent_statements
 
-import sqlalchemy as sa
-from flask import Flask
-
-from commentsvc.core.extensions import db
-
-
-def sent_statements(app: Flask) -> AbstractContextManager[list[tuple[str, Any]]]:
-    """Every (statement, parameters) ``app`` sends to its database inside the block, in order."""
-    return _recording(app, lambda statement, parameters: (statement, parameters))
-
-
-def sent_sql(app: Flask) -> AbstractContextManager[list[str]]:
-    """Every statement ``app`` sends to its database inside the block, in order."""
-    return _recording(app, lambda statement, parameters: statement)
-
-
-@contextmanager
-def _recording(app: Flask, keep: Callable[[str, Any], Any]) -> Iterator[list[Any]]:
-    seen: list[Any] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        seen.append(keep(statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+__all__ = ["sent_sql", "sent_statements"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_admin_support import (
+from support.admin import (
     A,
     Admin,
     add_article,

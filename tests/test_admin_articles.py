@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from test_admin_support import (
+from support.admin import (
     A,
     add_article,
     add_comment,

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask, url_for
-from test_admin_support import (
+from support.admin import (
     PASSWORD,
     Admin,
     add_article,

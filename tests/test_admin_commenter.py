@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_admin_support import add_article, add_comment
+from support.admin import add_article, add_comment
 
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Comment, ModerationEntry, Status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from test_admin_support import Admin, add_article, add_comment, make_moderator
+from support.admin import Admin, add_article, add_comment, make_moderator
 
 from commentsvc.core.extensions import db
 from commentsvc.db.models import ModerationEntry

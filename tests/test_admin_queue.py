@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from test_admin_support import add_article, add_comment
+from support.admin import add_article, add_comment
 
 from commentsvc.db.models import Status, utcnow
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from test_admin_support import A, Admin, add_article, add_comment, log_entries
+from support.admin import A, Admin, add_article, add_comment, log_entries
 
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, SiteSetting, Status, utcnow

@@ -9,7 +9,7 @@ import urllib.parse
 from pathlib import Path
 
 import yaml
-from servers import RELAXED, fetch, free_port, serving
+from support.servers import RELAXED, fetch, free_port, serving
 
 from commentsvc.core.config import SETTINGS
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 
-import psycopg
 import pytest
 from sqlalchemy import event, text
+from support.databases import terminate_backend
 
 from commentsvc import create_app
 from commentsvc.core.extensions import db
@@ -33,22 +32,6 @@ def test_a_connection_the_server_closed_is_replaced_before_use(app, database_url
         # No error for the request that next takes it from the pool: a fresh connection.
         second = _backend_pid()
         assert second != first
-
-
-def terminate_backend(database_url: str, pid: int) -> None:
-    """Have PostgreSQL close the connection served by backend ``pid``, and wait until it has."""
-    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    for _ in range(100):
-        if not admin_sees(database_url, pid):
-            return
-        time.sleep(0.05)
-
-
-def admin_sees(database_url: str, pid: int) -> bool:
-    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
-        row = admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
-    return row is not None
 
 
 HOLD_LOCK = """

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from statements import sent_sql
+from support.statements import sent_sql
 
 from commentsvc import create_app
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, PageCache, page_bytes

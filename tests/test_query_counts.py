@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from statements import sent_sql
+from support.statements import sent_sql
 
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment, Status

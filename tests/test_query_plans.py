@@ -8,7 +8,7 @@ sends is run again under EXPLAIN QUERY PLAN.
 from __future__ import annotations
 
 import pytest
-from statements import sent_statements
+from support.statements import sent_statements
 
 from commentsvc.core.extensions import db
 

@@ -7,7 +7,7 @@ import re
 import subprocess
 import urllib.parse
 
-from servers import COMMENTSVC, GUNICORN, RELAXED, SECRET, fetch, free_port, serving
+from support.servers import COMMENTSVC, GUNICORN, RELAXED, SECRET, fetch, free_port, serving
 
 
 def exercise(base: str) -> None:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
-from servers import COMMENTSVC, GUNICORN, RELAXED, ROOT, SECRET, free_port, serving
+from support.servers import COMMENTSVC, GUNICORN, RELAXED, ROOT, SECRET, free_port, serving
 
 from commentsvc.core.config import normalise_database_url
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from test_xss import PAYLOADS, assert_inert, watch
+from support.xss import PAYLOADS, assert_inert, watch
 
 from commentsvc.admin.auth import create_moderator
 from commentsvc.core.extensions import db

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, Page
+from support.xss import PAYLOADS, assert_inert, watch
 
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
@@ -18,19 +19,6 @@ from commentsvc.db.models import Comment, Status
 
 pytestmark = pytest.mark.browser
 
-PAYLOADS = [
-    "<script>window.__xss=1;alert(1)</script>",
-    '"><img src=x onerror="window.__xss=1;alert(1)">',
-    '\'><svg onload="window.__xss=1;alert(1)">',
-    "<svg><script>window.__xss=1;alert(1)</script></svg>",
-    "' onmouseover='window.__xss=1' autofocus onfocus='alert(1)",
-    '<a href="javascript:window.__xss=1;alert(1)">click</a>',
-    '<iframe src="javascript:alert(1)"></iframe>',
-    '<img src="x',
-    "</textarea><script>window.__xss=1;alert(1)</script>",
-    'https://x.example/"onmouseover="window.__xss=1;alert(1)',
-    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
-]
 BAD_WEBSITES = [
     "javascript:alert(1)",
     "JaVaScRiPt:alert(1)",
@@ -41,10 +29,6 @@ BAD_WEBSITES = [
     "//evil.example/x",
     " javascript:alert(1)",
 ]
-DANGEROUS = (
-    "script:not([src]), [onerror], [onload], [onmouseover], [onfocus], [onclick], iframe, "
-    "object, embed, a[href^='javascript' i], a[href^='data' i], img[src='x']"
-)
 
 
 def store(sites: Any, **fields: Any) -> int:
@@ -63,22 +47,6 @@ def store(sites: Any, **fields: Any) -> int:
         if response.status_code == 303 and stored is not None:
             set_status(stored.id, Status.APPROVED)
         return response.status_code
-
-
-def watch(page: Page) -> list[str]:
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    return dialogs
-
-
-def assert_inert(page: Page, dialogs: list[str]) -> None:
-    page.mouse.move(10, 10)
-    page.mouse.move(300, 400)
-    page.wait_for_timeout(300)
-    assert dialogs == []
-    assert page.evaluate("window.__xss === undefined")
-    found = page.eval_on_selector_all(DANGEROUS, "els => els.map(e => e.outerHTML.slice(0, 120))")
-    assert found == []
 
 
 @pytest.fixture

@@ -1,7 +1,4 @@
-"""Helpers for the admin tests: a signed-in moderator driving /admin/ over HTTP, and seed data.
-
-No tests live here; each test_admin_*.py module imports what it needs.
-"""
+"""The admin tests' moderator: a signed-in ``Admin`` driving /admin/ over HTTP, and seed data."""
 
 from __future__ import annotations
 

@@ -1,0 +1,100 @@
+"""Starting the shipped commands as real servers, for tests that need one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "test-secret-key-for-real-servers-0123456789"
+# Anti-spam settings relaxed for scripted load: one address posting at machine speed.
+RELAXED = {
+    "COMMENTSVC_MIN_SUBMIT_SECONDS": "0",
+    "COMMENTSVC_FLOOD_SECONDS": "0",
+    "COMMENTSVC_RATE_LIMIT_COMMENTS": "100000 per minute",
+    "COMMENTSVC_RATE_LIMIT_SHARES": "100000 per minute",
+}
+COMMENTSVC = shutil.which("commentsvc") or str(Path(sys.executable).parent / "commentsvc")
+GUNICORN = shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Hand redirects back to the caller instead of following them."""
+
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        return None
+
+
+def fetch(
+    url: str, data: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, str, dict[str, str]]:
+    """GET (or POST form ``data``) without following redirects: (status, body, headers)."""
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(url, data=body, headers=headers or {})
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read().decode(), dict(error.headers)
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    """Start ``command``, wait until /healthz answers, yield the base URL, then stop it."""
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        # The project's console scripts (gunicorn, commentsvc) live beside this Python, which
+        # may not be on PATH (make runs .venv/bin/python without activating the venv).
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if fetch(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"{command[0]} did not start:\n{output}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
