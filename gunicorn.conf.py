@@ -31,7 +31,7 @@ def on_starting(server: Any) -> None:
     Workers then find the schema current and never import Alembic; the master stays small too,
     since what it imports every worker inherits.
     """
-    subprocess.run([sys.executable, "-m", "commentsvc.core.startup"], check=True)
+    subprocess.run([sys.executable, "-m", "commentsvc.startup"], check=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:
@@ -45,6 +45,6 @@ def worker_exit(server: Any, worker: Any) -> None:
     """Flush share clicks buffered in Redis, so a stopping service leaves none waiting there."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
-        from commentsvc.shares.buffer import flush_at_exit
+        from commentsvc.shares.flush import flush_at_exit
 
         flush_at_exit(app)

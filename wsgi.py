@@ -1,7 +1,7 @@
 """WSGI entry point: ``gunicorn wsgi:app``. Prepares the instance (key, migrations) on start."""
 
 from commentsvc import create_app
-from commentsvc.core.startup import prepare
+from commentsvc.startup import prepare
 
 app = create_app()
 prepare(app)

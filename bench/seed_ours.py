@@ -29,9 +29,9 @@ from sqlalchemy import insert, text
 
 from commentsvc import create_app
 from commentsvc.core.extensions import db
-from commentsvc.core.startup import prepare
 from commentsvc.db.models import Article, Comment
 from commentsvc.shares.models import ShareCount
+from commentsvc.startup import prepare
 
 SIZES = (10, 1_000, 100_000)
 COUNT_ARTICLES = 20

@@ -10,11 +10,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from commentsvc import admin
-from commentsvc.comments import api_views as api
-from commentsvc.comments import page_cache
-from commentsvc.comments import widget_views as widget
-from commentsvc.core import errors, health, limits, observability, openapi, security, static_files
+from commentsvc import admin, openapi
+from commentsvc.comments import api_views, page_cache, widget_views
+from commentsvc.core import errors, health, limits, observability, security, static_files
 from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
 from commentsvc.core.extensions import csrf, db
 from commentsvc.shares import views as share_views
@@ -46,8 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is None:
         load_settings(app, os.environ)
     else:
-        load_settings(app, {})
-        app.config.update(test_config)
+        load_settings(app, {}, test_config)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config.get("DATABASE_URL") or default_database_url(app.instance_path)
     )
@@ -71,8 +68,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Features.
     static_files.init_app(app)
     page_cache.init_app(app)
-    widget.init_app(app)
-    api.init_app(app)
+    widget_views.init_app(app)
+    api_views.init_app(app)
     share_views.init_app(app)
     openapi.init_app(app)
     admin.init_app(app)

@@ -22,9 +22,9 @@ from commentsvc.admin.auth import create_moderator
 from commentsvc.comments import moderation
 from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.extensions import db, redis_error
-from commentsvc.core.startup import MIGRATIONS_DIR, prepare
 from commentsvc.db.models import Article, Comment, Status
-from commentsvc.shares.buffer import LOCK_SECONDS, flush_shares
+from commentsvc.shares.flush import LOCK_SECONDS, flush_shares
+from commentsvc.startup import MIGRATIONS_DIR, prepare
 
 
 @click.command(

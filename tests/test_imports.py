@@ -36,7 +36,7 @@ def test_a_sqlite_worker_loads_neither_postgresql_nor_alembic(tmp_path) -> None:
     env.pop("COMMENTSVC_REDIS_URL", None)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # Migrations run once before the workers start, as gunicorn.conf.py does.
-    subprocess.run([sys.executable, "-m", "commentsvc.core.startup"], env=env, cwd=root, check=True)
+    subprocess.run([sys.executable, "-m", "commentsvc.startup"], env=env, cwd=root, check=True)
     served = subprocess.run(
         [sys.executable, "-c", SERVE], env=env, cwd=root, capture_output=True, text=True
     )

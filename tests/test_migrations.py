@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 
 from commentsvc import create_app
 from commentsvc.core.extensions import db
-from commentsvc.core.startup import prepare, upgrade_database
+from commentsvc.startup import prepare, upgrade_database
 
 
 def test_upgrade_on_an_empty_database_matches_the_models(empty_database, tmp_path) -> None:

@@ -1,7 +1,7 @@
 """Share clicks buffered in Redis and flushed to the database in batches, exactly once.
 
 Real Redis, real SQLite and PostgreSQL. A crash is simulated by running the flush's steps
-(share_buffer.begin_flush / apply_batch / finish_batch) only up to the point of the crash.
+(share_flush.begin_flush / apply_batch / finish_batch) only up to the point of the crash.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from servers import COMMENTSVC, ROOT, free_port
 from statements import sent_sql
 
 from commentsvc.core.extensions import db, redis_client
-from commentsvc.shares import buffer as share_buffer
+from commentsvc.shares import flush as share_flush
 from commentsvc.shares.models import ShareBatch, ShareCount
 
 URL = "https://news.example/viral"
@@ -95,7 +95,7 @@ def test_a_buffered_click_writes_nothing_to_the_database_and_counts_at_once(app,
     assert stored(app) == {}
     assert api_shares(client) == {"total": 2, "display": "2", "networks": {"facebook": 1, "x": 1}}
     with app.app_context():
-        assert share_buffer.flush_shares() == 2
+        assert share_flush.flush_shares() == 2
     assert stored(app) == {"facebook": 1, "x": 1}
     assert redis_leftovers(app) == []
     assert api_shares(client)["networks"] == {"facebook": 1, "x": 1}  # not counted twice
@@ -107,7 +107,7 @@ def test_a_repeated_click_is_merged_while_buffered(app, client) -> None:
     click(client, 2)
     assert api_shares(client)["networks"] == {"facebook": 2}
     with app.app_context():
-        share_buffer.flush_shares()
+        share_flush.flush_shares()
     click(client, 1)  # still inside the window after the flush
     assert api_shares(client)["networks"] == {"facebook": 2}
     assert stored(app) == {"facebook": 2}
@@ -118,7 +118,7 @@ def test_the_flush_creates_the_article_with_its_url_and_title(app, client) -> No
 
     click(client, 1, article="story-7", title="Lighthouse  kept lit")
     with app.app_context():
-        share_buffer.flush_shares()
+        share_flush.flush_shares()
         article = db.session.execute(db.select(Article).filter_by(key="story-7")).scalar_one()
         assert (article.url, article.title) == (URL, "Lighthouse kept lit")
     page = client.get("/embed", query_string={"url": URL, "article": "story-7"})
@@ -131,13 +131,13 @@ def test_a_flush_interrupted_after_moving_the_batch_aside_is_finished_by_the_nex
     for reader in range(3):
         click(client, reader)
     with app.app_context():
-        [batch] = share_buffer.begin_flush(redis_client())  # ... and the worker dies here
+        [batch] = share_flush.begin_flush(redis_client())  # ... and the worker dies here
     assert redis_leftovers(app) == [f"batch:{batch}", "batches"]
     assert api_shares(client)["total"] == 3  # in flight, still counted
     click(client, 10, "x")
     assert api_shares(client)["networks"] == {"facebook": 3, "x": 1}
     with app.app_context():
-        assert share_buffer.flush_shares() == 4
+        assert share_flush.flush_shares() == 4
     assert stored(app) == {"facebook": 3, "x": 1}
     assert redis_leftovers(app) == []
     assert api_shares(client)["networks"] == {"facebook": 3, "x": 1}
@@ -148,14 +148,14 @@ def test_a_flush_interrupted_after_its_commit_counts_nothing_twice(app, client) 
         click(client, reader)
     with app.app_context():
         client_ = redis_client()
-        [batch] = share_buffer.begin_flush(client_)
-        assert share_buffer.apply_batch(client_, batch) == 5  # committed; Redis not cleaned up
+        [batch] = share_flush.begin_flush(client_)
+        assert share_flush.apply_batch(client_, batch) == 5  # committed; Redis not cleaned up
     assert stored(app) == {"facebook": 5}
     # The batch is in the database and still in Redis: the count API counts it once.
     assert api_shares(client)["total"] == 5
     click(client, 10, "x")
     with app.app_context():
-        assert share_buffer.flush_shares() == 1  # the leftover batch is only cleaned up
+        assert share_flush.flush_shares() == 1  # the leftover batch is only cleaned up
         assert db.session.execute(db.select(ShareBatch.id)).scalars().all() != []
     assert stored(app) == {"facebook": 5, "x": 1}
     assert redis_leftovers(app) == []
@@ -171,16 +171,16 @@ def test_a_flush_failing_inside_its_transaction_leaves_everything_for_the_next(
     def crash(*args, **kwargs):
         raise RuntimeError("worker killed while applying the batch")
 
-    monkeypatch.setattr(share_buffer, "article_ids", crash)  # after the batch id is inserted
+    monkeypatch.setattr(share_flush, "article_ids", crash)  # after the batch id is inserted
     with app.app_context(), pytest.raises(RuntimeError):
-        share_buffer.flush_shares()
+        share_flush.flush_shares()
     monkeypatch.undo()
     assert stored(app) == {}
     with app.app_context():
         assert db.session.execute(db.select(ShareBatch.id)).scalars().all() == []  # rolled back
     assert api_shares(client)["total"] == 4
     with app.app_context():
-        assert share_buffer.flush_shares() == 4
+        assert share_flush.flush_shares() == 4
     assert stored(app) == {"facebook": 4}
     assert redis_leftovers(app) == []
 
@@ -205,7 +205,7 @@ def test_the_count_etag_changes_with_clicks_still_in_redis(app, client) -> None:
         changed.status_code == 200 and changed.get_json()["articles"][URL]["shares"]["total"] == 2
     )
     with app.app_context():
-        share_buffer.flush_shares()
+        share_flush.flush_shares()
     flushed = client.get(
         "/api/v1/counts",
         query_string={"url": URL},
@@ -227,7 +227,7 @@ def test_pending_and_in_flight_clicks_count_for_each_of_100_asked_keys(app, clie
             click(client, n, network, article=key)
             expected.setdefault(key, {})[network] = 1
     with app.app_context():
-        share_buffer.begin_flush(redis_client())  # in flight: moved aside, not yet applied
+        share_flush.begin_flush(redis_client())  # in flight: moved aside, not yet applied
     click(client, "late", "x", article=keys[0])  # pending again, in a hash of its own
     expected[keys[0]]["x"] = expected[keys[0]].get("x", 0) + 1
     asked = [("article", key) for key in sorted(keys, reverse=True)]
@@ -238,7 +238,7 @@ def test_pending_and_in_flight_clicks_count_for_each_of_100_asked_keys(app, clie
         expected
     )
     with app.app_context():
-        share_buffer.flush_shares()
+        share_flush.flush_shares()
     assert redis_leftovers(app) == []
     flushed = client.get("/api/v1/counts", query_string=asked)
     assert flushed.get_data() == buffered.get_data()  # the same answer, now from the database
@@ -362,7 +362,7 @@ def test_redis_going_away_mid_operation_loses_no_click(app, client, tmp_path) ->
         start()
         assert api_shares(client)["networks"] == {"facebook": 2, "x": 3}
         with app.app_context():
-            assert share_buffer.flush_shares() == 2
+            assert share_flush.flush_shares() == 2
         assert stored(app) == {"facebook": 2, "x": 3}
         app.extensions.pop("commentsvc.redis").close()
 

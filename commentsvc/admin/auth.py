@@ -16,9 +16,9 @@ from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import admin_url
 from commentsvc.admin.session import current_moderator
 from commentsvc.comments.forms import Form
+from commentsvc.core.clients import client_ip
 from commentsvc.core.extensions import csrf, db
 from commentsvc.core.limits import sign_in_limit
-from commentsvc.core.requests import client_ip
 from commentsvc.db.models import AdminUser, SignInFailure, utcnow
 
 MAX_FAILURES = 5

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from flask import abort, current_app, request
+
 from commentsvc.db.models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
 # Query parameters that only track the visitor; two links differing in them are one article.
@@ -125,3 +127,17 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def requested_article(values: dict[str, str] | None = None) -> ArticleRef:
+    """The article named by ``url``/``article``/``title`` (query string by default); 400 if bad."""
+    values = request.args if values is None else values
+    try:
+        return article_ref(
+            values.get("url"),
+            values.get("article"),
+            values.get("title"),
+            tuple(current_app.config["ALLOWED_ORIGINS"]),
+        )
+    except ArticleError as error:
+        abort(400, str(error))

@@ -7,13 +7,14 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from commentsvc.articles.keys import ArticleRef
+from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
-from commentsvc.comments.forms import CommentForm
-from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache
-from commentsvc.comments.posting import CursorError, comment_page, post_comment
+from commentsvc.comments.forms import CommentForm, new_comment_from
+from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache, page_key
+from commentsvc.comments.posting import post_comment
 from commentsvc.comments.public import public_comment
 from commentsvc.comments.submission import CommentError
+from commentsvc.comments.threads import CursorError, comment_page
 from commentsvc.comments.tokens import (
     TokenError,
     check_form_token,
@@ -21,11 +22,9 @@ from commentsvc.comments.tokens import (
     own_comment_ids,
     own_token,
 )
-from commentsvc.comments.widget_views import new_comment_from, page_key
 from commentsvc.core.errors import error_response
 from commentsvc.core.extensions import csrf
 from commentsvc.core.limits import comment_limit
-from commentsvc.core.requests import requested_article
 from commentsvc.db.models import Status
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

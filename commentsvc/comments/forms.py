@@ -13,6 +13,8 @@ from flask_wtf.form import _Auto
 from wtforms import BooleanField, Field, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from commentsvc.comments.submission import CommentError, NewComment
+from commentsvc.core.clients import client_ip, client_user_agent
 from commentsvc.db.models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, parse_id
 
 # Bidirectional overrides can make a name display as something else; refuse them with controls.
@@ -161,3 +163,28 @@ class CommentForm(FlaskForm):
         if parent_id is None:
             raise ValueError(raw)
         return parent_id
+
+
+def new_comment_from(form: CommentForm) -> NewComment:
+    """The submission in a validated form, with the client's anonymised network."""
+    if form.leave_empty.data:
+        raise CommentError(
+            "This comment looks automated: the field marked “leave this field empty” was "
+            "filled in. Please clear it and post again.",
+            "leave_empty",
+        )
+    try:
+        parent_id = form.parent_comment_id()
+    except ValueError:
+        raise CommentError(
+            "The comment you are replying to is not available.", "parent_id"
+        ) from None
+    return NewComment(
+        name=form.name.data,
+        email=form.email.data,
+        website=form.website.data or "",
+        body=form.comment.data,
+        parent_id=parent_id,
+        ip=client_ip(),
+        user_agent=client_user_agent(),
+    )

@@ -15,11 +15,19 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
+
+from commentsvc.articles.keys import ArticleRef
+from commentsvc.articles.rows import article_state
+from commentsvc.comments.posting import comments_closed
+from commentsvc.core.static_files import release_id
+from commentsvc.db.connections import read_connection
+from commentsvc.db.site_settings import current_settings
 
 # Stands in for the form token in a stored page; never valid as a token itself.
 TOKEN_SLOT = "commentsvc-form-token-slot"
@@ -103,3 +111,30 @@ def init_app(app: Flask) -> None:
         app.extensions["commentsvc.comments.page_cache"] = PageCache(
             max_bytes=int(megabytes * 1024 * 1024)
         )
+
+
+def page_key(ref: ArticleRef) -> tuple[Any, ...]:
+    """Everything the public page for ``ref`` is rendered from, read afresh (one statement).
+
+    The article's revision stands for its comments and share counts (database triggers raise
+    it on every change); the rest of the page comes from the request, the settings, the
+    configuration and the release.
+    """
+    config = current_app.config
+    with read_connection() as connection:
+        state = article_state(ref.key, connection)
+    return (
+        request.full_path,
+        tuple(state) if state is not None else None,
+        comments_closed(state),
+        current_settings(),
+        release_id(),
+        # The page carries a form token that expires: let a stored copy expire well before it.
+        int(time.time() // (config["FORM_MAX_AGE"] / 2)),
+        config["MIN_SUBMIT_SECONDS"],
+        config["MAX_COMMENT_LENGTH"],
+        config["THREAD_DEPTH"],
+        config["COMMENTS_PER_PAGE"],
+        tuple(config["SHARE_NETWORKS"]),
+        tuple(config["ALLOWED_ORIGINS"]),
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from commentsvc.comments.posting import Node
 from commentsvc.comments.render import render_body
+from commentsvc.comments.threads import Node
 from commentsvc.db.models import Comment, Status
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,16 @@ from flask import (
 )
 from markupsafe import Markup
 
-from commentsvc.articles.keys import ArticleRef
-from commentsvc.articles.rows import article_state, find_article
-from commentsvc.comments.forms import CommentForm
-from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache
-from commentsvc.comments.posting import (
-    CursorError,
-    comment_page,
-    comments_closed,
-    cursor_for,
-    post_comment,
-)
+from commentsvc.articles.keys import ArticleRef, requested_article
+from commentsvc.articles.rows import find_article
+from commentsvc.comments.embedding import embedding_origin, widget_params
+from commentsvc.comments.forms import CommentForm, new_comment_from
+from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_key
+from commentsvc.comments.posting import comments_closed, post_comment
 from commentsvc.comments.public import public_comment, public_thread
 from commentsvc.comments.render import display_date
-from commentsvc.comments.submission import CommentError, NewComment
+from commentsvc.comments.submission import CommentError
+from commentsvc.comments.threads import CursorError, comment_page, cursor_for
 from commentsvc.comments.tokens import (
     TokenError,
     check_form_token,
@@ -44,20 +39,11 @@ from commentsvc.comments.tokens import (
 )
 from commentsvc.core.extensions import csrf, db
 from commentsvc.core.limits import comment_limit
-from commentsvc.core.requests import (
-    client_ip,
-    client_user_agent,
-    embedding_origin,
-    requested_article,
-    widget_params,
-)
 from commentsvc.core.security import widget_csp
-from commentsvc.core.static_files import release_id
-from commentsvc.db.connections import read_connection
 from commentsvc.db.models import Article, Comment, Status, parse_id
 from commentsvc.db.site_settings import current_settings
-from commentsvc.shares.buffer import flush_if_due
-from commentsvc.shares.clicks import network_counts, shares_shape
+from commentsvc.shares.counts import network_counts, shares_shape
+from commentsvc.shares.flush import flush_if_due
 from commentsvc.shares.networks import ICONS, NETWORKS, compact_count, share_url
 
 WIDGET_PARTS = frozenset({"share", "comments"})
@@ -99,33 +85,6 @@ def public_widget(ref: ArticleRef) -> Response:
     return _widget_response(page.body(form_token(ref.key)), 200, page.etag)
 
 
-def page_key(ref: ArticleRef) -> tuple[Any, ...]:
-    """Everything the public page for ``ref`` is rendered from, read afresh (one statement).
-
-    The article's revision stands for its comments and share counts (database triggers raise
-    it on every change); the rest of the page comes from the request, the settings, the
-    configuration and the release.
-    """
-    config = current_app.config
-    with read_connection() as connection:
-        state = article_state(ref.key, connection)
-    return (
-        request.full_path,
-        tuple(state) if state is not None else None,
-        comments_closed(state),
-        current_settings(),
-        release_id(),
-        # The page carries a form token that expires: let a stored copy expire well before it.
-        int(time.time() // (config["FORM_MAX_AGE"] / 2)),
-        config["MIN_SUBMIT_SECONDS"],
-        config["MAX_COMMENT_LENGTH"],
-        config["THREAD_DEPTH"],
-        config["COMMENTS_PER_PAGE"],
-        tuple(config["SHARE_NETWORKS"]),
-        tuple(config["ALLOWED_ORIGINS"]),
-    )
-
-
 @bp.post("/embed")
 @comment_limit
 def post() -> Any:
@@ -145,31 +104,6 @@ def post() -> Any:
     target = widget_url(page=cursor_for(comment), mine=mine, _anchor=f"comment-{comment.id}")
     # 303: the browser fetches the page with GET, so a reload never posts twice.
     return redirect(target, code=303)
-
-
-def new_comment_from(form: CommentForm) -> NewComment:
-    """The submission in a validated form, with the client's anonymised network."""
-    if form.leave_empty.data:
-        raise CommentError(
-            "This comment looks automated: the field marked “leave this field empty” was "
-            "filled in. Please clear it and post again.",
-            "leave_empty",
-        )
-    try:
-        parent_id = form.parent_comment_id()
-    except ValueError:
-        raise CommentError(
-            "The comment you are replying to is not available.", "parent_id"
-        ) from None
-    return NewComment(
-        name=form.name.data,
-        email=form.email.data,
-        website=form.website.data or "",
-        body=form.comment.data,
-        parent_id=parent_id,
-        ip=client_ip(),
-        user_agent=client_user_agent(),
-    )
 
 
 def _reply_target(article: Article | None, form: CommentForm) -> Comment | None:

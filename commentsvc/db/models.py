@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
 
 MAX_URL_LENGTH = 2000
@@ -16,7 +17,6 @@ MAX_TITLE_LENGTH = 300
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254
 MAX_WEBSITE_LENGTH = 200
-MAX_USER_AGENT_LENGTH = 500
 
 
 MAX_ID = 2**31 - 1  # the primary keys are 32-bit integers on PostgreSQL

@@ -1,9 +1,7 @@
-"""Share clicks: recording them honestly and reading the counts back."""
+"""Share clicks: judging each one and counting it once, in Redis or in the database."""
 
 from __future__ import annotations
 
-import json
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,23 +10,15 @@ from flask import current_app
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import article_id_for, article_state
-from commentsvc.core.extensions import db, redis_error
+from commentsvc.core.extensions import redis_error
 from commentsvc.core.observability import SHARE_CLICKS
-from commentsvc.db.connections import read_connection, upsert_for, write_transaction
-from commentsvc.db.models import Article, SiteSetting
-from commentsvc.db.site_settings import current_settings
+from commentsvc.db.connections import upsert_for, write_transaction
 from commentsvc.db.statements import Statement
 from commentsvc.shares.bots import is_bot
-from commentsvc.shares.buffer import (
-    allowed_in_process,
-    buffer_click,
-    buffering,
-    flush_if_due,
-    pending_deltas,
-)
+from commentsvc.shares.buffer import allowed_in_process, buffer_click, buffering
 from commentsvc.shares.dedupe import fingerprint, first_click, forget_click, redis_down
-from commentsvc.shares.models import ShareBatch, ShareCount
-from commentsvc.shares.networks import NETWORKS, compact_count
+from commentsvc.shares.flush import flush_if_due
+from commentsvc.shares.models import ShareCount
 
 # Article ids remembered per process for the database path; cleared when this many.
 ARTICLE_ID_CACHE = 10_000
@@ -128,138 +118,3 @@ def _increment_statement(dialect: str) -> Any:
 
 
 _INCREMENT = Statement(_increment_statement)
-
-
-def shares_shape(networks: dict[str, int], minimum: int | None = None) -> dict[str, Any]:
-    """The public shape of an article's shares: total, compact display, and per network.
-
-    ``minimum``: the smallest total displayed (default: the current setting).
-    """
-    total = sum(networks.values())
-    if minimum is None:
-        minimum = current_settings().share_min_count
-    ordered = {name: networks[name] for name in NETWORKS if networks.get(name)}
-    return {
-        "total": total,
-        "display": compact_count(total) if total and total >= minimum else None,
-        "networks": ordered,
-    }
-
-
-def network_counts(article_id: int) -> dict[str, int]:
-    """One article's clicks per network."""
-    query = db.select(ShareCount.network, ShareCount.count).filter_by(article_id=article_id)
-    return {row.network: row.count for row in db.session.execute(query)}
-
-
-def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Comments and shares for each article key (zeros for articles never seen).
-
-    One SQL statement (plain tuples) on a connection of its own, plus, with Redis, one
-    script call for the clicks not flushed yet. The statement also says which of those
-    clicks' batches are already in the database (both from one snapshot, so a flush
-    committing meanwhile is counted once) and the minimum share count displayed.
-    """
-    pending = pending_deltas(keys)  # before the database: see share_buffer
-    batch_ids = sorted(pending.by_batch) if pending else []
-    dialect = db.engine.dialect.name
-    params = {"keys": _key_set_param(dialect, keys), "setting": "share_min_count"}
-    if batch_ids:
-        params["batch_ids"] = _key_set_param(dialect, batch_ids)
-    # Not the session: its transaction bookkeeping cost more than the statement, and on
-    # PostgreSQL a connection of its own needs no BEGIN and ROLLBACK around one statement.
-    with read_connection() as connection:
-        rows = _COUNTS[bool(batch_ids)].all(connection, **params)
-    comments: dict[str, int] = {}
-    shares: dict[str, dict[str, int]] = {key: {} for key in keys}
-    applied: set[str] = set()
-    minimum = current_app.config["SHARE_MIN_COUNT"]
-    for kind, key, approved, network, count in rows:
-        if kind == ARTICLE_ROW:
-            comments[key] = approved
-            if network is not None:
-                shares[key][network] = count
-        elif kind == BATCH_ROW:
-            applied.add(key)
-        else:  # the moderators' setting, as site_settings.current_settings reads it
-            with suppress(ValueError):
-                minimum = int(key)
-    if pending:
-        for key, networks in pending.without(applied).items():
-            for network, n in networks.items():
-                shares[key][network] = shares[key].get(network, 0) + n
-    return {
-        key: {"comments": comments.get(key, 0), "shares": shares_shape(shares[key], minimum)}
-        for key in keys
-    }
-
-
-ARTICLE_ROW, BATCH_ROW, SETTING_ROW = 0, 1, 2
-
-
-def _counts_query(dialect: str, with_batches: bool) -> sa.Executable:
-    """Rows of (kind, text, approved, network, count), built once; binds ``keys``, ``setting``
-    and, with batches, ``batch_ids`` (both as ``_key_set_param`` makes them):
-
-    - ARTICLE_ROW, key, approved_count, network, count: per asked article and network;
-    - BATCH_ROW, batch id: each of ``batch_ids`` the database already holds;
-    - SETTING_ROW, value: the moderators' minimum share count, when they saved one.
-    """
-    articles, counts, settings = Article.__table__, ShareCount.__table__, SiteSetting.__table__
-    none = (
-        sa.cast(sa.null(), sa.Integer),
-        sa.cast(sa.null(), sa.String),
-        sa.cast(sa.null(), sa.Integer),
-    )
-    parts = [
-        sa.select(
-            sa.literal_column(str(ARTICLE_ROW)).label("kind"),
-            articles.c.key,
-            articles.c.approved_count,
-            counts.c.network,
-            counts.c.count,
-        )
-        .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id))
-        .where(_in_key_set(dialect, articles.c.key, "keys")),
-        sa.select(sa.literal_column(str(SETTING_ROW)), settings.c.value, *none).where(
-            settings.c.key == sa.bindparam("setting")
-        ),
-    ]
-    if with_batches:
-        batches = ShareBatch.__table__
-        parts.append(
-            sa.select(sa.literal_column(str(BATCH_ROW)), batches.c.id, *none).where(
-                _in_key_set(dialect, batches.c.id, "batch_ids")
-            )
-        )
-    return sa.union_all(*parts)
-
-
-# With and without the batch ids of clicks pending in Redis.
-_COUNTS = {
-    with_batches: Statement(
-        lambda dialect, with_batches=with_batches: _counts_query(dialect, with_batches)
-    )
-    for with_batches in (False, True)
-}
-
-
-def _in_key_set(dialect: str, column: sa.ColumnElement[str], name: str) -> Any:
-    """``column`` is one of the strings bound as ``name``, however many: a single parameter.
-
-    An expanding ``IN`` would be rendered again for every call (and on PostgreSQL give each
-    number of keys a statement and plan of its own); one array (PostgreSQL) or JSON list
-    (SQLite) keeps the SQL text fixed. Both are looked up in the column's index.
-    """
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY  # a SQLite worker never loads it
-
-        return column == sa.any_(sa.bindparam(name, type_=ARRAY(sa.String)))
-    values = sa.func.json_each(sa.bindparam(name, type_=sa.String)).table_valued("value")
-    return column.in_(sa.select(values.c.value))
-
-
-def _key_set_param(dialect: str, values: list[str]) -> Any:
-    """``values`` as ``_in_key_set`` binds them."""
-    # Raw UTF-8, not \u escapes: nothing for SQLite to decode (astral characters included).
-    return values if dialect == "postgresql" else json.dumps(values, ensure_ascii=False)

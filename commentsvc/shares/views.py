@@ -5,28 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request
 from werkzeug.datastructures import MultiDict
 
-from commentsvc.articles.keys import ArticleError, article_ref
+from commentsvc.articles.keys import ArticleError, article_ref, requested_article
+from commentsvc.core.clients import client_ip, client_user_agent
 from commentsvc.core.extensions import csrf
 from commentsvc.core.limits import TOO_MANY, Limit
-from commentsvc.core.requests import (
-    click_origin_allowed,
-    client_ip,
-    client_user_agent,
-    requested_article,
-)
 from commentsvc.shares.buffer import SHARE_LIMIT_SCOPE, SHARE_LIMIT_SETTING, buffering
-from commentsvc.shares.clicks import (
-    Click,
-    UnknownNetwork,
-    counts_for,
-    enabled_network,
-    record_click,
-)
+from commentsvc.shares.clicks import Click, UnknownNetwork, enabled_network, record_click
+from commentsvc.shares.counts import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS, counts_for
 from commentsvc.shares.networks import NETWORKS, share_url
 
 bp = Blueprint("shares", __name__)
@@ -37,8 +27,27 @@ csrf.exempt(bp)
 share_limit = Limit(SHARE_LIMIT_SETTING, SHARE_LIMIT_SCOPE, exempt_when=buffering)
 
 MAX_BEACON_BYTES = 8 * 1024
-MAX_COUNT_KEYS = 100
-COUNTS_CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=300, stale-if-error=86400"
+
+
+def click_origin_allowed() -> bool:
+    """Whether a share click comes from a page allowed to count (always, with no allowed list).
+
+    Browsers send ``Origin`` on a beacon and ``Referer`` on a link; the widget itself runs on
+    our own origin, so that one is always allowed.
+    """
+    allowed = current_app.config["ALLOWED_ORIGINS"]
+    if not allowed:
+        return True
+    origin = (request.headers.get("Origin") or "").strip().lower()
+    if not origin or origin == "null":
+        referer = request.headers.get("Referer") or ""
+        try:
+            parts = urlsplit(referer)
+        except ValueError:  # a garbled Referer is simply not an allowed origin
+            return False
+        origin = f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+    own = request.host_url.rstrip("/").lower()
+    return bool(origin) and (origin in allowed or origin == own)
 
 
 def _network(name: str) -> str:

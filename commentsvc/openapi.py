@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify
 
 from commentsvc.db import models
-from commentsvc.shares.views import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS
+from commentsvc.shares.counts import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS
 
 bp = Blueprint("openapi", __name__)
 

@@ -1,6 +1,6 @@
 """What a starting server does once, outside ``create_app``: secret key and migrations.
 
-``python -m commentsvc.core.startup`` does it in a process of its own and exits; gunicorn.conf.py
+``python -m commentsvc.startup`` does it in a process of its own and exits; gunicorn.conf.py
 runs that before forking workers, so the workers find the schema current and never import
 Alembic (about 11 MiB each).
 """
@@ -19,7 +19,7 @@ from sqlalchemy import text
 from commentsvc.core.config import ensure_secret_key
 from commentsvc.core.extensions import db
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "db" / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "db" / "migrations"
 # Any fixed number: PostgreSQL advisory locks are keyed by an integer.
 _MIGRATION_LOCK_ID = 0x636F6D6D
 # `revision = 'abc'` (or `revision: str = "abc"`) and the same for down_revision, which may

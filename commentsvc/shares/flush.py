@@ -1,0 +1,188 @@
+"""Flushing the share clicks buffered in Redis to the database in batches, exactly once.
+
+At most once per interval, by whichever worker notices it is due (and at worker exit, and by
+``commentsvc flush-shares``):
+
+1. one script moves the pending hash aside as ``batch:<id>`` and lists every batch not yet
+   cleaned up (a flush that stopped half-way leaves its batch there for the next one);
+2. each batch is applied in ONE database transaction that also inserts its id into
+   ``share_batches``; if that id is already there, an earlier flush committed it and stopped
+   before step 3, so nothing is added again;
+3. the batch is deleted from Redis.
+
+A crash before the commit loses nothing (the batch is still in Redis); a crash after it counts
+nothing twice (the id is in the table).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from commentsvc.articles.rows import article_ids
+from commentsvc.core.extensions import db, redis_client, redis_error
+from commentsvc.db.connections import upsert
+from commentsvc.db.models import utcnow
+from commentsvc.shares.buffer import SEP, buffer_key, buffer_keys, buffering, script
+from commentsvc.shares.models import ShareBatch, ShareCount
+
+# A flush holds the lock at most this long; a worker killed mid-flush frees it by expiry.
+LOCK_SECONDS = 30
+# Applied batch ids are kept this long: a batch whose Redis cleanup failed for longer than this
+# would be applied again, so it is far longer than any outage we expect to ride out.
+KEEP_BATCH_IDS = timedelta(days=7)
+
+
+# KEYS: pending hash, next-batch id, set of batch ids. ARGV: batch key prefix, two fresh ids.
+BEGIN_FLUSH = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local id = redis.call('GET', KEYS[2])
+  if not id then id = ARGV[2] end
+  redis.call('RENAME', KEYS[1], ARGV[1] .. id)
+  redis.call('SADD', KEYS[3], id)
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+return redis.call('SMEMBERS', KEYS[3])
+"""
+
+
+def begin_flush(client: Any) -> list[str]:
+    """Move the pending hash aside as a new batch; the ids of every batch left to apply."""
+    pending, next_batch, batches = buffer_keys()
+    ids = script(client, "begin", BEGIN_FLUSH)(
+        keys=[pending, next_batch, batches],
+        args=[buffer_key("batch:"), secrets.token_hex(16), secrets.token_hex(16)],
+        client=client,
+    )
+    return sorted(i.decode() for i in ids)
+
+
+def apply_batch(client: Any, batch_id: str) -> int:
+    """Add one batch to the database in one transaction, unless it is there already.
+
+    Returns the clicks added (0 when an earlier flush had committed this batch).
+    """
+    raw = client.hgetall(buffer_key("batch:" + batch_id))
+    deltas: dict[tuple[str, str], int] = {}
+    meta: dict[str, tuple[str, str]] = {}
+    for field, value in raw.items():
+        name = field.decode()
+        if SEP in name:  # "<key>\x1f<network>": a count
+            key, network = name.rsplit(SEP, 1)
+            deltas[(key, network)] = int(value)
+        else:  # "<key>": the article's URL and title, for creating its row
+            url, title = json.loads(value)
+            meta[name] = (url, title)
+    with db.engine.begin() as connection:
+        new = connection.execute(
+            upsert(ShareBatch.__table__)
+            .values(id=batch_id, applied_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(ShareBatch.__table__.c.id)
+        ).first()
+        if new is None or not deltas:
+            return 0
+        keys = {key for key, _ in deltas}
+        ids = article_ids(connection, {key: meta.get(key, ("", "")) for key in keys})
+        counts = ShareCount.__table__
+        insert = upsert(counts)
+        # Sorted, so two flushes running at once lock rows in the same order (no deadlock).
+        rows = [
+            {"article_id": ids[key], "network": network, "count": n}
+            for (key, network), n in sorted(
+                deltas.items(), key=lambda item: (ids[item[0][0]], item[0][1])
+            )
+        ]
+        connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=["article_id", "network"],
+                set_={"count": counts.c.count + insert.excluded.count},
+            ),
+            rows,
+        )
+        connection.execute(
+            sa.delete(ShareBatch.__table__).where(
+                ShareBatch.__table__.c.applied_at < utcnow() - KEEP_BATCH_IDS
+            )
+        )
+    return sum(deltas.values())
+
+
+def finish_batch(client: Any, batch_id: str) -> None:
+    """Forget an applied batch in Redis (both steps at once)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(buffer_key("batch:" + batch_id))
+    pipe.srem(buffer_key("batches"), batch_id)
+    pipe.execute()
+
+
+def flush_shares(wait: float = 0.0) -> int | None:
+    """Apply every buffered click to the database; the clicks added, or None if busy.
+
+    Only one flush runs at a time (a Redis lock); with ``wait`` it waits that many seconds
+    for another to finish, then flushes regardless (two flushes at once are still exact:
+    the batch id's primary key lets only one of them apply a batch).
+    """
+    client = redis_client()
+    if client is None:
+        return 0
+    lock = client.lock(buffer_key("flush-lock"), timeout=LOCK_SECONDS, sleep=0.05)
+    locked = lock.acquire(blocking=wait > 0, blocking_timeout=wait)
+    if not locked and not wait:
+        return None
+    try:
+        added = 0
+        for batch_id in begin_flush(client):
+            added += apply_batch(client, batch_id)
+            finish_batch(client, batch_id)
+        return added
+    finally:
+        if locked:
+            # Expired meanwhile (a flush longer than LOCK_SECONDS), or Redis went away: the
+            # lock's expiry frees it either way.
+            with suppress(redis_error()):
+                lock.release()
+
+
+def flush_if_due() -> None:
+    """Flush when the interval has passed: a per-process clock first, then one Redis SET NX.
+
+    Called on clicks and widget views, so counts do not sit in Redis once clicks stop. A
+    failure is logged and retried at the next interval; nothing is lost meanwhile.
+    """
+    if not buffering():
+        return
+    app = current_app._get_current_object()
+    now = time.monotonic()
+    interval = app.config["SHARE_FLUSH_SECONDS"]
+    # A process's first look only starts its clock: a new worker does not flush at once.
+    if now < app.extensions.setdefault("commentsvc.share_flush_at", now + interval):
+        return
+    app.extensions["commentsvc.share_flush_at"] = now + interval
+    try:
+        client = redis_client()
+        # Across every worker and host, at most one flush per interval.
+        if client.set(buffer_key("flush-due"), 1, nx=True, px=int(interval * 1000)):
+            flush_shares()
+    except Exception:  # noqa: BLE001 - the click is counted; a flush failing must not undo that
+        current_app.logger.exception("Share flush failed; the next one will retry it")
+
+
+def flush_at_exit(app: Flask) -> None:
+    """Flush what is buffered when a worker stops (gunicorn's worker_exit hook)."""
+    with app.app_context():
+        if not current_app.config.get("REDIS_URL"):
+            return
+        try:
+            flush_shares(wait=5.0)
+        except Exception as error:  # noqa: BLE001 - a stopping worker must still stop
+            current_app.logger.warning("Share flush at exit failed: %s", error)
+        finally:
+            db.session.remove()
