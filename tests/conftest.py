@@ -66,9 +66,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
 
 
 @pytest.fixture
-def config() -> dict[str, Any]:
-    """Settings for this test's app; a test may change them before using ``app``."""
-    return {}
+def config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings for this test's app, from its ``settings`` markers.
+
+    ``@pytest.mark.settings(MODERATION="none")`` on a test (or a module's ``pytestmark``) sets
+    them; the test's own marker wins over its module's. A fixture may still change the dict
+    before ``app`` uses it, and a test that runs several configurations parametrizes ``config``.
+    """
+    settings: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("settings"))):
+        settings.update(marker.kwargs)
+    return settings
 
 
 @pytest.fixture

@@ -336,10 +336,8 @@ def test_replying_to_a_held_comment_approves_it_first(app, admin, article) -> No
     assert "held question" in html and "answer" in html
 
 
-@pytest.mark.parametrize("config", [{"THREAD_DEPTH": 2}])
-def test_a_site_reply_at_the_deepest_level_sits_beside_its_parent(
-    app, admin, article, config
-) -> None:
+@pytest.mark.settings(THREAD_DEPTH=2)
+def test_a_site_reply_at_the_deepest_level_sits_beside_its_parent(app, admin, article) -> None:
     top = add_comment(app, article, "top", OK)
     deep = add_comment(app, article, "deep", OK, parent_id=top, root_id=top, depth=1)
     admin.post(f"/admin/comments/{deep}/reply", {"body": "site"})

@@ -55,8 +55,8 @@ def test_the_form_shows_the_settings_in_force(admin) -> None:
     assert '<label for="moderation_words">Moderation words (hold the comment)</label>' in html
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "all", "HOLD_LINKS": 5}])
-def test_the_environment_gives_the_defaults(admin, config) -> None:
+@pytest.mark.settings(MODERATION="all", HOLD_LINKS=5)
+def test_the_environment_gives_the_defaults(admin) -> None:
     html = admin.page("/admin/settings")
     assert checked_mode(html) == "all"
     assert re.search(r'<input [^>]*name="hold_links"[^>]*value="5"', html)

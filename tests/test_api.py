@@ -18,8 +18,8 @@ PUBLIC_FIELDS = {
 }
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none", "COMMENTS_PER_PAGE": 2}])
-def test_read_shape_and_cursor_pagination(reader, client, config) -> None:
+@pytest.mark.settings(MODERATION="none", COMMENTS_PER_PAGE=2)
+def test_read_shape_and_cursor_pagination(reader, client) -> None:
     for n in range(1, 4):
         reader.post_json(comment=f"top {n}", title="Title")
     reader.post_json(comment="reply", parent_id=1)
@@ -66,8 +66,8 @@ def test_post_held_comment_answers_202_with_own_token(reader, client) -> None:
     assert client.get("/api/v1/comments", query_string=A).get_json()["comments"] == []
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
-def test_post_published_comment_answers_201(reader, config) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_post_published_comment_answers_201(reader) -> None:
     response = reader.post_json()
     assert response.status_code == 201
     assert response.get_json()["comment"]["awaiting_moderation"] is False

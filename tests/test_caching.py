@@ -32,8 +32,8 @@ def test_widget_page_is_cacheable_and_answers_304(client) -> None:
     assert etag(client) == first.headers["ETag"]
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
-def test_etag_changes_with_comments_edits_and_shares(app, client, reader, config) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_etag_changes_with_comments_edits_and_shares(app, client, reader) -> None:
     tags = [etag(client)]
     reader.post(A, comment="first")
     tags.append(etag(client))

@@ -17,8 +17,8 @@ def test_malformed_or_overlong_page_addresses_are_400(client, url) -> None:
         assert client.get(path, query_string={"url": url}).status_code == 400, path
 
 
-@pytest.mark.parametrize("config", [{"ALLOWED_ORIGINS": ("https://news.example",)}])
-def test_a_garbled_referer_is_simply_not_an_allowed_origin(client, config) -> None:
+@pytest.mark.settings(ALLOWED_ORIGINS=("https://news.example",))
+def test_a_garbled_referer_is_simply_not_an_allowed_origin(client) -> None:
     response = client.post(
         "/api/v1/shares",
         data={**A, "network": "x"},
@@ -63,10 +63,8 @@ def test_a_cached_page_expires_before_its_form_token(app, client, monkeypatch) -
     assert client.get("/embed", query_string=A).headers["ETag"] != first
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
-def test_the_embedding_pages_title_wins_over_one_stored_by_someone_else(
-    client, reader, config
-) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_the_embedding_pages_title_wins_over_one_stored_by_someone_else(client, reader) -> None:
     # Whoever names an article first (here a share beacon with a made-up title) cannot
     # change what the real page shows.
     client.post(

@@ -12,7 +12,6 @@ from commentsvc.core.extensions import db
 from commentsvc.db.models import ModerationEntry
 
 A = {"url": "https://news.example/a", "title": "Privacy"}
-NONE = [{"MODERATION": "none"}]
 
 
 def invoke(app, *args: str, input: str | None = None):
@@ -23,7 +22,7 @@ def invoke(app, *args: str, input: str | None = None):
 
 
 @pytest.fixture
-def three_commenters(reader, config):
+def three_commenters(reader):
     reader.post(
         A,
         email="Ann@Example.com",
@@ -40,7 +39,7 @@ def three_commenters(reader, config):
     )
 
 
-@pytest.mark.parametrize("config", NONE)
+@pytest.mark.settings(MODERATION="none")
 def test_export_prints_every_comment_of_the_address_and_nobody_elses(app, three_commenters) -> None:
     result = invoke(app, "export-commenter", "ANN@example.com")
     assert result.exit_code == 0, result.output
@@ -53,7 +52,7 @@ def test_export_prints_every_comment_of_the_address_and_nobody_elses(app, three_
     assert "bob" not in result.output.lower()
 
 
-@pytest.mark.parametrize("config", NONE)
+@pytest.mark.settings(MODERATION="none")
 def test_erase_deletes_the_comments_keeps_others_replies_and_the_counts(
     app, client, comments, three_commenters
 ) -> None:
@@ -70,7 +69,7 @@ def test_erase_deletes_the_comments_keeps_others_replies_and_the_counts(
     assert all("ann" not in (e.detail or "").lower() for e in log)  # nothing of hers in the log
 
 
-@pytest.mark.parametrize("config", NONE)
+@pytest.mark.settings(MODERATION="none")
 def test_erase_keeping_the_text_anonymises_the_author(
     app, client, comments, three_commenters
 ) -> None:
@@ -85,7 +84,7 @@ def test_erase_keeping_the_text_anonymises_the_author(
     assert json.loads(invoke(app, "export-commenter", "ann@example.com").output)["comments"] == []
 
 
-@pytest.mark.parametrize("config", NONE)
+@pytest.mark.settings(MODERATION="none")
 def test_erase_asks_first_and_a_no_changes_nothing(app, comments, three_commenters) -> None:
     result = invoke(app, "erase-commenter", "ann@example.com", input="n\n")
     assert result.exit_code != 0

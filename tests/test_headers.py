@@ -36,8 +36,8 @@ def test_admin_cannot_be_framed_and_is_never_cached(client) -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize("config", [{"ALLOWED_ORIGINS": ("https://news.example",)}])
-def test_widget_may_only_be_framed_by_allowed_origins(client, config) -> None:
+@pytest.mark.settings(ALLOWED_ORIGINS=("https://news.example",))
+def test_widget_may_only_be_framed_by_allowed_origins(client) -> None:
     csp = client.get("/embed", query_string=A).headers["Content-Security-Policy"]
     assert "frame-ancestors https://news.example" in csp
 

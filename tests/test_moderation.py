@@ -32,16 +32,16 @@ def test_first_time_mode_ignores_held_history(reader, comments) -> None:
     assert statuses(comments) == ["pending", "pending"]
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "all"}])
-def test_all_mode_holds_everything(reader, comments, approve, config) -> None:
+@pytest.mark.settings(MODERATION="all")
+def test_all_mode_holds_everything(reader, comments, approve) -> None:
     reader.post(A)
     approve(1)
     reader.post(A, comment="again")
     assert statuses(comments) == ["approved", "pending"]
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
-def test_none_mode_publishes_at_once(reader, comments, config) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_none_mode_publishes_at_once(reader, comments) -> None:
     reader.post(A)
     assert statuses(comments) == ["approved"]
 

@@ -61,8 +61,8 @@ def test_metrics_count_requests_comments_and_share_clicks(client, reader) -> Non
     assert 'commentsvc_http_request_duration_seconds_bucket{le="0.005",route="/embed"}' in text
 
 
-@pytest.mark.parametrize("config", [{"METRICS_TOKEN": "s3cret-token"}])
-def test_metrics_can_sit_behind_a_token(client, config) -> None:
+@pytest.mark.settings(METRICS_TOKEN="s3cret-token")
+def test_metrics_can_sit_behind_a_token(client) -> None:
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert (
@@ -98,8 +98,8 @@ def test_one_plain_log_line_per_request_unless_the_level_says_otherwise(client) 
         logger.removeHandler(keep)
 
 
-@pytest.mark.parametrize("config", [{"LOG_JSON": True}])
-def test_one_json_log_line_per_request(client, config) -> None:
+@pytest.mark.settings(LOG_JSON=True)
+def test_one_json_log_line_per_request(client) -> None:
     keep = Keep()
     logger = logging.getLogger("commentsvc.requests")
     logger.addHandler(keep)
@@ -125,10 +125,8 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(reader, comments, clie
     assert comments()[0]["ip"] == "127.0.0.0"
 
 
-@pytest.mark.parametrize("config", [{"TRUSTED_PROXIES": 1}])
-def test_behind_one_trusted_proxy_the_forwarded_client_is_used(
-    reader, comments, client, config
-) -> None:
+@pytest.mark.settings(TRUSTED_PROXIES=1)
+def test_behind_one_trusted_proxy_the_forwarded_client_is_used(reader, comments, client) -> None:
     token = reader.token(**A)
     client.post(
         "/embed",

@@ -50,10 +50,8 @@ def statements_for(app: Flask, request: Callable[[], Any]) -> list[str]:
     return seen
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
-def test_a_stored_page_costs_one_statement_and_matches_a_fresh_render(
-    app, client, reader, config
-) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_a_stored_page_costs_one_statement_and_matches_a_fresh_render(app, client, reader) -> None:
     for n in range(3):
         assert reader.post(A, comment=f"comment {n}").status_code == 303
     first = page(client)
@@ -126,10 +124,10 @@ CHANGES = {
 }
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none", "SHARE_MIN_COUNT": 1}])
+@pytest.mark.settings(MODERATION="none", SHARE_MIN_COUNT=1)
 @pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
 def test_a_change_anywhere_shows_on_the_next_view(
-    app, client, reader, other_worker, config, change
+    app, client, reader, other_worker, change
 ) -> None:
     make_change, text, shown_after = CHANGES[change]
     assert reader.post(A, comment="The first words").status_code == 303
@@ -143,9 +141,9 @@ def test_a_change_anywhere_shows_on_the_next_view(
     assert (text in after) is shown_after, change
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "all"}])
+@pytest.mark.settings(MODERATION="all")
 def test_approving_through_another_worker_publishes_at_once(
-    app, client, reader, other_worker, config
+    app, client, reader, other_worker
 ) -> None:
     assert reader.post(A, comment="Held until approved").status_code == 303
     assert "Held until approved" not in page(client)
@@ -196,8 +194,8 @@ def test_a_stored_page_is_sent_as_rendered_with_the_token_in_every_slot() -> Non
     assert page.body("tok-2").decode().count("tok-2") == 2
 
 
-@pytest.mark.parametrize("config", [{"PAGE_CACHE_MB": 0, "MODERATION": "none"}])
-def test_the_widget_works_with_the_cache_off(app, client, reader, config) -> None:
+@pytest.mark.settings(PAGE_CACHE_MB=0, MODERATION="none")
+def test_the_widget_works_with_the_cache_off(app, client, reader) -> None:
     assert "commentsvc.comments.page_cache" not in app.extensions
     reader.post(A, comment="No cache here")
     assert "No cache here" in page(client)
@@ -217,10 +215,10 @@ def comments_json(client: Any, **headers: str) -> Any:
     return client.get("/api/v1/comments", query_string=A, headers=headers)
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
+@pytest.mark.settings(MODERATION="none")
 @pytest.mark.parametrize("change", API_CHANGES, ids=list(API_CHANGES))
 def test_the_json_comments_are_stored_and_follow_a_change_anywhere(
-    app, client, reader, other_worker, config, change
+    app, client, reader, other_worker, change
 ) -> None:
     make_change, text, shown_after = API_CHANGES[change]
     assert reader.post(A, comment="The first words").status_code == 303
@@ -237,8 +235,8 @@ def test_the_json_comments_are_stored_and_follow_a_change_anywhere(
     assert (text in after.get_data(as_text=True)) is shown_after, change
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "all"}])
-def test_the_json_comments_with_a_readers_own_are_never_stored(app, client, reader, config) -> None:
+@pytest.mark.settings(MODERATION="all")
+def test_the_json_comments_with_a_readers_own_are_never_stored(app, client, reader) -> None:
     posted = reader.post_json(**A, comment="Mine, held")
     assert posted.status_code == 202
     mine = posted.get_json()["mine"]
@@ -250,8 +248,8 @@ def test_the_json_comments_with_a_readers_own_are_never_stored(app, client, read
     assert comments_json(client).get_data() == public.get_data()
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
-def test_a_comment_quoting_the_token_slot_is_sent_as_written(app, client, reader, config) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_a_comment_quoting_the_token_slot_is_sent_as_written(app, client, reader) -> None:
     text = f"What is {TOKEN_SLOT}?"
     assert reader.post(A, comment=text).status_code == 303
     for _ in range(2):  # built, then from the cache

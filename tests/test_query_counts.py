@@ -45,8 +45,8 @@ def add_thread(app, key: str, top_level: int, replies_each: int) -> None:
         db.session.commit()
 
 
-@pytest.mark.parametrize("config", [{"COMMENTS_PER_PAGE": 20}])
-def test_widget_page_queries_do_not_grow_with_the_thread(app, client, config) -> None:
+@pytest.mark.settings(COMMENTS_PER_PAGE=20)
+def test_widget_page_queries_do_not_grow_with_the_thread(app, client) -> None:
     add_thread(app, "small", top_level=3, replies_each=1)
     add_thread(app, "large", top_level=400, replies_each=3)
     sizes = {}
@@ -64,8 +64,8 @@ def test_widget_page_queries_do_not_grow_with_the_thread(app, client, config) ->
     assert sizes["large"] <= 5, sizes
 
 
-@pytest.mark.parametrize("config", [{"COMMENTS_PER_PAGE": 20}])
-def test_api_page_queries_do_not_grow_with_the_thread(app, client, config) -> None:
+@pytest.mark.settings(COMMENTS_PER_PAGE=20)
+def test_api_page_queries_do_not_grow_with_the_thread(app, client) -> None:
     add_thread(app, "small", top_level=3, replies_each=1)
     add_thread(app, "large", top_level=400, replies_each=3)
     sizes, again = {}, {}

@@ -16,8 +16,8 @@ from commentsvc.core.extensions import db
 WALKS = ("SCAN comments", "USING INDEX ix_comments_article_page (article_id=?)")
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
-def test_posting_never_walks_the_articles_comments(app, reader, config) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_posting_never_walks_the_articles_comments(app, reader) -> None:
     if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
         pytest.skip("PostgreSQL plans from its statistics; this is about SQLite's planner")
     for n in range(3):

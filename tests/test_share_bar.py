@@ -170,7 +170,10 @@ def test_heading_then_every_network_in_order_above_the_comments(client, url) -> 
 
 @pytest.mark.parametrize(
     "config",
-    [{"SHARE_NETWORKS": ("bluesky", "email")}, {"SHARE_NETWORKS": ("email", "copy", "bluesky")}],
+    [
+        pytest.param({"SHARE_NETWORKS": ("bluesky", "email")}, id="bluesky-email"),
+        pytest.param({"SHARE_NETWORKS": ("email", "copy", "bluesky")}, id="email-copy-bluesky"),
+    ],
 )
 def test_only_the_configured_networks_in_the_configured_order(client, url, config) -> None:
     _, doc = widget(client, url=url)
@@ -365,8 +368,8 @@ def test_large_counts_are_compact_in_text_and_label(app, client, url) -> None:
     assert total_text(bar) == "1.2K shares"
 
 
-@pytest.mark.parametrize("config", [{"SHARE_MIN_COUNT": 5}])
-def test_counts_below_the_minimum_are_not_shown(client, url, config) -> None:
+@pytest.mark.settings(SHARE_MIN_COUNT=5)
+def test_counts_below_the_minimum_are_not_shown(client, url) -> None:
     click(client, url, "facebook", 1)
     click(client, url, "facebook", 2)
     html, doc = widget(client, url=url)

@@ -26,9 +26,9 @@ def test_filled_honeypot_is_refused_and_nothing_stored(reader, comments) -> None
     assert comments() == []
 
 
-@pytest.mark.parametrize("config", [{"MIN_SUBMIT_SECONDS": 3}])
+@pytest.mark.settings(MIN_SUBMIT_SECONDS=3)
 def test_a_post_faster_than_a_person_is_refused_and_a_resubmit_works(
-    reader, comments, config, monkeypatch
+    reader, comments, monkeypatch
 ) -> None:
     token = reader.token(**A)
     quick = reader.post(A, token=token)
@@ -42,8 +42,8 @@ def test_a_post_faster_than_a_person_is_refused_and_a_resubmit_works(
     assert len(comments()) == 1
 
 
-@pytest.mark.parametrize("config", [{"MIN_SUBMIT_SECONDS": 3}])
-def test_the_api_times_its_token_too(client, reader, comments, config, monkeypatch) -> None:
+@pytest.mark.settings(MIN_SUBMIT_SECONDS=3)
+def test_the_api_times_its_token_too(client, reader, comments, monkeypatch) -> None:
     token = client.get("/api/v1/form-token", query_string=A).get_json()["token"]
     assert reader.post_json(token=token).status_code == 400
     real_time = time.time
@@ -57,11 +57,8 @@ def test_the_api_needs_a_form_token(reader, comments) -> None:
     assert comments() == []
 
 
-FLOOD = [{"FLOOD_SECONDS": 15}]
-
-
-@pytest.mark.parametrize("config", FLOOD)
-def test_flood_from_one_network_is_refused_with_429(reader, comments, config) -> None:
+@pytest.mark.settings(FLOOD_SECONDS=15)
+def test_flood_from_one_network_is_refused_with_429(reader, comments) -> None:
     assert reader.post(A, email="one@example.com").status_code == 303
     again = reader.post(A, email="two@example.com", comment="other text")
     assert again.status_code == 429
@@ -71,8 +68,8 @@ def test_flood_from_one_network_is_refused_with_429(reader, comments, config) ->
     assert len(comments()) == 1
 
 
-@pytest.mark.parametrize("config", FLOOD)
-def test_flood_from_one_email_is_refused_from_any_network(client, reader, comments, config) -> None:
+@pytest.mark.settings(FLOOD_SECONDS=15)
+def test_flood_from_one_email_is_refused_from_any_network(client, reader, comments) -> None:
     reader.post(A, email="same@example.com")
     token = reader.token(**A)
     elsewhere = client.post(
@@ -97,8 +94,8 @@ def test_flood_from_one_email_is_refused_from_any_network(client, reader, commen
     assert len(comments()) == 2
 
 
-@pytest.mark.parametrize("config", FLOOD)
-def test_flood_window_passes(reader, comments, config, monkeypatch) -> None:
+@pytest.mark.settings(FLOOD_SECONDS=15)
+def test_flood_window_passes(reader, comments, monkeypatch) -> None:
     import commentsvc.comments.spam as spam
 
     reader.post(A)
@@ -131,8 +128,8 @@ LIMITS = {
 }
 
 
-@pytest.mark.parametrize("config", [LIMITS])
-def test_comment_posts_are_rate_limited(reader, comments, config) -> None:
+@pytest.mark.settings(**LIMITS)
+def test_comment_posts_are_rate_limited(reader, comments) -> None:
     assert reader.post(A, comment="one").status_code == 303
     assert reader.post(A, comment="two").status_code == 303
     limited = reader.post(A, comment="three")
@@ -145,8 +142,8 @@ def test_comment_posts_are_rate_limited(reader, comments, config) -> None:
     assert reader.widget(**A).status_code == 200  # reading is never limited
 
 
-@pytest.mark.parametrize("config", [LIMITS])
-def test_the_json_api_alone_is_rate_limited_too(reader, comments, config) -> None:
+@pytest.mark.settings(**LIMITS)
+def test_the_json_api_alone_is_rate_limited_too(reader, comments) -> None:
     assert reader.post_json(comment="one").status_code == 202
     assert reader.post_json(comment="two").status_code == 202
     api = reader.post_json(comment="three")
@@ -154,8 +151,8 @@ def test_the_json_api_alone_is_rate_limited_too(reader, comments, config) -> Non
     assert [c["body"] for c in comments()] == ["one", "two"]
 
 
-@pytest.mark.parametrize("config", [LIMITS])
-def test_share_clicks_and_sign_ins_are_rate_limited(client, config) -> None:
+@pytest.mark.settings(**LIMITS)
+def test_share_clicks_and_sign_ins_are_rate_limited(client) -> None:
     ua = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
     statuses = [
         client.post("/api/v1/shares", data={**A, "network": "x"}, headers=ua).status_code
@@ -200,8 +197,8 @@ def test_rate_limits_are_shared_through_redis_across_workers(
             db.engine.dispose()
 
 
-@pytest.mark.parametrize("config", FLOOD)
-def test_identical_posts_sent_at_once_store_one_comment(app, client, comments, config) -> None:
+@pytest.mark.settings(FLOOD_SECONDS=15)
+def test_identical_posts_sent_at_once_store_one_comment(app, client, comments) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     token = client.get("/api/v1/form-token", query_string=A).get_json()["token"]

@@ -91,8 +91,8 @@ def test_form_accepts_and_stores_normalised_values(reader, comments, fields, sto
         assert row[column] == value
 
 
-@pytest.mark.parametrize("config", [{"MAX_COMMENT_LENGTH": 20}])
-def test_comment_length_limit_is_a_setting(reader, comments, config) -> None:
+@pytest.mark.settings(MAX_COMMENT_LENGTH=20)
+def test_comment_length_limit_is_a_setting(reader, comments) -> None:
     assert reader.post(comment="x" * 21).status_code == 400
     assert reader.post(comment="x" * 20).status_code == 303
     assert len(comments()) == 1
@@ -120,10 +120,8 @@ def test_token_for_another_article_is_refused(reader, comments) -> None:
     assert comments() == []
 
 
-@pytest.mark.parametrize("config", [{"FORM_MAX_AGE": 1}])
-def test_expired_form_is_refused_with_a_resubmit_message(
-    reader, comments, config, monkeypatch
-) -> None:
+@pytest.mark.settings(FORM_MAX_AGE=1)
+def test_expired_form_is_refused_with_a_resubmit_message(reader, comments, monkeypatch) -> None:
     import time
 
     token = reader.token(url="https://news.example/a")

@@ -11,7 +11,6 @@ from commentsvc.core.extensions import db
 from commentsvc.db.models import Article
 
 A = {"url": "https://news.example/a", "title": "Lighthouse"}
-NO_MODERATION = [{"MODERATION": "none"}]
 
 
 def comment_ids(html: str) -> list[int]:
@@ -49,8 +48,8 @@ def test_page_view_never_writes(app, client) -> None:
         assert db.session.execute(db.select(db.func.count()).select_from(Article)).scalar() == 0
 
 
-@pytest.mark.parametrize("config", NO_MODERATION)
-def test_heading_counts_responses_with_the_title(reader, client, config) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_heading_counts_responses_with_the_title(reader, client) -> None:
     reader.post(A)
     assert "One Response to “Lighthouse”" in page(client)
     reader.post(A, comment="second")
@@ -58,10 +57,8 @@ def test_heading_counts_responses_with_the_title(reader, client, config) -> None
     assert "3 Responses to “Lighthouse”" in page(client)
 
 
-@pytest.mark.parametrize("config", NO_MODERATION)
-def test_comment_shows_name_linked_to_website_date_and_formatted_body(
-    reader, client, config
-) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_comment_shows_name_linked_to_website_date_and_formatted_body(reader, client) -> None:
     reader.post(
         A,
         name="Ann <b>",
@@ -109,8 +106,8 @@ def test_own_token_does_not_reveal_other_peoples_held_comments(reader, client) -
     assert "mine" in own_page and "someone else&#39;s" not in own_page
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none", "THREAD_DEPTH": 3}])
-def test_replies_nest_up_to_the_configured_depth(reader, client, comments, config) -> None:
+@pytest.mark.settings(MODERATION="none", THREAD_DEPTH=3)
+def test_replies_nest_up_to_the_configured_depth(reader, client, comments) -> None:
     reader.post(A, comment="level 1")
     for level in (2, 3, 4):
         reader.post(A, comment=f"level {level}", parent_id=str(level - 1))
@@ -126,8 +123,8 @@ def test_replies_nest_up_to_the_configured_depth(reader, client, comments, confi
     assert 'data-comment-id="1"' in html and 'data-comment-id="2"' in html
 
 
-@pytest.mark.parametrize("config", NO_MODERATION)
-def test_threads_read_oldest_first_with_replies_under_their_parent(reader, client, config) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_threads_read_oldest_first_with_replies_under_their_parent(reader, client) -> None:
     reader.post(A, comment="first")
     reader.post(A, comment="second")
     reader.post(A, comment="reply to first", parent_id="1")
@@ -136,8 +133,8 @@ def test_threads_read_oldest_first_with_replies_under_their_parent(reader, clien
     assert re.search(r'id="comment-1".*<ol class="children">\s*<li id="comment-3"', html, re.S)
 
 
-@pytest.mark.parametrize("config", NO_MODERATION)
-def test_reply_link_works_without_javascript(reader, client, config) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_reply_link_works_without_javascript(reader, client) -> None:
     reader.post(A, name="Bea", comment="first")
     link = re.search(r'class="comment-reply-link" rel="nofollow" href="([^"]+)"', page(client))
     followed = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
@@ -158,18 +155,16 @@ def test_cannot_reply_to_a_held_comment(reader, comments) -> None:
     assert len(comments()) == 1
 
 
-@pytest.mark.parametrize("config", NO_MODERATION)
-def test_cannot_reply_across_articles(reader, comments, config) -> None:
+@pytest.mark.settings(MODERATION="none")
+def test_cannot_reply_across_articles(reader, comments) -> None:
     reader.post(A, comment="on a")
     response = reader.post({"url": "https://news.example/b"}, comment="reply", parent_id="1")
     assert response.status_code == 400
     assert len(comments()) == 1
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none", "COMMENTS_PER_PAGE": 3}])
-def test_large_threads_are_paginated_with_replies_kept_with_their_thread(
-    reader, client, config
-) -> None:
+@pytest.mark.settings(MODERATION="none", COMMENTS_PER_PAGE=3)
+def test_large_threads_are_paginated_with_replies_kept_with_their_thread(reader, client) -> None:
     for n in range(1, 8):
         reader.post(A, comment=f"top {n}")
     reader.post(A, comment="reply to 2", parent_id="2")  # id 8
@@ -186,10 +181,8 @@ def test_large_threads_are_paginated_with_replies_kept_with_their_thread(
     assert "7 Responses" not in first and "8 Responses" in first
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none", "COMMENTS_PER_PAGE": 2}])
-def test_redirect_after_posting_lands_on_the_page_showing_the_comment(
-    reader, client, config
-) -> None:
+@pytest.mark.settings(MODERATION="none", COMMENTS_PER_PAGE=2)
+def test_redirect_after_posting_lands_on_the_page_showing_the_comment(reader, client) -> None:
     for n in range(1, 6):
         response = reader.post(A, comment=f"top {n}")
     html = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -208,10 +201,8 @@ def test_widget_may_be_framed_by_any_site_when_no_origins_are_configured(client)
     assert "frame-ancestors *" in csp
 
 
-@pytest.mark.parametrize(
-    "config", [{"ALLOWED_ORIGINS": ("https://news.example", "https://blog.example")}]
-)
-def test_framing_is_limited_to_allowed_origins(client, config) -> None:
+@pytest.mark.settings(ALLOWED_ORIGINS=("https://news.example", "https://blog.example"))
+def test_framing_is_limited_to_allowed_origins(client) -> None:
     csp = client.get("/embed", query_string=A).headers["Content-Security-Policy"]
     assert "frame-ancestors https://news.example https://blog.example" in csp
 
