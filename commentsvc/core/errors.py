@@ -1,16 +1,111 @@
-"""One error shape for the JSON API and a readable page for everything else."""
+"""One error shape for the JSON API and a readable page for everything else.
+
+A database that cannot be reached (down, restarting, refusing connections, busy past its
+timeout) is an outage: a readable 503, "try again in a moment". Any other database error (no
+such table, a syntax error, a constraint nobody caught) is a bug in this service: a 500, logged
+with its traceback. ``is_database_outage`` tells the two apart.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.http import HTTP_STATUS_CODES
 
 from commentsvc.core.extensions import db
 from commentsvc.core.security import widget_csp
+
+# PostgreSQL SQLSTATEs that mean the server cannot serve us now, whatever the statement was.
+# Class 08 is "connection exception" (08000, 08003 no connection, 08006 failure, 08001/08004
+# cannot / refused to connect, 08P01 protocol violation from a broken link).
+_PG_OUTAGE_CLASSES = frozenset({"08"})
+_PG_OUTAGE_STATES = frozenset(
+    {
+        "57P01",  # admin_shutdown: the server is stopping (or a DBA terminated us)
+        "57P02",  # crash_shutdown: another backend crashed, the server is restarting
+        "57P03",  # cannot_connect_now: the server is starting up or in recovery
+        "53300",  # too_many_connections
+        "53100",  # disk_full: the server cannot write (as SQLITE_FULL below)
+        "53200",  # out_of_memory (as SQLITE_NOMEM)
+        "58030",  # io_error (as SQLITE_IOERR)
+        # Busy past a timeout the operator set (lock_timeout, statement_timeout), or a query
+        # an operator cancelled: the database would not answer in time (as SQLITE_BUSY).
+        "55P03",  # lock_not_available
+        "57014",  # query_canceled
+    }
+)
+
+# SQLite primary result codes (https://sqlite.org/rescode.html) that come from the database's
+# surroundings, not from the statement: an extended code carries its primary code in its low
+# byte (SQLITE_IOERR_SHORT_READ = 522 = 10 | 2 << 8). Literal numbers rather than the sqlite3
+# module's names: a PostgreSQL worker never loads sqlite3 (about 1 MiB).
+SQLITE_BUSY = 5  # another process holds the write lock past busy_timeout (30 s)
+SQLITE_NOMEM = 7  # the process is out of memory
+SQLITE_READONLY = 8  # the file, its directory or the filesystem is read-only (or was replaced)
+SQLITE_IOERR = 10  # the disk failed a read or write
+SQLITE_FULL = 13  # the disk is full
+SQLITE_CANTOPEN = 14  # the file or its directory is missing or not accessible
+SQLITE_PROTOCOL = 15  # WAL lock race between processes: trying again succeeds
+_SQLITE_OUTAGE_CODES = frozenset(
+    {
+        SQLITE_BUSY,
+        SQLITE_NOMEM,
+        SQLITE_READONLY,
+        SQLITE_IOERR,
+        SQLITE_FULL,
+        SQLITE_CANTOPEN,
+        SQLITE_PROTOCOL,
+    }
+)
+# Not outages: SQLITE_ERROR (1: no such table, syntax error, wrong column), SQLITE_CONSTRAINT
+# (19), SQLITE_MISMATCH, SQLITE_RANGE: the statement is wrong. SQLITE_LOCKED (6): without a
+# shared cache (never used here) it is this connection conflicting with itself, a bug.
+# SQLITE_CORRUPT (11) and SQLITE_NOTADB (26): the file is damaged or is not a database, which
+# no retry mends; the operator needs the traceback.
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached or cannot serve right now.
+
+    True for a lost, refused or impossible connection, a server shutting down or starting
+    up, too many connections, an exhausted connection pool, and a database busy past its
+    timeout or failing on its disk: conditions that pass without a change to this service,
+    which answers 503 meanwhile. False for every other error, database errors included: a
+    missing table, a syntax error, a violated constraint or bad data is a bug (a 500 with a
+    traceback). Takes SQLAlchemy's wrapped errors or the driver's own (sqlite3, psycopg).
+    """
+    if isinstance(error, PoolTimeoutError | DisconnectionError):
+        return True  # no pooled connection free in time; a connection found dead on checkout
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True  # SQLAlchemy saw the connection die under the statement
+        error = error.orig
+    sqlite_code = getattr(error, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return (sqlite_code & 0xFF) in _SQLITE_OUTAGE_CODES
+    if type(error).__module__.startswith("psycopg"):
+        return _is_postgresql_outage(error)
+    return False
+
+
+def _is_postgresql_outage(error: BaseException) -> bool:
+    # Imported here, not at the top: only reached with a psycopg error in hand (so psycopg is
+    # loaded already), while a SQLite worker never loads it (a few MiB).
+    import psycopg
+
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate[:2] in _PG_OUTAGE_CLASSES or sqlstate in _PG_OUTAGE_STATES
+    if isinstance(error, psycopg.errors.ConnectionTimeout):
+        return True  # connect_timeout expired
+    # No SQLSTATE: psycopg's own error. One raised by a failed connection attempt (refused,
+    # unknown host or database, bad password, server starting) carries the attempt's
+    # ``pgconn``; others are local misuse, such as more than 65,535 parameters in a statement.
+    return isinstance(error, psycopg.OperationalError) and error.pgconn is not None
 
 
 def wants_json() -> bool:
@@ -42,28 +137,37 @@ def _handle_http(error: HTTPException) -> Any:
     return render_template("error.html", error=error, status=status), status, headers
 
 
-def _handle_database_down(error: Exception) -> Any:
-    # The database is unreachable (restarting, network): a readable 503, no stack trace, and
-    # the next request tries again on a fresh connection.
-    current_app.logger.error(
-        "Database unavailable on %s %s: %s", request.method, request.path, error
-    )
-    db.session.rollback()
-    unavailable = ServiceUnavailable(
-        "The comment service cannot reach its database right now. Please try again in a moment."
-    )
-    return _handle_http(unavailable)
-
-
 def _handle_unexpected(error: Exception) -> Any:
-    # Anything we did not foresee is logged with its stack; the reader gets a plain page.
+    # Whatever failed, the session's transaction is over: the next request on this thread
+    # must not inherit it ("Can't reconnect until invalid transaction is rolled back").
+    _roll_back()
+    if is_database_outage(error):
+        # Not a bug: no stack trace, a readable 503, and the next request tries again on a
+        # fresh connection.
+        current_app.logger.error(
+            "Database unavailable on %s %s: %s", request.method, request.path, error
+        )
+        return _handle_http(
+            ServiceUnavailable(
+                "The comment service cannot reach its database right now. "
+                "Please try again in a moment."
+            )
+        )
+    # Anything we did not foresee, database errors included, is logged with its stack; the
+    # reader gets a plain page.
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     return _handle_http(InternalServerError())
+
+
+def _roll_back() -> None:
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        # The connection is gone too; the session is discarded when the request ends anyway.
+        current_app.logger.warning("Rollback after a failed request failed", exc_info=True)
 
 
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
     app.register_error_handler(HTTPException, _handle_http)
-    app.register_error_handler(OperationalError, _handle_database_down)
-    app.register_error_handler(InterfaceError, _handle_database_down)
     app.register_error_handler(Exception, _handle_unexpected)
