@@ -6,8 +6,10 @@ import contextlib
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -134,9 +136,45 @@ def test_without_redis_comments_and_shares_keep_working(client, reader, comments
     assert counts["articles"][A["url"]]["shares"]["networks"] == {
         "x": 1
     }  # de-duplicated by the table
+    # Still ready: the service works without Redis, so /readyz says so and names what is down.
     ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ok", "database": "ok", "redis": "down"}
+    assert ready.headers["Cache-Control"] == "no-store"
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[str]:
+    """The URL of a "Redis" that accepts connections and never answers (a hung server)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+
+
+def test_readiness_does_not_wait_on_a_hung_redis(app, client, silent_redis) -> None:
+    app.config["REDIS_URL"] = silent_redis
+    started = time.monotonic()
+    ready = client.get("/readyz")
+    elapsed = time.monotonic() - started
+    assert ready.status_code == 200
+    assert ready.get_json()["redis"] == "down"
+    # The probe's own timeout (0.5 s), not the shared client's 2 s nor redis-py's retries.
+    assert elapsed < 1.5, f"/readyz took {elapsed:.2f} s"
+
+
+def test_readiness_is_503_when_the_database_cannot_be_reached(tmp_path) -> None:
+    app = create_app(
+        {"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"}
+    )
+    ready = app.test_client().get("/readyz")
     assert ready.status_code == 503
-    assert ready.get_json() == {"status": "unavailable", "database": "ok", "redis": "down"}
+    assert ready.get_json() == {
+        "status": "unavailable",
+        "database": "down",
+        "redis": "not configured",
+    }
+    assert ready.headers["Cache-Control"] == "no-store"
 
 
 def test_an_accepted_comment_is_already_committed(app, reader, database_url) -> None:
