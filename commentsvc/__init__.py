@@ -15,6 +15,7 @@ from commentsvc.comments import api_views, page_cache, widget_views
 from commentsvc.core import errors, health, limits, observability, security, static_files
 from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
 from commentsvc.core.extensions import csrf, db
+from commentsvc.db.statements import PATH_OPTION
 from commentsvc.shares import views as share_views
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -48,8 +49,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config.get("DATABASE_URL") or default_database_url(app.instance_path)
     )
-    # Errors never carry query parameters (emails!) into the logs.
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True})
+    # Errors never carry query parameters (emails!) into the logs; the hot-path statements
+    # take the path the HOT_SQL setting chooses (commentsvc.db.statements).
+    engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True})
+    engine_options.setdefault("execution_options", {})[PATH_OPTION] = app.config["HOT_SQL"]
 
     # Behind N trusted proxies, take the client's address from X-Forwarded-For; otherwise never.
     if app.config["TRUSTED_PROXIES"]:

@@ -138,7 +138,7 @@ def test_a_write_outside_a_transaction_begins_one_as_execute_would(app) -> None:
             .values(approved_count=Article.approved_count + 1)
         )
         with db.engine.connect() as connection:
-            add.all(connection, key="k")
+            add.write(connection, key="k")
             assert connection.in_transaction()
             connection.commit()
         with read_connection() as connection:
@@ -171,3 +171,42 @@ def test_a_lost_connection_renews_the_pool_as_execute_would(app, database_url) -
         with read_connection() as first, read_connection() as second:
             now = {pid.one(first).pid, pid.one(second).pid}
         assert lost not in now and alive not in now
+
+
+def test_reads_and_writes_are_called_by_their_names(app) -> None:
+    bump = Statement(sa.update(Article).values(approved_count=Article.approved_count + 1))
+    read = Statement(sa.select(Article.key))
+    with app.app_context(), db.engine.connect() as connection:
+        with pytest.raises(TypeError, match="call write"):
+            bump.all(connection)
+        with pytest.raises(TypeError, match="call all"):
+            read.write(connection)
+        assert connection.execute(sa.select(sa.func.count()).select_from(Article)).scalar() == 0
+
+
+@pytest.mark.settings(HOT_SQL="execute")
+def test_the_execute_setting_sends_hot_statements_through_connection_execute(app) -> None:
+    cursor_calls = []
+    with app.app_context():
+        _seed()
+        sa.event.listen(db.engine, "before_execute", lambda *a, **k: cursor_calls.append(a[1]))
+        with read_connection() as connection:
+            row = _STATE.one(connection, key="k")
+        assert (row.title, row.approved_count, row.comments_closed) == ("T", 2, False)
+        # before_execute fires only inside Connection.execute, never for a DirectQuery.
+        assert len(cursor_calls) == 1
+        assert type(_STATE.query(connection)).__name__ == "PortableQuery"
+
+
+def test_both_paths_give_the_same_rows(app) -> None:
+    with app.app_context():
+        _seed()
+        with read_connection() as connection:
+            direct = _STATE.one(connection, key="k")
+            assert type(_STATE.query(connection)).__name__ == "DirectQuery"
+        with read_connection() as connection:
+            connection.execution_options(commentsvc_hot_sql="execute")
+            portable = _STATE.one(connection, key="k")
+            assert type(_STATE.query(connection)).__name__ == "PortableQuery"
+        assert tuple(direct) == tuple(portable)
+        assert direct._fields == tuple(portable._fields)

@@ -165,7 +165,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
             "user_agent": new.user_agent[:MAX_USER_AGENT_LENGTH],
             "from_site": False,
         }
-        comment_id = _INSERT_COMMENT.one(connection, **values).id
+        comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
         if values["status"] == Status.APPROVED:
             adjust_approved_count(values["article_id"], +1, connection)
     return Comment(id=comment_id, **values)
@@ -189,7 +189,7 @@ def adjust_approved_count(
     # An atomic increment: two moderators approving at once must both count.
     # Core, built once: nothing in the session reads the count back before the commit.
     connection = connection or db.session.connection()
-    _ADJUST_COUNT.all(connection, article_id=article_id, delta=delta)
+    _ADJUST_COUNT.write(connection, article_id=article_id, delta=delta)
 
 
 def set_status(comment_id: int, status: Status) -> bool:

@@ -23,7 +23,7 @@ def serialise_sender(connection: Connection, new: NewComment) -> None:
     circle). SQLite: take its single write lock now, before the checks read anything.
     """
     if connection.dialect.name != "postgresql":
-        _TAKE_SQLITE_WRITE_LOCK.all(connection)
+        _TAKE_SQLITE_WRITE_LOCK.write(connection)
         return
     _TAKE_SENDER_LOCKS.all(connection, email=f"email:{new.email.lower()}", ip=f"ip:{new.ip}")
 

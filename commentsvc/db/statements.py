@@ -1,4 +1,16 @@
-"""Statements sent straight to the driver's cursor, for the SQL every request runs."""
+"""The hot-path statements: compiled once and sent straight to the driver's cursor.
+
+For the few statements every page view, post or click sends, ``Connection.execute`` cost
+several times what the database took (its cache lookup, execution context and result
+objects): docs/decisions/0003-hand-compiled-hot-path-sql.md has the measurements. The
+shortcut relies on SQLAlchemy internals (compiled bind and result processors, the
+connection's error handling), so it has guard rails: SQLAlchemy is pinned to the minor
+versions the suite has run on, and the ``COMMENTSVC_HOT_SQL=execute`` setting routes every
+such statement through the public ``Connection.execute`` instead (CI runs the database tests
+both ways, so an upgrade that breaks the shortcut fails a test, not production).
+
+Reads are called ``all``/``first``/``one``; writes (INSERT, UPDATE, DELETE) ``write``.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +27,7 @@ class DirectQuery:
     """A statement compiled once for one dialect, run straight on the driver's cursor.
 
     For the statements every page view or click sends (a SELECT, or an INSERT, UPDATE or
-    DELETE, with or without RETURNING): ``Connection.execute`` spent about 40 µs (SQLite) to
-    90 µs (PostgreSQL) a call on its cache lookup, execution context and result objects,
-    several times what the database took. What ``execute`` does that matters is kept:
+    DELETE, with or without RETURNING). What ``execute`` does that matters is kept:
 
     - rows hold what ``execute`` would give (each column's type converts its value), as
       named tuples (plain tuples for a ``text()`` SELECT, whose columns are unknown);
@@ -132,38 +142,91 @@ class _Context:
         self.execution_options = connection.get_execution_options()
 
 
+class PortableQuery:
+    """A statement run through SQLAlchemy's public ``Connection.execute``, rows as it gives them.
+
+    What ``COMMENTSVC_HOT_SQL=execute`` uses instead of a DirectQuery: slower, but on
+    SQLAlchemy's supported footing, so the two can be compared on any SQLAlchemy version.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+
+    def all(self, connection: Connection, **values: Any) -> list[Any]:
+        """Every row the statement gives (none for a write without RETURNING)."""
+        result = connection.execute(self.statement, values)
+        return list(result) if result.returns_rows else []
+
+
+# The execution option that chooses the path; create_app sets it on the engine from the
+# HOT_SQL setting.
+PATH_OPTION = "commentsvc_hot_sql"
+DIRECT, PORTABLE = "direct", "execute"
+
+
 class Statement:
-    """A statement run as a DirectQuery, compiled on first use for each kind of database.
+    """A hot-path statement, compiled on first use for each kind of database.
 
     ``build`` is the statement, or a function of the dialect's name that makes it (for SQL
     that differs between SQLite and PostgreSQL). Module-level, built once: making a
-    statement cost more than running it.
+    statement cost more than running it. Run as a DirectQuery, or as a PortableQuery when the
+    connection's engine says so (``PATH_OPTION``).
     """
 
     def __init__(self, build: Executable | Callable[[str], Executable]) -> None:
         self._build = build
-        self._queries: dict[tuple[Any, ...], DirectQuery] = {}
+        self._queries: dict[tuple[Any, ...], DirectQuery | PortableQuery] = {}
+        self._writes: bool | None = None
 
-    def query(self, connection: Connection) -> DirectQuery:
-        """The statement compiled for ``connection``'s database."""
+    def query(self, connection: Connection) -> DirectQuery | PortableQuery:
+        """The statement compiled for ``connection``'s database and chosen path."""
         dialect = connection.dialect
-        kind = (dialect.name, dialect.driver, dialect.server_version_info)
+        path = connection.get_execution_options().get(PATH_OPTION, DIRECT)
+        kind = (dialect.name, dialect.driver, dialect.server_version_info, path)
         query = self._queries.get(kind)
         if query is None:
             build = self._build
             statement = build if isinstance(build, Executable) else build(dialect.name)
-            query = self._queries[kind] = DirectQuery(statement, dialect)
+            self._writes = _writes(statement)
+            direct = path == DIRECT
+            query = DirectQuery(statement, dialect) if direct else PortableQuery(statement)
+            self._queries[kind] = query
         return query
 
     def all(self, connection: Connection, **values: Any) -> list[Any]:
-        """Every row the statement gives (none for a write without RETURNING)."""
-        return self.query(connection).all(connection, **values)
+        """Every row the statement reads."""
+        query = self.query(connection)
+        self._refuse(write=True)
+        return query.all(connection, **values)
 
     def one(self, connection: Connection, **values: Any) -> Any:
-        """The statement's single row."""
-        return self.query(connection).one(connection, **values)
+        """The single row the statement reads; ValueError when there is not exactly one."""
+        rows = self.all(connection, **values)
+        if len(rows) != 1:
+            raise ValueError(f"expected one row, got {len(rows)}")
+        return rows[0]
 
     def first(self, connection: Connection, **values: Any) -> Any:
-        """The statement's first row, or None."""
-        rows = self.query(connection).all(connection, **values)
+        """The first row the statement reads, or None."""
+        rows = self.all(connection, **values)
         return rows[0] if rows else None
+
+    def write(self, connection: Connection, **values: Any) -> list[Any]:
+        """Run an INSERT, UPDATE or DELETE in ``connection``'s transaction (begun if none is:
+        the caller commits); the rows of its RETURNING clause, if any."""
+        query = self.query(connection)
+        self._refuse(write=False)
+        return query.all(connection, **values)
+
+    def _refuse(self, write: bool) -> None:
+        # A text() statement may do either (a lock taken by a SELECT, say): callers choose.
+        if self._writes is write:
+            verb = "write()" if write else "all(), first() or one()"
+            raise TypeError(f"this statement {'writes' if write else 'reads'}: call {verb}")
+
+
+def _writes(statement: Executable) -> bool | None:
+    """Whether a statement writes; None for a text() statement, which may do either."""
+    if isinstance(statement, TextClause):
+        return None
+    return bool(getattr(statement, "is_dml", False))

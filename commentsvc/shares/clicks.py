@@ -96,7 +96,7 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
             article_id = known.get(click.ref.key) or article_id_for(
                 click.ref, article_state(click.ref.key, connection), connection
             )
-            _INCREMENT.all(connection, article_id=article_id, network=click.network)
+            _INCREMENT.write(connection, article_id=article_id, network=click.network)
     except Exception:
         if use_redis:
             forget_click(key)

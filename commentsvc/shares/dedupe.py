@@ -103,7 +103,9 @@ def first_click(key: str, use_redis: bool = True, connection: Connection | None 
             redis_down(error)
     now = utcnow()
     connection = connection or db.session.connection()
-    stored = _REMEMBER.all(connection, key=key, expires_at=now + timedelta(seconds=window), now=now)
+    stored = _REMEMBER.write(
+        connection, key=key, expires_at=now + timedelta(seconds=window), now=now
+    )
     if random.randrange(PURGE_ONE_IN) == 0:
         purge_expired(connection=connection)
     # RETURNING, not rowcount: an upsert does not report rowcount on every driver.
