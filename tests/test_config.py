@@ -1,20 +1,224 @@
-"""Configuration from COMMENTSVC_* variables, with safe defaults, all documented."""
+"""Configuration: every setting checked at start, from the environment, config.py or a test."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from commentsvc import create_app
-from commentsvc.core.config import SETTINGS, load_settings
+from commentsvc.core.config import ENV_PREFIX, SETTINGS, ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ["environment", "config.py"]
 
 
-def test_defaults_are_safe_for_local_use(tmp_path) -> None:
+@pytest.fixture
+def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty instance folder for create_app, and no COMMENTSVC_* setting in the environment."""
+    for setting in SETTINGS:
+        monkeypatch.delenv(setting.env, raising=False)
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    monkeypatch.setenv("COMMENTSVC_INSTANCE_PATH", str(folder))
+    return folder
+
+
+def as_text(value: Any) -> str:
+    """How an operator would write ``value`` in an environment variable."""
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def configure(source: str, instance: Path, monkeypatch: pytest.MonkeyPatch, **values: Any) -> None:
+    """Give settings through the environment (as text) or the instance config.py (as Python)."""
+    if source == "environment":
+        for key, value in values.items():
+            monkeypatch.setenv(ENV_PREFIX + key, as_text(value))
+    else:
+        (instance / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in values.items()))
+
+
+def named(source: str, instance: Path, key: str) -> str:
+    """How a message names a setting given by ``source``."""
+    return ENV_PREFIX + key if source == "environment" else f"{key} in {instance / 'config.py'}"
+
+
+def refusal(source: str, instance: Path, key: str, value: Any) -> str:
+    """The start of the message that refuses ``value``: the setting's name, then the value."""
+    shown = as_text(value) if source == "environment" else value
+    return f"{named(source, instance, key)} is {shown!r}"
+
+
+def start_error(**test_config: Any) -> str:
+    with pytest.raises(ConfigError) as raised:
+        create_app(test_config or None)
+    return str(raised.value)
+
+
+INTEGER = "a whole number of at least 1"
+BOOLEAN = "true or false"
+RATE_LIMIT = "a rate limit such as '10 per minute;60 per hour'"
+ORIGINS = "space- or comma-separated http(s):// origins"
+MODERATION = "one of all, first-time, none"
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("THREAD_DEPTH", "five", INTEGER),
+        ("THREAD_DEPTH", 0, INTEGER),
+        ("THREAD_DEPTH", True, INTEGER),
+        ("COMMENTS_PER_PAGE", 2.5, INTEGER),
+        ("CHECK_DELIVERABILITY", "maybe", BOOLEAN),
+        ("CHECK_DELIVERABILITY", 2, BOOLEAN),
+        ("RATE_LIMIT_COMMENTS", "10 per fortnight", RATE_LIMIT),
+        ("ALLOWED_ORIGINS", "news.example", ORIGINS),
+        ("ALLOWED_ORIGINS", ["ftp://x"], ORIGINS),
+        ("ALLOWED_ORIGINS", "https://news.example/articles", ORIGINS),
+        ("MODERATION", "sometimes", MODERATION),
+        (
+            "SHARE_NETWORKS",
+            ["facebook", "myspace"],
+            "comma-separated share networks among facebook, x",
+        ),
+        ("REDIS_URL", "localhost:6379", "a redis://, rediss:// or unix:// URL"),
+    ],
+)
+def test_a_bad_value_stops_the_start_naming_the_setting_the_value_and_the_expectation(
+    instance: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    key: str,
+    value: Any,
+    expected: str,
+) -> None:
+    configure(source, instance, monkeypatch, **{key: value})
+    message = start_error()
+    assert message.startswith(refusal(source, instance, key, value))
+    assert f"expected {expected}" in message
+
+
+def test_a_configuration_error_is_a_runtime_error() -> None:
+    assert issubclass(ConfigError, RuntimeError)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("ALLOWED_ORIGINS", ["https://a.example", "b.example"], "'b.example' is not an origin;"),
+        ("SHARE_NETWORKS", ["x", "myspace", "email"], "unknown: myspace;"),
+    ],
+)
+def test_the_message_says_which_item_of_a_list_is_wrong(
+    instance: Path, monkeypatch: pytest.MonkeyPatch, source: str, key: str, value: Any, reason: str
+) -> None:
+    configure(source, instance, monkeypatch, **{key: value})
+    assert reason in start_error()
+
+
+def test_good_typed_values_from_config_py_are_accepted_and_normalised(instance: Path) -> None:
+    (instance / "config.py").write_text(
+        "THREAD_DEPTH = 7\n"
+        "MAX_COMMENT_LENGTH = '300'\n"  # text, as in the environment, is read the same way
+        "ALLOWED_ORIGINS = ['https://News.example/', 'http://blog.example:8080']\n"
+        "CHECK_DELIVERABILITY = True\n"
+        "SHARE_NETWORKS = ('Email', 'copy')\n"
+        "MODERATION = 'None'\n"
+        "REDIS_URL = None\n"
+        "SESSION_COOKIE_SECURE = True\n"  # not ours: passes untouched
+    )
+    config = create_app().config
+    assert config["THREAD_DEPTH"] == 7
+    assert config["MAX_COMMENT_LENGTH"] == 300
+    assert config["ALLOWED_ORIGINS"] == ("https://news.example", "http://blog.example:8080")
+    assert config["CHECK_DELIVERABILITY"] is True
+    assert config["SHARE_NETWORKS"] == ("email", "copy")
+    assert config["MODERATION"] == "none"
+    assert config["REDIS_URL"] is None
+    assert config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_the_environment_wins_over_config_py(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (instance / "config.py").write_text("THREAD_DEPTH = 7\nMODERATION = 'all'\n")
+    monkeypatch.setenv("COMMENTSVC_THREAD_DEPTH", "3")
+    config = create_app().config
+    assert config["THREAD_DEPTH"] == 3
+    assert config["MODERATION"] == "all"
+
+
+def test_every_refused_value_is_reported_at_once(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (instance / "config.py").write_text("THREAD_DEPTH = 'five'\n")
+    monkeypatch.setenv("COMMENTSVC_MODERATION", "sometimes")
+    message = start_error()
+    assert f"THREAD_DEPTH in {instance / 'config.py'} is 'five'" in message
+    assert "COMMENTSVC_MODERATION is 'sometimes'" in message
+
+
+@pytest.mark.parametrize(
+    ("source", "key", "value"),
+    [
+        ("environment", "SECRET_KEY", "hunter2-is-short"),
+        ("config.py", "SECRET_KEY", "hunter2-is-short"),
+        ("environment", "SECRET_KEY", "replace-with-64-random-hex-characters"),
+        ("config.py", "SECRET_KEY", "replace-with-64-random-hex-characters"),
+        ("config.py", "METRICS_TOKEN", 31337),  # any text is a token: only a typed one is wrong
+    ],
+)
+def test_a_secret_is_never_quoted(
+    instance: Path, monkeypatch: pytest.MonkeyPatch, source: str, key: str, value: Any
+) -> None:
+    configure(source, instance, monkeypatch, **{key: value})
+    message = start_error()
+    assert message.startswith(f"{named(source, instance, key)} is (hidden)")
+    assert str(value) not in message
+    if key == "SECRET_KEY":
+        assert "expected at least 32 random characters" in message
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_password_in_a_url_is_never_quoted(
+    instance: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    configure(source, instance, monkeypatch, DATABASE_URL="postgresql:/app:pw-123@db/comments")
+    message = start_error()
+    assert "postgresql:/app:***@db/comments" in message
+    assert "pw-123" not in message
+
+
+def test_a_long_value_is_quoted_cut_short(instance: Path) -> None:
+    (instance / "config.py").write_text(f"MODERATION = {'x' * 5000!r}\n")
+    message = start_error()
+    assert "'xxxx" in message and "…" in message
+    assert len(message) < 400
+
+
+def test_the_test_mapping_is_checked_too_and_its_other_keys_pass_untouched(
+    instance: Path,
+) -> None:
+    message = start_error(THREAD_DEPTH="five")
+    assert message.startswith("THREAD_DEPTH in test_config is 'five'")
+    # A test may sign with a short key; only operators' keys must be long.
+    app = create_app({"SECRET_KEY": "test-secret", "RATELIMIT_ENABLED": False, "THREAD_DEPTH": 2})
+    assert app.config["SECRET_KEY"] == "test-secret"
+    assert app.config["RATELIMIT_ENABLED"] is False
+    assert app.config["THREAD_DEPTH"] == 2
+
+
+def test_every_default_is_a_value_its_setting_accepts() -> None:
+    for setting in SETTINGS:
+        assert setting.convert(setting.default) == setting.default, setting.key
+
+
+def test_defaults_are_safe_for_local_use(tmp_path: Path) -> None:
     app = Flask("x", instance_path=str(tmp_path))
     load_settings(app, {})
     assert app.config["SECRET_KEY"] is None  # generated into the instance folder at start
@@ -25,16 +229,14 @@ def test_defaults_are_safe_for_local_use(tmp_path) -> None:
     assert app.config["CHECK_DELIVERABILITY"] is False
 
 
-def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch) -> None:
-    for setting in SETTINGS:
-        monkeypatch.delenv(setting.env, raising=False)
+def test_default_database_is_sqlite_in_the_instance_folder(instance: Path) -> None:
     app = create_app()
-    assert (
-        app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{app.instance_path}/commentsvc.sqlite3"
-    )
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance}/commentsvc.sqlite3"
 
 
-def test_environment_variables_configure_the_app(monkeypatch) -> None:
+def test_environment_variables_configure_the_app(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COMMENTSVC_SECRET_KEY", "from-env-0123456789abcdef0123456789abcdef")
     monkeypatch.setenv("COMMENTSVC_DATABASE_URL", "postgresql://u@db.example/comments")
     monkeypatch.setenv("COMMENTSVC_ALLOWED_ORIGINS", "https://News.example, https://blog.example/")
@@ -48,28 +250,17 @@ def test_environment_variables_configure_the_app(monkeypatch) -> None:
     assert app.config["CHECK_DELIVERABILITY"] is True
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("COMMENTSVC_MODERATION", "sometimes"),
-        ("COMMENTSVC_THREAD_DEPTH", "0"),
-        ("COMMENTSVC_COMMENTS_PER_PAGE", "many"),
-        ("COMMENTSVC_ALLOWED_ORIGINS", "news.example"),
-        ("COMMENTSVC_CHECK_DELIVERABILITY", "maybe"),
-        ("COMMENTSVC_SECRET_KEY", "short"),
-        ("COMMENTSVC_SECRET_KEY", "replace-with-64-random-hex-characters"),
-        ("COMMENTSVC_RATE_LIMIT_COMMENTS", "10 per fortnight"),
-    ],
-)
-def test_a_bad_setting_stops_the_start_with_its_name(monkeypatch, name: str, value: str) -> None:
-    monkeypatch.setenv(name, value)
-    with pytest.raises(RuntimeError, match=name):
-        create_app()
+def readme_settings_table() -> dict[str, str]:
+    """The README's configuration table: each variable and its "Default" column."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"^\| `(COMMENTSVC_\w+)` \| (.*?) \|", section, re.M))
 
 
 def test_readme_documents_every_setting_with_its_default() -> None:
-    readme = (ROOT / "README.md").read_text()
+    table = readme_settings_table()
     for setting in SETTINGS:
-        assert re.search(rf"^\| `{setting.env}` \|", readme, re.M), (
-            f"{setting.env} is not in the README"
-        )
+        assert setting.env in table, f"{setting.env} is not in the README"
+        assert table[setting.env] == setting.documented_default, setting.env
+    unknown = set(table) - {setting.env for setting in SETTINGS}
+    assert not unknown, f"the README lists settings the code does not have: {sorted(unknown)}"

@@ -1,4 +1,11 @@
-"""Configuration: defaults, then the instance ``config.py``, then ``COMMENTSVC_*`` variables."""
+"""Configuration: defaults, then the instance ``config.py``, then ``COMMENTSVC_*`` variables.
+
+Every value goes through its setting's ``Kind`` whichever source gives it: text from the
+environment, text or a typed Python value (``THREAD_DEPTH = 7``, ``ALLOWED_ORIGINS = [...]``)
+from ``config.py`` or from the mapping tests pass to ``create_app``. A value the kind refuses
+stops the start with a ``ConfigError`` naming the setting, the value and what was expected,
+instead of failing later in the middle of some request.
+"""
 
 from __future__ import annotations
 
@@ -6,83 +13,53 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
 
-from commentsvc.shares.networks import parse_network_list
+from commentsvc.core.setting_kinds import (
+    BOOLEAN,
+    LONG_RANDOM_KEY,
+    ORIGIN_LIST,
+    POSITIVE_NUMBER,
+    RATE_LIMIT,
+    REDIS_SERVER_URL,
+    SQLALCHEMY_URL,
+    TEXT,
+    WHOLE_NUMBER,
+    WORDS,
+    Kind,
+    one_of,
+    quoted,
+    shorten,
+    text_or_list,
+)
+from commentsvc.shares.networks import NETWORKS, parse_network_list
 
 ENV_PREFIX = "COMMENTSVC_"
 MODERATION_MODES = ("all", "first-time", "none")
+MODERATION_MODE = one_of(*MODERATION_MODES)
 
 
-def _bool(value: str) -> bool:
-    if value.strip().lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.strip().lower() in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(f"expected a whole number of at least 1, got {value!r}")
-    return number
-
-
-def _origins(value: str) -> tuple[str, ...]:
-    origins = tuple(o.strip().rstrip("/").lower() for o in value.replace(",", " ").split())
-    for origin in origins:
-        if not origin.startswith(("http://", "https://")):
-            raise ValueError(f"an allowed origin must start with http:// or https://: {origin!r}")
-    return origins
-
-
-def _non_negative_int(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError(f"expected a whole number of at least 0, got {value!r}")
-    return number
-
-
-def _redis_url(value: str) -> str | None:
-    value = value.strip()
-    if value and not value.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError(f"expected a redis:// or rediss:// URL, got {value!r}")
-    return value or None
-
-
-def _secret_key(value: str) -> str:
-    key = value.strip()
-    # A short or copied-from-the-example key lets anyone forge tokens and admin sessions.
-    if len(key) < 32 or key.startswith("replace-with"):
-        raise ValueError(
-            "use at least 32 random characters, e.g. "
-            "python -c 'import secrets; print(secrets.token_hex(32))'"
-        )
-    return key
-
-
-def _rate_limit(value: str) -> str:
-    from commentsvc.core.limits import parse_rules
-
+def _networks(value: object) -> tuple[str, ...]:
+    text = text_or_list(value)
     try:
-        parse_rules(value)
+        return parse_network_list(text)
     except ValueError:
-        raise ValueError(
-            f"not a rate limit such as '10 per minute;60 per hour': {value!r}"
-        ) from None
-    return value
+        unknown = [n for n in (p.strip().lower() for p in text.split(",")) if n not in NETWORKS]
+        raise ValueError(f"unknown: {shorten(', '.join(unknown))}") from None
 
 
-def _moderation(value: str) -> str:
-    mode = value.strip().lower()
-    if mode not in MODERATION_MODES:
-        raise ValueError(f"expected one of {', '.join(MODERATION_MODES)}, got {value!r}")
-    return mode
+NETWORK_LIST = Kind(
+    f"comma-separated share networks among {', '.join(NETWORKS)} (a list of them in config.py)",
+    _networks,
+)
+
+
+class ConfigError(RuntimeError):
+    """A setting's value was refused at start-up; the message says which, what and why."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +68,45 @@ class Setting:
 
     key: str
     default: Any
-    parse: Callable[[str], Any]
+    kind: Kind
     help: str
+    # The README's "Default" column, where the default is decided at start-up or needs words.
+    default_in_words: str | None = None
+    # A secret's value is never quoted, not even when refused.
+    secret: bool = False
 
     @property
     def env(self) -> str:
         return ENV_PREFIX + self.key
+
+    @property
+    def documented_default(self) -> str:
+        """The default as the README's table writes it.
+
+        Its own words when it has some; else "unset" for None, "empty" for an empty text or
+        list, and the value in backticks (booleans as `true`/`false`).
+        """
+        if self.default_in_words is not None:
+            return self.default_in_words
+        if self.default is None:
+            return "unset"
+        if isinstance(self.default, bool):
+            return "`true`" if self.default else "`false`"
+        if self.default in ("", ()):
+            return "empty"
+        return f"`{self.default}`"
+
+    def convert(self, value: object) -> Any:
+        """``value`` (text or typed) as the app uses it; ValueError if this setting refuses it."""
+        if value is None and self.default is None:
+            return None
+        return self.kind.convert(value)
+
+    def shown(self, value: object) -> str:
+        """``value`` as an error message may quote it: cut short, with no secret in it."""
+        if self.secret:
+            return "(hidden)"
+        return quoted(value)
 
 
 # Every setting the service reads. The README's configuration table lists each one (a test
@@ -105,192 +115,256 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SECRET_KEY",
         None,
-        _secret_key,
+        LONG_RANDOM_KEY,
         "Signs form and comment tokens. Generated once into the instance folder when unset.",
+        default_in_words="generated",
+        secret=True,
     ),
     Setting(
         "DATABASE_URL",
         None,
-        str,
+        SQLALCHEMY_URL,
         "SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. "
         "Default: SQLite file commentsvc.sqlite3 in the instance folder.",
+        default_in_words="SQLite file",
     ),
     Setting(
         "ALLOWED_ORIGINS",
         (),
-        _origins,
+        ORIGIN_LIST,
         "Space- or comma-separated origins (https://news.example) "
         "allowed to embed the widget and whose pages may be commented. Empty: any.",
+        default_in_words="empty (any)",
     ),
     Setting(
         "MODERATION",
         "first-time",
-        _moderation,
+        MODERATION_MODE,
         "all (hold every comment), first-time "
         "(hold unless the email has an approved comment), none (publish at once).",
     ),
     Setting(
         "HOLD_LINKS",
         2,
-        _non_negative_int,
+        WHOLE_NUMBER,
         "Hold a comment for moderation when it has this many links or more (0: never). "
         "Changeable in the admin.",
     ),
     Setting(
         "MODERATION_WORDS",
         "",
-        str,
+        WORDS,
         "Words (comma- or newline-separated) that hold a comment when found in its name, email, "
         "website, text, IP or user agent. Changeable in the admin.",
     ),
     Setting(
         "DISALLOWED_WORDS",
         "",
-        str,
+        WORDS,
         "Like MODERATION_WORDS, but the comment goes straight to spam. Changeable in the admin.",
     ),
     Setting(
         "CLOSE_AFTER_DAYS",
         0,
-        _non_negative_int,
+        WHOLE_NUMBER,
         "Close comments on articles first seen more than this many days ago (0: never). "
         "Changeable in the admin.",
     ),
-    Setting("THREAD_DEPTH", 5, _positive_int, "How many levels deep replies nest."),
+    Setting("THREAD_DEPTH", 5, POSITIVE_NUMBER, "How many levels deep replies nest."),
     Setting(
         "COMMENTS_PER_PAGE",
         50,
-        _positive_int,
+        POSITIVE_NUMBER,
         "Top-level comments per widget or API page (their replies come with them).",
     ),
-    Setting("MAX_COMMENT_LENGTH", 5000, _positive_int, "Longest comment accepted, in characters."),
+    Setting(
+        "MAX_COMMENT_LENGTH", 5000, POSITIVE_NUMBER, "Longest comment accepted, in characters."
+    ),
     Setting(
         "CHECK_DELIVERABILITY",
         False,
-        _bool,
+        BOOLEAN,
         "Look up the email domain in DNS when validating (off: no network call).",
     ),
-    Setting("FORM_MAX_AGE", 86400, _positive_int, "Seconds a served comment form stays valid."),
+    Setting("FORM_MAX_AGE", 86400, POSITIVE_NUMBER, "Seconds a served comment form stays valid."),
     Setting(
         "REDIS_URL",
         None,
-        _redis_url,
+        REDIS_SERVER_URL,
         "redis://host:6379/0. When set, share de-duplication keys and not yet flushed share "
         "counts live in Redis; without it, in the database.",
     ),
     Setting(
         "REDIS_PREFIX",
         "commentsvc:",
-        str,
+        TEXT,
         "Prefix of every Redis key we write, so one Redis can serve several installs.",
     ),
     Setting(
         "SHARE_NETWORKS",
         parse_network_list(None),
-        parse_network_list,
+        NETWORK_LIST,
         "Comma-separated share buttons, in order (facebook, x, linkedin, whatsapp, telegram, "
         "reddit, bluesky, mastodon, threads, email, copy, native).",
+        default_in_words="all, in this order",
     ),
     Setting(
         "SHARE_DEDUPE_SECONDS",
         1800,
-        _positive_int,
+        POSITIVE_NUMBER,
         "A reader's repeated clicks on one network for one article count once in this window.",
     ),
     Setting(
         "SHARE_FLUSH_SECONDS",
         1,
-        _non_negative_int,
+        WHOLE_NUMBER,
         "With Redis, share clicks are counted there and flushed to the database at most once "
         "per this many seconds (0: every click goes straight to the database).",
     ),
     Setting(
         "SHARE_MIN_COUNT",
         1,
-        _non_negative_int,
+        WHOLE_NUMBER,
         "Share counts below this are not shown (the count API's display field is null).",
     ),
     Setting(
         "MIN_SUBMIT_SECONDS",
         3,
-        _non_negative_int,
+        WHOLE_NUMBER,
         "A comment posted sooner than this after its form was served is refused (bots are fast);"
         " counted from the end of the second the form's token was signed in.",
     ),
     Setting(
         "FLOOD_SECONDS",
         15,
-        _non_negative_int,
+        WHOLE_NUMBER,
         "One comment per this many seconds per IP prefix and per email (0: no flood control).",
     ),
     Setting(
         "MAX_REQUEST_BYTES",
         65536,
-        _positive_int,
+        POSITIVE_NUMBER,
         "Largest request body accepted; larger ones get 413.",
     ),
     Setting(
         "RATE_LIMIT_COMMENTS",
         "10 per minute;60 per hour",
-        _rate_limit,
+        RATE_LIMIT,
         "Posts of comments allowed per IP prefix, e.g. 10 per minute;60 per hour.",
     ),
     Setting(
         "RATE_LIMIT_SHARES",
         "120 per minute",
-        _rate_limit,
+        RATE_LIMIT,
         "Share clicks recorded per IP prefix, e.g. 120 per minute.",
     ),
     Setting(
         "RATE_LIMIT_SIGN_IN",
         "20 per minute",
-        _rate_limit,
+        RATE_LIMIT,
         "Admin sign-in attempts per IP prefix, e.g. 20 per minute, on top of the lock-out.",
     ),
     Setting(
         "TRUSTED_PROXIES",
         0,
-        _non_negative_int,
+        WHOLE_NUMBER,
         "How many reverse proxies in front set X-Forwarded-For/-Proto/-Host; 0 trusts none.",
     ),
-    Setting("LOG_JSON", False, _bool, "Log one JSON object per request instead of plain text."),
+    Setting("LOG_JSON", False, BOOLEAN, "Log one JSON object per request instead of plain text."),
     Setting(
         "METRICS_TOKEN",
         "",
-        str,
+        TEXT,
         "When set, /metrics asks for the header Authorization: Bearer <token>.",
+        secret=True,
     ),
     Setting(
         "OWN_COMMENT_MAX_AGE",
         86400,
-        _positive_int,
+        POSITIVE_NUMBER,
         "Seconds a commenter can still see "
         "their own held comment through the link they were sent back to.",
     ),
     Setting(
         "PAGE_CACHE_MB",
         8,
-        _non_negative_int,
+        WHOLE_NUMBER,
         "Memory per worker for rendered widget pages (checked against the database on every "
         "request); 0 switches the cache off.",
+    ),
+    Setting(
+        "HOT_SQL",
+        "direct",
+        one_of("direct", "execute"),
+        "How the busiest statements run: direct (compiled once, sent straight to the "
+        "driver's cursor) or execute (through SQLAlchemy's public Connection.execute, slower; "
+        "for checking a SQLAlchemy upgrade).",
     ),
 )
 
 
-def load_settings(app: Flask, environ: Mapping[str, str]) -> None:
-    """Fill ``app.config`` from defaults, the instance config file, then the environment."""
+_BY_KEY = {setting.key: setting for setting in SETTINGS}
+
+
+def load_settings(
+    app: Flask, environ: Mapping[str, str], test_config: Mapping[str, Any] | None = None
+) -> None:
+    """Fill ``app.config``: defaults, the instance ``config.py``, the environment, then the tests'.
+
+    Every value is checked and normalised by its setting; refused ones raise one ConfigError
+    that lists them all. Other keys of ``config.py`` or ``test_config`` (Flask's own,
+    extensions') pass untouched.
+    """
     for setting in SETTINGS:
         app.config.setdefault(setting.key, setting.default)
     # An operator may keep settings in instance/config.py instead of the environment.
-    app.config.from_pyfile("config.py", silent=True)
-    for setting in SETTINGS:
-        raw = environ.get(setting.env)
-        if raw is None:
+    path = Path(app.instance_path) / "config.py"
+    from_file = Config(app.instance_path)
+    from_file.from_pyfile(str(path), silent=True)
+    refused = _take(app.config, from_file, lambda setting: f"{setting.key} in {path}")
+    from_environment = {s.key: environ[s.env] for s in SETTINGS if s.env in environ}
+    refused += _take(app.config, from_environment, lambda setting: setting.env)
+    if test_config is not None:
+        refused += _take(
+            app.config, test_config, lambda setting: f"{setting.key} in test_config", tests=True
+        )
+    if refused:
+        # Raised outside the except blocks, so no refusing error is chained: one may quote its
+        # value, and a secret's value must never reach a log.
+        raise ConfigError("\n".join(refused))
+
+
+# Tests sign with short keys such as "test-secret"; no operator reaches create_app's mapping.
+_TEST_SECRET_KEY = replace(_BY_KEY["SECRET_KEY"], kind=TEXT)
+
+
+def _take(
+    config: Config,
+    values: Mapping[str, Any],
+    where: Callable[[Setting], str],
+    tests: bool = False,
+) -> list[str]:
+    """Put ``values`` into ``config``, each through its setting; say which were refused and why.
+
+    ``where`` names a setting as its source does (``COMMENTSVC_X``, ``X in …/config.py``).
+    """
+    refused = []
+    for key, value in values.items():
+        setting = _BY_KEY.get(key)
+        if setting is None:
+            config[key] = value
             continue
+        if tests and key == "SECRET_KEY":
+            setting = _TEST_SECRET_KEY
         try:
-            app.config[setting.key] = setting.parse(raw)
+            config[key] = setting.convert(value)
         except ValueError as error:
-            raise RuntimeError(f"{setting.env}: {error}") from None
+            reason = f": {error}" if str(error) else ""
+            refused.append(
+                f"{where(setting)} is {setting.shown(value)}{reason}; "
+                f"expected {setting.kind.expected}"
+            )
+    return refused
 
 
 def default_database_url(instance_path: str) -> str:

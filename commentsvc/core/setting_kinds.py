@@ -1,0 +1,166 @@
+"""The kinds of value a setting accepts: text from the environment, or typed Python values.
+
+Each ``Kind`` turns what it is given into the value the app uses, or raises ValueError; its
+``expected`` says in a few words what it would have accepted, for the error message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from commentsvc.core.rates import UNIT_SECONDS, parse_rules
+
+# Longest quoted value in an error message.
+SHOWN_VALUE_LENGTH = 100
+# A URL's password, as in postgresql://user:password@host/db, is never quoted in a message.
+_PASSWORD = re.compile(r":[^:/@\s]+@")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """The values a setting accepts, and how to tell whoever gave another what is expected."""
+
+    expected: str
+    # Text or a typed Python value -> the value the app uses. Raises ValueError for anything
+    # else; the error's message, when not empty, says what is wrong with this value in particular.
+    convert: Callable[[object], Any]
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError()
+    return value
+
+
+def text_or_list(value: object) -> str:
+    """Text as given, or a list or tuple of strings joined as one would write them in text."""
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return ",".join(value)
+    return _text(value)
+
+
+def _whole_number(minimum: int) -> Kind:
+    def convert(value: object) -> int:
+        if isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise ValueError() from None
+        # bool is an int to Python, but THREAD_DEPTH = True is a mistake, not a depth of 1.
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError()
+        return value
+
+    return Kind(f"a whole number of at least {minimum}", convert)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = _text(value).strip().lower()
+    if word in _TRUE | _FALSE:
+        return word in _TRUE
+    raise ValueError()
+
+
+def one_of(*choices: str) -> Kind:
+    """A kind that accepts one of ``choices``, in any case, around any spaces."""
+
+    def convert(value: object) -> str:
+        choice = _text(value).strip().lower()
+        if choice not in choices:
+            raise ValueError()
+        return choice
+
+    return Kind(f"one of {', '.join(choices)}", convert)
+
+
+_ORIGIN = re.compile(r"https?://[^/?#\s]+")
+
+
+def _origins(value: object) -> tuple[str, ...]:
+    text = text_or_list(value)
+    origins = tuple(o.rstrip("/").lower() for o in text.replace(",", " ").split())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ValueError(f"{quoted(origin)} is not an origin")
+    return origins
+
+
+def _rate_limit(value: object) -> str:
+    text = _text(value)
+    try:
+        parse_rules(text)
+    except ValueError:
+        raise ValueError() from None  # its message only quotes the value again
+    return text
+
+
+def _database_url(value: object) -> str | None:
+    url = _text(value).strip()
+    if url and "://" not in url:
+        raise ValueError()
+    return url or None
+
+
+def _redis_url(value: object) -> str | None:
+    url = _text(value).strip()
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError()
+    return url or None
+
+
+def _secret_key(value: object) -> str:
+    key = _text(value).strip()
+    # A short or copied-from-the-example key lets anyone forge tokens and admin sessions.
+    if key.startswith("replace-with"):
+        raise ValueError("the example's placeholder")
+    if len(key) < 32:
+        raise ValueError("too short")
+    return key
+
+
+WHOLE_NUMBER = _whole_number(0)
+POSITIVE_NUMBER = _whole_number(1)
+BOOLEAN = Kind("true or false (or yes/no, on/off, 1/0)", _boolean)
+TEXT = Kind("text", _text)
+WORDS = Kind("text: words or phrases separated by commas or new lines", _text)
+ORIGIN_LIST = Kind(
+    "space- or comma-separated http(s):// origins such as https://news.example "
+    "(a list of them in config.py)",
+    _origins,
+)
+RATE_LIMIT = Kind(
+    "a rate limit such as '10 per minute;60 per hour' "
+    f"(units: {', '.join(UNIT_SECONDS)}; several joined by ';')",
+    _rate_limit,
+)
+SQLALCHEMY_URL = Kind(
+    "an SQLAlchemy URL such as postgresql://user@host/db (empty: the SQLite default)",
+    _database_url,
+)
+REDIS_SERVER_URL = Kind("a redis://, rediss:// or unix:// URL (empty: no Redis)", _redis_url)
+LONG_RANDOM_KEY = Kind(
+    "at least 32 random characters, e.g. from "
+    "python -c 'import secrets; print(secrets.token_hex(32))'",
+    _secret_key,
+)
+
+
+def quoted(value: object) -> str:
+    """``value`` as an error message may quote it: its repr, cut short, with no URL password."""
+    return shorten(_PASSWORD.sub(":***@", repr(value)))
+
+
+def shorten(text: str) -> str:
+    """``text`` cut to what an error message quotes."""
+    if len(text) <= SHOWN_VALUE_LENGTH:
+        return text
+    return text[: SHOWN_VALUE_LENGTH - 1] + "…"
