@@ -93,8 +93,8 @@ def check(app, client, method: str, path: str, **kwargs) -> None:
     response = client.open(path, method=method, **kwargs)
     status = response.status_code
     response.close()
-    assert status != 500, f"{method} {path} {kwargs!r:.300} answered 500"
-    assert status < 500 or status == 503, (method, path, status)
+    # Not even a 503: the database is up here, so a 503 would be a bug reported as an outage.
+    assert status < 500, f"{method} {path} {kwargs!r:.300} answered {status}"
     if status >= 400:
         with app.app_context():
             after = table_sizes()
