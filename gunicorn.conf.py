@@ -31,7 +31,9 @@ def on_starting(server: Any) -> None:
     Workers then find the schema current and never import Alembic; the master stays small too,
     since what it imports every worker inherits.
     """
-    subprocess.run([sys.executable, "-m", "commentsvc.startup"], check=True)
+    ready = subprocess.run([sys.executable, "-m", "commentsvc.startup"])
+    if ready.returncode:
+        sys.exit(ready.returncode)  # it has said why (a refused setting: one line, no traceback)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -21,6 +21,7 @@ from commentsvc import create_app
 from commentsvc.admin.auth import create_moderator
 from commentsvc.comments import moderation
 from commentsvc.comments.gdpr import erase_commenter, export_commenter
+from commentsvc.core.config import ConfigError
 from commentsvc.core.extensions import db, redis_error
 from commentsvc.db.models import Article, Comment, Status
 from commentsvc.shares.flush import LOCK_SECONDS, flush_shares
@@ -147,7 +148,11 @@ def flush_shares_command() -> None:
 
 def _cli_app() -> Flask:
     # Every command may touch the default SQLite file, which lives in the instance folder.
-    app = create_app()
+    try:
+        app = create_app()
+    except ConfigError as error:
+        # A refused setting is the operator's to fix: the message says it all, no traceback.
+        raise click.ClickException(str(error)) from None
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     # `commentsvc db …` (Flask-Migrate's command group) needs the extension bound.
     from flask_migrate import Migrate

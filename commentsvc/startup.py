@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import text
 
-from commentsvc.core.config import ensure_secret_key
+from commentsvc.core.config import ConfigError, ensure_secret_key
 from commentsvc.core.extensions import db
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "db" / "migrations"
@@ -98,4 +99,9 @@ def prepare(app: Flask) -> None:
 if __name__ == "__main__":
     from commentsvc import create_app
 
-    prepare(create_app())
+    try:
+        app = create_app()
+    except ConfigError as error:
+        # A refused setting is the operator's to fix: the message says it all, no traceback.
+        sys.exit(f"commentsvc: {error}")
+    prepare(app)

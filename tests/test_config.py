@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 
 from commentsvc import create_app
+from commentsvc.cli import main
 from commentsvc.core.config import ENV_PREFIX, SETTINGS, ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +109,27 @@ def test_a_bad_value_stops_the_start_naming_the_setting_the_value_and_the_expect
 
 def test_a_configuration_error_is_a_runtime_error() -> None:
     assert issubclass(ConfigError, RuntimeError)
+
+
+def test_the_command_line_says_what_is_wrong_without_a_traceback(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMMENTSVC_THREAD_DEPTH", "five")
+    result = CliRunner().invoke(main, ["pending"])
+    assert result.exit_code == 1
+    assert "Error: COMMENTSVC_THREAD_DEPTH is 'five'; expected a whole number" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_start_before_gunicorn_forks_says_what_is_wrong_in_one_line(instance: Path) -> None:
+    env = {**os.environ, "COMMENTSVC_THREAD_DEPTH": "five"}
+    ran = subprocess.run(
+        [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 1
+    assert ran.stderr.strip().splitlines() == [
+        "commentsvc: COMMENTSVC_THREAD_DEPTH is 'five'; expected a whole number of at least 1"
+    ]
 
 
 @pytest.mark.parametrize("source", SOURCES)
