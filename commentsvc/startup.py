@@ -2,7 +2,7 @@
 
 ``python -m commentsvc.startup`` does it in a process of its own and exits; gunicorn.conf.py
 runs that before forking workers, so the workers find the schema current and never import
-Alembic (about 11 MiB each).
+Alembic, the heaviest import of all (tests/test_imports.py keeps it so).
 """
 
 from __future__ import annotations
