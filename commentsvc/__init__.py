@@ -29,7 +29,11 @@ def _templates_dir() -> str:
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application. Reads configuration only: no files, network or database."""
+    """Build the application. Reads configuration only: no files, network or database.
+
+    ``test_config`` replaces the environment (the instance ``config.py`` still applies);
+    every setting is validated whichever source gives it.
+    """
     app = Flask(
         __name__,
         template_folder=_templates_dir(),
@@ -37,11 +41,35 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # A container keeps the instance folder where its unprivileged user may write.
         instance_path=os.environ.get("COMMENTSVC_INSTANCE_PATH") or None,
     )
+    _configure(app, test_config)
+    _trust_proxies(app)
 
-    # Readers never get a cookie; the admin's session cookie (later) stays first-party.
+    # Foundations. Limits before CSRF, so a flood of forged sign-ins is still counted.
+    db.init_app(app)
+    limits.init_app(app)
+    csrf.init_app(app)
+    security.init_app(app)
+
+    # What readers, publishers and moderators use.
+    static_files.init_app(app)
+    page_cache.init_app(app)
+    widget_views.init_app(app)
+    api_views.init_app(app)
+    share_views.init_app(app)
+    openapi.init_app(app)
+    admin.init_app(app)
+
+    # What operators use, and the error pages.
+    health.init_app(app)
+    observability.init_app(app)
+    errors.init_app(app)
+    return app
+
+
+def _configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Settings (defaults < instance/config.py < COMMENTSVC_* variables or the test mapping)."""
+    # Readers never get a cookie; the admin's session cookie stays first-party.
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-
-    # Configuration: defaults < instance/config.py < COMMENTSVC_* variables, or the test mapping.
     if test_config is None:
         load_settings(app, os.environ)
     else:
@@ -50,33 +78,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.get("DATABASE_URL") or default_database_url(app.instance_path)
     )
     # Errors never carry query parameters (emails!) into the logs; the hot-path statements
-    # take the path the HOT_SQL setting chooses (commentsvc.db.statements).
+    # take the path the HOT_SQL setting chooses (commentsvc.db.statements). Flask-Migrate
+    # (Alembic) is bound only where migrations run (commentsvc.startup and `commentsvc db`):
+    # serving workers never import it.
     engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True})
     engine_options.setdefault("execution_options", {})[PATH_OPTION] = app.config["HOT_SQL"]
 
-    # Behind N trusted proxies, take the client's address from X-Forwarded-For; otherwise never.
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind N trusted proxies, take the client's address from X-Forwarded-For; else never."""
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-
-    # Extensions.
-    db.init_app(app)
-    # Flask-Migrate (Alembic) is bound only where migrations run: startup.upgrade_database and
-    # the `commentsvc db` commands; serving workers never import it.
-    # Limits before CSRF, so a flood of forged sign-ins is still counted.
-    limits.init_app(app)
-    csrf.init_app(app)
-    security.init_app(app)
-
-    # Features.
-    static_files.init_app(app)
-    page_cache.init_app(app)
-    widget_views.init_app(app)
-    api_views.init_app(app)
-    share_views.init_app(app)
-    openapi.init_app(app)
-    admin.init_app(app)
-    health.init_app(app)
-    observability.init_app(app)
-    errors.init_app(app)
-    return app
