@@ -19,7 +19,6 @@ import argparse
 import cProfile
 import io
 import json
-import logging
 import os
 import pstats
 import subprocess
@@ -126,9 +125,10 @@ def main(argv: list[str]) -> int:
         os.environ["COMMENTSVC_REDIS_URL"] = args.redis
     sys.path.insert(0, str(ROOT))
     from commentsvc import create_app
+    from commentsvc.core.observability import log as request_log
 
     app = create_app()
-    logging.getLogger("commentsvc.core.requests").disabled = True
+    request_log.disabled = True
 
     def call(env: dict) -> str:
         seen: dict[str, Any] = {}
