@@ -313,7 +313,10 @@ def _paths() -> dict[str, Any]:
         ),
         "/api/v1/openapi.json": _get("This document", {"200": _json({"type": "object"}, "It.")}),
         "/healthz": _get("Liveness: the process answers", {"200": _json(health, "Alive.")}),
-        "/readyz": _get("Readiness: the database (and Redis, when configured) answer", ready),
+        "/readyz": _get(
+            "Readiness: 503 only when the database does not answer; Redis is reported, not required",
+            ready,
+        ),
     }
 
 
