@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# pytest-xdist: one worker per core; the browser tests stay together on one worker
+# (tests/conftest.py groups them). `make test PYTEST_PARALLEL=` runs the suite serially.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
 
 .PHONY: install run test lint format browser clean
 
@@ -20,10 +23,8 @@ run: install
 	$(BIN)/commentsvc run --host $(HOST) --port $(PORT)
 
 ## Install everything (Chromium too, where it can) and run lint and the whole test suite
-test: install browser
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+test: lint browser
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 lint: install
 	$(BIN)/ruff check .

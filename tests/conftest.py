@@ -13,7 +13,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from support.admin import Admin, make_moderator
-from support.databases import fresh_postgresql_database, require_postgresql, require_redis
+from support.databases import (
+    fresh_postgresql_database,
+    require_postgresql,
+    require_redis,
+    unique_redis_prefix,
+)
 from support.readers import Reader
 
 from commentsvc import create_app
@@ -51,10 +56,13 @@ def pg_schema_ready() -> Iterator[str]:
     """A PostgreSQL database of this session's own, with the tables created once."""
     with fresh_postgresql_database(require_postgresql()) as url:
         app = create_app({"SECRET_KEY": "test", "DATABASE_URL": url})
+        # The context is popped before any test runs: left pushed, it would quietly serve
+        # ``db.session`` to code outside a test app's context, and that session's open
+        # transaction would block the next test's TRUNCATE for ever.
         with app.app_context():
             db.create_all()
-            yield url
             db.engine.dispose()
+        yield url
 
 
 @pytest.fixture(params=DATABASES)
@@ -91,6 +99,8 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
             "MIN_SUBMIT_SECONDS": 0,
             "FLOOD_SECONDS": 0,
             "RATELIMIT_ENABLED": False,
+            # Keys of this test's own on the Redis that every pytest-xdist worker shares.
+            "REDIS_PREFIX": unique_redis_prefix(),
             **config,
         }
     )
@@ -159,3 +169,14 @@ def comments(app: Flask) -> Callable[[], list[dict[str, Any]]]:
             ]
 
     return comments
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the browser tests on one pytest-xdist worker (``--dist loadgroup``).
+
+    Each worker would otherwise start a Chromium of its own, and a module's widget sites once
+    per worker that runs some of its tests.
+    """
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))

@@ -9,6 +9,7 @@ import urllib.parse
 from pathlib import Path
 
 import yaml
+from support.databases import unique_redis_prefix
 from support.servers import RELAXED, fetch, free_port, serving
 
 from commentsvc.core.config import SETTINGS
@@ -90,7 +91,7 @@ def test_the_compose_command_line_runs_here_against_postgresql_and_redis(
         "COMMENTSVC_SECRET_KEY": "compose-test-secret-key-0123456789abcdef",
         "COMMENTSVC_BIND": f"127.0.0.1:{port}",
         "COMMENTSVC_INSTANCE_PATH": str(tmp_path),
-        "COMMENTSVC_REDIS_PREFIX": f"compose-{port}:",
+        "COMMENTSVC_REDIS_PREFIX": unique_redis_prefix(),
         "WEB_CONCURRENCY": "2",
         **RELAXED,
     }

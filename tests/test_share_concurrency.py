@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
+from support.databases import unique_redis_prefix
 from support.servers import COMMENTSVC, GUNICORN, RELAXED, ROOT, SECRET, free_port, serving
 
 from commentsvc.core.config import normalise_database_url
@@ -73,8 +74,9 @@ def test_a_thousand_concurrent_clicks_all_count(empty_database, request, mode) -
         env["COMMENTSVC_REDIS_URL"] = request.getfixturevalue("redis_url")
         # Held: no worker flushes by itself, so the test sees what waits in Redis.
         env["COMMENTSVC_SHARE_FLUSH_SECONDS"] = "3600" if mode == "redis-held-until-flush" else "1"
-    # Fresh readers every run: the Redis window would otherwise remember the last run's clicks.
-    env["COMMENTSVC_REDIS_PREFIX"] = f"concurrency-{port}:"
+    # Fresh readers every run: the Redis window would otherwise remember the last run's clicks
+    # (or another pytest-xdist worker's).
+    env["COMMENTSVC_REDIS_PREFIX"] = unique_redis_prefix()
     command = [GUNICORN, "--workers", "4", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
     with serving(command, env, port):
         statuses = clicks(port, range(CLICKS))

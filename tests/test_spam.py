@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
+from support.databases import unique_redis_prefix
 
 A = {"url": "https://news.example/a"}
 
@@ -176,7 +176,7 @@ def test_rate_limits_are_shared_through_redis_across_workers(
         "SECRET_KEY": "x",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "REDIS_PREFIX": f"commentsvc-test-{uuid.uuid4().hex}:",
+        "REDIS_PREFIX": unique_redis_prefix(),
         "RATELIMIT_ENABLED": True,
         "RATE_LIMIT_SHARES": "3 per minute",
     }
