@@ -25,6 +25,8 @@ run: install
 ## Install everything (Chromium too, where it can) and run lint and the whole test suite
 test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+	@echo "Again, the database tests with the hot-path SQL through Connection.execute:"
+	COMMENTSVC_TEST_HOT_SQL=execute $(BIN)/python -m pytest $(PYTEST_PARALLEL) -m database -q
 
 ## ruff, and mypy failing only on errors not in scripts/mypy-baseline.txt
 lint: install

@@ -5,6 +5,7 @@ The helpers these fixtures use, and that tests import, live in tests/support/.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +28,8 @@ from commentsvc.core.extensions import db
 from commentsvc.db.models import Comment, Status
 
 DATABASES = ["sqlite", "postgresql"]
+# direct (the default) or execute: how the test apps run the hot-path statements.
+HOT_SQL = os.environ.get("COMMENTSVC_TEST_HOT_SQL", "direct")
 
 
 @pytest.fixture
@@ -101,6 +104,9 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
             "RATELIMIT_ENABLED": False,
             # Keys of this test's own on the Redis that every pytest-xdist worker shares.
             "REDIS_PREFIX": unique_redis_prefix(),
+            # `make test` runs the database tests a second time with the hot-path statements
+            # through SQLAlchemy's public Connection.execute (commentsvc.db.statements).
+            "HOT_SQL": HOT_SQL,
             **config,
         }
     )
@@ -110,6 +116,9 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
             db.create_all()
         else:
             tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+            # A connection some earlier test left in a transaction would make TRUNCATE wait
+            # for ever: fail this test with a clear error instead of hanging the suite.
+            db.session.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
             db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             db.session.commit()
     yield app
@@ -172,7 +181,8 @@ def comments(app: Flask) -> Callable[[], list[dict[str, Any]]]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the browser tests on one pytest-xdist worker (``--dist loadgroup``).
+    """Keep the browser tests on one pytest-xdist worker (``--dist loadgroup``); mark the
+    database tests.
 
     Each worker would otherwise start a Chromium of its own, and a module's widget sites once
     per worker that runs some of its tests.
@@ -180,3 +190,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.xdist_group("browser"))
+        # Tests that run on both databases, selected by `pytest -m database` (make test runs
+        # them again with COMMENTSVC_TEST_HOT_SQL=execute).
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from statements import sent_statements
+from support.statements import sent_statements
 
 from commentsvc.core.extensions import db
 
@@ -20,7 +20,7 @@ def share(client, url: str, network: str, readers: int) -> None:
         assert response.status_code == 202
 
 
-@pytest.mark.parametrize("config", [{"MODERATION": "none"}])
+@pytest.mark.settings(MODERATION="none")
 def test_counts_are_keyed_by_what_was_asked(client, reader, config) -> None:
     reader.post({"url": "https://news.example/a"})
     reader.post({"url": "https://news.example/a"}, comment="two")
@@ -75,7 +75,7 @@ def test_counts_only_approved_comments(client, reader) -> None:
     assert body["articles"]["held-only"]["comments"] == 0
 
 
-@pytest.mark.parametrize("config", [{"SHARE_MIN_COUNT": 3}])
+@pytest.mark.settings(SHARE_MIN_COUNT=3)
 def test_display_is_hidden_below_the_minimum(client, config) -> None:
     share(client, "https://news.example/a", "facebook", 2)
     body = client.get("/api/v1/counts", query_string={"url": "https://news.example/a"}).get_json()

@@ -7,14 +7,14 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
+from support.databases import terminate_backend
+from support.statements import sent_statements
 
 from commentsvc.articles.rows import _STATE
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import read_connection
 from commentsvc.db.models import Article, SiteSetting
 from commentsvc.db.statements import DirectQuery, Statement
-from tests.statements import sent_statements
-from tests.test_connections import terminate_backend
 
 A_PAGE = {"url": "https://news.example/recorded"}
 
@@ -117,7 +117,7 @@ def test_a_connection_lost_mid_request_is_dropped_and_the_next_works(app, databa
             assert run.one(connection).pid != pid
 
 
-@pytest.mark.parametrize("config", [{"SQLALCHEMY_RECORD_QUERIES": True, "MODERATION": "none"}])
+@pytest.mark.settings(SQLALCHEMY_RECORD_QUERIES=True, MODERATION="none")
 def test_query_recording_sees_the_statements_and_breaks_nothing(app, client, reader, config):
     from flask_sqlalchemy.record_queries import get_recorded_queries
 
@@ -134,11 +134,11 @@ def test_a_write_outside_a_transaction_begins_one_as_execute_would(app) -> None:
         _seed()
         add = Statement(
             sa.update(Article)
-            .where(Article.key == sa.bindparam("key"))
+            .where(Article.key == sa.bindparam("article_key"))
             .values(approved_count=Article.approved_count + 1)
         )
         with db.engine.connect() as connection:
-            add.write(connection, key="k")
+            add.write(connection, article_key="k")
             assert connection.in_transaction()
             connection.commit()
         with read_connection() as connection:
@@ -202,6 +202,7 @@ def test_both_paths_give_the_same_rows(app) -> None:
     with app.app_context():
         _seed()
         with read_connection() as connection:
+            connection.execution_options(commentsvc_hot_sql="direct")
             direct = _STATE.one(connection, key="k")
             assert type(_STATE.query(connection)).__name__ == "DirectQuery"
         with read_connection() as connection:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from servers import free_port
+from support.servers import free_port
 
 from commentsvc import create_app
 from commentsvc.core.extensions import db

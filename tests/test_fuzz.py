@@ -104,7 +104,7 @@ def check(app, client, method: str, path: str, **kwargs) -> None:
         assert after == before, f"{method} {path} stored rows and answered {status}"
 
 
-@pytest.mark.parametrize("config", [{"RATELIMIT_ENABLED": False, "FLOOD_SECONDS": 0}])
+@pytest.mark.settings(RATELIMIT_ENABLED=False, FLOOD_SECONDS=0)
 def test_hostile_corpus_at_every_route(app, client, config) -> None:
     routes = concrete_paths(app)
     assert len(routes) >= 10
@@ -118,7 +118,7 @@ def test_hostile_corpus_at_every_route(app, client, config) -> None:
                 check(app, client, method, path, json=[value], headers={"X-Forwarded-For": value})
 
 
-@pytest.mark.parametrize("config", [{"RATELIMIT_ENABLED": False, "FLOOD_SECONDS": 0}])
+@pytest.mark.settings(RATELIMIT_ENABLED=False, FLOOD_SECONDS=0)
 @given(
     route=st.integers(min_value=0, max_value=10_000),
     body=st.binary(max_size=2000),
@@ -145,7 +145,7 @@ def test_random_bodies_headers_and_queries(
     check(app, client, method, path, query_string=query, data=body, headers=headers)
 
 
-@pytest.mark.parametrize("config", [{"RATELIMIT_ENABLED": False, "FLOOD_SECONDS": 0}])
+@pytest.mark.settings(RATELIMIT_ENABLED=False, FLOOD_SECONDS=0)
 def test_hostile_corpus_at_every_admin_route_as_a_signed_in_moderator(
     app, client, reader, config
 ) -> None:

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 import redis as redis_py
-from servers import free_port
+from support.servers import free_port
 
 from commentsvc import create_app, limits
 from commentsvc.core.extensions import db

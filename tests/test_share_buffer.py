@@ -16,8 +16,8 @@ from contextlib import contextmanager
 
 import pytest
 import redis as redis_py
-from servers import COMMENTSVC, ROOT, free_port
-from statements import sent_sql
+from support.servers import COMMENTSVC, ROOT, free_port
+from support.statements import sent_sql
 
 from commentsvc.core.extensions import db, redis_client
 from commentsvc.shares import flush as share_flush

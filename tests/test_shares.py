@@ -70,7 +70,7 @@ def test_unknown_network_is_refused(client, network) -> None:
     assert shares(client)["total"] == 0
 
 
-@pytest.mark.parametrize("config", [{"SHARE_NETWORKS": ("facebook", "email")}])
+@pytest.mark.settings(SHARE_NETWORKS=("facebook", "email"))
 def test_a_network_left_out_of_the_setting_is_refused(client, config) -> None:
     assert click(client, "x").status_code == 400
     assert click(client, "email").status_code == 202
@@ -154,10 +154,10 @@ def test_bots_and_headless_browsers_are_not_counted(client, agent) -> None:
     assert shares(client)["total"] == 0
 
 
-ORIGINS = [{"ALLOWED_ORIGINS": ("https://news.example",)}]
+ORIGINS = pytest.mark.settings(ALLOWED_ORIGINS=("https://news.example",))
 
 
-@pytest.mark.parametrize("config", ORIGINS)
+@ORIGINS
 @pytest.mark.parametrize(
     ("headers", "counted"),
     [
@@ -271,11 +271,11 @@ def redis_config(redis_url):
 
 
 @pytest.fixture
-def config(request):
-    """Most tests use defaults; the Redis tests below ask for the real Redis."""
+def config(config, request):
+    """The test's ``settings`` markers, and for the Redis tests below the real Redis."""
     if "redis" in request.node.name:
-        return request.getfixturevalue("redis_config")
-    return {}
+        return {**config, **request.getfixturevalue("redis_config")}
+    return config
 
 
 def test_redis_keeps_the_window_when_configured(app, client, redis_config) -> None:
