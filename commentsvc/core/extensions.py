@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
@@ -31,24 +31,43 @@ db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
 
 
-def redis_client(app: Flask | None = None) -> Redis | None:
-    """The app's one Redis client, made on first use; None when no Redis is configured.
+# The shared client waits this long to connect and for an answer: a slow Redis is still
+# better than the database fallback for real requests.
+REDIS_TIMEOUT = 2.0
+# The readiness probe's client: it must answer well within a load balancer's own timeout,
+# whatever Redis does, and tries once (the prober asks again soon anyway).
+REDIS_PROBE_TIMEOUT = 0.5
 
-    Every feature that uses Redis (rate limits, share de-duplication and buffering, health)
-    asks here, so the connection pool and its timeouts are set in one place.
+
+def redis_client(app: Flask | None = None, *, probe: bool = False) -> Redis | None:
+    """The app's Redis client, made on first use; None when no Redis is configured.
+
+    Every feature that uses Redis (rate limits, share de-duplication and buffering) asks
+    here, so the connection pool and its timeouts are set in one place. ``probe=True``: the
+    health check's own client, with short timeouts and no retries.
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     url = app.config.get("REDIS_URL")
     if not url:
         return None
-    client = app.extensions.get("commentsvc.redis")
+    name = "commentsvc.redis_probe" if probe else "commentsvc.redis"
+    client = app.extensions.get(name)
     if client is None:
-        # Imported on first use: a worker without COMMENTSVC_REDIS_URL never loads redis-py
-        # (about 8 MiB per worker).
+        # Imported on first use: a worker without COMMENTSVC_REDIS_URL never loads redis-py.
         import redis
 
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        app.extensions["commentsvc.redis"] = client
+        if probe:
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            options: dict[str, Any] = {
+                "socket_timeout": REDIS_PROBE_TIMEOUT,
+                "socket_connect_timeout": REDIS_PROBE_TIMEOUT,
+                "retry": Retry(NoBackoff(), 0),
+            }
+        else:
+            options = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
+        client = app.extensions[name] = redis.Redis.from_url(url, **options)
     return client
 
 

@@ -8,24 +8,16 @@ into no service.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Blueprint, Flask, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from commentsvc.core.errors import is_database_outage
-from commentsvc.core.extensions import db, redis_error
-
-if TYPE_CHECKING:
-    from redis import Redis
+from commentsvc.core.extensions import db, redis_client, redis_error
 
 bp = Blueprint("health", __name__)
-
-# How long the readiness probe waits for Redis, to connect and to answer. The shared client
-# waits 2 s (a slow Redis is still better than the database fallback for real requests);
-# a probe must answer well within the load balancer's own timeout, whatever Redis does.
-REDIS_PING_TIMEOUT = 0.5
 
 
 @bp.get("/healthz")
@@ -47,31 +39,8 @@ def _database_ok() -> bool:
         return False
 
 
-def _probe_client() -> Redis | None:
-    """A Redis client for the probe alone, with short timeouts and no retries."""
-    url = current_app.config.get("REDIS_URL")
-    if not url:
-        return None
-    client = current_app.extensions.get("commentsvc.redis_probe")
-    if client is None:
-        # Imported only where Redis is configured, as the shared client is
-        # (extensions.redis_client): a worker without Redis never loads redis-py.
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        client = redis.Redis.from_url(
-            url,
-            socket_timeout=REDIS_PING_TIMEOUT,
-            socket_connect_timeout=REDIS_PING_TIMEOUT,
-            retry=Retry(NoBackoff(), 0),  # one try: the prober asks again soon anyway
-        )
-        current_app.extensions["commentsvc.redis_probe"] = client
-    return client
-
-
 def _redis_state() -> str:
-    client = _probe_client()
+    client = redis_client(probe=True)
     if client is None:
         return "not configured"
     try:

@@ -182,7 +182,7 @@ sign_in_limit = Limit("RATE_LIMIT_SIGN_IN", "sign-in", methods=("POST",))
 class _Counters:
     """One app's counters: Redis shared by every worker when configured, else this process."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self) -> None:
         self.local = LocalWindows()
         self.shared_down_until = 0.0
         self.script: Any = None  # HIT, registered with the first Redis client that runs it
@@ -230,7 +230,7 @@ def client_network() -> str:
     return anonymise_ip(request.remote_addr) or "unknown"
 
 
-def hit_in_process(scope: str, rules: Sequence[Rule], network: str) -> Outcome:
+def hit_in_process(scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
     """Count one hit of ``scope`` in this process, for a caller whose Redis call just failed."""
     counters: _Counters = current_app.extensions["commentsvc_limits"]
     return counters.hit_locally(scope, network, rules)
@@ -265,6 +265,6 @@ def _add_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Check declared limits before the view (and before CSRF, so forged posts count too)."""
-    app.extensions["commentsvc_limits"] = _Counters(app)
+    app.extensions["commentsvc_limits"] = _Counters()
     app.before_request(_check_declared_limit)
     app.after_request(_add_headers)

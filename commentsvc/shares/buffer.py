@@ -161,7 +161,7 @@ def share_rate_limits() -> tuple[Rule, ...]:
 def allowed_in_process(ip_prefix: str) -> bool:
     """The share rate limit counted in this process only, for clicks while Redis is down."""
     rules = share_rate_limits()
-    return not rules or not hit_in_process(SHARE_LIMIT_SCOPE, rules, ip_prefix).exceeded
+    return not rules or not hit_in_process(SHARE_LIMIT_SCOPE, ip_prefix, rules).exceeded
 
 
 @dataclass
