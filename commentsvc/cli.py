@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -24,6 +26,7 @@ from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.config import ConfigError
 from commentsvc.core.extensions import db, redis_error
 from commentsvc.db.models import Article, Comment, Status
+from commentsvc.notify.worker import run_worker, send_pending
 from commentsvc.shares.flush import LOCK_SECONDS, flush_shares
 from commentsvc.startup import MIGRATIONS_DIR, prepare
 
@@ -146,6 +149,31 @@ def flush_shares_command() -> None:
     click.echo(f"{added} share click(s) added to the database.")
 
 
+@click.command("send-pending")
+@with_appcontext
+def send_pending_command() -> None:
+    """Deliver the notifications that are due (one pass, for cron); failures wait for a retry."""
+    done = send_pending()
+    click.echo(
+        f"{done.sent} sent, {done.retrying} to retry later, {done.failed} failed, "
+        f"{done.cancelled} no longer wanted."
+    )
+    for error in dict.fromkeys(done.errors):
+        click.echo(f"  {error}", err=True)
+
+
+@click.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Deliver notifications as they become due, until stopped (SIGTERM or Ctrl-C)."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    poll = current_app.config["NOTIFY_POLL_SECONDS"]
+    click.echo(f"Sending notifications; looking for new ones every {poll} s.")
+    run_worker(stop)
+
+
 def _cli_app() -> Flask:
     # Every command may touch the default SQLite file, which lives in the instance folder.
     try:
@@ -177,6 +205,8 @@ def _make_cli() -> FlaskGroup:
         export_commenter_command,
         erase_commenter_command,
         flush_shares_command,
+        send_pending_command,
+        worker_command,
     ):
         cli.add_command(command)
     for action, help_text in (
