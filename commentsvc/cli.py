@@ -26,6 +26,7 @@ from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.config import ConfigError
 from commentsvc.core.extensions import db, redis_error
 from commentsvc.db.models import Article, Comment, Status
+from commentsvc.notify.subscriptions import erase_address, of_address
 from commentsvc.notify.worker import run_worker, send_pending
 from commentsvc.shares.flush import LOCK_SECONDS, flush_shares
 from commentsvc.startup import MIGRATIONS_DIR, prepare
@@ -109,7 +110,9 @@ def create_admin(name: str, password_stdin: bool) -> None:
 @with_appcontext
 def export_commenter_command(email: str) -> None:
     """Print every comment stored for EMAIL, with all its fields, as JSON (GDPR access)."""
-    click.echo(json.dumps(export_commenter(email), indent=2, ensure_ascii=False))
+    data = export_commenter(email)
+    data["notifications"] = of_address(db.session.connection(), email)
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 @click.command("erase-commenter")
@@ -125,6 +128,10 @@ def export_commenter_command(email: str) -> None:
 def erase_commenter_command(email: str, keep_text: bool, yes: bool) -> None:
     """Delete every comment stored for EMAIL, or anonymise them with --keep-text (GDPR)."""
     count = len(export_commenter(email)["comments"])
+    if of_address(db.session.connection(), email) is not None:
+        subscriptions = erase_address(db.session.connection(), email)
+        db.session.commit()
+        click.echo(f"{subscriptions} notification subscription(s) erased.")
     if count == 0:
         click.echo(f"No comments are stored for {email}.")
         return

@@ -199,3 +199,18 @@ def test_a_spam_comment_sends_no_confirmation(app, reader, smtp) -> None:
     reader.post(A, email=SUB, comment="Best casino", notify="y")
     assert run_pass(app).handled == 0
     assert subscriber(app) is None
+
+
+def test_the_commenter_data_page_shows_and_erases_subscriptions(app, client, reader, admin, smtp) -> None:
+    reader.post(A, email=SUB, comment="Q", notify="y")
+    run_pass(app)  # the confirmation mail
+    page = " ".join(admin.page("/admin/commenter", email=SUB).split())
+    assert "Email notifications: not confirmed, 1 article: An article." in page
+    exported = client.get("/admin/commenter/export", query_string={"email": SUB}).get_json()
+    assert exported["notifications"]["articles"][0]["url"] == A["url"]
+    response = admin.post("/admin/commenter/erase", {"email": SUB, "confirm": "y"})
+    assert "1 notification subscription(s) erased." in admin.flashes(response)
+    assert subscriber(app) is None
+    # The confirmation link dies with the erasure.
+    [link] = links_in(smtp.inbox.to(SUB)[0], "/notify/confirm")
+    assert client.post("/notify/confirm", data={"token": token_of(link)}).status_code == 400
