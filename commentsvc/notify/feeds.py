@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy import select
+from werkzeug.http import http_date
 
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.core.extensions import db
@@ -76,11 +77,13 @@ def _feed(title: str, alternate: str | None, rows: list[Any], fallback: datetime
         _add(author, "name", comment.name)
         _add(entry, "content", comment.body, type="text")
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
-    response = Response(body, mimetype="application/atom+xml")
-    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
-    response.last_modified = updated
-    response.headers["Cache-Control"] = "no-cache"
-    return response.make_conditional(request)
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    headers = {"ETag": f'"{etag}"', "Last-Modified": http_date(updated), "Cache-Control": "no-cache"}
+    # Only the ETag decides a 304: an older comment approved today changes the feed without
+    # a newer date (no approval time is stored), so If-Modified-Since could answer wrongly.
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers=headers)
+    return Response(body, mimetype="application/atom+xml", headers=headers)
 
 
 @bp.get("/article.atom")
