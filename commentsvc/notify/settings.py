@@ -36,3 +36,25 @@ def notify_settings(connection: Connection) -> NotifySettings:
     )
     values = {name: rows.get(name, current_app.config[key]) for name, key in STORED.items()}
     return NotifySettings(**values)
+
+
+def save_notify_settings(
+    connection: Connection, values: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    """Store changed settings (the caller commits); {name: (old, new)} for the log."""
+    before = notify_settings(connection)
+    changed = {}
+    for name, value in values.items():
+        if name not in STORED:
+            raise KeyError(name)
+        old = getattr(before, name)
+        if value == old:
+            continue
+        table = SiteSetting.__table__
+        updated = connection.execute(
+            table.update().where(table.c.key == name).values(value=value)
+        ).rowcount
+        if not updated:
+            connection.execute(table.insert().values(key=name, value=value))
+        changed[name] = (old, value)
+    return changed
