@@ -19,8 +19,10 @@ import random
 import secrets
 import threading
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -39,6 +41,8 @@ _OUTBOX = OutboxMessage.__table__
 STALE_CLAIM = timedelta(minutes=15)
 FIRST_RETRY_SECONDS = 30
 LONGEST_WAIT_SECONDS = 3600
+# Touched in the instance folder after every pass (the compose file's healthcheck reads it).
+HEARTBEAT = "worker-heartbeat"
 
 
 @dataclass
@@ -201,6 +205,7 @@ def _record(group: list[Any], outcome: str, error: str, now: datetime, result: P
 def run_worker(stop: threading.Event, poll_seconds: float | None = None) -> None:
     """Send due messages until ``stop`` is set, looking again every ``poll_seconds``."""
     poll = poll_seconds if poll_seconds is not None else current_app.config["NOTIFY_POLL_SECONDS"]
+    heartbeat = Path(current_app.instance_path) / HEARTBEAT
     while not stop.is_set():
         try:
             done = send_pending()
@@ -208,6 +213,10 @@ def run_worker(stop: threading.Event, poll_seconds: float | None = None) -> None
             # A database hiccup must not end the worker: log it and look again later.
             log.exception("An outbox pass failed")
             done = PassResult()
+        else:
+            # For a healthcheck: the file's age says when a pass last went through.
+            with suppress(OSError):
+                heartbeat.touch()
         if done.handled == 0:
             stop.wait(poll)
 
