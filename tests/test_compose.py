@@ -67,8 +67,9 @@ def test_the_worker_runs_the_images_worker_command_after_the_app_migrated() -> N
     assert worker["command"] == ["commentsvc", "worker"]
     assert worker["image"] == COMPOSE["services"]["app"]["image"]
     assert worker["depends_on"] == {"app": {"condition": "service_healthy"}}
-    assert worker["environment"]["COMMENTSVC_DATABASE_URL"] == (
-        COMPOSE["services"]["app"]["environment"]["COMMENTSVC_DATABASE_URL"]
+    assert (
+        worker["environment"]["COMMENTSVC_DATABASE_URL"]
+        == (COMPOSE["services"]["app"]["environment"]["COMMENTSVC_DATABASE_URL"])
     )
 
 

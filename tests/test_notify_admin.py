@@ -28,7 +28,9 @@ def test_moderators_addresses_saved_in_the_admin_get_the_next_held_comment(app, 
     assert "Settings saved (1 changed)." in admin.flashes(response)
     reader.post(A, email="held@example.com")
     assert messages(app) == [("a@example.org", "pending"), ("b@example.org", "pending")]
-    bad = admin.post("/admin/notifications/settings", {"notify_moderators": "each", "moderator_emails": "nobody"})
+    bad = admin.post(
+        "/admin/notifications/settings", {"notify_moderators": "each", "moderator_emails": "nobody"}
+    )
     assert bad.status_code == 400 and "Not an email address: nobody." in bad.get_data(as_text=True)
 
 
@@ -53,7 +55,9 @@ def test_a_failed_message_is_listed_and_retried_from_the_admin(app, admin, reade
 
 
 def test_webhook_endpoints_are_added_with_a_secret_and_private_hosts_refused(app, admin):
-    refused = admin.post("/admin/notifications/webhooks", {"url": "http://127.0.0.1:9/x", "events": ["comment.held"]})
+    refused = admin.post(
+        "/admin/notifications/webhooks", {"url": "http://127.0.0.1:9/x", "events": ["comment.held"]}
+    )
     assert refused.status_code == 400 and "loopback, private" in refused.get_data(as_text=True)
     added = admin.post(
         "/admin/notifications/webhooks",

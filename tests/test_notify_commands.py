@@ -50,7 +50,9 @@ def test_the_worker_process_delivers_until_it_is_stopped(app, reader, smtp, data
         "COMMENTSVC_NOTIFY_POLL_SECONDS": "1",
         "COMMENTSVC_INSTANCE_PATH": str(tmp_path / "worker-instance"),
     }
-    worker = subprocess.Popen([COMMENTSVC, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [COMMENTSVC, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         reader.post(A, email="held@example.com", comment="For the worker")
         deadline = time.monotonic() + 60  # a bound on waiting, not a timing assertion

@@ -73,7 +73,9 @@ def test_a_feed_answers_304_when_nothing_changed_and_200_when_something_did(app,
     changed = client.get("/feeds/recent.atom", headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200 and b"Held on A" in changed.data
     # The late approval of an older comment keeps the date: the date alone never gets a 304.
-    since = client.get("/feeds/recent.atom", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    since = client.get(
+        "/feeds/recent.atom", headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
     assert since.status_code == 200
 
 

@@ -60,7 +60,9 @@ def outbox(app) -> list[OutboxMessage]:
 def test_a_held_comment_mails_the_moderator_whose_link_approves_it_after_a_confirmation(
     app, client, reader, smtp
 ) -> None:
-    assert reader.post(A, name="Bea", email="bea@example.com", comment="Held text").status_code == 303
+    assert (
+        reader.post(A, name="Bea", email="bea@example.com", comment="Held text").status_code == 303
+    )
     assert status_of(app, 1) == Status.PENDING
     assert smtp.inbox.messages == []  # nothing is sent from the request itself
     assert run_pass(app).sent == 1

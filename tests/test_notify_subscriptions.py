@@ -55,7 +55,9 @@ def confirm(app, client, smtp) -> None:
     run_pass(app)
     [link] = [link for m in smtp.inbox.to(SUB) for link in links_in(m, "/notify/confirm")]
     page = client.get(urlsplit(link).path, query_string={"token": token_of(link)})
-    assert page.status_code == 200 and subscriber(app).confirmed_at is None  # a GET confirms nothing
+    assert (
+        page.status_code == 200 and subscriber(app).confirmed_at is None
+    )  # a GET confirms nothing
     assert client.post("/notify/confirm", data={"token": token_of(link)}).status_code == 200
     assert subscriber(app).confirmed_at is not None
 
@@ -201,7 +203,9 @@ def test_a_spam_comment_sends_no_confirmation(app, reader, smtp) -> None:
     assert subscriber(app) is None
 
 
-def test_the_commenter_data_page_shows_and_erases_subscriptions(app, client, reader, admin, smtp) -> None:
+def test_the_commenter_data_page_shows_and_erases_subscriptions(
+    app, client, reader, admin, smtp
+) -> None:
     reader.post(A, email=SUB, comment="Q", notify="y")
     run_pass(app)  # the confirmation mail
     page = " ".join(admin.page("/admin/commenter", email=SUB).split())

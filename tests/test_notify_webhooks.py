@@ -82,7 +82,9 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
     expected = base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
     return any(
         version == "v1" and hmac.compare_digest(signature, expected)
-        for version, _, signature in (part.partition(",") for part in headers["webhook-signature"].split())
+        for version, _, signature in (
+            part.partition(",") for part in headers["webhook-signature"].split()
+        )
     )
 
 

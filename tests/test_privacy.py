@@ -97,7 +97,9 @@ def link_pages(client, reader) -> dict[str, object]:
         "POST /notify/moderate (bad)": client.post("/notify/moderate", data={"token": "x"}),
         "GET /notify/confirm": client.get("/notify/confirm", query_string={"token": confirm}),
         "POST /notify/confirm": client.post("/notify/confirm", data={"token": confirm}),
-        "GET /notify/unsubscribe": client.get("/notify/unsubscribe", query_string={"token": article}),
+        "GET /notify/unsubscribe": client.get(
+            "/notify/unsubscribe", query_string={"token": article}
+        ),
         "POST /notify/unsubscribe": client.post("/notify/unsubscribe", data={"token": article}),
     }
 

@@ -53,7 +53,9 @@ class NotifyForm(Form):
 class EndpointForm(Form):
     """A new webhook endpoint."""
 
-    url = StringField("URL", validators=[DataRequired("Give the endpoint's URL."), Length(max=MAX_URL_LENGTH)])
+    url = StringField(
+        "URL", validators=[DataRequired("Give the endpoint's URL."), Length(max=MAX_URL_LENGTH)]
+    )
     events = SelectMultipleField(
         "Events",
         choices=[SelectChoice(event, event) for event in EVENTS],
@@ -68,7 +70,11 @@ class EndpointForm(Form):
             raise ValidationError(problem)
 
 
-def _page(notify_form: NotifyForm | None = None, endpoint_form: EndpointForm | None = None, status: int = 200) -> Any:
+def _page(
+    notify_form: NotifyForm | None = None,
+    endpoint_form: EndpointForm | None = None,
+    status: int = 200,
+) -> Any:
     settings = notify_settings(db.session.connection())
     notify_form = notify_form or NotifyForm(formdata=None, data=vars(settings))
     counts = dict(
@@ -82,10 +88,14 @@ def _page(notify_form: NotifyForm | None = None, endpoint_form: EndpointForm | N
             .where(OutboxMessage.status == status)
             .order_by(OutboxMessage.id.desc())
             .limit(SHOWN)
-        ).scalars().all()
+        )
+        .scalars()
+        .all()
         for status in ("pending", "failed")
     }
-    endpoints = db.session.execute(db.select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars().all()
+    endpoints = (
+        db.session.execute(db.select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars().all()
+    )
     return render_template(
         "admin/notifications.html",
         notify_form=notify_form,
@@ -138,10 +148,14 @@ def notifications_add_webhook() -> Any:
     form = EndpointForm()
     if not form.validate():
         return _page(endpoint_form=form, status=400)
-    endpoint = WebhookEndpoint(url=form.url.data.strip(), events=" ".join(form.events.data), secret=new_secret())
+    endpoint = WebhookEndpoint(
+        url=form.url.data.strip(), events=" ".join(form.events.data), secret=new_secret()
+    )
     db.session.add(endpoint)
     db.session.flush()
-    moderation.log(moderator_name(), "webhook", detail=f"added endpoint {endpoint.id}: {endpoint.url}")
+    moderation.log(
+        moderator_name(), "webhook", detail=f"added endpoint {endpoint.id}: {endpoint.url}"
+    )
     db.session.commit()
     flash("Endpoint added. Its secret is shown in the list: give it to the receiver.", "success")
     return redirect(url_for("admin.notifications"), code=303)
@@ -155,8 +169,9 @@ def notifications_delete_webhook(endpoint_id: int) -> Any:
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is not None:
         db.session.delete(endpoint)
-        moderation.log(moderator_name(), "webhook", detail=f"deleted endpoint {endpoint_id}: {endpoint.url}")
+        moderation.log(
+            moderator_name(), "webhook", detail=f"deleted endpoint {endpoint_id}: {endpoint.url}"
+        )
         db.session.commit()
         flash("Endpoint deleted.", "success")
     return redirect(url_for("admin.notifications"), code=303)
-

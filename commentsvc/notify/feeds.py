@@ -49,7 +49,11 @@ def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: st
 
 
 def _entry_link(comment: Comment, url: str) -> str:
-    return f"{url}#comment-{comment.id}" if url else f"{request.url_root}feeds/recent.atom#comment-{comment.id}"
+    return (
+        f"{url}#comment-{comment.id}"
+        if url
+        else f"{request.url_root}feeds/recent.atom#comment-{comment.id}"
+    )
 
 
 def _feed(title: str, alternate: str | None, rows: list[Any], fallback: datetime) -> Response:
@@ -78,7 +82,11 @@ def _feed(title: str, alternate: str | None, rows: list[Any], fallback: datetime
         _add(entry, "content", comment.body, type="text")
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     etag = hashlib.sha256(body).hexdigest()[:32]
-    headers = {"ETag": f'"{etag}"', "Last-Modified": http_date(updated), "Cache-Control": "no-cache"}
+    headers = {
+        "ETag": f'"{etag}"',
+        "Last-Modified": http_date(updated),
+        "Cache-Control": "no-cache",
+    }
     # Only the ETag decides a 304: an older comment approved today changes the feed without
     # a newer date (no approval time is stored), so If-Modified-Since could answer wrongly.
     if request.if_none_match.contains_weak(etag):

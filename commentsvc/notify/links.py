@@ -23,7 +23,9 @@ class LinkError(ValueError):
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"commentsvc.notify.{purpose}")
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt=f"commentsvc.notify.{purpose}"
+    )
 
 
 def _load(purpose: str, token: str, max_age: int | None) -> Any:
@@ -52,7 +54,9 @@ def read_moderation_token(token: str) -> tuple[int, str, str]:
     return comment_id, action, link_id
 
 
-def subscriber_token(purpose: str, subscriber_id: int, secret: str, article_id: int | None = None) -> str:
+def subscriber_token(
+    purpose: str, subscriber_id: int, secret: str, article_id: int | None = None
+) -> str:
     """A confirm or unsubscribe token for a subscriber (unsubscribe: one article or all)."""
     return _serializer(purpose).dumps({"s": subscriber_id, "k": secret, "a": article_id})
 

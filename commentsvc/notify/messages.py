@@ -28,7 +28,9 @@ def comment_link(comment: dict[str, Any]) -> str:
     return f"{url}#comment-{comment['id']}" if url else ""
 
 
-def render(topic: str, recipient: str, payloads: list[dict[str, Any]], secret: str = "") -> EmailMessage:
+def render(
+    topic: str, recipient: str, payloads: list[dict[str, Any]], secret: str = ""
+) -> EmailMessage:
     """The mail for one recipient: one payload, or several gathered into a digest.
 
     ``secret`` is the subscriber's, for the links in confirmation and reply mails.
@@ -43,7 +45,9 @@ def render(topic: str, recipient: str, payloads: list[dict[str, Any]], secret: s
     raise ValueError(f"unknown mail topic {topic!r}")
 
 
-def _mail(template: str, to: str, subject: str, unsubscribe_url: str | None = None, **context: Any) -> EmailMessage:
+def _mail(
+    template: str, to: str, subject: str, unsubscribe_url: str | None = None, **context: Any
+) -> EmailMessage:
     context.update(site_name=current_app.config["SITE_NAME"], comment_link=comment_link)
     return build_message(
         to=to,
@@ -97,7 +101,9 @@ def _reply_mail(recipient: str, payloads: list[dict[str, Any]], secret: str) -> 
         _external=True,
     )
     unsubscribe_all = url_for(
-        "notify.unsubscribe", token=subscriber_token("unsubscribe", subscriber_id, secret), _external=True
+        "notify.unsubscribe",
+        token=subscriber_token("unsubscribe", subscriber_id, secret),
+        _external=True,
     )
     title = article["title"] or article["url"] or article["key"]
     subject = f"[{current_app.config['SITE_NAME']}] New comment on “{title}”"

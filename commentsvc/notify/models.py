@@ -11,7 +11,7 @@ from commentsvc.core.extensions import db
 from commentsvc.db.models import MAX_EMAIL_LENGTH, MAX_URL_LENGTH, utcnow
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One email or webhook call to deliver, written in the transaction of its cause.
 
     ``status`` goes pending -> sending (claimed by one worker) -> sent, or back to pending
@@ -47,7 +47,7 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(String(500), default="")
 
 
-class Subscriber(db.Model):
+class Subscriber(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """An address that asked for reply notifications; nothing is sent before it confirms.
 
     ``secret`` is part of every link sent to it, so a link outlives neither an erasure nor
@@ -64,7 +64,7 @@ class Subscriber(db.Model):
     confirm_sent_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
 
 
-class Subscription(db.Model):
+class Subscription(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """A subscriber's wish to hear of follow-up comments on one article."""
 
     __tablename__ = "notify_subscriptions"
@@ -79,7 +79,7 @@ class Subscription(db.Model):
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
-class UsedToken(db.Model):
+class UsedToken(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """A single-use link already used (moderation links): its id, kept until it expires."""
 
     __tablename__ = "notify_used_tokens"
@@ -88,7 +88,7 @@ class UsedToken(db.Model):
     used_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
-class WebhookEndpoint(db.Model):
+class WebhookEndpoint(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """A URL told of comment events, with its own signing secret (whsec_…)."""
 
     __tablename__ = "notify_webhook_endpoints"

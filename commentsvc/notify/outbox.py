@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from commentsvc.db.connections import upsert_for
-from commentsvc.db.models import Article, Comment, Status, utcnow
+from commentsvc.db.models import Article, Comment, utcnow
 from commentsvc.notify.models import OutboxMessage
 
 _OUTBOX = OutboxMessage.__table__

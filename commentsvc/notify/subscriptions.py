@@ -38,7 +38,9 @@ def request(connection: Connection, email: str, comment: Any) -> None:
     """Subscribe ``email`` to the comment's article; mail a confirmation if it has none yet."""
     email = normalised(email)
     now = utcnow()
-    subscriber = connection.execute(select(_SUBSCRIBERS).where(_SUBSCRIBERS.c.email == email)).first()
+    subscriber = connection.execute(
+        select(_SUBSCRIBERS).where(_SUBSCRIBERS.c.email == email)
+    ).first()
     if subscriber is None:
         connection.execute(
             upsert_for(connection.dialect.name, Subscriber)
@@ -126,7 +128,9 @@ def confirm(connection: Connection, subscriber_id: int) -> bool:
 def unsubscribe(connection: Connection, subscriber_id: int, article_id: int | None) -> None:
     """Stop notifications for one article, or for all (the address is then forgotten)."""
     if article_id is None:
-        connection.execute(delete(_SUBSCRIPTIONS).where(_SUBSCRIPTIONS.c.subscriber_id == subscriber_id))
+        connection.execute(
+            delete(_SUBSCRIPTIONS).where(_SUBSCRIPTIONS.c.subscriber_id == subscriber_id)
+        )
         connection.execute(delete(_SUBSCRIBERS).where(_SUBSCRIBERS.c.id == subscriber_id))
     else:
         connection.execute(

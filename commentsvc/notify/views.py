@@ -55,20 +55,32 @@ def moderate() -> Any:
     except links.LinkError as error:
         return _page(400, title="This link cannot be used", message=str(error))
     if db.session.get(UsedToken, link_id) is not None:
-        return _page(410, title="This link was already used", message="Open the admin to change the comment again.")
+        return _page(
+            410,
+            title="This link was already used",
+            message="Open the admin to change the comment again.",
+        )
     comment = db.session.get(Comment, comment_id)
     if comment is None:
-        return _page(404, title="This comment no longer exists", message="It was deleted meanwhile.")
+        return _page(
+            404, title="This comment no longer exists", message="It was deleted meanwhile."
+        )
     button, done = ACTION_WORDS[action]
     if request.method == "GET":
         article = db.session.get(Article, comment.article_id)
-        return _page(title=button + "?", comment=comment, article=article, button=button, token=_token())
+        return _page(
+            title=button + "?", comment=comment, article=article, button=button, token=_token()
+        )
     db.session.add(UsedToken(id=link_id))
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        return _page(410, title="This link was already used", message="Open the admin to change the comment again.")
+        return _page(
+            410,
+            title="This link was already used",
+            message="Open the admin to change the comment again.",
+        )
     # The same rules and log as the admin's buttons; the moderator is named by the link.
     changed = moderation.apply(action, [comment_id], "email link")
     db.session.commit()
@@ -76,40 +88,50 @@ def moderate() -> Any:
     return _page(title="Done", message=message)
 
 
-def _subscriber(purpose: str) -> tuple[Any, int | None] | tuple[None, str]:
+def _subscriber(purpose: str) -> tuple[Any, int | None, str]:
+    """(subscriber row or None, article id or None, why the link cannot be used)."""
     try:
         subscriber_id, secret, article_id = links.read_subscriber_token(purpose, _token())
     except links.LinkError as error:
-        return None, str(error)
+        return None, None, str(error)
     with db.engine.connect() as connection:
         row = subscriptions.subscriber(connection, subscriber_id, secret)
     if row is None:
-        return None, "This address is not subscribed (any more)."
-    return row, article_id
+        return None, None, NOT_SUBSCRIBED
+    return row, article_id, ""
+
+
+NOT_SUBSCRIBED = "This address is not subscribed (any more)."
 
 
 @bp.route("/confirm", methods=["GET", "POST"])
 def confirm() -> Any:
     """Confirm a subscription (double opt-in): a GET shows the button, the POST confirms."""
-    row, article_id = _subscriber("confirm")
+    row, _article_id, problem = _subscriber("confirm")
     if row is None:
-        return _page(400, title="This link cannot be used", message=article_id)
+        return _page(400, title="This link cannot be used", message=problem)
     if request.method == "GET":
-        return _page(title="Confirm your subscription", button="Yes, send me new comments by email", token=_token())
+        return _page(
+            title="Confirm your subscription",
+            button="Yes, send me new comments by email",
+            token=_token(),
+        )
     with write_transaction() as connection:
         subscriptions.confirm(connection, row.id)
-    return _page(title="Subscription confirmed", message="You will get an email when someone comments after you.")
+    return _page(
+        title="Subscription confirmed",
+        message="You will get an email when someone comments after you.",
+    )
 
 
 @bp.route("/unsubscribe", methods=["GET", "POST"])
 def unsubscribe() -> Any:
     """Stop notifications for one article or all; one-click (RFC 8058) by POST, no cookie."""
-    row, article_id = _subscriber("unsubscribe")
+    row, article_id, problem = _subscriber("unsubscribe")
     if row is None:
         # Already unsubscribed is a success for the person who asked.
-        message = article_id if isinstance(article_id, str) else ""
-        status = 200 if message.startswith("This address is not subscribed") else 400
-        return _page(status, title="No notifications are sent to you", message=message)
+        status = 200 if problem == NOT_SUBSCRIBED else 400
+        return _page(status, title="No notifications are sent to you", message=problem)
     if request.method == "GET":
         return _page(
             title="Stop email notifications",

@@ -85,7 +85,9 @@ def enqueue_event(connection: Connection, event: str, data: dict[str, Any]) -> N
 
 def public_data(row: Any) -> dict[str, Any]:
     """A comment as webhooks see it: its public shape, its status and its article."""
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=utcnow().tzinfo)
+    created = (
+        row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=utcnow().tzinfo)
+    )
     return {
         "id": row.id,
         "parent_id": row.parent_id,
@@ -120,7 +122,7 @@ def checked_address(url: str) -> tuple[str, int, str]:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
         raise WebhookError(f"The host {parts.hostname} cannot be resolved: {error}") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not current_app.config["WEBHOOK_ALLOW_PRIVATE"]:
         for address in addresses:
             if not address.is_global or address.is_multicast:
@@ -164,10 +166,14 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
     scheme, port, address = checked_address(url)
     parts = urlsplit(url)
     timeout = current_app.config["WEBHOOK_TIMEOUT"]
-    connection_class = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    connection_class = (
+        http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    )
     connection = connection_class(parts.hostname or "", port, timeout=timeout)
 
-    def connect_to_checked(address_port: Any, timeout: Any = None, source: Any = None) -> socket.socket:
+    def connect_to_checked(
+        address_port: Any, timeout: Any = None, source: Any = None
+    ) -> socket.socket:
         # The address checked above, not a second lookup (DNS rebinding); TLS still verifies
         # the certificate against the host name.
         return socket.create_connection((address, port), timeout, source)

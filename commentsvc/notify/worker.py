@@ -82,7 +82,10 @@ def claim(now: datetime, limit: int) -> list[Any]:
         connection.execute(
             update(_OUTBOX)
             .where(_OUTBOX.c.status == "sending", _OUTBOX.c.claimed_at < now - STALE_CLAIM)
-            .values(status="failed", last_error="The worker stopped while sending; retry it if it did not arrive.")
+            .values(
+                status="failed",
+                last_error="The worker stopped while sending; retry it if it did not arrive.",
+            )
         )
         due = connection.execute(
             select(_OUTBOX.c.id, _OUTBOX.c.digest_key)
@@ -111,7 +114,9 @@ def claim(now: datetime, limit: int) -> list[Any]:
         )
         return list(
             connection.execute(
-                select(_OUTBOX).where(_OUTBOX.c.claim == token, _OUTBOX.c.status == "sending").order_by(_OUTBOX.c.id)
+                select(_OUTBOX)
+                .where(_OUTBOX.c.claim == token, _OUTBOX.c.status == "sending")
+                .order_by(_OUTBOX.c.id)
             ).all()
         )
 
@@ -187,7 +192,9 @@ def _record(group: list[Any], outcome: str, error: str, now: datetime, result: P
         result.cancelled += len(ids)
     else:
         retry_at = now + backoff(attempts)
-        deadline = _aware(first.created_at) + timedelta(hours=current_app.config["NOTIFY_RETRY_HOURS"])
+        deadline = _aware(first.created_at) + timedelta(
+            hours=current_app.config["NOTIFY_RETRY_HOURS"]
+        )
         if outcome == "retry" and retry_at < deadline:
             values.update(status="pending", not_before=retry_at)
             result.retrying += len(ids)
@@ -195,10 +202,14 @@ def _record(group: list[Any], outcome: str, error: str, now: datetime, result: P
             values.update(status="failed")
             result.failed += len(ids)
         result.errors.append(error)
-        log.warning("Outbox message %s (%s to %s): %s", first.id, first.topic, first.recipient, error)
+        log.warning(
+            "Outbox message %s (%s to %s): %s", first.id, first.topic, first.recipient, error
+        )
     with write_transaction() as connection:
         connection.execute(
-            update(_OUTBOX).where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.status == "sending").values(**values)
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.status == "sending")
+            .values(**values)
         )
 
 

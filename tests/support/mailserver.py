@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
 from support.servers import free_port
 
 
