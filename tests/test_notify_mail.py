@@ -210,3 +210,25 @@ def test_two_workers_at_once_never_send_a_message_twice(app, reader, smtp) -> No
     assert sorted(recipients) == sorted(f"mod{n}@example.org" for n in range(40))
     assert sum(sent) == 40
     assert {row[2] for row in outbox(app)} == {"sent"}
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_the_others_go(app, reader, smtp) -> None:
+    reader.post(A, email="one@example.com", comment="Broken")
+    reader.post(A, email="two@example.com", comment="Fine")
+    with app.app_context():
+        db.session.execute(
+            db.update(OutboxMessage).where(OutboxMessage.id == 1).values(payload="{}")
+        )
+        db.session.commit()
+    done = run_pass(app)
+    assert (done.sent, done.failed) == (1, 1)
+    assert [row[2] for row in outbox(app)] == ["failed", "sent"]
+    assert "Fine" in text_of(smtp.inbox.messages[0])
+
+
+def test_sent_messages_are_forgotten_after_a_month(app, reader, smtp) -> None:
+    reader.post(A, email="one@example.com")
+    run_pass(app)
+    assert len(outbox(app)) == 1
+    run_pass(app, now=utcnow() + timedelta(days=31))
+    assert outbox(app) == []

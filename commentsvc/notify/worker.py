@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from commentsvc.core.extensions import db
@@ -34,7 +34,7 @@ from commentsvc.db.connections import write_transaction
 from commentsvc.db.models import utcnow
 from commentsvc.notify import messages, subscriptions, webhooks
 from commentsvc.notify.mail import Mailer, MailError
-from commentsvc.notify.models import OutboxMessage, Subscriber
+from commentsvc.notify.models import OutboxMessage, Subscriber, UsedToken
 
 log = logging.getLogger(__name__)
 _OUTBOX = OutboxMessage.__table__
@@ -43,6 +43,8 @@ FIRST_RETRY_SECONDS = 30
 LONGEST_WAIT_SECONDS = 3600
 # Touched in the instance folder after every pass (the compose file's healthcheck reads it).
 HEARTBEAT = "worker-heartbeat"
+# Sent messages are kept this long (for the admin's counts and the digests' timing).
+KEEP_SENT = timedelta(days=30)
 
 
 @dataclass
@@ -78,6 +80,7 @@ def claim(now: datetime, limit: int) -> list[Any]:
     """Mark up to ``limit`` due messages (and the rest of their digests) as this pass's own."""
     token = secrets.token_hex(16)
     with write_transaction() as connection:
+        _housekeeping(connection, now)
         # Rows a worker killed mid-send left behind: failed, not sent twice.
         connection.execute(
             update(_OUTBOX)
@@ -121,6 +124,19 @@ def claim(now: datetime, limit: int) -> list[Any]:
         )
 
 
+def _housekeeping(connection: Connection, now: datetime) -> None:
+    """Forget sent and cancelled messages after ``KEEP_SENT`` (they name their recipients),
+    and spent link ids once the links have expired anyway."""
+    connection.execute(
+        delete(_OUTBOX).where(
+            _OUTBOX.c.status.in_(("sent", "cancelled")), _OUTBOX.c.created_at < now - KEEP_SENT
+        )
+    )
+    expired = now - timedelta(hours=current_app.config["NOTIFY_LINK_HOURS"])
+    used = UsedToken.__table__
+    connection.execute(delete(used).where(used.c.used_at < expired))
+
+
 def _groups(rows: Iterable[Any]) -> list[list[Any]]:
     groups: dict[Any, list[Any]] = {}
     for row in rows:
@@ -161,6 +177,11 @@ def _deliver(mailer: Mailer, group: list[Any]) -> tuple[str, str]:
         return "sent", ""
     except (MailError, webhooks.WebhookError) as error:
         return ("failed" if error.permanent else "retry"), str(error)
+    except Exception as error:
+        # A message that cannot even be built (a bug, a broken payload) fails alone and is
+        # listed in the admin; the pass goes on with the others.
+        log.exception("Outbox message %s could not be delivered", first.id)
+        return "failed", f"{type(error).__name__}: {error}"
 
 
 def _still_wanted(connection: Connection, row: Any) -> bool:
