@@ -10,6 +10,8 @@ from commentsvc.notify.models import OutboxMessage, WebhookEndpoint
 from commentsvc.notify.worker import send_pending
 
 A = {"url": "https://news.example/a", "title": "An article"}
+# Mails are queued only when a mail server is configured (none listens here: nothing is sent).
+pytestmark = pytest.mark.settings(SMTP_URL="smtp://127.0.0.1:9")
 
 
 def messages(app) -> list[tuple[str, str]]:

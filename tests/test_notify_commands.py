@@ -50,17 +50,23 @@ def test_the_worker_process_delivers_until_it_is_stopped(app, reader, smtp, data
         "COMMENTSVC_NOTIFY_POLL_SECONDS": "1",
         "COMMENTSVC_INSTANCE_PATH": str(tmp_path / "worker-instance"),
     }
-    worker = subprocess.Popen(
-        [COMMENTSVC, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        reader.post(A, email="held@example.com", comment="For the worker")
-        deadline = time.monotonic() + 60  # a bound on waiting, not a timing assertion
-        while not smtp.inbox.messages and time.monotonic() < deadline and worker.poll() is None:
-            time.sleep(0.1)
-        assert [m["To"] for m in smtp.inbox.messages] == [MOD]
-        assert (tmp_path / "worker-instance" / "worker-heartbeat").exists()
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        output = worker.communicate(timeout=60)[0].decode()
+    heartbeat = tmp_path / "worker-instance" / "worker-heartbeat"
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen([COMMENTSVC, "worker"], env=env, stdout=out, stderr=out)
+        try:
+            reader.post(A, email="held@example.com", comment="For the worker")
+            deadline = time.monotonic() + 60  # a bound on waiting, not a timing assertion
+            while time.monotonic() < deadline and worker.poll() is None:
+                # The heartbeat is touched when a pass ends, after its mails went.
+                if smtp.inbox.messages and heartbeat.exists():
+                    break
+                time.sleep(0.1)
+            delivered = [m["To"] for m in smtp.inbox.messages]
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+    output = log.read_text()
+    assert delivered == [MOD], output
+    assert heartbeat.exists(), output
     assert worker.returncode == 0, output

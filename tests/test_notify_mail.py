@@ -95,6 +95,25 @@ def test_a_held_comment_mails_the_moderator_whose_link_approves_it_after_a_confi
     assert trash  # three links
 
 
+def test_a_link_does_nothing_to_a_comment_moderated_since(app, client, reader, admin, smtp) -> None:
+    reader.post(A, email="bea@example.com")
+    run_pass(app)
+    approve, *_ = links_in(smtp.inbox.messages[0], "/notify/moderate")
+    admin.act("trash", 1)
+    token = urlsplit(approve).query.removeprefix("token=")
+    response = client.post("/notify/moderate", data={"token": token})
+    assert response.status_code == 409 and "It is now trash" in response.get_data(as_text=True)
+    assert status_of(app, 1) == Status.TRASH
+
+
+def test_without_a_mail_server_no_box_is_shown_and_no_mail_waits(app, reader) -> None:
+    app.config["SMTP_URL"] = ""
+    page = reader.widget(**A).get_data(as_text=True)
+    assert 'name="notify"' not in page
+    reader.post(A, email="bea@example.com", notify="y")
+    assert outbox(app) == []
+
+
 def test_a_forged_or_cut_link_changes_nothing(app, client, reader, smtp) -> None:
     reader.post(A, email="bea@example.com")
     run_pass(app)

@@ -86,6 +86,7 @@ def link_pages(client, reader) -> dict[str, object]:
     from commentsvc.notify.links import moderation_token, subscriber_token
     from commentsvc.notify.models import Subscriber
 
+    client.application.config["SMTP_URL"] = "smtp://127.0.0.1:9"  # subscriptions need mail
     reader.post(A, email=EMAILS[2], comment="subscribe me", notify="y")
     with client.application.app_context():
         sub = db.session.execute(db.select(Subscriber)).scalar_one()

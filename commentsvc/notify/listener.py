@@ -40,6 +40,8 @@ def on_event(connection: Connection, event: str, data: Mapping[str, Any]) -> Non
         events = ["comment.created"]
         events.append("comment.held" if status == Status.PENDING else STATUS_EVENTS[status])
         webhooks.enqueue_comment_events(connection, events, row)
+        if not current_app.config["SMTP_URL"]:
+            return  # no mail server: no mail waits for one (the form shows no notify box)
         if status == Status.PENDING:
             moderator_mails(connection, row)
         elif status == Status.APPROVED:
@@ -50,7 +52,7 @@ def on_event(connection: Connection, event: str, data: Mapping[str, Any]) -> Non
         new = Status(data["new"])
         if new in STATUS_EVENTS:
             webhooks.enqueue_comment_events(connection, [STATUS_EVENTS[new]], row)
-        if new == Status.APPROVED:
+        if new == Status.APPROVED and current_app.config["SMTP_URL"]:
             subscriptions.notify_subscribers(connection, row)
 
 

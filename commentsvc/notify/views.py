@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from commentsvc.comments import moderation
 from commentsvc.core.extensions import csrf, db
 from commentsvc.db.connections import write_transaction
-from commentsvc.db.models import Article, Comment
+from commentsvc.db.models import Article, Comment, Status
 from commentsvc.notify import links, subscriptions
 from commentsvc.notify.models import UsedToken
 
@@ -64,6 +64,14 @@ def moderate() -> Any:
     if comment is None:
         return _page(
             404, title="This comment no longer exists", message="It was deleted meanwhile."
+        )
+    if comment.status != Status.PENDING:
+        # A mail link answers the mail's question only: a comment a moderator has dealt with
+        # since (in the admin, or through another mail) is changed in the admin.
+        return _page(
+            409,
+            title="This comment was already moderated",
+            message=f"It is now {comment.status}. Open the admin to change it.",
         )
     button, done = ACTION_WORDS[action]
     if request.method == "GET":
