@@ -33,11 +33,15 @@ class Inbox:
 
 
 class MailServer:
-    """An SMTP server on a loopback port that can be stopped and started again."""
+    """An SMTP server on a loopback port that can be stopped and started again.
 
-    def __init__(self) -> None:
+    ``controller_options`` go to aiosmtpd's Controller and its SMTP sessions (TLS, AUTH).
+    """
+
+    def __init__(self, **controller_options: Any) -> None:
         self.port = free_port()
         self.inbox = Inbox()
+        self.options = controller_options
         self._controller: Controller | None = None
 
     @property
@@ -45,7 +49,9 @@ class MailServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=self.port, **self.options
+        )
         self._controller.start()
 
     def stop(self) -> None:
