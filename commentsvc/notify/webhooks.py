@@ -63,16 +63,21 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def _endpoints_for(connection: Connection, event: str) -> list[Any]:
-    rows = connection.execute(
-        select(_ENDPOINTS.c.id, _ENDPOINTS.c.events).where(_ENDPOINTS.c.active.is_(True))
-    ).all()
-    return [row for row in rows if event in row.events.split()]
+def _active_endpoints(connection: Connection) -> list[Any]:
+    return list(
+        connection.execute(
+            select(_ENDPOINTS.c.id, _ENDPOINTS.c.events).where(_ENDPOINTS.c.active.is_(True))
+        ).all()
+    )
 
 
-def enqueue_event(connection: Connection, event: str, data: dict[str, Any]) -> None:
-    """A call to every active endpoint that listens to ``event``."""
-    for endpoint in _endpoints_for(connection, event):
+def enqueue_event(
+    connection: Connection, event: str, data: dict[str, Any], endpoints: list[Any] | None = None
+) -> None:
+    """A call to every active endpoint that listens to ``event`` (among ``endpoints`` if given)."""
+    if endpoints is None:
+        endpoints = _active_endpoints(connection)
+    for endpoint in (e for e in endpoints if event in e.events.split()):
         body = {"type": event, "timestamp": utcnow().isoformat(timespec="seconds"), "data": data}
         enqueue(
             connection,
@@ -103,8 +108,10 @@ def public_data(row: Any) -> dict[str, Any]:
 
 def enqueue_comment_events(connection: Connection, events: list[str], row: Any) -> None:
     """The calls for ``events`` about the comment ``row`` (with its article's columns)."""
-    for event in events:
-        enqueue_event(connection, event, {"comment": public_data(row)})
+    endpoints = _active_endpoints(connection)  # one statement for all the events
+    if endpoints:
+        for event in events:
+            enqueue_event(connection, event, {"comment": public_data(row)}, endpoints)
 
 
 # --- delivery -------------------------------------------------------------------------------
