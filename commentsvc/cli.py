@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -24,6 +26,8 @@ from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.config import ConfigError
 from commentsvc.core.extensions import db, redis_error
 from commentsvc.db.models import Article, Comment, Status
+from commentsvc.notify.subscriptions import erase_address, of_address
+from commentsvc.notify.worker import run_worker, send_pending
 from commentsvc.shares.flush import LOCK_SECONDS, flush_shares
 from commentsvc.startup import MIGRATIONS_DIR, prepare
 
@@ -106,7 +110,9 @@ def create_admin(name: str, password_stdin: bool) -> None:
 @with_appcontext
 def export_commenter_command(email: str) -> None:
     """Print every comment stored for EMAIL, with all its fields, as JSON (GDPR access)."""
-    click.echo(json.dumps(export_commenter(email), indent=2, ensure_ascii=False))
+    data = export_commenter(email)
+    data["notifications"] = of_address(db.session.connection(), email)
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 @click.command("erase-commenter")
@@ -122,6 +128,10 @@ def export_commenter_command(email: str) -> None:
 def erase_commenter_command(email: str, keep_text: bool, yes: bool) -> None:
     """Delete every comment stored for EMAIL, or anonymise them with --keep-text (GDPR)."""
     count = len(export_commenter(email)["comments"])
+    if of_address(db.session.connection(), email) is not None:
+        subscriptions = erase_address(db.session.connection(), email)
+        db.session.commit()
+        click.echo(f"{subscriptions} notification subscription(s) erased.")
     if count == 0:
         click.echo(f"No comments are stored for {email}.")
         return
@@ -144,6 +154,31 @@ def flush_shares_command() -> None:
     except redis_error() as error:
         raise click.ClickException(f"Redis is not reachable: {error}") from None
     click.echo(f"{added} share click(s) added to the database.")
+
+
+@click.command("send-pending")
+@with_appcontext
+def send_pending_command() -> None:
+    """Deliver the notifications that are due (one pass, for cron); failures wait for a retry."""
+    done = send_pending()
+    click.echo(
+        f"{done.sent} sent, {done.retrying} to retry later, {done.failed} failed, "
+        f"{done.cancelled} no longer wanted."
+    )
+    for error in dict.fromkeys(done.errors):
+        click.echo(f"  {error}", err=True)
+
+
+@click.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Deliver notifications as they become due, until stopped (SIGTERM or Ctrl-C)."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    poll = current_app.config["NOTIFY_POLL_SECONDS"]
+    click.echo(f"Sending notifications; looking for new ones every {poll} s.")
+    run_worker(stop)
 
 
 def _cli_app() -> Flask:
@@ -177,6 +212,8 @@ def _make_cli() -> FlaskGroup:
         export_commenter_command,
         erase_commenter_command,
         flush_shares_command,
+        send_pending_command,
+        worker_command,
     ):
         cli.add_command(command)
     for action, help_text in (

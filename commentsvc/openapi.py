@@ -172,6 +172,12 @@ def _schemas(config: Any) -> dict[str, Any]:
                 ),
                 "parent_id": _nullable({**ID, "description": "The approved comment replied to."}),
                 "mine": _text("The `mine` of an earlier post, to add this comment to it."),
+                "notify": _nullable(
+                    {
+                        "type": "boolean",
+                        "description": "Email me follow-up comments (after I confirm my address).",
+                    }
+                ),
                 "leave_empty": _text(
                     "The honeypot: a comment with it filled is refused.", maxLength=0
                 ),

@@ -27,7 +27,8 @@ ENV_EXAMPLE = dict(
 
 def test_stack_is_app_postgresql_and_redis_each_with_a_healthcheck() -> None:
     services = COMPOSE["services"]
-    assert set(services) == {"app", "db", "redis"}
+    assert set(services) == {"app", "db", "redis", "worker", "mailpit"}
+    assert services["mailpit"]["profiles"] == ["mail"]  # only when asked for
     assert services["db"]["image"] == "postgres:17"
     assert services["redis"]["image"].startswith("redis:7")
     for name, service in services.items():
@@ -59,6 +60,17 @@ def test_every_variable_is_set_or_defaulted() -> None:
     known = {s.env for s in SETTINGS} | {"WEB_CONCURRENCY", "COMMENTSVC_PORT", "POSTGRES_PASSWORD"}
     for name in app_env:
         assert name in known, f"{name} is set but the app does not read it"
+
+
+def test_the_worker_runs_the_images_worker_command_after_the_app_migrated() -> None:
+    worker = COMPOSE["services"]["worker"]
+    assert worker["command"] == ["commentsvc", "worker"]
+    assert worker["image"] == COMPOSE["services"]["app"]["image"]
+    assert worker["depends_on"] == {"app": {"condition": "service_healthy"}}
+    assert (
+        worker["environment"]["COMMENTSVC_DATABASE_URL"]
+        == (COMPOSE["services"]["app"]["environment"]["COMMENTSVC_DATABASE_URL"])
+    )
 
 
 def test_app_command_is_the_images_gunicorn_command() -> None:

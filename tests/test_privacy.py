@@ -67,6 +67,9 @@ def public_responses(client, reader, posted) -> dict[str, object]:
     yield_["GET /api/v1/form-token"] = client.get("/api/v1/form-token", query_string=embed)
     yield_["GET /api/v1/counts"] = client.get("/api/v1/counts", query_string={"url": A["url"]})
     yield_["GET /api/v1/openapi.json"] = client.get("/api/v1/openapi.json")
+    yield_["GET /feeds/article.atom"] = client.get("/feeds/article.atom", query_string=embed)
+    yield_["GET /feeds/recent.atom"] = client.get("/feeds/recent.atom")
+    yield_.update(link_pages(client, reader))
     # The admin shows emails, but only to a signed-in moderator: a visitor sees none of it.
     for rule in client.application.url_map.iter_rules():
         if rule.endpoint.startswith("admin."):
@@ -75,6 +78,31 @@ def public_responses(client, reader, posted) -> dict[str, object]:
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield_[f"{method} {path} (visitor)"] = client.open(path, method=method)
     return yield_
+
+
+def link_pages(client, reader) -> dict[str, object]:
+    """The pages behind the links in emails, opened with valid tokens (they name a commenter)."""
+    from commentsvc.core.extensions import db
+    from commentsvc.notify.links import moderation_token, subscriber_token
+    from commentsvc.notify.models import Subscriber
+
+    client.application.config["SMTP_URL"] = "smtp://127.0.0.1:9"  # subscriptions need mail
+    reader.post(A, email=EMAILS[2], comment="subscribe me", notify="y")
+    with client.application.app_context():
+        sub = db.session.execute(db.select(Subscriber)).scalar_one()
+        held = moderation_token(4, "approve", "0" * 32)
+        confirm = subscriber_token("confirm", sub.id, sub.secret)
+        article = subscriber_token("unsubscribe", sub.id, sub.secret, 1)
+    return {
+        "GET /notify/moderate": client.get("/notify/moderate", query_string={"token": held}),
+        "POST /notify/moderate (bad)": client.post("/notify/moderate", data={"token": "x"}),
+        "GET /notify/confirm": client.get("/notify/confirm", query_string={"token": confirm}),
+        "POST /notify/confirm": client.post("/notify/confirm", data={"token": confirm}),
+        "GET /notify/unsubscribe": client.get(
+            "/notify/unsubscribe", query_string={"token": article}
+        ),
+        "POST /notify/unsubscribe": client.post("/notify/unsubscribe", data={"token": article}),
+    }
 
 
 def test_no_email_in_any_public_response(app, client, reader, posted) -> None:
@@ -88,6 +116,7 @@ def test_no_email_in_any_public_response(app, client, reader, posted) -> None:
     # The scan sees the comments it should: it would catch a leak.
     page = responses["GET /embed (own held)"].get_data(as_text=True)
     assert "approved top" in page and "held top" in page
+    assert "held top" in responses["GET /notify/moderate"].get_data(as_text=True)
     for name, response in responses.items():
         text = response.get_data(as_text=True) + "\n".join(f"{k}: {v}" for k, v in response.headers)
         response.close()

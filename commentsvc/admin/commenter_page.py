@@ -15,6 +15,7 @@ from commentsvc.comments.forms import Form
 from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.comments.moderation import log
 from commentsvc.core.extensions import db
+from commentsvc.notify.subscriptions import erase_address, of_address
 
 
 class EraseForm(Form):
@@ -38,7 +39,10 @@ def commenter() -> Any:
     email = _asked_email()
     found = export_commenter(email)["comments"] if email else []
     form = EraseForm(formdata=None, data={"email": email})
-    return render_template("admin/commenter.html", email=email, found=found, form=form)
+    notifications = of_address(db.session.connection(), email) if email else None
+    return render_template(
+        "admin/commenter.html", email=email, found=found, form=form, notifications=notifications
+    )
 
 
 @bp.get("/commenter/export")
@@ -48,6 +52,7 @@ def commenter_export() -> Any:
     if not email:
         return redirect(url_for("admin.commenter"))
     data = export_commenter(email)
+    data["notifications"] = of_address(db.session.connection(), email)
     log(moderator_name(), "export-commenter", detail=f"{len(data['comments'])} comment(s)")
     db.session.commit()
     body = json.dumps(data, indent=2, ensure_ascii=False)
@@ -68,10 +73,14 @@ def commenter_erase() -> Any:
         return render_template("admin/commenter.html", email=email, found=found, form=form), 400
     keep_text = bool(form.keep_text.data)
     count = erase_commenter(form.email.data.strip(), moderator_name(), keep_text=keep_text)
+    subscriptions = erase_address(db.session.connection(), form.email.data)
+    db.session.commit()
     flash(
         f"{count} comment(s) {'anonymised' if keep_text else 'deleted'}."
         if count
         else "No comments are stored for that address.",
         "success",
     )
+    if subscriptions:
+        flash(f"{subscriptions} notification subscription(s) erased.", "success")
     return redirect(url_for("admin.commenter"))

@@ -7,7 +7,15 @@ from typing import Any
 
 from markupsafe import Markup
 
-from commentsvc.admin import articles_page, comment_pages, commenter_page, log, queue, settings_page
+from commentsvc.admin import (
+    articles_page,
+    comment_pages,
+    commenter_page,
+    log,
+    notifications_page,
+    queue,
+    settings_page,
+)
 from commentsvc.admin.blueprint import bp
 
 __all__ = [
@@ -16,6 +24,7 @@ __all__ = [
     "comment_pages",
     "commenter_page",
     "log",
+    "notifications_page",
     "queue",
     "settings_page",
 ]
@@ -24,6 +33,7 @@ __all__ = [
 NAV: list[tuple[str, str]] = [
     ("admin.articles", "Articles"),
     ("admin.settings", "Settings"),
+    ("admin.notifications", "Notifications"),
     ("admin.moderation_log", "Log"),
     ("admin.commenter", "Commenter data"),
 ]

@@ -43,6 +43,7 @@ COMMENT_FIELDS = (
     "parent_id",
     "token",
     "mine",
+    "notify",
 )
 
 
@@ -120,6 +121,12 @@ def _comment_payload() -> MultiDict:
     for name in COMMENT_FIELDS:
         value = payload.get(name)
         if value is None:
+            continue
+        if name == "notify":
+            if not isinstance(value, bool):
+                abort(400, "The field 'notify' must be true or false.")
+            if value:
+                data[name] = "y"
             continue
         if isinstance(value, bool) or not isinstance(value, str | int):
             abort(400, f"The field {name!r} must be a string.")

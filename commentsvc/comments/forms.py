@@ -148,6 +148,8 @@ class CommentForm(FlaskForm):
     remember = BooleanField(
         "Save my name, email, and website in this browser for the next time I comment."
     )
+    # Unticked by default; the address must confirm before anything is sent (double opt-in).
+    notify = BooleanField("Notify me of follow-up comments by email")
     parent_id = HiddenField()
     token = HiddenField()
     # The honeypot: hidden from sight and from the keyboard, labelled for screen readers.
@@ -187,4 +189,5 @@ def new_comment_from(form: CommentForm) -> NewComment:
         parent_id=parent_id,
         ip=client_ip(),
         user_agent=client_user_agent(),
+        notify=bool(form.notify.data),
     )

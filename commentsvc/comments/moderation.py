@@ -14,6 +14,7 @@ from sqlalchemy import delete, or_, update
 
 from commentsvc.comments.posting import adjust_approved_count, reply_position, set_status
 from commentsvc.core.extensions import db
+from commentsvc.db.events import emit
 from commentsvc.db.models import Article, Comment, ModerationEntry, Status
 
 # Each action: the status it moves a comment to, and the statuses it moves it from (None: any).
@@ -213,6 +214,7 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
     db.session.add(reply)
     adjust_approved_count(parent.article_id, +1)
     db.session.flush()
+    emit(db.session.connection(), "comment.created", {"id": reply.id, "notify": False})
     log(
         moderator,
         "reply",

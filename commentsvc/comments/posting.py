@@ -18,6 +18,7 @@ from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
 from commentsvc.core.observability import COMMENTS
 from commentsvc.db.connections import write_transaction
+from commentsvc.db.events import emit
 from commentsvc.db.models import Article, Comment, Status, utcnow
 from commentsvc.db.site_settings import current_settings
 from commentsvc.db.statements import Statement
@@ -168,6 +169,8 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
         comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
         if values["status"] == Status.APPROVED:
             adjust_approved_count(values["article_id"], +1, connection)
+        # Notifications are written in this transaction: kept with the comment or not at all.
+        emit(connection, "comment.created", {"id": comment_id, "notify": new.notify})
     return Comment(id=comment_id, **values)
 
 
@@ -212,6 +215,8 @@ def set_status(comment_id: int, status: Status) -> bool:
         if result.rowcount == 1:
             if Status.APPROVED in (row.status, status):
                 adjust_approved_count(row.article_id, +1 if status == Status.APPROVED else -1)
+            change = {"id": comment_id, "old": row.status, "new": status.value}
+            emit(db.session.connection(), "comment.status", change)
             db.session.commit()
             return True
         db.session.rollback()  # someone changed it between our read and write: look again

@@ -35,6 +35,8 @@ class NewComment:
     parent_id: int | None
     ip: str
     user_agent: str
+    # "Notify me of follow-up comments by email" (a confirmation mail comes first).
+    notify: bool = False
 
 
 class TooFast(CommentError):

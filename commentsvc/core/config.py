@@ -300,6 +300,90 @@ SETTINGS: tuple[Setting, ...] = (
         "driver's cursor) or execute (through SQLAlchemy's public Connection.execute, slower; "
         "for checking a SQLAlchemy upgrade).",
     ),
+    # --- Notifications (issue 16: outbox, email, moderator alerts, replies, webhooks) ---
+    Setting(
+        "PUBLIC_URL",
+        "",
+        TEXT,
+        "This service's address as people reach it (https://comments.example.org), for the "
+        "links in emails. Empty: http://localhost:8000.",
+        default_in_words="empty",
+    ),
+    Setting(
+        "SMTP_URL",
+        "",
+        TEXT,
+        "Mail server: smtp://user:pass@host:587 (STARTTLS when offered; a password is sent only "
+        "over TLS or to this host) or smtps://user:pass@host:465. Empty: no email is sent.",
+        default_in_words="empty (no email)",
+        secret=True,
+    ),
+    Setting(
+        "MAIL_FROM",
+        "",
+        TEXT,
+        "The From address of every email, e.g. comments@news.example.",
+        default_in_words="empty",
+    ),
+    Setting("SITE_NAME", "Comments", TEXT, "The site's name in emails and feeds."),
+    Setting(
+        "NOTIFY_MODERATORS",
+        "each",
+        one_of("each", "digest", "none"),
+        "Email moderators when a comment is held: each (one mail per comment), digest (at most "
+        "one mail per NOTIFY_DIGEST_MINUTES) or none. Changeable in the admin.",
+    ),
+    Setting(
+        "MODERATOR_EMAILS",
+        "",
+        WORDS,
+        "Addresses (comma- or newline-separated) told of held comments. Changeable in the admin.",
+    ),
+    Setting(
+        "NOTIFY_DIGEST_MINUTES",
+        60,
+        POSITIVE_NUMBER,
+        "In digest mode, at most one mail to each moderator per this many minutes.",
+    ),
+    Setting(
+        "NOTIFY_REPLY_MINUTES",
+        15,
+        WHOLE_NUMBER,
+        "At most one reply notification per article per subscriber per this many minutes "
+        "(later replies wait and go together).",
+    ),
+    Setting(
+        "NOTIFY_LINK_HOURS",
+        72,
+        POSITIVE_NUMBER,
+        "Hours a moderator's approve/spam/trash link in an email stays valid (each is single-use).",
+    ),
+    Setting(
+        "NOTIFY_RETRY_HOURS",
+        24,
+        POSITIVE_NUMBER,
+        "A message that cannot be delivered is retried (exponential backoff with jitter) for "
+        "this many hours, then marked failed.",
+    ),
+    Setting(
+        "NOTIFY_POLL_SECONDS",
+        5,
+        POSITIVE_NUMBER,
+        "How often `commentsvc worker` looks for messages to send.",
+    ),
+    Setting(
+        "WEBHOOK_TIMEOUT",
+        5,
+        POSITIVE_NUMBER,
+        "Seconds a webhook call may take before it counts as failed (and is retried).",
+    ),
+    Setting(
+        "WEBHOOK_ALLOW_PRIVATE",
+        False,
+        BOOLEAN,
+        "Allow webhook URLs whose host resolves to a loopback, private or link-local address "
+        "(off: refused, against server-side request forgery).",
+    ),
 )
 
 

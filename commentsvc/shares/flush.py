@@ -29,6 +29,7 @@ from flask import Flask, current_app
 from commentsvc.articles.rows import article_ids
 from commentsvc.core.extensions import db, redis_client, redis_error
 from commentsvc.db.connections import upsert
+from commentsvc.db.events import emit
 from commentsvc.db.models import utcnow
 from commentsvc.shares.buffer import SEP, buffer_key, buffer_keys, buffering, script
 from commentsvc.shares.models import ShareBatch, ShareCount
@@ -107,6 +108,11 @@ def apply_batch(client: Any, batch_id: str) -> int:
             ),
             rows,
         )
+        # In the batch's transaction: a webhook per batch, exactly as often as it is counted.
+        counted: dict[str, dict[str, int]] = {}
+        for (key, network), n in deltas.items():
+            counted.setdefault(key, {})[network] = n
+        emit(connection, "share.counted", {"batch": batch_id, "counts": counted})
         connection.execute(
             sa.delete(ShareBatch.__table__).where(
                 ShareBatch.__table__.c.applied_at < utcnow() - KEEP_BATCH_IDS

@@ -249,6 +249,8 @@
     ["comment", "name", "email", "website", "parent_id", "token", "leave_empty"].forEach(function (name) {
       payload[name] = form.elements[name].value;
     });
+    // "Notify me of follow-up comments by email": the API takes a boolean.
+    if (form.elements.notify) payload.notify = form.elements.notify.checked;
     return fetch(form.getAttribute("data-api"), {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },

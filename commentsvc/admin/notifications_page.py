@@ -1,0 +1,177 @@
+"""Notifications in the admin: who is told of held comments, webhook endpoints, the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, url_for
+from sqlalchemy import func
+from wtforms import RadioField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.common import CsrfForm, moderator_name
+from commentsvc.comments import moderation
+from commentsvc.comments.forms import Form
+from commentsvc.core.extensions import db
+from commentsvc.db.models import MAX_URL_LENGTH
+from commentsvc.db.site_settings import word_list
+from commentsvc.notify.models import OutboxMessage, WebhookEndpoint
+from commentsvc.notify.settings import notify_settings, save_notify_settings
+from commentsvc.notify.webhooks import EVENTS, new_secret, url_problem
+from commentsvc.notify.worker import retry
+
+MODES = {
+    "each": "Email each held comment",
+    "digest": "Email a digest of held comments",
+    "none": "Do not email",
+}
+SHOWN = 50
+
+
+def _addresses(form: Form, field: Any) -> None:
+    bad = [a for a in word_list(field.data or "") if "@" not in a or any(c.isspace() for c in a)]
+    if bad:
+        raise ValidationError(f"Not an email address: {', '.join(bad[:3])}.")
+
+
+class NotifyForm(Form):
+    """Who is told of held comments, and how."""
+
+    notify_moderators = RadioField(
+        "When a comment is held",
+        choices=[SelectChoice(mode, label) for mode, label in MODES.items()],
+        validators=[InputRequired("Choose when to email moderators.")],
+    )
+    moderator_emails = TextAreaField(
+        "Moderators' email addresses (one per line)",
+        validators=[Length(max=2000), _addresses],
+    )
+
+
+class EndpointForm(Form):
+    """A new webhook endpoint."""
+
+    url = StringField(
+        "URL", validators=[DataRequired("Give the endpoint's URL."), Length(max=MAX_URL_LENGTH)]
+    )
+    events = SelectMultipleField(
+        "Events",
+        choices=[SelectChoice(event, event) for event in EVENTS],
+        validators=[DataRequired("Choose at least one event.")],
+        option_widget=widgets.CheckboxInput(),
+        widget=widgets.ListWidget(prefix_label=False),
+    )
+
+    def validate_url(self, field: Any) -> None:
+        problem = url_problem(field.data.strip())
+        if problem:
+            raise ValidationError(problem)
+
+
+def _page(
+    notify_form: NotifyForm | None = None,
+    endpoint_form: EndpointForm | None = None,
+    status: int = 200,
+) -> Any:
+    settings = notify_settings(db.session.connection())
+    notify_form = notify_form or NotifyForm(formdata=None, data=vars(settings))
+    counts = dict(
+        db.session.execute(
+            db.select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+    )
+    rows = {
+        status: db.session.execute(
+            db.select(OutboxMessage)
+            .where(OutboxMessage.status == status)
+            .order_by(OutboxMessage.id.desc())
+            .limit(SHOWN)
+        )
+        .scalars()
+        .all()
+        for status in ("pending", "failed")
+    }
+    endpoints = (
+        db.session.execute(db.select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars().all()
+    )
+    return render_template(
+        "admin/notifications.html",
+        notify_form=notify_form,
+        endpoint_form=endpoint_form or EndpointForm(formdata=None),
+        action_form=CsrfForm(),
+        counts=counts,
+        rows=rows,
+        endpoints=endpoints,
+    ), status
+
+
+@bp.get("/notifications")
+def notifications() -> Any:
+    """The notification settings, webhook endpoints, and messages waiting or failed."""
+    return _page()
+
+
+@bp.post("/notifications/settings")
+def notifications_settings() -> Any:
+    """Save who is told of held comments; each change is logged."""
+    form = NotifyForm()
+    if not form.validate():
+        return _page(notify_form=form, status=400)
+    emails = "\n".join(word_list(form.moderator_emails.data or ""))
+    changed = save_notify_settings(
+        db.session.connection(),
+        {"notify_moderators": form.notify_moderators.data, "moderator_emails": emails},
+    )
+    moderation.log_settings(changed, moderator_name())
+    db.session.commit()
+    flash(f"Settings saved ({len(changed)} changed)." if changed else "Nothing changed.", "success")
+    return redirect(url_for("admin.notifications"), code=303)
+
+
+@bp.post("/notifications/<int:message_id>/retry")
+def notifications_retry(message_id: int) -> Any:
+    """Put a failed message back in line."""
+    if not CsrfForm().validate():
+        return _page(status=400)
+    if retry(message_id):
+        flash(f"Message {message_id} will be sent again.", "success")
+    else:
+        flash(f"Message {message_id} is not failed: nothing to retry.", "info")
+    return redirect(url_for("admin.notifications"), code=303)
+
+
+@bp.post("/notifications/webhooks")
+def notifications_add_webhook() -> Any:
+    """Add a webhook endpoint with a fresh signing secret."""
+    form = EndpointForm()
+    if not form.validate():
+        return _page(endpoint_form=form, status=400)
+    endpoint = WebhookEndpoint(
+        url=form.url.data.strip(), events=" ".join(form.events.data), secret=new_secret()
+    )
+    db.session.add(endpoint)
+    db.session.flush()
+    moderation.log(
+        moderator_name(), "webhook", detail=f"added endpoint {endpoint.id}: {endpoint.url}"
+    )
+    db.session.commit()
+    flash("Endpoint added. Its secret is shown in the list: give it to the receiver.", "success")
+    return redirect(url_for("admin.notifications"), code=303)
+
+
+@bp.post("/notifications/webhooks/<int:endpoint_id>/delete")
+def notifications_delete_webhook(endpoint_id: int) -> Any:
+    """Remove a webhook endpoint (its waiting calls then fail)."""
+    if not CsrfForm().validate():
+        return _page(status=400)
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is not None:
+        db.session.delete(endpoint)
+        moderation.log(
+            moderator_name(), "webhook", detail=f"deleted endpoint {endpoint_id}: {endpoint.url}"
+        )
+        db.session.commit()
+        flash("Endpoint deleted.", "success")
+    return redirect(url_for("admin.notifications"), code=303)

@@ -1,0 +1,120 @@
+"""Atom 1.0 feeds of approved comments: per article, and the whole site's recent ones.
+
+No email ever: an entry carries the author's name, the text and a link to the comment on
+its article. ``ETag`` (a hash of the feed) and ``Last-Modified`` (its newest comment) let
+feed readers ask again for nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+from sqlalchemy import select, true
+from werkzeug.http import http_date
+
+from commentsvc.articles.keys import ArticleRef, requested_article
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment, Status
+
+bp = Blueprint("feeds", __name__, url_prefix="/feeds")
+ATOM = "http://www.w3.org/2005/Atom"
+ENTRIES = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _approved(where: Any) -> list[Any]:
+    query = (
+        select(Comment, Article.key, Article.url, Article.title)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Comment.status == Status.APPROVED, where)
+        .order_by(Comment.id.desc())
+        .limit(ENTRIES)
+    )
+    return list(db.session.execute(query).all())
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _entry_link(comment: Comment, url: str) -> str:
+    return (
+        f"{url}#comment-{comment.id}"
+        if url
+        else f"{request.url_root}feeds/recent.atom#comment-{comment.id}"
+    )
+
+
+def _feed(title: str, alternate: str | None, rows: list[Any], fallback: datetime) -> Response:
+    """The Atom document for ``rows`` (comment, key, url, title), conditional on the request."""
+    ET.register_namespace("", ATOM)
+    updated = max((row[0].created_utc for row in rows), default=fallback)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    self_url = request.url
+    _add(feed, "id", self_url)
+    _add(feed, "title", title)
+    _add(feed, "updated", _stamp(updated))
+    _add(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    if alternate:
+        _add(feed, "link", rel="alternate", type="text/html", href=alternate)
+    _add(feed, "generator", "commentsvc")
+    for comment, _key, url, article_title in rows:
+        link = _entry_link(comment, url)
+        entry = _add(feed, "entry")
+        _add(entry, "id", link)
+        _add(entry, "title", f"{comment.name} on “{article_title or url or _key}”")
+        _add(entry, "link", rel="alternate", type="text/html", href=link)
+        _add(entry, "published", _stamp(comment.created_utc))
+        _add(entry, "updated", _stamp(comment.created_utc))
+        author = _add(entry, "author")
+        _add(author, "name", comment.name)
+        _add(entry, "content", comment.body, type="text")
+    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    headers = {
+        "ETag": f'"{etag}"',
+        "Last-Modified": http_date(updated),
+        "Cache-Control": "no-cache",
+    }
+    # Only the ETag decides a 304: an older comment approved today changes the feed without
+    # a newer date (no approval time is stored), so If-Modified-Since could answer wrongly.
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers=headers)
+    return Response(body, mimetype="application/atom+xml", headers=headers)
+
+
+@bp.get("/article.atom")
+def article() -> Response:
+    """The approved comments of one article (``?url=…`` or ``?article=…``), newest first."""
+    ref: ArticleRef = requested_article()
+    found = db.session.execute(select(Article).where(Article.key == ref.key)).scalar_one_or_none()
+    rows = _approved(Comment.article_id == found.id) if found is not None else []
+    name = (found.title if found else "") or ref.title or ref.url or ref.key
+    site = current_app.config["SITE_NAME"]
+    url = (found.url if found else "") or ref.url
+    created = found.created_at if found is not None else None
+    fallback = created.replace(tzinfo=created.tzinfo or UTC) if created else _EPOCH
+    return _feed(f"Comments on “{name}” – {site}", url or None, rows, fallback)
+
+
+@bp.get("/recent.atom")
+def recent() -> Response:
+    """The site's latest approved comments, newest first."""
+    rows = _approved(true())
+    return _feed(f"Recent comments – {current_app.config['SITE_NAME']}", None, rows, _EPOCH)
+
+
+def init_app(app: Flask) -> None:
+    """Register the feeds."""
+    app.register_blueprint(bp)

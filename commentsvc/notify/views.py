@@ -1,0 +1,165 @@
+"""The pages behind the links in emails: moderate a comment, confirm, unsubscribe.
+
+A GET only shows what the link would do, with a button: mail scanners and link previews
+open links, and must never change anything. The POST does it. The token is the authority
+(these pages hold no session, so there is no CSRF token): the one-click unsubscribe POST of
+RFC 8058 comes from a mail client with no cookie and no form but the token in the URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, render_template, request
+from sqlalchemy.exc import IntegrityError
+
+from commentsvc.comments import moderation
+from commentsvc.core.extensions import csrf, db
+from commentsvc.db.connections import write_transaction
+from commentsvc.db.models import Article, Comment, Status
+from commentsvc.notify import links, subscriptions
+from commentsvc.notify.models import UsedToken
+
+bp = Blueprint("notify", __name__, url_prefix="/notify")
+csrf.exempt(bp)
+
+ACTION_WORDS = {
+    "approve": ("Approve this comment", "The comment is approved and published."),
+    "spam": ("Mark this comment as spam", "The comment is marked as spam."),
+    "trash": ("Move this comment to the trash", "The comment is in the trash."),
+}
+
+
+@bp.after_request
+def link_page_headers(response: Response) -> Response:
+    """The URL holds a token: never cached, never sent on as a Referer, never indexed."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _page(status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template("notify/page.html", **context), status
+
+
+def _token() -> str:
+    return (request.form.get("token") or request.args.get("token") or "").strip()
+
+
+@bp.route("/moderate", methods=["GET", "POST"])
+def moderate() -> Any:
+    """A moderator's link from a mail: approve, spam or trash one comment, after a click."""
+    try:
+        comment_id, action, link_id = links.read_moderation_token(_token())
+    except links.LinkError as error:
+        return _page(400, title="This link cannot be used", message=str(error))
+    if db.session.get(UsedToken, link_id) is not None:
+        return _page(
+            410,
+            title="This link was already used",
+            message="Open the admin to change the comment again.",
+        )
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        return _page(
+            404, title="This comment no longer exists", message="It was deleted meanwhile."
+        )
+    if comment.status != Status.PENDING:
+        # A mail link answers the mail's question only: a comment a moderator has dealt with
+        # since (in the admin, or through another mail) is changed in the admin.
+        return _page(
+            409,
+            title="This comment was already moderated",
+            message=f"It is now {comment.status}. Open the admin to change it.",
+        )
+    button, done = ACTION_WORDS[action]
+    if request.method == "GET":
+        article = db.session.get(Article, comment.article_id)
+        return _page(
+            title=button + "?", comment=comment, article=article, button=button, token=_token()
+        )
+    db.session.add(UsedToken(id=link_id))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return _page(
+            410,
+            title="This link was already used",
+            message="Open the admin to change the comment again.",
+        )
+    # The same rules and log as the admin's buttons; the moderator is named by the link.
+    changed = moderation.apply(action, [comment_id], "email link")
+    db.session.commit()
+    message = done if changed else "Nothing changed: the comment already was in that state."
+    return _page(title="Done", message=message)
+
+
+def _subscriber(purpose: str) -> tuple[Any, int | None, str]:
+    """(subscriber row or None, article id or None, why the link cannot be used)."""
+    try:
+        subscriber_id, secret, article_id = links.read_subscriber_token(purpose, _token())
+    except links.LinkError as error:
+        return None, None, str(error)
+    with db.engine.connect() as connection:
+        row = subscriptions.subscriber(connection, subscriber_id, secret)
+    if row is None:
+        return None, None, NOT_SUBSCRIBED
+    return row, article_id, ""
+
+
+NOT_SUBSCRIBED = "This address is not subscribed (any more)."
+
+
+@bp.route("/confirm", methods=["GET", "POST"])
+def confirm() -> Any:
+    """Confirm a subscription (double opt-in): a GET shows the button, the POST confirms."""
+    row, _article_id, problem = _subscriber("confirm")
+    if row is None:
+        return _page(400, title="This link cannot be used", message=problem)
+    if request.method == "GET":
+        return _page(
+            title="Confirm your subscription",
+            button="Yes, send me new comments by email",
+            token=_token(),
+        )
+    with write_transaction() as connection:
+        subscriptions.confirm(connection, row.id)
+    return _page(
+        title="Subscription confirmed",
+        message="You will get an email when someone comments after you.",
+    )
+
+
+@bp.route("/unsubscribe", methods=["GET", "POST"])
+def unsubscribe() -> Any:
+    """Stop notifications for one article or all; one-click (RFC 8058) by POST, no cookie."""
+    row, article_id, problem = _subscriber("unsubscribe")
+    if row is None:
+        # Already unsubscribed is a success for the person who asked.
+        status = 200 if problem == NOT_SUBSCRIBED else 400
+        return _page(status, title="No notifications are sent to you", message=problem)
+    if request.method == "GET":
+        return _page(
+            title="Stop email notifications",
+            unsubscribe=True,
+            article_id=article_id,
+            token=_token(),
+        )
+    # One-click POSTs carry only "List-Unsubscribe=One-Click": the link's own scope applies.
+    scope = request.form.get("scope")
+    target = None if scope == "all" or article_id is None else article_id
+    with write_transaction() as connection:
+        subscriptions.unsubscribe(connection, row.id, target)
+    message = (
+        "You will get no more notifications for this article."
+        if target is not None
+        else "You will get no more notifications from us."
+    )
+    return _page(title="Unsubscribed", message=message)
+
+
+def init_app(app: Flask) -> None:
+    """Register the link pages."""
+    app.register_blueprint(bp)

@@ -1,0 +1,168 @@
+"""Webhooks: signed per Standard Webhooks, retried from the outbox, never to private hosts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from commentsvc.comments.posting import set_status
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Status, utcnow
+from commentsvc.notify.models import OutboxMessage, WebhookEndpoint
+from commentsvc.notify.webhooks import EVENTS, new_secret
+from commentsvc.notify.worker import send_pending
+
+A = {"url": "https://news.example/a", "title": "An article"}
+EMAIL = "secret.person@example.com"
+
+
+class Receiver:
+    """An HTTP server on loopback that records each request and answers ``status``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, str], bytes]] = []
+        self.status = 204
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.calls.append((self.path, dict(self.headers), body))
+                self.send_response(receiver.status)
+                if receiver.status in (301, 302, 307, 308):
+                    self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def add_endpoint(app, url: str, events: str = " ".join(EVENTS)) -> str:
+    secret = new_secret()
+    with app.app_context():
+        db.session.add(WebhookEndpoint(url=url, events=events, secret=secret))
+        db.session.commit()
+    return secret
+
+
+def run_pass(app, **kwargs):
+    with app.app_context():
+        return send_pending(**kwargs)
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """The receiver's side of the Standard Webhooks specification, written from it."""
+    key = base64.b64decode(secret.split("_", 1)[1])
+    content = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
+    return any(
+        version == "v1" and hmac.compare_digest(signature, expected)
+        for version, _, signature in (
+            part.partition(",") for part in headers["webhook-signature"].split()
+        )
+    )
+
+
+@pytest.mark.settings(WEBHOOK_ALLOW_PRIVATE=True, MODERATION="all")
+def test_comment_events_arrive_signed_and_verifiable_without_email_or_ip(app, reader, receiver):
+    secret = add_endpoint(app, receiver.url)
+    reader.post(A, name="Ann", email=EMAIL, comment="Hello hooks")
+    with app.app_context():
+        set_status(1, Status.APPROVED)
+    assert run_pass(app).sent == 3
+    types = []
+    for path, headers, body in receiver.calls:
+        assert path == "/hook"
+        headers = {k.lower(): v for k, v in headers.items()}
+        assert headers["webhook-id"].startswith("msg_")
+        assert abs(int(headers["webhook-timestamp"]) - utcnow().timestamp()) < 300
+        assert verify(secret, headers, body), "signature does not verify"
+        assert not verify(new_secret(), headers, body)
+        assert EMAIL not in body.decode() and "127.0.0" not in body.decode()
+        payload = json.loads(body)
+        types.append(payload["type"])
+        assert payload["data"]["comment"]["body"] == "Hello hooks"
+        assert "email" not in payload["data"]["comment"] and "ip" not in payload["data"]["comment"]
+    assert types == ["comment.created", "comment.held", "comment.approved"]
+
+
+@pytest.mark.settings(WEBHOOK_ALLOW_PRIVATE=True)
+def test_an_endpoint_gets_only_the_events_it_asked_for(app, reader, receiver):
+    add_endpoint(app, receiver.url, events="comment.spam")
+    reader.post(A, email=EMAIL)
+    with app.app_context():
+        set_status(1, Status.SPAM)
+    run_pass(app)
+    assert [json.loads(body)["type"] for _, _, body in receiver.calls] == ["comment.spam"]
+
+
+@pytest.mark.settings(WEBHOOK_ALLOW_PRIVATE=True)
+def test_a_failing_endpoint_is_retried_with_the_same_id_and_a_redirect_is_not_followed(
+    app, reader, receiver
+):
+    add_endpoint(app, receiver.url, events="comment.created")
+    receiver.status = 302
+    reader.post(A, email=EMAIL)
+    assert run_pass(app).retrying == 1
+    assert [path for path, _, _ in receiver.calls] == ["/hook"]  # not /elsewhere
+    receiver.status = 500
+    assert run_pass(app, now=utcnow() + timedelta(hours=1)).retrying == 1
+    receiver.status = 200
+    assert run_pass(app, now=utcnow() + timedelta(hours=3)).sent == 1
+    ids = {headers["webhook-id"] for _, headers, _ in receiver.calls}
+    assert len(receiver.calls) == 3 and len(ids) == 1
+
+
+def test_loopback_and_private_hosts_are_refused_unless_allowed(app, reader, receiver):
+    add_endpoint(app, receiver.url, events="comment.created")
+    add_endpoint(app, "http://10.1.2.3/hook", events="comment.created")
+    add_endpoint(app, "http://169.254.169.254/latest/meta-data", events="comment.created")
+    add_endpoint(app, "ftp://example.com/hook", events="comment.created")
+    reader.post(A, email=EMAIL)
+    done = run_pass(app)
+    assert done.failed == 4 and receiver.calls == []
+    with app.app_context():
+        errors = db.session.execute(db.select(OutboxMessage.last_error)).scalars().all()
+    assert all("http" in e or "loopback, private" in e for e in errors), errors
+
+
+@pytest.mark.settings(WEBHOOK_ALLOW_PRIVATE=True)
+def test_a_share_batch_counted_is_one_event(app, receiver, redis_url):
+    from commentsvc.shares.flush import flush_shares
+
+    add_endpoint(app, receiver.url, events="share.counted")
+    app.config["REDIS_URL"] = redis_url
+    client = app.test_client()
+    for network in ("x", "x", "facebook"):
+        client.post("/api/v1/shares", data={**A, "network": network})
+    with app.app_context():
+        flush_shares(wait=5)
+    run_pass(app)
+    [(_, _, body)] = receiver.calls
+    counts = json.loads(body)["data"]["counts"]
+    assert sum(sum(c.values()) for c in counts.values()) >= 2
