@@ -16,8 +16,11 @@ A missed notification must never leave a stale page, so the states are trusted o
   has subscribed again;
 - nothing is waiting on its socket: data not yet read (a notification, or the server's
   goodbye) makes a view read the row, however late the listener thread gets to run;
-- it is not in the middle of its heartbeat (a ``SELECT 1`` every second, which finds a
-  connection lost without a word), and the last one answered within ``LEASE_SECONDS``.
+- no ping is in flight: every second the listener notifies a channel of its own and waits
+  for that notification to come back, which proves the connection still listens (one lost
+  without a word, or behind a pooler that drops LISTEN, never gets it back) and, since
+  notifications arrive in commit order, that every change committed before it was sent has
+  been read; and the last ping came back within ``LEASE_SECONDS`` (else the thread is stuck).
 
 A row read while a notification arrived is not kept (a generation number tells), and a
 commit made by this process forgets every state at once, so a worker reads its own writes
@@ -44,8 +47,9 @@ from commentsvc.db.revisions import ARTICLE_PREFIX, CHANNEL
 log = logging.getLogger(__name__)
 
 EXTENSION = "commentsvc.db.notifications"
-HEARTBEAT_SECONDS = 1.0
-LEASE_SECONDS = 5.0
+PING_SECONDS = 1.0
+PING_TIMEOUT_SECONDS = 5.0
+LEASE_SECONDS = 3.0
 # Articles remembered per worker (a few hundred bytes each); the oldest go first.
 MAX_KNOWN = 20_000
 RECONNECT_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -75,8 +79,8 @@ class KnownStates:
         self._known: dict[str, Any] = {}
         self._generation = 0
         self._poller: Any = None  # select.poll on the listener's socket, while subscribed
-        self._reading = False
-        self._confirmed = 0.0
+        self._awaiting: float | None = None  # when the ping in flight was sent
+        self._confirmed = 0.0  # when the last ping to come back was sent
         self._thread: threading.Thread | None = None
         self._stopping: threading.Event | None = None
         self._wake = -1
@@ -121,8 +125,8 @@ class KnownStates:
 
     @property
     def subscribed(self) -> bool:
-        """Whether the listener is connected and listening (its states may be trusted)."""
-        return self._poller is not None and self._pid == os.getpid()
+        """Whether the listener listens, confirmed by a ping (its states may be trusted)."""
+        return self._poller is not None and self._confirmed > 0 and self._pid == os.getpid()
 
     @property
     def backend_pid(self) -> int | None:
@@ -132,7 +136,7 @@ class KnownStates:
 
     def _trusted(self) -> bool:
         poller = self._poller
-        if poller is None or self._reading:
+        if poller is None or self._awaiting is not None:
             return False
         if time.monotonic() - self._confirmed > LEASE_SECONDS:
             return False  # the listener has not been heard from: stuck, or its host is
@@ -176,9 +180,12 @@ class KnownStates:
         failures = 0
         try:
             while not stopping.is_set():
+                subscriptions = self.subscriptions
                 try:
                     self._listen(stopping, wake)
                 except Exception as error:
+                    if self.subscriptions != subscriptions:
+                        failures = 0  # it had subscribed: a new outage
                     if failures == 0:
                         log.warning("Change notifications lost (%s): checking every view", error)
                     failures += 1
@@ -194,8 +201,8 @@ class KnownStates:
             autocommit=True,
             connect_timeout=5,
             application_name="commentsvc-listener",
-            # A host or network gone without a word is found by the heartbeat; these close
-            # the socket in the end.
+            # A host or network gone without a word is found by the ping; these close the
+            # socket in the end.
             keepalives=1,
             keepalives_idle=5,
             keepalives_interval=2,
@@ -204,9 +211,14 @@ class KnownStates:
         )
         self._connection = connection
         try:
-            # Notifications read during a query (the heartbeat) come through the handler.
-            connection.add_notify_handler(lambda notify: self._apply(notify.payload))
+            ping = f"commentsvc_ping_{connection.info.backend_pid}"
+            # Notifications read during a query (a ping) come through the handler.
+            connection.add_notify_handler(
+                lambda notify: self._received(notify.channel, notify.payload, ping)
+            )
+            connection.execute("SET synchronous_commit = off")  # its pings need no flush
             connection.execute(f"LISTEN {CHANNEL}")
+            connection.execute(f"LISTEN {ping}")
             pgconn = connection.pgconn
             for_views = select.poll()
             for_views.register(pgconn.socket, select.POLLIN)
@@ -219,43 +231,60 @@ class KnownStates:
                 self._known.clear()
                 self._generation += 1
                 self._poller = for_views
-                self._confirmed = time.monotonic()
+                self._confirmed = 0.0  # trusted once its first ping has come back
                 self.subscriptions += 1
-            beat = time.monotonic() + HEARTBEAT_SECONDS
+            next_ping = time.monotonic()
             while not stopping.is_set():
-                timeout = max(0.0, beat - time.monotonic())
-                if any(fd == pgconn.socket for fd, _ in waiting.poll(timeout * 1000)):
+                if self._awaiting is None and time.monotonic() >= next_ping:
+                    next_ping = self._ping(connection, ping) + PING_SECONDS
+                awaiting = self._awaiting
+                if awaiting is not None and time.monotonic() - awaiting > PING_TIMEOUT_SECONDS:
+                    raise TimeoutError("its ping did not come back")
+                due = next_ping if awaiting is None else awaiting + PING_TIMEOUT_SECONDS
+                timeout_ms = max(0, int((due - time.monotonic()) * 1000) + 1)
+                if any(fd == pgconn.socket for fd, _ in waiting.poll(timeout_ms)):
                     with self._lock:
                         try:
                             pgconn.consume_input()  # raises when the server has gone
                             while (notify := pgconn.notifies()) is not None:
-                                self._apply_locked(notify.extra.decode(encoding))
+                                self._received_locked(
+                                    notify.relname.decode(encoding),
+                                    notify.extra.decode(encoding),
+                                    ping,
+                                )
                         except BaseException:
                             self._unsubscribe_locked()
                             raise
-                if time.monotonic() >= beat:
-                    beat = self._heartbeat(connection)
         finally:
             with self._lock:
                 self._unsubscribe_locked()
             self._connection = None
             connection.close()
 
-    def _heartbeat(self, connection: Any) -> float:
-        """Ask the server for an answer; while waiting, views read the row themselves."""
-        started = time.monotonic()
+    def _ping(self, connection: Any, ping: str) -> float:
+        """Notify the listener's own channel; until it comes back, views read the row.
+
+        Notifications arrive in commit order, so when the ping is back every change committed
+        before it was sent has been read: the listener is confirmed up to the ping's start. A
+        connection that no longer listens (lost without a word, or a pooler that does not
+        keep LISTEN) never gets it back, and stays untrusted.
+        """
+        sent = time.monotonic()
         with self._lock:
-            self._reading = True
-        try:
-            connection.execute("SELECT 1")
-        except BaseException:
-            with self._lock:
-                self._unsubscribe_locked()
-            raise
+            self._awaiting = sent
+        connection.execute("SELECT pg_notify(%s, '')", (ping,))
+        return sent
+
+    def _received(self, channel: str, payload: str, ping: str) -> None:
         with self._lock:
-            self._reading = False
-            self._confirmed = started
-        return started + HEARTBEAT_SECONDS
+            self._received_locked(channel, payload, ping)
+
+    def _received_locked(self, channel: str, payload: str, ping: str) -> None:
+        if channel != ping:
+            self._apply_locked(payload)
+        elif self._awaiting is not None:
+            self._confirmed = self._awaiting
+            self._awaiting = None
 
     def _apply(self, payload: str) -> None:
         with self._lock:
@@ -271,7 +300,8 @@ class KnownStates:
 
     def _unsubscribe_locked(self) -> None:
         self._poller = None
-        self._reading = False
+        self._awaiting = None
+        self._confirmed = 0.0
         self._known.clear()
         self._generation += 1
 
