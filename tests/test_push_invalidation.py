@@ -317,3 +317,15 @@ def test_the_triggers_name_the_article_or_everything(app) -> None:
     # The post (its article created, then its revision and count raised: one notice), 150
     # articles at once, a long key (still under 8,000 bytes), the settings twice, the delete.
     assert payloads == [f"a:{KEY}", "*", f"a:{long_key}", "*", "*", f"a:{long_key}"], payloads
+
+
+def test_sqlite_keeps_the_per_view_check(database_url, tmp_path) -> None:
+    """One host, nobody to notify: SQLite reads the row on every view, push setting or not."""
+    one_host = create_app(
+        {
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/one-host.sqlite3",
+            "PUSH_INVALIDATION": True,
+        }
+    )
+    assert EXTENSION not in one_host.extensions
