@@ -68,7 +68,6 @@ class KnownStates:
 
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
-        self._started_in = os.getpid()
         self._start_afresh()
         _ALL.add(self)
 
@@ -136,7 +135,7 @@ class KnownStates:
 
     def _trusted(self) -> bool:
         poller = self._poller
-        if poller is None or self._awaiting is not None:
+        if poller is None or self._awaiting is not None or not self._confirmed:
             return False
         if time.monotonic() - self._confirmed > LEASE_SECONDS:
             return False  # the listener has not been heard from: stuck, or its host is
