@@ -126,9 +126,12 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     from commentsvc import create_app
     from commentsvc.core.observability import log as request_log
+    from commentsvc.db.notifications import wait_until_subscribed
 
     app = create_app()
     request_log.disabled = True
+    # On PostgreSQL with push invalidation, measure with its listener subscribed.
+    wait_until_subscribed(app)
 
     def call(env: dict) -> str:
         seen: dict[str, Any] = {}

@@ -107,6 +107,10 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
             # `make test` runs the database tests a second time with the hot-path statements
             # through SQLAlchemy's public Connection.execute (commentsvc.db.statements).
             "HOT_SQL": HOT_SQL,
+            # Most tests change the database through another app and look at once, which
+            # push invalidation shows only after the notification has arrived: checked per
+            # view here; tests/test_push_invalidation.py switches it on and waits.
+            "PUSH_INVALIDATION": False,
             **config,
         }
     )

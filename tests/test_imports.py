@@ -45,3 +45,31 @@ def test_a_sqlite_worker_loads_neither_postgresql_nor_alembic(tmp_path) -> None:
     assert "commentsvc.comments.widget_views" in modules  # it did serve
     unused = {"sqlalchemy.dialects.postgresql", "psycopg", "alembic", "redis", "limits"}
     assert not unused & modules
+
+
+def test_a_postgresql_and_redis_worker_loads_no_migration_or_sqlite_code(
+    postgresql_url, redis_url, tmp_path
+) -> None:
+    from support.databases import fresh_postgresql_database, unique_redis_prefix
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with fresh_postgresql_database(postgresql_url) as url:
+        env = {
+            **os.environ,
+            "COMMENTSVC_DATABASE_URL": url,
+            "COMMENTSVC_REDIS_URL": redis_url,
+            "COMMENTSVC_REDIS_PREFIX": unique_redis_prefix(),
+            "COMMENTSVC_SECRET_KEY": "x" * 40,
+            "COMMENTSVC_INSTANCE_PATH": str(tmp_path),
+            "COMMENTSVC_MIN_SUBMIT_SECONDS": "0",
+            "COMMENTSVC_MODERATION": "none",
+        }
+        subprocess.run([sys.executable, "-m", "commentsvc.startup"], env=env, cwd=root, check=True)
+        served = subprocess.run(
+            [sys.executable, "-c", SERVE], env=env, cwd=root, capture_output=True, text=True
+        )
+    assert served.returncode == 0, served.stderr[-2000:]
+    modules = set(served.stdout.split())
+    assert {"commentsvc.comments.widget_views", "psycopg", "redis"} <= modules  # it did serve
+    unused = {"alembic", "flask_migrate", "mako", "sqlalchemy.dialects.sqlite", "sqlite3"}
+    assert not unused & modules

@@ -69,3 +69,30 @@ def test_migrated_database_raises_article_revisions_on_every_change(empty_databa
                 )
         db.engine.dispose()
     assert revisions == [0, 1, 2, 3, 4, 5]
+
+
+def test_migrated_postgresql_notifies_listeners_of_changes(postgresql_url, tmp_path) -> None:
+    """Migration 0014's triggers name the changed article, or everything for the settings."""
+    import psycopg
+    from support.databases import fresh_postgresql_database
+
+    from commentsvc.db.revisions import CHANNEL
+
+    with fresh_postgresql_database(postgresql_url) as url:
+        app = create_app({"SECRET_KEY": "x", "DATABASE_URL": url})
+        app.instance_path = str(tmp_path / "instance")
+        (tmp_path / "instance").mkdir()
+        upgrade_database(app)
+        with app.app_context():
+            db.engine.dispose()
+        url = url.replace("+psycopg", "")
+        with psycopg.connect(url, autocommit=True) as listener:
+            listener.execute(f"LISTEN {CHANNEL}")
+            with psycopg.connect(url, autocommit=True) as writer:
+                writer.execute(
+                    "INSERT INTO articles (key, url, title, created_at, approved_count) "
+                    "VALUES ('k', 'https://a.example/', '', now(), 0)"
+                )
+                writer.execute("INSERT INTO site_settings (key, value) VALUES ('hold_links', '3')")
+            payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=2)]
+    assert payloads == ["a:k", "*"]

@@ -10,8 +10,9 @@ from sqlalchemy.sql import bindparam
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.core.extensions import db
-from commentsvc.db.connections import upsert
+from commentsvc.db.connections import read_connection, upsert
 from commentsvc.db.models import Article, SiteSetting, utcnow
+from commentsvc.db.notifications import UNKNOWN, known_states
 from commentsvc.db.site_settings import use_stored_settings_json
 from commentsvc.db.statements import Statement
 
@@ -57,6 +58,24 @@ def article_state(key: str, connection: Connection | None = None) -> ArticleStat
     """
     connection = connection or db.session.connection()
     row = _STATE.one(connection, key=key)
+    use_stored_settings_json(row.settings)
+    return row if row.id is not None else None
+
+
+def page_state(key: str) -> ArticleState | None:
+    """``article_state`` for a page view: from this worker's known states while nothing has
+    changed (no round trip), else read on a connection of its own (and kept when it may be).
+
+    On PostgreSQL with push invalidation (``commentsvc.db.notifications``); otherwise, or
+    while its listener is not subscribed, the row is read on every view.
+    """
+    known = known_states()
+    row, ticket = known.lookup(key) if known is not None else (UNKNOWN, None)
+    if row is UNKNOWN:
+        with read_connection() as connection:
+            row = _STATE.one(connection, key=key)
+        if known is not None:
+            known.remember(key, row, ticket)
     use_stored_settings_json(row.settings)
     return row if row.id is not None else None
 

@@ -1,12 +1,13 @@
 """Rendered pages (the widget's, and the JSON comment pages of the API), kept per worker and
-checked against the database on every request.
+checked against the article's current state on every request.
 
 A page is stored under everything it was rendered from: the request's path and query, the
 article's row (its revision, which database triggers raise on every comment or share-count
 change, its count, title and closed state), the settings in force, the release and the form
-token's epoch. A request reads those again (one indexed row and the few settings rows), so a
-change made by any worker, the admin or the CLI shows at once; only the rendering and the
-comment queries are saved. The form token changes every second, so pages are stored with
+token's epoch. A request gets those again (one indexed row and the few settings rows, or on
+PostgreSQL this worker's copy while the database's notifications say nothing changed:
+``commentsvc.db.notifications``), so a change made by any worker, host, the admin or the CLI
+shows on the next view; only the rendering and the comment queries are saved. The form token changes every second, so pages are stored with
 a placeholder that each response fills in.
 """
 
@@ -23,10 +24,9 @@ from typing import Any
 from flask import Flask, current_app, request
 
 from commentsvc.articles.keys import ArticleRef
-from commentsvc.articles.rows import article_state
+from commentsvc.articles.rows import page_state
 from commentsvc.comments.posting import comments_closed
 from commentsvc.core.static_files import release_id
-from commentsvc.db.connections import read_connection
 from commentsvc.db.site_settings import current_settings
 
 # Stands in for the form token in a stored page; never valid as a token itself.
@@ -114,15 +114,15 @@ def init_app(app: Flask) -> None:
 
 
 def page_key(ref: ArticleRef) -> tuple[Any, ...]:
-    """Everything the public page for ``ref`` is rendered from, read afresh (one statement).
+    """Everything the public page for ``ref`` is rendered from, current (one statement at
+    most: none on PostgreSQL while its notifications say nothing changed).
 
     The article's revision stands for its comments and share counts (database triggers raise
     it on every change); the rest of the page comes from the request, the settings, the
     configuration and the release.
     """
     config = current_app.config
-    with read_connection() as connection:
-        state = article_state(ref.key, connection)
+    state = page_state(ref.key)
     return (
         request.full_path,
         tuple(state) if state is not None else None,

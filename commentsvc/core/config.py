@@ -289,8 +289,8 @@ SETTINGS: tuple[Setting, ...] = (
         "PAGE_CACHE_MB",
         8,
         WHOLE_NUMBER,
-        "Memory per worker for rendered widget pages (checked against the database on every "
-        "request); 0 switches the cache off.",
+        "Memory per worker for rendered widget pages (checked against the article's current "
+        "state on every request); 0 switches the cache off.",
     ),
     Setting(
         "HOT_SQL",
@@ -383,6 +383,15 @@ SETTINGS: tuple[Setting, ...] = (
         BOOLEAN,
         "Allow webhook URLs whose host resolves to a loopback, private or link-local address "
         "(off: refused, against server-side request forgery).",
+    ),
+    # Push invalidation (issue 18): views without a database round trip on PostgreSQL.
+    Setting(
+        "PUSH_INVALIDATION",
+        True,
+        BOOLEAN,
+        "On PostgreSQL, each worker keeps the article states it has read and learns of changes "
+        "by LISTEN/NOTIFY, so a view of an unchanged article costs no database round trip; "
+        "off: every view reads the article's row.",
     ),
 )
 

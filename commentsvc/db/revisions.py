@@ -2,8 +2,13 @@
 
 Triggers on ``comments`` and ``share_counts`` raise ``articles.revision`` on every insert,
 update and delete, whoever writes (a reader, a moderator, the CLI, a bulk update, a share
-flush), so the cached widget page (``commentsvc.comments.page_cache``) can never outlive a change: each
-request compares the revision, one indexed row, before serving a cached page.
+flush), so the cached widget page (``commentsvc.comments.page_cache``) can never outlive a
+change: a request compares the revision, one indexed row, before serving a cached page.
+
+On PostgreSQL, triggers on ``articles`` (whose row every such change updates, as does an
+admin's edit of a title or the closed state) and on ``site_settings`` also send a
+notification (``NOTIFY``) naming what changed, so a worker listening for them
+(``commentsvc.db.notifications``) can skip the comparison while nothing has changed.
 """
 
 from __future__ import annotations
@@ -82,9 +87,139 @@ DROP_TRIGGERS_V1 = {
 }
 
 
+# --- notifications: PostgreSQL tells listening workers what changed --------------------------
+
+# The channel, and the payloads: ``a:<article key>`` (that article's row changed: its
+# revision, count, title, closed state...) or ``*`` (anything may have: the settings, a
+# TRUNCATE, or too many articles at once to name).
+CHANNEL = "commentsvc_changes"
+ARTICLE_PREFIX = "a:"
+EVERYTHING = "*"
+# A payload must stay under 8,000 bytes, and a bulk change needs no list of every key.
+_MAX_NAMED = 100
+_MAX_KEY_BYTES = 7900
+
+_NOTIFY_KEYS = f"""
+CREATE OR REPLACE FUNCTION commentsvc_notify_keys(keys text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  changed text;
+BEGIN
+  IF cardinality(keys) > {_MAX_NAMED} THEN
+    PERFORM pg_notify('{CHANNEL}', '{EVERYTHING}');
+    RETURN;
+  END IF;
+  FOREACH changed IN ARRAY keys LOOP
+    IF octet_length(changed) > {_MAX_KEY_BYTES} THEN
+      PERFORM pg_notify('{CHANNEL}', '{EVERYTHING}');
+    ELSE
+      -- Sent at commit, once per payload however often a transaction repeats it.
+      PERFORM pg_notify('{CHANNEL}', '{ARTICLE_PREFIX}' || changed);
+    END IF;
+  END LOOP;
+END
+$$
+"""
+
+# Once per statement, naming the articles from the transition tables (a key changed by hand
+# in SQL names both keys).
+_NOTIFY_ARTICLES = {
+    "insert": ("REFERENCING NEW TABLE AS new_rows", "SELECT key FROM new_rows"),
+    "update": (
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "SELECT key FROM old_rows UNION SELECT key FROM new_rows",
+    ),
+    "delete": ("REFERENCING OLD TABLE AS old_rows", "SELECT key FROM old_rows"),
+}
+
+_NOTIFY_EVERYTHING = f"""
+CREATE OR REPLACE FUNCTION commentsvc_notify_everything() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('{CHANNEL}', '{EVERYTHING}');
+  RETURN NULL;
+END
+$$
+"""
+
+# A TRUNCATE fires no row or statement trigger of its own: emptying a watched table raises
+# every article's revision (which names them, or everything), as deleting its rows would.
+_TRUNCATED = """
+CREATE OR REPLACE FUNCTION commentsvc_touch_all_articles() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE articles SET revision = revision + 1;
+  RETURN NULL;
+END
+$$
+"""
+
+# Settings change every page.
+_EVERYTHING_ON = {
+    "site_settings": "INSERT OR UPDATE OR DELETE OR TRUNCATE",
+    "articles": "TRUNCATE",
+}
+
+_NOTIFY_POSTGRESQL = [
+    _NOTIFY_KEYS,
+    _NOTIFY_EVERYTHING,
+    *(
+        statement
+        for op, (referencing, changed) in _NOTIFY_ARTICLES.items()
+        for statement in (
+            f"""
+            CREATE OR REPLACE FUNCTION articles_notify_{op}() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+              PERFORM commentsvc_notify_keys(ARRAY({changed}));
+              RETURN NULL;
+            END
+            $$
+            """,
+            f"CREATE OR REPLACE TRIGGER articles_notify_{op} AFTER {op.upper()} ON articles "
+            f"{referencing} FOR EACH STATEMENT EXECUTE FUNCTION articles_notify_{op}()",
+        )
+    ),
+    *(
+        f"CREATE OR REPLACE TRIGGER {table}_notify_everything AFTER {events} ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION commentsvc_notify_everything()"
+        for table, events in _EVERYTHING_ON.items()
+    ),
+    _TRUNCATED,
+    *(
+        f"CREATE OR REPLACE TRIGGER {table}_touch_all_articles AFTER TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION commentsvc_touch_all_articles()"
+        for table in WATCHED_TABLES
+    ),
+]
+
+# Migration 0014 creates exactly these (SQLite has nobody to notify: it keeps the check).
+NOTIFY_TRIGGERS_V1 = {"postgresql": _NOTIFY_POSTGRESQL}
+
+DROP_NOTIFY_TRIGGERS_V1 = {
+    "postgresql": [
+        *(f"DROP TRIGGER IF EXISTS articles_notify_{op} ON articles" for op in _NOTIFY_ARTICLES),
+        *(f"DROP FUNCTION IF EXISTS articles_notify_{op}()" for op in _NOTIFY_ARTICLES),
+        *(
+            f"DROP TRIGGER IF EXISTS {table}_notify_everything ON {table}"
+            for table in _EVERYTHING_ON
+        ),
+        *(
+            f"DROP TRIGGER IF EXISTS {table}_touch_all_articles ON {table}"
+            for table in WATCHED_TABLES
+        ),
+        "DROP FUNCTION IF EXISTS commentsvc_touch_all_articles()",
+        "DROP FUNCTION IF EXISTS commentsvc_notify_everything()",
+        "DROP FUNCTION IF EXISTS commentsvc_notify_keys(text[])",
+    ]
+}
+
+
 def create_triggers(connection: Any) -> None:
-    """Create the revision triggers on ``connection``'s database (idempotent)."""
-    for statement in TRIGGERS_V1.get(connection.dialect.name, []):
+    """Create the revision and notification triggers on ``connection``'s database
+    (idempotent)."""
+    dialect = connection.dialect.name
+    for statement in [*TRIGGERS_V1.get(dialect, []), *NOTIFY_TRIGGERS_V1.get(dialect, [])]:
         connection.exec_driver_sql(statement)
 
 
@@ -93,5 +228,5 @@ def _after_create(target: Any, connection: Any, **kw: Any) -> None:
     # ``db.create_all()`` (tests, and a first start without migrations) gets the same
     # triggers as the migrations give a production database.
     tables = set(target.tables)
-    if {"articles", *WATCHED_TABLES} <= tables:
+    if {"articles", "site_settings", *WATCHED_TABLES} <= tables:
         create_triggers(connection)
