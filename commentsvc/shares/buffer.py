@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import current_app
 
-from commentsvc.core.extensions import redis_client, redis_error
+from commentsvc.core.extensions import live_redis_client, redis_client, redis_error
 from commentsvc.core.limits import (
     LIMIT_HIT_LUA,
     counter_keys,
@@ -185,7 +185,9 @@ def pending_deltas(keys: list[str]) -> PendingDeltas | None:
     """The asked articles' clicks still in Redis (one script call); None without Redis."""
     if not keys or not current_app.config.get("REDIS_URL"):
         return None
-    client = redis_client()
+    client = live_redis_client()
+    if client is None:
+        return None  # Redis failed a moment ago: the database's counts, without waiting on it
     pending, next_batch, batches = buffer_keys()
     try:
         raw = script(client, "read", READ)(
