@@ -163,3 +163,25 @@ def test_a_forked_child_opens_its_own_connections(app, redis_url) -> None:
         # The parent's connections were left open for it (the child closed none of them).
         assert db.engine.pool is parent_pool
         assert db.session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_readiness_answers_503_in_time_when_the_database_hangs(hung_redis) -> None:
+    from commentsvc import create_app
+
+    # A "PostgreSQL" that accepts connections and never answers (the hung Redis's socket).
+    port = hung_redis.url.split(":")[2].split("/")[0]
+    app = create_app(
+        {"SECRET_KEY": "x" * 40, "DATABASE_URL": f"postgresql://u@127.0.0.1:{port}/db"}
+    )
+    answers: list = []
+
+    def probe() -> None:
+        for _ in range(2):
+            ready = app.test_client().get("/readyz")
+            answers.append((ready.status_code, ready.get_json()["database"]))
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout=10)  # the connection attempt alone would take connect_timeout (5 s)
+    assert answers == [(503, "down"), (503, "down")]
+    assert hung_redis.connections == 1  # the second probe did not pile up on the first

@@ -9,6 +9,8 @@ about a second whatever a dependency does.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 from flask import Blueprint, Flask, current_app
@@ -27,11 +29,46 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-# The database check's own limit (PostgreSQL): far below a load balancer's probe timeout.
+# The database check's own limits: the statement's on the server (PostgreSQL), and how long the
+# probe waits for its answer whatever the server does (a hung one answers nothing at all).
 DATABASE_PROBE_TIMEOUT_MS = 500
+DATABASE_PROBE_WAIT = 1.0
 
 
 def _database_ok() -> bool:
+    """Whether ``SELECT 1`` answers within DATABASE_PROBE_WAIT; False while it does not.
+
+    The check runs in a thread of its own, so the probe answers in time even when the server
+    accepts the request and never replies. A check still stuck from an earlier probe makes
+    the next ones answer False at once instead of starting another: at most one thread (and
+    one pooled connection) per process waits on a hung database.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with _CHECKS_LOCK:
+        running = app.extensions.get("commentsvc.readiness_check")
+        if running is not None and running[0] == os.getpid() and not running[1].is_set():
+            return False  # the last check has not come back yet
+        done, outcome = threading.Event(), []
+        app.extensions["commentsvc.readiness_check"] = (os.getpid(), done)
+    thread = threading.Thread(
+        target=_check_database, args=(app, outcome, done), name="readiness", daemon=True
+    )
+    thread.start()
+    return done.wait(DATABASE_PROBE_WAIT) and outcome == [True]
+
+
+_CHECKS_LOCK = threading.Lock()
+
+
+def _check_database(app: Flask, outcome: list[bool], done: threading.Event) -> None:
+    try:
+        with app.app_context():
+            outcome.append(_select_one())
+    finally:
+        done.set()
+
+
+def _select_one() -> bool:
     try:
         if db.engine.dialect.name == "postgresql":
             # For this transaction only: the pool's connections keep the configured limits.

@@ -44,7 +44,15 @@ def session_limits(config: Mapping[str, Any], url: str) -> dict[str, Any]:
     )
     given = parsed.query.get("options")
     # The operator's own options (in the URL's query) still apply; ours come first.
-    return {"options": f"{limits} {given}" if isinstance(given, str) else limits}
+    args: dict[str, Any] = {"options": f"{limits} {given}" if isinstance(given, str) else limits}
+    if "connect_timeout" not in parsed.query:
+        # libpq waits for ever on a server that accepts the connection and never answers.
+        args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    return args
+
+
+# How long opening a PostgreSQL connection may take (unless the URL's query says otherwise).
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def without_session_limits(connection: Connection) -> None:
