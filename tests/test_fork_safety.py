@@ -17,7 +17,7 @@ import pytest
 from support.databases import fresh_postgresql_database, unique_redis_prefix
 from support.servers import GUNICORN, RELAXED, SECRET, free_port, serving
 
-ROUNDS = 300  # each: a post, a widget view, a share click and a count read
+ROUNDS = 500  # each: a widget view, a form token, a post, a share click and a count read
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
@@ -35,7 +35,7 @@ def request(port: int, method: str, path: str, body: dict | None = None) -> tupl
 
 def one_round(port: int, n: int) -> list[tuple[str, int]]:
     """A reader's visit: view, post, click, count; (what, status) for each step."""
-    url = f"https://news.example/fork-{n % 7}"
+    url = f"https://news.example/fork-{n % 50}"
     query = urllib.parse.urlencode({"url": url})
     statuses = [("view", request(port, "GET", f"/embed?{query}")[0])]
     status, token = request(port, "GET", f"/api/v1/form-token?{query}")

@@ -30,6 +30,12 @@ from support.servers import GUNICORN, RELAXED, SECRET, free_port, serving
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 URL = "https://news.example/stay-up"
+READERS = 80
+# Each reader shares an article of their own: one network prefix may count only a few clicks
+# per article, and all the test's readers come from 127.0.0.1.
+SHARED = [f"https://news.example/shared-{n}" for n in range(READERS)]
+# A post answers 201 (published) or 202 (held): both acknowledge it.
+ACCEPTED = {201, 202}
 # A client's patience: a request that took this long was stuck on a dependency.
 PATIENCE = 5
 
@@ -85,7 +91,7 @@ class Service:
         return self.call("GET", "/embed?" + urllib.parse.urlencode({"url": URL}))[0]
 
     def click(self, reader: int) -> int:
-        body = urllib.parse.urlencode({"url": URL, "network": "x"}).encode()
+        body = urllib.parse.urlencode({"url": SHARED[reader], "network": "x"}).encode()
         return self.call(
             "POST",
             "/api/v1/shares",
@@ -120,10 +126,13 @@ class Service:
         return status, json.loads(body)
 
     def counts(self) -> dict:
-        query = urllib.parse.urlencode({"url": URL})
+        """The article's comments, and the total of every reader's shares."""
+        query = urllib.parse.urlencode([("url", url) for url in [URL, *SHARED]][:100])
         status, body = self.call("GET", f"/api/v1/counts?{query}")
         assert status == 200, body
-        return json.loads(body)["articles"][URL]
+        articles = json.loads(body)["articles"]
+        shares = sum(articles[url]["shares"]["total"] for url in SHARED)
+        return {"comments": articles[URL]["comments"], "shares": shares}
 
 
 def stored(database_url: str) -> tuple[int, int]:
@@ -193,12 +202,12 @@ def test_a_paused_redis_leaves_the_service_answering_and_loses_nothing(
             for statuses in (before, during, after):
                 assert set(statuses["views"]) == {200}, statuses
                 assert set(statuses["clicks"]) == {202}, statuses
-                assert set(statuses["posts"]) == {201}, statuses
+                assert set(statuses["posts"]) <= ACCEPTED, statuses
                 assert set(statuses["health"]) == {200}, statuses
             assert during_counts["comments"] == 60
             # Back: the service uses Redis again by itself, and counts every click it took.
             deadline = time.monotonic() + 15
-            while service.ready()[1]["redis"] != "ok" or service.counts()["shares"]["total"] != 80:
+            while service.ready()[1]["redis"] != "ok" or service.counts()["shares"] != 80:
                 assert time.monotonic() < deadline, (service.ready(), service.counts())
                 time.sleep(0.2)
         # Stopped: each worker flushed what waited in Redis as it exited.
@@ -221,7 +230,7 @@ def test_a_locked_share_table_never_holds_a_reader(database_url_pg, tmp_path) ->
             locker.rollback()
         assert set(during["views"]) == {200}, during
         assert set(during["clicks"]) == {202}, during
-        assert set(during["posts"]) == {201}, during
+        assert set(during["posts"]) <= ACCEPTED, during
         deadline = time.monotonic() + 15
         while stored(database_url_pg)[0] != 40:
             assert time.monotonic() < deadline, stored(database_url_pg)
@@ -233,7 +242,7 @@ def test_a_locked_comment_table_answers_503_then_recovers(database_url_pg, tmp_p
         redis_server(tmp_path) as (redis_url, _),
         shipped_service(database_url_pg, redis_url, COMMENTSVC_DB_LOCK_TIMEOUT_MS="300") as service,
     ):
-        assert service.post(0) == 201
+        assert service.post(0) in ACCEPTED
         with psycopg.connect(database_url_pg) as locker:
             locker.execute("LOCK TABLE comments IN ACCESS EXCLUSIVE MODE")
             during = traffic(service, range(1, 9))
@@ -245,6 +254,6 @@ def test_a_locked_comment_table_answers_503_then_recovers(database_url_pg, tmp_p
         assert set(during["health"]) == {200}, during
         assert (status, ready["database"]) == (200, "ok")
         after = traffic(service, range(9, 12))
-        assert set(after["views"]) == {200} and set(after["posts"]) == {201}, after
+        assert set(after["views"]) == {200} and set(after["posts"]) <= ACCEPTED, after
     # Only the acknowledged comments were stored; the refused ones were not half-stored.
     assert stored(database_url_pg)[1] == 4
