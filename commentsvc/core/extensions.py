@@ -154,6 +154,9 @@ def _guarded(connection_class: type[Any], breaker: RedisBreaker) -> type[Any]:
             except down:
                 breaker.failed()
                 raise
+            except Exception:
+                breaker.succeeded()  # an error reply (NOSCRIPT…) is an answer all the same
+                raise
             breaker.succeeded()
             return response
 
