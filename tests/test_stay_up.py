@@ -257,3 +257,32 @@ def test_a_locked_comment_table_answers_503_then_recovers(database_url_pg, tmp_p
         assert set(after["views"]) == {200} and set(after["posts"]) <= ACCEPTED, after
     # Only the acknowledged comments were stored; the refused ones were not half-stored.
     assert stored(database_url_pg)[1] == 4
+
+
+@pytest.mark.settings(DB_STATEMENT_TIMEOUT_MS=300, DB_LOCK_TIMEOUT_MS=200)
+def test_postgresql_sessions_carry_the_time_limits(app) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from commentsvc.core.errors import is_database_outage
+    from commentsvc.core.extensions import db
+
+    if db_dialect(app) != "postgresql":
+        pytest.skip("SQLite has no statement or lock timeout (its busy timeout is its own)")
+    with app.app_context():
+        shown = {
+            name: db.session.execute(text(f"SHOW {name}")).scalar()
+            for name in ("statement_timeout", "lock_timeout")
+        }
+        assert shown == {"statement_timeout": "300ms", "lock_timeout": "200ms"}
+        with pytest.raises(OperationalError) as cancelled:
+            db.session.execute(text("SELECT pg_sleep(5)"))
+        db.session.rollback()
+        assert is_database_outage(cancelled.value)  # a 503, not a 500
+
+
+def db_dialect(app) -> str:
+    from commentsvc.core.extensions import db
+
+    with app.app_context():
+        return db.engine.dialect.name
