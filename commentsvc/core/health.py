@@ -48,7 +48,8 @@ def _database_ok() -> bool:
         running = app.extensions.get("commentsvc.readiness_check")
         if running is not None and running[0] == os.getpid() and not running[1].is_set():
             return False  # the last check has not come back yet
-        done, outcome = threading.Event(), []
+        done = threading.Event()
+        outcome: list[bool] = []
         app.extensions["commentsvc.readiness_check"] = (os.getpid(), done)
     thread = threading.Thread(
         target=_check_database, args=(app, outcome, done), name="readiness", daemon=True
