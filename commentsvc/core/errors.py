@@ -137,14 +137,38 @@ def _handle_http(error: HTTPException) -> Any:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             message = f"The request body is larger than the limit of {limit} bytes."
         response, _ = error_response(status, message)
-        # The API's answers are public and carry no credentials: a page on another site that
-        # called it reads why it was refused (else the browser hides even the status).
-        headers.append(("Access-Control-Allow-Origin", "*"))
+        if _is_public_read():
+            # Its answers are readable from any page: so are its refusals (else the browser
+            # hides even the status from the page that asked, which then cannot say why).
+            headers.append(("Access-Control-Allow-Origin", "*"))
         return response, status, headers
     if request.blueprint == "widget":
         # Shown inside the publisher's iframe: it must be framable there like the widget.
         headers.append(("Content-Security-Policy", widget_csp()))
     return render_template("error.html", error=error, status=status), status, headers
+
+
+# The views whose answers any origin may read (``public_read``); only their refusals carry
+# CORS too. Posting routes stay without it: a foreign page must not read why a post failed.
+_PUBLIC_READS: set[Callable[..., Any]] = set()
+
+
+def public_read(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view as a public read: its error answers get ``Access-Control-Allow-Origin``."""
+    _PUBLIC_READS.add(view)
+    return view
+
+
+def _is_public_read() -> bool:
+    app = current_app
+    if request.endpoint is not None:
+        return app.view_functions.get(request.endpoint) in _PUBLIC_READS
+    # Refused while routing (a 405 for another method): whose fixed path is it?
+    return any(
+        app.view_functions.get(rule.endpoint) in _PUBLIC_READS
+        for rule in app.url_map.iter_rules()
+        if rule.rule == request.path
+    )
 
 
 def _handle_unexpected(error: Exception) -> Any:

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from commentsvc.articles.keys import ArticleError, article_ref, requested_article
 from commentsvc.core.clients import client_ip, client_user_agent
+from commentsvc.core.errors import public_read
 from commentsvc.core.extensions import csrf
 from commentsvc.core.limits import TOO_MANY, Limit
 from commentsvc.shares.buffer import SHARE_LIMIT_SCOPE, SHARE_LIMIT_SETTING, buffering
@@ -115,6 +116,7 @@ def share_redirect(network: str) -> Response:
 
 
 @bp.route("/api/v1/counts", methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)
+@public_read
 def counts() -> Response:
     """Comments and shares for up to 100 articles, keyed by what was asked; cacheable.
 
