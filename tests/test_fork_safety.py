@@ -85,6 +85,9 @@ def preload_env(postgresql_url: str, redis_url: str):
             "COMMENTSVC_REDIS_PREFIX": unique_redis_prefix(),
             "COMMENTSVC_SECRET_KEY": SECRET,
             "COMMENTSVC_MODERATION": "none",
+            # Fork safety is the point here: on a machine loaded past its cores, a post may
+            # wait over the 1 s default for another's lock on its article's row (a 503).
+            "COMMENTSVC_DB_LOCK_TIMEOUT_MS": "10000",
             **RELAXED,
         }
 
