@@ -15,6 +15,18 @@ from typing import Any
 bind = os.environ.get("COMMENTSVC_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Slow clients: a sync worker gives its whole process to one connection while it trickles in
+# its request (three clients sending a byte a second stopped the service). A gthread worker
+# waits for a connection to become readable in its main loop and gives it one of ``threads``
+# threads only then, so a slow client holds one thread, not the worker: it takes
+# WEB_CONCURRENCY x GUNICORN_THREADS slow connections to starve the service. Facing the open
+# Internet, put a buffering proxy (nginx) in front too: it reads whole requests first.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# The count API promises 100 article URLs in its query string, about 10 KB of request line:
+# over gunicorn's 8,190-byte ceiling, so 0, which gunicorn still caps (at 1 MiB). POST takes
+# the same keys as a JSON body.
+limit_request_line = 0
 graceful_timeout = 20
 # The app logs one line per request itself (commentsvc.core.observability).
 accesslog = None

@@ -15,7 +15,7 @@ from commentsvc.comments import api_views, page_cache, widget_views
 from commentsvc.core import errors, health, limits, observability, security, static_files
 from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
 from commentsvc.core.extensions import csrf, db
-from commentsvc.db import notifications
+from commentsvc.db import connections, notifications
 from commentsvc.db.statements import PATH_OPTION
 from commentsvc.shares import views as share_views
 
@@ -48,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Foundations. Limits before CSRF, so a flood of forged sign-ins is still counted.
     db.init_app(app)
     notifications.init_app(app)
+    connections.init_app(app)
     limits.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
@@ -86,6 +87,9 @@ def _configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     # serving workers never import it.
     engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"hide_parameters": True})
     engine_options.setdefault("execution_options", {})[PATH_OPTION] = app.config["HOT_SQL"]
+    # PostgreSQL sessions wait at most so long for a statement or a lock (then 503).
+    limits = connections.session_limits(app.config, app.config["SQLALCHEMY_DATABASE_URI"])
+    engine_options.setdefault("connect_args", {}).update(limits)
 
 
 def _trust_proxies(app: Flask) -> None:

@@ -213,7 +213,8 @@ def _schemas(config: Any) -> dict[str, Any]:
             {
                 "status": _enum("ok", "unavailable"),
                 "database": _enum("ok", "down"),
-                "redis": _enum("ok", "down", "not configured"),
+                # degraded: Redis is away or too slow; the database stands in.
+                "redis": _enum("ok", "degraded", "not configured"),
             }
         ),
     }
@@ -239,6 +240,19 @@ def _paths() -> dict[str, Any]:
     cursor = {"type": "string", "pattern": "^(last|[ab][0-9]{1,10})$"}
     token = _object({"token": _text("Valid for this article only, after a few seconds.")})
     counts = _object({"articles": {"type": "object", "additionalProperties": _ref("Counts")}})
+    counts_found = _json(
+        counts,
+        "Zeros for articles nobody has commented on or shared.",
+        Access_Control_Allow_Origin=CORS,
+        Cache_Control=_header("Cacheable.", COUNTS_CACHE_CONTROL),
+        ETag=_header("Strong; the same whatever the order asked in."),
+    )
+    many = {"type": "array", "maxItems": MAX_COUNT_KEYS, "items": STRING}
+    count_keys = {
+        "type": "object",
+        "properties": {"url": many, "article": many},
+        "additionalProperties": False,
+    }
     health = _object({"status": _enum("ok")})
     ready = {
         status: _json(_ref("Readiness"), text, Cache_Control=NO_STORE)
@@ -301,22 +315,31 @@ def _paths() -> dict[str, Any]:
                 **DATABASE_DOWN,
             },
         ),
-        "/api/v1/counts": _get(
-            "Comments and shares of many articles, keyed by what was asked",
-            {
-                "200": _json(
-                    counts,
-                    "Zeros for articles nobody has commented on or shared.",
-                    Access_Control_Allow_Origin=CORS,
-                    Cache_Control=_header("Cacheable.", COUNTS_CACHE_CONTROL),
-                    ETag=_header("Strong; the same whatever the order asked in."),
-                ),
-                "304": {"description": "Not modified (If-None-Match)."},
-                "400": _error(f"No article, more than {MAX_COUNT_KEYS}, or a bad one."),
-                **DATABASE_DOWN,
-            },
-            parameters=[_ref("urls", "parameters"), _ref("articles", "parameters")],
-        ),
+        "/api/v1/counts": {
+            **_get(
+                "Comments and shares of many articles, keyed by what was asked",
+                {
+                    "200": counts_found,
+                    "304": {"description": "Not modified (If-None-Match)."},
+                    "400": _error(f"No article, more than {MAX_COUNT_KEYS}, or a bad one."),
+                    **DATABASE_DOWN,
+                },
+                parameters=[_ref("urls", "parameters"), _ref("articles", "parameters")],
+            ),
+            **_post(
+                "The same, the articles given as a JSON body (for lists too long for a URL)",
+                {"application/json": count_keys},
+                {
+                    "200": counts_found,
+                    "400": _error(
+                        f"Not a JSON object of url/article lists; none, more than "
+                        f"{MAX_COUNT_KEYS}, or a bad one."
+                    ),
+                    "413": _ref("TooLarge", "responses"),
+                    **DATABASE_DOWN,
+                },
+            ),
+        },
         "/api/v1/openapi.json": _get("This document", {"200": _json({"type": "object"}, "It.")}),
         "/healthz": _get("Liveness: the process answers", {"200": _json(health, "Alive.")}),
         "/readyz": _get(

@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from commentsvc.core.config import ConfigError, ensure_secret_key
 from commentsvc.core.extensions import db
+from commentsvc.db.connections import restore_session_limits, without_session_limits
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "db" / "migrations"
 # Any fixed number: PostgreSQL advisory locks are keyed by an integer.
@@ -34,6 +35,8 @@ def _migration_lock(app: Flask) -> Iterator[None]:
     """Hold a lock so that many workers starting at once migrate one at a time."""
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect() as connection:
+            # Another server may be migrating: wait for it however long it takes.
+            without_session_limits(connection)
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             try:
                 yield
@@ -41,6 +44,7 @@ def _migration_lock(app: Flask) -> Iterator[None]:
                 connection.execute(
                     text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
                 )
+                restore_session_limits(connection)
                 connection.commit()
         return
     with open(Path(app.instance_path) / ".migrate.lock", "w") as handle:

@@ -57,7 +57,8 @@ def test_every_variable_is_set_or_defaulted() -> None:
     # What production must not leave to a local default: the key, the database, Redis.
     for required in ("COMMENTSVC_SECRET_KEY", "COMMENTSVC_DATABASE_URL", "COMMENTSVC_REDIS_URL"):
         assert required in app_env
-    known = {s.env for s in SETTINGS} | {"WEB_CONCURRENCY", "COMMENTSVC_PORT", "POSTGRES_PASSWORD"}
+    process = {"WEB_CONCURRENCY", "GUNICORN_THREADS", "COMMENTSVC_PORT", "POSTGRES_PASSWORD"}
+    known = {s.env for s in SETTINGS} | process
     for name in app_env:
         assert name in known, f"{name} is set but the app does not read it"
 
@@ -105,6 +106,7 @@ def test_the_compose_command_line_runs_here_against_postgresql_and_redis(
         "COMMENTSVC_INSTANCE_PATH": str(tmp_path),
         "COMMENTSVC_REDIS_PREFIX": unique_redis_prefix(),
         "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "8",
         **RELAXED,
     }
     env.pop("COMMENTSVC_TRUSTED_PROXIES")

@@ -66,6 +66,8 @@ def public_responses(client, reader, posted) -> dict[str, object]:
     yield_["GET /share/facebook"] = client.get("/share/facebook", query_string=embed)
     yield_["GET /api/v1/form-token"] = client.get("/api/v1/form-token", query_string=embed)
     yield_["GET /api/v1/counts"] = client.get("/api/v1/counts", query_string={"url": A["url"]})
+    yield_["POST /api/v1/counts"] = client.post("/api/v1/counts", json={"url": [A["url"]]})
+    yield_["OPTIONS /api/v1/counts"] = client.open("/api/v1/counts", method="OPTIONS")
     yield_["GET /api/v1/openapi.json"] = client.get("/api/v1/openapi.json")
     yield_["GET /feeds/article.atom"] = client.get("/feeds/article.atom", query_string=embed)
     yield_["GET /feeds/recent.atom"] = client.get("/feeds/recent.atom")

@@ -393,6 +393,35 @@ SETTINGS: tuple[Setting, ...] = (
         "by LISTEN/NOTIFY, so a view of an unchanged article costs no database round trip; "
         "off: every view reads the article's row.",
     ),
+    # --- Staying up when a dependency hangs (issue 13: bounded waiting) ---
+    Setting(
+        "REDIS_TIMEOUT_MS",
+        200,
+        POSITIVE_NUMBER,
+        "Longest wait for Redis to connect or answer, in milliseconds. Never retried: a "
+        "request that gets no answer in time uses the database instead.",
+    ),
+    Setting(
+        "REDIS_RETRY_SECONDS",
+        5,
+        POSITIVE_NUMBER,
+        "After a Redis call fails, each process uses the database instead for this many "
+        "seconds without trying Redis, then tries it again.",
+    ),
+    Setting(
+        "DB_STATEMENT_TIMEOUT_MS",
+        10000,
+        WHOLE_NUMBER,
+        "PostgreSQL: a statement running longer than this many milliseconds is cancelled and "
+        "the request answers 503 (0: no limit). Migrations are exempt.",
+    ),
+    Setting(
+        "DB_LOCK_TIMEOUT_MS",
+        1000,
+        WHOLE_NUMBER,
+        "PostgreSQL: a statement waiting longer than this many milliseconds for a lock (a "
+        "locked table or row) gives up and the request answers 503 (0: no limit).",
+    ),
 )
 
 

@@ -8,9 +8,12 @@ with its traceback. ``is_database_outage`` tells the two apart.
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
@@ -129,12 +132,43 @@ def _handle_http(error: HTTPException) -> Any:
     # Keep headers such as Allow (405) and Retry-After (429), but not the HTML content type.
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if wants_json():
-        response, _ = error_response(status, error.description or error.name)
+        message = error.description or error.name
+        if status == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            message = f"The request body is larger than the limit of {limit} bytes."
+        response, _ = error_response(status, message)
+        if _is_public_read():
+            # Its answers are readable from any page: so are its refusals (else the browser
+            # hides even the status from the page that asked, which then cannot say why).
+            headers.append(("Access-Control-Allow-Origin", "*"))
         return response, status, headers
     if request.blueprint == "widget":
         # Shown inside the publisher's iframe: it must be framable there like the widget.
         headers.append(("Content-Security-Policy", widget_csp()))
     return render_template("error.html", error=error, status=status), status, headers
+
+
+# The views whose answers any origin may read (``public_read``); only their refusals carry
+# CORS too. Posting routes stay without it: a foreign page must not read why a post failed.
+_PUBLIC_READS: set[Callable[..., Any]] = set()
+
+
+def public_read(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view as a public read: its error answers get ``Access-Control-Allow-Origin``."""
+    _PUBLIC_READS.add(view)
+    return view
+
+
+def _is_public_read() -> bool:
+    app = current_app
+    if request.endpoint is not None:
+        return app.view_functions.get(request.endpoint) in _PUBLIC_READS
+    # Refused while routing (a 405 for another method): whose fixed path is it?
+    return any(
+        app.view_functions.get(rule.endpoint) in _PUBLIC_READS
+        for rule in app.url_map.iter_rules()
+        if rule.rule == request.path
+    )
 
 
 def _handle_unexpected(error: Exception) -> Any:
@@ -167,7 +201,56 @@ def _roll_back() -> None:
         current_app.logger.warning("Rollback after a failed request failed", exc_info=True)
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a body too deeply nested to parse is a parse error like any other.
+
+    Python's parser raises RecursionError, not ValueError, for ``[[[[…`` thousands deep; Flask
+    turns only ValueError into a 400, so the rest was a 500.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("The JSON is nested too deeply.") from None
+
+
+class ChunkedBodyLimit:
+    """WSGI middleware: a body sent without Content-Length (chunked) is held to the size limit.
+
+    Werkzeug reads such a body only up to MAX_CONTENT_LENGTH and stops silently, so a chunked
+    body over the limit reached the views cut short: a 400 for "bad JSON" instead of a 413.
+    Here it is read up to one byte past the limit first; over it, the request goes on with a
+    Content-Length past the limit and no body, which Werkzeug refuses with a 413 the moment
+    a view (or the CSRF check) reads it: in the API's JSON shape, like any refusal.
+    """
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        limit = self.app.config.get("MAX_CONTENT_LENGTH")
+        if (
+            limit
+            and not environ.get("CONTENT_LENGTH")
+            and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        ):
+            body = environ["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                body = b""
+                environ["CONTENT_LENGTH"] = str(limit + 1)
+            else:
+                environ["CONTENT_LENGTH"] = str(len(body))
+            environ["wsgi.input"] = io.BytesIO(body)
+            # Now it has a length: Werkzeug ignores Content-Length beside this header.
+            del environ["HTTP_TRANSFER_ENCODING"]
+        return self.wsgi_app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
-    """Register the error handlers."""
+    """Register the error handlers; make every JSON parse error a 400, every body too big a 413."""
+    app.json = JSONProvider(app)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app)  # type: ignore[method-assign]
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -1,4 +1,4 @@
-"""SQL that differs between SQLite and PostgreSQL, in one place."""
+"""SQL that differs between SQLite and PostgreSQL, in one place; connections' limits and forks."""
 
 from __future__ import annotations
 
@@ -7,18 +7,91 @@ import logging
 import os
 import select
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 
 from commentsvc.core.extensions import db
 
 log = logging.getLogger(__name__)
+
+
+# --- bounded waits and fork safety --------------------------------------------------------------
+
+
+def session_limits(config: Mapping[str, Any], url: str) -> dict[str, Any]:
+    """``connect_args`` that give every PostgreSQL session the configured time limits.
+
+    ``statement_timeout`` and ``lock_timeout`` are sent when the connection opens (libpq's
+    ``options``), so they cost no round trip. A statement past either is cancelled by the
+    server (SQLSTATE 57014 or 55P03), which ``errors.is_database_outage`` turns into a 503: a
+    locked table answers in bounded time instead of holding a worker until gunicorn kills it.
+    Nothing for SQLite (its busy timeout is its own).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return {}
+    limits = (
+        f"-c statement_timeout={int(config['DB_STATEMENT_TIMEOUT_MS'])} "
+        f"-c lock_timeout={int(config['DB_LOCK_TIMEOUT_MS'])}"
+    )
+    given = parsed.query.get("options")
+    # The operator's own options (in the URL's query) still apply; ours come first.
+    args: dict[str, Any] = {"options": f"{limits} {given}" if isinstance(given, str) else limits}
+    if "connect_timeout" not in parsed.query:
+        # libpq waits for ever on a server that accepts the connection and never answers.
+        args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    return args
+
+
+# How long opening a PostgreSQL connection may take (unless the URL's query says otherwise).
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def without_session_limits(connection: Connection) -> None:
+    """Lift the time limits on this connection (migrations may lock and run for long)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET statement_timeout = 0")
+        connection.exec_driver_sql("SET lock_timeout = 0")
+
+
+def restore_session_limits(connection: Connection) -> None:
+    """Undo ``without_session_limits`` before the connection goes back to the pool."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("RESET statement_timeout")
+        connection.exec_driver_sql("RESET lock_timeout")
+
+
+# Every app's engines in this process, so a forked child can let go of their connections.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def init_app(app: Flask) -> None:
+    """Remember the app's engines: a forked child must not use the connections they hold.
+
+    ``gunicorn --preload`` (or ``wsgi.py``, which prepares the instance) opens pooled
+    connections in the master; a worker using one would share a server session with its
+    siblings (prepared statements collide, one reads another's results).
+    """
+    with app.app_context():
+        _ENGINES.update(db.engines.values())
+
+
+def _after_fork_in_child() -> None:
+    # close=False: the parent's connections stay open for the parent; the child only forgets
+    # them (closing one here would end the parent's session on the server) and connects anew.
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def upsert(model: type[Any]) -> Any:

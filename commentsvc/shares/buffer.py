@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 
-from commentsvc.core.extensions import redis_client, redis_error
+from commentsvc.core.extensions import live_redis_client, redis_client, redis_error
 from commentsvc.core.limits import (
     LIMIT_HIT_LUA,
     counter_keys,
@@ -40,10 +41,15 @@ SHARE_LIMIT_SETTING = "RATE_LIMIT_SHARES"
 SHARE_LIMIT_SCOPE = "shares"
 # KEYS: fingerprint, pending hash, then the share limit's counters (commentsvc.core.limits).
 # ARGV: window seconds, count field, article key, its meta, then per rule its amount and
-# seconds. Returns -1 over the rate limit, 0 for a repeat, 1 counted.
+# seconds, and last the deadline (Unix ms). Returns -2 past the deadline (nothing done), -1 over
+# the rate limit, 0 for a repeat, 1 counted.
 CLICK = (
     LIMIT_HIT_LUA
     + """
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[#ARGV]) then
+  return -2
+end
 if #KEYS > 2 then
   local report, hits = limit_hit(3, 5)
   if hits > tonumber(ARGV[3 + 2 * report]) then return -1 end
@@ -143,9 +149,14 @@ def buffer_click(
             key,
             meta,
             *rule_args(rules),
+            # A hung Redis may run the script after we gave up waiting and counted the click
+            # in the database: past the wait it must do nothing, or the click counts twice.
+            int(time.time() * 1000) + current_app.config["REDIS_TIMEOUT_MS"],
         ],
         client=client,
     )
+    if result == -2:
+        raise redis_error()("Redis ran the click script after its deadline: nothing was done")
     return {1: "counted", 0: "duplicate"}.get(result, "rate_limited")
 
 
@@ -185,7 +196,9 @@ def pending_deltas(keys: list[str]) -> PendingDeltas | None:
     """The asked articles' clicks still in Redis (one script call); None without Redis."""
     if not keys or not current_app.config.get("REDIS_URL"):
         return None
-    client = redis_client()
+    client = live_redis_client()
+    if client is None:
+        return None  # Redis failed a moment ago: the database's counts, without waiting on it
     pending, next_batch, batches = buffer_keys()
     try:
         raw = script(client, "read", READ)(

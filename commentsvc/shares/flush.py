@@ -1,7 +1,8 @@
 """Flushing the share clicks buffered in Redis to the database in batches, exactly once.
 
-At most once per interval, by whichever worker notices it is due (and at worker exit, and by
-``commentsvc flush-shares``):
+At most once per interval, by a background thread in each worker process, whichever notices
+first that it is due (and at worker exit, and by ``commentsvc flush-shares``); never inside a
+reader's request, which must not wait on the database's locks for it:
 
 1. one script moves the pending hash aside as ``batch:<id>`` and lists every batch not yet
    cleaned up (a flush that stopped half-way leaves its batch there for the next one);
@@ -17,8 +18,11 @@ nothing twice (the id is in the table).
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import threading
 import time
+import weakref
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any
@@ -27,7 +31,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from commentsvc.articles.rows import article_ids
-from commentsvc.core.extensions import db, redis_client, redis_error
+from commentsvc.core.extensions import db, live_redis_client, redis_client, redis_error
 from commentsvc.db.connections import upsert
 from commentsvc.db.events import emit
 from commentsvc.db.models import utcnow
@@ -158,27 +162,69 @@ def flush_shares(wait: float = 0.0) -> int | None:
 
 
 def flush_if_due() -> None:
-    """Flush when the interval has passed: a per-process clock first, then one Redis SET NX.
+    """Make sure this process flushes when due: its flusher thread, started on first call.
 
-    Called on clicks and widget views, so counts do not sit in Redis once clicks stop. A
-    failure is logged and retried at the next interval; nothing is lost meanwhile.
+    Called on clicks and widget views, so counts do not sit in Redis once clicks stop. Costs
+    the caller a dictionary look-up: the flush itself runs in the background thread (one per
+    process, started again in a forked child, whose parent's threads did not follow it).
     """
     if not buffering():
         return
-    app = current_app._get_current_object()
-    now = time.monotonic()
-    interval = app.config["SHARE_FLUSH_SECONDS"]
-    # A process's first look only starts its clock: a new worker does not flush at once.
-    if now < app.extensions.setdefault("commentsvc.share_flush_at", now + interval):
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    running = app.extensions.get("commentsvc.share_flusher")
+    if running is not None and running[0] == os.getpid():
         return
-    app.extensions["commentsvc.share_flush_at"] = now + interval
+    with _STARTING:
+        running = app.extensions.get("commentsvc.share_flusher")
+        if running is not None and running[0] == os.getpid():
+            return
+        thread = threading.Thread(
+            target=_flush_forever, args=(weakref.ref(app),), name="share-flusher", daemon=True
+        )
+        app.extensions["commentsvc.share_flusher"] = (os.getpid(), thread)
+        thread.start()
+
+
+_STARTING = threading.Lock()
+
+
+def _flush_forever(app_ref: weakref.ref[Flask]) -> None:
+    """Every interval, flush if no other process has in this interval; until the app is gone."""
+    while True:
+        app = app_ref()
+        if app is None:
+            return
+        interval = app.config["SHARE_FLUSH_SECONDS"]
+        del app  # not kept alive by this thread while it sleeps
+        time.sleep(max(interval, 0.05))
+        app = app_ref()
+        if app is None:
+            return
+        with app.app_context():
+            flush_when_due()
+        del app
+
+
+def flush_when_due() -> bool:
+    """Flush unless another worker (or host) has in this interval; whether this one did.
+
+    One Redis SET NX decides. A failure is logged and retried at the next interval; nothing is
+    lost meanwhile. While the Redis breaker is open, nothing is tried.
+    """
+    if not buffering():
+        return False
+    interval = current_app.config["SHARE_FLUSH_SECONDS"]
+    client = live_redis_client()
+    if client is None:
+        return False
     try:
-        client = redis_client()
         # Across every worker and host, at most one flush per interval.
         if client.set(buffer_key("flush-due"), 1, nx=True, px=int(interval * 1000)):
             flush_shares()
-    except Exception:  # noqa: BLE001 - the click is counted; a flush failing must not undo that
+            return True
+    except Exception:  # noqa: BLE001 - a thread that stops would leave clicks waiting in Redis
         current_app.logger.exception("Share flush failed; the next one will retry it")
+    return False
 
 
 def flush_at_exit(app: Flask) -> None:

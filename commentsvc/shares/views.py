@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from commentsvc.articles.keys import ArticleError, article_ref, requested_article
 from commentsvc.core.clients import client_ip, client_user_agent
+from commentsvc.core.errors import public_read
 from commentsvc.core.extensions import csrf
 from commentsvc.core.limits import TOO_MANY, Limit
 from commentsvc.shares.buffer import SHARE_LIMIT_SCOPE, SHARE_LIMIT_SETTING, buffering
@@ -114,11 +115,17 @@ def share_redirect(network: str) -> Response:
     return response
 
 
-@bp.get("/api/v1/counts")
+@bp.route("/api/v1/counts", methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)
+@public_read
 def counts() -> Response:
-    """Comments and shares for up to 100 articles, keyed by what was asked; cacheable."""
-    asked = [("url", v) for v in request.args.getlist("url")]
-    asked += [("article", v) for v in request.args.getlist("article")]
+    """Comments and shares for up to 100 articles, keyed by what was asked; cacheable.
+
+    The articles come as a query (``?url=…&url=…&article=…``) or, when that would be too long
+    for a URL, as a POSTed JSON body of the same shape: ``{"url": [...], "article": [...]}``.
+    """
+    if request.method == "OPTIONS":
+        return _counts_preflight()
+    asked = _asked_in_body() if request.method == "POST" else _asked_in_query()
     if not asked:
         abort(400, "Name the articles: url=…&url=… or article=…&article=… (up to 100).")
     if len(asked) > MAX_COUNT_KEYS:
@@ -145,6 +152,46 @@ def counts() -> Response:
     response.headers["Cache-Control"] = COUNTS_CACHE_CONTROL
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response.make_conditional(request)
+
+
+def _asked_in_query() -> list[tuple[str, str]]:
+    asked = [("url", v) for v in request.args.getlist("url")]
+    return asked + [("article", v) for v in request.args.getlist("article")]
+
+
+COUNT_KINDS = ("url", "article")
+
+
+def _asked_in_body() -> list[tuple[str, str]]:
+    """The keys of a POSTed ``{"url": [...], "article": [...]}``; 400 with what is wrong."""
+    example = '{"url": ["https://…", …], "article": ["…", …]}'
+    if not request.is_json:
+        abort(400, f"Send the articles as JSON (Content-Type: application/json): {example}.")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        abort(400, f"The request body must be a JSON object: {example}.")
+    unknown = sorted(set(payload) - set(COUNT_KINDS))
+    if unknown:
+        abort(400, f"Unknown field {unknown[0][:40]!r}: only url and article, e.g. {example}.")
+    asked: list[tuple[str, str]] = []
+    for kind in COUNT_KINDS:
+        values = payload.get(kind, [])
+        if isinstance(values, str):
+            values = [values]  # one article, as ?url=… once
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            abort(400, f"The field {kind!r} must be a list of strings: {example}.")
+        asked += [(kind, v) for v in values]
+    return asked
+
+
+def _counts_preflight() -> Response:
+    """CORS preflight: any page may POST its JSON list of articles (the answers are public)."""
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -75,6 +77,11 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    # Read the server's output all along: a full pipe (a log line per request) would block
+    # the server's next write, and so the request being served, for good.
+    output: collections.deque[bytes] = collections.deque(maxlen=2000)
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
+    reader.start()
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -85,10 +92,16 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"{command[0]} did not start:\n{output}")
+                reader.join(timeout=5)
+                pytest.fail(f"{command[0]} did not start:\n{b''.join(output).decode()}")
             time.sleep(0.2)
-        yield base
+        try:
+            yield base
+        except BaseException:
+            # The server's side of a failed test, in pytest's report ("Captured stdout").
+            print(f"--- {command[0]} output (last lines) ---")
+            print(b"".join(list(output)[-200:]).decode(errors="replace"))
+            raise
     finally:
         process.terminate()
         try:
@@ -96,5 +109,6 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        reader.join(timeout=10)
         if process.stdout:
             process.stdout.close()

@@ -3,6 +3,8 @@
 from alembic import context
 from flask import current_app
 
+from commentsvc.db.connections import restore_session_limits, without_session_limits
+
 # No logging.fileConfig here: it would replace the server's logging set-up mid-start.
 config = context.config
 db = current_app.extensions["migrate"].db
@@ -26,6 +28,9 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     """Run the migrations against the app's database."""
     with db.engine.connect() as connection:
+        # A migration may lock tables and run for long: no serving time limits here.
+        without_session_limits(connection)
+        connection.commit()
         context.configure(
             connection=connection,
             target_metadata=db.metadata,
@@ -35,6 +40,8 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+        restore_session_limits(connection)
+        connection.commit()
 
 
 if context.is_offline_mode():

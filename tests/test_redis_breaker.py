@@ -1,0 +1,188 @@
+"""The Redis circuit breaker, and connections after a fork, in one process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis as redis_py
+from sqlalchemy import text
+
+from commentsvc.core.extensions import (
+    RedisBreaker,
+    db,
+    live_redis_client,
+    redis_breaker,
+    redis_client,
+    redis_state,
+)
+
+URL = "https://news.example/breaker"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+class HungRedis:
+    """A "Redis" that accepts connections, reads what is sent and never answers."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.connections = 0
+        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.held.append(connection)  # open, silent
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.held:
+            connection.close()
+
+
+@pytest.fixture
+def hung_redis() -> Iterator[HungRedis]:
+    server = HungRedis()
+    yield server
+    server.close()
+
+
+def click(client, reader: int) -> int:
+    return client.post(
+        "/api/v1/shares",
+        # An article per reader: one network prefix counts only a few clicks per article.
+        data={"url": f"{URL}-{reader}", "network": "x"},
+        headers={"User-Agent": f"{BROWSER} reader-{reader}"},
+    ).status_code
+
+
+def stored(app) -> int:
+    with app.app_context():
+        return int(
+            db.session.execute(text("SELECT COALESCE(SUM(count), 0) FROM share_counts")).scalar()
+        )
+
+
+def test_after_a_failure_the_process_leaves_a_hung_redis_alone_then_probes(
+    app, client, hung_redis
+) -> None:
+    app.config.update(REDIS_URL=hung_redis.url, REDIS_RETRY_SECONDS=1, SHARE_FLUSH_SECONDS=3600)
+    assert [click(client, n) for n in range(10)] == [202] * 10
+    assert stored(app) == 10  # every click counted in the database instead
+    # Only the first call went to Redis; the others did not even connect.
+    assert hung_redis.connections == 1
+    with app.app_context():
+        assert redis_state() == "degraded" and live_redis_client() is None
+    assert client.get("/readyz").get_json()["redis"] == "degraded"
+    assert hung_redis.connections == 1  # the probe too knows Redis failed a moment ago
+    time.sleep(1.1)  # REDIS_RETRY_SECONDS: one call may try again
+    assert [click(client, n) for n in range(10, 15)] == [202] * 5
+    assert hung_redis.connections == 2  # one probe, which failed: the others kept off
+    assert stored(app) == 15
+
+
+def test_redis_back_closes_the_breaker(app, client, redis_url) -> None:
+    app.config["REDIS_URL"] = redis_url
+    with app.app_context():
+        breaker = redis_breaker()
+        assert breaker is not None
+        retry = breaker.retry_seconds
+        try:
+            breaker.failed()
+            assert redis_state() == "degraded" and live_redis_client() is None
+            breaker.retry_seconds = 0.0  # the probe is due at once
+            breaker.failed()
+            assert redis_client().ping()  # the probe
+            assert redis_state() == "ok" and live_redis_client() is not None
+        finally:  # the breaker is the process's: other tests here use this Redis too
+            breaker.retry_seconds = retry
+            breaker.succeeded()
+
+
+def test_breaker_lets_one_probe_through_at_a_time() -> None:
+    breaker = RedisBreaker(retry_seconds=0.05)
+    assert breaker.allow()
+    breaker.failed()
+    assert not breaker.allow() and breaker.is_open
+    time.sleep(0.06)
+    assert breaker.allow()  # this thread probes...
+    assert breaker.allow()  # ...and may connect, then send
+
+    others: list[bool] = []
+    thread = threading.Thread(target=lambda: others.append(breaker.allow()))
+    thread.start()
+    thread.join()
+    assert others == [False]  # everyone else waits for the probe's answer
+    breaker.succeeded()
+    assert breaker.allow() and not breaker.tripped
+
+
+def test_redis_calls_are_not_retried(app, hung_redis) -> None:
+    app.config.update(REDIS_URL=hung_redis.url, REDIS_TIMEOUT_MS=100)
+    with app.app_context(), pytest.raises(redis_py.TimeoutError):
+        redis_client().get("x")
+    assert hung_redis.connections == 1
+
+
+def test_a_forked_child_opens_its_own_connections(app, redis_url) -> None:
+    app.config["REDIS_URL"] = redis_url
+    with app.app_context():
+        db.session.execute(text("SELECT 1"))
+        db.session.remove()
+        parent_pool = db.engine.pool
+        parent_redis = redis_client()
+        assert parent_redis.ping()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, never return into pytest
+        try:
+            with app.app_context():
+                fresh_pool = db.engine.pool is not parent_pool
+                fresh_redis = redis_client() is not parent_redis and redis_client().ping()
+                db.session.execute(text("SELECT 1"))
+            os.write(write, b"%d%d" % (fresh_pool, fresh_redis))
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 2)
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert answer == b"11"
+    with app.app_context():
+        # The parent's connections were left open for it (the child closed none of them).
+        assert db.engine.pool is parent_pool
+        assert db.session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_readiness_answers_503_in_time_when_the_database_hangs(hung_redis) -> None:
+    from commentsvc import create_app
+
+    # A "PostgreSQL" that accepts connections and never answers (the hung Redis's socket).
+    port = hung_redis.url.split(":")[2].split("/")[0]
+    app = create_app(
+        {"SECRET_KEY": "x" * 40, "DATABASE_URL": f"postgresql://u@127.0.0.1:{port}/db"}
+    )
+    answers: list = []
+
+    def probe() -> None:
+        for _ in range(2):
+            ready = app.test_client().get("/readyz")
+            answers.append((ready.status_code, ready.get_json()["database"]))
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout=10)  # the connection attempt alone would take connect_timeout (5 s)
+    assert answers == [(503, "down"), (503, "down")]
+    assert hung_redis.connections == 1  # the second probe did not pile up on the first
