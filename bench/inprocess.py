@@ -126,7 +126,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
     from commentsvc import create_app
     from commentsvc.core.observability import log as request_log
-    from commentsvc.db.notifications import wait_until_subscribed
+    from commentsvc.db.change_listener import wait_until_subscribed
 
     app = create_app()
     request_log.disabled = True

@@ -15,7 +15,7 @@ from commentsvc.comments import api_views, page_cache, widget_views
 from commentsvc.core import errors, health, limits, observability, security, static_files
 from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
 from commentsvc.core.extensions import csrf, db
-from commentsvc.db import connections, notifications
+from commentsvc.db import change_listener, connections
 from commentsvc.db.statements import PATH_OPTION
 from commentsvc.shares import views as share_views
 
@@ -47,7 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Foundations. Limits before CSRF, so a flood of forged sign-ins is still counted.
     db.init_app(app)
-    notifications.init_app(app)
+    change_listener.init_app(app)
     connections.init_app(app)
     limits.init_app(app)
     csrf.init_app(app)

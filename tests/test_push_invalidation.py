@@ -25,8 +25,8 @@ from support.statements import sent_sql
 from commentsvc import create_app
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
+from commentsvc.db.change_listener import EXTENSION, UNKNOWN, KnownStates, wait_until_subscribed
 from commentsvc.db.models import Status
-from commentsvc.db.notifications import EXTENSION, UNKNOWN, KnownStates, wait_until_subscribed
 from commentsvc.db.revisions import CHANNEL
 from commentsvc.db.site_settings import save_settings
 

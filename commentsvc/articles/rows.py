@@ -10,9 +10,9 @@ from sqlalchemy.sql import bindparam
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.core.extensions import db
+from commentsvc.db.change_listener import UNKNOWN, known_states
 from commentsvc.db.connections import read_connection, upsert
 from commentsvc.db.models import Article, SiteSetting, utcnow
-from commentsvc.db.notifications import UNKNOWN, known_states
 from commentsvc.db.site_settings import use_stored_settings_json
 from commentsvc.db.statements import Statement
 
@@ -66,7 +66,7 @@ def page_state(key: str) -> ArticleState | None:
     """``article_state`` for a page view: from this worker's known states while nothing has
     changed (no round trip), else read on a connection of its own (and kept when it may be).
 
-    On PostgreSQL with push invalidation (``commentsvc.db.notifications``); otherwise, or
+    On PostgreSQL with push invalidation (``commentsvc.db.change_listener``); otherwise, or
     while its listener is not subscribed, the row is read on every view.
     """
     known = known_states()

@@ -6,7 +6,7 @@ article's row (its revision, which database triggers raise on every comment or s
 change, its count, title and closed state), the settings in force, the release and the form
 token's epoch. A request gets those again (one indexed row and the few settings rows, or on
 PostgreSQL this worker's copy while the database's notifications say nothing changed:
-``commentsvc.db.notifications``), so a change made by any worker, host, the admin or the CLI
+``commentsvc.db.change_listener``), so a change made by any worker, host, the admin or the CLI
 shows on the next view; only the rendering and the comment queries are saved. The form token changes every second, so pages are stored with
 a placeholder that each response fills in.
 """

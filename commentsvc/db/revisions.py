@@ -8,7 +8,7 @@ change: a request compares the revision, one indexed row, before serving a cache
 On PostgreSQL, triggers on ``articles`` (whose row every such change updates, as does an
 admin's edit of a title or the closed state) and on ``site_settings`` also send a
 notification (``NOTIFY``) naming what changed, so a worker listening for them
-(``commentsvc.db.notifications``) can skip the comparison while nothing has changed.
+(``commentsvc.db.change_listener``) can skip the comparison while nothing has changed.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from commentsvc.db.revisions import ARTICLE_PREFIX, CHANNEL
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "commentsvc.db.notifications"
+EXTENSION = "commentsvc.db.change_listener"
 PING_SECONDS = 1.0
 PING_TIMEOUT_SECONDS = 5.0
 LEASE_SECONDS = 3.0
