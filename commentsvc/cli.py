@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -112,7 +113,7 @@ def create_admin(name: str, password_stdin: bool) -> None:
 def set_admin_password(name: str, password_stdin: bool) -> None:
     """Change a moderator's password; every session of theirs ends."""
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     try:

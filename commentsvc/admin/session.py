@@ -22,11 +22,18 @@ from commentsvc.db.models import AdminUser
 SEEN_RESOLUTION_SECONDS = 60
 
 
+def now() -> int:
+    """Unix seconds: the clock sessions are timed by."""
+    return int(time.time())
+
+
 def start_session(user: AdminUser) -> None:
     """Sign ``user`` in on this browser (a fresh session: nothing of the old one is kept)."""
-    now = int(time.time())
+    started = now()
     session.clear()
-    session.update(moderator_id=user.id, version=user.session_version, signed_in=now, seen=now)
+    session.update(
+        moderator_id=user.id, version=user.session_version, signed_in=started, seen=started
+    )
     session.permanent = True
     g.pop("moderator", None)
 
@@ -45,17 +52,17 @@ def _moderator_of(data: Any) -> AdminUser | None:
     signed_in, seen = data.get("signed_in"), data.get("seen")
     if not all(isinstance(v, int) for v in (user_id, version, signed_in, seen)):
         return None
-    now = int(time.time())
+    current = now()
     config = current_app.config
-    if now - signed_in >= config["SESSION_MAX_SECONDS"]:
+    if current - signed_in >= config["SESSION_MAX_SECONDS"]:
         return None
-    if now - seen >= config["SESSION_IDLE_SECONDS"]:
+    if current - seen >= config["SESSION_IDLE_SECONDS"]:
         return None
     user = db.session.get(AdminUser, user_id)
     if user is None or user.session_version != version:
         return None
-    if now - seen >= SEEN_RESOLUTION_SECONDS:
-        data["seen"] = now
+    if current - seen >= SEEN_RESOLUTION_SECONDS:
+        data["seen"] = current
     return user
 
 
