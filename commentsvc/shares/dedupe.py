@@ -126,7 +126,7 @@ def within_prefix_limit(
         except redis_error() as error:
             redis_down(error)
     connection = connection or db.session.connection()
-    return count_hit(connection, "share-prefix:" + key, seconds) <= clicks
+    return count_hit(connection, "share-prefix:" + key, seconds)[0] <= clicks
 
 
 def first_click(key: str, use_redis: bool = True, connection: Connection | None = None) -> bool:

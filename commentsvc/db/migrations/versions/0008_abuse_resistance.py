@@ -29,11 +29,11 @@ def upgrade():
         'window_counts',
         sa.Column('key', sa.String(length=255), nullable=False),
         sa.Column('count', sa.Integer(), nullable=False),
-        sa.Column('ends_at', sa.BigInteger(), nullable=False),
+        sa.Column('ends_at_ms', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('key', name=op.f('pk_window_counts')),
     )
     with op.batch_alter_table('window_counts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_window_counts_ends_at'), ['ends_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_window_counts_ends_at_ms'), ['ends_at_ms'], unique=False)
     with op.batch_alter_table('admin_users', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column('session_version', sa.Integer(), server_default=sa.text('0'), nullable=False)
@@ -45,5 +45,5 @@ def downgrade():
     with op.batch_alter_table('admin_users', schema=None) as batch_op:
         batch_op.drop_column('session_version')
     with op.batch_alter_table('window_counts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_window_counts_ends_at'))
+        batch_op.drop_index(batch_op.f('ix_window_counts_ends_at_ms'))
     op.drop_table('window_counts')
