@@ -404,7 +404,7 @@ def test_the_share_rate_limit_is_applied_by_the_one_click_script(app, client) ->
     assert [k for k in keys if k.startswith(prefix)] == keys, keys
 
 
-def test_while_redis_is_down_the_share_rate_limit_holds_per_process(
+def test_while_redis_is_down_the_share_rate_limit_holds_in_the_database(
     app, client, monkeypatch
 ) -> None:
     app.config.update(REDIS_URL="redis://127.0.0.1:1/0", RATE_LIMIT_SHARES="2 per minute")

@@ -25,7 +25,7 @@ PURGE_ONE_IN = 200
 MAX_COUNTER_KEY = 255
 
 
-class WindowCount(db.Model):
+class WindowCount(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy builds it
     """The hits of one counter in its current window."""
 
     __tablename__ = "window_counts"
@@ -37,11 +37,14 @@ class WindowCount(db.Model):
 
 
 def _upsert(dialect: str) -> Any:
+    # Imported here, as commentsvc.db.connections does: a worker needs only its own dialect.
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(WindowCount.__table__)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(WindowCount.__table__)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(WindowCount.__table__)
 
 
 def count_hit(
