@@ -284,6 +284,18 @@ def test_without_a_flush_interval_clicks_go_straight_to_the_database(app, client
     assert redis_leftovers(app) == []
 
 
+@pytest.mark.settings(SHARE_CLICKS_PER_PREFIX=2)
+def test_without_a_flush_interval_the_prefix_allowance_is_kept_in_redis(app, client) -> None:
+    app.config["SHARE_FLUSH_SECONDS"] = 0
+    for reader in range(5):
+        click(client, reader)
+    assert stored(app) == {"facebook": 2}
+    server = redis_py.Redis.from_url(app.config["REDIS_URL"])
+    counters = list(server.scan_iter(app.config["REDIS_PREFIX"] + "click-prefix:*"))
+    assert len(counters) == 1 and int(server.get(counters[0])) == 5
+    server.close()
+
+
 def test_flush_shares_command(app, client, database_url) -> None:
     for reader in range(3):
         click(client, reader, "email")
