@@ -7,12 +7,16 @@ workers and no Redis (each worker counting for itself let three times the limit 
 from __future__ import annotations
 
 import http.client
+import json
+import os
+import subprocess
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from support.servers import GUNICORN, SECRET, free_port, serving
+from support.admin import PASSWORD, csrf_token
+from support.servers import COMMENTSVC, GUNICORN, ROOT, SECRET, free_port, serving
 
 from commentsvc.core.extensions import db
 from commentsvc.core.limits import hit_in_database
@@ -82,16 +86,32 @@ def post_click(port: int, reader: int) -> int:
         connection.close()
 
 
-def shares(port: int) -> int:
+def request(port: int, method: str, path: str, body: str = "", headers=None):
+    """(status, body bytes, response headers) of one request on a connection of its own."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request("GET", "/api/v1/counts?url=https%3A%2F%2Fnews.example%2Fa")
-        import json
-
-        body = json.loads(connection.getresponse().read())
-        return body["articles"]["https://news.example/a"]["shares"]["total"]
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read(), response.headers
     finally:
         connection.close()
+
+
+def shares(port: int) -> int:
+    body = json.loads(request(port, "GET", "/api/v1/counts?url=https%3A%2F%2Fnews.example%2Fa")[1])
+    return body["articles"]["https://news.example/a"]["shares"]["total"]
+
+
+def post_comment(port: int, token: str, n: int) -> int:
+    payload = {
+        "url": "https://news.example/a",
+        "comment": f"comment {n}",
+        "name": "Ann",
+        "email": f"ann{n}@example.com",
+        "token": token,
+    }
+    headers = {"Content-Type": "application/json"}
+    return request(port, "POST", "/api/v1/comments", json.dumps(payload), headers)[0]
 
 
 def test_limits_hold_with_three_workers_and_no_redis(empty_database) -> None:
@@ -102,16 +122,66 @@ def test_limits_hold_with_three_workers_and_no_redis(empty_database) -> None:
         "COMMENTSVC_REDIS_URL": "",
         "COMMENTSVC_RATE_LIMIT_SIGN_IN": "20 per minute",
         "COMMENTSVC_RATE_LIMIT_SHARES": "30 per minute",
+        "COMMENTSVC_RATE_LIMIT_COMMENTS": "10 per minute",
         "COMMENTSVC_SHARE_CLICKS_PER_PREFIX": "0",
+        "COMMENTSVC_MIN_SUBMIT_SECONDS": "0",
+        "COMMENTSVC_FLOOD_SECONDS": "0",
     }
     command = [GUNICORN, "--workers", "3", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
     with serving(command, env, port):
+        path = "/api/v1/form-token?url=https%3A%2F%2Fnews.example%2Fa"
+        token = json.loads(request(port, "GET", path)[1])["token"]
         started = time.time()
         with ThreadPoolExecutor(max_workers=12) as pool:
             sign_ins = list(pool.map(lambda _: post_sign_in(port), range(70)))
             clicks = list(pool.map(lambda n: post_click(port, n), range(90)))
+            posts = list(pool.map(lambda n: post_comment(port, token, n), range(60)))
         if time.time() - started > 55:  # a window ended meanwhile: the counts would be off
             pytest.skip("the requests took most of a minute on this machine")
         assert sign_ins.count(400) == 20 and sign_ins.count(429) == 50
         assert clicks.count(202) == 30 and clicks.count(429) == 60
         assert shares(port) == 30
+        assert posts.count(429) == 50 and len(set(posts) - {429}) == 1, posts
+
+
+def test_thirty_concurrent_sign_ins_to_three_workers_check_at_most_five_passwords(
+    empty_database,
+) -> None:
+    port = free_port()
+    env = {
+        "COMMENTSVC_DATABASE_URL": empty_database,
+        "COMMENTSVC_SECRET_KEY": SECRET,
+        "COMMENTSVC_REDIS_URL": "",
+        "COMMENTSVC_RATE_LIMIT_SIGN_IN": "1000 per minute",
+    }
+    setup = {**os.environ, **env}
+    for command in (
+        [COMMENTSVC, "db", "upgrade"],
+        [COMMENTSVC, "create-admin", "mod", "--password-stdin"],
+    ):
+        done = subprocess.run(
+            command, env=setup, cwd=ROOT, input=f"{PASSWORD}\n", capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+    command = [GUNICORN, "--workers", "3", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+    with serving(command, env, port):
+        browsers = []
+        for n in range(30):  # a form and a session cookie each, ready before any is sent
+            status, page, headers = request(port, "GET", "/admin/sign-in")
+            cookie = headers["Set-Cookie"].split(";", 1)[0]
+            data = {
+                "csrf_token": csrf_token(page.decode()),
+                "username": "mod",
+                "password": f"no {n}",
+            }
+            browsers.append((cookie, urllib.parse.urlencode(data)))
+
+        def attempt(browser) -> int:
+            cookie, body = browser
+            headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+            return request(port, "POST", "/admin/sign-in", body, headers)[0]
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            statuses = list(pool.map(attempt, browsers))
+    assert set(statuses) <= {401, 429} and 429 in statuses
+    assert statuses.count(401) <= 5, statuses
