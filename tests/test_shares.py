@@ -194,6 +194,8 @@ def test_clicks_from_outside_the_allowed_origins_are_not_counted(
     ("headers", "counted"),
     [
         ({"origin": "http://localhost"}, True),
+        ({"origin": "https://localhost"}, True),  # behind a TLS proxy that is not declared
+        ({"origin": "https://localhost.evil.example"}, False),
         ({"origin": "https://news.example"}, False),
         ({"origin": "https://evil.example"}, False),
         ({"referer": "https://evil.example/page"}, False),

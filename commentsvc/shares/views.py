@@ -47,7 +47,9 @@ def page_origin_allowed(origin: str) -> bool:
     """
     if not origin or origin == "null":
         return False
-    if origin == request.host_url.rstrip("/").lower():
+    # Our own host, whatever the scheme: behind a TLS proxy not declared in TRUSTED_PROXIES
+    # the request looks like http while the browser says https.
+    if origin.partition("://")[2] == request.host.lower():
         return True
     allowed = current_app.config["ALLOWED_ORIGINS"]
     if allowed:
