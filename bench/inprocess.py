@@ -37,6 +37,8 @@ RELAXED = {
     "COMMENTSVC_FLOOD_SECONDS": "0",
     "COMMENTSVC_RATE_LIMIT_COMMENTS": "1000000 per minute",
     "COMMENTSVC_RATE_LIMIT_SHARES": "1000000 per minute",
+    # Every bench reader shares one address: count each, as readers on many networks would.
+    "COMMENTSVC_SHARE_CLICKS_PER_PREFIX": "0",
     "COMMENTSVC_MODERATION": "none",
 }
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -59,6 +61,7 @@ def environ(method: str, path: str, body: bytes = b"", ctype: str = "", ua: str 
         "REMOTE_ADDR": "127.0.0.1",
         "HTTP_HOST": "127.0.0.1:8000",
         "HTTP_USER_AGENT": ua,
+        "HTTP_ORIGIN": "http://127.0.0.1:8000",  # the widget's own page, as a beacon says
         "CONTENT_LENGTH": str(len(body)),
         "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(body),

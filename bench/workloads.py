@@ -25,6 +25,8 @@ RELAXED = {
     "COMMENTSVC_FLOOD_SECONDS": "0",
     "COMMENTSVC_RATE_LIMIT_COMMENTS": "1000000 per minute",
     "COMMENTSVC_RATE_LIMIT_SHARES": "1000000 per minute",
+    # Every bench reader shares one address: count each, as readers on many networks would.
+    "COMMENTSVC_SHARE_CLICKS_PER_PREFIX": "0",
     "COMMENTSVC_MODERATION": "none",
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from flask.cli import (
 from werkzeug.serving import WSGIRequestHandler
 
 from commentsvc import create_app
-from commentsvc.admin.auth import create_moderator
+from commentsvc.admin.auth import change_password, create_moderator, delete_moderator
 from commentsvc.comments import moderation
 from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.config import ConfigError
@@ -103,6 +104,39 @@ def create_admin(name: str, password_stdin: bool) -> None:
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"Moderator {name.strip()!r} created. Sign in at /admin/.")
+
+
+@click.command("set-admin-password")
+@click.argument("name")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (first line) instead of prompting, for scripts.",
+)
+@with_appcontext
+def set_admin_password(name: str, password_stdin: bool) -> None:
+    """Change a moderator's password; every session of theirs ends."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        change_password(name, password)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Password of {name.strip()!r} changed; their sessions have ended.")
+
+
+@click.command("delete-admin")
+@click.argument("name")
+@with_appcontext
+def delete_admin(name: str) -> None:
+    """Delete a moderator account; every session of theirs ends."""
+    try:
+        delete_moderator(name)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Moderator {name.strip()!r} deleted.")
 
 
 @click.command("export-commenter")
@@ -209,6 +243,8 @@ def _make_cli() -> FlaskGroup:
         routes_command,
         pending,
         create_admin,
+        set_admin_password,
+        delete_admin,
         export_commenter_command,
         erase_commenter_command,
         flush_shares_command,

@@ -102,6 +102,8 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
             "MIN_SUBMIT_SECONDS": 0,
             "FLOOD_SECONDS": 0,
             "RATELIMIT_ENABLED": False,
+            # Tests click as many readers from one address; tests/test_shares.py checks it.
+            "SHARE_CLICKS_PER_PREFIX": 0,
             # Keys of this test's own on the Redis that every pytest-xdist worker shares.
             "REDIS_PREFIX": unique_redis_prefix(),
             # `make test` runs the database tests a second time with the hot-path statements

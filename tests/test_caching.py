@@ -10,7 +10,10 @@ from commentsvc.core.extensions import db
 from commentsvc.db.models import Comment
 
 A = {"url": "https://news.example/a", "title": "Cached"}
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+BROWSER = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Origin": "http://localhost",
+}
 
 
 def etag(client, **params) -> str:

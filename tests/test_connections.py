@@ -104,7 +104,10 @@ def test_on_sqlite_share_clicks_skip_the_disk_flush_and_comments_do_not(
             click = client.post(
                 "/api/v1/shares",
                 data={"url": "https://news.example/a", "network": network},
-                headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"},
+                headers={
+                    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                    "Origin": "http://localhost",
+                },
             )
             assert click.status_code == 202
         assert commits == [NORMAL]

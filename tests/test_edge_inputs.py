@@ -22,7 +22,10 @@ def test_a_garbled_referer_is_simply_not_an_allowed_origin(client) -> None:
     response = client.post(
         "/api/v1/shares",
         data={**A, "network": "x"},
-        headers={"Referer": "http://[oops/", "User-Agent": "Mozilla/5.0 Firefox/133.0"},
+        headers={
+            "Referer": "http://[oops/",
+            "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        },
     )
     assert response.status_code == 202
 
@@ -70,7 +73,10 @@ def test_the_embedding_pages_title_wins_over_one_stored_by_someone_else(client, 
     client.post(
         "/api/v1/shares",
         data={"url": A["url"], "network": "x", "title": "Totally fake headline"},
-        headers={"User-Agent": "Mozilla/5.0 Firefox/133.0"},
+        headers={
+            "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Origin": "http://localhost",
+        },
     )
     reader.post(A)
     html = client.get("/embed", query_string=A).get_data(as_text=True)

@@ -19,7 +19,10 @@ from commentsvc import create_app
 from commentsvc.core.extensions import db
 
 A = {"url": "https://news.example/a"}
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+BROWSER = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Origin": "http://localhost",
+}
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1:] or [""]
 
 

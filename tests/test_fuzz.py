@@ -155,8 +155,11 @@ def test_hostile_corpus_at_every_admin_route_as_a_signed_in_moderator(
         create_moderator("fuzz-mod", "a long enough password")
         db.session.commit()
     reader.post({"url": "https://news.example/a"})  # something for the actions to act on
+    from commentsvc.admin.session import now
+
     with client.session_transaction() as session:
-        session["moderator_id"] = 1
+        # What signing in stores (commentsvc.admin.session.start_session).
+        session.update(moderator_id=1, version=0, signed_in=now(), seen=now())
     queue = client.get("/admin/")
     assert queue.status_code == 200
     # A valid CSRF token, so the hostile values reach the views themselves.

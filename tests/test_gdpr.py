@@ -46,7 +46,8 @@ def test_export_prints_every_comment_of_the_address_and_nobody_elses(app, three_
     data = json.loads(result.output)
     assert [c["body"] for c in data["comments"]] == ["first by ann", "second by ann"]
     first = data["comments"][0]
-    assert first["email"] == "Ann@example.com" and first["website"] == "https://ann.example"
+    # Stored lower-case, as every address is (comments.forms).
+    assert first["email"] == "ann@example.com" and first["website"] == "https://ann.example"
     assert first["article"]["url"] == "https://news.example/a" and first["status"] == "approved"
     assert first["ip_network"] == "127.0.0.0" and "user_agent" in first
     assert "bob" not in result.output.lower()

@@ -16,7 +16,7 @@ import redis as redis_py
 from support.servers import free_port
 
 from commentsvc import create_app, limits
-from commentsvc.core.extensions import db
+from commentsvc.core.extensions import db, redis_breaker
 from commentsvc.core.limits import LocalWindows, Rule, parse_rules
 
 NETWORK = "203.0.113.7"  # counted as 203.0.113.0 (/24)
@@ -131,7 +131,8 @@ def test_a_refused_hit_uses_up_none_of_the_longer_windows() -> None:
 def test_a_window_resets_when_it_ends(make_app) -> None:
     app = make_app(RATE_LIMIT_SIGN_IN="2 per minute")
     clock = Clock()
-    counters(app).local = LocalWindows(clock=clock)
+    clock.now = time.time()
+    counters(app).clock = clock  # the database's windows
     assert [sign_in(app).status_code for _ in range(3)] == [400, 400, 429]
     clock.now += 30
     refused = sign_in(app)
@@ -232,7 +233,7 @@ def test_an_expired_redis_counter_starts_a_new_window(make_app, redis_url, redis
     server.close()
 
 
-def test_while_redis_is_down_limits_count_in_process_and_retry_later(make_app, caplog) -> None:
+def test_while_redis_is_down_limits_count_in_the_database_and_retry_later(make_app, caplog) -> None:
     app = make_app(
         REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", RATE_LIMIT_SIGN_IN="2 per minute"
     )
@@ -240,13 +241,13 @@ def test_while_redis_is_down_limits_count_in_process_and_retry_later(make_app, c
     started = time.monotonic()
     assert [sign_in(app).status_code for _ in range(3)] == [400, 400, 429]
     assert time.monotonic() - started < 2  # a refused connection costs no timeout
-    warnings = [r for r in caplog.records if "counting in this process" in r.getMessage()]
-    assert len(warnings) == 1  # tried once, then left alone for REDIS_RETRY_SECONDS
-    retry_in = counters(app).shared_down_until - time.monotonic()
-    assert limits.REDIS_RETRY_SECONDS - 3 < retry_in <= limits.REDIS_RETRY_SECONDS
-    counters(app).shared_down_until = 0.0  # as when that time has passed
-    assert sign_in(app).status_code == 429  # this process's count goes on
-    warnings = [r for r in caplog.records if "counting in this process" in r.getMessage()]
+    warnings = [r for r in caplog.records if "counting in the database" in r.getMessage()]
+    assert len(warnings) == 1  # tried once; the open breaker then keeps requests off Redis
+    breaker = redis_breaker(app)
+    assert breaker is not None and breaker.is_open
+    breaker.reset()  # as when REDIS_RETRY_SECONDS have passed
+    assert sign_in(app).status_code == 429  # the database's count goes on
+    warnings = [r for r in caplog.records if "counting in the database" in r.getMessage()]
     assert len(warnings) == 2
 
 

@@ -99,3 +99,62 @@ def invoke(app, *args: str):
         return app.test_cli_runner().invoke(
             cli_group, list(args), obj=ScriptInfo(create_app=lambda: app)
         )
+
+
+def test_first_time_mode_needs_the_same_name_and_email(reader, comments, approve) -> None:
+    reader.post(A, name="Ann", email="ann@example.com")
+    approve(1)
+    # Someone using Ann's address under another name does not borrow her standing.
+    reader.post(A, name="Mallory", email="ann@example.com", comment="borrowed")
+    reader.post(A, name="Ann", email="ANN@Example.com", comment="Ann, shouting")
+    assert statuses(comments) == ["approved", "pending", "approved"]
+
+
+def test_emails_are_stored_lower_case(reader, comments) -> None:
+    reader.post(A, email="Ann.Smith@Example.COM")
+    assert [row["email"] for row in comments()] == ["ann.smith@example.com"]
+
+
+@pytest.mark.settings(FLOOD_SECONDS=60)
+def test_flood_control_compares_emails_whatever_their_case(client, reader, comments) -> None:
+    assert reader.post(A, email="ann@example.com").status_code == 303
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.9"  # another network: only the email
+    response = reader.post(A, email="ANN@EXAMPLE.COM", comment="another")
+    assert response.status_code == 429
+    assert len(comments()) == 1
+
+
+def test_duplicates_are_found_whatever_the_emails_case(reader, comments) -> None:
+    assert reader.post(A, email="ann@example.com", comment="same words").status_code == 303
+    assert reader.post(A, email="Ann@Example.com", comment="same words").status_code == 409
+    assert len(comments()) == 1
+
+
+def test_a_post_answers_alike_whether_published_or_held(reader, comments, approve) -> None:
+    """The answer is no oracle for whether an address has approved comments."""
+    assert reader.post_json(comment="first").status_code == 202
+    approve(1)
+    # Anyone else posting as Ann (same name and address): published, answered as held.
+    published = reader.post_json(comment="published")
+    held = reader.post_json(name="Someone", email="nobody@example.com", comment="held")
+    assert [c["status"] for c in comments()] == ["approved", "approved", "pending"]
+    assert published.status_code == held.status_code == 202
+
+    def shape(response):
+        body = response.get_json()
+        return sorted(body), sorted(body["comment"]), body["comment"]["awaiting_moderation"]
+
+    assert shape(published) == shape(held)
+
+
+def test_the_poster_who_already_sees_their_approval_is_told(reader, comments, approve) -> None:
+    first = reader.post_json(comment="first")
+    approve(1)
+    again = reader.post_json(comment="again", mine=first.get_json()["mine"])
+    assert again.status_code == 201
+    assert again.get_json()["comment"]["awaiting_moderation"] is False
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_with_moderation_off_every_post_is_published_and_said_so(reader) -> None:
+    assert reader.post_json().status_code == 201

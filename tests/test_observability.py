@@ -9,7 +9,10 @@ import re
 import pytest
 
 A = {"url": "https://news.example/a"}
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+BROWSER = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Origin": "http://localhost",
+}
 
 
 def metric(client, name: str, **labels: str) -> float:

@@ -27,7 +27,10 @@ CHECKS = [
     response_schema_conformance,
 ]
 # A browser's user agent, so share clicks are counted rather than dropped as a bot's.
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}
+BROWSER = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Origin": "http://localhost",
+}
 
 
 def test_document_is_valid_openapi(plain_app) -> None:

@@ -24,7 +24,10 @@ from commentsvc.db.models import Article, Status
 from commentsvc.db.site_settings import save_settings
 
 A = {"url": "https://news.example/cached", "title": "Cached article"}
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+BROWSER = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Origin": "http://localhost",
+}
 TOKEN = re.compile(r'name="token" value="([^"]+)"')
 
 

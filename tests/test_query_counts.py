@@ -86,7 +86,10 @@ def test_a_click_on_a_known_article_is_two_statements_and_counts_are_one(app, cl
         return client.post(
             "/api/v1/shares",
             data={"url": "https://news.example/a", "network": "x"},
-            headers={"User-Agent": f"Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0 r{reader}"},
+            headers={
+                "User-Agent": f"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0 r{reader}",
+                "Origin": "http://localhost",
+            },
         )
 
     assert click(0).status_code == 202  # creates the article, remembers its id

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from commentsvc.core.extensions import db
 from commentsvc.shares.models import ShareCount
 from commentsvc.shares.networks import DEFAULT_NETWORKS, NETWORKS, share_url
+from tests.support.clicks import beacon_headers, link_headers
 
 HEADING = "Share If You Like The Article"
 # Spaces, "&", "#", both quotes and non-ASCII: every one must survive the HTML attribute.
@@ -136,7 +137,7 @@ def click(client, url: str, network: str, reader: int, **extra: str) -> None:
     response = client.post(
         "/api/v1/shares",
         data={"url": url, "network": network, **extra},
-        headers={"User-Agent": BROWSER_UA.format(reader)},
+        headers=beacon_headers(user_agent=BROWSER_UA.format(reader)),
     )
     assert response.status_code == 202, response.get_data(as_text=True)
 
@@ -228,7 +229,7 @@ def test_links_go_through_our_counting_redirect_and_name_the_exact_share_url(cli
 def test_following_a_link_without_javascript_lands_on_the_network(client, url, network) -> None:
     _, doc = widget(client, url=url, title=TITLE)
     link = bar_of(doc).find("a", data_network=network)
-    response = client.get(link.attrs["href"], headers={"User-Agent": BROWSER_UA.format(1)})
+    response = client.get(link.attrs["href"], headers=link_headers(user_agent=BROWSER_UA.format(1)))
     assert response.status_code == 302
     assert response.headers["Location"] == link.attrs["data-share-url"]
     # ...and the click was counted: the next page view shows it.
@@ -325,7 +326,9 @@ def test_counts_of_real_clicks_show_on_each_button_and_in_the_total(client, url)
     # A click without JavaScript, through the link's own href, counts too.
     _, doc = widget(client, url=url, title=TITLE)
     x_link = bar_of(doc).find("a", data_network="x").attrs["href"]
-    assert client.get(x_link, headers={"User-Agent": BROWSER_UA.format(9)}).status_code == 302
+    assert (
+        client.get(x_link, headers=link_headers(user_agent=BROWSER_UA.format(9))).status_code == 302
+    )
 
     _, doc = widget(client, url=url, title=TITLE)
     bar = bar_of(doc)

@@ -22,6 +22,7 @@ from support.statements import sent_sql
 from commentsvc.core.extensions import db, redis_client
 from commentsvc.shares import flush as share_flush
 from commentsvc.shares.models import ShareBatch, ShareCount
+from tests.support.clicks import beacon_headers
 
 URL = "https://news.example/viral"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -36,6 +37,8 @@ def config(request):
         "REDIS_PREFIX": f"commentsvc-test-{uuid.uuid4().hex}:",
         "SHARE_FLUSH_SECONDS": 3600,
     }
+    for marker in request.node.iter_markers("settings"):
+        config.update(marker.kwargs)
     if "rate_limit" in request.node.name:  # the limiter reads this when the app is made
         config.update(RATELIMIT_ENABLED=True, RATE_LIMIT_SHARES="3 per minute")
     return config
@@ -55,7 +58,7 @@ def click(client, reader, network="facebook", url=URL, **fields):
     response = client.post(
         "/api/v1/shares",
         data={"url": url, "network": network, **fields},
-        headers={"User-Agent": f"{BROWSER} reader-{reader}"},
+        headers=beacon_headers(user_agent=f"{BROWSER} reader-{reader}"),
     )
     assert response.status_code == 202
     return response
@@ -113,16 +116,26 @@ def test_a_repeated_click_is_merged_while_buffered(app, client) -> None:
     assert stored(app) == {"facebook": 2}
 
 
-def test_the_flush_creates_the_article_with_its_url_and_title(app, client) -> None:
+@pytest.mark.settings(SHARE_CLICKS_PER_PREFIX=3)
+def test_rotating_user_agents_gains_nothing_while_buffered(app, client) -> None:
+    for reader in range(10):
+        click(client, reader)
+    click(client, 1, network="x")
+    with app.app_context():
+        share_flush.flush_shares()
+    assert stored(app) == {"facebook": 3, "x": 1}
+
+
+def test_the_flush_creates_the_article_but_never_takes_a_clicks_url_or_title(app, client) -> None:
     from commentsvc.db.models import Article
 
-    click(client, 1, article="story-7", title="Lighthouse  kept lit")
+    click(client, 1, article="story-7", title="Attacker's title")
     with app.app_context():
         share_flush.flush_shares()
         article = db.session.execute(db.select(Article).filter_by(key="story-7")).scalar_one()
-        assert (article.url, article.title) == (URL, "Lighthouse kept lit")
+        assert (article.url, article.title) == ("", "")
     page = client.get("/embed", query_string={"url": URL, "article": "story-7"})
-    assert "Lighthouse kept lit" in page.get_data(as_text=True)
+    assert "Attacker" not in page.get_data(as_text=True)
 
 
 def test_a_flush_interrupted_after_moving_the_batch_aside_is_finished_by_the_next(
@@ -274,6 +287,18 @@ def test_without_a_flush_interval_clicks_go_straight_to_the_database(app, client
     assert redis_leftovers(app) == []
 
 
+@pytest.mark.settings(SHARE_CLICKS_PER_PREFIX=2)
+def test_without_a_flush_interval_the_prefix_allowance_is_kept_in_redis(app, client) -> None:
+    app.config["SHARE_FLUSH_SECONDS"] = 0
+    for reader in range(5):
+        click(client, reader)
+    assert stored(app) == {"facebook": 2}
+    server = redis_py.Redis.from_url(app.config["REDIS_URL"])
+    counters = list(server.scan_iter(app.config["REDIS_PREFIX"] + "click-prefix:*"))
+    assert len(counters) == 1 and int(server.get(counters[0])) == 5
+    server.close()
+
+
 def test_flush_shares_command(app, client, database_url) -> None:
     for reader in range(3):
         click(client, reader, "email")
@@ -380,7 +405,7 @@ def test_the_share_rate_limit_is_applied_by_the_one_click_script(app, client) ->
         client.post(
             "/api/v1/shares",
             data={"url": URL, "network": "x"},
-            headers={"User-Agent": f"{BROWSER} reader-{n}"},
+            headers=beacon_headers(user_agent=f"{BROWSER} reader-{n}"),
         ).status_code
         for n in range(4)
     ]
@@ -399,7 +424,7 @@ def test_the_share_rate_limit_is_applied_by_the_one_click_script(app, client) ->
     assert [k for k in keys if k.startswith(prefix)] == keys, keys
 
 
-def test_while_redis_is_down_the_share_rate_limit_holds_per_process(
+def test_while_redis_is_down_the_share_rate_limit_holds_in_the_database(
     app, client, monkeypatch
 ) -> None:
     app.config.update(REDIS_URL="redis://127.0.0.1:1/0", RATE_LIMIT_SHARES="2 per minute")
@@ -417,5 +442,5 @@ def click_status(client, reader) -> int:
     return client.post(
         "/api/v1/shares",
         data={"url": URL, "network": "x"},
-        headers={"User-Agent": f"{BROWSER} reader-{reader}"},
+        headers=beacon_headers(user_agent=f"{BROWSER} reader-{reader}"),
     ).status_code

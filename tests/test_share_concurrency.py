@@ -33,6 +33,7 @@ def click(port: int, reader: int) -> int:
             headers={
                 "Content-Type": "application/x-www-form-urlencoded",
                 "User-Agent": f"{BROWSER} reader-{reader}",  # a distinct reader each
+                "Origin": f"http://127.0.0.1:{port}",  # the widget's own page
             },
         )
         return connection.getresponse().status

@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 
 from commentsvc.core.extensions import db
+from commentsvc.db.models import Article
 from commentsvc.shares.models import ShareDedupe, ShareSalt
 from commentsvc.shares.networks import share_url
+from tests.support.clicks import beacon_headers, link_headers
 
 URL = "https://news.example/a"
 A = {"url": URL, "title": "A & B #1"}
@@ -18,8 +20,8 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko
 
 
 def reader_ua(n: int | str) -> dict[str, str]:
-    """A distinct ordinary browser, so de-duplication keeps readers apart."""
-    return {"User-Agent": f"{BROWSER} reader-{n}"}
+    """A distinct ordinary browser's beacon, so de-duplication keeps readers apart."""
+    return beacon_headers(n)
 
 
 def shares(client, **params) -> dict:
@@ -30,7 +32,9 @@ def shares(client, **params) -> dict:
 
 def click(client, network="facebook", who=1, headers=None, **fields):
     data = {"url": URL, "network": network, **fields}
-    return client.post("/api/v1/shares", data=data, headers={**reader_ua(who), **(headers or {})})
+    return client.post(
+        "/api/v1/shares", data=data, headers=reader_ua(who) if headers is None else headers
+    )
 
 
 def test_beacon_counts_a_form_encoded_click(client) -> None:
@@ -146,10 +150,10 @@ def test_click_counts_again_after_the_window(app, client, monkeypatch) -> None:
 )
 def test_bots_and_headless_browsers_are_not_counted(client, agent) -> None:
     response = client.post(
-        "/api/v1/shares", data={**A, "network": "x"}, headers={"User-Agent": agent}
+        "/api/v1/shares", data={**A, "network": "x"}, headers=beacon_headers(user_agent=agent)
     )
     assert response.status_code == 202  # a bot learns nothing
-    redirect = client.get("/share/x", query_string=A, headers={"User-Agent": agent})
+    redirect = client.get("/share/x", query_string=A, headers=link_headers(user_agent=agent))
     assert redirect.status_code == 302
     assert shares(client)["total"] == 0
 
@@ -157,28 +161,149 @@ def test_bots_and_headless_browsers_are_not_counted(client, agent) -> None:
 ORIGINS = pytest.mark.settings(ALLOWED_ORIGINS=("https://news.example",))
 
 
+def beacon_from(origin: str | None = None, referer: str | None = None) -> dict[str, str]:
+    headers = beacon_headers(1)
+    del headers["Origin"]
+    headers |= {"Origin": origin} if origin is not None else {}
+    headers |= {"Referer": referer} if referer is not None else {}
+    return headers
+
+
 @ORIGINS
 @pytest.mark.parametrize(
     ("headers", "counted"),
     [
-        ({"Origin": "https://news.example"}, True),
-        ({"Origin": "http://localhost"}, True),  # the widget itself, on our own origin
-        ({"Referer": "https://news.example/a?x=1"}, True),
-        ({"Origin": "https://evil.example"}, False),
-        ({"Origin": "null"}, False),
-        ({"Referer": "https://evil.example/page"}, False),
+        ({"origin": "https://news.example"}, True),
+        ({"origin": "http://localhost"}, True),  # the widget itself, on our own origin
+        ({"referer": "https://news.example/a?x=1"}, True),  # no Origin: its Referer
+        ({"origin": "https://evil.example"}, False),
+        ({"origin": "null"}, False),
+        ({"referer": "https://evil.example/page"}, False),
+        ({"origin": "https://evil.example", "referer": "https://news.example/a"}, False),
         ({}, False),
     ],
 )
 def test_clicks_from_outside_the_allowed_origins_are_not_counted(
     client, config, headers, counted
 ) -> None:
-    assert click(client, headers=headers).status_code == 202
+    assert click(client, headers=beacon_from(**headers)).status_code == 202
     assert shares(client)["total"] == (1 if counted else 0)
 
 
+@pytest.mark.parametrize(
+    ("headers", "counted"),
+    [
+        ({"origin": "http://localhost"}, True),
+        ({"origin": "https://localhost"}, True),  # behind a TLS proxy that is not declared
+        ({"origin": "https://localhost.evil.example"}, False),
+        ({"origin": "https://news.example"}, False),
+        ({"origin": "https://evil.example"}, False),
+        ({"referer": "https://evil.example/page"}, False),
+        ({}, False),
+    ],
+)
+def test_without_allowed_origins_only_the_widgets_own_origin_counts(
+    client, headers, counted
+) -> None:
+    # A cross-site beacon (`navigator.sendBeacon` on any site) carries that site's Origin.
+    assert click(client, headers=beacon_from(**headers)).status_code == 202
+    assert shares(client)["total"] == (1 if counted else 0)
+
+
+@pytest.mark.settings(SHARE_ANY_ORIGIN=True)
+def test_a_setting_accepts_clicks_from_any_origin(client) -> None:
+    click(client, headers=beacon_from(origin="https://news.example"))
+    click(client, "x", headers=beacon_from(origin="https://blog.example"))
+    assert shares(client)["total"] == 2
+
+
+@pytest.mark.parametrize(
+    ("changes", "counted"),
+    [
+        ({}, True),
+        # <img src="…/share/facebook?url=…"> on any site, or a script's fetch.
+        (
+            {
+                "Sec-Fetch-Dest": "image",
+                "Sec-Fetch-Mode": "no-cors",
+                "Sec-Fetch-Site": "cross-site",
+            },
+            False,
+        ),
+        ({"Sec-Fetch-Dest": "empty", "Sec-Fetch-Mode": "cors"}, False),
+        ({"Sec-Fetch-Dest": "iframe"}, False),
+        # A link on a foreign page, followed by a real reader: counts only from allowed pages.
+        ({"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/p"}, False),
+        ({"Sec-Fetch-Site": "cross-site"}, False),
+        ({"Sec-Fetch-Site": "none"}, False),  # typed or bookmarked
+        # No fetch metadata at all: not a browser of this decade (or a script).
+        ({"Sec-Fetch-Dest": None, "Sec-Fetch-Site": None, "Sec-Fetch-Mode": None}, False),
+    ],
+)
+def test_the_no_js_redirect_counts_only_a_followed_link_from_the_widget(
+    client, changes, counted
+) -> None:
+    headers = link_headers(1) | changes
+    headers = {name: value for name, value in headers.items() if value is not None}
+    response = client.get("/share/facebook", query_string=A, headers=headers)
+    assert response.status_code == 302  # the reader gets where they wanted all the same
+    assert shares(client)["total"] == (1 if counted else 0)
+
+
+@ORIGINS
+def test_a_followed_link_on_an_allowed_page_counts(client, config) -> None:
+    headers = link_headers(1) | {"Sec-Fetch-Site": "cross-site", "Referer": URL}
+    client.get("/share/facebook", query_string=A, headers=headers)
+    assert shares(client)["total"] == 1
+
+
+def test_head_never_counts(client) -> None:
+    response = client.head("/share/facebook", query_string=A, headers=link_headers(1))
+    assert response.status_code == 302
+    assert shares(client)["total"] == 0
+
+
+@pytest.mark.settings(SHARE_CLICKS_PER_PREFIX=3)
+def test_rotating_user_agents_from_one_network_gains_nothing(client) -> None:
+    for who in range(20):
+        click(client, who=who)
+        client.get("/share/x", query_string=A, headers=link_headers(who))
+    client.post(
+        "/api/v1/shares",
+        data={**A, "network": "facebook"},
+        headers=beacon_headers(99),
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},  # another network
+    )
+    assert shares(client)["networks"] == {"facebook": 4, "x": 3}
+    # Another article from the same network has its own allowance.
+    click(client, who=1, url="https://news.example/b")
+    assert shares(client, url="https://news.example/b")["networks"] == {"facebook": 1}
+
+
+def test_a_click_never_sets_an_articles_title_or_url(app, client) -> None:
+    client.post(
+        "/api/v1/shares",
+        data={
+            "article": "story-1",
+            "url": "https://evil.example/x",
+            "title": "Buy now",
+            "network": "x",
+        },
+        headers=beacon_headers(1),
+    )
+    client.get(
+        "/share/x",
+        query_string={"url": "https://news.example/c", "title": "Attacker's title"},
+        headers=link_headers(1),
+    )
+    assert shares(client, article="story-1")["total"] == 1
+    with app.app_context():
+        rows = db.session.execute(db.select(Article.key, Article.url, Article.title)).all()
+    assert sorted(rows) == [("https://news.example/c", "", ""), ("story-1", "", "")]
+
+
 def test_no_js_redirect_counts_and_sends_the_reader_to_the_network(client) -> None:
-    response = client.get("/share/linkedin", query_string=A, headers=reader_ua(1))
+    response = client.get("/share/linkedin", query_string=A, headers=link_headers(1))
     assert response.status_code == 302
     assert response.headers["Location"] == share_url("linkedin", URL, A["title"])
     assert response.headers["Location"] == (
@@ -191,11 +316,11 @@ def test_no_js_redirect_counts_and_sends_the_reader_to_the_network(client) -> No
 
 def test_no_js_redirect_never_goes_where_the_request_says(client) -> None:
     evil = {**A, "next": "https://evil.example", "target": "https://evil.example", "to": "//evil"}
-    response = client.get("/share/x", query_string=evil, headers=reader_ua(1))
+    response = client.get("/share/x", query_string=evil, headers=link_headers(1))
     assert response.headers["Location"].startswith("https://x.com/intent/tweet?")
     assert "evil" not in response.headers["Location"]
     response = client.get(
-        "/share/facebook", query_string={"url": "https://evil.example/x"}, headers=reader_ua(1)
+        "/share/facebook", query_string={"url": "https://evil.example/x"}, headers=link_headers(1)
     )
     assert response.headers["Location"].startswith("https://www.facebook.com/sharer/sharer.php?u=")
 
@@ -210,7 +335,7 @@ def test_no_js_redirect_never_goes_where_the_request_says(client) -> None:
     ],
 )
 def test_no_js_redirect_refuses_what_it_cannot_share(client, path, params, status) -> None:
-    response = client.get(path, query_string=params, headers=reader_ua(1))
+    response = client.get(path, query_string=params, headers=link_headers(1))
     assert response.status_code == status
     assert shares(client)["total"] == 0
 

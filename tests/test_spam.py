@@ -153,7 +153,10 @@ def test_the_json_api_alone_is_rate_limited_too(reader, comments) -> None:
 
 @pytest.mark.settings(**LIMITS)
 def test_share_clicks_and_sign_ins_are_rate_limited(client) -> None:
-    ua = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+    ua = {
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "Origin": "http://localhost",
+    }
     statuses = [
         client.post("/api/v1/shares", data={**A, "network": "x"}, headers=ua).status_code
         for _ in range(4)
@@ -183,7 +186,10 @@ def test_rate_limits_are_shared_through_redis_across_workers(
     workers = [create_app(shared), create_app(shared)]  # two processes' worth of app
     with workers[0].app_context():
         db.create_all()
-    ua = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+    ua = {
+        "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "Origin": "http://localhost",
+    }
     statuses = [
         workers[n % 2]
         .test_client()

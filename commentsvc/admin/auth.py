@@ -7,14 +7,14 @@ from functools import cache
 from typing import Any
 
 from flask import flash, redirect, render_template, request, session, url_for
-from sqlalchemy import delete, func, or_
+from sqlalchemy import delete, func, or_, update
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import admin_url
-from commentsvc.admin.session import current_moderator
+from commentsvc.admin.session import current_moderator, start_session
 from commentsvc.comments.forms import Form
 from commentsvc.core.clients import client_ip
 from commentsvc.core.extensions import csrf, db
@@ -52,10 +52,11 @@ def create_moderator(username: str, password: str) -> AdminUser:
     return user
 
 
-def locked_out(username: str, ip: str) -> bool:
-    """Whether this account or this network has failed too often in the last 15 minutes."""
+def failures(username: str, ip: str) -> int:
+    """Failed (or still unchecked) sign-ins of this account or this network in the window,
+    whichever is more."""
     since = utcnow() - LOCKOUT_WINDOW
-    failures = db.session.execute(
+    counts = db.session.execute(
         db.select(
             func.count().filter(SignInFailure.username == username),
             func.count().filter(SignInFailure.ip == ip),
@@ -64,14 +65,68 @@ def locked_out(username: str, ip: str) -> bool:
             or_(SignInFailure.username == username, SignInFailure.ip == ip),
         )
     ).one()
-    return max(failures) >= MAX_FAILURES
+    return max(counts)
 
 
-def record_failure(username: str, ip: str) -> None:
-    """Remember a failed attempt (and forget the ones too old to matter)."""
+def begin_attempt(username: str, ip: str) -> int | None:
+    """Count a sign-in attempt as failed before its password is checked; its row's id, or
+    None when the account or network is locked out (then nothing is checked or kept).
+
+    The attempt is committed first and the count read after: of any number of concurrent
+    attempts, the n-th to commit sees at least n, so at most ``MAX_FAILURES`` passwords are
+    ever checked in a window, however many arrive at once. A right password removes its row
+    (``attempt_succeeded``).
+    """
     db.session.execute(delete(SignInFailure).where(SignInFailure.at < utcnow() - LOCKOUT_WINDOW))
-    db.session.add(SignInFailure(username=username[:100], ip=ip))
+    attempt = SignInFailure(username=username[:100], ip=ip)
+    db.session.add(attempt)
     db.session.commit()
+    attempt_id = attempt.id
+    if failures(username[:100], ip) > MAX_FAILURES:
+        db.session.execute(delete(SignInFailure).filter_by(id=attempt_id))
+        db.session.commit()
+        return None
+    return attempt_id
+
+
+def attempt_succeeded(attempt_id: int) -> None:
+    """Forget an attempt whose password was right: it was not a failure."""
+    db.session.execute(delete(SignInFailure).filter_by(id=attempt_id))
+    db.session.commit()
+
+
+def end_sessions(user: AdminUser) -> None:
+    """End every session of ``user``, on every device (the caller commits)."""
+    db.session.execute(
+        update(AdminUser)
+        .where(AdminUser.id == user.id)
+        .values(session_version=AdminUser.session_version + 1)
+    )
+
+
+def change_password(username: str, password: str) -> None:
+    """Set a moderator's password and end all their sessions; ValueError if unknown or weak."""
+    if len(password) < 10:
+        raise ValueError("Choose a password of at least 10 characters.")
+    user = _moderator_named(username)
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+    db.session.commit()
+
+
+def delete_moderator(username: str) -> None:
+    """Delete a moderator account: their sessions end with it; ValueError if unknown."""
+    db.session.delete(_moderator_named(username))
+    db.session.commit()
+
+
+def _moderator_named(username: str) -> AdminUser:
+    user = db.session.execute(
+        db.select(AdminUser).filter_by(username=username.strip())
+    ).scalar_one_or_none()
+    if user is None:
+        raise ValueError(f"There is no moderator called {username.strip()!r}.")
+    return user
 
 
 def authenticate(username: str, password: str) -> AdminUser | None:
@@ -105,7 +160,8 @@ def sign_in() -> Any:
     status = 200
     if form.validate_on_submit():
         username, ip = form.username.data.strip(), client_ip()
-        if locked_out(username, ip):
+        attempt = begin_attempt(username, ip)
+        if attempt is None:
             flash(
                 "Too many failed sign-ins. Sign-in is paused for up to 15 minutes; "
                 "try again later.",
@@ -113,12 +169,10 @@ def sign_in() -> Any:
             )
             status = 429
         elif (user := authenticate(username, form.password.data)) is not None:
-            session.clear()
-            session["moderator_id"] = user.id
-            session.permanent = True
+            attempt_succeeded(attempt)
+            start_session(user)
             return redirect(admin_url(request.args.get("next"), url_for("admin.queue")))
-        else:
-            record_failure(username, ip)
+        else:  # the attempt stays counted as a failure
             flash("Wrong username or password.", "error")
             status = 401
     elif request.method == "POST":
@@ -128,7 +182,11 @@ def sign_in() -> Any:
 
 @bp.post("/sign-out")
 def sign_out() -> Any:
-    """End the moderator's session (POST, with a CSRF token)."""
+    """End the moderator's sessions, here and on every other device (POST, with a CSRF token)."""
+    user = current_moderator()
+    if user is not None:
+        end_sessions(user)
+        db.session.commit()
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("admin.sign_in"))

@@ -11,7 +11,7 @@ from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.forms import CommentForm, new_comment_from
 from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache, page_key
-from commentsvc.comments.posting import post_comment
+from commentsvc.comments.posting import answer_as_published, post_comment
 from commentsvc.comments.public import public_comment
 from commentsvc.comments.submission import CommentError
 from commentsvc.comments.threads import CursorError, comment_page
@@ -25,7 +25,6 @@ from commentsvc.comments.tokens import (
 from commentsvc.core.errors import error_response
 from commentsvc.core.extensions import csrf
 from commentsvc.core.limits import comment_limit
-from commentsvc.db.models import Status
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The API holds no session authority (no cookie logs anybody in), so CSRF tokens protect nothing.
@@ -141,7 +140,11 @@ def _comment_payload() -> MultiDict:
 @bp.post("/comments")
 @comment_limit
 def create_comment() -> Any:
-    """Post a comment: 201 when published, 202 when held for moderation."""
+    """Post a comment: 201 when published, 202 when held for moderation.
+
+    A comment published by the "first-time" rule is answered as held (202, awaiting
+    moderation) unless the poster already knew it would be: see ``answer_as_published``.
+    """
     payload = _comment_payload()
     ref = requested_article(payload)
     form = CommentForm(formdata=payload)
@@ -156,9 +159,13 @@ def create_comment() -> Any:
     except CommentError as error:
         fields = {error.field: error.message} if error.field else None
         return error_response(error.status, error.message, error.code, fields)
-    mine = own_token([*own_comment_ids(payload.get("mine")), comment.id])
-    status = 201 if comment.status == Status.APPROVED else 202
-    body = {"comment": public_comment(comment, own=True), "mine": mine}
+    earlier = own_comment_ids(payload.get("mine"))
+    mine = own_token([*earlier, comment.id])
+    published = answer_as_published(comment, earlier)
+    shape = public_comment(comment, own=True)
+    shape["awaiting_moderation"] = not published
+    body = {"comment": shape, "mine": mine}
+    status = 201 if published else 202
     return jsonify(body), status, {"Cache-Control": "no-store"}
 
 

@@ -74,7 +74,11 @@ def comment_text(form: FlaskForm, field: Field) -> None:
 
 
 def email_address(form: FlaskForm, field: Field) -> None:
-    """Check the address with email-validator and keep its normalised form."""
+    """Check the address with email-validator and keep its normalised form, lower-case.
+
+    Lower-case whole (email-validator lower-cases only the domain): the flood, duplicate and
+    "first-time" checks compare addresses, and Ann@X and ann@x are one commenter's.
+    """
     try:
         result = validate_email(
             field.data,
@@ -82,7 +86,7 @@ def email_address(form: FlaskForm, field: Field) -> None:
         )
     except EmailNotValidError as error:
         raise ValidationError(f"Please enter a valid email address. {error}") from None
-    field.data = result.normalized
+    field.data = result.normalized.lower()
 
 
 def website_address(form: FlaskForm, field: Field) -> None:

@@ -24,10 +24,43 @@ from commentsvc.db.site_settings import current_settings
 from commentsvc.db.statements import Statement
 
 
-def email_has_approved_comment(email: str, connection: Connection | None = None) -> bool:
-    """Whether this address already has an approved comment (WordPress's "previously approved")."""
-    query = db.select(Comment.id).filter_by(email=email, status=Status.APPROVED).limit(1)
+def author_has_approved_comment(
+    name: str, email: str, connection: Connection | None = None
+) -> bool:
+    """Whether this name and address together already have an approved comment
+    (WordPress's "previously approved"): an approved commenter's email under another name
+    does not borrow their standing. Emails are stored lower-case (comments.forms)."""
+    query = (
+        db.select(Comment.id)
+        .filter_by(email=email.lower(), name=name, status=Status.APPROVED)
+        .limit(1)
+    )
     return (connection or db.session).execute(query).first() is not None
+
+
+def answer_as_published(comment: Comment, mine: list[int]) -> bool:
+    """Whether the answer to a post may say that ``comment`` was published at once.
+
+    Only when that tells the poster nothing new: every comment is published
+    (``MODERATION=none``), or the poster already holds (in their own-comment token) an
+    approved comment of this name and address. Else a comment published under the
+    "first-time" rule is answered exactly as a held one, so nobody can post under someone
+    else's address to learn whether it has approved comments.
+    """
+    if comment.status != Status.APPROVED:
+        return False
+    if current_settings().moderation == "none":
+        return True
+    earlier = [i for i in mine if i != comment.id]
+    if not earlier:
+        return False
+    query = (
+        db.select(Comment.id)
+        .where(Comment.id.in_(earlier))
+        .filter_by(email=comment.email, name=comment.name, status=Status.APPROVED)
+        .limit(1)
+    )
+    return db.session.execute(query).first() is not None
 
 
 _LINK = re.compile(r"https?://|<a\s", re.IGNORECASE)
@@ -48,7 +81,8 @@ def initial_status(new: NewComment, connection: Connection | None = None) -> Sta
     """The status a new comment gets, by the WordPress rules in their WordPress order.
 
     Disallowed words send it to spam; moderation words or too many links hold it; then the
-    moderation mode decides (``first-time`` publishes authors with an approved comment).
+    moderation mode decides (``first-time`` publishes authors whose name and email together
+    have an approved comment).
     """
     settings = current_settings()
     if _matches(settings.disallowed_word_list, new):
@@ -59,7 +93,9 @@ def initial_status(new: NewComment, connection: Connection | None = None) -> Sta
         return Status.PENDING
     if settings.moderation == "none":
         return Status.APPROVED
-    if settings.moderation == "first-time" and email_has_approved_comment(new.email, connection):
+    if settings.moderation == "first-time" and author_has_approved_comment(
+        new.name, new.email, connection
+    ):
         return Status.APPROVED
     return Status.PENDING
 

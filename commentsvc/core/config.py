@@ -422,6 +422,39 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL: a statement waiting longer than this many milliseconds for a lock (a "
         "locked table or row) gives up and the request answers 503 (0: no limit).",
     ),
+    # --- Abuse resistance (issue 13): share clicks, sessions of moderators.
+    Setting(
+        "SHARE_ANY_ORIGIN",
+        False,
+        BOOLEAN,
+        "With ALLOWED_ORIGINS empty, count share clicks sent from any site's pages (off: only "
+        "from the widget's own origin).",
+    ),
+    Setting(
+        "SHARE_CLICKS_PER_PREFIX",
+        3,
+        WHOLE_NUMBER,
+        "Share clicks counted per article and network from one network (IPv4 /24, IPv6 /48) "
+        "per SHARE_PREFIX_SECONDS, whatever the user agent (0: no such limit).",
+    ),
+    Setting(
+        "SHARE_PREFIX_SECONDS",
+        3600,
+        POSITIVE_NUMBER,
+        "The window of SHARE_CLICKS_PER_PREFIX, in seconds.",
+    ),
+    Setting(
+        "SESSION_IDLE_SECONDS",
+        8 * 3600,
+        POSITIVE_NUMBER,
+        "A moderator's session ends after this many seconds without a request.",
+    ),
+    Setting(
+        "SESSION_MAX_SECONDS",
+        7 * 86400,
+        POSITIVE_NUMBER,
+        "A moderator's session ends this many seconds after signing in, however active.",
+    ),
 )
 
 

@@ -2,7 +2,9 @@
 
 A window opens at a key's first hit and lasts the rule's period; hits past the amount are
 refused until it ends. Counted in Redis when configured (shared by every worker and host),
-else, or while Redis is down, in this process. Comments, share clicks and sign-ins all count
+else, or while Redis is down, in the database (``window_counts``: one atomic upsert per rule,
+in windows aligned on the rule's period, so the numbers hold whatever the worker count), and
+only if that fails too, in this process. Comments, share clicks and sign-ins all count
 here: views declare a limit with a decorator (``Limit``), and the share-click script, which
 counts a click's limit in the same Redis call as its de-duplication, embeds ``LIMIT_HIT_LUA``
 and keys its counters with ``counter_keys``. Only views that declare a limit pay anything:
@@ -21,13 +23,13 @@ from typing import Any, NamedTuple, TypeVar
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import TooManyRequests
 
-from commentsvc.core.extensions import redis_client, redis_error
+from commentsvc.core.extensions import db, live_redis_client, redis_error
 from commentsvc.core.privacy import anonymise_ip
 from commentsvc.core.rates import Rule, parse_rules
+from commentsvc.core.window_counts import count_hit
 
 TOO_MANY = "You are doing that too often. Please wait a minute and try again."
-# After Redis fails, count in this process for this long before trying Redis again.
-REDIS_RETRY_SECONDS = 30
+# After Redis fails, count in the database for this long before trying Redis again.
 # Windows one process keeps at most (about 300 bytes each, so 6 MB); past it, expired ones go.
 MAX_LOCAL_WINDOWS = 20_000
 
@@ -180,17 +182,22 @@ sign_in_limit = Limit("RATE_LIMIT_SIGN_IN", "sign-in", methods=("POST",))
 
 
 class _Counters:
-    """One app's counters: Redis shared by every worker when configured, else this process."""
+    """One app's counters: in Redis when configured and up, else in the database (both
+    shared by every worker and host), in this process only when the database fails too."""
 
     def __init__(self) -> None:
         self.local = LocalWindows()
-        self.shared_down_until = 0.0
+        self.clock: Callable[[], float] = time.time  # the database's windows' clock
         self.script: Any = None  # HIT, registered with the first Redis client that runs it
 
     def hit(self, app: Flask, scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
-        """Count one hit against the rules: in Redis when configured and up, else here."""
-        client = redis_client(app)
-        if client is None or time.monotonic() < self.shared_down_until:
+        """Count one hit against the rules: in Redis when configured and up, else without it.
+
+        While the process's Redis breaker is open (commentsvc.core.extensions), Redis is not
+        tried at all: the breaker, not each caller, decides when to probe it again.
+        """
+        client = live_redis_client(app)
+        if client is None:
             return self.hit_locally(scope, network, rules)
         try:
             return self._redis_hit(client, counter_keys(scope, network, rules), rules)
@@ -199,13 +206,18 @@ class _Counters:
             return self.hit_locally(scope, network, rules)
 
     def hit_locally(self, scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
-        """Count one hit in this process only (no Redis, or Redis is down)."""
-        return self.local.hit(rules, f"{scope}:{network}")
+        """Count one hit without Redis: in the database, shared by every worker and host;
+        in this process only if the database fails too."""
+        try:
+            return hit_in_database(f"{scope}:{network}", rules, self.clock())
+        except Exception as error:  # noqa: BLE001 - limiting per process beats failing
+            log.warning("Rate limit storage unreachable, counting in this process: %s", error)
+            return self.local.hit(rules, f"{scope}:{network}")
 
     def redis_failed(self, error: Exception) -> None:
-        """Count in this process for a while: limiting per process beats failing requests."""
-        log.warning("Rate limit storage unreachable, counting in this process: %s", error)
-        self.shared_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+        """Say so once per failure: the failed call has opened the breaker, so the next hits
+        go to the database without trying Redis."""
+        log.warning("Rate limit storage unreachable, counting in the database: %s", error)
 
     def _redis_hit(self, client: Any, keys: list[str], rules: Sequence[Rule]) -> Outcome:
         if self.script is None:
@@ -213,6 +225,26 @@ class _Counters:
         # EVALSHA: one round trip (redis-py loads the script once if Redis does not have it).
         report, hits, left_ms = self.script(keys=keys, args=rule_args(rules), client=client)
         return Outcome(rules[report - 1], hits, time.time() + left_ms / 1000)
+
+
+def hit_in_database(key: str, rules: Sequence[Rule], now: float | None = None) -> Outcome:
+    """Count one hit on each rule's window in the database until one is exceeded.
+
+    Its own short transaction, committed at once: an atomic upsert per rule returns the
+    window's hits so far, so concurrent requests of any worker each count exactly once.
+    """
+    now = time.time() if now is None else now
+    report = None
+    with db.engine.begin() as connection:
+        for rule in rules:
+            name = f"limit:{key}:{rule.amount}/{rule.seconds}"
+            hits, end = count_hit(connection, name, rule.seconds, now)
+            if report is None or hits > rule.amount:
+                report = Outcome(rule, hits, time.time() + (end - now))
+            if hits > rule.amount:
+                break
+    assert report is not None
+    return report
 
 
 def limits_enabled() -> bool:
@@ -231,7 +263,8 @@ def client_network() -> str:
 
 
 def hit_in_process(scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
-    """Count one hit of ``scope`` in this process, for a caller whose Redis call just failed."""
+    """Count one hit of ``scope`` without Redis (in the database, see ``hit_locally``), for a
+    caller whose Redis call just failed."""
     counters: _Counters = current_app.extensions["commentsvc_limits"]
     return counters.hit_locally(scope, network, rules)
 

@@ -127,6 +127,9 @@ class AdminUser(db.Model):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
+    # Raised by signing out and by a password change: every session cookie carrying an
+    # older number is refused (commentsvc.admin.session), on every device at once.
+    session_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
 class SignInFailure(db.Model):

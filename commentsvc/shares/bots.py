@@ -1,7 +1,10 @@
 """Recognise crawlers, link-preview fetchers, HTTP libraries and headless browsers by user agent.
 
-Bots must never count as a share click (a link preview is not a reader), so when in doubt a
-user agent that names no browser at all is treated as a bot.
+Bots must never count as a share click (a link preview is not a reader). A browser's user
+agent names its engine (``AppleWebKit/``, ``Gecko/``, ``Trident/``, ``Presto/``); one that
+names none (``curl/8``, ``Deno/2``, ``http.rb/5 (Mastodon/4)``, ``Misskey/2024``...) is a bot
+whatever else it says, and one that does is still a bot when it names a crawler or a script.
+The corpus in tests/data/ holds the real user agents this is checked against.
 """
 
 from __future__ import annotations
@@ -49,13 +52,23 @@ _PATTERNS = (
     r"playwright",
     r"selenium",
     r"lighthouse",  # also Chrome-Lighthouse (PageSpeed Insights)
+    # Archivers and monitoring that send a browser-like user agent.
+    r"archive\.org",
+    r"heritrix",
+    r"uptime",
+    r"pingdom",
+    r"synthetics",
 )
+# A browser engine's token with its version: what every real browser's user agent carries.
+_ENGINE_RE = re.compile(r"(AppleWebKit|Gecko|Trident|Presto)/\d")
 
 _BOT_RE = re.compile("|".join(_PATTERNS), re.IGNORECASE)
 
 
 def is_bot(user_agent: str | None) -> bool:
-    """True if the user agent is missing, blank, or names a crawler, fetcher or script."""
+    """True if the user agent is missing, names no browser engine, or names a crawler,
+    fetcher or script."""
     if not user_agent or not user_agent.strip():
         return True
-    return _BOT_RE.search(user_agent.strip()) is not None
+    agent = user_agent.strip()
+    return _ENGINE_RE.search(agent) is None or _BOT_RE.search(agent) is not None

@@ -29,6 +29,7 @@ from commentsvc.core.limits import (
     rules_of,
 )
 from commentsvc.core.rates import Rule
+from commentsvc.shares.dedupe import prefix_rule
 from commentsvc.shares.networks import NETWORKS
 
 # Field separator in the pending hash: "<article key>\x1f<network>". Article keys cannot hold
@@ -39,10 +40,12 @@ _JOINED_NETWORKS = SEP.join(_NETWORK_NAMES)
 # The share limit, counted by the click script while clicks are buffered, else by the views.
 SHARE_LIMIT_SETTING = "RATE_LIMIT_SHARES"
 SHARE_LIMIT_SCOPE = "shares"
-# KEYS: fingerprint, pending hash, then the share limit's counters (commentsvc.core.limits).
-# ARGV: window seconds, count field, article key, its meta, then per rule its amount and
-# seconds, and last the deadline (Unix ms). Returns -2 past the deadline (nothing done), -1 over
-# the rate limit, 0 for a repeat, 1 counted.
+# KEYS: fingerprint, pending hash, prefix counter, then the share limit's counters
+# (commentsvc.core.limits). ARGV: window seconds, count field, article key, its meta, the
+# clicks a network prefix may add and their window (0 clicks: no such limit), then per rule
+# its amount and seconds, and last the deadline (Unix ms). Returns -2 past the deadline
+# (nothing done), -1 over the rate limit, 0 for a repeat or a click past the prefix's
+# allowance, 1 counted.
 CLICK = (
     LIMIT_HIT_LUA
     + """
@@ -50,11 +53,16 @@ local now = redis.call('TIME')
 if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[#ARGV]) then
   return -2
 end
-if #KEYS > 2 then
-  local report, hits = limit_hit(3, 5)
-  if hits > tonumber(ARGV[3 + 2 * report]) then return -1 end
+if #KEYS > 3 then
+  local report, hits = limit_hit(4, 7)
+  if hits > tonumber(ARGV[5 + 2 * report]) then return -1 end
 end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+if tonumber(ARGV[5]) > 0 then
+  local n = redis.call('INCR', KEYS[3])
+  if n == 1 then redis.call('EXPIRE', KEYS[3], ARGV[6]) end
+  if n > tonumber(ARGV[5]) then return 0 end
+end
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4])
 return 1
@@ -126,21 +134,25 @@ def buffering() -> bool:
 
 
 def buffer_click(
-    fingerprint: str, ip_prefix: str, key: str, url: str, title: str, network: str
+    fingerprint: str, prefix_fingerprint: str, ip_prefix: str, key: str, network: str
 ) -> str:
-    """Apply the rate limit, remember the click and, if new, add it to the pending counts.
+    """Apply the rate limit, remember the click and, if new and within what its network
+    prefix may add, add it to the pending counts.
 
-    One Redis round trip for all three. Returns "counted", "duplicate" or "rate_limited".
+    One Redis round trip for all. The article's URL and title are never taken from a click:
+    the flush creates a missing article by key only. Returns "counted", "duplicate" or "rate_limited".
     Raises RedisError when Redis is away (the caller then counts it in the database).
     """
     client = redis_client()
     prefix = current_app.config["REDIS_PREFIX"]
     rules = share_rate_limits()
-    meta = json.dumps([url, title], ensure_ascii=False)
+    meta = json.dumps(["", ""])
+    prefix_clicks, prefix_seconds = prefix_rule()
     result = script(client, "click", CLICK)(
         keys=[
             prefix + "click:" + fingerprint,
             buffer_key("pending"),
+            prefix + "click-prefix:" + prefix_fingerprint,
             *counter_keys(SHARE_LIMIT_SCOPE, ip_prefix, rules),
         ],
         args=[
@@ -148,6 +160,8 @@ def buffer_click(
             key + SEP + network,
             key,
             meta,
+            prefix_clicks,
+            prefix_seconds,
             *rule_args(rules),
             # A hung Redis may run the script after we gave up waiting and counted the click
             # in the database: past the wait it must do nothing, or the click counts twice.

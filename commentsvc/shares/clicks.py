@@ -16,7 +16,14 @@ from commentsvc.db.connections import upsert_for, write_transaction
 from commentsvc.db.statements import Statement
 from commentsvc.shares.bots import is_bot
 from commentsvc.shares.buffer import allowed_in_process, buffer_click, buffering
-from commentsvc.shares.dedupe import fingerprint, first_click, forget_click, redis_down
+from commentsvc.shares.dedupe import (
+    fingerprint,
+    first_click,
+    forget_click,
+    prefix_fingerprint,
+    redis_down,
+    within_prefix_limit,
+)
 from commentsvc.shares.flush import flush_if_due
 from commentsvc.shares.models import ShareCount
 
@@ -52,7 +59,8 @@ class Click:
 def record_click(click: Click) -> str:
     """Count ``click`` unless it is a bot's, from a foreign origin, or a repeat.
 
-    Returns what happened: "counted", "bot", "foreign_origin", "duplicate" or "rate_limited"
+    Returns what happened: "counted", "bot", "foreign_origin", "duplicate" (a repeat, or past
+    the clicks one network prefix may add: ``SHARE_CLICKS_PER_PREFIX``) or "rate_limited"
     (only while clicks are buffered: commentsvc.core.limits handles the limit otherwise). With Redis
     the click is one script call (rate limit, de-duplication and the pending increment
     together; see share_buffer); without it, or while Redis is down, one database transaction stores the
@@ -71,9 +79,9 @@ def _record(click: Click) -> str:
         return "foreign_origin"
     key = fingerprint(click.ip_prefix, click.user_agent, click.ref.key, click.network)
     if buffering():
-        ref = click.ref
+        prefix_key = prefix_fingerprint(click.ip_prefix, click.ref.key, click.network)
         try:
-            result = buffer_click(key, click.ip_prefix, ref.key, ref.url, ref.title, click.network)
+            result = buffer_click(key, prefix_key, click.ip_prefix, click.ref.key, click.network)
         except redis_error() as error:
             redis_down(error)  # count it in the database below; nothing accepted is lost
             if not allowed_in_process(click.ip_prefix):
@@ -93,8 +101,15 @@ def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
         with write_transaction(durable=False) as connection:
             if not first_click(key, use_redis=use_redis, connection=connection):
                 return "duplicate"
+            prefix_key = prefix_fingerprint(click.ip_prefix, click.ref.key, click.network)
+            if not within_prefix_limit(prefix_key, use_redis=use_redis, connection=connection):
+                return "duplicate"  # the fingerprint is kept: the same reader stays a repeat
+            # A click names its article by key only: the URL and title it sent are never
+            # stored (a click must not set what the API and the admin show).
             article_id = known.get(click.ref.key) or article_id_for(
-                click.ref, article_state(click.ref.key, connection), connection
+                ArticleRef(click.ref.key, "", ""),
+                article_state(click.ref.key, connection),
+                connection,
             )
             _INCREMENT.write(connection, article_id=article_id, network=click.network)
     except Exception:

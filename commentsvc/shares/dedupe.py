@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy.engine import Connection
 
 from commentsvc.core.extensions import db, redis_client, redis_error
+from commentsvc.core.window_counts import count_hit
 from commentsvc.db.connections import upsert, upsert_for
 from commentsvc.db.models import utcnow
 from commentsvc.db.statements import Statement
@@ -85,6 +86,47 @@ def fingerprint(ip_prefix: str, user_agent: str, article_key: str, network: str)
     """The salted hash that recognises one reader's click on one network for one article."""
     material = "\x1f".join((daily_salt(), ip_prefix, user_agent, article_key, network))
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def prefix_fingerprint(ip_prefix: str, article_key: str, network: str) -> str:
+    """The salted hash that names one network prefix's clicks on one network for one article,
+    whatever their user agents."""
+    material = "\x1f".join((daily_salt(), "prefix", ip_prefix, article_key, network))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def prefix_rule() -> tuple[int, int]:
+    """(clicks, seconds): how many clicks one network prefix may add per article and network
+    per window; clicks 0 means no such limit."""
+    config = current_app.config
+    return int(config["SHARE_CLICKS_PER_PREFIX"]), int(config["SHARE_PREFIX_SECONDS"])
+
+
+def within_prefix_limit(
+    key: str, use_redis: bool = True, connection: Connection | None = None
+) -> bool:
+    """Count one new click of prefix fingerprint ``key``; False past the prefix limit.
+
+    In Redis when configured and up (``INCR`` with the window's expiry), else in the
+    window_counts table on the caller's transaction (so the count is stored only with the
+    click's).
+    """
+    clicks, seconds = prefix_rule()
+    if clicks <= 0:
+        return True
+    client = redis_client() if use_redis else None
+    if client is not None:
+        try:
+            redis_key = _redis_key("click-prefix", key)
+            pipe = client.pipeline(transaction=True)
+            pipe.set(redis_key, 0, nx=True, ex=seconds)  # the window starts at its first click
+            pipe.incr(redis_key)
+            hits = pipe.execute()[1]
+            return int(hits) <= clicks
+        except redis_error() as error:
+            redis_down(error)
+    connection = connection or db.session.connection()
+    return count_hit(connection, "share-prefix:" + key, seconds)[0] <= clicks
 
 
 def first_click(key: str, use_redis: bool = True, connection: Connection | None = None) -> bool:

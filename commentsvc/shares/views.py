@@ -30,25 +30,57 @@ share_limit = Limit(SHARE_LIMIT_SETTING, SHARE_LIMIT_SCOPE, exempt_when=bufferin
 MAX_BEACON_BYTES = 8 * 1024
 
 
-def click_origin_allowed() -> bool:
-    """Whether a share click comes from a page allowed to count (always, with no allowed list).
+def _origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower-case; "" when it has none."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a garbled Referer is simply not an allowed origin
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
 
-    Browsers send ``Origin`` on a beacon and ``Referer`` on a link; the widget itself runs on
-    our own origin, so that one is always allowed.
+
+def page_origin_allowed(origin: str) -> bool:
+    """Whether a click sent from a page of ``origin`` may count.
+
+    The widget's own origin always may (the share bar runs in its frame); else an origin of
+    ``ALLOWED_ORIGINS``, or, when that is empty, any origin only if ``SHARE_ANY_ORIGIN`` says
+    so: by default another site cannot count clicks through its visitors' browsers.
     """
-    allowed = current_app.config["ALLOWED_ORIGINS"]
-    if not allowed:
-        return True
-    origin = (request.headers.get("Origin") or "").strip().lower()
     if not origin or origin == "null":
-        referer = request.headers.get("Referer") or ""
-        try:
-            parts = urlsplit(referer)
-        except ValueError:  # a garbled Referer is simply not an allowed origin
-            return False
-        origin = f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
-    own = request.host_url.rstrip("/").lower()
-    return bool(origin) and (origin in allowed or origin == own)
+        return False
+    # Our own host, whatever the scheme: behind a TLS proxy not declared in TRUSTED_PROXIES
+    # the request looks like http while the browser says https.
+    if origin.partition("://")[2] == request.host.lower():
+        return True
+    allowed = current_app.config["ALLOWED_ORIGINS"]
+    if allowed:
+        return origin in allowed
+    return bool(current_app.config["SHARE_ANY_ORIGIN"])
+
+
+def beacon_from_allowed_page() -> bool:
+    """Whether a beacon came from an allowed page: the ``Origin`` a browser sends on a POST
+    (the ``Referer``'s origin only when a browser sent no ``Origin`` at all)."""
+    origin = (request.headers.get("Origin") or "").strip().lower()
+    if not origin:
+        origin = _origin_of(request.headers.get("Referer") or "")
+    return page_origin_allowed(origin)
+
+
+def navigation_from_allowed_page() -> bool:
+    """Whether ``GET /share/<network>`` is a reader's click on a link of an allowed page.
+
+    A browser says what it is fetching: ``Sec-Fetch-Dest: document`` for a followed link, and
+    ``image``, ``script``, ``iframe``… for what a page loads by itself (an ``<img src>`` on a
+    foreign site must not count). ``Sec-Fetch-Site: same-origin`` is a link in the widget's own
+    frame; from another site the ``Referer``'s origin must be allowed. ``HEAD`` never counts.
+    """
+    headers = request.headers
+    if request.method != "GET" or headers.get("Sec-Fetch-Dest", "").lower() != "document":
+        return False
+    if headers.get("Sec-Fetch-Site", "").lower() == "same-origin":
+        return True
+    return page_origin_allowed(_origin_of(headers.get("Referer") or ""))
 
 
 def _network(name: str) -> str:
@@ -72,13 +104,13 @@ def _beacon_fields() -> MultiDict:
     return MultiDict(parse_qsl(text, keep_blank_values=True))
 
 
-def _click(network: str, values: Any) -> Click:
+def _click(network: str, values: Any, origin_allowed: bool) -> Click:
     return Click(
         ref=requested_article(values),
         network=network,
         ip_prefix=client_ip(),
         user_agent=client_user_agent(),
-        origin_allowed=click_origin_allowed(),
+        origin_allowed=origin_allowed,
     )
 
 
@@ -88,7 +120,7 @@ def beacon() -> Response:
     """Record a share click sent by the widget's script; 202 whether or not it counted."""
     fields = _beacon_fields()
     network = _network((fields.get("network") or "").strip())
-    if record_click(_click(network, fields)) == "rate_limited":
+    if record_click(_click(network, fields, beacon_from_allowed_page())) == "rate_limited":
         abort(429, TOO_MANY)
     # Always 202: a client learns nothing about de-duplication or bot filtering.
     return Response(status=202, headers={"Cache-Control": "no-store"})
@@ -101,7 +133,7 @@ def share_redirect(network: str) -> Response:
     network = _network(network)
     if NETWORKS[network].kind != "link":
         abort(400, f"{NETWORKS[network].label} works only with JavaScript on.")
-    click = _click(network, request.args)
+    click = _click(network, request.args, navigation_from_allowed_page())
     if not click.ref.url:
         abort(400, "Give the page address as url=… so there is something to share.")
     if record_click(click) == "rate_limited":

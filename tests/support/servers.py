@@ -27,6 +27,7 @@ RELAXED = {
     "COMMENTSVC_FLOOD_SECONDS": "0",
     "COMMENTSVC_RATE_LIMIT_COMMENTS": "100000 per minute",
     "COMMENTSVC_RATE_LIMIT_SHARES": "100000 per minute",
+    "COMMENTSVC_SHARE_CLICKS_PER_PREFIX": "0",
 }
 COMMENTSVC = shutil.which("commentsvc") or str(Path(sys.executable).parent / "commentsvc")
 GUNICORN = shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn")
