@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis as redis_py
 from sqlalchemy import text
+from support.clicks import beacon_headers
 
 from commentsvc.core.extensions import (
     RedisBreaker,
@@ -64,7 +65,7 @@ def click(client, reader: int) -> int:
         "/api/v1/shares",
         # An article per reader: one network prefix counts only a few clicks per article.
         data={"url": f"{URL}-{reader}", "network": "x"},
-        headers={"User-Agent": f"{BROWSER} reader-{reader}"},
+        headers=beacon_headers(reader),
     ).status_code
 
 

@@ -10,7 +10,7 @@ from flask import current_app
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import article_id_for, article_state
-from commentsvc.core.extensions import redis_error
+from commentsvc.core.extensions import live_redis_client, redis_error
 from commentsvc.core.observability import SHARE_CLICKS
 from commentsvc.db.connections import upsert_for, write_transaction
 from commentsvc.db.statements import Statement
@@ -79,17 +79,26 @@ def _record(click: Click) -> str:
         return "foreign_origin"
     key = fingerprint(click.ip_prefix, click.user_agent, click.ref.key, click.network)
     if buffering():
+        if live_redis_client() is None:
+            # The breaker is open after a failure: straight to the database, no Redis wait.
+            return _record_without_redis(key, click)
         prefix_key = prefix_fingerprint(click.ip_prefix, click.ref.key, click.network)
         try:
             result = buffer_click(key, prefix_key, click.ip_prefix, click.ref.key, click.network)
         except redis_error() as error:
             redis_down(error)  # count it in the database below; nothing accepted is lost
-            if not allowed_in_process(click.ip_prefix):
-                return "rate_limited"
-            return _record_in_database(key, click, use_redis=False)
+            return _record_without_redis(key, click)
         flush_if_due()
         return result
     return _record_in_database(key, click, use_redis=True)
+
+
+def _record_without_redis(key: str, click: Click) -> str:
+    # The click script counted the share limit while buffering; without Redis it is counted
+    # here (the views' declared limit is exempt while clicks are buffered).
+    if not allowed_in_process(click.ip_prefix):
+        return "rate_limited"
+    return _record_in_database(key, click, use_redis=False)
 
 
 def _record_in_database(key: str, click: Click, use_redis: bool) -> str:

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import bindparam, delete
 from sqlalchemy.engine import Connection
 
-from commentsvc.core.extensions import db, redis_client, redis_error
+from commentsvc.core.extensions import db, live_redis_client, redis_error
 from commentsvc.core.window_counts import count_hit
 from commentsvc.db.connections import upsert, upsert_for
 from commentsvc.db.models import utcnow
@@ -50,7 +50,7 @@ def daily_salt(now: datetime | None = None) -> str:
 
 def _redis_salt(day: str) -> str | None:
     """Today's salt kept in Redis, or None without a (reachable) Redis."""
-    client = redis_client()
+    client = live_redis_client()
     if client is None:
         return None
     key = _redis_key("salt", day)
@@ -114,7 +114,7 @@ def within_prefix_limit(
     clicks, seconds = prefix_rule()
     if clicks <= 0:
         return True
-    client = redis_client() if use_redis else None
+    client = live_redis_client() if use_redis else None
     if client is not None:
         try:
             redis_key = _redis_key("click-prefix", key)
@@ -137,7 +137,7 @@ def first_click(key: str, use_redis: bool = True, connection: Connection | None 
     failed, go straight to the table.
     """
     window = current_app.config["SHARE_DEDUPE_SECONDS"]
-    client = redis_client() if use_redis else None
+    client = live_redis_client() if use_redis else None
     if client is not None:
         try:
             return bool(client.set(_redis_key("click", key), 1, nx=True, ex=window))
@@ -172,7 +172,7 @@ _REMEMBER = Statement(_remember_statement)
 
 def forget_click(key: str) -> None:
     """Undo ``first_click`` in Redis when the count itself could not be stored."""
-    client = redis_client()
+    client = live_redis_client()
     if client is not None:
         with suppress(redis_error()):
             client.delete(_redis_key("click", key))
