@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -211,7 +212,7 @@ def export_command(
     """Export every article and comment as our versioned JSON or as WordPress WXR."""
     writer = write_json if fmt == "json" else write_wxr
     if output is None:
-        writer(click.get_text_stream("stdout"), article_key, include_private)
+        writer(sys.stdout, article_key, include_private)
         return
     with open(output, "w", encoding="utf-8") as out:
         count = writer(out, article_key, include_private)
