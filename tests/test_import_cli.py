@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from flask.cli import ScriptInfo
 from sqlalchemy import create_engine, func, select, text
 from support.imports import REPO_ROOT, articles, comments, counts_are_consistent, fixture
