@@ -7,7 +7,15 @@ from typing import Any
 
 from markupsafe import Markup
 
-from commentsvc.admin import articles_page, comment_pages, commenter_page, log, queue, settings_page
+from commentsvc.admin import (
+    articles_page,
+    comment_pages,
+    commenter_page,
+    import_page,
+    log,
+    queue,
+    settings_page,
+)
 from commentsvc.admin.blueprint import bp
 
 __all__ = [
@@ -15,6 +23,7 @@ __all__ = [
     "articles_page",
     "comment_pages",
     "commenter_page",
+    "import_page",
     "log",
     "queue",
     "settings_page",
@@ -26,6 +35,7 @@ NAV: list[tuple[str, str]] = [
     ("admin.settings", "Settings"),
     ("admin.moderation_log", "Log"),
     ("admin.commenter", "Commenter data"),
+    ("admin.import_form", "Import"),
 ]
 
 
