@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element
 from commentsvc.db.models import Status
 from commentsvc.transfer.html_text import html_to_text
 from commentsvc.transfer.items import Item, Skipped, SourceComment, parse_time
-from commentsvc.transfer.xmlstream import child, child_text, ends, local
+from commentsvc.transfer.xmlstream import child, children, ends, local, text_of
 
 _DSQ_ID = "{http://disqus.com/disqus-internals}id"
 
@@ -31,9 +31,11 @@ def _id_of(element: Element | None) -> str:
     return "" if element is None else (element.get(_DSQ_ID) or "").strip()
 
 
-def _flag(element: Element, name: str) -> bool | None:
-    value = child_text(element, name).strip().lower()
-    return {"true": True, "false": False, "": False}.get(value)
+_FLAGS = {"true": True, "false": False, "": False}
+
+
+def _flag(found: dict[str, Element], name: str) -> bool | None:
+    return _FLAGS.get(text_of(found.get(name)).strip().lower())
 
 
 def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
@@ -50,11 +52,12 @@ def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
             continue
         name = local(element.tag)
         if name == "thread":
-            link = child_text(element, "link").strip()
+            found = children(element)
+            link = text_of(found.get("link")).strip()
             if link.startswith("/") and site_url:
                 link = site_url.rstrip("/") + link
             threads[_id_of(element)] = _Thread(
-                link, child_text(element, "title").strip(), bool(_flag(element, "isDeleted"))
+                link, text_of(found.get("title")).strip(), bool(_flag(found, "isDeleted"))
             )
         elif name == "post":
             if _id_of(child(element, "thread")) in threads:
@@ -68,8 +71,9 @@ def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
 
 
 def _post(element: Element, threads: dict[str, _Thread]) -> Item:
-    source_id = _id_of(element) or child_text(element, "id").strip()
-    deleted, spam = _flag(element, "isDeleted"), _flag(element, "isSpam")
+    found = children(element)
+    source_id = _id_of(element) or text_of(found.get("id")).strip()
+    deleted, spam = _flag(found, "isDeleted"), _flag(found, "isSpam")
     if deleted is None:
         return Skipped("invalid", source_id, "isDeleted")
     if spam is None:
@@ -78,28 +82,28 @@ def _post(element: Element, threads: dict[str, _Thread]) -> Item:
         return Skipped("deleted", source_id)
     if spam:
         return Skipped("spam", source_id)
-    thread = threads.get(_id_of(child(element, "thread")))
+    thread = threads.get(_id_of(found.get("thread")))
     if thread is None or not thread.link:
         return Skipped("orphan_article", source_id)
     if thread.deleted:
         return Skipped("deleted", source_id)
-    created = parse_time(child_text(element, "createdAt"))
+    created = parse_time(text_of(found.get("createdAt")))
     if created is None:
         return Skipped("invalid", source_id, "createdAt")
     if not source_id:
         return Skipped("invalid", source_id, "dsq:id")
-    author = child(element, "author")
-    parent = _id_of(child(element, "parent"))
+    author = children(found["author"]) if "author" in found else {}
+    parent = _id_of(found.get("parent"))
     return SourceComment(
         source_id=source_id,
         article_url=thread.link,
         article_title=thread.title,
         parent_source_id=parent or None,
-        name=child_text(author, "name").strip() if author is not None else "",
-        email=child_text(author, "email").strip() if author is not None else "",
+        name=text_of(author.get("name")).strip(),
+        email=text_of(author.get("email")).strip(),
         website="",
-        body=html_to_text(child_text(element, "message")),
+        body=html_to_text(text_of(found.get("message"))),
         status=Status.APPROVED,
         created_at=created,
-        ip=child_text(element, "ipAddress").strip(),
+        ip=text_of(found.get("ipAddress")).strip(),
     )

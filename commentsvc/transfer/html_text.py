@@ -9,7 +9,7 @@ survives, so a ``<script>`` in an old export comes out as harmless text at most.
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
+from html import unescape
 
 _BLOCKS = frozenset(
     {
@@ -41,58 +41,59 @@ _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BREAKS = re.compile(r"\n{3,}")
 
 
-class _Reducer(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.links: list[tuple[str, int]] = []
-        self.dropping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _DROPPED:
-            self.dropping += 1
-        elif tag == "br":
-            self.out.append("\n")
-        elif tag in _BLOCKS:
-            self.out.append("\n\n")
-            if tag == "li":
-                self.out.append("- ")
-        elif tag == "a":
-            href = (dict(attrs).get("href") or "").strip()
-            self.links.append((href, len(self.out)))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _DROPPED:
-            self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _DROPPED:
-            self.dropping = max(0, self.dropping - 1)
-        elif tag in _BLOCKS:
-            self.out.append("\n\n")
-        elif tag == "a" and self.links:
-            href, start = self.links.pop()
-            text = "".join(self.out[start:]).strip()
-            if _SAFE_LINK.match(href) and href.rstrip("/") != text.rstrip("/"):
-                self.out.append(f" ({href})" if text else href)
-
-    def handle_data(self, data: str) -> None:
-        if not self.dropping:
-            self.out.append(data)
+# A comment, or a start or end tag with its attributes (quoted values may hold ">").
+_TOKEN = re.compile(
+    r"<!--.*?(?:-->|$)|<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.DOTALL
+)
+_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 
 
 def html_to_text(html: str) -> str:
     """Our stored text for an HTML body (WordPress, Disqus, Commento's rendered HTML)."""
-    reducer = _Reducer()
-    reducer.feed(html)
-    reducer.close()
-    return tidy("".join(reducer.out))
+    if "<" not in html and "&" not in html:
+        return tidy(html)
+    out: list[str] = []
+    links: list[tuple[str, int]] = []
+    dropping = ""  # inside <script>, <style>...: everything up to its end tag goes
+    position = 0
+    for match in _TOKEN.finditer(html):
+        if not dropping:
+            out.append(unescape(html[position : match.start()]))
+        position = match.end()
+        closing, tag, attributes = match.group(1), (match.group(2) or "").lower(), match.group(3)
+        if not tag:
+            continue  # an HTML comment
+        if dropping:
+            if closing and tag == dropping:
+                dropping = ""
+            continue
+        if tag in _DROPPED:
+            if not closing and not (attributes or "").rstrip().endswith("/"):
+                dropping = tag
+        elif tag == "br":
+            out.append("\n")
+        elif tag in _BLOCKS:
+            out.append("\n\n")
+            if tag == "li" and not closing:
+                out.append("- ")
+        elif tag == "a" and not closing:
+            found = _HREF.search(attributes or "")
+            href = unescape(next((g for g in found.groups() if g is not None), "")) if found else ""
+            links.append((href.strip(), len(out)))
+        elif tag == "a" and links:
+            href, start = links.pop()
+            text = "".join(out[start:]).strip()
+            if _SAFE_LINK.match(href) and href.rstrip("/") != text.rstrip("/"):
+                out.append(f" ({href})" if text else href)
+    if not dropping:
+        out.append(unescape(html[position:]))
+    return tidy("".join(out))
 
 
 def tidy(text: str) -> str:
     """Line endings unified, runs of spaces and blank lines squeezed, ends trimmed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [line.strip(" ") for line in _SPACES.sub(" ", text).split("\n")]
     return _BREAKS.sub("\n\n", "\n".join(lines)).strip()
 
 

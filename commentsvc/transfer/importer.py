@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from sqlalchemy import Connection, insert, select, update
@@ -49,6 +50,10 @@ from commentsvc.transfer.report import Report
 COMMENTS = Comment.__table__
 SOURCES = ImportSource.__table__
 ARTICLES = Article.__table__
+
+
+# The comments of one article name it the same way: normalise each address once.
+_normalised = lru_cache(maxsize=4096)(normalise_url)
 
 
 class Position(NamedTuple):
@@ -155,7 +160,7 @@ class Importer:
                     "give the site's address with --site-url (e.g. https://example.com)."
                 )
             try:
-                url = key = normalise_url(item.article_url)
+                url = key = _normalised(item.article_url)
             except ArticleError as error:
                 self.report.skip("invalid", f"article URL ({error})")
                 return None

@@ -9,7 +9,7 @@ from xml.etree.ElementTree import Element
 from commentsvc.db.models import Status
 from commentsvc.transfer.html_text import wordpress_to_text
 from commentsvc.transfer.items import Item, Skipped, SourceComment, parse_time
-from commentsvc.transfer.xmlstream import child_text, ends, local
+from commentsvc.transfer.xmlstream import child_text, children, ends, local, text_of
 
 # comment_approved: 1 approved, 0 held, spam; trash (and a trashed post's) are not imported.
 _STATUSES = {"1": Status.APPROVED, "0": Status.PENDING, "spam": Status.SPAM}
@@ -56,28 +56,31 @@ def _item(item: Element, site_url: str) -> Iterator[Item]:
 
 
 def _comment(element: Element, link: str, title: str) -> Item:
-    source_id = child_text(element, "comment_id").strip()
-    kind = child_text(element, "comment_type").strip()
+    found = children(element)
+
+    def field(name: str) -> str:
+        return text_of(found.get(name))
+
+    source_id = field("comment_id").strip()
+    kind = field("comment_type").strip()
     if kind in _NOT_COMMENTS:
         return Skipped("pingback", source_id)
-    approved = child_text(element, "comment_approved").strip()
+    approved = field("comment_approved").strip()
     if approved in _TRASH:
         return Skipped("deleted", source_id)
-    created = parse_time(child_text(element, "comment_date_gmt")) or parse_time(
-        child_text(element, "comment_date")
-    )
-    parent = child_text(element, "comment_parent").strip()
+    created = parse_time(field("comment_date_gmt")) or parse_time(field("comment_date"))
+    parent = field("comment_parent").strip()
     return SourceComment(
         source_id=source_id,
         article_url=link,
         article_title=title,
         parent_source_id=parent if parent not in ("", "0") else None,
-        name=child_text(element, "comment_author").strip(),
-        email=child_text(element, "comment_author_email").strip(),
-        website=child_text(element, "comment_author_url").strip(),
-        body=wordpress_to_text(child_text(element, "comment_content")),
+        name=field("comment_author").strip(),
+        email=field("comment_author_email").strip(),
+        website=field("comment_author_url").strip(),
+        body=wordpress_to_text(field("comment_content")),
         # A missing or unknown status is held for moderation, never published.
         status=_STATUSES.get(approved, Status.PENDING),
         created_at=created,
-        ip=child_text(element, "comment_author_IP").strip(),
+        ip=field("comment_author_IP").strip(),
     )

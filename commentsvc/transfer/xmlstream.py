@@ -8,6 +8,7 @@ cleared by the readers, so memory stays bounded whatever the file's size.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -17,9 +18,23 @@ from defusedxml.ElementTree import iterparse
 from commentsvc.transfer.items import TransferError
 
 
-def local(tag: object) -> str:
-    """An element's name without its namespace."""
-    return str(tag).rsplit("}", 1)[-1]
+@lru_cache(maxsize=512)
+def local(tag: str) -> str:
+    """An element's name without its namespace (the few names of a file are remembered)."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def children(element: Element) -> dict[str, Element]:
+    """``element``'s children by name without namespace (the first of each name)."""
+    found: dict[str, Element] = {}
+    for child_element in element:
+        found.setdefault(local(child_element.tag), child_element)
+    return found
+
+
+def text_of(element: Element | None) -> str:
+    """An element's text, or "" when it is absent or empty."""
+    return "" if element is None else (element.text or "")
 
 
 def ends(stream: IO[bytes], what: str) -> Iterator[tuple[str, Element]]:
