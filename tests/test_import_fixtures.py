@@ -15,6 +15,7 @@ from support.imports import (
     nesting,
     run_import,
 )
+from support.readers import Reader
 
 from commentsvc.transfer.items import TransferError
 
@@ -224,4 +225,41 @@ def test_the_isso_database_imports_as_isso_serves_it(app) -> None:
         for c in ours
     )
     assert mine == theirs
+    counts_are_consistent()
+
+
+@pytest.mark.settings(THREAD_DEPTH=5)
+def test_replies_deeper_than_our_threads_sit_beside_their_parent_as_ours_do(app) -> None:
+    run_import(fixture(WP + "theme-unit-test-data.xml"))
+    stored = comments()
+    by_id = {c.id: c for c in stored}
+    assert nesting(stored) == 5
+    for comment in stored:
+        if comment.parent_id is not None:
+            parent = by_id[comment.parent_id]
+            assert comment.depth == min(parent.depth + 1, 4)
+            assert comment.root_id == (parent.root_id or parent.id)
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_the_widget_shows_an_import_at_once(app) -> None:
+    """A page cached before the import is not served after it (the revision moved)."""
+    reader = Reader(app.test_client())
+    url = "http://example.tld/2014/test/"  # an article of isso's WordPress sample
+    assert reader.post({"url": url}, comment="Posted before the import").status_code in (
+        200,
+        302,
+        303,
+    )
+    before = reader.widget(url=url).get_data(as_text=True)
+    assert "Posted before the import" in before
+    run_import(fixture("isso-comments-isso__isso-tests-wordpress.xml"))
+    after = reader.widget(url=url).get_data(as_text=True)
+    assert after != before
+    assert "Posted before the import" in after
+    imported = [c for c in comments() if c.body != "Posted before the import"]
+    article_id = next(c.article_id for c in comments() if c.body == "Posted before the import")
+    on_this = [c for c in imported if c.article_id == article_id]
+    assert len(on_this) == 7
+    assert "Drölfter!" in after and "Drölfter!" not in before
     counts_are_consistent()
