@@ -11,6 +11,7 @@ database ``commentsvc_import_bench`` is created and dropped on the server of ``-
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -41,16 +42,17 @@ def _pg_url(admin_url: str, create: bool) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + PG_DATABASE
 
 
-def measure(path: Path, database_url: str, batch_size: int) -> tuple[float, int]:
-    """Seconds to import ``path`` into a fresh database at ``database_url``; comments stored."""
+def measure(path: Path, database_url: str, batch_size: int) -> tuple[float, float, int]:
+    """Wall and CPU seconds (of this process) to import ``path`` into a fresh database at
+    ``database_url``, and the comments stored."""
     app = create_app({"SECRET_KEY": "b" * 40, "DATABASE_URL": database_url})
     with app.app_context():
         db.create_all()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = import_file(path, batch_size=batch_size)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         db.engine.dispose()
-    return elapsed, report.imported_total
+    return elapsed, cpu, report.imported_total
 
 
 def main() -> None:
@@ -80,16 +82,18 @@ def main() -> None:
                 else:
                     url = _pg_url(options.pg_admin_url, create=True)
                 try:
-                    seconds, stored = measure(path, url, options.batch_size)
+                    seconds, cpu, stored = measure(path, url, options.batch_size)
                 finally:
                     if name == "postgresql":
                         _pg_url(options.pg_admin_url, create=False)
                 print(
-                    f"| {fmt} | {name} | {stored:,} | {seconds:.1f} | {stored / seconds:,.0f} |",
+                    f"| {fmt} | {name} | {stored:,} | {seconds:.1f} | {stored / seconds:,.0f} "
+                    f"| {cpu:.1f} |",
                     flush=True,
                 )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak memory of the process (all runs): {peak:.0f} MB")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\npeak memory of the process (all runs): {peak:.0f} MB; load average now: {load}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from commentsvc.transfer.items import TransferError
 
@@ -82,7 +82,7 @@ def open_stream(path: Path, max_bytes: int) -> Iterator[tuple[IO[bytes], Progres
         head = raw.read(4)
         raw.seek(0)
         if head.startswith(GZIP_MAGIC):
-            inner: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
+            inner = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
             yield io.BufferedReader(_Bounded(inner, max_bytes, "The gzip file")), progress
         elif head == ZIP_MAGIC:
             with _zip_member(raw, max_bytes) as member:

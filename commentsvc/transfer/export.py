@@ -47,7 +47,8 @@ def _comments(article_id: int) -> list[Any]:
 def _shares(article_id: int) -> dict[str, int]:
     table = ShareCount.__table__
     query = select(table.c.network, table.c.count).where(table.c.article_id == article_id)
-    return {row.network: row.count for row in db.session.execute(query)}
+    # Unpacked: ``row.count`` would be the tuple's own count() method.
+    return {network: count for network, count in db.session.execute(query)}
 
 
 def comment_record(row: Any, include_private: bool) -> dict[str, Any]:

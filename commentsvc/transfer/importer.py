@@ -254,8 +254,8 @@ class Importer:
             self.report.articles_matched += len(existing)
             self.report.articles_created += len(unseen) - len(existing)
             if self.dry_run:
-                found = dict(
-                    connection.execute(
+                found: dict[str, int] = dict(
+                    connection.execute(  # type: ignore[arg-type]
                         select(ARTICLES.c.key, ARTICLES.c.id).where(ARTICLES.c.key.in_(existing))
                     ).all()
                 )
@@ -358,6 +358,7 @@ class Importer:
     def _insert(self, connection: Connection, rows: list[_Row], approved: Counter[int]) -> None:
         rows.sort(key=lambda r: (r.item.created_at is None, r.item.created_at or utcnow()))
         values = []
+        places: list[tuple[int | None, int | None, int]] = []
         for row in rows:
             item = row.item
             parent_id, root_id, depth = None, None, 0
@@ -365,6 +366,7 @@ class Importer:
                 parent_id, root_id, depth = reply_position(
                     self.known[(row.article_id, item.parent_source_id)]
                 )
+            places.append((parent_id, root_id, depth))
             values.append(
                 {
                     "article_id": row.article_id,
@@ -401,10 +403,8 @@ class Importer:
                     for row, new_id in zip(rows, new_ids, strict=True)
                 ],
             )
-        for row, value, new_id in zip(rows, values, new_ids, strict=True):
-            self.known[(row.article_id, row.item.source_id)] = Position(
-                new_id, value["parent_id"], value["root_id"], value["depth"]
-            )
+        for row, place, new_id in zip(rows, places, new_ids, strict=True):
+            self.known[(row.article_id, row.item.source_id)] = Position(new_id, *place)
             self.report.imported[row.item.status.value] += 1
             if row.item.status == Status.APPROVED:
                 approved[row.article_id] += 1

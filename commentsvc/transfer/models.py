@@ -10,7 +10,7 @@ from commentsvc.core.extensions import db
 MAX_SOURCE_ID_LENGTH = 200
 
 
-class ImportSource(db.Model):
+class ImportSource(db.Model):  # type: ignore[name-defined]  # as every model (see the baseline)
     """One imported comment's origin: the format, its id there, and the article it is on.
 
     Source ids are unique per article, not per file (a WordPress export reuses comment ids
