@@ -73,8 +73,8 @@ def main() -> None:
             files[fmt] = writer(work / f"generated.{fmt}.xml", options.count)
             size = files[fmt].stat().st_size / 1e6
             print(f"generated {fmt}: {options.count:,} comments, {size:.1f} MB", flush=True)
-        print("| file | database | comments stored | seconds | comments/s |")
-        print("|---|---|---:|---:|---:|")
+        print("| file | database | comments stored | seconds | comments/s | CPU s (importer) |")
+        print("|---|---|---:|---:|---:|---:|")
         for fmt, path in files.items():
             for name in databases:
                 if name == "sqlite":
