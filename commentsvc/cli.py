@@ -189,6 +189,11 @@ def import_command(
         )
     except TransferError as error:
         raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        raise click.ClickException(
+            "Stopped. The batches already committed are kept: run the same command again to "
+            "import the rest."
+        ) from None
     for line in report.summary_lines():
         click.echo(line)
 

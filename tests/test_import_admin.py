@@ -18,6 +18,12 @@ SMALL = "isso-comments-isso__isso-tests-wordpress.xml"
 JOB_URL = re.compile(r"/admin/import/([A-Za-z0-9_-]+)$")
 
 
+def jobs_folder_of(app, url: str) -> Path:
+    match = JOB_URL.search(url)
+    assert match
+    return Path(app.instance_path) / "imports" / match.group(1)
+
+
 def upload(admin, path: Path, **fields: str):
     data = {"file": (io.BytesIO(path.read_bytes()), path.name), **fields}
     return admin.client.post(
@@ -52,6 +58,7 @@ def test_upload_dry_run_confirm_and_result(app, admin) -> None:
     assert confirmed.status_code == 302
     done = wait_for(admin, url, ("done",))
     assert "Comments imported: 8 (8 approved)" in done
+    assert not (jobs_folder_of(app, url) / "upload").exists()  # emails not kept on disk
     with app.app_context():
         assert len(comments()) == 8
         counts_are_consistent()

@@ -124,4 +124,7 @@ def _run(app: Flask, folder: Path, dry_run: bool) -> None:
             summary=report.summary_lines(),
             format=report.format,
         )
+    if state["phase"] in ("done", "failed"):
+        # The upload holds commenters' emails: not kept once it has served its purpose.
+        (folder / "upload").unlink(missing_ok=True)
     write_state(folder, state)
