@@ -135,3 +135,13 @@ def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TransferError, match="not well-formed"):
         run_import(write(tmp_path, "half.xml", WXR_HEAD + wxr_comment(1, "cut")), "wxr")
     assert comments() == [] and articles() == []
+
+
+def test_a_file_that_is_not_what_its_format_says_is_refused(tmp_path: Path) -> None:
+    wxr = write(tmp_path, "wp.xml", WXR_HEAD + wxr_comment(1, "hello") + WXR_TAIL)
+    with pytest.raises(TransferError, match="not a Disqus export: its root element is <rss>"):
+        run_import(wxr, "disqus")
+    ours = write(tmp_path, "ours.json", '{"format": "commentsvc-export", "version": 1}')
+    with pytest.raises(TransferError, match="not a Commento export"):
+        run_import(ours, "commento")
+    assert comments() == [] and articles() == []

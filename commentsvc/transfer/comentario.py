@@ -24,6 +24,8 @@ def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
     if not isinstance(document, dict) or "version" not in document:
         raise TransferError('The JSON file has no "version": not a Commento/Comentario export.')
     version = document["version"]
+    if version == 1 and not isinstance(document.get("comments"), list):
+        raise TransferError('The JSON file has no "comments" list: not a Commento export.')
     if version == 1:
         yield from commento.read_v1(document, site_url)
     elif version == 3:

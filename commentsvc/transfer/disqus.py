@@ -43,7 +43,7 @@ def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
     threads: dict[str, _Thread] = {}
     waiting: list[Element] = []
     open_elements: list[Element] = []
-    for event, element in ends(stream, "Disqus"):
+    for event, element in ends(stream, "Disqus", "disqus"):
         if event == "start":
             open_elements.append(element)
             continue

@@ -21,7 +21,7 @@ _NOT_COMMENTS = {"pingback", "trackback", "note"}
 def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
     """Every comment of the export, in file order; pingbacks, notes and trash skipped."""
     open_elements: list[Element] = []
-    for event, element in ends(stream, "WordPress (WXR)"):
+    for event, element in ends(stream, "WordPress (WXR)", "rss"):
         if event == "start":
             open_elements.append(element)
             continue

@@ -37,11 +37,21 @@ def text_of(element: Element | None) -> str:
     return "" if element is None else (element.text or "")
 
 
-def ends(stream: IO[bytes], what: str) -> Iterator[tuple[str, Element]]:
-    """("start"|"end", element) events, with a parse error turned into a TransferError."""
+def ends(stream: IO[bytes], what: str, root: str) -> Iterator[tuple[str, Element]]:
+    """("start"|"end", element) events, with a parse error turned into a TransferError.
+
+    ``root`` is the name the document's root element must have: a file that is not what it
+    claims to be is refused at its first element.
+    """
     events: Any = iterparse(stream, events=("start", "end"), forbid_dtd=False)
     try:
-        yield from events
+        for number, (event, element) in enumerate(events):
+            if number == 0 and local(element.tag) != root:
+                raise TransferError(
+                    f"The file is not a {what} export: its root element is "
+                    f"<{local(element.tag)[:40]}>, not <{root}>."
+                )
+            yield event, element
     except ParseError as error:
         line, column = getattr(error, "position", (0, 0))
         reason = str(error).split(":")[0]
