@@ -145,3 +145,17 @@ def test_a_file_that_is_not_what_its_format_says_is_refused(tmp_path: Path) -> N
     with pytest.raises(TransferError, match="not a Commento export"):
         run_import(ours, "commento")
     assert comments() == [] and articles() == []
+
+
+def test_nul_bytes_and_lone_surrogates_are_cleaned_not_fatal(tmp_path: Path) -> None:
+    """PostgreSQL stores neither; one such comment must not stop the import."""
+    text = (
+        '[{"id": "/a/", "title": "T\\u0000", "comments": ['
+        '{"id": 1, "author": "Ann\\u0000", "text": "Hello\\u0000 world \\ud800!"},'
+        '{"id": 2, "author": "Bob", "text": "Fine"}]}]'
+    )
+    report = run_import(write(tmp_path, "generic.json", text), site_url="https://blog.example")
+    assert report.imported["approved"] == 2
+    bodies = sorted(c.body for c in comments())
+    assert bodies[1].startswith("Hello world") and "\x00" not in bodies[1]
+    assert {c.name for c in comments()} == {"Ann", "Bob"}

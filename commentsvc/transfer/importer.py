@@ -11,32 +11,17 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import NamedTuple
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from commentsvc.articles.keys import ArticleError, normalise_url
 from commentsvc.articles.rows import article_ids
 from commentsvc.comments.posting import adjust_approved_count, reply_position
 from commentsvc.core.extensions import db
-from commentsvc.core.privacy import anonymise_ip
 from commentsvc.db.connections import upsert, write_transaction
-from commentsvc.db.models import (
-    MAX_EMAIL_LENGTH,
-    MAX_KEY_LENGTH,
-    MAX_NAME_LENGTH,
-    MAX_TITLE_LENGTH,
-    MAX_URL_LENGTH,
-    MAX_WEBSITE_LENGTH,
-    Article,
-    Comment,
-    Status,
-    utcnow,
-)
+from commentsvc.db.models import Article, Comment, Status, utcnow
 from commentsvc.shares.models import ShareCount
+from commentsvc.transfer.checks import Row, checked
 from commentsvc.transfer.items import (
     Item,
     Skipped,
@@ -44,35 +29,13 @@ from commentsvc.transfer.items import (
     SourceComment,
     TransferError,
 )
-from commentsvc.transfer.models import MAX_SOURCE_ID_LENGTH, ImportSource
+from commentsvc.transfer.models import ImportSource
+from commentsvc.transfer.origins import Position, stored_origins
 from commentsvc.transfer.report import Report
 
 COMMENTS = Comment.__table__
 SOURCES = ImportSource.__table__
 ARTICLES = Article.__table__
-
-
-# The comments of one article name it the same way: normalise each address once.
-_normalised = lru_cache(maxsize=4096)(normalise_url)
-
-
-class Position(NamedTuple):
-    """Where a stored comment sits in its thread, as ``reply_position`` needs it."""
-
-    id: int
-    parent_id: int | None
-    root_id: int | None
-    depth: int
-
-
-@dataclass
-class _Row:
-    """A comment that passed the checks, waiting for its batch."""
-
-    item: SourceComment
-    key: str
-    url: str
-    article_id: int = 0
 
 
 class Importer:
@@ -96,12 +59,12 @@ class Importer:
         self.max_body = max_body
         self.progress = progress
         self.fraction = fraction
-        self.batch: list[_Row] = []
+        self.batch: list[Row] = []
         self.articles: dict[str, SourceArticle] = {}
         # (article id, source id) -> position of the comment stored for it, this run.
         self.known: dict[tuple[int, str], Position] = {}
         # Replies whose parent has not been seen yet, by (article key, parent source id).
-        self.waiting: dict[tuple[str, str], list[_Row]] = defaultdict(list)
+        self.waiting: dict[tuple[str, str], list[Row]] = defaultdict(list)
         self.article_seen: dict[str, int] = {}
         self.fake_ids = 0
 
@@ -115,7 +78,7 @@ class Importer:
             elif isinstance(item, SourceArticle):
                 self.articles[item.key] = item
             else:
-                row = self._checked(item)
+                row = checked(item, self.report, self.max_body)
                 if row is not None:
                     self.batch.append(row)
             if len(self.batch) >= self.batch_size:
@@ -143,51 +106,6 @@ class Importer:
         if self.progress is not None:
             self.progress(self.report, force)
 
-    def _checked(self, item: SourceComment) -> _Row | None:
-        """The comment ready to store, or None (counted as skipped with its reason)."""
-        if not item.source_id or len(item.source_id) > MAX_SOURCE_ID_LENGTH:
-            self.report.skip("invalid", "id")
-            return None
-        if item.article_key is not None:
-            key, url = item.article_key, item.article_url
-            if len(key) > MAX_KEY_LENGTH or len(url) > MAX_URL_LENGTH:
-                self.report.skip("invalid", "article")
-                return None
-        else:
-            if item.article_url.startswith("/"):
-                raise TransferError(
-                    f"This export names its articles by path only ({item.article_url[:80]}): "
-                    "give the site's address with --site-url (e.g. https://example.com)."
-                )
-            try:
-                url = key = _normalised(item.article_url)
-            except ArticleError as error:
-                self.report.skip("invalid", f"article URL ({error})")
-                return None
-            if len(url) > MAX_URL_LENGTH:
-                self.report.skip("invalid", "article URL")
-                return None
-        if not item.body.strip():
-            self.report.skip("invalid", "body (empty)")
-            return None
-        if len(item.body) > self.max_body or "\x00" in item.body:
-            self.report.skip("too_long")
-            return None
-        item.name = " ".join(item.name.split())[:MAX_NAME_LENGTH] or "Anonymous"
-        email = item.email.strip()
-        valid_email = (
-            "@" in email
-            and len(email) <= MAX_EMAIL_LENGTH
-            and not any(ch.isspace() for ch in email)
-        )
-        item.email = email if valid_email else ""
-        website = item.website.strip()
-        ok_site = website.lower().startswith(("http://", "https://"))
-        item.website = website if ok_site and len(website) <= MAX_WEBSITE_LENGTH else ""
-        item.ip = anonymise_ip(item.ip)
-        item.article_title = " ".join(item.article_title.split())[:MAX_TITLE_LENGTH]
-        return _Row(item=item, key=key, url=url)
-
     # --- writing ------------------------------------------------------------------------
 
     def _transaction(self) -> AbstractContextManager[Connection]:
@@ -212,7 +130,7 @@ class Importer:
             if self.dry_run:
                 db.session.rollback()
 
-    def _write(self, connection: Connection, rows: list[_Row]) -> None:
+    def _write(self, connection: Connection, rows: list[Row]) -> None:
         ids = self._article_ids(connection, rows)
         for row in rows:
             row.article_id = ids[row.key]
@@ -238,7 +156,7 @@ class Importer:
             for article_id, count in approved.items():
                 adjust_approved_count(article_id, count, connection)
 
-    def _article_ids(self, connection: Connection, rows: list[_Row]) -> dict[str, int]:
+    def _article_ids(self, connection: Connection, rows: list[Row]) -> dict[str, int]:
         wanted: dict[str, tuple[str, str]] = {}
         for row in rows:
             wanted.setdefault(row.key, (row.url, row.item.article_title))
@@ -292,7 +210,7 @@ class Importer:
         self.fake_ids -= 1
         return self.fake_ids
 
-    def _drop_duplicates(self, connection: Connection, rows: list[_Row]) -> list[_Row]:
+    def _drop_duplicates(self, connection: Connection, rows: list[Row]) -> list[Row]:
         """The rows not imported before (by this run or an earlier one); the others skipped."""
         stored = self._stored(connection, {(row.article_id, row.item.source_id) for row in rows})
         fresh = []
@@ -312,38 +230,9 @@ class Importer:
     def _stored(
         self, connection: Connection, origins: set[tuple[int, str]]
     ) -> dict[tuple[int, str], Position | None]:
-        """Origins already in ``import_sources``, with the position of their comment if any."""
-        wanted = {(a, s) for a, s in origins if a > 0}
-        if not wanted:
-            return {}
-        query = (
-            select(
-                SOURCES.c.article_id,
-                SOURCES.c.source_id,
-                COMMENTS.c.id,
-                COMMENTS.c.parent_id,
-                COMMENTS.c.root_id,
-                COMMENTS.c.depth,
-            )
-            .outerjoin(COMMENTS, COMMENTS.c.id == SOURCES.c.comment_id)
-            .where(
-                SOURCES.c.format == self.fmt,
-                SOURCES.c.article_id.in_({a for a, _ in wanted}),
-                SOURCES.c.source_id.in_({s for _, s in wanted}),
-            )
-        )
-        found: dict[tuple[int, str], Position | None] = {}
-        for row in connection.execute(query):
-            origin = (row.article_id, row.source_id)
-            if origin in wanted:
-                found[origin] = (
-                    Position(row.id, row.parent_id, row.root_id, row.depth)
-                    if row.id is not None
-                    else None
-                )
-        return found
+        return stored_origins(connection, self.fmt, origins)
 
-    def _resolve_parents(self, connection: Connection, rows: list[_Row]) -> None:
+    def _resolve_parents(self, connection: Connection, rows: list[Row]) -> None:
         """Learn the positions of parents imported by an earlier run."""
         unknown = {
             (row.article_id, row.item.parent_source_id)
@@ -355,7 +244,7 @@ class Importer:
             if position is not None:
                 self.known[origin] = position
 
-    def _insert(self, connection: Connection, rows: list[_Row], approved: Counter[int]) -> None:
+    def _insert(self, connection: Connection, rows: list[Row], approved: Counter[int]) -> None:
         rows.sort(key=lambda r: (r.item.created_at is None, r.item.created_at or utcnow()))
         values = []
         places: list[tuple[int | None, int | None, int]] = []
