@@ -159,3 +159,12 @@ def test_nul_bytes_and_lone_surrogates_are_cleaned_not_fatal(tmp_path: Path) -> 
     bodies = sorted(c.body for c in comments())
     assert bodies[1].startswith("Hello world") and "\x00" not in bodies[1]
     assert {c.name for c in comments()} == {"Ann", "Bob"}
+
+
+def test_a_large_file_broken_near_its_end_stores_nothing(tmp_path: Path) -> None:
+    """Many batches' worth of comments, then a cut: refused before the first batch is written."""
+    document = WXR_HEAD + "".join(wxr_comment(n, f"Comment {n}") for n in range(1, 501))
+    path = write(tmp_path, "cut.xml", document + "</item></chan")
+    with pytest.raises(TransferError, match="not well-formed XML .* at line 1"):
+        run_import(path, "wxr", batch_size=50)
+    assert comments() == [] and articles() == []

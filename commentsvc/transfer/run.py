@@ -13,7 +13,9 @@ from commentsvc.transfer.detect import FORMATS, detect
 from commentsvc.transfer.importer import Importer
 from commentsvc.transfer.items import Item, TransferError
 from commentsvc.transfer.report import Report
+from commentsvc.transfer.xmlstream import check_well_formed
 
+_XML_NAMES = {"wxr": "WordPress (WXR)", "disqus": "Disqus"}
 _STREAM_READERS = {
     "wxr": wxr.read,
     "disqus": disqus.read,
@@ -51,6 +53,10 @@ def import_file(
     if fmt == "isso" and sniff_content(path, max_bytes).startswith(SQLITE_MAGIC):
         with as_file(path, max_bytes) as database:
             return importer.run(isso.read_database(database, site_url))
+    if fmt in _XML_NAMES:
+        # A whole first pass, so that a file broken anywhere stores nothing at all.
+        with open_stream(path, max_bytes) as (stream, _):
+            check_well_formed(stream, _XML_NAMES[fmt])
     with open_stream(path, max_bytes) as (stream, position):
         importer.fraction = position.fraction
         reader = isso.read_generic if fmt == "isso" else _STREAM_READERS[fmt]
