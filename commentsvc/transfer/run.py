@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from flask import current_app
@@ -11,7 +12,8 @@ from commentsvc.transfer import comentario, disqus, isso, ourjson, wxr
 from commentsvc.transfer.archive import SQLITE_MAGIC, as_file, open_stream, sniff_content
 from commentsvc.transfer.detect import FORMATS, detect
 from commentsvc.transfer.importer import Importer
-from commentsvc.transfer.items import Item, TransferError
+from commentsvc.transfer.items import TransferError
+from commentsvc.transfer.prefetch import prefetched
 from commentsvc.transfer.report import Report
 from commentsvc.transfer.xmlstream import check_well_formed
 
@@ -51,8 +53,11 @@ def import_file(
         progress=progress,
     )
     if fmt == "isso" and sniff_content(path, max_bytes).startswith(SQLITE_MAGIC):
-        with as_file(path, max_bytes) as database:
-            return importer.run(isso.read_database(database, site_url))
+        with (
+            as_file(path, max_bytes) as database,
+            closing(prefetched(isso.read_database(database, site_url))) as rows,
+        ):
+            return importer.run(rows)
     if fmt in _XML_NAMES:
         # A whole first pass, so that a file broken anywhere stores nothing at all.
         with open_stream(path, max_bytes) as (stream, _):
@@ -60,5 +65,6 @@ def import_file(
     with open_stream(path, max_bytes) as (stream, position):
         importer.fraction = position.fraction
         reader = isso.read_generic if fmt == "isso" else _STREAM_READERS[fmt]
-        items: Iterator[Item] = reader(stream, site_url)
-        return importer.run(items)
+        # Closed before the stream is: the reading thread has stopped when the file closes.
+        with closing(prefetched(reader(stream, site_url))) as items:
+            return importer.run(items)

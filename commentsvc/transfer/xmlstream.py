@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 from xml.etree.ElementTree import Element, ParseError
 from xml.parsers import expat
 
@@ -91,7 +91,7 @@ def check_well_formed(stream: IO[bytes], what: str) -> None:
     """
     parser = expat.ParserCreate()
 
-    def refuse(*_: object) -> None:
+    def refuse(*_: object) -> NoReturn:
         raise _Forbidden
 
     parser.EntityDeclHandler = refuse
