@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 
 from flask import current_app
@@ -13,7 +12,6 @@ from commentsvc.transfer.archive import SQLITE_MAGIC, as_file, open_stream, snif
 from commentsvc.transfer.detect import FORMATS, detect
 from commentsvc.transfer.importer import Importer
 from commentsvc.transfer.items import TransferError
-from commentsvc.transfer.prefetch import prefetched
 from commentsvc.transfer.report import Report
 from commentsvc.transfer.xmlstream import check_well_formed
 
@@ -53,11 +51,8 @@ def import_file(
         progress=progress,
     )
     if fmt == "isso" and sniff_content(path, max_bytes).startswith(SQLITE_MAGIC):
-        with (
-            as_file(path, max_bytes) as database,
-            closing(prefetched(isso.read_database(database, site_url))) as rows,
-        ):
-            return importer.run(rows)
+        with as_file(path, max_bytes) as database:
+            return importer.run(isso.read_database(database, site_url))
     if fmt in _XML_NAMES:
         # A whole first pass, so that a file broken anywhere stores nothing at all.
         with open_stream(path, max_bytes) as (stream, _):
@@ -65,6 +60,4 @@ def import_file(
     with open_stream(path, max_bytes) as (stream, position):
         importer.fraction = position.fraction
         reader = isso.read_generic if fmt == "isso" else _STREAM_READERS[fmt]
-        # Closed before the stream is: the reading thread has stopped when the file closes.
-        with closing(prefetched(reader(stream, site_url))) as items:
-            return importer.run(items)
+        return importer.run(reader(stream, site_url))
