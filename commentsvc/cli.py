@@ -31,6 +31,11 @@ from commentsvc.notify.subscriptions import erase_address, of_address
 from commentsvc.notify.worker import run_worker, send_pending
 from commentsvc.shares.flush import LOCK_SECONDS, flush_shares
 from commentsvc.startup import MIGRATIONS_DIR, prepare
+from commentsvc.transfer.detect import FORMATS
+from commentsvc.transfer.export import write_json, write_wxr
+from commentsvc.transfer.items import TransferError
+from commentsvc.transfer.report import ProgressPrinter
+from commentsvc.transfer.run import import_file
 
 
 @click.command(
@@ -215,6 +220,78 @@ def worker_command() -> None:
     run_worker(stop)
 
 
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="The file's format (default: detected from its content).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Read everything and report, without writing anything."
+)
+@click.option(
+    "--site-url",
+    default="",
+    help="The site's address, for exports that store only paths (Isso, Comentario).",
+)
+@click.option("--batch-size", default=1000, show_default=True, help="Comments per transaction.")
+@with_appcontext
+def import_command(
+    file: Path, fmt: str | None, dry_run: bool, site_url: str, batch_size: int
+) -> None:
+    """Import comments from WordPress (WXR), Disqus, Isso, Commento, Comentario or our JSON.
+
+    Safe to run twice: comments imported before are recognised and skipped; an import stopped
+    half-way goes on where it stopped. gzip and zip archives are opened transparently.
+    """
+    try:
+        report = import_file(
+            file,
+            fmt,
+            site_url=site_url,
+            dry_run=dry_run,
+            batch_size=batch_size,
+            progress=ProgressPrinter(),
+        )
+    except TransferError as error:
+        raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        raise click.ClickException(
+            "Stopped. The batches already committed are kept: run the same command again to "
+            "import the rest."
+        ) from None
+    for line in report.summary_lines():
+        click.echo(line)
+
+
+@click.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "wxr"]), default="json", show_default=True
+)
+@click.option("--article", "article_key", default=None, help="Only this article (its key).")
+@click.option("--include-private", is_flag=True, help="Include commenters' emails and IP networks.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@with_appcontext
+def export_command(
+    fmt: str, article_key: str | None, include_private: bool, output: Path | None
+) -> None:
+    """Export every article and comment as our versioned JSON or as WordPress WXR."""
+    writer = write_json if fmt == "json" else write_wxr
+    if output is None:
+        writer(sys.stdout, article_key, include_private)
+        return
+    with open(output, "w", encoding="utf-8") as out:
+        count = writer(out, article_key, include_private)
+    click.echo(f"{count} comment(s) written to {output}.", err=True)
+
+
 def _cli_app() -> Flask:
     # Every command may touch the default SQLite file, which lives in the instance folder.
     try:
@@ -250,6 +327,8 @@ def _make_cli() -> FlaskGroup:
         flush_shares_command,
         send_pending_command,
         worker_command,
+        import_command,
+        export_command,
     ):
         cli.add_command(command)
     for action, help_text in (

@@ -14,7 +14,16 @@ from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "commentsvc"
-LAYERS = {"core": 0, "db": 1, "articles": 2, "comments": 3, "shares": 3, "notify": 4, "admin": 5}
+LAYERS = {
+    "core": 0,
+    "db": 1,
+    "articles": 2,
+    "comments": 3,
+    "shares": 3,
+    "notify": 4,
+    "transfer": 4,
+    "admin": 5,
+}
 TOP = 6  # commentsvc/__init__.py, cli.py, startup.py, openapi.py
 # The features of one layer stay apart, except where one shows the other's numbers: the
 # widget page shows the share bar.

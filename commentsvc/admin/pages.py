@@ -11,6 +11,7 @@ from commentsvc.admin import (
     articles_page,
     comment_pages,
     commenter_page,
+    import_page,
     log,
     notifications_page,
     queue,
@@ -23,6 +24,7 @@ __all__ = [
     "articles_page",
     "comment_pages",
     "commenter_page",
+    "import_page",
     "log",
     "notifications_page",
     "queue",
@@ -36,6 +38,7 @@ NAV: list[tuple[str, str]] = [
     ("admin.notifications", "Notifications"),
     ("admin.moderation_log", "Log"),
     ("admin.commenter", "Commenter data"),
+    ("admin.import_form", "Import"),
 ]
 
 

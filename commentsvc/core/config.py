@@ -455,6 +455,26 @@ SETTINGS: tuple[Setting, ...] = (
         POSITIVE_NUMBER,
         "A moderator's session ends this many seconds after signing in, however active.",
     ),
+    # --- import and export (commentsvc/transfer) ---
+    Setting(
+        "IMPORT_UPLOAD_MB",
+        100,
+        POSITIVE_NUMBER,
+        "Largest file the admin's Import page accepts, in MB.",
+    ),
+    Setting(
+        "IMPORT_UNPACKED_MB",
+        2048,
+        POSITIVE_NUMBER,
+        "Largest size a gzip or zip import file may unpack to, in MB (an archive bomb stops "
+        "there).",
+    ),
+    Setting(
+        "IMPORT_MAX_BODY_CHARS",
+        100000,
+        POSITIVE_NUMBER,
+        "Longest comment an import accepts, in characters; a longer one is skipped and reported.",
+    ),
 )
 
 

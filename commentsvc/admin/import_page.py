@@ -1,0 +1,124 @@
+"""The admin's Import and export page: upload an export, read the dry run, confirm, follow it."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
+
+from commentsvc.admin.blueprint import bp
+from commentsvc.admin.common import CsrfForm, moderator_name
+from commentsvc.admin.session import current_moderator
+from commentsvc.comments.moderation import log
+from commentsvc.core.extensions import db
+from commentsvc.transfer.detect import FORMATS
+from commentsvc.transfer.export import write_json, write_wxr
+from commentsvc.transfer.jobs import create_job, job_folder, read_state, start, write_state
+
+_MB = 1024 * 1024
+
+
+def _form_page(error: str = "", status: int = 200) -> Any:
+    limit = current_app.config["IMPORT_UPLOAD_MB"]
+    page = render_template(
+        "admin/import.html", form=CsrfForm(), formats=FORMATS, limit_mb=limit, error=error
+    )
+    return page, status
+
+
+@bp.get("/import")
+def import_form() -> Any:
+    """Upload an export to import, or download ours."""
+    return _form_page()
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"The file is larger than {limit // _MB} MB, the limit for uploads "
+        "(COMMENTSVC_IMPORT_UPLOAD_MB). Import it with `commentsvc import FILE` instead."
+    )
+
+
+@bp.url_value_preprocessor
+def _upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Runs before the app's request hooks, which read the form (CSRF, NUL bytes) under the
+    # small general limit: the upload gets its own, for a signed-in moderator only.
+    if endpoint != "admin.import_upload" or current_moderator() is None:
+        return
+    limit = current_app.config["IMPORT_UPLOAD_MB"] * _MB
+    if (request.content_length or 0) > limit + _MB:
+        abort(413, _too_large(limit))
+    request.max_content_length = limit + _MB
+
+
+@bp.post("/import")
+def import_upload() -> Any:
+    """Store the upload and run the dry run; then show its report."""
+    limit = current_app.config["IMPORT_UPLOAD_MB"] * _MB
+    form = CsrfForm()
+    if not form.validate():
+        return _form_page("The form expired; send the file again.", 400)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _form_page("Choose an export file to import.", 400)
+    fmt = request.form.get("format") or None
+    if fmt is not None and fmt not in FORMATS:
+        return _form_page("Choose one of the listed formats.", 400)
+    site_url = (request.form.get("site_url") or "").strip()[:300]
+    job_id = create_job(upload.stream, upload.filename, fmt, site_url)
+    folder = job_folder(job_id)
+    assert folder is not None
+    if folder.joinpath("upload").stat().st_size > limit:
+        return _form_page(_too_large(limit), 413)
+    start(folder, dry_run=True)
+    return redirect(url_for("admin.import_job", job_id=job_id))
+
+
+@bp.get("/import/<job_id>")
+def import_job(job_id: str) -> Any:
+    """The job's progress, its dry-run report with a Confirm button, or its result."""
+    folder = job_folder(job_id)
+    if folder is None:
+        abort(404, "There is no such import.")
+    state = read_state(folder)
+    return render_template("admin/import_job.html", job_id=job_id, state=state, form=CsrfForm())
+
+
+@bp.post("/import/<job_id>/confirm")
+def import_confirm(job_id: str) -> Any:
+    """Run the import the moderator has seen the dry run of."""
+    folder = job_folder(job_id)
+    if folder is None:
+        abort(404, "There is no such import.")
+    if not CsrfForm().validate():
+        abort(400, "The form expired; open the import again.")
+    state = read_state(folder)
+    if state["phase"] != "checked":
+        # Conditional: a second click (or a second moderator) never starts it twice.
+        return redirect(url_for("admin.import_job", job_id=job_id))
+    state["phase"] = "importing"
+    write_state(folder, state)
+    log(moderator_name(), "import", detail=f"{state['filename']} ({state.get('format')})"[:500])
+    db.session.commit()
+    start(folder, dry_run=False)
+    return redirect(url_for("admin.import_job", job_id=job_id))
+
+
+@bp.get("/export")
+def export_download() -> Any:
+    """Download every article and comment as our JSON or as WXR."""
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "wxr"):
+        abort(400, "The export format is json or wxr.")
+    private = request.args.get("private") == "1"
+    out = io.StringIO()
+    count = (write_json if fmt == "json" else write_wxr)(out, include_private=private)
+    log(moderator_name(), "export", detail=f"{count} comment(s), {fmt}, private: {private}")
+    db.session.commit()
+    extension = "json" if fmt == "json" else "xml"
+    return Response(
+        out.getvalue(),
+        mimetype="application/json" if fmt == "json" else "application/xml",
+        headers={"Content-Disposition": f'attachment; filename="comments-export.{extension}"'},
+    )

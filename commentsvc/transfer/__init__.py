@@ -1,0 +1,1 @@
+"""Bringing comments in from other systems (and our own export) and taking them out again."""

@@ -1,0 +1,91 @@
+"""Each comment read from a file, checked and cleaned before it joins a batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from commentsvc.articles.keys import ArticleError, normalise_url
+from commentsvc.core.privacy import anonymise_ip
+from commentsvc.db.models import (
+    MAX_EMAIL_LENGTH,
+    MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_TITLE_LENGTH,
+    MAX_URL_LENGTH,
+    MAX_WEBSITE_LENGTH,
+)
+from commentsvc.transfer.items import SourceComment, TransferError
+from commentsvc.transfer.models import MAX_SOURCE_ID_LENGTH
+from commentsvc.transfer.report import Report
+
+# The comments of one article name it the same way: normalise each address once.
+_normalised = lru_cache(maxsize=4096)(normalise_url)
+
+
+@dataclass
+class Row:
+    """A comment that passed the checks, waiting for its batch."""
+
+    item: SourceComment
+    key: str
+    url: str
+    article_id: int = 0
+
+
+def storable(text: str) -> str:
+    """``text`` as every database stores it: no NUL byte, no lone surrogate (from JSON)."""
+    text = text.replace("\x00", "")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode()
+    return text
+
+
+def checked(item: SourceComment, report: Report, max_body: int) -> Row | None:
+    """The comment ready to store, or None (counted in ``report`` as skipped, with why)."""
+    for name in ("name", "email", "website", "body", "ip", "article_title", "article_url"):
+        setattr(item, name, storable(getattr(item, name)))
+    if not item.source_id or len(item.source_id) > MAX_SOURCE_ID_LENGTH:
+        report.skip("invalid", "id")
+        return None
+    if item.article_key is not None:
+        key, url = storable(item.article_key), item.article_url
+        if not key or len(key) > MAX_KEY_LENGTH or len(url) > MAX_URL_LENGTH:
+            report.skip("invalid", "article")
+            return None
+    else:
+        if item.article_url.startswith("/"):
+            raise TransferError(
+                f"This export names its articles by path only ({item.article_url[:80]}): "
+                "give the site's address with --site-url (e.g. https://example.com)."
+            )
+        try:
+            url = key = _normalised(item.article_url)
+        except ArticleError as error:
+            report.skip("invalid", f"article URL ({error})")
+            return None
+        if len(url) > MAX_URL_LENGTH:
+            report.skip("invalid", "article URL")
+            return None
+    if not item.body.strip():
+        report.skip("invalid", "body (empty)")
+        return None
+    if len(item.body) > max_body:
+        report.skip("too_long")
+        return None
+    item.name = " ".join(item.name.split())[:MAX_NAME_LENGTH] or "Anonymous"
+    email = item.email.strip()
+    valid_email = (
+        "@" in email and len(email) <= MAX_EMAIL_LENGTH and not any(c.isspace() for c in email)
+    )
+    # Stored lower-cased, as the form stores it: the flood, duplicate and first-time checks
+    # compare emails as stored.
+    item.email = email.lower() if valid_email else ""
+    website = item.website.strip()
+    ok_site = website.lower().startswith(("http://", "https://"))
+    item.website = website if ok_site and len(website) <= MAX_WEBSITE_LENGTH else ""
+    item.ip = anonymise_ip(item.ip)
+    item.article_title = " ".join(item.article_title.split())[:MAX_TITLE_LENGTH]
+    return Row(item=item, key=key, url=url)

@@ -1,0 +1,130 @@
+"""An import started from the admin: the uploaded file and its state, kept in the instance folder.
+
+A job is a folder ``instance/imports/<id>/`` holding the upload and ``state.json`` (phase,
+report so far, error). The state is a file, not process memory, so whichever worker serves
+the next request sees it; large files are imported on a thread, outside the request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from flask import Flask, current_app
+
+from commentsvc.core.extensions import db
+from commentsvc.transfer.items import TransferError
+from commentsvc.transfer.report import Report
+from commentsvc.transfer.run import import_file
+
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# Below this, the dry run is done inside the request: the moderator sees the report at once.
+IN_REQUEST_BYTES = 2 * 1024 * 1024
+
+
+def jobs_folder() -> Path:
+    return Path(current_app.instance_path) / "imports"
+
+
+def job_folder(job_id: str) -> Path | None:
+    """The job's folder, or None when ``job_id`` is not one of ours."""
+    if not _JOB_ID.match(job_id):
+        return None
+    folder = jobs_folder() / job_id
+    return folder if (folder / "state.json").is_file() else None
+
+
+def create_job(upload: IO[bytes], filename: str, fmt: str | None, site_url: str) -> str:
+    """Store the upload and a fresh state; the job's id."""
+    job_id = secrets.token_urlsafe(18)
+    folder = jobs_folder() / job_id
+    folder.mkdir(parents=True)
+    with open(folder / "upload", "wb") as out:
+        shutil.copyfileobj(upload, out)
+    write_state(
+        folder,
+        {
+            "phase": "new",
+            "filename": filename[:200],
+            "format": fmt,
+            "site_url": site_url,
+            "report": None,
+            "error": None,
+            "updated": time.time(),
+        },
+    )
+    return job_id
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    return dict(json.loads((folder / "state.json").read_text()))
+
+
+def write_state(folder: Path, state: dict[str, Any]) -> None:
+    # Written whole then renamed: a reader never sees half a file.
+    temporary = folder / "state.json.tmp"
+    temporary.write_text(json.dumps(state))
+    os.replace(temporary, folder / "state.json")
+
+
+def start(folder: Path, dry_run: bool) -> None:
+    """Run the dry run or the import: in this request for a small file, else on a thread."""
+    state = read_state(folder)
+    state.update(phase="checking" if dry_run else "importing", error=None, report=None)
+    write_state(folder, state)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if (folder / "upload").stat().st_size <= IN_REQUEST_BYTES:
+        _run(app, folder, dry_run)
+        db.session.rollback()
+        return
+    thread = threading.Thread(target=_run_in_context, args=(app, folder, dry_run), daemon=True)
+    thread.start()
+
+
+def _run_in_context(app: Flask, folder: Path, dry_run: bool) -> None:
+    with app.app_context():
+        _run(app, folder, dry_run)
+
+
+def _run(app: Flask, folder: Path, dry_run: bool) -> None:
+    state = read_state(folder)
+    last = [0.0]
+
+    def progress(report: Report, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - last[0] > 1:
+            last[0] = now
+            state["report"] = report.as_dict()
+            write_state(folder, state)
+
+    try:
+        report = import_file(
+            folder / "upload",
+            state.get("format") or None,
+            site_url=state.get("site_url") or "",
+            dry_run=dry_run,
+            progress=progress,
+        )
+    except TransferError as error:
+        state.update(phase="failed", error=str(error))
+    except Exception as error:  # a thread has nobody to tell but the page
+        app.logger.exception("import failed")
+        state.update(phase="failed", error=f"The import stopped: {type(error).__name__}.")
+    else:
+        state.update(
+            phase="checked" if dry_run else "done",
+            report=report.as_dict(),
+            summary=report.summary_lines(),
+            format=report.format,
+        )
+    if state["phase"] in ("done", "failed"):
+        # The upload holds commenters' emails: not kept once it has served its purpose.
+        (folder / "upload").unlink(missing_ok=True)
+    write_state(folder, state)

@@ -1,0 +1,58 @@
+"""Helpers for the import and export tests: the shared fixtures, running an import, reading back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment
+from commentsvc.transfer.report import Report
+from commentsvc.transfer.run import import_file
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "import"
+
+
+def fixture(name: str) -> Path:
+    """A shared import fixture (real exports of other projects); skip when they are absent."""
+    path = FIXTURES / name
+    if not path.is_file():
+        pytest.skip(f"the shared import fixtures are not here ({FIXTURES})")
+    return path
+
+
+def run_import(path: Path, fmt: str | None = None, **options: Any) -> Report:
+    """Import ``path`` in the current app context, as the CLI does."""
+    report = import_file(path, fmt, **options)
+    db.session.rollback()  # see what the import committed, not an older snapshot
+    return report
+
+
+def counts_are_consistent() -> None:
+    """Every article's approved count equals its approved comments."""
+    counted = dict(
+        db.session.execute(
+            select(Comment.article_id, func.count())
+            .where(Comment.status == "approved")
+            .group_by(Comment.article_id)
+        ).all()
+    )
+    for article in db.session.execute(select(Article)).scalars():
+        assert article.approved_count == counted.get(article.id, 0), article.key
+
+
+def comments() -> list[Comment]:
+    return list(db.session.execute(select(Comment).order_by(Comment.id)).scalars())
+
+
+def articles() -> list[Article]:
+    return list(db.session.execute(select(Article).order_by(Article.id)).scalars())
+
+
+def nesting(rows: list[Comment]) -> int:
+    """The deepest level of the threads: 1 for top-level comments only."""
+    return max((c.depth for c in rows), default=-1) + 1
