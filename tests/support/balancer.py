@@ -11,10 +11,11 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+
 from support.databases import IN_CI
 from support.servers import fetch
 
@@ -34,9 +35,9 @@ def require_nginx() -> str:
     return nginx
 
 
-def balancer_config(directory: Path, port: int, upstreams: list[str]) -> str:
-    """An nginx configuration balancing 127.0.0.1:``port`` over ``upstreams`` (host:port)."""
-    servers = "\n".join(f"        server {address};" for address in upstreams)
+def nginx_config(directory: Path, http: str) -> str:
+    """A whole nginx configuration around ``http`` (the http block's content), run from
+    ``directory`` by the current user."""
     # nginx's workers drop to "nobody" when started as root; they must still reach the
     # temporary folders below, which live in the test's own (root-only) directory.
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -52,6 +53,15 @@ http {{
     fastcgi_temp_path {directory}/fastcgi;
     uwsgi_temp_path {directory}/uwsgi;
     scgi_temp_path {directory}/scgi;
+{http}
+}}
+"""
+
+
+def balancer_site(port: int, upstreams: list[str]) -> str:
+    """nginx's http block balancing 127.0.0.1:``port`` over ``upstreams`` (host:port)."""
+    servers = "\n".join(f"        server {address};" for address in upstreams)
+    return f"""
     # Round robin (nginx's default), no stickiness: consecutive requests go to the next host.
     upstream app {{
 {servers}
@@ -71,17 +81,22 @@ http {{
             add_header {UPSTREAM_HEADER} $upstream_addr always;
         }}
     }}
-}}
 """
 
 
+def balancing(directory: Path, port: int, upstreams: list[str]) -> AbstractContextManager[str]:
+    """Run nginx on ``port`` in front of ``upstreams``, round robin; yields its base URL."""
+    return nginx_serving(directory, port, balancer_site(port, upstreams))
+
+
 @contextmanager
-def balancing(directory: Path, port: int, upstreams: list[str]) -> Iterator[str]:
-    """Run nginx in front of ``upstreams``; yield its base URL, stop it afterwards."""
+def nginx_serving(directory: Path, port: int, http: str) -> Iterator[str]:
+    """Run nginx with ``http`` as its http block, listening on ``port``; yield its base URL
+    once /healthz answers through it, stop it afterwards."""
     nginx = require_nginx()
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "nginx.conf"
-    config.write_text(balancer_config(directory, port, upstreams))
+    config.write_text(nginx_config(directory, http))
     log = (directory / "nginx.log").open("wb")
     process = subprocess.Popen(
         [nginx, "-p", str(directory), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
