@@ -15,6 +15,7 @@ import functools
 import http.client
 import http.cookiejar
 import json
+import os
 import re
 import subprocess
 import time
@@ -181,15 +182,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             stack.enter_context(serving(command, env, port))
             hosts.append(f"127.0.0.1:{port}")
             if n == 0:
-                subprocess.run(
-                    [COMMENTSVC, "create-admin", "mod", "--password-stdin"],
-                    input=PASSWORD + "\n",
-                    text=True,
-                    check=True,
-                    capture_output=True,
-                    cwd=ROOT,
-                    env={**subprocess.os.environ, **env},
-                )
+                for name in ("mod", "locked-mod"):
+                    subprocess.run(
+                        [COMMENTSVC, "create-admin", name, "--password-stdin"],
+                        input=PASSWORD + "\n",
+                        text=True,
+                        check=True,
+                        capture_output=True,
+                        cwd=ROOT,
+                        env={**os.environ, **env},
+                    )
         base = stack.enter_context(balancing(tmp / "nginx", free_port(), hosts))
         yield Cluster(base, hosts, database_url, redis_url, prefix, stack)
     with redis.Redis.from_url(redis_url) as client:
@@ -216,14 +218,19 @@ def views_until(reader: Reader, path: str, done: Callable[[str], bool], hosts: l
         time.sleep(0.02)
 
 
-def sign_in(reader: Reader) -> None:
+def try_sign_in(reader: Reader, username: str, password: str) -> tuple[int, str]:
+    """(status, host that answered the POST)."""
     status, page, _ = reader.request("/admin/sign-in")
     assert status == 200
     token = re.search(r'name="csrf_token"[^>]*?value="([^"]+)"', page).group(1)
-    form = {"csrf_token": token, "username": "mod", "password": PASSWORD}
+    form = {"csrf_token": token, "username": username, "password": password}
     # The form came from one host; the next one checks it (the same secret key, no stickiness).
-    status, body, _ = reader.request("/admin/sign-in", data=form)
-    assert status in (302, 303), body[:1000]
+    status, _, host = reader.request("/admin/sign-in", data=form)
+    return status, host
+
+
+def sign_in(reader: Reader) -> None:
+    assert try_sign_in(reader, "mod", PASSWORD)[0] in (302, 303)
 
 
 def test_the_admin_session_works_whichever_host_answers(cluster: Cluster) -> None:
@@ -278,6 +285,18 @@ def test_the_comment_limit_holds_across_hosts(cluster: Cluster) -> None:
     assert len({host for _, _, host in answers[:COMMENT_LIMIT]}) >= 2
     # Another network still posts.
     assert Reader(cluster.base, network=5).post_comment(url, "Someone else", "x@e.org")[0] == 202
+
+
+def test_a_sign_in_lock_out_holds_on_every_host(cluster: Cluster) -> None:
+    guesser = Reader(cluster.base, network=6)
+    failures = [try_sign_in(guesser, "locked-mod", "wrong password 123") for _ in range(5)]
+    assert [status for status, _ in failures] == [401] * 5
+    assert len({host for _, host in failures}) >= 2  # the failures were spread over hosts
+    # Now the account is paused everywhere, even with its password from another network.
+    moderator = Reader(cluster.base, network=7)
+    answers = [try_sign_in(moderator, "locked-mod", PASSWORD) for _ in range(HOSTS)]
+    assert [status for status, _ in answers] == [429] * HOSTS
+    assert {host for _, host in answers} == set(cluster.hosts)
 
 
 def test_share_counts_are_exact_under_concurrent_clicks_over_every_host(cluster: Cluster) -> None:
