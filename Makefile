@@ -38,9 +38,11 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## Debian's Chromium for the real-browser tests (Playwright drives it; no browser download)
+## Debian's Chromium for the real-browser tests (Playwright drives it; no browser download),
+## and nginx-light for the multi-host tests (nginx balancing several app hosts)
 browser:
 	@bash scripts/install-chromium.sh
+	@bash scripts/install-nginx.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

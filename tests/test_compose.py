@@ -9,6 +9,7 @@ import urllib.parse
 from pathlib import Path
 
 import yaml
+from support.balancer import nginx_serving
 from support.databases import unique_redis_prefix
 from support.servers import RELAXED, fetch, free_port, serving
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
+NGINX_SITE = (ROOT / "deploy" / "nginx.conf").read_text()
 ENV_EXAMPLE = dict(
     line.split("=", 1)
     for line in (ROOT / ".env.example").read_text().splitlines()
@@ -25,9 +27,9 @@ ENV_EXAMPLE = dict(
 )
 
 
-def test_stack_is_app_postgresql_and_redis_each_with_a_healthcheck() -> None:
+def test_stack_is_nginx_app_postgresql_and_redis_each_with_a_healthcheck() -> None:
     services = COMPOSE["services"]
-    assert set(services) == {"app", "db", "redis", "worker", "mailpit"}
+    assert set(services) == {"nginx", "app", "db", "redis", "worker", "mailpit"}
     assert services["mailpit"]["profiles"] == ["mail"]  # only when asked for
     assert services["db"]["image"] == "postgres:17"
     assert services["redis"]["image"].startswith("redis:7")
@@ -43,8 +45,31 @@ def test_app_waits_for_healthy_database_and_redis_and_binds_to_loopback() -> Non
         "db": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
     }
-    assert all(port.startswith("127.0.0.1:") for port in app["ports"])
     assert app["env_file"] == ".env"
+    # Only nginx is published (on loopback): `--scale app=3` needs the app to publish nothing.
+    assert "ports" not in app and app["expose"] == ["8000"]
+    nginx = COMPOSE["services"]["nginx"]
+    assert all(port.startswith("127.0.0.1:") for port in nginx["ports"])
+    assert nginx["depends_on"] == {"app": {"condition": "service_healthy"}}
+
+
+def test_nginx_balances_over_every_app_container_by_name() -> None:
+    nginx = COMPOSE["services"]["nginx"]
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in nginx["volumes"]
+    # Resolved per request through Docker's DNS, so scaled containers are all found.
+    assert re.search(r"^resolver 127\.0\.0\.11 ", NGINX_SITE, re.M)
+    assert "set $app_hosts http://app:8000;" in NGINX_SITE
+    assert "proxy_pass $app_hosts;" in NGINX_SITE
+    # The app trusts exactly the one proxy that nginx is, which sends one address.
+    assert COMPOSE["services"]["app"]["environment"]["COMMENTSVC_TRUSTED_PROXIES"] == 1
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in NGINX_SITE
+    assert "non_idempotent" not in NGINX_SITE  # a POST is never retried on another host
+
+
+def nginx_site_for(nginx_port: int, app_port: int) -> str:
+    """deploy/nginx.conf as shipped, pointed at a local app and port instead of Docker's."""
+    site = NGINX_SITE.replace("http://app:8000", f"http://127.0.0.1:{app_port}")
+    return site.replace("listen 80;", f"listen 127.0.0.1:{nginx_port};")
 
 
 def test_every_variable_is_set_or_defaulted() -> None:
@@ -109,21 +134,32 @@ def test_the_compose_command_line_runs_here_against_postgresql_and_redis(
         "GUNICORN_THREADS": "8",
         **RELAXED,
     }
-    env.pop("COMMENTSVC_TRUSTED_PROXIES")
     assert not {k for k in env if "${" in env[k]}, "unresolved variables"
-    with serving(list(app["command"]), env, port) as base:
+    nginx_port = free_port()
+    with (
+        serving(list(app["command"]), env, port) as base,
+        # The shipped deploy/nginx.conf in front, as the compose stack runs it.
+        nginx_serving(tmp_path / "nginx", nginx_port, nginx_site_for(nginx_port, port)) as front,
+    ):
         status, body, _ = fetch(base + "/readyz")
         assert status == 200 and '"redis":"ok"' in body.replace(" ", "")
         query = urllib.parse.urlencode({"url": "https://news.example/compose"})
         ua = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
         for _ in range(4):  # several requests, spread over both workers
-            assert fetch(f"{base}/embed?{query}")[0] == 200
+            assert fetch(f"{front}/embed?{query}")[0] == 200
         assert (
             fetch(
-                f"{base}/api/v1/shares", {"url": "https://news.example/compose", "network": "x"}, ua
+                f"{front}/api/v1/shares",
+                {"url": "https://news.example/compose", "network": "x"},
+                ua,
             )[0]
             == 202
         )
+        # The count API's long GET (100 article URLs) passes nginx's request-line limit.
+        many = urllib.parse.urlencode(
+            [("url", f"https://news.example/{'long-path-' * 10}{n}") for n in range(100)]
+        )
+        assert fetch(f"{front}/api/v1/counts?{many}")[0] == 200
         status, metrics, _ = fetch(base + "/metrics")
         # Metrics add up across the workers (multiprocess mode from the gunicorn config).
         served = re.search(
