@@ -12,6 +12,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from support.clicks import beacon_headers
 
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
@@ -159,7 +160,7 @@ def test_a_share_batch_counted_is_one_event(app, receiver, redis_url):
     app.config["REDIS_URL"] = redis_url
     client = app.test_client()
     for network in ("x", "x", "facebook"):
-        client.post("/api/v1/shares", data={**A, "network": network})
+        client.post("/api/v1/shares", data={**A, "network": network}, headers=beacon_headers())
     with app.app_context():
         flush_shares(wait=5)
     run_pass(app)

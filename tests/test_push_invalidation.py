@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from flask import Flask
 from support.admin import Admin, make_moderator
+from support.clicks import beacon_headers
 from support.databases import terminate_backend
 from support.readers import Reader
 from support.statements import sent_sql
@@ -37,7 +38,6 @@ pytestmark = [
 
 A = {"url": "https://news.example/pushed", "title": "Pushed article"}
 KEY = "https://news.example/pushed"
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
 TOKEN = re.compile(r'name="token" value="[^"]+"')
 
 
@@ -146,7 +146,9 @@ def _unapprove(app: Flask, other: Flask) -> None:
 
 
 def _share(app: Flask, other: Flask) -> None:
-    shared = other.test_client().post("/api/v1/shares", data={**A, "network": "x"}, headers=BROWSER)
+    shared = other.test_client().post(
+        "/api/v1/shares", data={**A, "network": "x"}, headers=beacon_headers()
+    )
     assert shared.status_code == 202
 
 
