@@ -264,8 +264,10 @@ def test_posts_and_moderation_show_on_the_next_views_through_every_host(cluster:
     views_until(reader, path, lambda page: "Held until approved" in page, cluster.hosts)
 
     # Now known, the commenter's next comment is published at once, through another host.
+    # (It is answered as a held one would be: the answer tells nobody whether an address has
+    # approved comments. Being seen on every host is what shows it was published.)
     status, posted, _ = reader.post_comment(url, "Straight through, seen everywhere", "a@e.org")
-    assert status == 201, posted
+    assert status in (201, 202), posted
     views_until(reader, path, lambda page: "Straight through" in page, cluster.hosts)
     # The widget page too, not only the JSON.
     embed = "/embed?" + urllib.parse.urlencode({"url": url})
@@ -311,7 +313,13 @@ def test_share_counts_are_exact_under_concurrent_clicks_over_every_host(cluster:
         status, body, host = reader.request(
             "/api/v1/shares",
             data={"url": url, "network": "x"},
-            headers={"Sec-Fetch-Dest": "empty", "Sec-Fetch-Mode": "no-cors"},
+            # The widget's beacon: from the widget's own origin (the balancer's address).
+            headers={
+                "Origin": cluster.base,
+                "Sec-Fetch-Site": "same-origin",
+                "Sec-Fetch-Dest": "empty",
+                "Sec-Fetch-Mode": "no-cors",
+            },
         )
         return url, status, host
 
