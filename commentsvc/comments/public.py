@@ -22,10 +22,14 @@ def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
         "author": comment.name,
         "website": comment.website or None,
         "body": comment.body,
-        "body_html": str(render_body(comment.body)),
+        # Markdown rendered when written; comments from before Markdown render as they did.
+        "body_html": comment.body_html
+        if comment.body_html is not None
+        else str(render_body(comment.body)),
         "created_at": comment.created_utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
         # A reply the site posted from the admin, so readers can tell it from a reader's.
         "from_site": comment.from_site,
+        "likes": comment.like_count or 0,
     }
     if own:
         # Spam is shown to its author as merely held: telling a spammer helps the spammer.

@@ -24,10 +24,12 @@ from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.embedding import embedding_origin, widget_params
 from commentsvc.comments.forms import CommentForm, new_comment_from
+from commentsvc.comments.markdown import HINT as MARKDOWN_HINT
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_key
 from commentsvc.comments.posting import comments_closed, post_comment
 from commentsvc.comments.public import public_comment, public_thread
 from commentsvc.comments.render import display_date
+from commentsvc.comments.sorting import SORTS, requested_sort
 from commentsvc.comments.submission import CommentError
 from commentsvc.comments.threads import CursorError, comment_page, cursor_for
 from commentsvc.comments.tokens import (
@@ -101,7 +103,8 @@ def post() -> Any:
     except CommentError as error:
         return render_widget(ref, form, status=error.status, form_error=error.message)
     mine = own_token([*own_comment_ids(request.args.get("mine")), comment.id])
-    target = widget_url(page=cursor_for(comment), mine=mine, _anchor=f"comment-{comment.id}")
+    sort = requested_sort(request.args.get("sort"))
+    target = widget_url(page=cursor_for(comment, sort), mine=mine, _anchor=f"comment-{comment.id}")
     # 303: the browser fetches the page with GET, so a reload never posts twice.
     return redirect(target, code=303)
 
@@ -130,9 +133,10 @@ def render_page(
 ) -> str:
     """Render the widget page for ``ref`` with ``form`` (fresh, or holding errors)."""
     article = find_article(ref.key)
+    sort = requested_sort(request.args.get("sort"))
     try:
         page = comment_page(
-            article, request.args.get("page"), own_comment_ids(request.args.get("mine"))
+            article, request.args.get("page"), own_comment_ids(request.args.get("mine")), sort
         )
     except CursorError as error:
         abort(400, str(error))
@@ -157,6 +161,10 @@ def render_page(
         show_comments="comments" in parts,
         closed=comments_closed(article),
         share=share_bar(ref, article) if "share" in parts else None,
+        sort=sort,
+        sorts=SORTS,
+        likes_on=current_app.config["LIKES"],
+        markdown_hint=MARKDOWN_HINT,
     )
 
 

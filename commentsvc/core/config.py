@@ -300,6 +300,20 @@ SETTINGS: tuple[Setting, ...] = (
         "driver's cursor) or execute (through SQLAlchemy's public Connection.execute, slower; "
         "for checking a SQLAlchemy upgrade).",
     ),
+    # Reader features (issue 17): sorting and likes.
+    Setting(
+        "DEFAULT_SORT",
+        "oldest",
+        one_of("oldest", "newest", "likes"),
+        "The order of threads when the page does not ask: oldest, newest or likes.",
+    ),
+    Setting("LIKES", True, BOOLEAN, "Show a Like button on each comment and count likes."),
+    Setting(
+        "RATE_LIMIT_LIKES",
+        "30 per minute;300 per hour",
+        RATE_LIMIT,
+        "Likes recorded per IP prefix, e.g. 30 per minute;300 per hour.",
+    ),
 )
 
 

@@ -15,6 +15,11 @@
   if (data.article) params.set("article", data.article);
   if (data.title || document.title) params.set("title", data.title || document.title);
   if (data.parts) params.set("parts", data.parts);
+  // The reader's chosen order (kept in this page's storage), else the publisher's data-sort.
+  var SORT_KEY = "commentsvc.sort:" + serviceOrigin;
+  var sort = null;
+  try { sort = window.localStorage.getItem(SORT_KEY); } catch (e) { /* storage blocked */ }
+  if (["oldest", "newest", "likes"].indexOf(sort || data.sort) >= 0) params.set("sort", sort || data.sort);
   // Where the widget may send its height; it checks this origin against its allowed list.
   params.set("origin", location.origin);
 
@@ -67,6 +72,8 @@
       iframe.contentWindow.postMessage({ type: "commentsvc:saved", author: readSaved() }, serviceOrigin);
     } else if (message.type === "commentsvc:save") {
       writeSaved(message.author);
+    } else if (message.type === "commentsvc:sort" && ["oldest", "newest", "likes"].indexOf(message.sort) >= 0) {
+      try { window.localStorage.setItem(SORT_KEY, message.sort); } catch (e) { /* blocked */ }
     } else if (message.type === "commentsvc:forget") {
       writeSaved(null);
     }
