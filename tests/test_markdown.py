@@ -54,7 +54,7 @@ def test_links_bare_or_written_get_rel_and_target() -> None:
         '<img src=x onerror="alert(1)">',
         "![pic](https://example.com/a.png)",
         '<a href="https://x.example" onclick="alert(1)">x</a>',
-        "[x](https://example.com \"t\" onmouseover=alert(1))",
+        '[x](https://example.com "t" onmouseover=alert(1))',
     ],
 )
 def test_no_images_raw_html_or_script_links(text: str) -> None:
@@ -91,7 +91,9 @@ def test_a_comment_from_before_markdown_renders_as_it_did(app, reader, client) -
         # What migration 0011 leaves on every older comment.
         db.session.execute(sa.text("UPDATE comments SET body_html = NULL"))
         db.session.commit()
-    body_html = client.get("/api/v1/comments", query_string=A).get_json()["comments"][0]["body_html"]
+    body_html = client.get("/api/v1/comments", query_string=A).get_json()["comments"][0][
+        "body_html"
+    ]
     assert body_html.startswith("<p>**not bold** &lt;i&gt;</p><p>see <a ")
     assert f'{REL} target="_blank">https://x.example/p</a>' in body_html
 

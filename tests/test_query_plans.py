@@ -51,7 +51,10 @@ def test_every_sort_order_reads_a_page_from_its_index(app, reader, client, sort)
         connection = db.session.connection().connection.driver_connection
         for extra in pages:
             with sent_statements(app) as sent:
-                assert client.get("/api/v1/comments", query_string={**query, **extra}).status_code == 200
+                assert (
+                    client.get("/api/v1/comments", query_string={**query, **extra}).status_code
+                    == 200
+                )
             top = [(s, p) for s, p in sent if "root_id IS NULL" in s and "ORDER BY" in s]
             assert len(top) == 1, sent
             statement, parameters = top[0]

@@ -96,9 +96,7 @@ def test_the_publishers_default_and_the_widget_links(reader, client) -> None:
 def test_posting_goes_back_to_the_page_of_the_comment_in_that_order(reader) -> None:
     for n in range(1, 4):
         reader.post(comment=f"top {n}", email=f"r{n}@example.com")
-    response = reader.post(
-        {**A, "sort": "newest"}, comment="newest of all", email="r8@example.com"
-    )
+    response = reader.post({**A, "sort": "newest"}, comment="newest of all", email="r8@example.com")
     assert response.status_code == 303
     assert "sort=newest" in response.location and "page=" not in response.location
     response = reader.post({**A, "sort": "oldest"}, comment="one more", email="r7@example.com")
