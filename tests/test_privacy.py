@@ -55,6 +55,20 @@ def public_responses(client, reader, posted) -> dict[str, object]:
     yield_["POST /api/v1/comments"] = reader.post_json(
         email="fresh2@example.com", comment="json one"
     )
+    for sort in ("newest", "likes"):
+        yield_[f"GET /embed sort={sort}"] = client.get(
+            "/embed", query_string={**embed, "sort": sort}
+        )
+        yield_[f"GET /api/v1/comments sort={sort}"] = client.get(
+            "/api/v1/comments", query_string={**embed, "sort": sort}
+        )
+    yield_["POST /api/v1/comments/1/like"] = client.post(
+        "/api/v1/comments/1/like", headers={"User-Agent": "Mozilla/5.0 Firefox/133.0"}
+    )
+    yield_["POST /api/v1/preview"] = client.post(
+        "/api/v1/preview", json={"comment": "**a preview** of https://x.example"}
+    )
+    yield_["GET /static/reader.js"] = client.get("/static/reader.js")
     yield_["GET /embed.js"] = client.get("/embed.js")
     yield_["GET /healthz"] = client.get("/healthz")
     yield_["GET /readyz"] = client.get("/readyz")
