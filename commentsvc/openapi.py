@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 
+from commentsvc.comments.sorting import SORTS
 from commentsvc.db import models
 from commentsvc.shares.counts import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS
 
@@ -136,6 +137,7 @@ def _schemas(config: Any) -> dict[str, Any]:
                 "body_html": _text("The comment rendered to safe HTML."),
                 "created_at": {"type": "string", "format": "date-time"},
                 "from_site": _text("A reply the site posted from the admin.", type="boolean"),
+                "likes": COUNT,
             },
             {"awaiting_moderation": _text("On the reader's own comments only.", type="boolean")},
             description="The public shape of a comment: never the email, IP or user agent.",
@@ -144,7 +146,16 @@ def _schemas(config: Any) -> dict[str, Any]:
             {
                 "article": _object({"key": STRING, "title": STRING, "comments": COUNT}),
                 "comments": {"type": "array", "items": _ref("Comment")},
-                "cursors": _object({"older": _nullable(STRING), "newer": _nullable(STRING)}),
+                "sort": _enum(*SORTS),
+                "cursors": _object(
+                    {
+                        "previous": _nullable(STRING),
+                        "next": _nullable(STRING),
+                        "older": _nullable(STRING),
+                        "newer": _nullable(STRING),
+                    },
+                    description="`previous`/`next` in any order; `older`/`newer` by time only.",
+                ),
             }
         ),
         "NewComment": _object(
@@ -230,7 +241,7 @@ def _paths() -> dict[str, Any]:
         status: _json(_ref("PostedComment"), text, Cache_Control=NO_STORE)
         for status, text in (("201", "Published."), ("202", "Held for moderation."))
     }
-    cursor = {"type": "string", "pattern": "^(last|[ab][0-9]{1,10})$"}
+    cursor = {"type": "string", "pattern": "^(last|[ab]([0-9]{1,10}\\.)?[0-9]{1,10})$"}
     token = _object({"token": _text("Valid for this article only, after a few seconds.")})
     counts = _object({"articles": {"type": "object", "additionalProperties": _ref("Counts")}})
     health = _object({"status": _enum("ok")})
@@ -257,7 +268,8 @@ def _paths() -> dict[str, Any]:
                 },
                 parameters=[
                     *ARTICLE_PARAMS,
-                    _query("cursor", "`cursors.older`/`newer`; `last`: newest page.", cursor),
+                    _query("cursor", "`cursors.previous`/`next`; `last`: the last page.", cursor),
+                    _query("sort", "oldest, newest or likes (most liked first).", _enum(*SORTS)),
                     _query("mine", "Also show the holder's own held comments.", STRING),
                 ],
             ),
@@ -273,6 +285,34 @@ def _paths() -> dict[str, Any]:
                     **DATABASE_DOWN,
                 },
             ),
+        },
+        "/api/v1/preview": _post(
+            "The comment text rendered as it will be shown (Markdown, sanitised)",
+            {"application/json": _object({"comment": _text("The text.", pattern=PROSE)})},
+            {
+                "200": _json(_object({"html": STRING}), "The HTML.", Cache_Control=NO_STORE),
+                "400": _error("No text, or longer than a comment may be."),
+            },
+        ),
+        "/api/v1/comments/{comment_id}/like": {
+            "post": {
+                "summary": "Like a published comment (once per reader; bots are not counted)",
+                "parameters": [
+                    {"name": "comment_id", "in": "path", "required": True, "schema": ID}
+                ],
+                "responses": {
+                    "200": _json(
+                        _object({"counted": {"type": "boolean"}, "likes": COUNT}),
+                        "Whether this like counted, and the comment's likes.",
+                        Cache_Control=NO_STORE,
+                    ),
+                    "303": {"description": "From the widget's form: back to the widget."},
+                    "403": _error("Sent from another site."),
+                    "404": _error("No such published comment, or likes are off."),
+                    **TOO_LARGE_OR_MANY,
+                    **DATABASE_DOWN,
+                },
+            }
         },
         "/api/v1/form-token": _get(
             "A form token, needed to post a comment on this article",

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
 from commentsvc.comments.models import CommentLike
 from commentsvc.core.limits import Limit
 from commentsvc.db.connections import upsert_for, write_transaction
-from commentsvc.db.models import Comment, Status
+from commentsvc.db.models import MAX_ID, Comment, Status
 from commentsvc.db.statements import Statement
 from commentsvc.shares.bots import is_bot
 from commentsvc.shares.dedupe import daily_salt
@@ -51,7 +52,7 @@ _COMMENT = Statement(
 )
 
 
-def _remember(dialect: str) -> object:
+def _remember(dialect: str) -> Any:
     return (
         upsert_for(dialect, _LIKES)
         .values(comment_id=bindparam("comment_id"), fingerprint=bindparam("fingerprint"))
@@ -71,6 +72,8 @@ _INCREMENT = Statement(
 
 def like_comment(comment_id: int, ip_prefix: str, user_agent: str) -> LikeResult:
     """Count one reader's like of an approved comment, once; raises LikeRefused otherwise."""
+    if not 0 < comment_id <= MAX_ID:
+        raise LikeRefused("That comment cannot be liked: it is not published.")
     # The salt first: it may need a write of its own, outside the like's transaction.
     key = like_fingerprint(comment_id, ip_prefix, user_agent)
     with write_transaction() as connection:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from commentsvc.core.extensions import db
 
 
-class CommentLike(db.Model):
+class CommentLike(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
     """One reader's like of one comment, recognised by a salted fingerprint (no IP, no cookie).
 
     The fingerprint is a hash of (the day's random salt, IP prefix, user agent, comment), as

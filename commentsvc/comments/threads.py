@@ -108,6 +108,7 @@ def comment_page(
     if top:
         page.older = f"b{format_key(sort_key(top[0], sort))}" if previous_exists else None
         page.newer = f"a{format_key(sort_key(top[-1], sort))}" if next_exists else None
+    own_window: tuple[int, int | None] | None
     if sort == "oldest":
         low = top[0].id if (top and previous_exists) else (bound[0] if bound else 0)
         high = top[-1].id if next_exists and top else None
