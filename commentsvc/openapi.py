@@ -138,6 +138,8 @@ def _schemas(config: Any) -> dict[str, Any]:
                 "created_at": {"type": "string", "format": "date-time"},
                 "from_site": _text("A reply the site posted from the admin.", type="boolean"),
                 "likes": COUNT,
+                "edited": _text("Its author edited it.", type="boolean"),
+                "deleted": _text("Deleted by its author; kept for its replies.", type="boolean"),
             },
             {"awaiting_moderation": _text("On the reader's own comments only.", type="boolean")},
             description="The public shape of a comment: never the email, IP or user agent.",
@@ -195,7 +197,8 @@ def _schemas(config: Any) -> dict[str, Any]:
             {
                 "comment": _ref("Comment"),
                 "mine": _text("Pass as `mine=` to see your own comments while they are held."),
-            }
+            },
+            {"edit_token": _text("Edits or deletes this comment for `EDIT_MINUTES`.")},
         ),
         "ShareClick": _object(
             {"network": _enum(*config["SHARE_NETWORKS"])},
@@ -309,6 +312,56 @@ def _paths() -> dict[str, Any]:
                     "303": {"description": "From the widget's form: back to the widget."},
                     "403": _error("Sent from another site."),
                     "404": _error("No such published comment, or likes are off."),
+                    **TOO_LARGE_OR_MANY,
+                    **DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/comments/{comment_id}/edit": {
+            "post": {
+                "summary": "Edit one's own comment within the window (its edit token)",
+                "parameters": [
+                    {"name": "comment_id", "in": "path", "required": True, "schema": ID}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _object({"token": STRING, "comment": STRING})
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        _object({"comment": _ref("Comment")}), "Edited.", Cache_Control=NO_STORE
+                    ),
+                    "400": _error("Not JSON, or the new text is refused."),
+                    "403": _error("Not the author's token, or the window has passed."),
+                    "404": _error("No such comment."),
+                    **TOO_LARGE_OR_MANY,
+                    **DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/comments/{comment_id}/delete": {
+            "post": {
+                "summary": "Delete one's own comment within the window (its edit token)",
+                "parameters": [
+                    {"name": "comment_id", "in": "path", "required": True, "schema": ID}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _object({"token": STRING})}},
+                },
+                "responses": {
+                    "200": _json(
+                        _object({"deleted": {"type": "boolean"}}),
+                        "Deleted.",
+                        Cache_Control=NO_STORE,
+                    ),
+                    "400": _error("Not JSON."),
+                    "403": _error("Not the author's token, or the window has passed."),
+                    "404": _error("No such comment."),
                     **TOO_LARGE_OR_MANY,
                     **DATABASE_DOWN,
                 },

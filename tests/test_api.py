@@ -16,6 +16,8 @@ PUBLIC_FIELDS = {
     "created_at",
     "from_site",
     "likes",
+    "edited",
+    "deleted",
 }
 
 

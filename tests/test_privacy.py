@@ -69,6 +69,14 @@ def public_responses(client, reader, posted) -> dict[str, object]:
         "/api/v1/preview", json={"comment": "**a preview** of https://x.example"}
     )
     yield_["GET /static/reader.js"] = client.get("/static/reader.js")
+    own = reader.post_json(email="editor@example.com", comment="mine to edit", **A).get_json()
+    yield_["POST /api/v1/comments/1/edit"] = client.post(
+        f"/api/v1/comments/{own['comment']['id']}/edit",
+        json={"token": own["edit_token"], "comment": "edited text"},
+    )
+    yield_["POST /api/v1/comments/1/delete"] = client.post(
+        "/api/v1/comments/1/delete", json={"token": "not-mine"}
+    )
     yield_["GET /embed.js"] = client.get("/embed.js")
     yield_["GET /healthz"] = client.get("/healthz")
     yield_["GET /readyz"] = client.get("/readyz")

@@ -21,6 +21,7 @@ from commentsvc.comments.threads import CursorError, Page, comment_page
 from commentsvc.comments.tokens import (
     TokenError,
     check_form_token,
+    edit_token,
     form_token,
     own_comment_ids,
     own_token,
@@ -167,6 +168,9 @@ def create_comment() -> Any:
     mine = own_token([*own_comment_ids(payload.get("mine")), comment.id])
     status = 201 if comment.status == Status.APPROVED else 202
     body = {"comment": public_comment(comment, own=True), "mine": mine}
+    if current_app.config["EDIT_MINUTES"]:
+        # The author's key to edit or delete this comment for a while; kept by the host page.
+        body["edit_token"] = edit_token(comment.id)
     return jsonify(body), status, {"Cache-Control": "no-store"}
 
 

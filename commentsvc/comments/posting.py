@@ -168,6 +168,8 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
             "user_agent": new.user_agent[:MAX_USER_AGENT_LENGTH],
             "from_site": False,
             "like_count": 0,
+            "edited_at": None,
+            "deleted_at": None,
         }
         comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
         if values["status"] == Status.APPROVED:

@@ -8,6 +8,8 @@ from commentsvc.comments.render import render_body
 from commentsvc.comments.threads import Node
 from commentsvc.db.models import Comment, Status
 
+DELETED_HTML = "<p>This comment was deleted.</p>"
+
 
 def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
     """The allow-listed fields of ``comment`` for HTML and JSON alike.
@@ -30,7 +32,12 @@ def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
         # A reply the site posted from the admin, so readers can tell it from a reader's.
         "from_site": comment.from_site,
         "likes": comment.like_count or 0,
+        "edited": comment.edited_at is not None,
+        "deleted": comment.deleted_at is not None,
     }
+    if comment.deleted_at is not None:
+        # Deleted by its author but kept for its replies: only its place remains.
+        shape.update(author="", website=None, body="", body_html=DELETED_HTML)
     if own:
         # Spam is shown to its author as merely held: telling a spammer helps the spammer.
         shape["awaiting_moderation"] = comment.status != Status.APPROVED

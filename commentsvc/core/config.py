@@ -314,6 +314,13 @@ SETTINGS: tuple[Setting, ...] = (
         RATE_LIMIT,
         "Likes recorded per IP prefix, e.g. 30 per minute;300 per hour.",
     ),
+    Setting(
+        "EDIT_MINUTES",
+        10,
+        WHOLE_NUMBER,
+        "Minutes after posting during which the author can edit or delete their comment "
+        "(0: never).",
+    ),
 )
 
 

@@ -114,6 +114,9 @@ class Comment(db.Model):
     body_html: Mapped[str | None] = mapped_column(Text, default=None)
     # Kept in step with comment_likes (commentsvc.comments.likes), in the same transaction.
     like_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Set when the author edited it, or deleted it while it had replies (commentsvc.comments.editing).
+    edited_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
 
     article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
 

@@ -1,4 +1,5 @@
-"""Reader features (issue 17): rendered Markdown, likes and the index of the "most liked" order.
+"""Reader features (issue 17): rendered Markdown, likes, the index of the "most liked" order,
+and when an author edited or deleted their comment.
 
 Existing comments keep ``body_html`` NULL and render as before (plain text, paragraphs, links).
 
@@ -24,6 +25,8 @@ def upgrade():
         batch_op.add_column(
             sa.Column('like_count', sa.Integer(), server_default='0', nullable=False)
         )
+        batch_op.add_column(sa.Column('edited_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(
             'ix_comments_article_likes',
             ['article_id', 'status', 'root_id', 'like_count', 'id'],
@@ -42,5 +45,7 @@ def downgrade():
     op.drop_table('comment_likes')
     with op.batch_alter_table('comments', schema=None) as batch_op:
         batch_op.drop_index('ix_comments_article_likes')
+        batch_op.drop_column('deleted_at')
+        batch_op.drop_column('edited_at')
         batch_op.drop_column('like_count')
         batch_op.drop_column('body_html')
