@@ -87,7 +87,7 @@ def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
         .where(Comment.id == comment.id, Comment.status == before)
         .values(body=body, body_html=render_markdown(body), edited_at=utcnow(), status=status)
     )
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]
         db.session.rollback()
         raise EditRefused("This comment was just changed by a moderator; reload the page.")
     if before == Status.APPROVED and status != Status.APPROVED:
@@ -124,7 +124,7 @@ def delete_own(comment_id: int, token: str | None) -> None:
             .where(Comment.id == comment.id, Comment.status == before)
             .values(status=Status.TRASH.value)
         )
-        if result.rowcount == 1 and before == Status.APPROVED:
+        if result.rowcount == 1 and before == Status.APPROVED:  # type: ignore[attr-defined]
             adjust_approved_count(comment.article_id, -1)
         detail = "deleted (moved to the trash)"
     log(AUTHOR, "delete", comment_id=comment.id, article_id=comment.article_id, detail=detail)
