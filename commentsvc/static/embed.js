@@ -58,6 +58,21 @@
     } catch (e) { /* storage blocked or full: nothing is remembered */ }
   }
 
+  var EDIT_KEY = "commentsvc.edit:" + serviceOrigin;
+  function editTokens(add) {
+    var tokens = {};
+    try { tokens = JSON.parse(window.localStorage.getItem(EDIT_KEY) || "{}") || {}; } catch (e) { tokens = {}; }
+    var now = Date.now();
+    Object.keys(tokens).forEach(function (id) {
+      if (!tokens[id] || !(tokens[id].until > now)) delete tokens[id];
+    });
+    if (add && typeof add === "object" && typeof add.token === "string" && isFinite(add.id)) {
+      tokens[String(add.id)] = { token: add.token.slice(0, 300), until: Number(add.until) };
+    }
+    try { window.localStorage.setItem(EDIT_KEY, JSON.stringify(tokens)); } catch (e) { /* blocked */ }
+    return tokens;
+  }
+
   window.addEventListener("message", function (event) {
     // Only our own widget, in our own iframe, may resize it or scroll the page.
     if (event.origin !== serviceOrigin || event.source !== iframe.contentWindow) return;
@@ -74,6 +89,9 @@
       writeSaved(message.author);
     } else if (message.type === "commentsvc:sort" && ["oldest", "newest", "likes"].indexOf(message.sort) >= 0) {
       try { window.localStorage.setItem(SORT_KEY, message.sort); } catch (e) { /* blocked */ }
+    } else if (message.type === "commentsvc:edit-tokens") {
+      // Per-comment edit tokens (issue 17): kept here, never in a cookie; expired ones dropped.
+      iframe.contentWindow.postMessage({ type: "commentsvc:edit-tokens", tokens: editTokens(message.add) }, serviceOrigin);
     } else if (message.type === "commentsvc:forget") {
       writeSaved(null);
     }

@@ -94,3 +94,29 @@ def test_markdown_preview_sorting_and_likes(page: Page, sites: Any) -> None:
     expect(like.locator(".comment-like-count")).to_have_text("1")
     with sites.app.app_context():
         assert db.session.get(Comment, first).like_count == 1
+
+    # Edit within the window, from the same browser: the token is in the host page's storage.
+    frame = comments_frame(page)
+    own = frame.locator(f"#comment-{first}")
+    own.get_by_role("button", name="Edit").click()
+    expect(own.locator(".comment-edit-text")).to_have_value("**Both** sides, `x < y`")
+    own.locator(".comment-edit-text").fill("**Both** sides, fixed")
+    own.get_by_role("button", name="Save").click()
+    expect(own.locator(".comment-content")).to_have_text("Both sides, fixed")
+    expect(own.locator(".comment-edited")).to_have_text("edited")
+    page.reload()
+    frame = comments_frame(page)
+    expect(frame.locator(f"#comment-{first} .comment-content strong")).to_have_text("Both")
+    expect(frame.locator(f"#comment-{first} .comment-edited")).to_be_visible()
+    # Delete: without replies it disappears, for everybody.
+    page.once("dialog", lambda dialog: dialog.accept())
+    frame.locator(f"#comment-{second}").get_by_role("button", name="Delete").click()
+    expect(frame.locator(f"#comment-{second}")).to_have_count(0)
+    page.reload()
+    expect(comments_frame(page).locator(".comment-list > li.comment")).to_have_count(1)
+    # Another browser holds no token: no buttons.
+    other = page.context.browser.new_context(user_agent=DESKTOP_CHROME).new_page()
+    other.goto(sites.script_article)
+    expect(comments_frame(other).locator(f"#comment-{first} .comment-content")).to_be_visible()
+    expect(comments_frame(other).locator(".comment-own")).to_have_count(0)
+    other.context.close()
