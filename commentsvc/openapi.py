@@ -140,6 +140,7 @@ def _schemas(config: Any) -> dict[str, Any]:
                 "likes": COUNT,
                 "edited": _text("Its author edited it.", type="boolean"),
                 "deleted": _text("Deleted by its author; kept for its replies.", type="boolean"),
+                "featured": _text("Featured by a moderator.", type="boolean"),
             },
             {"awaiting_moderation": _text("On the reader's own comments only.", type="boolean")},
             description="The public shape of a comment: never the email, IP or user agent.",

@@ -264,6 +264,8 @@ PAST_TENSE = {
     "trash": "moved to the trash",
     "restore": "restored to pending",
     "delete": "deleted permanently",
+    "feature": "featured",
+    "unfeature": "no longer featured",
 }
 
 

@@ -170,6 +170,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
             "like_count": 0,
             "edited_at": None,
             "deleted_at": None,
+            "featured_at": None,
         }
         comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
         if values["status"] == Status.APPROVED:

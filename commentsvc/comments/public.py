@@ -34,6 +34,7 @@ def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
         "likes": comment.like_count or 0,
         "edited": comment.edited_at is not None,
         "deleted": comment.deleted_at is not None,
+        "featured": comment.featured_at is not None,
     }
     if comment.deleted_at is not None:
         # Deleted by its author but kept for its replies: only its place remains.

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.embedding import embedding_origin, widget_params
+from commentsvc.comments.featured import featured_comments
 from commentsvc.comments.forms import CommentForm, new_comment_from
 from commentsvc.comments.markdown import HINT as MARKDOWN_HINT
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_key
@@ -163,6 +164,10 @@ def render_page(
         share=share_bar(ref, article) if "share" in parts else None,
         sort=sort,
         sorts=SORTS,
+        # Above the thread's first page only.
+        featured=[public_comment(c) for c in featured_comments(article)]
+        if not request.args.get("page")
+        else [],
         likes_on=current_app.config["LIKES"],
         markdown_hint=MARKDOWN_HINT,
     )

@@ -88,6 +88,8 @@ class Comment(db.Model):
         Index("ix_comments_email_created_at", "email", "created_at"),
         # Reader features (issue 17): a page of top-level comments, most liked first.
         Index("ix_comments_article_likes", "article_id", "status", "root_id", "like_count", "id"),
+        # The featured comments of an article.
+        Index("ix_comments_article_featured", "article_id", "featured_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -117,6 +119,8 @@ class Comment(db.Model):
     # Set when the author edited it, or deleted it while it had replies (commentsvc.comments.editing).
     edited_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
+    # Set while a moderator features it (commentsvc.comments.featured): shown above the thread.
+    featured_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
 
     article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
 

@@ -1,5 +1,5 @@
 """Reader features (issue 17): rendered Markdown, likes, the index of the "most liked" order,
-and when an author edited or deleted their comment.
+when an author edited or deleted their comment, and featured comments.
 
 Existing comments keep ``body_html`` NULL and render as before (plain text, paragraphs, links).
 
@@ -27,6 +27,10 @@ def upgrade():
         )
         batch_op.add_column(sa.Column('edited_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('featured_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(
+            'ix_comments_article_featured', ['article_id', 'featured_at'], unique=False
+        )
         batch_op.create_index(
             'ix_comments_article_likes',
             ['article_id', 'status', 'root_id', 'like_count', 'id'],
@@ -45,6 +49,8 @@ def downgrade():
     op.drop_table('comment_likes')
     with op.batch_alter_table('comments', schema=None) as batch_op:
         batch_op.drop_index('ix_comments_article_likes')
+        batch_op.drop_index('ix_comments_article_featured')
+        batch_op.drop_column('featured_at')
         batch_op.drop_column('deleted_at')
         batch_op.drop_column('edited_at')
         batch_op.drop_column('like_count')
