@@ -141,6 +141,8 @@ def _schemas(config: Any) -> dict[str, Any]:
                 "edited": _text("Its author edited it.", type="boolean"),
                 "deleted": _text("Deleted by its author; kept for its replies.", type="boolean"),
                 "featured": _text("Featured by a moderator.", type="boolean"),
+                "avatar": _text("The path of its avatar (an SVG named by a keyed hash)."),
+                "badge": _nullable(_enum("staff")),
             },
             {"awaiting_moderation": _text("On the reader's own comments only.", type="boolean")},
             description="The public shape of a comment: never the email, IP or user agent.",

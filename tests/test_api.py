@@ -19,6 +19,8 @@ PUBLIC_FIELDS = {
     "edited",
     "deleted",
     "featured",
+    "avatar",
+    "badge",
 }
 
 

@@ -69,6 +69,8 @@ def public_responses(client, reader, posted) -> dict[str, object]:
         "/api/v1/preview", json={"comment": "**a preview** of https://x.example"}
     )
     yield_["GET /static/reader.js"] = client.get("/static/reader.js")
+    avatar = client.get("/api/v1/comments", query_string=embed).get_json()["comments"][0]["avatar"]
+    yield_["GET /avatar/x.svg"] = client.get(avatar)
     own = reader.post_json(email="editor@example.com", comment="mine to edit", **A).get_json()
     yield_["POST /api/v1/comments/1/edit"] = client.post(
         f"/api/v1/comments/{own['comment']['id']}/edit",

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app, url_for
+
+from commentsvc.comments.avatars import avatar_key
 from commentsvc.comments.render import render_body
 from commentsvc.comments.threads import Node
 from commentsvc.db.models import Comment, Status
 
 DELETED_HTML = "<p>This comment was deleted.</p>"
+
+
+def is_staff(comment: Comment) -> bool:
+    """A reply from the site, or a comment from one of ``STAFF_EMAILS`` (any case)."""
+    if comment.from_site:
+        return True
+    staff = current_app.config["STAFF_EMAILS"]
+    if not staff or not comment.email:
+        return False
+    return comment.email.strip().lower() in {e.strip().lower() for e in _words(staff)}
+
+
+def _words(value: object) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [w for w in str(value).replace("\n", ",").split(",") if w.strip()]
 
 
 def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
@@ -35,6 +54,12 @@ def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
         "edited": comment.edited_at is not None,
         "deleted": comment.deleted_at is not None,
         "featured": comment.featured_at is not None,
+        # Decided here from the stored email, which never leaves the server.
+        "badge": "staff" if is_staff(comment) else None,
+        # A keyed hash (see comments/avatars.py): nobody can test a guessed address against it.
+        "avatar": url_for(
+            "avatars.avatar", key=avatar_key(comment.email or "", bool(comment.from_site))
+        ),
     }
     if comment.deleted_at is not None:
         # Deleted by its author but kept for its replies: only its place remains.

@@ -321,6 +321,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes after posting during which the author can edit or delete their comment "
         "(0: never).",
     ),
+    Setting(
+        "STAFF_EMAILS",
+        "",
+        WORDS,
+        "Emails (comma- or newline-separated) whose comments show a Staff badge.",
+    ),
 )
 
 
