@@ -70,6 +70,13 @@ def test_markdown_preview_sorting_and_likes(page: Page, sites: Any) -> None:
     expect(frame.locator(".comment-list > li.comment")).to_have_count(2)
     first, second = ids_in_order(frame)
     assert first < second
+    # Avatars: drawn by our origin, one per commenter, named by nothing readable.
+    avatars = frame.locator(".comment-list img.avatar")
+    expect(avatars).to_have_count(2)
+    sources = avatars.evaluate_all("els => els.map(e => e.getAttribute('src'))")
+    assert sources[0] != sources[1] and all(s.startswith("/avatar/") for s in sources)
+    assert "first" not in "".join(sources) and "example" not in "".join(sources)
+    assert avatars.evaluate_all("els => els.every(e => e.complete && e.naturalWidth > 0)")
     frame.locator(".comment-sort a[data-sort=newest]").click()
     expect(frame.locator(".comment-sort a[data-sort=newest]")).to_have_attribute(
         "aria-current", "true"
