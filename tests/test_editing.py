@@ -107,3 +107,31 @@ def test_no_token_when_editing_is_off(reader, client) -> None:
     body = reader.post_json(comment="final").get_json()
     assert "edit_token" not in body
     assert edit(client, body["comment"]["id"], "x", "y").status_code == 403
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_without_javascript_through_the_link_in_the_redirect(app, reader, client) -> None:
+    response = reader.post(comment="No script here")
+    assert response.status_code == 303 and "edit=" in response.location
+    page = client.get(response.location).get_data(as_text=True)
+    assert 'class="comment-own-edit"' in page and ">No script here</textarea>" in page
+    token = page.split('name="token" value="', 1)[1].split('"', 1)[0]
+    back = page.split('name="back" value="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    saved = client.post(
+        "/api/v1/comments/1/own",
+        data={"token": token, "back": back, "comment": "Fixed", "do": "edit"},
+    )
+    assert saved.status_code == 303
+    assert ">Fixed</textarea>" in client.get(saved.location).get_data(as_text=True)
+    # The public page never carries the edit form.
+    public = reader.widget(**A).get_data(as_text=True)
+    assert "Fixed" in public and "comment-own-edit" not in public
+    gone = client.post(
+        "/api/v1/comments/1/own", data={"token": token, "back": back, "do": "delete"}
+    )
+    assert gone.status_code == 303
+    assert client.get("/api/v1/comments", query_string=A).get_json()["comments"] == []
+    assert (
+        client.post("/api/v1/comments/1/own", data={"token": "forged", "do": "delete"}).status_code
+        == 403
+    )

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select, update
 
 from commentsvc.comments.models import CommentLike
 from commentsvc.core.limits import Limit
-from commentsvc.db.connections import upsert_for, write_transaction
+from commentsvc.db.connections import read_connection, upsert_for, write_transaction
 from commentsvc.db.models import MAX_ID, Comment, Status
 from commentsvc.db.statements import Statement
 from commentsvc.shares.bots import is_bot
@@ -74,14 +74,19 @@ def like_comment(comment_id: int, ip_prefix: str, user_agent: str) -> LikeResult
     """Count one reader's like of an approved comment, once; raises LikeRefused otherwise."""
     if not 0 < comment_id <= MAX_ID:
         raise LikeRefused("That comment cannot be liked: it is not published.")
-    # The salt first: it may need a write of its own, outside the like's transaction.
+    # Refusals first, storing nothing (not even today's salt).
+    with read_connection() as connection:
+        row = _COMMENT.first(connection, id=comment_id)
+    if row is None or row.status != Status.APPROVED:
+        raise LikeRefused("That comment cannot be liked: it is not published.")
+    if is_bot(user_agent):
+        return LikeResult(False, row.like_count)
+    # The salt before the transaction: it may need a write of its own.
     key = like_fingerprint(comment_id, ip_prefix, user_agent)
     with write_transaction() as connection:
         row = _COMMENT.first(connection, id=comment_id)
         if row is None or row.status != Status.APPROVED:
             raise LikeRefused("That comment cannot be liked: it is not published.")
-        if is_bot(user_agent):
-            return LikeResult(False, row.like_count)
         # Concurrent likes from one reader: the primary key lets exactly one insert through.
         if not _REMEMBER.write(connection, comment_id=comment_id, fingerprint=key):
             return LikeResult(False, row.like_count)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, request
 
 from commentsvc.comments.editing import delete_own, edit_own
 from commentsvc.comments.public import public_comment
@@ -57,6 +57,27 @@ def delete(comment_id: int) -> Any:
     except CommentError as error:
         return error_response(error.status, error.message, error.code)
     return jsonify({"deleted": True}), 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/comments/<int:comment_id>/own")
+@comment_limit
+def edit_form(comment_id: int) -> Any:
+    """The widget's edit form without JavaScript: save (``do=edit``) or delete, then go back."""
+    if not 0 < comment_id <= MAX_ID:
+        abort(404, "That comment does not exist.")
+    token = request.form.get("token")
+    try:
+        if request.form.get("do") == "delete":
+            delete_own(comment_id, token)
+        else:
+            edit_own(comment_id, token, request.form.get("comment") or "")
+    except CommentError as error:
+        abort(error.status, error.message)
+    back = request.form.get("back") or ""
+    if not back.startswith("/embed?") or "\\" in back:
+        return jsonify({"done": True}), 200, {"Cache-Control": "no-store"}
+    # Back to the page, still holding the token while its window lasts.
+    return redirect(f"{back}&edit={token}#comment-{comment_id}", code=303)
 
 
 def init_app(app: Flask) -> None:

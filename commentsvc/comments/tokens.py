@@ -130,3 +130,15 @@ def check_edit_token(token: str | None, comment_id: int) -> None:
         ) from None
     if not isinstance(data, dict) or data.get("c") != comment_id:
         raise TokenError("Only its author can change this comment, from the same browser.")
+
+
+def edit_token_comment(token: str | None) -> int | None:
+    """The comment a valid, unexpired edit token names; None otherwise."""
+    if not token:
+        return None
+    try:
+        data = _serializer("edit").loads(token, max_age=current_app.config["EDIT_MINUTES"] * 60)
+    except BadSignature:
+        return None
+    comment_id = data.get("c") if isinstance(data, dict) else None
+    return comment_id if isinstance(comment_id, int) else None

@@ -36,6 +36,8 @@ from commentsvc.comments.threads import CursorError, comment_page, cursor_for
 from commentsvc.comments.tokens import (
     TokenError,
     check_form_token,
+    edit_token,
+    edit_token_comment,
     form_token,
     own_comment_ids,
     own_token,
@@ -67,8 +69,8 @@ def embed() -> Any:
     # The share bar shows database counts: move clicks buffered in Redis there when due, so
     # they do not wait for the next click (a per-process clock check when not due).
     flush_if_due()
-    if request.args.get("mine"):
-        # The page shows the reader's own held comments: theirs alone, never stored.
+    if request.args.get("mine") or request.args.get("edit"):
+        # The page shows the reader's own held comments or edit form: theirs alone, never stored.
         return render_widget(ref, CommentForm(formdata=None))
     return public_widget(ref)
 
@@ -105,7 +107,11 @@ def post() -> Any:
         return render_widget(ref, form, status=error.status, form_error=error.message)
     mine = own_token([*own_comment_ids(request.args.get("mine")), comment.id])
     sort = requested_sort(request.args.get("sort"))
-    target = widget_url(page=cursor_for(comment, sort), mine=mine, _anchor=f"comment-{comment.id}")
+    # Without JavaScript the edit token travels in this link (issue 17).
+    edit = edit_token(comment.id) if current_app.config["EDIT_MINUTES"] else None
+    target = widget_url(
+        page=cursor_for(comment, sort), mine=mine, edit=edit, _anchor=f"comment-{comment.id}"
+    )
     # 303: the browser fetches the page with GET, so a reload never posts twice.
     return redirect(target, code=303)
 
@@ -169,6 +175,7 @@ def render_page(
         if not request.args.get("page")
         else [],
         likes_on=current_app.config["LIKES"],
+        edit_for=edit_token_comment(request.args.get("edit")),
         markdown_hint=MARKDOWN_HINT,
     )
 
