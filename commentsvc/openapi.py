@@ -370,6 +370,34 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/v1/comments/{comment_id}/own": {
+            "post": {
+                "summary": "The widget's edit form without JavaScript: save or delete, then back",
+                "parameters": [
+                    {"name": "comment_id", "in": "path", "required": True, "schema": ID}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": _object(
+                                {"token": STRING},
+                                {"comment": STRING, "do": _enum("edit", "delete"), "back": STRING},
+                            )
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_object({"done": {"type": "boolean"}}), "Done (no `back`)."),
+                    "303": {"description": "Done: back to the widget page."},
+                    "400": _error("The new text is refused."),
+                    "403": _error("Not the author's token, or the window has passed."),
+                    "404": _error("No such comment."),
+                    **TOO_LARGE_OR_MANY,
+                    **DATABASE_DOWN,
+                },
+            }
+        },
         "/api/v1/form-token": _get(
             "A form token, needed to post a comment on this article",
             {"200": _json(token, "The token.", Cache_Control=NO_STORE), **BAD_REQUEST},

@@ -76,6 +76,11 @@ def public_responses(client, reader, posted) -> dict[str, object]:
         f"/api/v1/comments/{own['comment']['id']}/edit",
         json={"token": own["edit_token"], "comment": "edited text"},
     )
+    edit_link = reader.post(A, email="nojs.editor@example.com", comment="no script")
+    yield_["GET /embed (edit link)"] = client.get(edit_link.headers["Location"])
+    yield_["POST /api/v1/comments/1/own"] = client.post(
+        "/api/v1/comments/1/own", data={"token": "not-mine", "do": "delete"}
+    )
     yield_["POST /api/v1/comments/1/delete"] = client.post(
         "/api/v1/comments/1/delete", json={"token": "not-mine"}
     )
