@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from commentsvc import admin, notify, openapi
-from commentsvc.comments import api_views, page_cache, widget_views
+from commentsvc.comments import api_views, avatar_views, own_views, page_cache, widget_views
 from commentsvc.core import errors, health, limits, observability, security, static_files
 from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
 from commentsvc.core.extensions import csrf, db
@@ -58,6 +58,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     page_cache.init_app(app)
     widget_views.init_app(app)
     api_views.init_app(app)
+    own_views.init_app(app)
+    avatar_views.init_app(app)
     share_views.init_app(app)
     notify.init_app(app)
     openapi.init_app(app)

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 
+from commentsvc.comments.sorting import SORTS
 from commentsvc.db import models
 from commentsvc.shares.counts import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS
 
@@ -136,6 +137,12 @@ def _schemas(config: Any) -> dict[str, Any]:
                 "body_html": _text("The comment rendered to safe HTML."),
                 "created_at": {"type": "string", "format": "date-time"},
                 "from_site": _text("A reply the site posted from the admin.", type="boolean"),
+                "likes": COUNT,
+                "edited": _text("Its author edited it.", type="boolean"),
+                "deleted": _text("Deleted by its author; kept for its replies.", type="boolean"),
+                "featured": _text("Featured by a moderator.", type="boolean"),
+                "avatar": _text("The path of its avatar (an SVG named by a keyed hash)."),
+                "badge": _nullable(_enum("staff")),
             },
             {"awaiting_moderation": _text("On the reader's own comments only.", type="boolean")},
             description="The public shape of a comment: never the email, IP or user agent.",
@@ -144,7 +151,16 @@ def _schemas(config: Any) -> dict[str, Any]:
             {
                 "article": _object({"key": STRING, "title": STRING, "comments": COUNT}),
                 "comments": {"type": "array", "items": _ref("Comment")},
-                "cursors": _object({"older": _nullable(STRING), "newer": _nullable(STRING)}),
+                "sort": _enum(*SORTS),
+                "cursors": _object(
+                    {
+                        "previous": _nullable(STRING),
+                        "next": _nullable(STRING),
+                        "older": _nullable(STRING),
+                        "newer": _nullable(STRING),
+                    },
+                    description="`previous`/`next` in any order; `older`/`newer` by time only.",
+                ),
             }
         ),
         "NewComment": _object(
@@ -190,7 +206,8 @@ def _schemas(config: Any) -> dict[str, Any]:
             {
                 "comment": _ref("Comment"),
                 "mine": _text("Pass as `mine=` to see your own comments while they are held."),
-            }
+            },
+            {"edit_token": _text("Edits or deletes this comment for `EDIT_MINUTES`.")},
         ),
         "ShareClick": _object(
             {"network": _enum(*config["SHARE_NETWORKS"])},
@@ -237,7 +254,7 @@ def _paths() -> dict[str, Any]:
         status: _json(_ref("PostedComment"), text, Cache_Control=NO_STORE)
         for status, text in (("201", "Published."), ("202", "Held for moderation."))
     }
-    cursor = {"type": "string", "pattern": "^(last|[ab][0-9]{1,10})$"}
+    cursor = {"type": "string", "pattern": "^(last|[ab]([0-9]{1,10}\\.)?[0-9]{1,10})$"}
     token = _object({"token": _text("Valid for this article only, after a few seconds.")})
     counts = _object({"articles": {"type": "object", "additionalProperties": _ref("Counts")}})
     counts_found = _json(
@@ -277,7 +294,8 @@ def _paths() -> dict[str, Any]:
                 },
                 parameters=[
                     *ARTICLE_PARAMS,
-                    _query("cursor", "`cursors.older`/`newer`; `last`: newest page.", cursor),
+                    _query("cursor", "`cursors.previous`/`next`; `last`: the last page.", cursor),
+                    _query("sort", "oldest, newest or likes (most liked first).", _enum(*SORTS)),
                     _query("mine", "Also show the holder's own held comments.", STRING),
                 ],
             ),
@@ -293,6 +311,112 @@ def _paths() -> dict[str, Any]:
                     **DATABASE_DOWN,
                 },
             ),
+        },
+        "/api/v1/preview": _post(
+            "The comment text rendered as it will be shown (Markdown, sanitised)",
+            {"application/json": _object({"comment": _text("The text.", pattern=PROSE)})},
+            {
+                "200": _json(_object({"html": STRING}), "The HTML.", Cache_Control=NO_STORE),
+                "400": _error("No text, or longer than a comment may be."),
+            },
+        ),
+        "/api/v1/comments/{comment_id}/like": {
+            "post": {
+                "summary": "Like a published comment (once per reader; bots are not counted)",
+                "parameters": [
+                    {"name": "comment_id", "in": "path", "required": True, "schema": ID}
+                ],
+                "responses": {
+                    "200": _json(
+                        _object({"counted": {"type": "boolean"}, "likes": COUNT}),
+                        "Whether this like counted, and the comment's likes.",
+                        Cache_Control=NO_STORE,
+                    ),
+                    "303": {"description": "From the widget's form: back to the widget."},
+                    "403": _error("Sent from another site."),
+                    "404": _error("No such published comment, or likes are off."),
+                    **TOO_LARGE_OR_MANY,
+                    **DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/comments/{comment_id}/edit": {
+            "post": {
+                "summary": "Edit one's own comment within the window (its edit token)",
+                "parameters": [
+                    {"name": "comment_id", "in": "path", "required": True, "schema": ID}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _object({"token": STRING, "comment": STRING})
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        _object({"comment": _ref("Comment")}), "Edited.", Cache_Control=NO_STORE
+                    ),
+                    "400": _error("Not JSON, or the new text is refused."),
+                    "403": _error("Not the author's token, or the window has passed."),
+                    "404": _error("No such comment."),
+                    **TOO_LARGE_OR_MANY,
+                    **DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/comments/{comment_id}/delete": {
+            "post": {
+                "summary": "Delete one's own comment within the window (its edit token)",
+                "parameters": [
+                    {"name": "comment_id", "in": "path", "required": True, "schema": ID}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _object({"token": STRING})}},
+                },
+                "responses": {
+                    "200": _json(
+                        _object({"deleted": {"type": "boolean"}}),
+                        "Deleted.",
+                        Cache_Control=NO_STORE,
+                    ),
+                    "400": _error("Not JSON."),
+                    "403": _error("Not the author's token, or the window has passed."),
+                    "404": _error("No such comment."),
+                    **TOO_LARGE_OR_MANY,
+                    **DATABASE_DOWN,
+                },
+            }
+        },
+        "/api/v1/comments/{comment_id}/own": {
+            "post": {
+                "summary": "The widget's edit form without JavaScript: save or delete, then back",
+                "parameters": [
+                    {"name": "comment_id", "in": "path", "required": True, "schema": ID}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": _object(
+                                {"token": STRING},
+                                {"comment": STRING, "do": _enum("edit", "delete"), "back": STRING},
+                            )
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_object({"done": {"type": "boolean"}}), "Done (no `back`)."),
+                    "303": {"description": "Done: back to the widget page."},
+                    "400": _error("The new text is refused."),
+                    "403": _error("Not the author's token, or the window has passed."),
+                    "404": _error("No such comment."),
+                    **TOO_LARGE_OR_MANY,
+                    **DATABASE_DOWN,
+                },
+            }
         },
         "/api/v1/form-token": _get(
             "A form token, needed to post a comment on this article",

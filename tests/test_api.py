@@ -15,6 +15,12 @@ PUBLIC_FIELDS = {
     "body_html",
     "created_at",
     "from_site",
+    "likes",
+    "edited",
+    "deleted",
+    "featured",
+    "avatar",
+    "badge",
 }
 
 
@@ -30,10 +36,10 @@ def test_read_shape_and_cursor_pagination(reader, client) -> None:
     assert [c["id"] for c in body["comments"]] == [1, 4, 2]
     assert all(set(c) == PUBLIC_FIELDS for c in body["comments"])
     assert body["comments"][1]["parent_id"] == 1 and body["comments"][1]["depth"] == 1
-    assert body["cursors"] == {"older": None, "newer": "a2"}
+    assert body["cursors"] == {"older": None, "newer": "a2", "previous": None, "next": "a2"}
     second = client.get("/api/v1/comments", query_string={**A, "cursor": "a2"}).get_json()
     assert [c["id"] for c in second["comments"]] == [3]
-    assert second["cursors"] == {"older": "b3", "newer": None}
+    assert second["cursors"] == {"older": "b3", "newer": None, "previous": "b3", "next": None}
     assert first.headers["Access-Control-Allow-Origin"] == "*"
 
 

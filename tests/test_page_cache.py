@@ -115,7 +115,7 @@ def _unapprove(other: Flask) -> None:
 # Each change, and what the page shows (True) or stops showing (False) afterwards.
 CHANGES = {
     "comment edited by hand in SQL": (
-        _sql("UPDATE comments SET body = 'Edited by hand'"),
+        _sql("UPDATE comments SET body = 'Edited by hand', body_html = NULL"),
         "Edited by hand",
         True,
     ),

@@ -55,6 +55,35 @@ def public_responses(client, reader, posted) -> dict[str, object]:
     yield_["POST /api/v1/comments"] = reader.post_json(
         email="fresh2@example.com", comment="json one"
     )
+    for sort in ("newest", "likes"):
+        yield_[f"GET /embed sort={sort}"] = client.get(
+            "/embed", query_string={**embed, "sort": sort}
+        )
+        yield_[f"GET /api/v1/comments sort={sort}"] = client.get(
+            "/api/v1/comments", query_string={**embed, "sort": sort}
+        )
+    yield_["POST /api/v1/comments/1/like"] = client.post(
+        "/api/v1/comments/1/like", headers={"User-Agent": "Mozilla/5.0 Firefox/133.0"}
+    )
+    yield_["POST /api/v1/preview"] = client.post(
+        "/api/v1/preview", json={"comment": "**a preview** of https://x.example"}
+    )
+    yield_["GET /static/reader.js"] = client.get("/static/reader.js")
+    avatar = client.get("/api/v1/comments", query_string=embed).get_json()["comments"][0]["avatar"]
+    yield_["GET /avatar/x.svg"] = client.get(avatar)
+    own = reader.post_json(email="editor@example.com", comment="mine to edit", **A).get_json()
+    yield_["POST /api/v1/comments/1/edit"] = client.post(
+        f"/api/v1/comments/{own['comment']['id']}/edit",
+        json={"token": own["edit_token"], "comment": "edited text"},
+    )
+    edit_link = reader.post(A, email="nojs.editor@example.com", comment="no script")
+    yield_["GET /embed (edit link)"] = client.get(edit_link.headers["Location"])
+    yield_["POST /api/v1/comments/1/own"] = client.post(
+        "/api/v1/comments/1/own", data={"token": "not-mine", "do": "delete"}
+    )
+    yield_["POST /api/v1/comments/1/delete"] = client.post(
+        "/api/v1/comments/1/delete", json={"token": "not-mine"}
+    )
     yield_["GET /embed.js"] = client.get("/embed.js")
     yield_["GET /healthz"] = client.get("/healthz")
     yield_["GET /readyz"] = client.get("/readyz")

@@ -35,3 +35,35 @@ def test_posting_never_walks_the_articles_comments(app, reader) -> None:
                 row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
             )
             assert not any(walk in plan for walk in WALKS), f"{statement}\n  → {plan}"
+
+
+@pytest.mark.settings(MODERATION="none", COMMENTS_PER_PAGE=2, PAGE_CACHE_MB=0)
+@pytest.mark.parametrize("sort", ["oldest", "newest", "likes"])
+def test_every_sort_order_reads_a_page_from_its_index(app, reader, client, sort) -> None:
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        pytest.skip("PostgreSQL plans from its statistics; this is about SQLite's planner")
+    for n in range(5):
+        assert reader.post(comment=f"comment {n}", email=f"r{n}@example.com").status_code == 303
+    query = {"url": "https://news.example/a", "sort": sort}
+    first = client.get("/api/v1/comments", query_string=query).get_json()
+    pages = [{}, {"cursor": first["cursors"]["next"]}, {"cursor": "last"}]
+    with app.app_context():
+        connection = db.session.connection().connection.driver_connection
+        for extra in pages:
+            with sent_statements(app) as sent:
+                assert (
+                    client.get("/api/v1/comments", query_string={**query, **extra}).status_code
+                    == 200
+                )
+            top = [(s, p) for s, p in sent if "root_id IS NULL" in s and "ORDER BY" in s]
+            assert len(top) == 1, sent
+            statement, parameters = top[0]
+            plan = " | ".join(
+                row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            )
+            index = "ix_comments_article_likes" if sort == "likes" else "ix_comments_article_page"
+            assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
+            # Read in the index's order: no sorting of the article's comments, no scan.
+            assert "TEMP B-TREE" not in plan and "SCAN comments" not in plan.replace(
+                f"SCAN comments USING INDEX {index}", ""
+            ), plan

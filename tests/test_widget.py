@@ -71,7 +71,7 @@ def test_comment_shows_name_linked_to_website_date_and_formatted_body(reader, cl
         in html
     )
     assert "<p>Hi &lt;i&gt;</p>" in html
-    assert '<a href="https://x.example/p" rel="nofollow ugc noopener" target="_blank">' in html
+    assert '<a href="https://x.example/p" target="_blank" rel="nofollow ugc noopener">' in html
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">\w+ \d+, \d{4} at', html)
 
 

@@ -17,7 +17,7 @@ from commentsvc.admin.common import (
     positive_int,
     requested_page,
 )
-from commentsvc.comments import moderation
+from commentsvc.comments import featured, moderation
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment, parse_id
 
@@ -25,7 +25,12 @@ TABS = ("pending", "approved", "spam", "trash", "all")
 # Per-row buttons by status: (action, label). Delete goes through a confirmation page.
 ROW_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "pending": (("approve", "Approve"), ("spam", "Spam"), ("trash", "Trash")),
-    "approved": (("unapprove", "Unapprove"), ("spam", "Spam"), ("trash", "Trash")),
+    "approved": (
+        ("unapprove", "Unapprove"),
+        ("spam", "Spam"),
+        ("trash", "Trash"),
+        ("feature", "Feature"),
+    ),
     "spam": (("restore", "Not spam"), ("trash", "Trash"), ("delete", "Delete permanently")),
     "trash": (("restore", "Restore"), ("delete", "Delete permanently")),
 }
@@ -36,6 +41,8 @@ BULK_ACTIONS = (
     ("trash", "Move to trash"),
     ("restore", "Restore (to pending)"),
     ("delete", "Delete permanently…"),
+    ("feature", "Feature (above the thread)"),
+    ("unfeature", "Unfeature"),
 )
 MAX_SEARCH = 200
 
@@ -199,7 +206,10 @@ def comment_actions() -> Any:
         return redirect(back, code=303)
     if action == "delete":
         return redirect(url_for("admin.confirm_delete", ids=ids, next=back), code=303)
-    changed = moderation.apply(action, ids, moderator_name())
+    if action in ("feature", "unfeature"):
+        changed = featured.set_featured(ids, action == "feature", moderator_name())
+    else:
+        changed = moderation.apply(action, ids, moderator_name())
     flash(moderation.outcome_message(action, changed, len(set(ids))), "success")
     return redirect(back, code=303)
 

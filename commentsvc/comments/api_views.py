@@ -4,27 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, redirect, request
 from werkzeug.datastructures import MultiDict
 
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.forms import CommentForm, new_comment_from
+from commentsvc.comments.likes import LikeRefused, like_comment, like_limit
+from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache, page_key
 from commentsvc.comments.posting import answer_as_published, post_comment
 from commentsvc.comments.public import public_comment
+from commentsvc.comments.sorting import requested_sort
 from commentsvc.comments.submission import CommentError
-from commentsvc.comments.threads import CursorError, comment_page
+from commentsvc.comments.threads import CursorError, Page, comment_page
 from commentsvc.comments.tokens import (
     TokenError,
     check_form_token,
+    edit_token,
     form_token,
     own_comment_ids,
     own_token,
 )
 from commentsvc.core.errors import error_response
 from commentsvc.core.extensions import csrf
-from commentsvc.core.limits import comment_limit
+from commentsvc.core.limits import client_network, comment_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The API holds no session authority (no cookie logs anybody in), so CSRF tokens protect nothing.
@@ -72,9 +76,10 @@ def list_comments() -> Response:
 
 def _comments_json(ref: ArticleRef) -> str:
     article = find_article(ref.key)
+    sort = requested_sort(request.args.get("sort"))
     try:
         page = comment_page(
-            article, request.args.get("cursor"), own_comment_ids(request.args.get("mine"))
+            article, request.args.get("cursor"), own_comment_ids(request.args.get("mine")), sort
         )
     except CursorError as error:
         abort(400, str(error))
@@ -86,9 +91,20 @@ def _comments_json(ref: ArticleRef) -> str:
                 "comments": article.approved_count if article else 0,
             },
             "comments": [public_comment(n.comment, own=n.own) for n in page.flat()],
-            "cursors": {"older": page.older, "newer": page.newer},
+            "sort": sort,
+            "cursors": _cursors(page, sort),
         }
     )
+
+
+def _cursors(page: Page, sort: str) -> dict[str, str | None]:
+    """``previous``/``next`` in any order; ``older``/``newer`` where the order is by time."""
+    cursors = {"previous": page.older, "next": page.newer, "older": None, "newer": None}
+    if sort == "oldest":
+        cursors.update(older=page.older, newer=page.newer)
+    elif sort == "newest":
+        cursors.update(older=page.newer, newer=page.older)
+    return cursors
 
 
 def _comments_response(body: str | bytes, etag: str | None, status: int = 200) -> Response:
@@ -166,7 +182,47 @@ def create_comment() -> Any:
     shape["awaiting_moderation"] = not published
     body = {"comment": shape, "mine": mine}
     status = 201 if published else 202
+    if current_app.config["EDIT_MINUTES"]:
+        # The author's key to edit or delete this comment for a while; kept by the host page.
+        body["edit_token"] = edit_token(comment.id)
     return jsonify(body), status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/preview")
+def preview() -> Any:
+    """The comment text as it will be shown (``{"comment": …}`` → ``{"html": …}``)."""
+    payload = request.get_json(silent=True) if request.is_json else None
+    text = payload.get("comment") if isinstance(payload, dict) else request.form.get("comment")
+    if not isinstance(text, str):
+        abort(400, 'Send the text to preview as JSON: {"comment": "…"}.')
+    limit = current_app.config["MAX_COMMENT_LENGTH"]
+    if len(text) > limit:
+        abort(400, f"A comment can be at most {limit:,} characters long.")
+    return jsonify({"html": render_markdown(text)}), 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/comments/<int:comment_id>/like")
+@like_limit
+def like(comment_id: int) -> Any:
+    """Like a published comment: once per reader (no cookie, no stored IP); bots do not count.
+
+    From a form without JavaScript (the widget's Like button), answers with a redirect back
+    to ``back``, a widget URL; otherwise JSON ``{"counted": …, "likes": …}``.
+    """
+    if not current_app.config["LIKES"]:
+        return error_response(404, "Likes are switched off on this site.", "likes_off")
+    origin = request.headers.get("Origin")
+    if origin and origin.rstrip("/") != request.host_url.rstrip("/"):
+        return error_response(403, "Likes are only accepted from the comment widget.", "origin")
+    try:
+        result = like_comment(comment_id, client_network(), request.headers.get("User-Agent", ""))
+    except LikeRefused as error:
+        return error_response(404, str(error), "not_found")
+    back = request.form.get("back") or ""
+    if back.startswith("/embed?") and "\\" not in back:
+        return redirect(f"{back}#comment-{comment_id}", code=303)
+    body = {"counted": result.counted, "likes": result.likes}
+    return jsonify(body), 200, {"Cache-Control": "no-store"}
 
 
 def init_app(app: Flask) -> None:

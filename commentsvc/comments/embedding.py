@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, request
 
 # The parameters that say which widget this is; every link inside the widget keeps them.
-WIDGET_PARAMS = ("url", "article", "title", "origin", "parts")
+WIDGET_PARAMS = ("url", "article", "title", "origin", "parts", "sort")
 
 
 def widget_params() -> dict[str, str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, update
 
+from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.posting import adjust_approved_count, reply_position, set_status
 from commentsvc.core.extensions import db
 from commentsvc.db.events import emit
@@ -174,6 +175,9 @@ def edit_comment(comment_id: int, name: str, website: str, body: str, moderator:
         return False
     for field in changed:
         setattr(comment, field, new[field])
+    if "body" in changed and comment.body_html is not None:
+        # A comment written in Markdown stays Markdown; an older one keeps its plain rendering.
+        comment.body_html = render_markdown(body)
     log(
         moderator,
         "edit",
@@ -208,6 +212,7 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
         email="",
         website="",
         body=body,
+        body_html=render_markdown(body),
         status=Status.APPROVED.value,
         from_site=True,
     )
@@ -261,6 +266,8 @@ PAST_TENSE = {
     "trash": "moved to the trash",
     "restore": "restored to pending",
     "delete": "deleted permanently",
+    "feature": "featured",
+    "unfeature": "no longer featured",
 }
 
 

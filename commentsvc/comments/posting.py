@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import ArticleState, article_id_for, article_state
+from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.spam import check_duplicate, check_flood, serialise_sender
 from commentsvc.comments.submission import CommentError, CommentsClosed, NewComment
 from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
@@ -196,11 +197,17 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
             "email": new.email,
             "website": new.website,
             "body": new.body,
+            # Rendered once here, not on every view (issue 17).
+            "body_html": render_markdown(new.body),
             "status": initial_status(new, connection).value,
             "created_at": utcnow(),
             "ip": new.ip,
             "user_agent": new.user_agent[:MAX_USER_AGENT_LENGTH],
             "from_site": False,
+            "like_count": 0,
+            "edited_at": None,
+            "deleted_at": None,
+            "featured_at": None,
         }
         comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
         if values["status"] == Status.APPROVED:

@@ -5,14 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func
 
+from commentsvc.comments.sorting import (
+    CursorError,
+    after,
+    before,
+    format_key,
+    order_by,
+    parse_key,
+    sort_key,
+)
 from commentsvc.core.extensions import db
-from commentsvc.db.models import Article, Comment, Status, parse_id
+from commentsvc.db.models import Article, Comment, Status
 
-
-class CursorError(ValueError):
-    """A page cursor that we did not hand out."""
+__all__ = ["CursorError", "Node", "Page", "comment_page", "cursor_for"]
 
 
 @dataclass
@@ -43,65 +49,83 @@ class Page:
         return out
 
 
-def parse_cursor(cursor: str | None) -> tuple[str, int]:
-    """("after", id) | ("before", id) | ("last", 0) from a cursor string; the first page for None."""
+def parse_cursor(cursor: str | None, sort: str = "oldest") -> tuple[str, tuple[int, ...] | None]:
+    """("after", key) | ("before", key) | ("last", None) from a cursor; the first page for None."""
     if not cursor:
-        return "after", 0
+        return "after", None
     if cursor == "last":
-        return "last", 0
-    kind, number = cursor[:1], parse_id(cursor[1:])
-    if kind in ("a", "b") and number is not None:
-        return ("after" if kind == "a" else "before"), number
-    raise CursorError("That page of comments does not exist; start again from the first page.")
+        return "last", None
+    kind = cursor[:1]
+    if kind not in ("a", "b"):
+        raise CursorError("That page of comments does not exist; start again from the first page.")
+    return ("after" if kind == "a" else "before"), parse_key(cursor[1:], sort)
 
 
-def _top_level(article: Article, mode: str, bound: int, per_page: int) -> list[Comment]:
+def _top_level(
+    article: Article, sort: str, mode: str, bound: tuple[int, ...] | None, per_page: int
+) -> list[Comment]:
     query = db.select(Comment).where(
         Comment.article_id == article.id,
         Comment.status == Status.APPROVED,
         Comment.root_id.is_(None),
     )
     if mode == "after":
-        query = query.where(Comment.id > bound).order_by(Comment.id)
+        if bound is not None:
+            query = query.where(after(sort, bound))
+        query = query.order_by(*order_by(sort))
     else:
-        if mode == "before":
-            query = query.where(Comment.id < bound)
-        query = query.order_by(Comment.id.desc())
+        if mode == "before" and bound is not None:
+            query = query.where(before(sort, bound))
+        query = query.order_by(*order_by(sort, reverse=True))
     return list(db.session.execute(query.limit(per_page + 1)).scalars())
 
 
 def comment_page(
-    article: Article | None, cursor: str | None, own_ids: list[int] | None = None
+    article: Article | None,
+    cursor: str | None,
+    own_ids: list[int] | None = None,
+    sort: str = "oldest",
 ) -> Page:
-    """A page of approved threads, oldest first, plus the reader's own held comments.
+    """A page of approved threads in ``sort`` order, plus the reader's own held comments.
 
     Two queries whatever the thread size: one for the page's top-level comments (keyset on
-    id), one for their replies.
+    the order's index), one for their replies. ``older``/``newer`` are the cursors of the
+    previous and the next page in that order.
     """
-    mode, bound = parse_cursor(cursor)
+    mode, bound = parse_cursor(cursor, sort)
     if article is None:
         return Page(threads=[])
     per_page = current_app.config["COMMENTS_PER_PAGE"]
-    top = _top_level(article, mode, bound, per_page)
+    top = _top_level(article, sort, mode, bound, per_page)
     more = len(top) > per_page
     top = top[:per_page]
     if mode == "after":
-        older_exists, newer_exists = bound > 0, more
+        previous_exists, next_exists = bound is not None, more
     else:
         top.reverse()
-        older_exists, newer_exists = more, mode == "before"
+        previous_exists, next_exists = more, mode == "before"
     page = Page(threads=[])
     if top:
-        page.older = f"b{top[0].id}" if older_exists else None
-        page.newer = f"a{top[-1].id}" if newer_exists else None
-    low = top[0].id if (top and older_exists) else (bound if mode == "after" else 0)
-    high = top[-1].id if newer_exists and top else None
-    page.threads = _build_threads(article, top, own_ids or [], low, high)
+        page.older = f"b{format_key(sort_key(top[0], sort))}" if previous_exists else None
+        page.newer = f"a{format_key(sort_key(top[-1], sort))}" if next_exists else None
+    own_window: tuple[int, int | None] | None
+    if sort == "oldest":
+        low = top[0].id if (top and previous_exists) else (bound[0] if bound else 0)
+        high = top[-1].id if next_exists and top else None
+        own_window = (low, high)
+    else:
+        # Held comments of the reader's own are shown at the top of the first page.
+        own_window = (0, None) if not previous_exists else None
+    page.threads = _build_threads(article, top, own_ids or [], own_window, sort)
     return page
 
 
 def _build_threads(
-    article: Article, top: list[Comment], own_ids: list[int], low: int, high: int | None
+    article: Article,
+    top: list[Comment],
+    own_ids: list[int],
+    own_window: tuple[int, int | None] | None,
+    sort: str,
 ) -> list[Node]:
     top_ids = [c.id for c in top]
     replies: list[Comment] = []
@@ -120,7 +144,10 @@ def _build_threads(
             Comment.status.in_([Status.PENDING, Status.SPAM]),
         )
         for comment in db.session.execute(query).scalars():
-            in_window = comment.id > low and (high is None or comment.id < high)
+            low, high = own_window or (0, 0)
+            in_window = own_window is not None and (
+                comment.id > low and (high is None or comment.id < high)
+            )
             if comment.root_id in top_ids or (comment.root_id is None and in_window):
                 own.append(comment)
     own_set = {c.id for c in own}
@@ -135,27 +162,37 @@ def _build_threads(
         parent = nodes.get(comment.parent_id or 0) or nodes.get(comment.root_id)
         if parent is not None:
             parent.replies.append(node)
+    if sort != "oldest":
+        # The page's order, the reader's own held threads first; replies stay oldest first.
+        place = {c.id: i for i, c in enumerate(top)}
+        threads.sort(key=lambda n: place.get(n.comment.id, -1))
     return threads
 
 
-def cursor_for(comment: Comment) -> str | None:
-    """The cursor of the page that shows ``comment``'s thread (None for the first page)."""
+def cursor_for(comment: Comment, sort: str = "oldest") -> str | None:
+    """The cursor of the page that shows ``comment``'s thread in ``sort`` (None: the first)."""
     per_page = current_app.config["COMMENTS_PER_PAGE"]
-    thread_id = comment.root_id or comment.id
-    earlier = (
-        db.select(Comment.id)
-        .where(
-            Comment.article_id == comment.article_id,
-            Comment.status == Status.APPROVED,
-            Comment.root_id.is_(None),
-            Comment.id < thread_id,
-        )
-        .order_by(Comment.id.desc())
-        .limit(per_page)
-    ).subquery()
-    count, predecessor = db.session.execute(
-        db.select(func.count(), func.max(earlier.c.id)).select_from(earlier)
-    ).one()
+    key: tuple[int, ...] = (comment.root_id or comment.id,)
+    if sort == "likes":
+        thread = comment
+        if comment.root_id is not None:
+            thread = db.session.get(Comment, comment.root_id) or comment
+        key = sort_key(thread, sort)
+    earlier = list(
+        db.session.execute(
+            db.select(Comment)
+            .where(
+                Comment.article_id == comment.article_id,
+                Comment.status == Status.APPROVED,
+                Comment.root_id.is_(None),
+                before(sort, key),
+            )
+            .order_by(*order_by(sort, reverse=True))
+            .limit(per_page)
+        ).scalars()
+    )
     # The first page holds it when fewer than a page of threads come before it; otherwise
     # start a page right after its predecessor, so it is the first thread shown.
-    return None if count < per_page else f"a{predecessor}"
+    if len(earlier) < per_page:
+        return None
+    return f"a{format_key(sort_key(earlier[0], sort))}"

@@ -110,3 +110,35 @@ def own_comment_ids(token: str | None) -> list[int]:
     if not isinstance(data, list) or not all(isinstance(i, int) for i in data):
         return []
     return data[-MAX_OWN_COMMENTS:]
+
+
+def edit_token(comment_id: int) -> str:
+    """A token that lets its holder edit or delete this comment for ``EDIT_MINUTES``."""
+    return _serializer("edit").dumps({"c": comment_id})
+
+
+def check_edit_token(token: str | None, comment_id: int) -> None:
+    """Raise TokenError unless ``token`` is this comment's edit token, still in its window."""
+    max_age = current_app.config["EDIT_MINUTES"] * 60
+    try:
+        data = _serializer("edit").loads(token or "", max_age=max_age)
+    except SignatureExpired:
+        raise TokenError("The time to edit or delete this comment has passed.") from None
+    except BadSignature:
+        raise TokenError(
+            "Only its author can change this comment, from the same browser."
+        ) from None
+    if not isinstance(data, dict) or data.get("c") != comment_id:
+        raise TokenError("Only its author can change this comment, from the same browser.")
+
+
+def edit_token_comment(token: str | None) -> int | None:
+    """The comment a valid, unexpired edit token names; None otherwise."""
+    if not token:
+        return None
+    try:
+        data = _serializer("edit").loads(token, max_age=current_app.config["EDIT_MINUTES"] * 60)
+    except BadSignature:
+        return None
+    comment_id = data.get("c") if isinstance(data, dict) else None
+    return comment_id if isinstance(comment_id, int) else None

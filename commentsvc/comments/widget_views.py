@@ -23,16 +23,21 @@ from markupsafe import Markup
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.embedding import embedding_origin, widget_params
+from commentsvc.comments.featured import featured_comments
 from commentsvc.comments.forms import CommentForm, new_comment_from
+from commentsvc.comments.markdown import HINT as MARKDOWN_HINT
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_key
 from commentsvc.comments.posting import comments_closed, post_comment
 from commentsvc.comments.public import public_comment, public_thread
 from commentsvc.comments.render import display_date
+from commentsvc.comments.sorting import SORTS, requested_sort
 from commentsvc.comments.submission import CommentError
 from commentsvc.comments.threads import CursorError, comment_page, cursor_for
 from commentsvc.comments.tokens import (
     TokenError,
     check_form_token,
+    edit_token,
+    edit_token_comment,
     form_token,
     own_comment_ids,
     own_token,
@@ -64,8 +69,8 @@ def embed() -> Any:
     # The share bar shows database counts: move clicks buffered in Redis there when due, so
     # they do not wait for the next click (a per-process clock check when not due).
     flush_if_due()
-    if request.args.get("mine"):
-        # The page shows the reader's own held comments: theirs alone, never stored.
+    if request.args.get("mine") or request.args.get("edit"):
+        # The page shows the reader's own held comments or edit form: theirs alone, never stored.
         return render_widget(ref, CommentForm(formdata=None))
     return public_widget(ref)
 
@@ -101,7 +106,12 @@ def post() -> Any:
     except CommentError as error:
         return render_widget(ref, form, status=error.status, form_error=error.message)
     mine = own_token([*own_comment_ids(request.args.get("mine")), comment.id])
-    target = widget_url(page=cursor_for(comment), mine=mine, _anchor=f"comment-{comment.id}")
+    sort = requested_sort(request.args.get("sort"))
+    # Without JavaScript the edit token travels in this link (issue 17).
+    edit = edit_token(comment.id) if current_app.config["EDIT_MINUTES"] else None
+    target = widget_url(
+        page=cursor_for(comment, sort), mine=mine, edit=edit, _anchor=f"comment-{comment.id}"
+    )
     # 303: the browser fetches the page with GET, so a reload never posts twice.
     return redirect(target, code=303)
 
@@ -130,9 +140,10 @@ def render_page(
 ) -> str:
     """Render the widget page for ``ref`` with ``form`` (fresh, or holding errors)."""
     article = find_article(ref.key)
+    sort = requested_sort(request.args.get("sort"))
     try:
         page = comment_page(
-            article, request.args.get("page"), own_comment_ids(request.args.get("mine"))
+            article, request.args.get("page"), own_comment_ids(request.args.get("mine")), sort
         )
     except CursorError as error:
         abort(400, str(error))
@@ -157,6 +168,15 @@ def render_page(
         show_comments="comments" in parts,
         closed=comments_closed(article),
         share=share_bar(ref, article) if "share" in parts else None,
+        sort=sort,
+        sorts=SORTS,
+        # Above the thread's first page only.
+        featured=[public_comment(c) for c in featured_comments(article)]
+        if not request.args.get("page")
+        else [],
+        likes_on=current_app.config["LIKES"],
+        edit_for=edit_token_comment(request.args.get("edit")),
+        markdown_hint=MARKDOWN_HINT,
     )
 
 

@@ -475,6 +475,33 @@ SETTINGS: tuple[Setting, ...] = (
         POSITIVE_NUMBER,
         "Longest comment an import accepts, in characters; a longer one is skipped and reported.",
     ),
+    # Reader features (issue 17): sorting and likes.
+    Setting(
+        "DEFAULT_SORT",
+        "oldest",
+        one_of("oldest", "newest", "likes"),
+        "The order of threads when the page does not ask: oldest, newest or likes.",
+    ),
+    Setting("LIKES", True, BOOLEAN, "Show a Like button on each comment and count likes."),
+    Setting(
+        "RATE_LIMIT_LIKES",
+        "30 per minute;300 per hour",
+        RATE_LIMIT,
+        "Likes recorded per IP prefix, e.g. 30 per minute;300 per hour.",
+    ),
+    Setting(
+        "EDIT_MINUTES",
+        10,
+        WHOLE_NUMBER,
+        "Minutes after posting during which the author can edit or delete their comment "
+        "(0: never).",
+    ),
+    Setting(
+        "STAFF_EMAILS",
+        "",
+        WORDS,
+        "Emails (comma- or newline-separated) whose comments show a Staff badge.",
+    ),
 )
 
 

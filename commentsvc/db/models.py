@@ -86,6 +86,10 @@ class Comment(db.Model):
         # Flood control: the latest comment from one network, or from one address.
         Index("ix_comments_ip_created_at", "ip", "created_at"),
         Index("ix_comments_email_created_at", "email", "created_at"),
+        # Reader features (issue 17): a page of top-level comments, most liked first.
+        Index("ix_comments_article_likes", "article_id", "status", "root_id", "like_count", "id"),
+        # The featured comments of an article.
+        Index("ix_comments_article_featured", "article_id", "featured_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -107,6 +111,16 @@ class Comment(db.Model):
     user_agent: Mapped[str] = mapped_column(String(MAX_USER_AGENT_LENGTH), default="")
     # A reply the site itself posted from the admin, shown as such in the widget.
     from_site: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Reader features (issue 17). The body as sanitised Markdown HTML, rendered once when
+    # written; NULL for comments written before Markdown, which keep their plain rendering.
+    body_html: Mapped[str | None] = mapped_column(Text, default=None)
+    # Kept in step with comment_likes (commentsvc.comments.likes), in the same transaction.
+    like_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Set when the author edited it, or deleted it while it had replies (commentsvc.comments.editing).
+    edited_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
+    # Set while a moderator features it (commentsvc.comments.featured): shown above the thread.
+    featured_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
 
     article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
 

@@ -15,6 +15,11 @@
   if (data.article) params.set("article", data.article);
   if (data.title || document.title) params.set("title", data.title || document.title);
   if (data.parts) params.set("parts", data.parts);
+  // The reader's chosen order (kept in this page's storage), else the publisher's data-sort.
+  var SORT_KEY = "commentsvc.sort:" + serviceOrigin;
+  var sort = null;
+  try { sort = window.localStorage.getItem(SORT_KEY); } catch (e) { /* storage blocked */ }
+  if (["oldest", "newest", "likes"].indexOf(sort || data.sort) >= 0) params.set("sort", sort || data.sort);
   // Where the widget may send its height; it checks this origin against its allowed list.
   params.set("origin", location.origin);
 
@@ -53,6 +58,21 @@
     } catch (e) { /* storage blocked or full: nothing is remembered */ }
   }
 
+  var EDIT_KEY = "commentsvc.edit:" + serviceOrigin;
+  function editTokens(add) {
+    var tokens = {};
+    try { tokens = JSON.parse(window.localStorage.getItem(EDIT_KEY) || "{}") || {}; } catch (e) { tokens = {}; }
+    var now = Date.now();
+    Object.keys(tokens).forEach(function (id) {
+      if (!tokens[id] || !(tokens[id].until > now)) delete tokens[id];
+    });
+    if (add && typeof add === "object" && typeof add.token === "string" && isFinite(add.id)) {
+      tokens[String(add.id)] = { token: add.token.slice(0, 300), until: Number(add.until) };
+    }
+    try { window.localStorage.setItem(EDIT_KEY, JSON.stringify(tokens)); } catch (e) { /* blocked */ }
+    return tokens;
+  }
+
   window.addEventListener("message", function (event) {
     // Only our own widget, in our own iframe, may resize it or scroll the page.
     if (event.origin !== serviceOrigin || event.source !== iframe.contentWindow) return;
@@ -67,6 +87,11 @@
       iframe.contentWindow.postMessage({ type: "commentsvc:saved", author: readSaved() }, serviceOrigin);
     } else if (message.type === "commentsvc:save") {
       writeSaved(message.author);
+    } else if (message.type === "commentsvc:sort" && ["oldest", "newest", "likes"].indexOf(message.sort) >= 0) {
+      try { window.localStorage.setItem(SORT_KEY, message.sort); } catch (e) { /* blocked */ }
+    } else if (message.type === "commentsvc:edit-tokens") {
+      // Per-comment edit tokens (issue 17): kept here, never in a cookie; expired ones dropped.
+      iframe.contentWindow.postMessage({ type: "commentsvc:edit-tokens", tokens: editTokens(message.add) }, serviceOrigin);
     } else if (message.type === "commentsvc:forget") {
       writeSaved(null);
     }

@@ -267,6 +267,8 @@
           heading.textContent = "No published comments yet.";
         }
         rememberOwn(result.body.mine);
+        // reader.js keeps the edit token (issue 17).
+        document.dispatchEvent(new CustomEvent("commentsvc:posted", { detail: result.body }));
         form.elements.comment.value = "";
         cancelReply();
         scrollParentTo(li);

@@ -113,3 +113,14 @@ def test_payloads_in_the_page_address_and_title_are_inert(
     query = urlencode({"url": f"https://news.example/{title}", "title": title})
     csp_off_page.goto(f"{sites.widget}/embed?{query}")
     assert_inert(csp_off_page, dialogs)
+
+
+def test_payloads_in_the_markdown_preview_are_inert(csp_off_page: Page, sites: Any) -> None:
+    """The Preview toggle puts the server's rendering into the page: nothing in it may run."""
+    dialogs = watch(csp_off_page)
+    csp_off_page.goto(f"{sites.widget}/embed?" + urlencode({"url": "https://news.example/xss3"}))
+    csp_off_page.fill("#comment", "\n\n".join(PAYLOADS))
+    csp_off_page.click("#comment-preview-toggle")
+    csp_off_page.wait_for_selector("#comment-preview:not([hidden])")
+    assert "onerror" in csp_off_page.inner_text("#comment-preview")  # shown, as text
+    assert_inert(csp_off_page, dialogs)

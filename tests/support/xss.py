@@ -16,6 +16,11 @@ PAYLOADS = [
     "</textarea><script>window.__xss=1;alert(1)</script>",
     'https://x.example/"onmouseover="window.__xss=1;alert(1)',
     "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    # Markdown (issue 17): links and images the renderer must refuse or neutralise.
+    "[click](javascript:window.__xss=1;alert(1))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    '![x](x" onerror="window.__xss=1;alert(1))',
+    "<javascript:window.__xss=1;alert(1)>",
 ]
 DANGEROUS = (
     "script:not([src]), [onerror], [onload], [onmouseover], [onfocus], [onclick], iframe, "

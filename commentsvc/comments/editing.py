@@ -1,0 +1,131 @@
+"""An author edits or deletes their own comment for a while, through a signed per-comment token.
+
+An edit runs the checks a new comment runs (validation, disallowed and moderation words,
+links, the moderation mode) and may send a published comment back to moderation, or to
+spam, by the same rules; it never publishes a held one. A deleted comment with replies keeps
+its place ("This comment was deleted."), without replies it is moved to the trash. Every
+change is in the moderation log, under "author".
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from sqlalchemy import update
+from werkzeug.datastructures import MultiDict
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired
+
+from commentsvc.comments.forms import comment_text, strip_whitespace
+from commentsvc.comments.markdown import render_markdown
+from commentsvc.comments.moderation import log
+from commentsvc.comments.posting import adjust_approved_count, initial_status
+from commentsvc.comments.submission import CommentError, NewComment
+from commentsvc.comments.tokens import TokenError, check_edit_token
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment, Status, utcnow
+
+AUTHOR = "author"
+
+
+class EditRefused(CommentError):
+    """The token is missing, forged or past its window, or the comment cannot change."""
+
+    status = 403
+    code = "edit_refused"
+
+
+class EditForm(FlaskForm):
+    """The comment's new text, checked as a new comment's text is."""
+
+    class Meta:
+        csrf = False  # the signed edit token is the authority
+
+    comment = TextAreaField(
+        "Comment",
+        filters=[strip_whitespace],
+        validators=[DataRequired("Please type your comment."), comment_text],
+    )
+
+
+def _own_comment(comment_id: int, token: str | None) -> Comment:
+    try:
+        check_edit_token(token, comment_id)
+    except TokenError as error:
+        raise EditRefused(str(error)) from None
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or comment.status == Status.TRASH or comment.deleted_at is not None:
+        raise EditRefused("This comment no longer exists.")
+    return comment
+
+
+def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
+    """Replace the text of the token holder's comment; raises CommentError (nothing changed)."""
+    comment = _own_comment(comment_id, token)
+    form = EditForm(formdata=MultiDict({"comment": text}))
+    if not form.validate():
+        raise CommentError(form.errors["comment"][0], "comment")
+    body = form.comment.data
+    if body == comment.body:
+        return comment
+    judged = initial_status(
+        NewComment(
+            name=comment.name,
+            email=comment.email,
+            website=comment.website,
+            body=body,
+            parent_id=comment.parent_id,
+            ip=comment.ip,
+            user_agent=comment.user_agent,
+        )
+    )
+    before = Status(comment.status)  # read now: the UPDATE below refreshes the object
+    status = before
+    if judged == Status.SPAM or (judged == Status.PENDING and status == Status.APPROVED):
+        status = judged
+    result = db.session.execute(
+        update(Comment)
+        .where(Comment.id == comment.id, Comment.status == before)
+        .values(body=body, body_html=render_markdown(body), edited_at=utcnow(), status=status)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        raise EditRefused("This comment was just changed by a moderator; reload the page.")
+    if before == Status.APPROVED and status != Status.APPROVED:
+        adjust_approved_count(comment.article_id, -1)
+    detail = "changed the text" + ("" if status == before else f"; now {status.value}")
+    log(AUTHOR, "edit", comment_id=comment.id, article_id=comment.article_id, detail=detail)
+    db.session.commit()
+    db.session.refresh(comment)
+    return comment
+
+
+def delete_own(comment_id: int, token: str | None) -> None:
+    """Delete the token holder's comment: its place stays when it has replies."""
+    comment = _own_comment(comment_id, token)
+    before = Status(comment.status)  # read now: the UPDATE below refreshes the object
+    has_replies = (
+        db.session.execute(
+            db.select(Comment.id)
+            .where(Comment.parent_id == comment.id, Comment.status != Status.TRASH)
+            .limit(1)
+        ).first()
+        is not None
+    )
+    if has_replies:
+        db.session.execute(
+            update(Comment)
+            .where(Comment.id == comment.id)
+            .values(deleted_at=utcnow(), body="", body_html=None, website="")
+        )
+        detail = "deleted; kept as 'This comment was deleted.' for its replies"
+    else:
+        result = db.session.execute(
+            update(Comment)
+            .where(Comment.id == comment.id, Comment.status == before)
+            .values(status=Status.TRASH.value)
+        )
+        if result.rowcount == 1 and before == Status.APPROVED:  # type: ignore[attr-defined]
+            adjust_approved_count(comment.article_id, -1)
+        detail = "deleted (moved to the trash)"
+    log(AUTHOR, "delete", comment_id=comment.id, article_id=comment.article_id, detail=detail)
+    db.session.commit()

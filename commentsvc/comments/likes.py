@@ -1,0 +1,94 @@
+"""Likes: one per reader per comment, recognised as share clicks are (no cookie, no stored IP).
+
+A like's fingerprint is a hash of (today's random salt, IP prefix, user agent, comment); the
+``comment_likes`` row and the comment's ``like_count`` change in one transaction, and the row's
+primary key makes a repeat (even one sent at the same instant) change nothing. The salts
+rotate daily and are deleted, so a stored fingerprint cannot be tied to anybody later; the
+price is that a reader may like a comment again on another day. Bots are not counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+
+from commentsvc.comments.models import CommentLike
+from commentsvc.core.limits import Limit
+from commentsvc.db.connections import read_connection, upsert_for, write_transaction
+from commentsvc.db.models import MAX_ID, Comment, Status
+from commentsvc.db.statements import Statement
+from commentsvc.shares.bots import is_bot
+from commentsvc.shares.dedupe import daily_salt
+
+like_limit = Limit("RATE_LIMIT_LIKES", "likes", methods=("POST",))
+
+_COMMENTS = Comment.__table__
+_LIKES = CommentLike.__table__
+
+
+class LikeRefused(ValueError):
+    """A like of a comment that is not shown to readers (gone, held or spam)."""
+
+
+@dataclass(frozen=True)
+class LikeResult:
+    """What a like did: ``counted`` (False for a repeat or a bot) and the comment's count."""
+
+    counted: bool
+    likes: int
+
+
+def like_fingerprint(comment_id: int, ip_prefix: str, user_agent: str) -> str:
+    """The salted hash that recognises one reader's like of one comment today."""
+    material = "\x1f".join((daily_salt(), "like", ip_prefix, user_agent, str(comment_id)))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+_COMMENT = Statement(
+    select(_COMMENTS.c.status, _COMMENTS.c.like_count).where(_COMMENTS.c.id == bindparam("id"))
+)
+
+
+def _remember(dialect: str) -> Any:
+    return (
+        upsert_for(dialect, _LIKES)
+        .values(comment_id=bindparam("comment_id"), fingerprint=bindparam("fingerprint"))
+        .on_conflict_do_nothing(index_elements=["comment_id", "fingerprint"])
+        .returning(_LIKES.c.comment_id)
+    )
+
+
+_REMEMBER = Statement(_remember)
+_INCREMENT = Statement(
+    update(_COMMENTS)
+    .where(_COMMENTS.c.id == bindparam("id"))
+    .values(like_count=_COMMENTS.c.like_count + 1)
+    .returning(_COMMENTS.c.like_count)
+)
+
+
+def like_comment(comment_id: int, ip_prefix: str, user_agent: str) -> LikeResult:
+    """Count one reader's like of an approved comment, once; raises LikeRefused otherwise."""
+    if not 0 < comment_id <= MAX_ID:
+        raise LikeRefused("That comment cannot be liked: it is not published.")
+    # Refusals first, storing nothing (not even today's salt).
+    with read_connection() as connection:
+        row = _COMMENT.first(connection, id=comment_id)
+    if row is None or row.status != Status.APPROVED:
+        raise LikeRefused("That comment cannot be liked: it is not published.")
+    if is_bot(user_agent):
+        return LikeResult(False, row.like_count)
+    # The salt before the transaction: it may need a write of its own.
+    key = like_fingerprint(comment_id, ip_prefix, user_agent)
+    with write_transaction() as connection:
+        row = _COMMENT.first(connection, id=comment_id)
+        if row is None or row.status != Status.APPROVED:
+            raise LikeRefused("That comment cannot be liked: it is not published.")
+        # Concurrent likes from one reader: the primary key lets exactly one insert through.
+        if not _REMEMBER.write(connection, comment_id=comment_id, fingerprint=key):
+            return LikeResult(False, row.like_count)
+        count = _INCREMENT.write(connection, id=comment_id)[0].like_count
+    return LikeResult(True, count)

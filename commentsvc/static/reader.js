@@ -1,0 +1,204 @@
+/* commentsvc reader features: sort choice, likes without a reload, Markdown preview.
+ * Each only improves what works without JavaScript (links and plain form posts). */
+(function () {
+  "use strict";
+  var parentOrigin = document.body.getAttribute("data-parent-origin");
+  var embedded = Boolean(parentOrigin && window.parent !== window);
+
+  // The reader's chosen order is kept by the host page (embed.js), in its own storage.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest(".comment-sort a[data-sort]");
+    if (link && embedded) {
+      window.parent.postMessage({ type: "commentsvc:sort", sort: link.getAttribute("data-sort") }, parentOrigin);
+    }
+  });
+
+  // Likes: the form posts to the API; the count comes back as JSON.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("comment-like")) return;
+    event.preventDefault();
+    var button = form.querySelector("button");
+    button.disabled = true;
+    fetch(form.action, { method: "POST", headers: { Accept: "application/json" }, credentials: "omit" })
+      .then(function (response) { return response.json(); })
+      .then(function (body) {
+        if (body && typeof body.likes === "number") {
+          var count = form.querySelector(".comment-like-count");
+          count.textContent = String(body.likes);
+          count.setAttribute("data-likes", String(body.likes));
+          button.setAttribute("aria-pressed", "true");
+        }
+      })
+      .catch(function () { button.disabled = false; });
+  });
+
+  // Preview: the server renders the text exactly as it will be stored.
+  var toggle = document.getElementById("comment-preview-toggle");
+  var preview = document.getElementById("comment-preview");
+  var textarea = document.getElementById("comment");
+  if (!toggle || !preview || !textarea) return;
+  toggle.hidden = false;
+  toggle.addEventListener("click", function () {
+    if (!preview.hidden) {
+      preview.hidden = true;
+      textarea.hidden = false;
+      toggle.textContent = "Preview";
+      return;
+    }
+    fetch(toggle.getAttribute("data-preview"), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "omit",
+      body: JSON.stringify({ comment: textarea.value })
+    }).then(function (response) { return response.json(); }).then(function (body) {
+      // The server's sanitised HTML (markdown-it-py + nh3 allow-list), as stored on posting.
+      preview.innerHTML = body && typeof body.html === "string" ? body.html : "";
+      preview.hidden = false;
+      textarea.hidden = true;
+      toggle.textContent = "Edit";
+    });
+  });
+})();
+
+/* Edit or delete one's own comment for EDIT_MINUTES: the per-comment token the API gave
+ * when posting is kept by the host page (embed.js), or by this frame when not embedded. */
+(function () {
+  "use strict";
+  var parentOrigin = document.body.getAttribute("data-parent-origin");
+  var embedded = Boolean(parentOrigin && window.parent !== window);
+  var form = document.getElementById("commentform");
+  var minutes = form ? parseFloat(form.getAttribute("data-edit-minutes")) || 0 : 0;
+  if (!minutes || !window.fetch) return;
+  var tokens = {};
+
+  function exchange(add) {
+    if (embedded) {
+      window.parent.postMessage({ type: "commentsvc:edit-tokens", add: add || null }, parentOrigin);
+      return;
+    }
+    var stored = {};
+    try { stored = JSON.parse(window.localStorage.getItem("commentsvc.edit") || "{}") || {}; } catch (e) { stored = {}; }
+    if (add) stored[String(add.id)] = { token: add.token, until: add.until };
+    try { window.localStorage.setItem("commentsvc.edit", JSON.stringify(stored)); } catch (e) { /* blocked */ }
+    received(stored);
+  }
+  function received(all) {
+    tokens = {};
+    var now = Date.now();
+    Object.keys(all || {}).forEach(function (id) {
+      if (all[id] && all[id].until > now && typeof all[id].token === "string") tokens[id] = all[id];
+    });
+    Object.keys(tokens).forEach(addButtons);
+  }
+  window.addEventListener("message", function (event) {
+    if (event.origin !== parentOrigin || event.source !== window.parent) return;
+    if (event.data && event.data.type === "commentsvc:edit-tokens") received(event.data.tokens);
+  });
+  document.addEventListener("commentsvc:posted", function (event) {
+    var body = event.detail || {};
+    if (body.edit_token && body.comment) {
+      var li = document.getElementById("comment-" + body.comment.id);
+      if (li) li.setAttribute("data-source", body.comment.body);
+      exchange({ id: body.comment.id, token: body.edit_token, until: Date.now() + minutes * 60000 - 5000 });
+    }
+  });
+
+  function call(id, action, payload) {
+    payload.token = tokens[id].token;
+    return fetch("/api/v1/comments/" + id + "/" + action, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      credentials: "omit",
+      body: JSON.stringify(payload)
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    });
+  }
+  // The text as written (Markdown), from the page's JSON twin when not known here.
+  function source(id) {
+    var li = document.getElementById("comment-" + id);
+    var known = li && li.getAttribute("data-source");
+    if (known !== null && known !== undefined) return Promise.resolve(known);
+    var here = new URLSearchParams(location.search);
+    var params = new URLSearchParams();
+    ["url", "article", "sort"].forEach(function (name) { if (here.get(name)) params.set(name, here.get(name)); });
+    if (here.get("page")) params.set("cursor", here.get("page"));
+    return fetch("/api/v1/comments?" + params.toString(), { credentials: "omit" })
+      .then(function (response) { return response.json(); })
+      .then(function (body) {
+        var found = (body.comments || []).filter(function (c) { return String(c.id) === String(id); })[0];
+        return found ? found.body : null;
+      })
+      .catch(function () { return null; });
+  }
+
+  function addButtons(id) {
+    var li = document.getElementById("comment-" + id);
+    var article = li && li.querySelector(":scope > article");
+    if (!article || article.querySelector(".comment-own")) return;
+    var bar = document.createElement("div");
+    bar.className = "comment-own";
+    var edit = document.createElement("button");
+    edit.type = "button";
+    edit.className = "comment-edit-button";
+    edit.textContent = "Edit";
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "comment-delete-button";
+    remove.textContent = "Delete";
+    var message = document.createElement("span");
+    message.className = "comment-own-message";
+    message.setAttribute("role", "status");
+    bar.append(edit, " ", remove, " ", message);
+    article.appendChild(bar);
+    var content = article.querySelector(".comment-content");
+
+    edit.addEventListener("click", function () {
+      var box = document.createElement("textarea");
+      box.className = "comment-edit-text";
+      box.setAttribute("aria-label", "Edit your comment");
+      box.rows = 5;
+      var save = document.createElement("button");
+      save.type = "button";
+      save.textContent = "Save";
+      save.className = "comment-save-button";
+      content.hidden = true;
+      edit.hidden = true;
+      bar.prepend(box, save);
+      source(id).then(function (text) { box.value = text !== null ? text : content.innerText; });
+      save.addEventListener("click", function () {
+        call(id, "edit", { comment: box.value }).then(function (result) {
+          if (!result.ok) { message.textContent = (result.body && result.body.message) || "Not saved."; return; }
+          var c = result.body.comment;
+          li.setAttribute("data-source", c.body);
+          content.innerHTML = c.body_html;  // sanitised by the server (markdown-it-py + nh3)
+          content.hidden = false;
+          box.remove();
+          save.remove();
+          edit.hidden = false;
+          if (!article.querySelector(".comment-edited")) {
+            var mark = document.createElement("small");
+            mark.className = "comment-edited";
+            mark.textContent = "edited";
+            content.after(" ", mark);
+          }
+          message.textContent = c.awaiting_moderation ? "Your comment is awaiting moderation." : "";
+        });
+      });
+    });
+    remove.addEventListener("click", function () {
+      if (!window.confirm("Delete your comment?")) return;
+      call(id, "delete", {}).then(function (result) {
+        if (!result.ok) { message.textContent = (result.body && result.body.message) || "Not deleted."; return; }
+        if (li.querySelector(":scope > ol.children > li")) {
+          content.innerHTML = "<p>This comment was deleted.</p>";
+          bar.remove();
+        } else {
+          li.remove();
+        }
+      });
+    });
+  }
+  exchange(null);
+})();
