@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.forms import CommentForm, new_comment_from
+from commentsvc.comments.fragments import comment_html, heading_html
 from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache, page_key
 from commentsvc.comments.posting import post_comment
 from commentsvc.comments.public import public_comment
@@ -43,6 +44,9 @@ COMMENT_FIELDS = (
     "parent_id",
     "token",
     "mine",
+    # Carried into the Reply link of the returned HTML, as the widget page's links carry them.
+    "origin",
+    "parts",
 )
 
 
@@ -151,7 +155,19 @@ def create_comment() -> Any:
         return error_response(error.status, error.message, error.code, fields)
     mine = own_token([*own_comment_ids(payload.get("mine")), comment.id])
     status = 201 if comment.status == Status.APPROVED else 202
-    body = {"comment": public_comment(comment, own=True), "mine": mine}
+    shape = public_comment(comment, own=True)
+    article = find_article(ref.key)
+    body = {
+        "comment": shape,
+        "mine": mine,
+        # The widget inserts the server's own rendering (commentsvc.comments.fragments).
+        "html": comment_html(shape, {**payload.to_dict(), "mine": mine}),
+        "heading_html": heading_html(
+            article.approved_count if article else 0,
+            ref.title or (article.title if article else ""),
+            shown=True,
+        ),
+    }
     return jsonify(body), status, {"Cache-Control": "no-store"}
 
 

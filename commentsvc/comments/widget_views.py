@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
-from commentsvc.comments.embedding import embedding_origin, widget_params
+from commentsvc.comments.embedding import embedding_origin, widget_url
 from commentsvc.comments.forms import CommentForm, new_comment_from
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_key
 from commentsvc.comments.posting import comments_closed, post_comment
@@ -224,12 +224,6 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
         "beacon": url_for("shares.beacon"),
         "minimum": minimum,
     }
-
-
-def widget_url(endpoint: str = "widget.embed", _anchor: str | None = None, **extra: Any) -> str:
-    """A URL inside this widget: its identifying parameters plus ``extra`` (None drops one)."""
-    params = {**widget_params(), **extra}
-    return url_for(endpoint, **{k: v for k, v in params.items() if v is not None}, _anchor=_anchor)
 
 
 @bp.get("/embed.js")

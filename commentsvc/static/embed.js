@@ -18,10 +18,28 @@
   // Where the widget may send its height; it checks this origin against its allowed list.
   params.set("origin", location.origin);
 
+  // The reader's own comments: the signed "mine" token the widget got when they posted, kept
+  // in this (first-party) page's storage per article, so their held comment survives a
+  // reload. It is signed and expires on the server; nothing else is stored.
+  var MINE_KEY = "commentsvc.mine:" + serviceOrigin + ":" + (data.article || pageUrl);
+  function storageGet(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+  function storageSet(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* storage blocked or full */ }
+  }
+  var mine = storageGet(MINE_KEY);
+  if (mine && /^[A-Za-z0-9_.\-]{1,2000}$/.test(mine)) params.set("mine", mine);
+
+  // A link to one comment (article#comment-N) opens the widget at that comment; the widget
+  // then reports where it is and this page scrolls there.
+  var hash = /^#comment-\d{1,18}$/.test(location.hash) ? location.hash : "";
+
   var iframe = document.createElement("iframe");
-  iframe.src = serviceOrigin + "/embed?" + params.toString();
+  iframe.src = serviceOrigin + "/embed?" + params.toString() + hash;
   iframe.title = data.frameTitle || "Comments";
-  iframe.setAttribute("loading", "lazy");
+  // Lazy, unless a link to one comment must scroll there at once.
+  if (!hash) iframe.setAttribute("loading", "lazy");
   iframe.setAttribute("scrolling", "no");
   // Native share and copy-to-clipboard are only allowed in a frame the host page permits.
   iframe.setAttribute("allow", "web-share; clipboard-write");
@@ -67,6 +85,8 @@
       iframe.contentWindow.postMessage({ type: "commentsvc:saved", author: readSaved() }, serviceOrigin);
     } else if (message.type === "commentsvc:save") {
       writeSaved(message.author);
+    } else if (message.type === "commentsvc:mine" && typeof message.mine === "string") {
+      if (/^[A-Za-z0-9_.\-]{1,2000}$/.test(message.mine)) storageSet(MINE_KEY, message.mine);
     } else if (message.type === "commentsvc:forget") {
       writeSaved(null);
     }

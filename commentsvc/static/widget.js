@@ -149,44 +149,14 @@
     if (text) el.textContent = text;
     return el;
   }
-  // Mirrors templates/_comment.html for a comment just posted (it has no replies yet).
-  function renderComment(c) {
-    var li = element("li", "comment depth-" + (c.depth + 1) + (c.awaiting_moderation ? " comment-held" : ""));
-    li.id = "comment-" + c.id;
-    var article = element("article", "comment-body");
-    var meta = element("footer", "comment-meta");
-    var author = element("b", "comment-author");
-    if (c.website) {
-      var link = element("a", "", c.author);
-      link.href = c.website;
-      link.rel = "nofollow ugc noopener";
-      link.target = "_blank";
-      author.appendChild(link);
-    } else {
-      author.textContent = c.author;
-    }
-    meta.appendChild(author);
-    meta.appendChild(document.createTextNode(" "));
-    meta.appendChild(element("span", "says", "says:"));
-    meta.appendChild(document.createTextNode(" "));
-    var permalink = element("a", "comment-permalink");
-    permalink.href = "#comment-" + c.id;
-    var time = element("time", "", new Date(c.created_at).toLocaleString());
-    time.setAttribute("datetime", c.created_at);
-    permalink.appendChild(time);
-    meta.appendChild(permalink);
-    if (c.awaiting_moderation) {
-      meta.appendChild(document.createTextNode(" "));
-      meta.appendChild(element("em", "comment-awaiting-moderation", "Your comment is awaiting moderation."));
-    }
-    var content = element("div", "comment-content");
-    content.innerHTML = c.body_html;  // built and escaped by the server (commentsvc.render)
-    article.appendChild(meta);
-    article.appendChild(content);
-    li.appendChild(article);
-    return li;
+  // The server's own HTML for the comment (templates/_comment.html, escaped there): a comment
+  // posted here is the same markup as after a reload.
+  function fromServer(html) {
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    return holder.content.firstElementChild;
   }
-  function insertComment(c) {
+  function insertComment(c, html) {
     var list;
     var parent = c.parent_id && document.getElementById("comment-" + c.parent_id);
     if (parent) {
@@ -199,7 +169,7 @@
         document.getElementById("comments-title").after(list);
       }
     }
-    var li = renderComment(c);
+    var li = fromServer(html);
     list.appendChild(li);
     return li;
   }
@@ -209,6 +179,8 @@
     url.searchParams.set("mine", mine);
     url.hash = "";
     history.replaceState(null, "", url.toString());
+    // And in the host page's storage (embed.js), so a reload of the article still shows it.
+    tellParent({ type: "commentsvc:mine", mine: mine });
     var action = new URL(form.action);
     action.searchParams.set("mine", mine);
     form.action = action.toString();
@@ -243,7 +215,7 @@
   function send() {
     var query = new URL(form.action).searchParams;
     var payload = {};
-    ["url", "article", "title", "mine"].forEach(function (name) {
+    ["url", "article", "title", "mine", "origin", "parts"].forEach(function (name) {
       if (query.get(name)) payload[name] = query.get(name);
     });
     ["comment", "name", "email", "website", "parent_id", "token", "leave_empty"].forEach(function (name) {
@@ -259,14 +231,18 @@
     }).then(function (result) {
       if (result.status === 201 || result.status === 202) {
         retried = false;
-        var li = insertComment(result.body.comment);
+        var li = insertComment(result.body.comment, result.body.html);
         var heading = document.getElementById("comments-title");
-        if (heading && !document.querySelector(".comment-list > li:not(.comment-held)")) {
-          heading.textContent = "No published comments yet.";
-        }
+        if (heading && result.body.heading_html) heading.innerHTML = result.body.heading_html;  // escaped by the server
         rememberOwn(result.body.mine);
         form.elements.comment.value = "";
         cancelReply();
+        // Focus the new comment and announce it politely, for keyboard and screen-reader users.
+        var body = li.querySelector(".comment-body") || li;
+        body.setAttribute("tabindex", "-1");
+        body.focus({ preventScroll: true });
+        var status = document.getElementById("commentsvc-status");
+        if (status) status.textContent = li.classList.contains("comment-held") ? "Your comment was sent and is awaiting moderation." : "Your comment was posted.";
         scrollParentTo(li);
         return;
       }
