@@ -29,6 +29,7 @@ from commentsvc.comments.posting import comments_closed, post_comment
 from commentsvc.comments.public import public_comment, public_thread
 from commentsvc.comments.render import display_date
 from commentsvc.comments.submission import CommentError
+from commentsvc.comments.theme import theme_from
 from commentsvc.comments.threads import CursorError, comment_page, cursor_for
 from commentsvc.comments.tokens import (
     TokenError,
@@ -157,12 +158,14 @@ def render_page(
         show_comments="comments" in parts,
         closed=comments_closed(article),
         share=share_bar(ref, article) if "share" in parts else None,
+        theme=theme_from(request.args),
     )
 
 
 def _widget_response(html: str | bytes, status: int, etag: str | None) -> Response:
     response = Response(html, status=status)
-    response.headers["Content-Security-Policy"] = widget_csp()
+    # The page's <style> holds the publisher's validated theme; its hash is all it may run.
+    response.headers["Content-Security-Policy"] = widget_csp(theme_from(request.args).csp_hash)
     if etag:
         response.set_etag(etag)
         # A CDN may hold the page briefly; readers revalidate with the ETag.

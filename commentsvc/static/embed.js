@@ -15,6 +15,32 @@
   if (data.article) params.set("article", data.article);
   if (data.title || document.title) params.set("title", data.title || document.title);
   if (data.parts) params.set("parts", data.parts);
+  // The publisher's theme: light, dark, or auto (the default), which follows this page's own
+  // colours where the widget sits (not only the reader's system). The widget validates every
+  // value and ignores what is not a colour, a length or a font-family list.
+  var theme = data.theme === "light" || data.theme === "dark" ? data.theme : "auto";
+  params.set("theme", theme);
+  ["accent", "background", "text", "border", "radius"].forEach(function (name) {
+    if (data[name]) params.set(name, data[name]);
+  });
+  var place = script.parentNode && script.parentNode.nodeType === 1 ? script.parentNode : document.body;
+  function opaque(color) { return color && !/^rgba\(.*,\s*0(\.0*)?\)$/.test(color) && color !== "transparent"; }
+  if (theme === "auto" && !data.background) {
+    var background = "";
+    for (var node = place; node && node.nodeType === 1; node = node.parentElement) {
+      var color = getComputedStyle(node).backgroundColor;
+      if (opaque(color)) { background = color; break; }
+    }
+    // No background anywhere: the browser's canvas, white unless the page itself is dark.
+    if (!background) {
+      background = /dark/.test(getComputedStyle(document.documentElement).colorScheme || "") &&
+        window.matchMedia("(prefers-color-scheme: dark)").matches ? "rgb(18, 18, 18)" : "rgb(255, 255, 255)";
+    }
+    params.set("background", background);
+    if (!data.text) params.set("text", getComputedStyle(place).color);
+  }
+  if (data.font === "inherit") params.set("font", getComputedStyle(place).fontFamily);
+  else if (data.font) params.set("font", data.font);
   // Where the widget may send its height; it checks this origin against its allowed list.
   params.set("origin", location.origin);
 
