@@ -22,9 +22,13 @@ THEME_PARAMS = ("theme", "accent", "background", "text", "border", "radius", "fo
 AA = 4.5
 
 _HEX = re.compile(r"#([0-9a-f]{3}|[0-9a-f]{6})")
-_RGB = re.compile(r"rgba?\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*(?:,\s*([01]?(?:\.\d+)?)\s*)?\)")
+_RGB = re.compile(
+    r"rgba?\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*(?:,\s*([01]?(?:\.\d+)?)\s*)?\)"
+)
 _LENGTH = re.compile(r"(0|\d{1,2}(\.\d{1,2})?(px|rem|em))")
-_FAMILY = re.compile(r"\s*(\"[A-Za-z0-9 _-]{1,60}\"|'[A-Za-z0-9 _-]{1,60}'|[A-Za-z][A-Za-z0-9 _-]{0,59})\s*")
+_FAMILY = re.compile(
+    r"\s*(\"[A-Za-z0-9 _-]{1,60}\"|'[A-Za-z0-9 _-]{1,60}'|[A-Za-z][A-Za-z0-9 _-]{0,59})\s*"
+)
 
 RGB = tuple[int, int, int]
 LIGHT = {"text": (30, 30, 30), "background": (255, 255, 255), "accent": (11, 87, 208)}

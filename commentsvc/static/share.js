@@ -30,9 +30,10 @@
   function count(el, attribute) { return parseInt(el.getAttribute(attribute), 10) || 0; }
 
   // Mirrors label_for() in templates/_share.html.
+  // The name starts with the visible text ("Facebook 12": WCAG 2.5.3, label in name).
   function labelFor(button, n) {
-    return button.getAttribute("data-label") + (shown(n) ? ", " + words(n) : "") +
-      (button.getAttribute("target") === "_blank" ? " (opens in a new tab)" : "");
+    return button.getAttribute("data-label") + (shown(n) ? " " + words(n) : "") +
+      (button.getAttribute("data-suffix") || "");
   }
   function child(parent, className, tag, after) {
     var el = parent.querySelector("." + className);
@@ -47,7 +48,11 @@
     var n = count(button, "data-count") + 1;
     button.setAttribute("data-count", String(n));
     button.setAttribute("aria-label", labelFor(button, n));
-    if (shown(n)) child(button, "spread-count", "span").textContent = compact(n);
+    if (shown(n)) {
+      // A space between label and count, so the visible text reads "Facebook 12".
+      if (!button.querySelector(".spread-count")) button.appendChild(document.createTextNode(" "));
+      child(button, "spread-count", "span").textContent = compact(n);
+    }
 
     var total = count(bar, "data-total") + 1;
     bar.setAttribute("data-total", String(total));
