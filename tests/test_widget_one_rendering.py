@@ -63,3 +63,9 @@ def test_widget_links_keep_the_readers_own_token_without_javascript(reader, clie
     assert f"mine={mine}" in cancel
     # Nobody else's page names it.
     assert "mine=" not in client.get("/embed", query_string=A).get_data(as_text=True)
+
+
+def test_favicon_answers_without_a_404(client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 204
+    assert "max-age" in response.headers["Cache-Control"]

@@ -245,6 +245,14 @@ def _embed_js(static_folder: str) -> bytes:
     return (Path(static_folder) / "embed.js").read_bytes()
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """No icon, and no 404 in the log: browsers ask for it whenever the widget opens alone."""
+    response = Response(status=204)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @bp.get("/")
 def demo() -> str:
     """A sample article that embeds the widget with the script tag, to try the service."""
