@@ -28,6 +28,7 @@ from commentsvc.core.setting_kinds import (
     REDIS_SERVER_URL,
     SQLALCHEMY_URL,
     TEXT,
+    TIME_ZONE,
     WHOLE_NUMBER,
     WORDS,
     Kind,
@@ -299,6 +300,14 @@ SETTINGS: tuple[Setting, ...] = (
         "How the busiest statements run: direct (compiled once, sent straight to the "
         "driver's cursor) or execute (through SQLAlchemy's public Connection.execute, slower; "
         "for checking a SQLAlchemy upgrade).",
+    ),
+    # --- The widget at home on any site (issue 14) ---
+    Setting(
+        "TIME_ZONE",
+        "UTC",
+        TIME_ZONE,
+        "The time zone of the dates the server writes (the widget without JavaScript, the "
+        "admin); with JavaScript the widget shows the reader's own.",
     ),
 )
 

@@ -32,6 +32,30 @@
     window.addEventListener("load", function () { scrollParentTo(document.getElementById(location.hash.slice(1))); });
   }
 
+  // --- Dates in the reader's own language and time zone; "2 hours ago" within a week. --------
+  // The server wrote them in COMMENTSVC_TIME_ZONE; the full date stays in the tooltip.
+  var pageLang = document.documentElement.lang || undefined;
+  function localizeDates(root) {
+    if (!window.Intl || !Intl.DateTimeFormat) return;
+    var full, relative;
+    try {
+      full = new Intl.DateTimeFormat(pageLang, { dateStyle: "long", timeStyle: "short" });
+      relative = Intl.RelativeTimeFormat && new Intl.RelativeTimeFormat(pageLang, { numeric: "auto" });
+    } catch (e) { return; }
+    Array.prototype.forEach.call(root.querySelectorAll(".comment-permalink time[datetime]"), function (time) {
+      var when = new Date(time.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      var text = full.format(when);
+      var minutes = Math.round((when.getTime() - Date.now()) / 60000);
+      time.title = text;
+      if (relative && minutes <= 0 && minutes > -60) text = relative.format(minutes, "minute");
+      else if (relative && minutes > -24 * 60) text = relative.format(Math.round(minutes / 60), "hour");
+      else if (relative && minutes > -7 * 24 * 60) text = relative.format(Math.round(minutes / 1440), "day");
+      time.textContent = text;
+    });
+  }
+  localizeDates(document);
+
   var form = document.getElementById("commentform");
   if (!form) return;
   var respond = document.getElementById("respond");
@@ -170,6 +194,7 @@
       }
     }
     var li = fromServer(html);
+    localizeDates(li);
     list.appendChild(li);
     return li;
   }
