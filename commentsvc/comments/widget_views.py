@@ -152,6 +152,7 @@ def render_page(
         threads=[public_thread(node) for node in page.threads],
         page=page,
         form_error=form_error,
+        form_summary=form_summary(form, form_error),
         replying_to=public_comment(parent) if parent else None,
         max_depth=current_app.config["THREAD_DEPTH"],
         parent_origin=embedding_origin() or "",
@@ -160,6 +161,16 @@ def render_page(
         share=share_bar(ref, article) if "share" in parts else None,
         theme=theme_from(request.args),
     )
+
+
+def form_summary(form: CommentForm, form_error: str | None) -> str:
+    """The line at the top of a refused form: what went wrong, naming the fields to correct."""
+    if form_error:
+        return form_error
+    if not form.errors:
+        return ""
+    labels = [form[name].label.text for name in form.errors if name in form]
+    return f"Please correct the marked fields: {', '.join(labels)}."
 
 
 def _widget_response(html: str | bytes, status: int, etag: str | None) -> Response:

@@ -218,14 +218,45 @@
   var minSeconds = parseFloat(form.getAttribute("data-min-seconds")) || 0;
   var minMillis = (minSeconds > 0 ? minSeconds + 1 : 0) * 1000 + 300;
   var busy = false;
+  // --- The comment's length: a counter near the limit, and no paste silently cut. -----------
+  // The plain form keeps maxlength; here a longer paste is kept whole and the reader is told.
+  var textarea = form.elements.comment;
+  var limit = parseInt(textarea.getAttribute("maxlength"), 10) || 0;
+  var counter = document.getElementById("comment-counter");
+  function updateCounter() {
+    if (!limit || !counter) return true;
+    var left = limit - textarea.value.length;
+    counter.hidden = left > Math.max(50, limit / 10);
+    counter.classList.toggle("over", left < 0);
+    counter.textContent = left >= 0 ? left + (left === 1 ? " character left" : " characters left")
+      : -left + (left === -1 ? " character too many: please shorten your comment" : " characters too many: please shorten your comment");
+    return left >= 0;
+  }
+  if (limit && counter) {
+    textarea.removeAttribute("maxlength");
+    textarea.setAttribute("aria-describedby", "comment-counter");
+    textarea.addEventListener("input", updateCounter);
+    updateCounter();
+  }
+  var submitLabel = form.elements.submit.value;
+  var holdNote = document.getElementById("form-hold");
+
   form.addEventListener("submit", function (event) {
     if (!window.fetch || busy) return;
     event.preventDefault();
+    if (!updateCounter()) { textarea.focus(); return; }
     saveOrForget();
     clearErrors();
     busy = true;
     form.elements.submit.disabled = true;
-    window.setTimeout(send, Math.max(0, servedAt + minMillis - Date.now()));
+    form.elements.submit.value = "Posting…";
+    var wait = Math.max(0, servedAt + minMillis - Date.now());
+    if (wait > 0 && holdNote) {
+      // Say why nothing happens yet: the server refuses posts sent faster than people write.
+      holdNote.textContent = "Posting… in a moment: very fast posts are held back a few seconds to keep robots out.";
+      holdNote.hidden = false;
+    }
+    window.setTimeout(send, wait);
   });
   // Says the form now posts in place (tests and styles can tell it from the plain form).
   form.setAttribute("data-enhanced", "true");
@@ -289,6 +320,8 @@
     }).then(function () {
       busy = false;
       form.elements.submit.disabled = false;
+      form.elements.submit.value = submitLabel;
+      if (holdNote) holdNote.hidden = true;
       reportHeight();
     });
   }

@@ -47,6 +47,19 @@ def test_widget_states_have_no_accessibility_violations(
     frame = widget(page)
     assert axe_violations(frame) == []
 
+    # A paste past the limit is kept whole, counted, and holds the post back with a message.
+    limit = sites.app.config["MAX_COMMENT_LENGTH"]
+    textarea = frame.get_by_role("textbox", name="Comment", exact=True)
+    textarea.fill("x" * (limit + 3))
+    assert len(textarea.input_value()) == limit + 3
+    counter = frame.locator("#comment-counter")
+    expect(counter).to_have_text("3 characters too many: please shorten your comment")
+    frame.get_by_role("textbox", name="Name", exact=True).fill("Ada Reader")
+    frame.get_by_role("textbox", name="Email", exact=True).fill("ada@example.com")
+    frame.get_by_role("button", name="Post Comment").click()
+    expect(textarea).to_be_focused()  # not sent: the reader is taken back to shorten it
+    assert axe_violations(frame) == []
+
     text = "A held comment, then the same again."
     post(frame, text)
     expect(frame.locator("li.comment", has_text=text)).to_contain_text("awaiting moderation")
