@@ -13,7 +13,7 @@ from commentsvc.comments.theme import THEME_PARAMS
 # ``mine`` (the reader's signed own-comment token) is kept too, so that without JavaScript a
 # Reply link or a page link still shows the reader their held comment; the theme's
 # parameters too, so every page of the widget keeps the publisher's look.
-WIDGET_PARAMS = ("url", "article", "title", "origin", "parts", "mine", *THEME_PARAMS)
+WIDGET_PARAMS = ("url", "article", "title", "origin", "parts", "mine", "lang", *THEME_PARAMS)
 
 
 def widget_params(args: Mapping[str, Any] | None = None) -> dict[str, str]:

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
+from commentsvc.comments import i18n
 from commentsvc.comments.embedding import embedding_origin, widget_url
 from commentsvc.comments.forms import CommentForm, new_comment_from
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_key
@@ -73,7 +74,8 @@ def embed() -> Any:
 
 def public_widget(ref: ArticleRef) -> Response:
     """The page every reader of ``ref`` sees, from this worker's cache while it is current."""
-    key = page_key(ref)
+    # The language may come from Accept-Language, which the path does not show.
+    key = (*page_key(ref), i18n.current_language())
     cache = page_cache()
     page = cache.get(key) if cache is not None else None
     if page is None:
@@ -152,7 +154,6 @@ def render_page(
         threads=[public_thread(node) for node in page.threads],
         page=page,
         form_error=form_error,
-        form_summary=form_summary(form, form_error),
         replying_to=public_comment(parent) if parent else None,
         max_depth=current_app.config["THREAD_DEPTH"],
         parent_origin=embedding_origin() or "",
@@ -163,18 +164,14 @@ def render_page(
     )
 
 
-def form_summary(form: CommentForm, form_error: str | None) -> str:
-    """The line at the top of a refused form: what went wrong, naming the fields to correct."""
-    if form_error:
-        return form_error
-    if not form.errors:
-        return ""
-    labels = [form[name].label.text for name in form.errors if name in form]
-    return f"Please correct the marked fields: {', '.join(labels)}."
+def error_labels(form: CommentForm) -> list[str]:
+    """The labels of the refused form's fields, for the summary at its top."""
+    return [form[name].label.text for name in form.errors if name in form]
 
 
 def _widget_response(html: str | bytes, status: int, etag: str | None) -> Response:
     response = Response(html, status=status)
+    response.vary.add("Accept-Language")
     # The page's <style> holds the publisher's validated theme; its hash is all it may run.
     response.headers["Content-Security-Policy"] = widget_csp(theme_from(request.args).csp_hash)
     if etag:
@@ -274,4 +271,6 @@ def init_app(app: Flask) -> None:
     """Register the widget's routes."""
     app.register_blueprint(bp)
     app.add_template_filter(display_date)
+    i18n.init_app(app)
+    app.add_template_global(error_labels)
     app.add_template_global(widget_url)

@@ -309,6 +309,13 @@ SETTINGS: tuple[Setting, ...] = (
         "The time zone of the dates the server writes (the widget without JavaScript, the "
         "admin); with JavaScript the widget shows the reader's own.",
     ),
+    Setting(
+        "DEFAULT_LANGUAGE",
+        "en",
+        one_of("en", "de", "fr", "es", "pt_br", "ar"),
+        "The widget's language when neither the page (lang=, the host's <html lang>) nor the "
+        "reader's browser (Accept-Language) names a shipped one.",
+    ),
 )
 
 

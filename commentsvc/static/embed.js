@@ -15,6 +15,9 @@
   if (data.article) params.set("article", data.article);
   if (data.title || document.title) params.set("title", data.title || document.title);
   if (data.parts) params.set("parts", data.parts);
+  // The reader's language: the publisher's choice, else the language of this page.
+  var lang = data.lang || document.documentElement.lang;
+  if (lang && /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/.test(lang)) params.set("lang", lang);
   // The publisher's theme: light, dark, or auto (the default), which follows this page's own
   // colours where the widget sits (not only the reader's system). The widget validates every
   // value and ignores what is not a colour, a length or a font-family list.

@@ -25,6 +25,10 @@
     }
     return String(n);
   }
+  // A message in the reader's language (data-* on the bar, templates/_share.html).
+  function message(key, fallback) {
+    return bar.getAttribute(key === "copied" ? "data-copied" : "data-not-copied") || fallback;
+  }
   function shown(n) { return n > 0 && n >= minimum; }
   function words(n) { return compact(n) + (n === 1 ? " share" : " shares"); }
   function count(el, attribute) { return parseInt(el.getAttribute(attribute), 10) || 0; }
@@ -113,10 +117,10 @@
     copy.hidden = false;
     copy.addEventListener("click", function () {
       navigator.clipboard.writeText(data.url).then(function () {
-        say("Link copied");
+        say(message("copied", "Link copied"));
         record(copy);
       }, function () {
-        say("The link could not be copied: " + data.url);
+        say(message("not_copied", "The link could not be copied: %(url)s").split("%(url)s").join(data.url));
       });
     });
   }

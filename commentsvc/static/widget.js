@@ -35,6 +35,14 @@
   // --- Dates in the reader's own language and time zone; "2 hours ago" within a week. --------
   // The server wrote them in COMMENTSVC_TIME_ZONE; the full date stays in the tooltip.
   var pageLang = document.documentElement.lang || undefined;
+  // The messages below, in the reader's language (templates/embed.html).
+  var strings = {};
+  try { strings = JSON.parse(document.getElementById("commentsvc-strings").getAttribute("data-strings")) || {}; } catch (e) { strings = {}; }
+  function t(key, fallback, values) {
+    var text = typeof strings[key] === "string" ? strings[key] : fallback;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("%(" + name + ")s").join(String(values[name])); });
+    return text;
+  }
   function localizeDates(root) {
     if (!window.Intl || !Intl.DateTimeFormat) return;
     var full, relative;
@@ -117,7 +125,7 @@
     if (!comment) return false;
     comment.querySelector(".comment-body").after(respond);
     form.elements.parent_id.value = commentId;
-    titleText.textContent = "Reply to " + author;
+    titleText.textContent = t("reply_to", "Reply to %(author)s", { author: author });
     cancel.hidden = false;
     form.elements.comment.focus();
     return true;
@@ -125,7 +133,7 @@
   function cancelReply() {
     respondHome.parentNode.insertBefore(respond, respondHome.nextSibling);
     form.elements.parent_id.value = "";
-    titleText.textContent = "Leave a Reply";
+    titleText.textContent = t("leave_reply", "Leave a Reply");
     cancel.hidden = true;
   }
   document.addEventListener("click", function (event) {
@@ -228,8 +236,8 @@
     var left = limit - textarea.value.length;
     counter.hidden = left > Math.max(50, limit / 10);
     counter.classList.toggle("over", left < 0);
-    counter.textContent = left >= 0 ? left + (left === 1 ? " character left" : " characters left")
-      : -left + (left === -1 ? " character too many: please shorten your comment" : " characters too many: please shorten your comment");
+    counter.textContent = left >= 0 ? t("left", "Characters left: %(num)s", { num: left })
+      : t("over", "Characters over the limit: %(num)s. Please shorten your comment.", { num: -left });
     return left >= 0;
   }
   if (limit && counter) {
@@ -249,11 +257,11 @@
     clearErrors();
     busy = true;
     form.elements.submit.disabled = true;
-    form.elements.submit.value = "Posting…";
+    form.elements.submit.value = t("posting", "Posting…");
     var wait = Math.max(0, servedAt + minMillis - Date.now());
     if (wait > 0 && holdNote) {
       // Say why nothing happens yet: the server refuses posts sent faster than people write.
-      holdNote.textContent = "Posting… in a moment: very fast posts are held back a few seconds to keep robots out.";
+      holdNote.textContent = t("hold", "Posting… in a moment: very fast posts are held back a few seconds to keep robots out.");
       holdNote.hidden = false;
     }
     window.setTimeout(send, wait);
@@ -298,7 +306,7 @@
         body.setAttribute("tabindex", "-1");
         body.focus({ preventScroll: true });
         var status = document.getElementById("commentsvc-status");
-        if (status) status.textContent = li.classList.contains("comment-held") ? "Your comment was sent and is awaiting moderation." : "Your comment was posted.";
+        if (status) status.textContent = li.classList.contains("comment-held") ? t("held", "Your comment was sent: it will appear once a moderator approves it.") : t("posted", "Your comment was posted.");
         scrollParentTo(li);
         return;
       }
@@ -312,11 +320,11 @@
       var errors = (result.body && result.body.fields) || {};
       var shown = false;
       Object.keys(errors).forEach(function (name) { shown = showFieldError(name, errors[name]) || shown; });
-      if (!shown) showFormError((result.body && result.body.message) || "Your comment could not be posted. Please try again.");
+      if (!shown) showFormError((result.body && result.body.message) || t("failed", "Your comment could not be posted. Please try again."));
       var first = form.querySelector("[aria-invalid]");
       if (first) first.focus();
     }).catch(function () {
-      showFormError("Your comment could not be sent. Check your connection and try again.");
+      showFormError(t("offline", "Your comment could not be sent. Check your connection and try again."));
     }).then(function () {
       busy = false;
       form.elements.submit.disabled = false;

@@ -53,7 +53,7 @@ def test_widget_states_have_no_accessibility_violations(
     textarea.fill("x" * (limit + 3))
     assert len(textarea.input_value()) == limit + 3
     counter = frame.locator("#comment-counter")
-    expect(counter).to_have_text("3 characters too many: please shorten your comment")
+    expect(counter).to_have_text("Characters over the limit: 3. Please shorten your comment.")
     frame.get_by_role("textbox", name="Name", exact=True).fill("Ada Reader")
     frame.get_by_role("textbox", name="Email", exact=True).fill("ada@example.com")
     frame.get_by_role("button", name="Post Comment").click()

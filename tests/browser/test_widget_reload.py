@@ -51,7 +51,7 @@ def test_held_comment_survives_reload_for_its_author_only_and_matches_its_reload
     # The heading follows the post; focus is on the new comment; the live region says so.
     expect(frame.locator("#comments-title")).to_have_text("No published comments yet.")
     expect(posted.locator(".comment-body")).to_be_focused()
-    expect(frame.locator("#commentsvc-status")).to_contain_text("awaiting moderation")
+    expect(frame.locator("#commentsvc-status")).to_contain_text("once a moderator approves it")
     inserted = outer_html(frame, text)
 
     page.reload()

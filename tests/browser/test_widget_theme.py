@@ -33,6 +33,9 @@ def host_site(widget: str) -> Any:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         name = environ.get("PATH_INFO", "").strip("/")
         style, extra, _ = HOSTS.get(name, HOSTS["light"])
+        language = environ.get("QUERY_STRING", "").removeprefix("lang=")
+        if language:
+            extra += ' data-lang="' + language + '"'
         body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>A {name} article</title></head><body style="margin:0;{style}">
 <main style="max-width:680px;margin:0 auto;padding:1rem"><h1>A {name} article</h1>
@@ -85,3 +88,36 @@ def test_widget_matches_light_dark_and_serif_hosts_and_passes_axe(
             )
         finally:
             context.close()
+
+
+LANGUAGES = {
+    "en": "Leave a Reply",
+    "de": "Schreibe einen Kommentar",
+    "fr": "Laisser un commentaire",
+    "es": "Deja una respuesta",
+    "pt-BR": "Deixe uma resposta",
+    "ar": "اترك تعليقاً",
+}
+
+
+def test_widget_speaks_six_languages_arabic_right_to_left_and_passes_axe(
+    browser: Browser, host: str, artifacts_dir: Path
+) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        for language, heading in LANGUAGES.items():
+            page.goto(f"{host}/light?lang={language}")
+            frame = widget_frame(page)
+            expect(frame.locator("#reply-title-text")).to_have_text(heading)
+            assert frame.evaluate("document.documentElement.lang") == language
+            direction = frame.evaluate("getComputedStyle(document.body).direction")
+            assert direction == ("rtl" if language == "ar" else "ltr"), language
+            assert axe_violations(frame) == [], language
+            if language == "ar":
+                page.locator("iframe[title=Comments]").screenshot(
+                    path=artifacts_dir / "e2e-language-ar.png"
+                )
+    finally:
+        context.close()
