@@ -14,6 +14,7 @@ from io import BytesIO
 from pathlib import Path
 
 from babel import Locale
+from babel.numbers import format_decimal
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -89,11 +90,17 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_language()).ngettext(singular, plural, n)
 
 
+def local_number(number: int) -> str:
+    """``1,600`` in English, ``1.600`` in German: grouped as the reader's language writes it."""
+    return format_decimal(number, locale=current_language())
+
+
 def init_app(app: Flask) -> None:
     """``_()``/``ngettext()`` and ``{% trans %}`` in templates, in the reader's language."""
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     app.add_template_global(current_language)
+    app.add_template_filter(local_number)
     # A label named by the code ("Comment"), in the reader's language.
     app.add_template_filter(_gettext, "gettext_label")
     app.add_template_global(html_lang)
