@@ -14,9 +14,9 @@ from io import BytesIO
 from pathlib import Path
 
 from babel import Locale
-from babel.numbers import format_decimal
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 from flask import Flask, current_app, g, has_request_context, request
 
