@@ -13,7 +13,7 @@ A = {"url": "https://news.example/a", "title": "Lighthouse"}
 
 def test_theme_is_the_pages_data_theme_and_links_keep_it(client) -> None:
     html = client.get("/embed", query_string={**A, "theme": "dark"}).get_data(as_text=True)
-    assert '<html lang="en" data-theme="dark">' in html
+    assert '<html lang="en" dir="ltr" data-theme="dark">' in html
     assert "theme=dark" in re.search(r'<form action="([^"]+)"', html).group(1)
     unknown = client.get("/embed", query_string={**A, "theme": "neon"}).get_data(as_text=True)
     assert 'data-theme="auto"' in unknown
