@@ -8,7 +8,7 @@ PORT ?= 5000
 # (tests/conftest.py groups them). `make test PYTEST_PARALLEL=` runs the suite serially.
 PYTEST_PARALLEL ?= -n auto --dist loadgroup
 
-.PHONY: install run test lint format browser clean
+.PHONY: install run test lint format browser clean translations
 
 # The virtual environment, rebuilt when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -43,6 +43,12 @@ format: install
 browser:
 	@bash scripts/install-chromium.sh
 	@bash scripts/install-nginx.sh
+
+## Extract the widget's marked strings and add the new ones, untranslated, to every catalogue
+## (tests/test_translations.py fails until each is translated; see the README)
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -o commentsvc/translations/messages.pot --no-location --omit-header --sort-output .
+	$(BIN)/pybabel update -i commentsvc/translations/messages.pot -d commentsvc/translations --no-fuzzy-matching --width 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

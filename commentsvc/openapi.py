@@ -206,6 +206,8 @@ def _schemas(config: Any) -> dict[str, Any]:
             {
                 "comment": _ref("Comment"),
                 "mine": _text("Pass as `mine=` to see your own comments while they are held."),
+                "html": _text("The comment as the widget shows it (HTML, escaped)."),
+                "heading_html": _text("The widget's comments heading after this post (HTML)."),
             },
             {"edit_token": _text("Edits or deletes this comment for `EDIT_MINUTES`.")},
         ),

@@ -39,3 +39,13 @@ def test_render_body(text: str, html: str) -> None:
 
 def test_display_date() -> None:
     assert display_date("2026-11-27T09:05:00Z") == "November 27, 2026 at 09:05 UTC"
+
+
+def test_display_date_is_in_the_configured_time_zone(plain_app) -> None:
+    with plain_app.app_context():
+        plain_app.config["TIME_ZONE"] = "Europe/Berlin"
+        try:
+            assert display_date("2026-11-27T22:42:00Z") == "November 27, 2026 at 23:42 CET"
+            assert display_date("2026-07-01T22:42:00Z") == "July 2, 2026 at 00:42 CEST"
+        finally:
+            plain_app.config["TIME_ZONE"] = "UTC"

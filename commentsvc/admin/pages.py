@@ -18,6 +18,7 @@ from commentsvc.admin import (
     settings_page,
 )
 from commentsvc.admin.blueprint import bp
+from commentsvc.comments.render import configured_zone
 
 __all__ = [
     "NAV",
@@ -44,15 +45,18 @@ NAV: list[tuple[str, str]] = [
 
 @bp.app_template_global("admin_time")
 def admin_time(value: datetime | None) -> Markup:
-    """A stored time as ``<time>`` showing ``2026-11-27 23:16 UTC`` (SQLite's are naive UTC)."""
+    """A stored time as ``<time>`` showing ``2026-11-27 23:16 UTC`` in the configured time zone
+    (SQLite's stored times are naive UTC)."""
     if value is None:
         return Markup("")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
     machine = value.isoformat(timespec="seconds").replace("+00:00", "Z")
+    # Shown in COMMENTSVC_TIME_ZONE; the datetime attribute stays UTC.
+    local = value.astimezone(configured_zone())
     return Markup('<time datetime="{}">{}</time>').format(
-        machine, value.strftime("%Y-%m-%d %H:%M UTC")
+        machine, local.strftime("%Y-%m-%d %H:%M %Z")
     )
 
 

@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.forms import CommentForm, new_comment_from
+from commentsvc.comments.fragments import comment_html, heading_html
 from commentsvc.comments.likes import LikeRefused, like_comment, like_limit
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache, page_key
@@ -47,6 +48,9 @@ COMMENT_FIELDS = (
     "token",
     "mine",
     "notify",
+    # Carried into the Reply link of the returned HTML, as the widget page's links carry them.
+    "origin",
+    "parts",
 )
 
 
@@ -180,7 +184,18 @@ def create_comment() -> Any:
     published = answer_as_published(comment, earlier)
     shape = public_comment(comment, own=True)
     shape["awaiting_moderation"] = not published
-    body = {"comment": shape, "mine": mine}
+    article = find_article(ref.key)
+    body = {
+        "comment": shape,
+        "mine": mine,
+        # The widget inserts the server's own rendering (commentsvc.comments.fragments).
+        "html": comment_html(shape, {**payload.to_dict(), "mine": mine}),
+        "heading_html": heading_html(
+            article.approved_count if article else 0,
+            ref.title or (article.title if article else ""),
+            shown=True,
+        ),
+    }
     status = 201 if published else 202
     if current_app.config["EDIT_MINUTES"]:
         # The author's key to edit or delete this comment for a while; kept by the host page.

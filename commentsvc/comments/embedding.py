@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app, request, url_for
+
+from commentsvc.comments.theme import THEME_PARAMS
 
 # The parameters that say which widget this is; every link inside the widget keeps them.
-WIDGET_PARAMS = ("url", "article", "title", "origin", "parts", "sort")
+# ``mine`` (the reader's signed own-comment token) is kept too, so that without JavaScript a
+# Reply link or a page link still shows the reader their held comment; the theme's
+# parameters too, so every page of the widget keeps the publisher's look.
+WIDGET_PARAMS = (
+    "url",
+    "article",
+    "title",
+    "origin",
+    "parts",
+    "sort",
+    "mine",
+    "lang",
+    *THEME_PARAMS,
+)
 
 
-def widget_params() -> dict[str, str]:
-    """The query parameters that identify this widget, to carry into its own links."""
-    return {name: request.args[name] for name in WIDGET_PARAMS if request.args.get(name)}
+def widget_params(args: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The parameters that identify this widget (from ``args``, else the query string)."""
+    args = request.args if args is None else args
+    return {name: str(args[name]) for name in WIDGET_PARAMS if args.get(name)}
+
+
+def widget_url(
+    endpoint: str = "widget.embed",
+    _anchor: str | None = None,
+    _params: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> str:
+    """A URL inside this widget: its identifying parameters plus ``extra`` (None drops one).
+
+    ``_params`` gives the identifying parameters when they do not come from the query string
+    (the JSON API's posted body).
+    """
+    params = {**widget_params(_params), **extra}
+    return url_for(endpoint, **{k: v for k, v in params.items() if v is not None}, _anchor=_anchor)
 
 
 def embedding_origin() -> str | None:

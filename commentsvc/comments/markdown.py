@@ -14,6 +14,7 @@ import nh3
 from markdown_it import MarkdownIt
 
 # What readers can use, said once for the hint under the textarea.
+# The hint under the textarea; templates/_form.html carries it for translation.
 HINT = "**bold**, *italic*, `code`, > quote, - lists and links work; no images or HTML."
 
 ALLOWED_TAGS = frozenset(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo
 
+from flask import current_app, has_app_context
 from markupsafe import Markup, escape
 
 # A bare http(s) URL; trailing punctuation that usually ends a sentence is trimmed below.
@@ -44,6 +47,20 @@ def render_body(text: str) -> Markup:
 
 
 def display_date(iso: str) -> str:
-    """ "November 27, 2026 at 22:42 UTC" from an ISO timestamp (the widget's script localises it)."""
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return f"{moment:%B} {moment.day}, {moment.year} at {moment:%H:%M} UTC"
+    """ "November 27, 2026 at 23:42 CET" from an ISO timestamp, in COMMENTSVC_TIME_ZONE.
+
+    The widget's script shows it again in the reader's own language and time zone.
+    """
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(configured_zone())
+    return f"{moment:%B} {moment.day}, {moment.year} at {moment:%H:%M} {moment:%Z}"
+
+
+def configured_zone() -> ZoneInfo:
+    """The time zone of the dates the server writes (``COMMENTSVC_TIME_ZONE``)."""
+    name = current_app.config.get("TIME_ZONE") if has_app_context() else None
+    return _zone(name or "UTC")
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)

@@ -22,16 +22,17 @@ from markupsafe import Markup
 
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
-from commentsvc.comments.embedding import embedding_origin, widget_params
+from commentsvc.comments import i18n
+from commentsvc.comments.embedding import embedding_origin, widget_url
 from commentsvc.comments.featured import featured_comments
 from commentsvc.comments.forms import CommentForm, new_comment_from
-from commentsvc.comments.markdown import HINT as MARKDOWN_HINT
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_key
 from commentsvc.comments.posting import comments_closed, post_comment
 from commentsvc.comments.public import public_comment, public_thread
 from commentsvc.comments.render import display_date
 from commentsvc.comments.sorting import SORTS, requested_sort
 from commentsvc.comments.submission import CommentError
+from commentsvc.comments.theme import theme_from
 from commentsvc.comments.threads import CursorError, comment_page, cursor_for
 from commentsvc.comments.tokens import (
     TokenError,
@@ -77,7 +78,8 @@ def embed() -> Any:
 
 def public_widget(ref: ArticleRef) -> Response:
     """The page every reader of ``ref`` sees, from this worker's cache while it is current."""
-    key = page_key(ref)
+    # The language may come from Accept-Language, which the path does not show.
+    key = (*page_key(ref), i18n.current_language())
     cache = page_cache()
     page = cache.get(key) if cache is not None else None
     if page is None:
@@ -176,13 +178,20 @@ def render_page(
         else [],
         likes_on=current_app.config["LIKES"],
         edit_for=edit_token_comment(request.args.get("edit")),
-        markdown_hint=MARKDOWN_HINT,
+        theme=theme_from(request.args),
     )
+
+
+def error_labels(form: CommentForm) -> list[str]:
+    """The labels of the refused form's fields, for the summary at its top."""
+    return [form[name].label.text for name in form.errors if name in form]
 
 
 def _widget_response(html: str | bytes, status: int, etag: str | None) -> Response:
     response = Response(html, status=status)
-    response.headers["Content-Security-Policy"] = widget_csp()
+    response.vary.add("Accept-Language")
+    # The page's <style> holds the publisher's validated theme; its hash is all it may run.
+    response.headers["Content-Security-Policy"] = widget_csp(theme_from(request.args).csp_hash)
     if etag:
         response.set_etag(etag)
         # A CDN may hold the page briefly; readers revalidate with the ETag.
@@ -246,12 +255,6 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
     }
 
 
-def widget_url(endpoint: str = "widget.embed", _anchor: str | None = None, **extra: Any) -> str:
-    """A URL inside this widget: its identifying parameters plus ``extra`` (None drops one)."""
-    params = {**widget_params(), **extra}
-    return url_for(endpoint, **{k: v for k, v in params.items() if v is not None}, _anchor=_anchor)
-
-
 @bp.get("/embed.js")
 def embed_js() -> Response:
     """The script tag's loader: inserts the widget iframe and keeps its height fitted."""
@@ -268,6 +271,14 @@ def _embed_js(static_folder: str) -> bytes:
     return (Path(static_folder) / "embed.js").read_bytes()
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """No icon, and no 404 in the log: browsers ask for it whenever the widget opens alone."""
+    response = Response(status=204)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @bp.get("/")
 def demo() -> str:
     """A sample article that embeds the widget with the script tag, to try the service."""
@@ -278,4 +289,6 @@ def init_app(app: Flask) -> None:
     """Register the widget's routes."""
     app.register_blueprint(bp)
     app.add_template_filter(display_date)
+    i18n.init_app(app)
+    app.add_template_global(error_labels)
     app.add_template_global(widget_url)

@@ -28,6 +28,7 @@ from commentsvc.core.setting_kinds import (
     REDIS_SERVER_URL,
     SQLALCHEMY_URL,
     TEXT,
+    TIME_ZONE,
     WHOLE_NUMBER,
     WORDS,
     Kind,
@@ -501,6 +502,21 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         WORDS,
         "Emails (comma- or newline-separated) whose comments show a Staff badge.",
+    ),
+    # --- The widget at home on any site (issue 14) ---
+    Setting(
+        "TIME_ZONE",
+        "UTC",
+        TIME_ZONE,
+        "The time zone of the dates the server writes (the widget without JavaScript, the "
+        "admin); with JavaScript the widget shows the reader's own.",
+    ),
+    Setting(
+        "DEFAULT_LANGUAGE",
+        "en",
+        one_of("en", "de", "fr", "es", "pt_br", "ar"),
+        "The widget's language when neither the page (lang=, the host's <html lang>) nor the "
+        "reader's browser (Accept-Language) names a shipped one.",
     ),
 )
 

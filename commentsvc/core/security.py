@@ -15,12 +15,17 @@ DEFAULT_CSP = (
 )
 
 
-def widget_csp() -> str:
-    """The widget's CSP: framable only by the allowed origins (any, when none are set)."""
+def widget_csp(style_source: str | None = None) -> str:
+    """The widget's CSP: framable only by the allowed origins (any, when none are set).
+
+    ``style_source`` (a ``'sha256-…'`` hash) allows the page's one <style> element: the
+    publisher's validated theme (commentsvc.comments.theme).
+    """
     allowed = current_app.config["ALLOWED_ORIGINS"]
     ancestors = " ".join(allowed) if allowed else "*"
+    styles = f"'self' {style_source}" if style_source else "'self'"
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data:; "
         f"connect-src 'self'; object-src 'none'; form-action 'self'; base-uri 'none'; "
         f"frame-ancestors {ancestors}"
     )

@@ -7,6 +7,7 @@ Each ``Kind`` turns what it is given into the value the app uses, or raises Valu
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,18 @@ def _rate_limit(value: object) -> str:
     except ValueError:
         raise ValueError() from None  # its message only quotes the value again
     return text
+
+
+def _time_zone(value: object) -> str:
+    name = _text(value).strip()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError() from None
+    return name
+
+
+TIME_ZONE = Kind("an IANA time zone name such as UTC or Europe/Berlin", _time_zone)
 
 
 def _database_url(value: object) -> str | None:

@@ -20,13 +20,60 @@
   var sort = null;
   try { sort = window.localStorage.getItem(SORT_KEY); } catch (e) { /* storage blocked */ }
   if (["oldest", "newest", "likes"].indexOf(sort || data.sort) >= 0) params.set("sort", sort || data.sort);
+  // The reader's language: the publisher's choice, else the language of this page.
+  var lang = data.lang || document.documentElement.lang;
+  if (lang && /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/.test(lang)) params.set("lang", lang);
+  // The publisher's theme: light, dark, or auto (the default), which follows this page's own
+  // colours where the widget sits (not only the reader's system). The widget validates every
+  // value and ignores what is not a colour, a length or a font-family list.
+  var theme = data.theme === "light" || data.theme === "dark" ? data.theme : "auto";
+  params.set("theme", theme);
+  ["accent", "background", "text", "border", "radius"].forEach(function (name) {
+    if (data[name]) params.set(name, data[name]);
+  });
+  var place = script.parentNode && script.parentNode.nodeType === 1 ? script.parentNode : document.body;
+  function opaque(color) { return color && !/^rgba\(.*,\s*0(\.0*)?\)$/.test(color) && color !== "transparent"; }
+  if (theme === "auto" && !data.background) {
+    var background = "";
+    for (var node = place; node && node.nodeType === 1; node = node.parentElement) {
+      var color = getComputedStyle(node).backgroundColor;
+      if (opaque(color)) { background = color; break; }
+    }
+    // No background anywhere: the browser's canvas, white unless the page itself is dark.
+    if (!background) {
+      background = /dark/.test(getComputedStyle(document.documentElement).colorScheme || "") &&
+        window.matchMedia("(prefers-color-scheme: dark)").matches ? "rgb(18, 18, 18)" : "rgb(255, 255, 255)";
+    }
+    params.set("background", background);
+    if (!data.text) params.set("text", getComputedStyle(place).color);
+  }
+  if (data.font === "inherit") params.set("font", getComputedStyle(place).fontFamily);
+  else if (data.font) params.set("font", data.font);
   // Where the widget may send its height; it checks this origin against its allowed list.
   params.set("origin", location.origin);
 
+  // The reader's own comments: the signed "mine" token the widget got when they posted, kept
+  // in this (first-party) page's storage per article, so their held comment survives a
+  // reload. It is signed and expires on the server; nothing else is stored.
+  var MINE_KEY = "commentsvc.mine:" + serviceOrigin + ":" + (data.article || pageUrl);
+  function storageGet(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+  function storageSet(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* storage blocked or full */ }
+  }
+  var mine = storageGet(MINE_KEY);
+  if (mine && /^[A-Za-z0-9_.\-]{1,2000}$/.test(mine)) params.set("mine", mine);
+
+  // A link to one comment (article#comment-N) opens the widget at that comment; the widget
+  // then reports where it is and this page scrolls there.
+  var hash = /^#comment-\d{1,18}$/.test(location.hash) ? location.hash : "";
+
   var iframe = document.createElement("iframe");
-  iframe.src = serviceOrigin + "/embed?" + params.toString();
+  iframe.src = serviceOrigin + "/embed?" + params.toString() + hash;
   iframe.title = data.frameTitle || "Comments";
-  iframe.setAttribute("loading", "lazy");
+  // Lazy, unless a link to one comment must scroll there at once.
+  if (!hash) iframe.setAttribute("loading", "lazy");
   iframe.setAttribute("scrolling", "no");
   // Native share and copy-to-clipboard are only allowed in a frame the host page permits.
   iframe.setAttribute("allow", "web-share; clipboard-write");
@@ -92,6 +139,8 @@
     } else if (message.type === "commentsvc:edit-tokens") {
       // Per-comment edit tokens (issue 17): kept here, never in a cookie; expired ones dropped.
       iframe.contentWindow.postMessage({ type: "commentsvc:edit-tokens", tokens: editTokens(message.add) }, serviceOrigin);
+    } else if (message.type === "commentsvc:mine" && typeof message.mine === "string") {
+      if (/^[A-Za-z0-9_.\-]{1,2000}$/.test(message.mine)) storageSet(MINE_KEY, message.mine);
     } else if (message.type === "commentsvc:forget") {
       writeSaved(null);
     }

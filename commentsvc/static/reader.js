@@ -95,11 +95,13 @@
     if (event.origin !== parentOrigin || event.source !== window.parent) return;
     if (event.data && event.data.type === "commentsvc:edit-tokens") received(event.data.tokens);
   });
+  // The text as written of the reader's own comments this page has seen, by comment id.
+  var sources = {};
   document.addEventListener("commentsvc:posted", function (event) {
     var body = event.detail || {};
     if (body.edit_token && body.comment) {
-      var li = document.getElementById("comment-" + body.comment.id);
-      if (li) li.setAttribute("data-source", body.comment.body);
+      // Kept here, not in the markup: the comment stays the server's HTML, as after a reload.
+      sources[body.comment.id] = body.comment.body;
       exchange({ id: body.comment.id, token: body.edit_token, until: Date.now() + minutes * 60000 - 5000 });
     }
   });
@@ -117,9 +119,7 @@
   }
   // The text as written (Markdown), from the page's JSON twin when not known here.
   function source(id) {
-    var li = document.getElementById("comment-" + id);
-    var known = li && li.getAttribute("data-source");
-    if (known !== null && known !== undefined) return Promise.resolve(known);
+    if (typeof sources[id] === "string") return Promise.resolve(sources[id]);
     var here = new URLSearchParams(location.search);
     var params = new URLSearchParams();
     ["url", "article", "sort"].forEach(function (name) { if (here.get(name)) params.set(name, here.get(name)); });
@@ -171,7 +171,7 @@
         call(id, "edit", { comment: box.value }).then(function (result) {
           if (!result.ok) { message.textContent = (result.body && result.body.message) || "Not saved."; return; }
           var c = result.body.comment;
-          li.setAttribute("data-source", c.body);
+          sources[id] = c.body;
           content.innerHTML = c.body_html;  // sanitised by the server (markdown-it-py + nh3)
           content.hidden = false;
           box.remove();

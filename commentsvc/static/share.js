@@ -25,14 +25,19 @@
     }
     return String(n);
   }
+  // A message in the reader's language (data-* on the bar, templates/_share.html).
+  function message(key, fallback) {
+    return bar.getAttribute(key === "copied" ? "data-copied" : "data-not-copied") || fallback;
+  }
   function shown(n) { return n > 0 && n >= minimum; }
   function words(n) { return compact(n) + (n === 1 ? " share" : " shares"); }
   function count(el, attribute) { return parseInt(el.getAttribute(attribute), 10) || 0; }
 
   // Mirrors label_for() in templates/_share.html.
+  // The name starts with the visible text ("Facebook 12": WCAG 2.5.3, label in name).
   function labelFor(button, n) {
-    return button.getAttribute("data-label") + (shown(n) ? ", " + words(n) : "") +
-      (button.getAttribute("target") === "_blank" ? " (opens in a new tab)" : "");
+    return button.getAttribute("data-label") + (shown(n) ? " " + words(n) : "") +
+      (button.getAttribute("data-suffix") || "");
   }
   function child(parent, className, tag, after) {
     var el = parent.querySelector("." + className);
@@ -47,7 +52,11 @@
     var n = count(button, "data-count") + 1;
     button.setAttribute("data-count", String(n));
     button.setAttribute("aria-label", labelFor(button, n));
-    if (shown(n)) child(button, "spread-count", "span").textContent = compact(n);
+    if (shown(n)) {
+      // A space between label and count, so the visible text reads "Facebook 12".
+      if (!button.querySelector(".spread-count")) button.appendChild(document.createTextNode(" "));
+      child(button, "spread-count", "span").textContent = compact(n);
+    }
 
     var total = count(bar, "data-total") + 1;
     bar.setAttribute("data-total", String(total));
@@ -108,10 +117,10 @@
     copy.hidden = false;
     copy.addEventListener("click", function () {
       navigator.clipboard.writeText(data.url).then(function () {
-        say("Link copied");
+        say(message("copied", "Link copied"));
         record(copy);
       }, function () {
-        say("The link could not be copied: " + data.url);
+        say(message("not_copied", "The link could not be copied: %(url)s").split("%(url)s").join(data.url));
       });
     });
   }

@@ -32,6 +32,38 @@
     window.addEventListener("load", function () { scrollParentTo(document.getElementById(location.hash.slice(1))); });
   }
 
+  // --- Dates in the reader's own language and time zone; "2 hours ago" within a week. --------
+  // The server wrote them in COMMENTSVC_TIME_ZONE; the full date stays in the tooltip.
+  var pageLang = document.documentElement.lang || undefined;
+  // The messages below, in the reader's language (templates/embed.html).
+  var strings = {};
+  try { strings = JSON.parse(document.getElementById("commentsvc-strings").getAttribute("data-strings")) || {}; } catch (e) { strings = {}; }
+  function t(key, fallback, values) {
+    var text = typeof strings[key] === "string" ? strings[key] : fallback;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("%(" + name + ")s").join(String(values[name])); });
+    return text;
+  }
+  function localizeDates(root) {
+    if (!window.Intl || !Intl.DateTimeFormat) return;
+    var full, relative;
+    try {
+      full = new Intl.DateTimeFormat(pageLang, { dateStyle: "long", timeStyle: "short" });
+      relative = Intl.RelativeTimeFormat && new Intl.RelativeTimeFormat(pageLang, { numeric: "auto" });
+    } catch (e) { return; }
+    Array.prototype.forEach.call(root.querySelectorAll(".comment-permalink time[datetime]"), function (time) {
+      var when = new Date(time.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      var text = full.format(when);
+      var minutes = Math.round((when.getTime() - Date.now()) / 60000);
+      time.title = text;
+      if (relative && minutes <= 0 && minutes > -60) text = relative.format(minutes, "minute");
+      else if (relative && minutes > -24 * 60) text = relative.format(Math.round(minutes / 60), "hour");
+      else if (relative && minutes > -7 * 24 * 60) text = relative.format(Math.round(minutes / 1440), "day");
+      time.textContent = text;
+    });
+  }
+  localizeDates(document);
+
   var form = document.getElementById("commentform");
   if (!form) return;
   var respond = document.getElementById("respond");
@@ -93,7 +125,7 @@
     if (!comment) return false;
     comment.querySelector(".comment-body").after(respond);
     form.elements.parent_id.value = commentId;
-    titleText.textContent = "Reply to " + author;
+    titleText.textContent = t("reply_to", "Reply to %(author)s", { author: author });
     cancel.hidden = false;
     form.elements.comment.focus();
     return true;
@@ -101,7 +133,7 @@
   function cancelReply() {
     respondHome.parentNode.insertBefore(respond, respondHome.nextSibling);
     form.elements.parent_id.value = "";
-    titleText.textContent = "Leave a Reply";
+    titleText.textContent = t("leave_reply", "Leave a Reply");
     cancel.hidden = true;
   }
   document.addEventListener("click", function (event) {
@@ -149,44 +181,14 @@
     if (text) el.textContent = text;
     return el;
   }
-  // Mirrors templates/_comment.html for a comment just posted (it has no replies yet).
-  function renderComment(c) {
-    var li = element("li", "comment depth-" + (c.depth + 1) + (c.awaiting_moderation ? " comment-held" : ""));
-    li.id = "comment-" + c.id;
-    var article = element("article", "comment-body");
-    var meta = element("footer", "comment-meta");
-    var author = element("b", "comment-author");
-    if (c.website) {
-      var link = element("a", "", c.author);
-      link.href = c.website;
-      link.rel = "nofollow ugc noopener";
-      link.target = "_blank";
-      author.appendChild(link);
-    } else {
-      author.textContent = c.author;
-    }
-    meta.appendChild(author);
-    meta.appendChild(document.createTextNode(" "));
-    meta.appendChild(element("span", "says", "says:"));
-    meta.appendChild(document.createTextNode(" "));
-    var permalink = element("a", "comment-permalink");
-    permalink.href = "#comment-" + c.id;
-    var time = element("time", "", new Date(c.created_at).toLocaleString());
-    time.setAttribute("datetime", c.created_at);
-    permalink.appendChild(time);
-    meta.appendChild(permalink);
-    if (c.awaiting_moderation) {
-      meta.appendChild(document.createTextNode(" "));
-      meta.appendChild(element("em", "comment-awaiting-moderation", "Your comment is awaiting moderation."));
-    }
-    var content = element("div", "comment-content");
-    content.innerHTML = c.body_html;  // built and escaped by the server (commentsvc.render)
-    article.appendChild(meta);
-    article.appendChild(content);
-    li.appendChild(article);
-    return li;
+  // The server's own HTML for the comment (templates/_comment.html, escaped there): a comment
+  // posted here is the same markup as after a reload.
+  function fromServer(html) {
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    return holder.content.firstElementChild;
   }
-  function insertComment(c) {
+  function insertComment(c, html) {
     var list;
     var parent = c.parent_id && document.getElementById("comment-" + c.parent_id);
     if (parent) {
@@ -199,7 +201,8 @@
         document.getElementById("comments-title").after(list);
       }
     }
-    var li = renderComment(c);
+    var li = fromServer(html);
+    localizeDates(li);
     list.appendChild(li);
     return li;
   }
@@ -209,6 +212,8 @@
     url.searchParams.set("mine", mine);
     url.hash = "";
     history.replaceState(null, "", url.toString());
+    // And in the host page's storage (embed.js), so a reload of the article still shows it.
+    tellParent({ type: "commentsvc:mine", mine: mine });
     var action = new URL(form.action);
     action.searchParams.set("mine", mine);
     form.action = action.toString();
@@ -221,14 +226,45 @@
   var minSeconds = parseFloat(form.getAttribute("data-min-seconds")) || 0;
   var minMillis = (minSeconds > 0 ? minSeconds + 1 : 0) * 1000 + 300;
   var busy = false;
+  // --- The comment's length: a counter near the limit, and no paste silently cut. -----------
+  // The plain form keeps maxlength; here a longer paste is kept whole and the reader is told.
+  var textarea = form.elements.comment;
+  var limit = parseInt(textarea.getAttribute("maxlength"), 10) || 0;
+  var counter = document.getElementById("comment-counter");
+  function updateCounter() {
+    if (!limit || !counter) return true;
+    var left = limit - textarea.value.length;
+    counter.hidden = left > Math.max(50, limit / 10);
+    counter.classList.toggle("over", left < 0);
+    counter.textContent = left >= 0 ? t("left", "Characters left: %(num)s", { num: left })
+      : t("over", "Characters over the limit: %(num)s. Please shorten your comment.", { num: -left });
+    return left >= 0;
+  }
+  if (limit && counter) {
+    textarea.removeAttribute("maxlength");
+    textarea.setAttribute("aria-describedby", "comment-counter");
+    textarea.addEventListener("input", updateCounter);
+    updateCounter();
+  }
+  var submitLabel = form.elements.submit.value;
+  var holdNote = document.getElementById("form-hold");
+
   form.addEventListener("submit", function (event) {
     if (!window.fetch || busy) return;
     event.preventDefault();
+    if (!updateCounter()) { textarea.focus(); return; }
     saveOrForget();
     clearErrors();
     busy = true;
     form.elements.submit.disabled = true;
-    window.setTimeout(send, Math.max(0, servedAt + minMillis - Date.now()));
+    form.elements.submit.value = t("posting", "Posting…");
+    var wait = Math.max(0, servedAt + minMillis - Date.now());
+    if (wait > 0 && holdNote) {
+      // Say why nothing happens yet: the server refuses posts sent faster than people write.
+      holdNote.textContent = t("hold", "Posting… in a moment: very fast posts are held back a few seconds to keep robots out.");
+      holdNote.hidden = false;
+    }
+    window.setTimeout(send, wait);
   });
   // Says the form now posts in place (tests and styles can tell it from the plain form).
   form.setAttribute("data-enhanced", "true");
@@ -243,7 +279,7 @@
   function send() {
     var query = new URL(form.action).searchParams;
     var payload = {};
-    ["url", "article", "title", "mine"].forEach(function (name) {
+    ["url", "article", "title", "mine", "origin", "parts"].forEach(function (name) {
       if (query.get(name)) payload[name] = query.get(name);
     });
     ["comment", "name", "email", "website", "parent_id", "token", "leave_empty"].forEach(function (name) {
@@ -261,16 +297,20 @@
     }).then(function (result) {
       if (result.status === 201 || result.status === 202) {
         retried = false;
-        var li = insertComment(result.body.comment);
+        var li = insertComment(result.body.comment, result.body.html);
         var heading = document.getElementById("comments-title");
-        if (heading && !document.querySelector(".comment-list > li:not(.comment-held)")) {
-          heading.textContent = "No published comments yet.";
-        }
+        if (heading && result.body.heading_html) heading.innerHTML = result.body.heading_html;  // escaped by the server
         rememberOwn(result.body.mine);
         // reader.js keeps the edit token (issue 17).
         document.dispatchEvent(new CustomEvent("commentsvc:posted", { detail: result.body }));
         form.elements.comment.value = "";
         cancelReply();
+        // Focus the new comment and announce it politely, for keyboard and screen-reader users.
+        var body = li.querySelector(".comment-body") || li;
+        body.setAttribute("tabindex", "-1");
+        body.focus({ preventScroll: true });
+        var status = document.getElementById("commentsvc-status");
+        if (status) status.textContent = li.classList.contains("comment-held") ? t("held", "Your comment was sent: it will appear once a moderator approves it.") : t("posted", "Your comment was posted.");
         scrollParentTo(li);
         return;
       }
@@ -284,14 +324,16 @@
       var errors = (result.body && result.body.fields) || {};
       var shown = false;
       Object.keys(errors).forEach(function (name) { shown = showFieldError(name, errors[name]) || shown; });
-      if (!shown) showFormError((result.body && result.body.message) || "Your comment could not be posted. Please try again.");
+      if (!shown) showFormError((result.body && result.body.message) || t("failed", "Your comment could not be posted. Please try again."));
       var first = form.querySelector("[aria-invalid]");
       if (first) first.focus();
     }).catch(function () {
-      showFormError("Your comment could not be sent. Check your connection and try again.");
+      showFormError(t("offline", "Your comment could not be sent. Check your connection and try again."));
     }).then(function () {
       busy = false;
       form.elements.submit.disabled = false;
+      form.elements.submit.value = submitLabel;
+      if (holdNote) holdNote.hidden = true;
       reportHeight();
     });
   }

@@ -137,7 +137,7 @@ def test_reader_shares_on_bluesky_from_the_cross_site_widget(
     expect(bar.get_by_role("heading", name="Share If You Like The Article")).to_be_visible()
     # Found by data-network: its accessible name changes once the count shows.
     bluesky = bar.locator("a[data-network=bluesky]")
-    expect(bluesky).to_have_accessible_name("Share on Bluesky (opens in a new tab)")
+    expect(bluesky).to_have_accessible_name("Bluesky (share, opens in a new tab)")
     expected = share_url("bluesky", sites.canonical_url, sites.article_title)
     # The script swapped our counting redirect for the network's own URL.
     expect(bluesky).to_have_attribute("href", expected)
@@ -162,7 +162,7 @@ def test_reader_shares_on_bluesky_from_the_cross_site_widget(
         bluesky.click()
     # The reader's own click shows at once, before any page reload.
     expect(bluesky.locator(".spread-count")).to_have_text("1")
-    expect(bluesky).to_have_accessible_name("Share on Bluesky, 1 share (opens in a new tab)")
+    expect(bluesky).to_have_accessible_name("Bluesky 1 share (share, opens in a new tab)")
     total = before["total"] + 1
     expect(bar.locator(".spread-total")).to_have_text(
         f"{compact_count(total)} {'share' if total == 1 else 'shares'}"
@@ -197,7 +197,7 @@ def test_copy_link_copies_the_article_url_and_counts(context: BrowserContext, si
     expect(bar.get_by_role("status")).to_have_text("Link copied")
     # Read back from the host page: the frame is allowed to write the clipboard, not to read it.
     assert page.evaluate("() => navigator.clipboard.readText()") == sites.canonical_url
-    expect(copy).to_have_accessible_name("Copy link, 1 share")
+    expect(copy).to_have_accessible_name("Copy link 1 share")
     counted = wait_for_shares(sites, "copy", 1, article=sites.article_id)
     assert counted["networks"].get("copy") == 1
 
@@ -235,7 +235,7 @@ def test_without_send_beacon_the_click_is_counted_by_fetch(
     page.goto(f"{sites.widget}/embed?" + urlencode({"url": url, "parts": "share"}))
     assert page.evaluate("() => typeof navigator.sendBeacon") == "undefined"
     with context.expect_page() as tab:
-        page.get_by_role("link", name="Share on X (opens in a new tab)", exact=True).click()
+        page.get_by_role("link", name="X (share, opens in a new tab)", exact=True).click()
     assert tab.value.url.startswith("https://x.com/intent/tweet?")
     assert wait_for_shares(sites, "x", 1, url=url)["networks"] == {"x": 1}
 
@@ -247,7 +247,7 @@ def test_reader_without_javascript_shares_through_our_redirect(
     url = "https://news.example/articles/nojs"
     page = context.new_page()
     page.goto(f"{sites.widget}/embed?url={quote(url, safe='')}&title=No%20JS")
-    facebook = page.get_by_role("link", name="Share on Facebook (opens in a new tab)", exact=True)
+    facebook = page.get_by_role("link", name="Facebook (share, opens in a new tab)", exact=True)
     expect(facebook).to_have_attribute("href", re.compile(r"^/share/facebook\?"))
     # Without the script, copy and native share (which need it) stay out of the way.
     expect(page.get_by_role("button", name="Copy link")).to_be_hidden()

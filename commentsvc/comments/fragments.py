@@ -1,0 +1,37 @@
+"""One rendering of a comment: the widget's own HTML for a comment just posted through the API.
+
+The widget's script inserts this HTML instead of building its own copy, so a comment posted
+with JavaScript is the same markup as that comment after a reload (date, Reply link, notice),
+and the heading shows the count the server would show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app, render_template
+
+from commentsvc.comments.embedding import widget_url
+
+
+def comment_html(shape: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    """``templates/_comment.html`` for one comment's public shape (``public_comment``).
+
+    ``params`` are the widget's identifying parameters (url, article, title, mine…), which the
+    comment's Reply link carries as it does on the widget page.
+    """
+    return render_template(
+        "_comment.html",
+        c=shape,
+        reply_base=widget_url(_params=params),
+        max_depth=current_app.config["THREAD_DEPTH"],
+        # As the widget page renders it (its edit form shows only through a no-JS edit link).
+        likes_on=current_app.config["LIKES"],
+        edit_for=None,
+    )
+
+
+def heading_html(count: int, title: str, shown: bool) -> str:
+    """The comments heading's content (``templates/_heading.html``); ``shown``: any listed."""
+    return render_template("_heading.html", count=count, title=title, threads=shown).strip()

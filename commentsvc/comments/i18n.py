@@ -1,0 +1,107 @@
+"""The widget in the reader's language: choosing it, and its message catalogues (Babel).
+
+Catalogues are ``commentsvc/translations/<lang>/LC_MESSAGES/messages.po``, read and compiled in
+memory once per process (a few milliseconds), so there is no build step and nothing compiled
+to forget: the .po files ship in the wheel as they are. ``make translations`` extracts the
+strings marked in the templates and updates every catalogue (see the README).
+"""
+
+from __future__ import annotations
+
+import gettext
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+from babel import Locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+from flask import Flask, current_app, g, has_request_context, request
+
+CATALOGUES = Path(__file__).resolve().parents[1] / "translations"
+# The languages shipped; English is the templates' own text.
+LANGUAGES = ("en", "de", "fr", "es", "pt_BR", "ar")
+RIGHT_TO_LEFT = frozenset({"ar"})
+
+
+def match_language(tag: str | None) -> str | None:
+    """One of LANGUAGES for a tag such as ``de-CH``, ``pt-br`` or ``ar_EG``; else None."""
+    text = (tag or "").strip().replace("-", "_")[:35]
+    if not text:
+        return None
+    try:
+        locale = Locale.parse(text)
+    except (ValueError, TypeError):
+        return None
+    if locale.territory and f"{locale.language}_{locale.territory}" in LANGUAGES:
+        return f"{locale.language}_{locale.territory}"
+    if locale.language == "pt":
+        return "pt_BR"
+    return locale.language if locale.language in LANGUAGES else None
+
+
+def current_language() -> str:
+    """The reader's language: ``lang=`` (embed.js: data-lang, else the host page's
+    <html lang>), else Accept-Language, else COMMENTSVC_DEFAULT_LANGUAGE."""
+    if not has_request_context():
+        return "en"
+    if "commentsvc_language" not in g:
+        chosen = match_language(request.args.get("lang"))
+        if chosen is None:
+            for tag, _quality in request.accept_languages:
+                chosen = match_language(tag)
+                if chosen:
+                    break
+        fallback = match_language(current_app.config["DEFAULT_LANGUAGE"]) or "en"
+        g.commentsvc_language = chosen or fallback
+    return str(g.commentsvc_language)
+
+
+def html_lang(language: str) -> str:
+    return language.replace("_", "-")
+
+
+def text_direction(language: str) -> str:
+    return "rtl" if language in RIGHT_TO_LEFT else "ltr"
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The compiled catalogue of ``language`` (English: the text as written)."""
+    path = CATALOGUES / language / "LC_MESSAGES" / "messages.po"
+    if language == "en" or not path.is_file():
+        return gettext.NullTranslations()
+    with path.open("rb") as handle:
+        catalogue = read_po(handle, locale=language)
+    compiled = BytesIO()
+    write_mo(compiled, catalogue)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def _gettext(message: str) -> str:
+    # Jinja's new-style gettext fills in %(name)s itself, escaping the values.
+    return translations(current_language()).gettext(message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current_language()).ngettext(singular, plural, n)
+
+
+def local_number(number: int) -> str:
+    """``1,600`` in English, ``1.600`` in German: grouped as the reader's language writes it."""
+    return format_decimal(number, locale=current_language())
+
+
+def init_app(app: Flask) -> None:
+    """``_()``/``ngettext()`` and ``{% trans %}`` in templates, in the reader's language."""
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    app.add_template_global(current_language)
+    app.add_template_filter(local_number)
+    # A label named by the code ("Comment"), in the reader's language.
+    app.add_template_filter(_gettext, "gettext_label")
+    app.add_template_global(html_lang)
+    app.add_template_global(text_direction)
