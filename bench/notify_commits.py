@@ -5,7 +5,7 @@
 Each writer loops over what a post does to the database (insert an approved comment, raise
 its article's count, commit) on an article of its own (``bench-count-NN``, seeded by
 ``seed_ours.py``), so writers never wait on each other's rows. Run it on a database at
-migration 0014 and again after ``commentsvc db downgrade 9d4e2b7c0a17`` (no notification
+migration 0009 and again after ``commentsvc db downgrade d0c3e2f16a10`` (no notification
 triggers): a transaction that sends a NOTIFY holds a database-wide lock from just before its
 commit until the commit is on the disk, so notifying commits cannot share a flush.
 Adds comments to the seeded articles: use a database seeded for the purpose.

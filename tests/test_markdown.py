@@ -91,7 +91,7 @@ def test_rendered_once_when_posted_and_shown(reader, client, comments) -> None:
 def test_a_comment_from_before_markdown_renders_as_it_did(app, reader, client) -> None:
     assert reader.post(comment="**not bold** <i>\n\nsee https://x.example/p").status_code == 303
     with app.app_context():
-        # What migration 0011 leaves on every older comment.
+        # What migration 0012 leaves on every older comment.
         db.session.execute(sa.text("UPDATE comments SET body_html = NULL"))
         db.session.commit()
     body_html = client.get("/api/v1/comments", query_string=A).get_json()["comments"][0][

@@ -72,7 +72,7 @@ def test_migrated_database_raises_article_revisions_on_every_change(empty_databa
 
 
 def test_migrated_postgresql_notifies_listeners_of_changes(postgresql_url, tmp_path) -> None:
-    """Migration 0014's triggers name the changed article, or everything for the settings."""
+    """Migration 0009's triggers name the changed article, or everything for the settings."""
     import psycopg
     from support.databases import fresh_postgresql_database
 

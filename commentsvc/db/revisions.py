@@ -193,7 +193,7 @@ _NOTIFY_POSTGRESQL = [
     ),
 ]
 
-# Migration 0014 creates exactly these (SQLite has nobody to notify: it keeps the check).
+# Migration 0009 creates exactly these (SQLite has nobody to notify: it keeps the check).
 NOTIFY_TRIGGERS_V1 = {"postgresql": _NOTIFY_POSTGRESQL}
 
 DROP_NOTIFY_TRIGGERS_V1 = {
