@@ -173,7 +173,7 @@ CHANGES = {
     "comments closed by the admin on another host": (_admin_closes, "Comments are closed.", True),
     "share counts hidden by the settings": (_settings_saved, 'class="spread-count">', False),
     "comment edited by hand in SQL": (
-        _hand("UPDATE comments SET body = 'Edited by hand'"),
+        _hand("UPDATE comments SET body = 'Edited by hand', body_html = NULL"),
         "Edited by hand",
         True,
     ),
@@ -239,7 +239,7 @@ def test_with_the_listener_killed_views_stay_correct(app, client, listening) -> 
     terminate_backend(app.config["SQLALCHEMY_DATABASE_URI"], listening.backend_pid)
     # Changed at once, before the listener has even noticed (or reconnected): the next view
     # must read the row, not trust what it knew.
-    _hand("UPDATE comments SET body = 'Edited while deaf'")(app, app)
+    _hand("UPDATE comments SET body = 'Edited while deaf', body_html = NULL")(app, app)
     assert "Edited while deaf" in widget(client)
     # It subscribes again and forgets all it knew; then views are free again ...
     deadline = time.monotonic() + 10

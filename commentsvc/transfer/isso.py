@@ -7,7 +7,6 @@ placeholder so that its replies keep their parent; not imported here).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +35,9 @@ def _absolute(uri: str, site_url: str) -> str:
 
 def read_database(path: Path, site_url: str = "") -> Iterator[Item]:
     """Every comment of an Isso database, oldest first (so parents come before replies)."""
+    # Imported here: a worker serving PostgreSQL never loads SQLite (tests/test_imports.py).
+    import sqlite3
+
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         connection.row_factory = sqlite3.Row
