@@ -4,6 +4,8 @@ moderators' mails stay English."""
 
 from __future__ import annotations
 
+import html as entities
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -126,3 +128,19 @@ def test_the_browser_language_counts_and_the_latest_one_is_kept(app, client, rea
     with app.app_context():
         row = db.session.execute(db.select(Subscriber).filter_by(email=SUB)).scalar_one()
         assert row.language == "pt_BR"
+
+
+def test_the_script_posts_in_the_widgets_language(app, client, reader, smtp) -> None:
+    """widget.js posts JSON to the form's data-api: that URL names the widget's language, so a
+    page in German with an English browser still gets German mails."""
+    page = client.get("/embed", query_string={**A, "lang": "de"}).get_data(as_text=True)
+    api = entities.unescape(re.search(r'data-api="([^"]+)"', page).group(1))
+    token = client.get("/api/v1/form-token", query_string={"url": A["url"]}).get_json()["token"]
+    body = {**A, "comment": "Frage", "name": "Sub", "email": SUB, "notify": True, "token": token}
+    answer = client.post(api, json=body, headers={"Accept-Language": "en"})
+    assert answer.status_code in (201, 202), answer.get_json()
+    approve(app, 1)
+    run_pass(app)
+    [confirmation] = smtp.inbox.to(SUB)
+    assert confirmation["Content-Language"] == "de"
+    assert "Bitte bestätige" in confirmation["Subject"]
