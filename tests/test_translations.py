@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from commentsvc.comments.i18n import CATALOGUES, LANGUAGES, match_language
@@ -18,10 +19,13 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 def marked_strings() -> dict[str, str | None]:
-    """Every string marked for translation in the widget's templates (msgid -> plural)."""
+    """Every string marked for translation where babel.cfg looks (msgid -> plural): the
+    widget's templates, and the mails and pages commenters get."""
     found: dict[str, str | None] = {}
+    with (ROOT / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
     for _file, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT), method_map=[("templates/*.html", "jinja2")]
+        str(ROOT), method_map=method_map, options_map=options_map
     ):
         if isinstance(message, tuple):
             found[message[0]] = message[1]

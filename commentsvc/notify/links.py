@@ -13,6 +13,8 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from commentsvc.notify.language import N_
+
 # A confirmation link is good for a week: long enough for a holiday, short enough to forget.
 CONFIRM_MAX_AGE = 7 * 86400
 MODERATION_ACTIONS = ("approve", "spam", "trash")
@@ -32,9 +34,11 @@ def _load(purpose: str, token: str, max_age: int | None) -> Any:
     try:
         return _serializer(purpose).loads(token or "", max_age=max_age)
     except SignatureExpired:
-        raise LinkError("This link has expired.") from None
+        raise LinkError(N_("This link has expired.")) from None
     except BadSignature:
-        raise LinkError("This link is not valid: it may have been cut short or changed.") from None
+        raise LinkError(
+            N_("This link is not valid: it may have been cut short or changed.")
+        ) from None
 
 
 def moderation_token(comment_id: int, action: str, link_id: str) -> str:
@@ -48,9 +52,9 @@ def read_moderation_token(token: str) -> tuple[int, str, str]:
     try:
         comment_id, action, link_id = int(data["c"]), str(data["a"]), str(data["j"])
     except (TypeError, KeyError, ValueError):
-        raise LinkError("This link is not valid.") from None
+        raise LinkError(N_("This link is not valid.")) from None
     if action not in MODERATION_ACTIONS:
-        raise LinkError("This link is not valid.")
+        raise LinkError(N_("This link is not valid."))
     return comment_id, action, link_id
 
 
@@ -72,4 +76,4 @@ def read_subscriber_token(purpose: str, token: str) -> tuple[int, str, int | Non
         article = data.get("a")
         return int(data["s"]), str(data["k"]), None if article is None else int(article)
     except (AttributeError, TypeError, KeyError, ValueError):
-        raise LinkError("This link is not valid.") from None
+        raise LinkError(N_("This link is not valid.")) from None

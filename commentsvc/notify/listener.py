@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy.engine import Connection
 
+from commentsvc.comments.i18n import current_language
 from commentsvc.db.models import Status
 from commentsvc.notify import subscriptions, webhooks
 from commentsvc.notify.outbox import comment_row, enqueue, next_slot, snapshot
@@ -47,7 +48,8 @@ def on_event(connection: Connection, event: str, data: Mapping[str, Any]) -> Non
         elif status == Status.APPROVED:
             subscriptions.notify_subscribers(connection, row)
         if data.get("notify") and status != Status.SPAM and row.email:
-            subscriptions.request(connection, row.email, row)
+            # The widget's language of this request (English outside one, e.g. an import).
+            subscriptions.request(connection, row.email, row, current_language())
     elif event == "comment.status":
         new = Status(data["new"])
         if new in STATUS_EVENTS:

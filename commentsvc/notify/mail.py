@@ -64,8 +64,12 @@ def build_message(
     text: str,
     html: str,
     unsubscribe_url: str | None = None,
+    language: str = "en",
 ) -> EmailMessage:
-    """A message with a text part and an HTML alternative, and the headers every mail has."""
+    """A message with a text part and an HTML alternative, and the headers every mail has.
+
+    ``language`` is the one it is written in, e.g. ``pt_BR``: ``Content-Language: pt-BR``.
+    """
     config = current_app.config
     sender = config["MAIL_FROM"] or "commentsvc@localhost"
     message = EmailMessage()
@@ -82,6 +86,8 @@ def build_message(
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    # After the parts: setting content drops Content-* headers. RFC 3282, e.g. pt-BR.
+    message["Content-Language"] = language.replace("_", "-")
     return message
 
 

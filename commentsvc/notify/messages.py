@@ -1,7 +1,9 @@
 """The mails the outbox sends, rendered from their rows' payloads just before sending.
 
 Links point at ``COMMENTSVC_PUBLIC_URL``, never at the Host header of whatever request
-caused the mail (a forged Host must not put its own links in our mails).
+caused the mail (a forged Host must not put its own links in our mails). Mails to commenters
+are in the language their payload names (the widget's when they subscribed); moderator mails
+are English.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any
 
 from flask import current_app, render_template, url_for
 
+from commentsvc.comments.i18n import current_language
+from commentsvc.notify.language import ENGLISH, _, ngettext, speaking
 from commentsvc.notify.links import MODERATION_ACTIONS, moderation_token, subscriber_token
 from commentsvc.notify.mail import build_message
 
@@ -35,7 +39,8 @@ def render(
 
     ``secret`` is the subscriber's, for the links in confirmation and reply mails.
     """
-    with current_app.test_request_context("/", base_url=public_url()):
+    language = ENGLISH if topic == "moderator.held" else payloads[0].get("language")
+    with current_app.test_request_context("/", base_url=public_url()), speaking(language):
         if topic == "moderator.held":
             return _moderator_mail(recipient, payloads)
         if topic == "confirm":
@@ -48,13 +53,16 @@ def render(
 def _mail(
     template: str, to: str, subject: str, unsubscribe_url: str | None = None, **context: Any
 ) -> EmailMessage:
-    context.update(site_name=current_app.config["SITE_NAME"], comment_link=comment_link)
+    context.update(
+        site_name=current_app.config["SITE_NAME"], comment_link=comment_link, subject=subject
+    )
     return build_message(
         to=to,
         subject=subject,
         text=render_template(f"notify/mail/{template}.txt", **context),
         html=render_template(f"notify/mail/{template}.html", **context),
         unsubscribe_url=unsubscribe_url,
+        language=current_language(),
     )
 
 
@@ -86,7 +94,7 @@ def _confirm_mail(recipient: str, payload: dict[str, Any], secret: str) -> Email
     token = subscriber_token("confirm", payload["subscriber_id"], secret)
     confirm = url_for("notify.confirm", token=token, _external=True)
     article = payload["article"]
-    subject = f"[{current_app.config['SITE_NAME']}] Please confirm your subscription"
+    subject = f"[{current_app.config['SITE_NAME']}] " + _("Please confirm your subscription")
     return _mail("confirm", recipient, subject, confirm=confirm, article=article)
 
 
@@ -106,9 +114,12 @@ def _reply_mail(recipient: str, payloads: list[dict[str, Any]], secret: str) -> 
         _external=True,
     )
     title = article["title"] or article["url"] or article["key"]
-    subject = f"[{current_app.config['SITE_NAME']}] New comment on “{title}”"
-    if len(comments) > 1:
-        subject = f"[{current_app.config['SITE_NAME']}] {len(comments)} new comments on “{title}”"
+    subject = f"[{current_app.config['SITE_NAME']}] " + ngettext(
+        "New comment on “%(title)s”",
+        "%(num)s new comments on “%(title)s”",
+        len(comments),
+        title=title,
+    )
     return _mail(
         "reply",
         recipient,

@@ -62,6 +62,8 @@ class Subscriber(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's 
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
     confirm_sent_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True))
+    # The widget's language when the address last subscribed: its mails and pages use it.
+    language: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
 
 
 class Subscription(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base

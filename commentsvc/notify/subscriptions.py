@@ -34,8 +34,11 @@ def normalised(email: str) -> str:
     return email.strip().lower()
 
 
-def request(connection: Connection, email: str, comment: Any) -> None:
-    """Subscribe ``email`` to the comment's article; mail a confirmation if it has none yet."""
+def request(connection: Connection, email: str, comment: Any, language: str = "en") -> None:
+    """Subscribe ``email`` to the comment's article; mail a confirmation if it has none yet.
+
+    ``language`` is the widget's: the latest one an address used is the one its mails use.
+    """
     email = normalised(email)
     now = utcnow()
     subscriber = connection.execute(
@@ -44,12 +47,16 @@ def request(connection: Connection, email: str, comment: Any) -> None:
     if subscriber is None:
         connection.execute(
             upsert_for(connection.dialect.name, Subscriber)
-            .values(email=email, secret=secrets.token_hex(16), created_at=now)
+            .values(email=email, secret=secrets.token_hex(16), created_at=now, language=language)
             .on_conflict_do_nothing(index_elements=["email"])
         )
         subscriber = connection.execute(
             select(_SUBSCRIBERS).where(_SUBSCRIBERS.c.email == email)
         ).one()
+    elif subscriber.language != language:
+        connection.execute(
+            update(_SUBSCRIBERS).where(_SUBSCRIBERS.c.id == subscriber.id).values(language=language)
+        )
     connection.execute(
         upsert_for(connection.dialect.name, Subscription)
         .values(subscriber_id=subscriber.id, article_id=comment.article_id, created_at=now)
@@ -68,7 +75,11 @@ def request(connection: Connection, email: str, comment: Any) -> None:
         channel="email",
         topic="confirm",
         recipient=email,
-        payload={"subscriber_id": subscriber.id, "article": snapshot(comment)["article"]},
+        payload={
+            "subscriber_id": subscriber.id,
+            "article": snapshot(comment)["article"],
+            "language": language,
+        },
     )
 
 
@@ -82,7 +93,7 @@ def notify_subscribers(connection: Connection, comment: Any) -> None:
     Not to its own author; one per (subscriber, comment) however often it is approved.
     """
     rows = connection.execute(
-        select(_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.email)
+        select(_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.email, _SUBSCRIBERS.c.language)
         .join(_SUBSCRIPTIONS, _SUBSCRIPTIONS.c.subscriber_id == _SUBSCRIBERS.c.id)
         .where(
             _SUBSCRIPTIONS.c.article_id == comment.article_id,
@@ -91,7 +102,7 @@ def notify_subscribers(connection: Connection, comment: Any) -> None:
     ).all()
     author = normalised(comment.email or "")
     minutes = current_app.config["NOTIFY_REPLY_MINUTES"]
-    for subscriber_id, email in rows:
+    for subscriber_id, email, language in rows:
         if email == author:
             continue
         digest_key = f"reply:{subscriber_id}:{comment.article_id}"
@@ -100,7 +111,11 @@ def notify_subscribers(connection: Connection, comment: Any) -> None:
             channel="email",
             topic="reply",
             recipient=email,
-            payload={"subscriber_id": subscriber_id, "comment": snapshot(comment)},
+            payload={
+                "subscriber_id": subscriber_id,
+                "comment": snapshot(comment),
+                "language": language,
+            },
             dedupe_key=f"reply:{subscriber_id}:{comment.id}",
             digest_key=digest_key,
             not_before=next_slot(connection, digest_key, minutes),
@@ -192,6 +207,7 @@ def of_address(connection: Connection, email: str) -> dict[str, Any] | None:
         "email": row.email,
         "subscribed_at": _aware(row.created_at).isoformat(timespec="seconds"),
         "confirmed_at": row.confirmed_at and _aware(row.confirmed_at).isoformat(timespec="seconds"),
+        "language": row.language,
         "articles": [{"key": a.key, "url": a.url, "title": a.title} for a in subscribed],
     }
 

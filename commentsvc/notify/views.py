@@ -17,7 +17,8 @@ from commentsvc.comments import moderation
 from commentsvc.core.extensions import csrf, db
 from commentsvc.db.connections import write_transaction
 from commentsvc.db.models import Article, Comment, Status
-from commentsvc.notify import links, subscriptions
+from commentsvc.notify import language, links, subscriptions
+from commentsvc.notify.language import N_, _
 from commentsvc.notify.models import UsedToken
 
 bp = Blueprint("notify", __name__, url_prefix="/notify")
@@ -50,6 +51,7 @@ def _token() -> str:
 @bp.route("/moderate", methods=["GET", "POST"])
 def moderate() -> Any:
     """A moderator's link from a mail: approve, spam or trash one comment, after a click."""
+    language.use("en")  # the admin, and the mails to moderators, are English
     try:
         comment_id, action, link_id = links.read_moderation_token(_token())
     except links.LinkError as error:
@@ -97,19 +99,23 @@ def moderate() -> Any:
 
 
 def _subscriber(purpose: str) -> tuple[Any, int | None, str]:
-    """(subscriber row or None, article id or None, why the link cannot be used)."""
+    """(subscriber row or None, article id or None, why the link cannot be used).
+
+    The page is then in the subscriber's language; without one, in the browser's.
+    """
     try:
         subscriber_id, secret, article_id = links.read_subscriber_token(purpose, _token())
     except links.LinkError as error:
-        return None, None, str(error)
+        return None, None, _(str(error))
     with db.engine.connect() as connection:
         row = subscriptions.subscriber(connection, subscriber_id, secret)
     if row is None:
-        return None, None, NOT_SUBSCRIBED
+        return None, None, _(NOT_SUBSCRIBED)
+    language.use(row.language)
     return row, article_id, ""
 
 
-NOT_SUBSCRIBED = "This address is not subscribed (any more)."
+NOT_SUBSCRIBED = N_("This address is not subscribed (any more).")
 
 
 @bp.route("/confirm", methods=["GET", "POST"])
@@ -117,18 +123,18 @@ def confirm() -> Any:
     """Confirm a subscription (double opt-in): a GET shows the button, the POST confirms."""
     row, _article_id, problem = _subscriber("confirm")
     if row is None:
-        return _page(400, title="This link cannot be used", message=problem)
+        return _page(400, title=_("This link cannot be used"), message=problem)
     if request.method == "GET":
         return _page(
-            title="Confirm your subscription",
-            button="Yes, send me new comments by email",
+            title=_("Confirm your subscription"),
+            button=_("Yes, send me new comments by email"),
             token=_token(),
         )
     with write_transaction() as connection:
         subscriptions.confirm(connection, row.id)
     return _page(
-        title="Subscription confirmed",
-        message="You will get an email when someone comments after you.",
+        title=_("Subscription confirmed"),
+        message=_("You will get an email when someone comments after you."),
     )
 
 
@@ -138,11 +144,11 @@ def unsubscribe() -> Any:
     row, article_id, problem = _subscriber("unsubscribe")
     if row is None:
         # Already unsubscribed is a success for the person who asked.
-        status = 200 if problem == NOT_SUBSCRIBED else 400
-        return _page(status, title="No notifications are sent to you", message=problem)
+        status = 200 if problem == _(NOT_SUBSCRIBED) else 400
+        return _page(status, title=_("No notifications are sent to you"), message=problem)
     if request.method == "GET":
         return _page(
-            title="Stop email notifications",
+            title=_("Stop email notifications"),
             unsubscribe=True,
             article_id=article_id,
             token=_token(),
@@ -153,11 +159,11 @@ def unsubscribe() -> Any:
     with write_transaction() as connection:
         subscriptions.unsubscribe(connection, row.id, target)
     message = (
-        "You will get no more notifications for this article."
+        _("You will get no more notifications for this article.")
         if target is not None
-        else "You will get no more notifications from us."
+        else _("You will get no more notifications from us.")
     )
-    return _page(title="Unsubscribed", message=message)
+    return _page(title=_("Unsubscribed"), message=message)
 
 
 def init_app(app: Flask) -> None:
