@@ -47,7 +47,7 @@ browser:
 ## Extract the widget's marked strings and add the new ones, untranslated, to every catalogue
 ## (tests/test_translations.py fails until each is translated; see the README)
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -o commentsvc/translations/messages.pot --no-location --omit-header --sort-output .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o commentsvc/translations/messages.pot --no-location --omit-header --sort-output .
 	$(BIN)/pybabel update -i commentsvc/translations/messages.pot -d commentsvc/translations --no-fuzzy-matching --width 100
 
 clean:

@@ -49,3 +49,24 @@ def test_display_date_is_in_the_configured_time_zone(plain_app) -> None:
             assert display_date("2026-07-01T22:42:00Z") == "July 2, 2026 at 00:42 CEST"
         finally:
             plain_app.config["TIME_ZONE"] = "UTC"
+
+
+@pytest.mark.parametrize(
+    ("language", "winter", "summer"),
+    [
+        ("en", "November 27, 2026 at 23:42 CET", "July 2, 2026 at 00:42 CEST"),
+        ("de", "27. November 2026 um 23:42 CET", "2. Juli 2026 um 00:42 CEST"),
+        ("fr", "27 novembre 2026 à 23:42 CET", "2 juillet 2026 à 00:42 CEST"),
+        ("es", "27 de noviembre de 2026 a las 23:42 CET", "2 de julio de 2026 a las 00:42 CEST"),
+        ("pt_BR", "27 de novembro de 2026 às 23:42 CET", "2 de julho de 2026 às 00:42 CEST"),
+        ("ar", "27 نوفمبر 2026 في 23:42 CET", "2 يوليو 2026 في 00:42 CEST"),
+    ],
+)
+def test_display_date_is_in_the_readers_language(plain_app, language, winter, summer) -> None:
+    plain_app.config["TIME_ZONE"] = "Europe/Berlin"
+    try:
+        with plain_app.test_request_context("/embed", query_string={"lang": language}):
+            assert display_date("2026-11-27T22:42:00Z") == winter
+            assert display_date("2026-07-01T22:42:00Z") == summer
+    finally:
+        plain_app.config["TIME_ZONE"] = "UTC"

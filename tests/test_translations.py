@@ -1,31 +1,42 @@
-"""The widget in six languages (issue 14, item 3): every marked string translated, the language
-chosen from the page, then the browser, then the setting; Arabic right to left."""
+"""The widget in six languages (issue 14, item 3): every marked string translated (templates and
+the server's errors and notices), the language chosen from the page, then the browser, then the
+setting; Arabic right to left; the scripts' words rendered translated by the template."""
 
 from __future__ import annotations
 
+import html as html_module
+import json
 import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from commentsvc.comments.i18n import CATALOGUES, LANGUAGES, match_language
+from commentsvc.comments.i18n import CATALOGUES, LANGUAGES, match_language, translations
+from commentsvc.db.models import MAX_NAME_LENGTH
 
 ROOT = Path(__file__).resolve().parents[1]
 A = {"url": "https://news.example/a", "title": "Lighthouse"}
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def marked_strings() -> dict[str, str | None]:
-    """Every string marked for translation where babel.cfg looks (msgid -> plural): the
-    widget's templates, and the mails and pages commenters get."""
+# As `make translations` (-k _l).
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None}
+
+
+def marked_strings(method_map: list | None = None) -> dict[str, str | None]:
+    """Every string marked for translation where babel.cfg looks, or in ``method_map``
+    (msgid -> plural): the widget's templates and Python code, and the mails and pages
+    commenters get."""
     found: dict[str, str | None] = {}
-    with (ROOT / "babel.cfg").open() as handle:
-        method_map, options_map = parse_mapping_cfg(handle)
+    options_map: dict = {}
+    if method_map is None:
+        with (ROOT / "babel.cfg").open() as handle:
+            method_map, options_map = parse_mapping_cfg(handle)
     for _file, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT), method_map=method_map, options_map=options_map
+        str(ROOT), method_map=method_map, options_map=options_map, keywords=KEYWORDS
     ):
         if isinstance(message, tuple):
             found[message[0]] = message[1]
@@ -103,3 +114,159 @@ def test_language_tags_are_matched_to_what_ships() -> None:
     assert match_language("pt") == "pt_BR" and match_language("pt-br") == "pt_BR"
     assert match_language("ar-EG") == "ar" and match_language("de_CH") == "de"
     assert match_language("xx-!!") is None and match_language("") is None
+
+
+def catalogue_of(language: str):
+    with (CATALOGUES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def server_messages() -> list[str]:
+    """The English of every message the Python code marks: errors and notices."""
+    return list(marked_strings([("commentsvc/comments/**.py", "python")]))
+
+
+def test_server_messages_are_marked() -> None:
+    messages = server_messages()
+    assert "Please type your comment." in messages  # a form validator's (lazy, _l)
+    assert "You are posting comments too quickly. Slow down." in messages  # spam.py
+    assert "This form belongs to another article. Please reload the page." in messages  # tokens
+
+
+def refused_pages(reader, language: str) -> list[tuple[str, list[str]]]:
+    """Posts refused without JavaScript, each with the English messages its page must say."""
+    params = {**A, "lang": language}
+    pages = []
+
+    def refuse(expected: list[str], status: int, **fields) -> None:
+        response = reader.post(params, **fields)
+        assert response.status_code == status, response.get_data(as_text=True)
+        pages.append((html_module.unescape(response.get_data(as_text=True)), expected))
+
+    refuse(
+        [
+            "Please type your comment.",
+            "Please enter your name.",
+            "Please enter your email address.",
+        ],
+        400,
+        comment="",
+        name="",
+        email="",
+    )
+    refuse(
+        [
+            "Your name may be at most %(limit)s characters.",
+            "The website must be an address starting with http:// or https://.",
+            "Please enter a valid email address.",
+        ],
+        400,
+        name="N" * (MAX_NAME_LENGTH + 1),
+        website="javascript:alert(1)",
+        email="not-an-address",
+    )
+    refuse(
+        ["This form could not be verified. Please reload the page and post again."],
+        400,
+        token="forged",
+    )
+    refuse(
+        [
+            "This comment looks automated: the field marked “leave this field empty” was "
+            "filled in. Please clear it and post again."
+        ],
+        400,
+        leave_empty="bot",
+    )
+    assert reader.post(params, comment="said once").status_code == 303
+    refuse(
+        ["Duplicate comment detected; it looks as though you’ve already said that!"],
+        409,
+        comment="said once",
+    )
+    return pages
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_refused_posts_are_explained_in_the_readers_language(reader, language) -> None:
+    catalogue = catalogue_of(language) if language != "en" else None
+    english = [PLACEHOLDER.sub("", m).strip() for m in server_messages()]
+    for html, expected in refused_pages(reader, language):
+        for msgid in expected:
+            entry = catalogue.get(msgid) if catalogue else None
+            wanted = entry.string if entry else msgid
+            assert wanted, (language, msgid)
+            text = PLACEHOLDER.sub(str(MAX_NAME_LENGTH), wanted)
+            assert text in html, (language, msgid)
+        if language != "en":
+            # No English error is left: a new message without its translation fails here.
+            for message in english:
+                if len(message.split()) >= 3:
+                    assert message not in html, (language, message)
+
+
+@pytest.mark.parametrize("language", ["de", "ar"])
+def test_api_answers_the_widget_in_its_language(reader, client, language) -> None:
+    catalogue = catalogue_of(language)
+    response = client.post(
+        "/api/v1/comments",
+        query_string={"lang": language},
+        json={**A, "comment": "", "name": "Ann", "email": "ann@example.com"},
+    )
+    body = response.get_json()
+    assert response.status_code == 400
+    assert body["message"] == catalogue.get("Please correct the marked fields.").string
+    assert body["fields"]["comment"] == catalogue.get("Please type your comment.").string
+    # Accept-Language serves too (the widget's fetch sends the browser's).
+    response = client.post(
+        "/api/v1/comments",
+        headers={"Accept-Language": language},
+        json={**A, "comment": "words", "name": "Ann", "email": "ann@example.com", "token": "x"},
+    )
+    wanted = catalogue.get(
+        "This form could not be verified. Please reload the page and post again."
+    )
+    assert response.get_json()["message"] == wanted.string
+
+
+def test_api_stays_english_when_no_language_is_asked(client) -> None:
+    response = client.post("/api/v1/comments", json={**A, "comment": "", "name": "", "email": ""})
+    assert response.get_json()["message"] == "Please correct the marked fields."
+    assert response.get_json()["fields"]["name"] == "Please enter your name."
+
+
+# The words the scripts (static/reader.js, share.js) write, by their key in the page.
+SCRIPT_WORDS = {
+    "preview": "Preview",
+    "edit": "Edit",
+    "edit_label": "Edit your comment",
+    "delete": "Delete",
+    "confirm_delete": "Delete your comment?",
+    "save": "Save",
+    "not_saved": "Not saved.",
+    "not_deleted": "Not deleted.",
+    "edited": "edited",
+    "held": "Your comment was sent: it will appear once a moderator approves it.",
+    "deleted": "This comment was deleted.",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_page_carries_the_scripts_words_translated(client, language) -> None:
+    page = client.get("/embed", query_string={**A, "lang": language}).get_data(as_text=True)
+    raw = re.search(r"id=\"commentsvc-strings\" hidden data-strings='([^']*)'", page).group(1)
+    strings = json.loads(html_module.unescape(raw))
+    catalogue = catalogue_of(language) if language != "en" else None
+    for key, msgid in SCRIPT_WORDS.items():
+        wanted = catalogue.get(msgid).string if catalogue else msgid
+        assert strings[key] == wanted, (language, key)
+        if language != "en" and (language not in ("pt_BR", "es") or len(msgid.split()) > 1):
+            assert strings[key] != msgid, (language, key)
+    # The share bar's count words, by plural category (Intl.PluralRules in share.js).
+    words = json.loads(html_module.unescape(re.search(r"data-words='([^']*)'", page).group(1)))
+    forms = translations(language)
+    samples = {"zero": 0, "one": 1, "two": 2, "few": 3, "many": 11, "other": 100}
+    for category, n in samples.items():
+        assert words[category] == forms.ngettext("%(num)s share", "%(num)s shares", n)
+    if language != "en":
+        assert not any("share" in word for word in words.values()), words

@@ -11,6 +11,7 @@ from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.forms import CommentForm, new_comment_from
 from commentsvc.comments.fragments import comment_html, heading_html
+from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.likes import LikeRefused, like_comment, like_limit
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache, page_key
@@ -170,7 +171,9 @@ def create_comment() -> Any:
     form = CommentForm(formdata=payload)
     if not form.validate():
         fields = {name: errors[0] for name, errors in form.errors.items()}
-        return error_response(400, "Please correct the marked fields.", "invalid_comment", fields)
+        return error_response(
+            400, _("Please correct the marked fields."), "invalid_comment", fields
+        )
     try:
         check_form_token(form.token.data, ref.key)
         comment = post_comment(ref, new_comment_from(form))

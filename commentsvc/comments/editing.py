@@ -16,6 +16,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired
 
 from commentsvc.comments.forms import comment_text, strip_whitespace
+from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.moderation import log
 from commentsvc.comments.posting import adjust_approved_count, initial_status
@@ -54,7 +55,7 @@ def _own_comment(comment_id: int, token: str | None) -> Comment:
         raise EditRefused(str(error)) from None
     comment = db.session.get(Comment, comment_id)
     if comment is None or comment.status == Status.TRASH or comment.deleted_at is not None:
-        raise EditRefused("This comment no longer exists.")
+        raise EditRefused(_("This comment no longer exists."))
     return comment
 
 
@@ -89,7 +90,7 @@ def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.session.rollback()
-        raise EditRefused("This comment was just changed by a moderator; reload the page.")
+        raise EditRefused(_("This comment was just changed by a moderator; reload the page."))
     if before == Status.APPROVED and status != Status.APPROVED:
         adjust_approved_count(comment.article_id, -1)
     detail = "changed the text" + ("" if status == before else f"; now {status.value}")

@@ -13,6 +13,9 @@ from flask_wtf.form import _Auto
 from wtforms import BooleanField, Field, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from commentsvc.comments.i18n import current_language, local_number
+from commentsvc.comments.i18n import gettext as _
+from commentsvc.comments.i18n import lazy_gettext as _l
 from commentsvc.comments.submission import CommentError, NewComment
 from commentsvc.core.clients import client_ip, client_user_agent
 from commentsvc.db.models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, parse_id
@@ -56,7 +59,10 @@ def no_control_characters(form: FlaskForm, field: Field) -> None:
     """Refuse invisible control characters in a one-line field."""
     if field.data and control_characters(field.data):
         raise ValidationError(
-            f"{field.label.text} may not contain control characters or invalid (non-UTF-8) bytes."
+            _(
+                "%(field)s may not contain control characters or invalid (non-UTF-8) bytes.",
+                field=_(field.label.text),
+            )
         )
 
 
@@ -65,11 +71,15 @@ def comment_text(form: FlaskForm, field: Field) -> None:
     limit = current_app.config["MAX_COMMENT_LENGTH"]
     if len(field.data) > limit:
         raise ValidationError(
-            f"Your comment is {len(field.data):,} characters long; the limit is {limit:,}."
+            _(
+                "Your comment is %(length)s characters long; the limit is %(limit)s.",
+                length=local_number(len(field.data)),
+                limit=local_number(limit),
+            )
         )
     if control_characters(field.data, allowed="\n\r\t"):
         raise ValidationError(
-            "Your comment may not contain control characters or invalid (non-UTF-8) bytes."
+            _("Your comment may not contain control characters or invalid (non-UTF-8) bytes.")
         )
 
 
@@ -85,7 +95,11 @@ def email_address(form: FlaskForm, field: Field) -> None:
             check_deliverability=current_app.config["CHECK_DELIVERABILITY"],
         )
     except EmailNotValidError as error:
-        raise ValidationError(f"Please enter a valid email address. {error}") from None
+        message = _("Please enter a valid email address.")
+        # email-validator explains in English only: its reason is kept for English readers.
+        if current_language() == "en":
+            message = f"{message} {error}"
+        raise ValidationError(message) from None
     field.data = result.normalized.lower()
 
 
@@ -93,16 +107,23 @@ def website_address(form: FlaskForm, field: Field) -> None:
     """Accept only http(s) addresses; a bare domain such as example.com gets https:// added."""
     value = field.data
     if control_characters(value) or any(ch.isspace() for ch in value):
-        raise ValidationError("The website address may not contain spaces or control characters.")
+        raise ValidationError(
+            _("The website address may not contain spaces or control characters.")
+        )
     if "://" not in value and _BARE_DOMAIN.match(value):
         value = "https://" + value
-    scheme, _, rest = value.partition("://")
+    scheme, _separator, rest = value.partition("://")
     host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
     if scheme.lower() not in ("http", "https") or not host or host.startswith(":"):
-        raise ValidationError("The website must be an address starting with http:// or https://.")
+        raise ValidationError(
+            _("The website must be an address starting with http:// or https://.")
+        )
     if len(value) > MAX_WEBSITE_LENGTH:
         raise ValidationError(
-            f"The website address may be at most {MAX_WEBSITE_LENGTH} characters."
+            _(
+                "The website address may be at most %(limit)s characters.",
+                limit=MAX_WEBSITE_LENGTH,
+            )
         )
     field.data = value
 
@@ -119,16 +140,16 @@ class CommentForm(FlaskForm):
     comment = TextAreaField(
         "Comment",
         filters=[strip_whitespace],
-        validators=[DataRequired("Please type your comment."), comment_text],
+        validators=[DataRequired(_l("Please type your comment.")), comment_text],
     )
     name = StringField(
         "Name",
         filters=[strip_whitespace],
         validators=[
-            DataRequired("Please enter your name."),
+            DataRequired(_l("Please enter your name.")),
             Length(
                 max=MAX_NAME_LENGTH,
-                message=f"Your name may be at most {MAX_NAME_LENGTH} characters.",
+                message=_l("Your name may be at most %(limit)s characters.", limit=MAX_NAME_LENGTH),
             ),
             no_control_characters,
         ],
@@ -137,8 +158,8 @@ class CommentForm(FlaskForm):
         "Email",
         filters=[strip_whitespace],
         validators=[
-            DataRequired("Please enter your email address."),
-            Length(max=MAX_EMAIL_LENGTH, message="That email address is too long."),
+            DataRequired(_l("Please enter your email address.")),
+            Length(max=MAX_EMAIL_LENGTH, message=_l("That email address is too long.")),
             no_control_characters,
             email_address,
         ],
@@ -146,7 +167,17 @@ class CommentForm(FlaskForm):
     website = StringField(
         "Website",
         filters=[strip_whitespace],
-        validators=[Optional(), Length(max=MAX_WEBSITE_LENGTH * 2), website_address],
+        validators=[
+            Optional(),
+            Length(
+                max=MAX_WEBSITE_LENGTH * 2,
+                message=_l(
+                    "The website address may be at most %(limit)s characters.",
+                    limit=MAX_WEBSITE_LENGTH,
+                ),
+            ),
+            website_address,
+        ],
     )
     # Not used by the server: the widget's script keeps these details in the reader's browser.
     remember = BooleanField(
@@ -159,6 +190,13 @@ class CommentForm(FlaskForm):
     # The honeypot: hidden from sight and from the keyboard, labelled for screen readers.
     # People leave it empty; form-filling bots do not.
     leave_empty = StringField("Leave this field empty")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate, leaving each error as text in the reader's language (not a lazy string)."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            field.errors = [str(error) for error in field.errors]
+        return valid
 
     def parent_comment_id(self) -> int | None:
         """The id of the comment being replied to, or None; raises ValueError when garbled."""
@@ -175,15 +213,17 @@ def new_comment_from(form: CommentForm) -> NewComment:
     """The submission in a validated form, with the client's anonymised network."""
     if form.leave_empty.data:
         raise CommentError(
-            "This comment looks automated: the field marked “leave this field empty” was "
-            "filled in. Please clear it and post again.",
+            _(
+                "This comment looks automated: the field marked “leave this field empty” was "
+                "filled in. Please clear it and post again."
+            ),
             "leave_empty",
         )
     try:
         parent_id = form.parent_comment_id()
     except ValueError:
         raise CommentError(
-            "The comment you are replying to is not available.", "parent_id"
+            _("The comment you are replying to is not available."), "parent_id"
         ) from None
     return NewComment(
         name=form.name.data,

@@ -8,16 +8,17 @@ strings marked in the templates and updates every catalogue (see the README).
 
 from __future__ import annotations
 
-import gettext
 from functools import cache
+from gettext import NullTranslations
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.support import Translations
+from babel.support import LazyProxy, Translations
 from flask import Flask, current_app, g, has_request_context, request
 
 CATALOGUES = Path(__file__).resolve().parents[1] / "translations"
@@ -68,11 +69,11 @@ def text_direction(language: str) -> str:
 
 
 @cache
-def translations(language: str) -> gettext.NullTranslations:
+def translations(language: str) -> NullTranslations:
     """The compiled catalogue of ``language`` (English: the text as written)."""
     path = CATALOGUES / language / "LC_MESSAGES" / "messages.po"
     if language == "en" or not path.is_file():
-        return gettext.NullTranslations()
+        return NullTranslations()
     with path.open("rb") as handle:
         catalogue = read_po(handle, locale=language)
     compiled = BytesIO()
@@ -90,6 +91,35 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_language()).ngettext(singular, plural, n)
 
 
+def gettext(message: str, **values: Any) -> str:
+    """``message`` in the reader's language, with its ``%(name)s`` values filled in.
+
+    For Python code (errors, notices); marked ``_()`` for ``make translations``. Outside a
+    request it is English.
+    """
+    text = translations(current_language()).gettext(message)
+    return text % values if values else text
+
+
+def lazy_gettext(message: str, **values: Any) -> LazyProxy:
+    """``gettext`` when the text is used, for messages defined at import time (form
+    validators); marked ``_l()``. Forms turn their errors into ``str`` after validating."""
+    return LazyProxy(gettext, message, enable_cache=False, **values)
+
+
+# A number of each CLDR plural category (Intl.PluralRules in the browser names the category;
+# the catalogue's own plural rule picks the form): 0 zero, 1 one, 2 two, 3 few, 11 many, 100 other.
+_PLURAL_SAMPLES = {"zero": 0, "one": 1, "two": 2, "few": 3, "many": 11, "other": 100}
+
+
+def plural_forms(singular: str, plural: str) -> dict[str, str]:
+    """Each plural form of a message, by CLDR category, placeholders kept, for the scripts."""
+    catalogue = translations(current_language())
+    return {
+        category: catalogue.ngettext(singular, plural, n) for category, n in _PLURAL_SAMPLES.items()
+    }
+
+
 def local_number(number: int) -> str:
     """``1,600`` in English, ``1.600`` in German: grouped as the reader's language writes it."""
     return format_decimal(number, locale=current_language())
@@ -101,6 +131,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     app.add_template_global(current_language)
     app.add_template_filter(local_number)
+    app.add_template_global(plural_forms)
     # A label named by the code ("Comment"), in the reader's language.
     app.add_template_filter(_gettext, "gettext_label")
     app.add_template_global(html_lang)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import ArticleState, article_id_for, article_state
+from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.spam import check_duplicate, check_flood, serialise_sender
 from commentsvc.comments.submission import CommentError, CommentsClosed, NewComment
@@ -128,7 +129,7 @@ def _approved_parent(connection: Connection, parent_id: int, article: ArticleSta
         or parent.article_id != article.id
         or parent.status != Status.APPROVED
     ):
-        raise CommentError("The comment you are replying to is not available.", "parent_id")
+        raise CommentError(_("The comment you are replying to is not available."), "parent_id")
     return parent
 
 
@@ -181,7 +182,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
         serialise_sender(connection, new)
         existing = article_state(ref.key, connection)
         if comments_closed(existing):
-            raise CommentsClosed("Comments are closed.")
+            raise CommentsClosed(_("Comments are closed."))
         check_duplicate(connection, existing, new)
         check_flood(connection, new)
         parent_id, root_id, depth = None, None, 0
@@ -244,7 +245,7 @@ def set_status(comment_id: int, status: Status) -> bool:
     The update is conditional on the status we read, so concurrent moderators never count
     an approval twice.
     """
-    for _ in range(5):
+    for _attempt in range(5):
         row = db.session.execute(
             db.select(Comment.status, Comment.article_id).filter_by(id=comment_id)
         ).first()

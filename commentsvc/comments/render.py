@@ -7,8 +7,12 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_time
 from flask import current_app, has_app_context
 from markupsafe import Markup, escape
+
+from commentsvc.comments.i18n import current_language
+from commentsvc.comments.i18n import gettext as _
 
 # A bare http(s) URL; trailing punctuation that usually ends a sentence is trimmed below.
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
@@ -47,12 +51,17 @@ def render_body(text: str) -> Markup:
 
 
 def display_date(iso: str) -> str:
-    """ "November 27, 2026 at 23:42 CET" from an ISO timestamp, in COMMENTSVC_TIME_ZONE.
+    """ "November 27, 2026 at 23:42 CET" from an ISO timestamp, in COMMENTSVC_TIME_ZONE and
+    the reader's language ("27. November 2026 um 23:42 CET"): Babel's long date, a 24-hour
+    time and the zone's abbreviation, joined as the catalogue says.
 
-    The widget's script shows it again in the reader's own language and time zone.
+    The widget's script shows it again in the reader's own time zone.
     """
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(configured_zone())
-    return f"{moment:%B} {moment.day}, {moment.year} at {moment:%H:%M} {moment:%Z}"
+    language = current_language()
+    day = format_date(moment, "long", locale=language)
+    time = f"{format_time(moment, 'HH:mm', locale=language)} {moment:%Z}"
+    return _("%(date)s at %(time)s", date=day, time=time)
 
 
 def configured_zone() -> ZoneInfo:

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, bindparam, or_, select, text
 from sqlalchemy.engine import Connection
 
 from commentsvc.articles.rows import ArticleState
+from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.submission import Duplicate, NewComment, TooFast
 from commentsvc.db.models import Comment, Status, utcnow
 from commentsvc.db.statements import Statement
@@ -47,7 +48,7 @@ def check_flood(connection: Connection, new: NewComment) -> None:
     else:
         recent = _RECENT_FROM_EMAIL.first(connection, email=new.email, since=since)
     if recent is not None:
-        raise TooFast("You are posting comments too quickly. Slow down.")
+        raise TooFast(_("You are posting comments too quickly. Slow down."))
 
 
 def check_duplicate(connection: Connection, article: ArticleState | None, new: NewComment) -> None:
@@ -57,7 +58,9 @@ def check_duplicate(connection: Connection, article: ArticleState | None, new: N
     params = {"article_id": article.id, "email": new.email, "body": new.body}
     duplicate = _DUPLICATE.first(connection, **params)
     if duplicate is not None:
-        raise Duplicate("Duplicate comment detected; it looks as though you’ve already said that!")
+        raise Duplicate(
+            _("Duplicate comment detected; it looks as though you’ve already said that!")
+        )
 
 
 # Built once (every post runs it); the (email, article_id) index answers it.

@@ -15,6 +15,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from itsdangerous.serializer import Serializer
 
+from commentsvc.comments.i18n import gettext as _
+
 MAX_OWN_COMMENTS = 20
 
 
@@ -75,22 +77,24 @@ def check_form_token(token: str, article_key: str) -> None:
         data = _serializer("form").loads(token or "", max_age=max_age)
     except SignatureExpired:
         raise TokenError(
-            "This form was open too long and has expired. Please post your comment again."
+            _("This form was open too long and has expired. Please post your comment again.")
         ) from None
     except BadSignature:
         raise TokenError(
-            "This form could not be verified. Please reload the page and post again."
+            _("This form could not be verified. Please reload the page and post again.")
         ) from None
     if not isinstance(data, dict) or data.get("a") != article_key:
-        raise TokenError("This form belongs to another article. Please reload the page.")
+        raise TokenError(_("This form belongs to another article. Please reload the page."))
     served = data.get("t")
     if not isinstance(served, int | float):
-        raise TokenError("This form could not be verified. Please reload the page and post again.")
+        raise TokenError(
+            _("This form could not be verified. Please reload the page and post again.")
+        )
     # People read and type; bots post the instant a form arrives.
     quickest = current_app.config["MIN_SUBMIT_SECONDS"]
     if quickest and time.time() - served < quickest:
         raise TokenError(
-            "That was quicker than anyone can type. Please check your comment and post it again."
+            _("That was quicker than anyone can type. Please check your comment and post it again.")
         )
 
 
@@ -123,13 +127,13 @@ def check_edit_token(token: str | None, comment_id: int) -> None:
     try:
         data = _serializer("edit").loads(token or "", max_age=max_age)
     except SignatureExpired:
-        raise TokenError("The time to edit or delete this comment has passed.") from None
+        raise TokenError(_("The time to edit or delete this comment has passed.")) from None
     except BadSignature:
         raise TokenError(
-            "Only its author can change this comment, from the same browser."
+            _("Only its author can change this comment, from the same browser.")
         ) from None
     if not isinstance(data, dict) or data.get("c") != comment_id:
-        raise TokenError("Only its author can change this comment, from the same browser.")
+        raise TokenError(_("Only its author can change this comment, from the same browser."))
 
 
 def edit_token_comment(token: str | None) -> int | None:

@@ -1,5 +1,14 @@
 /* commentsvc reader features: sort choice, likes without a reload, Markdown preview.
  * Each only improves what works without JavaScript (links and plain form posts). */
+/* The scripts' words in the reader's language: templates/_form.html renders them (#commentsvc-strings). */
+var commentsvcText = (function () {
+  "use strict";
+  var strings = {};
+  var holder = document.getElementById("commentsvc-strings");
+  try { strings = JSON.parse(holder.getAttribute("data-strings")) || {}; } catch (e) { strings = {}; }
+  return function (key, fallback) { return typeof strings[key] === "string" ? strings[key] : fallback; };
+})();
+
 (function () {
   "use strict";
   var parentOrigin = document.body.getAttribute("data-parent-origin");
@@ -43,7 +52,7 @@
     if (!preview.hidden) {
       preview.hidden = true;
       textarea.hidden = false;
-      toggle.textContent = "Preview";
+      toggle.textContent = commentsvcText("preview", "Preview");
       return;
     }
     fetch(toggle.getAttribute("data-preview"), {
@@ -56,7 +65,7 @@
       preview.innerHTML = body && typeof body.html === "string" ? body.html : "";
       preview.hidden = false;
       textarea.hidden = true;
-      toggle.textContent = "Edit";
+      toggle.textContent = commentsvcText("edit", "Edit");
     });
   });
 })();
@@ -108,7 +117,9 @@
 
   function call(id, action, payload) {
     payload.token = tokens[id].token;
-    return fetch("/api/v1/comments/" + id + "/" + action, {
+    // The refusal comes back in the widget's language.
+    var lang = encodeURIComponent(document.documentElement.lang || "");
+    return fetch("/api/v1/comments/" + id + "/" + action + "?lang=" + lang, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       credentials: "omit",
@@ -142,11 +153,11 @@
     var edit = document.createElement("button");
     edit.type = "button";
     edit.className = "comment-edit-button";
-    edit.textContent = "Edit";
+    edit.textContent = commentsvcText("edit", "Edit");
     var remove = document.createElement("button");
     remove.type = "button";
     remove.className = "comment-delete-button";
-    remove.textContent = "Delete";
+    remove.textContent = commentsvcText("delete", "Delete");
     var message = document.createElement("span");
     message.className = "comment-own-message";
     message.setAttribute("role", "status");
@@ -157,11 +168,11 @@
     edit.addEventListener("click", function () {
       var box = document.createElement("textarea");
       box.className = "comment-edit-text";
-      box.setAttribute("aria-label", "Edit your comment");
+      box.setAttribute("aria-label", commentsvcText("edit_label", "Edit your comment"));
       box.rows = 5;
       var save = document.createElement("button");
       save.type = "button";
-      save.textContent = "Save";
+      save.textContent = commentsvcText("save", "Save");
       save.className = "comment-save-button";
       content.hidden = true;
       edit.hidden = true;
@@ -169,7 +180,7 @@
       source(id).then(function (text) { box.value = text !== null ? text : content.innerText; });
       save.addEventListener("click", function () {
         call(id, "edit", { comment: box.value }).then(function (result) {
-          if (!result.ok) { message.textContent = (result.body && result.body.message) || "Not saved."; return; }
+          if (!result.ok) { message.textContent = (result.body && result.body.message) || commentsvcText("not_saved", "Not saved."); return; }
           var c = result.body.comment;
           sources[id] = c.body;
           content.innerHTML = c.body_html;  // sanitised by the server (markdown-it-py + nh3)
@@ -180,19 +191,21 @@
           if (!article.querySelector(".comment-edited")) {
             var mark = document.createElement("small");
             mark.className = "comment-edited";
-            mark.textContent = "edited";
+            mark.textContent = commentsvcText("edited", "edited");
             content.after(" ", mark);
           }
-          message.textContent = c.awaiting_moderation ? "Your comment is awaiting moderation." : "";
+          message.textContent = c.awaiting_moderation ? commentsvcText("held", "Your comment was sent: it will appear once a moderator approves it.") : "";
         });
       });
     });
     remove.addEventListener("click", function () {
-      if (!window.confirm("Delete your comment?")) return;
+      if (!window.confirm(commentsvcText("confirm_delete", "Delete your comment?"))) return;
       call(id, "delete", {}).then(function (result) {
-        if (!result.ok) { message.textContent = (result.body && result.body.message) || "Not deleted."; return; }
+        if (!result.ok) { message.textContent = (result.body && result.body.message) || commentsvcText("not_deleted", "Not deleted."); return; }
         if (li.querySelector(":scope > ol.children > li")) {
-          content.innerHTML = "<p>This comment was deleted.</p>";
+          var gone = document.createElement("p");
+          gone.textContent = commentsvcText("deleted", "This comment was deleted.");
+          content.replaceChildren(gone);
           bar.remove();
         } else {
           li.remove();

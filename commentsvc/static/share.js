@@ -30,7 +30,16 @@
     return bar.getAttribute(key === "copied" ? "data-copied" : "data-not-copied") || fallback;
   }
   function shown(n) { return n > 0 && n >= minimum; }
-  function words(n) { return compact(n) + (n === 1 ? " share" : " shares"); }
+  // "12 shares" in the reader's language: the forms by plural category (data-words).
+  var rules = null;
+  try { rules = window.Intl && Intl.PluralRules ? new Intl.PluralRules(document.documentElement.lang || undefined) : null; } catch (e) { rules = null; }
+  function plural(attribute, n, one, other) {
+    var forms = {};
+    try { forms = JSON.parse(bar.getAttribute(attribute)) || {}; } catch (e) { forms = {}; }
+    var category = rules ? rules.select(n) : (n === 1 ? "one" : "other");
+    return forms[category] || forms.other || (n === 1 ? one : other);
+  }
+  function words(n) { return plural("data-words", n, "%(num)s share", "%(num)s shares").split("%(num)s").join(compact(n)); }
   function count(el, attribute) { return parseInt(el.getAttribute(attribute), 10) || 0; }
 
   // Mirrors label_for() in templates/_share.html.
@@ -64,7 +73,7 @@
       var line = child(bar, "spread-total", "p", bar.querySelector(".spread-title"));
       line.textContent = "";
       child(line, "spread-total-count", "span").textContent = compact(total);
-      line.appendChild(document.createTextNode(total === 1 ? " share" : " shares"));
+      line.appendChild(document.createTextNode(" " + plural("data-total-words", total, "share", "shares")));
     }
   }
 

@@ -268,3 +268,18 @@ def test_reader_without_javascript_shares_through_our_redirect(
 
     counted = wait_for_shares(sites, "facebook", 1, url=url)
     assert counted["networks"] == {"facebook": 1}
+
+
+def test_count_words_are_in_the_readers_language(context: BrowserContext, sites: Any) -> None:
+    # share.js writes "1-mal geteilt" from the forms the page carries, never English words.
+    url = "https://news.example/articles/geteilt"
+    page = context.new_page()
+    page.goto(f"{sites.widget}/embed?" + urlencode({"url": url, "parts": "share", "lang": "de"}))
+    bar = page.locator("section[aria-labelledby=share-title]")
+    link = bar.locator("a[data-network=telegram]")
+    with context.expect_page() as tab:
+        link.click()
+    tab.value.close()
+    expect(link.locator(".spread-count")).to_have_text("1")
+    expect(link).to_have_accessible_name(re.compile(r"^Telegram 1-mal geteilt "))
+    expect(bar.locator(".spread-total")).to_have_text("1 Mal geteilt")
