@@ -64,6 +64,54 @@
   }
   localizeDates(document);
 
+  // --- "Copy link": the article's own address with #comment-N, which opens the widget there. --
+  function articleLink(id) {
+    var article = new URLSearchParams(location.search).get("url");
+    var url;
+    try { url = new URL(article || location.href); } catch (e) { url = new URL(location.href); }
+    url.hash = "comment-" + id;
+    return url.toString();
+  }
+  function copyText(text) {
+    if (navigator.clipboard && navigator.clipboard.writeText) return navigator.clipboard.writeText(text);
+    return new Promise(function (resolve, reject) {
+      var box = document.createElement("textarea");
+      box.value = text;
+      box.setAttribute("readonly", "");
+      box.style.position = "fixed";
+      box.style.opacity = "0";
+      document.body.appendChild(box);
+      box.select();
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+      box.remove();
+      if (copied) resolve(); else reject(new Error("copy refused"));
+    });
+  }
+  function addCopyLinks(root) {
+    Array.prototype.forEach.call(root.querySelectorAll(".comment-permalink"), function (permalink) {
+      if (permalink.nextElementSibling && permalink.nextElementSibling.classList.contains("comment-copy-link")) return;
+      var li = permalink.closest("li[id^='comment-']");
+      if (!li) return;
+      var id = li.id.slice("comment-".length);
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "comment-copy-link";
+      button.setAttribute("data-link", articleLink(id));
+      button.textContent = t("copy_link", "Copy link");
+      button.addEventListener("click", function () {
+        copyText(button.getAttribute("data-link")).then(function () {
+          button.textContent = t("link_copied", "Link copied");
+        }, function () {
+          // No clipboard here: show the address so the reader can copy it by hand.
+          window.prompt(t("copy_link", "Copy link"), button.getAttribute("data-link"));
+        });
+      });
+      permalink.after(button);
+    });
+  }
+  addCopyLinks(document);
+
   var form = document.getElementById("commentform");
   if (!form) return;
   var respond = document.getElementById("respond");
@@ -203,6 +251,7 @@
     }
     var li = fromServer(html);
     localizeDates(li);
+    addCopyLinks(li);
     list.appendChild(li);
     return li;
   }

@@ -1,6 +1,7 @@
 """Issue 14 in a real Chromium, across two sites: a reader's held comment survives a reload of
 the article for its author only, a comment posted with JavaScript is identical to its reloaded
-self (and the heading follows), and a shared article#comment-N link scrolls to the comment.
+self (and the heading follows), a shared article#comment-N link scrolls to the comment, and
+"Copy link" copies that link.
 """
 
 from __future__ import annotations
@@ -71,6 +72,21 @@ def test_held_comment_survives_reload_for_its_author_only_and_matches_its_reload
     page.wait_for_function("window.scrollY > 0")
     box = target.bounding_box()
     assert box is not None and 0 <= box["y"] < 240, box
+
+    # "Copy link" copies the article's own address with #comment-N (the publisher's canonical
+    # URL the widget was given), which is the link that scrolls there.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    copy = page.frame_locator(FRAME).locator(f"#{comment_id} .comment-copy-link")
+    expect(copy).to_have_text("Copy link")
+    canonical = (
+        page.frame_locator(FRAME)
+        .locator("body")
+        .evaluate("() => new URLSearchParams(location.search).get('url')")
+    )
+    expect(copy).to_have_attribute("data-link", f"{canonical}#{comment_id}")
+    copy.click()
+    expect(copy).to_have_text("Link copied")
+    assert page.evaluate("navigator.clipboard.readText()") == f"{canonical}#{comment_id}"
 
     # Another reader (another browser profile) does not see it.
     other = browser.new_context()
