@@ -64,7 +64,7 @@ def _remember(dialect: str) -> Any:
 _REMEMBER = Statement(_remember)
 _INCREMENT = Statement(
     update(_COMMENTS)
-    .where(_COMMENTS.c.id == bindparam("id"))
+    .where(_COMMENTS.c.id == bindparam("liked_id"))
     .values(like_count=_COMMENTS.c.like_count + 1)
     .returning(_COMMENTS.c.like_count)
 )
@@ -90,5 +90,5 @@ def like_comment(comment_id: int, ip_prefix: str, user_agent: str) -> LikeResult
         # Concurrent likes from one reader: the primary key lets exactly one insert through.
         if not _REMEMBER.write(connection, comment_id=comment_id, fingerprint=key):
             return LikeResult(False, row.like_count)
-        count = _INCREMENT.write(connection, id=comment_id)[0].like_count
+        count = _INCREMENT.write(connection, liked_id=comment_id)[0].like_count
     return LikeResult(True, count)
