@@ -20,6 +20,7 @@ DEFAULTS = {
     "disallowed_words": "",
     "close_after_days": "0",
     "share_min_count": "1",
+    "default_sort": "oldest",
 }
 
 
@@ -99,6 +100,8 @@ def test_saving_stores_and_logs_each_changed_setting(app, admin) -> None:
         ({"share_min_count": "9" * 30}, "Minimum share count: enter a whole number"),
         ({"moderation_words": "x" * 20_001}, "Moderation words: keep the list under 20,000"),
         ({"disallowed_words": "bad\x07word"}, "remove the invisible control characters"),
+        ({"default_sort": "random"}, "Default order: choose oldest, newest or most liked first."),
+        ({"default_sort": ""}, "Default order: choose oldest, newest or most liked first."),
     ],
 )
 def test_invalid_settings_are_explained_and_nothing_is_saved(app, admin, changes, message) -> None:
@@ -110,7 +113,11 @@ def test_invalid_settings_are_explained_and_nothing_is_saved(app, admin, changes
     assert message in html
     errors = re.findall(r'<ul class="field-errors"[^>]*>(.*?)</ul>', html, re.S)
     assert len(errors) == 1 and errors[0].count("<li>") == 1  # one clear message
-    assert 'aria-invalid="true"' in html or 'aria-describedby="moderation-errors"' in html
+    assert (
+        'aria-invalid="true"' in html
+        or 'aria-describedby="moderation-errors"' in html
+        or 'aria-describedby="default_sort-errors"' in html
+    )
     assert stored(app) == {} and log_entries(app) == []
 
 
@@ -175,3 +182,32 @@ def test_share_min_count_hides_small_counts(app, admin, client) -> None:
     assert display() is None
     save(admin, share_min_count="3")
     assert display() == "3"
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_the_saved_default_order_applies_to_the_next_view(app, admin, reader, client) -> None:
+    for n in range(1, 4):
+        reader.post(comment=f"top {n}", email=f"r{n}@example.com")
+
+    def widget_ids() -> list[str]:
+        page = reader.widget(**A).get_data(as_text=True)
+        return re.findall(r'id="comment-(\d+)"', page)
+
+    def api_ids() -> list[int]:
+        body = client.get("/api/v1/comments", query_string=A).get_json()
+        return [c["id"] for c in body["comments"]]
+
+    # Viewed once in the environment's order, so a stored copy of the page exists.
+    assert widget_ids() == ["1", "2", "3"] and api_ids() == [1, 2, 3]
+    response = save(admin, moderation="none", default_sort="newest")
+    assert admin.flashes(response) == ["Settings saved (1 changed)."]
+    assert stored(app) == {"default_sort": "newest"}
+    assert [e["detail"] for e in log_entries(app)] == ["default_sort: oldest → newest"]
+    assert (
+        re.findall(r'<input checked [^>]*value="([^"]+)"', admin.page("/admin/settings"))[1]
+        == "newest"
+    )
+    assert widget_ids() == ["3", "2", "1"] and api_ids() == [3, 2, 1]
+    # A page that asks for an order still gets it.
+    oldest = reader.widget(**A, sort="oldest").get_data(as_text=True)
+    assert re.findall(r'id="comment-(\d+)"', oldest) == ["1", "2", "3"]

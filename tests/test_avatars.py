@@ -83,3 +83,28 @@ def test_staff_emails_get_a_badge_decided_on_the_server(reader, client) -> None:
     page = reader.widget(**A).get_data(as_text=True)
     assert page.count('class="comment-badge">Staff<') == 1
     assert "desk@news.example" not in page.lower()
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_gravatar_is_off_by_default_and_the_csp_allows_no_third_party_image(reader, client) -> None:
+    reader.post(comment="first", email="ann@example.com")
+    digest = hashlib.sha256(b"ann@example.com").hexdigest()
+    page = reader.widget(**A)
+    assert "gravatar" not in page.get_data(as_text=True)
+    assert digest not in client.get("/api/v1/comments", query_string=A).get_data(as_text=True)
+    assert "img-src 'self' data:;" in page.headers["Content-Security-Policy"]
+
+
+@pytest.mark.settings(MODERATION="none", GRAVATAR=True)
+def test_gravatar_when_turned_on_uses_the_normalised_emails_sha256(reader, client) -> None:
+    reader.post(comment="first", email=" Ann@Example.com ")
+    reader.post(comment="second", email="ann@example.com", name="Ann again")
+    digest = hashlib.sha256(b"ann@example.com").hexdigest()
+    expected = f"https://www.gravatar.com/avatar/{digest}?d=identicon&s=64"
+    found = avatars(client)
+    assert found == {"first": expected, "second": expected}
+    page = reader.widget(**A)
+    assert 'src="https://www.gravatar.com/avatar/' + digest in page.get_data(as_text=True)
+    csp = page.headers["Content-Security-Policy"]
+    images = next(part for part in csp.split("; ") if part.startswith("img-src"))
+    assert images == "img-src 'self' data: https://www.gravatar.com"

@@ -165,6 +165,12 @@ def _settings_saved(app: Flask, other: Flask) -> None:
         db.session.commit()
 
 
+def _default_sort_saved(app: Flask, other: Flask) -> None:
+    with other.app_context():
+        save_settings({"default_sort": "newest"})
+        db.session.commit()
+
+
 # Each change, and what the widget shows (True) or stops showing (False) afterwards.
 CHANGES = {
     "comment posted through another host": (_post, "Posted elsewhere", True),
@@ -172,6 +178,11 @@ CHANGES = {
     "share counted by another host": (_share, 'class="spread-count">1<', True),
     "comments closed by the admin on another host": (_admin_closes, "Comments are closed.", True),
     "share counts hidden by the settings": (_settings_saved, 'class="spread-count">', False),
+    "default order saved on another host": (
+        _default_sort_saved,
+        'data-sort="newest" aria-current="true"',
+        True,
+    ),
     "comment edited by hand in SQL": (
         _hand("UPDATE comments SET body = 'Edited by hand', body_html = NULL"),
         "Edited by hand",

@@ -1,4 +1,4 @@
-"""The settings page: moderation rules and the share bar's minimum, kept in the database."""
+"""The settings page: moderation rules, the share bar's minimum and the default order, kept in the database."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import moderator_name
 from commentsvc.comments import moderation
 from commentsvc.comments.forms import Form, control_characters
+from commentsvc.comments.sorting import SORTS
 from commentsvc.core.config import MODERATION_MODES
 from commentsvc.core.extensions import db
 from commentsvc.db.site_settings import DEFAULTS_FROM, current_settings, save_settings
@@ -51,6 +52,21 @@ def _in_range(form: FlaskForm, field: WholeNumberField) -> None:
         raise ValidationError(
             f"{field.short}: choose a number from 0 to {field.top:,} {field.unit}."
         )
+
+
+SORT_LABELS = {
+    "oldest": "Oldest first",
+    "newest": "Newest first",
+    "likes": "Most liked first",
+}
+
+
+class SortField(RadioField):
+    """The default order of threads, refusing anything but the listed orders."""
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        if self.data and self.data not in SORTS:
+            raise ValidationError("Default order: choose oldest, newest or most liked first.")
 
 
 class ModeField(RadioField):
@@ -117,6 +133,11 @@ class SettingsForm(Form):
         top=1_000_000_000,
         unit="shares",
     )
+    default_sort = SortField(
+        "Default order of comments",
+        choices=[SelectChoice(sort, SORT_LABELS[sort]) for sort in SORTS],
+        validators=[InputRequired("Default order: choose oldest, newest or most liked first.")],
+    )
 
     def changes(self) -> dict[str, Any]:
         """The submitted value of every setting, by name."""
@@ -124,7 +145,7 @@ class SettingsForm(Form):
 
 
 def _empty(name: str) -> Any:
-    return "" if name.endswith("_words") else 0
+    return "" if name.endswith("_words") or name == "default_sort" else 0
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -5,6 +5,9 @@ commenter looks the same on every page of the site, but without the key nobody c
 guessed address against it (a plain hash, as Gravatar uses, can be matched by a dictionary).
 The picture is a symmetric 5×5 identicon drawn from that name, served by us as a small SVG
 that browsers may keep for a year. Replies from the site get the site's own avatar.
+
+Only if the publisher turns on ``COMMENTSVC_GRAVATAR`` does an avatar come from Gravatar
+instead, named by the plain SHA-256 of the normalised email that Gravatar requires.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import hashlib
 import hmac
 import re
 
-from flask import current_app
+from flask import current_app, url_for
 
 KEY_LENGTH = 20
 SITE_KEY = "site"
@@ -28,6 +31,23 @@ def avatar_key(email: str, from_site: bool = False) -> str:
     normalised = email.strip().lower().encode()
     digest = hmac.new(secret, b"commentsvc.avatar\x1f" + normalised, hashlib.sha256)
     return digest.hexdigest()[:KEY_LENGTH]
+
+
+GRAVATAR_ORIGIN = "https://www.gravatar.com"
+
+
+def gravatar_url(email: str) -> str:
+    """Gravatar's image for ``email``, its identicon when the address has none."""
+    # Gravatar's own recipe, unsalted: this is what the README warns about.
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return f"{GRAVATAR_ORIGIN}/avatar/{digest}?d=identicon&s=64"
+
+
+def avatar_url(email: str, from_site: bool = False) -> str:
+    """The image a comment shows: ours, or Gravatar's when the publisher turned it on."""
+    if current_app.config["GRAVATAR"] and not from_site and email:
+        return gravatar_url(email)
+    return url_for("avatars.avatar", key=avatar_key(email, from_site))
 
 
 def identicon_svg(key: str) -> str:

@@ -137,4 +137,5 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
         config["COMMENTS_PER_PAGE"],
         tuple(config["SHARE_NETWORKS"]),
         tuple(config["ALLOWED_ORIGINS"]),
+        config["GRAVATAR"],
     )

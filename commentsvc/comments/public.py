@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 
-from commentsvc.comments.avatars import avatar_key
+from commentsvc.comments.avatars import avatar_url
 from commentsvc.comments.render import render_body
 from commentsvc.comments.threads import Node
 from commentsvc.db.models import Comment, Status
@@ -56,10 +56,9 @@ def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
         "featured": comment.featured_at is not None,
         # Decided here from the stored email, which never leaves the server.
         "badge": "staff" if is_staff(comment) else None,
-        # A keyed hash (see comments/avatars.py): nobody can test a guessed address against it.
-        "avatar": url_for(
-            "avatars.avatar", key=avatar_key(comment.email or "", bool(comment.from_site))
-        ),
+        # A keyed hash (see comments/avatars.py): nobody can test a guessed address against it
+        # (unless the publisher turned on Gravatar).
+        "avatar": avatar_url(comment.email or "", bool(comment.from_site)),
     }
     if comment.deleted_at is not None:
         # Deleted by its author but kept for its replies: only its place remains.

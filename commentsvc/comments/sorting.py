@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import tuple_
 
 from commentsvc.db.models import Comment, parse_id
+from commentsvc.db.site_settings import current_settings
 
 SORTS = ("oldest", "newest", "likes")
 
@@ -23,10 +24,13 @@ class CursorError(ValueError):
 
 
 def requested_sort(value: str | None) -> str:
-    """The order asked for (``sort=``), else the publisher's default."""
+    """The order asked for (``sort=``), else the publisher's default (saved in the admin,
+    else the environment's)."""
     if value in SORTS:
         return str(value)
-    return str(current_app.config["DEFAULT_SORT"])
+    saved = current_settings().default_sort
+    # A hand-edited bad row falls back to the environment's default.
+    return saved if saved in SORTS else str(current_app.config["DEFAULT_SORT"])
 
 
 def _columns(sort: str) -> list[Any]:

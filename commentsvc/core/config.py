@@ -484,6 +484,14 @@ SETTINGS: tuple[Setting, ...] = (
         "The order of threads when the page does not ask: oldest, newest or likes.",
     ),
     Setting("LIKES", True, BOOLEAN, "Show a Like button on each comment and count likes."),
+    # Gravatar opt-in (issue 17): off, avatars are our own keyed-hash identicons.
+    Setting(
+        "GRAVATAR",
+        False,
+        BOOLEAN,
+        "Show Gravatar images (identicon fallback): sends an unsalted SHA-256 of each "
+        "commenter's email to Gravatar.",
+    ),
     Setting(
         "RATE_LIMIT_LIKES",
         "30 per minute;300 per hour",

@@ -24,8 +24,14 @@ def widget_csp(style_source: str | None = None) -> str:
     allowed = current_app.config["ALLOWED_ORIGINS"]
     ancestors = " ".join(allowed) if allowed else "*"
     styles = f"'self' {style_source}" if style_source else "'self'"
+    # Gravatar's images only when the publisher turned them on (comments/avatars.py).
+    images = (
+        "'self' data: https://www.gravatar.com"
+        if current_app.config["GRAVATAR"]
+        else ("'self' data:")
+    )
     return (
-        f"default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data:; "
+        f"default-src 'self'; script-src 'self'; style-src {styles}; img-src {images}; "
         f"connect-src 'self'; object-src 'none'; form-action 'self'; base-uri 'none'; "
         f"frame-ancestors {ancestors}"
     )

@@ -1,4 +1,4 @@
-"""Moderation settings a moderator changes in the admin; the environment gives the defaults."""
+"""Moderation and display settings a moderator changes in the admin; the environment gives the defaults."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class Settings:
     disallowed_words: str
     close_after_days: int
     share_min_count: int
+    default_sort: str
 
     @property
     def moderation_word_list(self) -> tuple[str, ...]:
@@ -50,6 +51,7 @@ DEFAULTS_FROM = {
     "disallowed_words": "DISALLOWED_WORDS",
     "close_after_days": "CLOSE_AFTER_DAYS",
     "share_min_count": "SHARE_MIN_COUNT",
+    "default_sort": "DEFAULT_SORT",
 }
 
 
