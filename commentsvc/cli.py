@@ -89,20 +89,28 @@ def _status_command(action: str, help_text: str) -> click.Command:
     return command
 
 
-@click.command("create-admin")
-@click.argument("name")
-@click.option(
+# Both password commands take the password the same way.
+password_stdin_option = click.option(
     "--password-stdin",
     is_flag=True,
     help="Read the password from standard input (first line) instead of prompting, for scripts.",
 )
+
+
+def read_password(password_stdin: bool, prompt: str) -> str:
+    """The password from standard input's first line, or asked for twice without echo."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
+@click.command("create-admin")
+@click.argument("name")
+@password_stdin_option
 @with_appcontext
 def create_admin(name: str, password_stdin: bool) -> None:
     """Create a moderator account for /admin/ (the password is stored as a salted hash)."""
-    if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = read_password(password_stdin, "Password")
     try:
         create_moderator(name, password)
     except ValueError as error:
@@ -113,18 +121,11 @@ def create_admin(name: str, password_stdin: bool) -> None:
 
 @click.command("set-admin-password")
 @click.argument("name")
-@click.option(
-    "--password-stdin",
-    is_flag=True,
-    help="Read the password from standard input (first line) instead of prompting, for scripts.",
-)
+@password_stdin_option
 @with_appcontext
 def set_admin_password(name: str, password_stdin: bool) -> None:
     """Change a moderator's password; every session of theirs ends."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    password = read_password(password_stdin, "New password")
     try:
         change_password(name, password)
     except ValueError as error:
