@@ -167,21 +167,25 @@ async def _step(
 
     async def worker() -> None:
         protocol: _Response | None = None
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            intended, kind, raw = item
-            try:
-                if protocol is None or protocol.closed:
-                    protocol = await connect()
-                status = await protocol.exchange(raw)
-            except (OSError, ConnectionError, ValueError):
-                status = None
-                if protocol is not None and protocol.transport is not None:
-                    protocol.transport.close()
-                protocol = None
-            record(kind, intended, status)
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                intended, kind, raw = item
+                try:
+                    if protocol is None or protocol.closed:
+                        protocol = await connect()
+                    status = await protocol.exchange(raw)
+                except (OSError, ConnectionError, ValueError):
+                    status = None
+                    if protocol is not None and protocol.transport is not None:
+                        protocol.transport.close()
+                    protocol = None
+                record(kind, intended, status)
+        finally:  # also when cancelled after the grace: leave no connection open
+            if protocol is not None and protocol.transport is not None:
+                protocol.transport.close()
 
     async def schedule() -> None:
         for i in range(total):
@@ -202,6 +206,8 @@ async def _step(
     _, pending = await asyncio.wait(workers, timeout=max(0.0, window_end - loop.time()) + grace)
     for task in pending:  # still waiting for an answer (or a connection) after the grace
         task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    await asyncio.sleep(0.01)  # let the closed connections' transports finish closing
     unanswered = result.sent - result.ok - result.errors
     result.errors += unanswered
     if unanswered:

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """The viral-story scenario: a mixed open-loop load at rising fixed rates, one host and two.
 
-    flock /work/tmp/bench.lock python bench/viral.py            # 1 and 2 hosts, ~6 minutes
+    python bench/viral.py            # 1 host, then 2 behind nginx; 10 s steps, ~5-10 minutes
+    python bench/viral.py --quick    # steps 50-800 req/s, 5 s each, a few minutes
     python bench/viral.py --hosts 1 --steps 200,400,800 --duration 5
-    python bench/viral.py --server granian                      # the same under granian
+    python bench/viral.py --server granian    # the same under granian (when it is installed)
+
+Each host count climbs the steps until two steps in a row are not held.
 
 One hot article (``viral-hot``, 5,000 comments) and 50 others (bench/seed_viral.py) on
 PostgreSQL + Redis. Each request is drawn from the mix: 90% widget views (70% of them of the
@@ -39,18 +42,38 @@ from harness import BENCH, BROWSER_UA, RESULTS, ROOT, WORK, Server, clean_env, h
 from openloop import StepResult, run_step
 from sections import put_section
 from seed_viral import HOT, OTHERS
-from viral_hosts import Balancer, app_host
+from viral_hosts import VARIANTS, Balancer, app_host
 from workloads import RELAXED, q, widget_path
 
 P99_LIMIT_MS = 100.0
+QUICK_STEPS = "50,100,200,400,800"
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", default="200,400,600,800,1000,1200,1600,2000", help="req/s")
+    p.add_argument("--steps", default="50,100,150,200,300,400,600,800,1200,1600,2000", help="req/s")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per step")
+    p.add_argument(
+        "--quick", action="store_true", help=f"steps {QUICK_STEPS}, 5 s each: a few minutes"
+    )
     p.add_argument("--hosts", default="1,2", help="host counts to run, e.g. 1,2")
-    p.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="GUNICORN_THREADS for the hosts (default: gunicorn.conf.py's, 8)",
+    )
+    p.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="95%% views, 5%% counts, no shares or posts: what the writes cost the readers",
+    )
+    p.add_argument(
+        "--server",
+        choices=("gunicorn", *VARIANTS),
+        default="gunicorn",
+        help="gunicorn: the production config (= gthread); see bench/viral_hosts.py",
+    )
     p.add_argument("--connections", type=int, default=128, help="generator's connection pool")
     p.add_argument("--port-base", type=int, default=0, help="first port to use (0: any free)")
     p.add_argument("--pg-admin-url", default="postgresql://root@127.0.0.1:5432/test")
@@ -118,7 +141,9 @@ class Mix:
         )
         return "post", self._post("/api/v1/comments", "application/json", body)
 
-    def weights(self) -> list:
+    def weights(self, reads_only: bool = False) -> list:
+        if reads_only:  # nothing changes the hot article, so its cached page stays valid
+            return [(95, self.view), (5, self.counts)]
         return [(90, self.view), (5, self.counts), (4, self.share), (1, self.post)]
 
 
@@ -179,6 +204,8 @@ def run_hosts(args: argparse.Namespace, n: int, url: str, ports: list[int]) -> l
         "COMMENTSVC_REDIS_PREFIX": args.prefix,
         "COMMENTSVC_TRUSTED_PROXIES": "1" if n > 1 else "0",
     }
+    if args.threads:
+        env["GUNICORN_THREADS"] = str(args.threads)
     hosts = [
         app_host(args.server, f"viral-{args.server}-{n}h-{i}", ports.pop(0), env) for i in range(n)
     ]
@@ -199,12 +226,14 @@ def run_hosts(args: argparse.Namespace, n: int, url: str, ports: list[int]) -> l
         if status != 200:
             raise RuntimeError(f"form-token answered {status}: {body[:200]!r}")
         mix = Mix(parts.netloc, json.loads(body)["token"])
-        run_step(parts.hostname, parts.port, 100, 2, mix.weights(), args.connections)  # warm-up
+        weights = mix.weights(args.reads_only)
+        run_step(parts.hostname, parts.port, 100, 2, weights, args.connections)  # warm-up
+        failed = 0
         for rate in [float(s) for s in args.steps.split(",")]:
             for host in hosts:
                 host.wait_idle(30)
             result = run_step(
-                parts.hostname, parts.port, rate, args.duration, mix.weights(), args.connections
+                parts.hostname, parts.port, rate, args.duration, weights, args.connections
             )
             r = row(result, hosts)
             rows.append(r)
@@ -212,8 +241,9 @@ def run_hosts(args: argparse.Namespace, n: int, url: str, ports: list[int]) -> l
                 f"{n} host(s) @ {rate:g}/s: {r['throughput']}/s held, p50 {r['p50']} ms, "
                 f"p99 {r['p99']} ms, {r['errors']} errors, generator {r['generator_cpu']}% CPU"
             )
-            if r["throughput"] < 0.8 * rate:
-                break  # well past the ceiling: higher steps only queue more
+            failed = 0 if held(r) else failed + 1
+            if failed == 2:
+                break  # two steps in a row not held: past the ceiling, higher ones only queue
     finally:
         if balancer:
             balancer.stop()
@@ -223,12 +253,22 @@ def run_hosts(args: argparse.Namespace, n: int, url: str, ports: list[int]) -> l
 
 
 def report(args: argparse.Namespace, results: dict[int, list[dict]], load: str) -> str:
-    out = [f"## Viral story: mixed open-loop load ({args.server}, written by bench/viral.py)", ""]
+    what = "reads only" if args.reads_only else "mixed"
+    out = [f"## Viral story: {what} open-loop load ({args.server}, written by bench/viral.py)"]
+    mix = (
+        "95% widget views (70% of them the hot article of 5,000 comments, the rest over 50 "
+        "others), 5% counts of 20 articles, no writes"
+        if args.reads_only
+        else "90% widget views (70% of them the hot article of 5,000 comments, the rest over "
+        "50 others), 5% counts of 20 articles, 4% share clicks, 1% posts"
+    )
+    out.append("")
     out.append(
-        f"`python bench/viral.py --server {args.server} --steps {args.steps} --duration "
-        f"{args.duration:g}`: PostgreSQL + Redis; per request 90% widget views (70% of them "
-        "the hot article of 5,000 comments, the rest over 50 others), 5% counts of 20 "
-        "articles, 4% share clicks, 1% posts, sent at a fixed rate (open loop, latency from the "
+        f"`python bench/viral.py --server {args.server} --hosts {args.hosts}"
+        f"{' --reads-only' if args.reads_only else ''}"
+        f"{f' --threads {args.threads}' if args.threads else ''} --steps {args.steps} --duration "
+        f"{args.duration:g}`: PostgreSQL + Redis; per request {mix}, "
+        "sent at a fixed rate (open loop, latency from the "
         "intended send time) for each step. A step is *held* with no errors, p99 < 100 ms and "
         f"≥ 95% of the rate answered within the step. Load before the run: {load}."
     )
@@ -262,6 +302,8 @@ def report(args: argparse.Namespace, results: dict[int, list[dict]], load: str) 
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    if args.quick:
+        args.steps, args.duration = QUICK_STEPS, min(args.duration, 5.0)
     args.secret = secrets.token_hex(32)
     args.prefix = f"commentsvc-viral-{os.getpid()}-{int(time.time())}:"
     WORK.mkdir(parents=True, exist_ok=True)
@@ -274,11 +316,13 @@ def main(argv: list[str]) -> int:
         if base:
             base += n + 1
         results[n] = run_hosts(args, n, url, ports)
-    (WORK / f"viral-{args.server}.json").write_text(json.dumps(results, indent=1))
+    name = f"viral-{args.server}{'-reads' if args.reads_only else ''}"
+    name += f"-t{args.threads}" if args.threads else ""
+    (WORK / f"{name}.json").write_text(json.dumps(results, indent=1))
     text = report(args, results, " ".join(load))
     print(text)
     if args.output != "-":
-        put_section(Path(args.output), f"viral-{args.server}", text)
+        put_section(Path(args.output), name, text)
     return 0
 
 
