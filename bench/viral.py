@@ -275,9 +275,20 @@ def report(args: argparse.Namespace, results: dict[int, list[dict]], load: str) 
     out.append("")
     for n, rows in results.items():
         best = max((r["rate"] for r in rows if held(r)), default=0)
+        first = rows[0] if rows else None
+        verdict = (
+            f"**{best:,.0f} req/s**"
+            if best
+            else "**none of the steps**"
+            + (
+                f" (the lowest, {first['rate']:,.0f} req/s, had p99 {first['p99']:g} ms)"
+                if first
+                else ""
+            )
+        )
         out.append(
             f"**{n} host{'s behind nginx' if n > 1 else ''}**: highest rate held with "
-            f"p99 < 100 ms: **{best:,.0f} req/s**"
+            f"p99 < 100 ms: {verdict}"
         )
         out.append("")
         out.append(
