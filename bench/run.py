@@ -36,6 +36,7 @@ from pathlib import Path
 from harness import RESULTS, ROOT, WORK, log
 from raw import save_raw
 from report import build_report, report_from
+from sections import with_sections_of
 from session import measure_all
 
 
@@ -116,7 +117,7 @@ def main(argv: list[str]) -> int:
         report, missed = report_from(Path(args.report_from))
         print(report)
         if args.output != "-":
-            Path(args.output).write_text(report)
+            Path(args.output).write_text(with_sections_of(Path(args.output), report))
         return 0
     args.argv = argv
     args.duration = args.duration or (3 if args.quick else 5)
@@ -131,7 +132,8 @@ def main(argv: list[str]) -> int:
     if missed:
         print("Missed targets:\n" + "\n".join(f"- {m}" for m in missed))
     if args.output != "-":
-        Path(args.output).write_text(report)
+        # Sections other scripts own (bench/viral.py) stay.
+        Path(args.output).write_text(with_sections_of(Path(args.output), report))
         log(f"report written to {args.output}; server logs in {WORK.relative_to(ROOT)}/")
     return 0
 
