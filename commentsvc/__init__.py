@@ -11,7 +11,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from commentsvc import admin, notify, openapi
-from commentsvc.comments import api_views, avatar_views, own_views, page_cache, widget_views
+from commentsvc.comments import (
+    api_views,
+    avatar_views,
+    comment_cache,
+    own_views,
+    page_cache,
+    widget_views,
+)
 from commentsvc.core import errors, health, limits, observability, security, static_files
 from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
 from commentsvc.core.extensions import csrf, db
@@ -56,6 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # What readers, publishers and moderators use.
     static_files.init_app(app)
     page_cache.init_app(app)
+    comment_cache.init_app(app)
     widget_views.init_app(app)
     api_views.init_app(app)
     own_views.init_app(app)

@@ -68,12 +68,12 @@ def list_comments() -> Response:
         return _comments_response(_comments_json(ref), None)
     key = ("api", *page_key(ref))
     cache = page_cache()
-    page = cache.get(key) if cache is not None else None
-    if page is None:
+
+    def make() -> CachedPage:
         # Whole: no token slot here, and a comment may quote the slot's text.
-        page = CachedPage(parts=(_comments_json(ref).encode(),), etag=etag_for(key))
-        if cache is not None:
-            cache.put(key, page)
+        return CachedPage(parts=(_comments_json(ref).encode(),), etag=etag_for(key))
+
+    page = cache.get_or_make(key, make) if cache is not None else make()
     if page.etag in request.if_none_match:
         return _comments_response("", page.etag, status=304)
     return _comments_response(page.body(""), page.etag)

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,14 @@ class CachedPage:
         return token.encode().join(self.parts)
 
 
+class _Flight:
+    """One thread's rendering of a page, which other threads wanting it wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.page: CachedPage | None = None
+
+
 class PageCache:
     """A least-recently-used store of pages, bounded by the memory their text takes."""
 
@@ -61,6 +70,8 @@ class PageCache:
         self._bytes = 0
         # The development server and threaded workers share one cache per process.
         self._lock = threading.Lock()
+        # Pages being rendered, by key: one thread renders each (get_or_make).
+        self._rendering: dict[Any, _Flight] = {}
 
     def get(self, key: Any) -> CachedPage | None:
         """The page stored under ``key``, if any (and mark it recently used)."""
@@ -84,6 +95,37 @@ class PageCache:
             while self._bytes > self.max_bytes:
                 _, evicted = self._pages.popitem(last=False)
                 self._bytes -= page_bytes(evicted)
+
+    def get_or_make(self, key: Any, make: Callable[[], CachedPage]) -> CachedPage:
+        """The page stored under ``key``; else made by ``make`` (and stored) in one thread.
+
+        When a popular article changes, every thread of the worker that serves it next
+        would otherwise render the same page at once: under the GIL they share the CPU, so
+        each takes as long as all of them together and every other request of the worker
+        waits (bench/viral.py measured it). The first thread renders; the others wait for
+        its page. If it fails, a waiting thread renders in turn.
+        """
+        while True:
+            with self._lock:
+                page = self._pages.get(key)
+                if page is not None:
+                    self._pages.move_to_end(key)
+                    return page
+                flight = self._rendering.get(key)
+                if flight is None:
+                    flight = self._rendering[key] = _Flight()
+                    break
+            flight.done.wait()
+            if flight.page is not None:
+                return flight.page
+        try:
+            flight.page = make()
+            self.put(key, flight.page)
+            return flight.page
+        finally:
+            with self._lock:
+                self._rendering.pop(key, None)
+            flight.done.set()
 
     def __len__(self) -> int:
         return len(self._pages)

@@ -81,12 +81,12 @@ def public_widget(ref: ArticleRef) -> Response:
     # The language may come from Accept-Language, which the path does not show.
     key = (*page_key(ref), i18n.current_language())
     cache = page_cache()
-    page = cache.get(key) if cache is not None else None
-    if page is None:
+
+    def make() -> CachedPage:
         html = render_page(ref, CommentForm(formdata=None), token=TOKEN_SLOT)
-        page = CachedPage.of(html, etag_for(key))
-        if cache is not None:
-            cache.put(key, page)
+        return CachedPage.of(html, etag_for(key))
+
+    page = cache.get_or_make(key, make) if cache is not None else make()
     if page.etag in request.if_none_match:
         return _widget_response("", 304, page.etag)
     return _widget_response(page.body(form_token(ref.key)), 200, page.etag)

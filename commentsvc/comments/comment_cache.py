@@ -1,0 +1,102 @@
+"""Each comment's own HTML, rendered once per worker and kept while nothing it shows changes.
+
+A page of a popular article is rendered again after every post and every flush of its share
+clicks (the page cache is keyed by the article's revision); rendering its 75 comments took
+most of that (about 0.3 ms each, bench/viral.py). A comment's part of the page depends only on
+its public shape and a few things of the page (the reader's language, the Reply link's base,
+the depth and likes settings), so it is kept under all of those: a new comment is rendered
+alone, and the others come from here. A comment's edit form carries the reader's own edit
+token and is never kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from flask import Flask, current_app
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from commentsvc.comments.i18n import current_language
+from commentsvc.comments.render import configured_zone
+
+TEMPLATE = "_comment_article.html"
+
+
+class FragmentCache:
+    """A least-recently-used store of HTML fragments, bounded by the memory they take."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._fragments: OrderedDict[bytes, str] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> str | None:
+        """The fragment stored under ``key``, if any (and mark it recently used)."""
+        with self._lock:
+            html = self._fragments.get(key)
+            if html is not None:
+                self._fragments.move_to_end(key)
+            return html
+
+    def put(self, key: bytes, html: str) -> None:
+        """Store ``html``, dropping the least recently used fragments beyond the bound."""
+        size = sys.getsizeof(html) + len(key)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._fragments.pop(key, None)
+            if old is not None:
+                self._bytes -= sys.getsizeof(old) + len(key)
+            self._fragments[key] = html
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                dropped_key, dropped = self._fragments.popitem(last=False)
+                self._bytes -= sys.getsizeof(dropped) + len(dropped_key)
+
+    def __len__(self) -> int:
+        return len(self._fragments)
+
+
+def fragment_key(context: Context, shape: dict[str, Any]) -> bytes:
+    """A digest of everything a comment's own HTML is rendered from."""
+    own = sorted((name, value) for name, value in shape.items() if name != "replies")
+    page = (
+        current_language(),
+        str(configured_zone()),
+        context.get("reply_base"),
+        context.get("max_depth"),
+        context.get("likes_on"),
+    )
+    return hashlib.blake2b(repr((page, own)).encode(), digest_size=16).digest()
+
+
+@pass_context
+def comment_article(context: Context, shape: dict[str, Any]) -> Markup:
+    """``templates/_comment_article.html`` for ``shape`` (a public comment), kept per worker."""
+    cache: FragmentCache | None = current_app.extensions.get("commentsvc.comment_fragments")
+    editing = context.get("edit_for") == shape["id"]
+    key = fragment_key(context, shape) if cache is not None and not editing else None
+    html = cache.get(key) if cache is not None and key is not None else None
+    if html is None:
+        template = context.environment.get_template(TEMPLATE)
+        html = template.render({**context.get_all(), "c": shape})
+        if cache is not None and key is not None:
+            cache.put(key, html)
+    return Markup(html)
+
+
+def init_app(app: Flask) -> None:
+    """Give templates ``comment_article``; keep fragments in a quarter of ``PAGE_CACHE_MB``."""
+    app.add_template_global(comment_article)
+    megabytes = app.config["PAGE_CACHE_MB"]
+    if megabytes > 0:
+        app.extensions["commentsvc.comment_fragments"] = FragmentCache(
+            max_bytes=int(megabytes * 1024 * 1024 / 4)
+        )
