@@ -21,7 +21,7 @@ from commentsvc.core.extensions import db
 from commentsvc.core.observability import COMMENTS
 from commentsvc.db.connections import write_transaction
 from commentsvc.db.events import emit
-from commentsvc.db.models import Article, Comment, Status, utcnow
+from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow
 from commentsvc.db.site_settings import current_settings
 from commentsvc.db.statements import Statement
 
@@ -198,6 +198,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
             "email": new.email,
             "website": new.website,
             "body": new.body,
+            "body_hash": hash_body(new.body),
             # Rendered once here, not on every view (issue 17).
             "body_html": render_markdown(new.body),
             "status": initial_status(new, connection).value,

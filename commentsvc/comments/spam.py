@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from commentsvc.articles.rows import ArticleState
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.submission import Duplicate, NewComment, TooFast
-from commentsvc.db.models import Comment, Status, utcnow
+from commentsvc.db.models import Comment, Status, hash_body, utcnow
 from commentsvc.db.statements import Statement
 
 
@@ -55,7 +55,12 @@ def check_duplicate(connection: Connection, article: ArticleState | None, new: N
     """Refuse the same text from the same email on the same article (trash aside)."""
     if article is None:
         return
-    params = {"article_id": article.id, "email": new.email, "body": new.body}
+    params = {
+        "article_id": article.id,
+        "email": new.email,
+        "body_hash": hash_body(new.body),
+        "body": new.body,
+    }
     duplicate = _DUPLICATE.first(connection, **params)
     if duplicate is not None:
         raise Duplicate(
@@ -63,12 +68,16 @@ def check_duplicate(connection: Connection, article: ArticleState | None, new: N
         )
 
 
-# Built once (every post runs it); the (email, article_id) index answers it.
+# Built once (every post runs it). The (email, article_id, body_hash) index finds the
+# sender's comments there with this text's hash: one probe, however many comments the sender
+# has on the article (comparing every earlier text made a post cost more with each, issue
+# 18). The text itself is still compared, so a hash collision is never taken for a duplicate.
 _DUPLICATE = Statement(
     select(Comment.__table__.c.id)
     .where(
-        Comment.__table__.c.article_id == bindparam("article_id"),
         Comment.__table__.c.email == bindparam("email"),
+        Comment.__table__.c.article_id == bindparam("article_id"),
+        Comment.__table__.c.body_hash == bindparam("body_hash"),
         Comment.__table__.c.body == bindparam("body"),
         Comment.__table__.c.status != Status.TRASH.value,
     )
