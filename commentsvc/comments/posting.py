@@ -14,7 +14,7 @@ from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import ArticleState, article_id_for, article_state
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.markdown import render_markdown
-from commentsvc.comments.spam import check_duplicate, check_flood, serialise_sender
+from commentsvc.comments.spam import check_sender, serialise_sender
 from commentsvc.comments.submission import CommentError, CommentsClosed, NewComment
 from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
@@ -79,12 +79,14 @@ def _matches(words: tuple[str, ...], new: NewComment) -> bool:
     return any(word in haystack for word in words)
 
 
-def initial_status(new: NewComment, connection: Connection | None = None) -> Status:
+def initial_status(
+    new: NewComment, connection: Connection | None = None, known: bool | None = None
+) -> Status:
     """The status a new comment gets, by the WordPress rules in their WordPress order.
 
     Disallowed words send it to spam; moderation words or too many links hold it; then the
     moderation mode decides (``first-time`` publishes authors whose name and email together
-    have an approved comment).
+    have an approved comment: ``known`` when the caller has looked already, else asked here).
     """
     settings = current_settings()
     if _matches(settings.disallowed_word_list, new):
@@ -95,10 +97,11 @@ def initial_status(new: NewComment, connection: Connection | None = None) -> Sta
         return Status.PENDING
     if settings.moderation == "none":
         return Status.APPROVED
-    if settings.moderation == "first-time" and author_has_approved_comment(
-        new.name, new.email, connection
-    ):
-        return Status.APPROVED
+    if settings.moderation == "first-time":
+        if known is None:
+            known = author_has_approved_comment(new.name, new.email, connection)
+        if known:
+            return Status.APPROVED
     return Status.PENDING
 
 
@@ -183,8 +186,9 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
         existing = article_state(ref.key, connection)
         if comments_closed(existing):
             raise CommentsClosed(_("Comments are closed."))
-        check_duplicate(connection, existing, new)
-        check_flood(connection, new)
+        # Duplicate, flood and (first-time moderation) "known author": one statement.
+        first_time = current_settings().moderation == "first-time"
+        known = check_sender(connection, existing, new, known=first_time)
         parent_id, root_id, depth = None, None, 0
         if new.parent_id is not None:
             parent = _approved_parent(connection, new.parent_id, existing)
@@ -201,7 +205,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
             "body_hash": hash_body(new.body),
             # Rendered once here, not on every view (issue 17).
             "body_html": render_markdown(new.body),
-            "status": initial_status(new, connection).value,
+            "status": initial_status(new, connection, known).value,
             "created_at": utcnow(),
             "ip": new.ip,
             "user_agent": new.user_agent[:MAX_USER_AGENT_LENGTH],
