@@ -88,7 +88,8 @@ class WalFlusher:
             # The last connection checkpointed the log (syncing the database) and deleted it.
             return
         try:
-            os.fsync(fd)
+            # fdatasync, as SQLite itself syncs on Linux: the data and the size, not the times.
+            os.fdatasync(fd)
             stat = os.fstat(fd)
             inode = (stat.st_dev, stat.st_ino)
         finally:
