@@ -77,7 +77,7 @@ class Measured:
 
     @property
     def isso(self) -> dict[str, Summary]:
-        return {w.key: self.summary("isso", w.key) for w in ISSO}
+        return {w.key: self.summary(w.server or "isso", w.key) for w in ISSO}
 
 
 # --- how numbers are written --------------------------------------------------------------

@@ -2,7 +2,9 @@
 
     python bench/inprocess.py widget [-n 5000] [--profile] [--database-url URL] [--redis URL]
 
-Workloads: widget, json, counts, share, post, healthz (the same requests as bench/run.py's).
+Workloads: widget, json, counts, share, post, healthz (the same requests as bench/run.py's),
+post-100000 and post-same-sender (posts on the 100,000-comment article, by a new sender each
+time or by the sender who already has 20,000 comments there).
 Each request goes through the whole WSGI app (middleware, hooks, view, logging off), built
 once and called in a loop, so an A/B of a change shows in a minute, with less noise than a
 full run. Not the number the targets are judged on: a gunicorn worker pays about twice as
@@ -40,6 +42,12 @@ RELAXED = {
     # Every bench reader shares one address: count each, as readers on many networks would.
     "COMMENTSVC_SHARE_CLICKS_PER_PREFIX": "0",
     "COMMENTSVC_MODERATION": "none",
+}
+# The article each posting workload posts to, and the fixed sender (email, name) if any.
+POSTS = {
+    "post": ("bench-post", None),
+    "post-100000": ("bench-100000", None),
+    "post-same-sender": ("bench-100000", ("heavy@bench.example", "Heavy reader")),
 }
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
@@ -94,13 +102,15 @@ def requests(workload: str, n: int, token: str) -> list[dict]:
             body = f"article=bench-hot&url={quote(page('bench-hot'), safe='')}&network=x"
             form = "application/x-www-form-urlencoded"
             made.append(environ("POST", "/api/v1/shares", body.encode(), form, f"{BROWSER} {tag}"))
-        elif workload == "post":
+        elif workload in POSTS:
+            article, sender = POSTS[workload]
+            email, name = sender or (f"reader-{tag}@example.com", f"Reader {tag}")
             post = {
-                "article": "bench-post",
-                "url": page("bench-post"),
+                "article": article,
+                "url": page(article),
                 "comment": f"Comment {tag}: keep the harbour light lit.",
-                "name": f"Reader {tag}",
-                "email": f"reader-{tag}@example.com",
+                "name": name,
+                "email": email,
                 "token": token,
             }
             body = json.dumps(post).encode()
@@ -111,7 +121,7 @@ def requests(workload: str, n: int, token: str) -> list[dict]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "workload", choices=("widget", "json", "counts", "share", "post", "healthz")
+        "workload", choices=("widget", "json", "counts", "share", "healthz", *POSTS)
     )
     parser.add_argument("-n", type=int, default=5000, help="requests measured (default 5000)")
     parser.add_argument("--profile", action="store_true", help="print cProfile's view (CPU time)")
@@ -146,8 +156,9 @@ def main(argv: list[str]) -> int:
         return seen["status"]
 
     token = ""
-    if args.workload == "post":
-        form = f"/api/v1/form-token?article=bench-post&url={quote(page('bench-post'), safe='')}"
+    if args.workload in POSTS:
+        article = POSTS[args.workload][0]
+        form = f"/api/v1/form-token?article={article}&url={quote(page(article), safe='')}"
         body = b"".join(app(environ("GET", form), lambda *a: None))
         token = json.loads(body)["token"]
     warm = [call(env) for env in requests(args.workload, 50, token)]

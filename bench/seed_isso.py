@@ -11,9 +11,11 @@ commits per comment, far too slow for seeding). Threads, matching commentsvc's s
 - ``/bench/count/01`` … ``/bench/count/20``: 1 … 20 comments, for the counts call;
 - ``/bench/post``: an empty thread that the new-comment workload posts to.
 
-No 100,000-comment thread: Isso returns a whole thread per request (issue #6 measured a
-10,000-comment thread at 14 s per request), so a 100,000-comment fetch would not finish within
-a benchmark window. Prints one JSON line.
+No 100,000-comment thread to fetch: Isso returns a whole thread per request (issue #6 measured
+a 10,000-comment thread at 14 s per request), so a 100,000-comment fetch would not finish
+within a benchmark window. With ``--big`` (a database of its own) only ``/bench/100000``:
+100,000 comments, every fifth by one sender (heavy@bench.example), as commentsvc's
+``bench-100000``, for the posting workloads on a big thread. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -35,13 +37,18 @@ BODY = (
 )
 
 
-def main(config_path: str) -> dict:
+HEAVY_EMAIL, HEAVY_NAME = "heavy@bench.example", "Heavy reader"
+
+
+def main(config_path: str, big: bool = False) -> dict:
     conf = config.load(config.default_file(), config_path)
     path = conf.get("general", "dbpath")
     started = time.perf_counter()
     isso_db = SQLite3(path, conf)  # creates Isso's tables and preferences
     plan = [("/bench/10", 10), ("/bench/1000", 1000), ("/bench/post", 0)]
     plan += [(f"/bench/count/{k:02d}", k) for k in range(1, 21)]
+    if big:
+        plan = [("/bench/100000", 100_000)]
     for uri, _ in plan:
         isso_db.threads.new(uri, f"Benchmark thread {uri}")
     voters = memoryview(Bloomfilter(iterable=["192.0.2.0"]).array)
@@ -62,8 +69,10 @@ def main(config_path: str) -> dict:
                         START + i,
                         "192.0.2.0",
                         BODY.format(i=i, link="https://news.example/keeper" if i % 7 == 0 else ""),
-                        f"Reader {i}",
-                        f"reader{i}@{uri.strip('/').replace('/', '-')}.example",
+                        HEAVY_NAME if big and i % 5 == 0 else f"Reader {i}",
+                        HEAVY_EMAIL
+                        if big and i % 5 == 0
+                        else f"reader{i}@{uri.strip('/').replace('/', '-')}.example",
                         f"https://reader{i}.example" if i % 3 == 0 else None,
                         voters,
                     ),
@@ -79,4 +88,4 @@ def main(config_path: str) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1])))
+    print(json.dumps(main(sys.argv[1], big="--big" in sys.argv[2:])))

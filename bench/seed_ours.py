@@ -29,7 +29,7 @@ from sqlalchemy import insert, text
 
 from commentsvc import create_app
 from commentsvc.core.extensions import db
-from commentsvc.db.models import Article, Comment
+from commentsvc.db.models import Article, Comment, hash_body
 from commentsvc.shares.models import ShareCount
 from commentsvc.startup import prepare
 
@@ -50,6 +50,11 @@ def page_url(key: str) -> str:
     return f"https://news.example/{key}"
 
 
+# On the 100,000-comment article every fifth comment is by one sender (bench/seed_isso.py
+# gives Isso's big thread the same): the same-sender posting workload posts as them.
+HEAVY_EMAIL, HEAVY_NAME = "heavy@bench.example", "Heavy reader"
+
+
 def comment_rows(article_id: int, key: str, n: int, first_id: int) -> list[dict]:
     """``n`` approved comments; every third is a reply to the top-level comment before it."""
     rows = []
@@ -57,6 +62,8 @@ def comment_rows(article_id: int, key: str, n: int, first_id: int) -> list[dict]
     for i in range(n):
         cid = first_id + i
         reply = i % 3 == 2 and root is not None
+        heavy = n == 100_000 and i % 5 == 0
+        body = BODY.format(i=i, link="https://news.example/keeper" if i % 7 == 0 else "")
         rows.append(
             {
                 "id": cid,
@@ -64,10 +71,11 @@ def comment_rows(article_id: int, key: str, n: int, first_id: int) -> list[dict]
                 "parent_id": root if reply else None,
                 "root_id": root if reply else None,
                 "depth": 1 if reply else 0,
-                "name": f"Reader {i}",
-                "email": f"reader{i}@{key}.example",
+                "name": HEAVY_NAME if heavy else f"Reader {i}",
+                "email": HEAVY_EMAIL if heavy else f"reader{i}@{key}.example",
                 "website": f"https://reader{i}.example" if i % 3 == 0 else "",
-                "body": BODY.format(i=i, link="https://news.example/keeper" if i % 7 == 0 else ""),
+                "body": body,
+                "body_hash": hash_body(body),
                 "status": "approved",
                 "created_at": START + timedelta(seconds=i),
                 "ip": "192.0.2.0",

@@ -27,6 +27,7 @@ from measure import CLK_TCK, CpuMeter, Run, problems_in, run_wrk, statuses_in, w
 from workloads import (
     HELLO,
     ISSO,
+    ISSO_BIG,
     OURS,
     RELAXED,
     SECRET_KEY,
@@ -69,10 +70,11 @@ def measure_all(args: argparse.Namespace) -> Measured:
 
     session = Session(args, backends, redis_prefix)
     try:
-        hello = start_references(session, isso_python)
+        runs = plan(backends, only)
+        hello = start_references(session, isso_python, {s for s, _ in runs})
         for b in backends:
             start_ours(session, b)
-        run_rounds(session, plan(backends, only), hello.url)
+        run_rounds(session, runs, hello.url)
     finally:
         clean_up(session)
     elapsed = time.monotonic() - started
@@ -91,8 +93,9 @@ def measure_all(args: argparse.Namespace) -> Measured:
 # --- servers ------------------------------------------------------------------------------
 
 
-def start_references(session: Session, isso_python) -> Server:
-    """Start bare Flask, then Isso (seeded first); the Flask server."""
+def start_references(session: Session, isso_python, planned: set[str]) -> Server:
+    """Start bare Flask, then Isso (seeded first; the big thread's Isso if ``planned``
+    names it); the Flask server."""
     # The floor, first: Isso's config names it as the "website" Isso checks on start.
     hello = Server(
         "hello", [sys.executable, "-m", "gunicorn", "hello:app"], BENCH, clean_env(), "/"
@@ -100,16 +103,19 @@ def start_references(session: Session, isso_python) -> Server:
     session.servers["hello"] = hello
     hello.start()
 
-    isso_cfg = seed_isso(isso_python, hello.url)
-    isso = Server(
-        "isso",
-        [str(isso_python), "-m", "gunicorn", "isso.run"],
-        WORK,
-        {**clean_env(), "ISSO_SETTINGS": str(isso_cfg)},
-        "/info",
-    )
-    session.servers["isso"] = isso
-    isso.start()
+    for name in ("isso", ISSO_BIG):
+        if name == ISSO_BIG and name not in planned:
+            continue
+        isso_cfg = seed_isso(isso_python, hello.url, name)
+        isso = Server(
+            name,
+            [str(isso_python), "-m", "gunicorn", "isso.run"],
+            WORK,
+            {**clean_env(), "ISSO_SETTINGS": str(isso_cfg)},
+            "/info",
+        )
+        session.servers[name] = isso
+        isso.start()
     return hello
 
 
@@ -182,7 +188,7 @@ def forget_redis_keys(url: str, prefix: str) -> None:
 def plan(backends: list[str], only: set[str]) -> list[tuple[str, Workload]]:
     """Every (server, workload) of one round, in the order they run."""
     runs: list[tuple[str, Workload]] = [("hello", w) for w in HELLO]
-    runs += [("isso", w) for w in ISSO]
+    runs += [(w.server or "isso", w) for w in ISSO]
     for b in backends:
         runs += [(f"ours-{b}", w) for w in OURS]
     if only:
@@ -221,9 +227,10 @@ def measure_one(
     server = session.servers[server_name]
     backend = server_name.removeprefix("ours-") if server_name.startswith("ours-") else None
     env = {"BENCH_TAG": f"{(backend or server_name)[0]}{round_no}", "BENCH_ORIGIN": hello_url}
-    if backend and workload.key == "post":
-        env["BENCH_TOKEN"] = form_token(server)
-    before = stored_totals(server) if backend else None
+    post_article = dict(workload.env).get("BENCH_ARTICLE", "bench-post")
+    if backend and workload.script == "post_comment.lua":
+        env["BENCH_TOKEN"] = form_token(server, post_article)
+    before = stored_totals(server, post_article) if backend else None
     server.wait_idle()
     if args.wait_quiet:
         share = wait_quiet(args.wait_quiet)
@@ -240,8 +247,9 @@ def measure_one(
     text = server.log_between(offset, server.log_offset())
     run.statuses = statuses_in(text)
     run.problems = problems_in(text, ours=backend is not None)
-    if backend and workload.key in ("post", "share"):
-        count_stored(session.checks[backend], workload.key, run, before, stored_totals(server))
+    if backend and (workload.key == "share" or workload.script == "post_comment.lua"):
+        after = stored_totals(server, post_article)
+        count_stored(session.checks[backend], workload.key, run, before, after)
     return run
 
 
@@ -249,7 +257,7 @@ def count_stored(
     checks: dict, key: str, run: Run, before: tuple[int, int], after: tuple[int, int]
 ) -> None:
     """Add what a post or share run had answered and what reached the counts to ``checks``."""
-    if key == "post":
+    if key.startswith("post"):
         checks["post_answered"] += run.statuses.get("201", 0)
         checks["post_stored"] += after[0] - before[0]
         return

@@ -41,6 +41,7 @@ class Workload:
     connections: int | None = None  # None: --connections
     min_duration: int = 0  # seconds, for workloads whose single request takes seconds
     match: str | None = None  # the Isso workload it is compared with
+    server: str = ""  # Isso's workloads: the Isso server they run on ("" = "isso")
 
 
 def q(value: str) -> str:
@@ -54,6 +55,13 @@ def page(key: str) -> str:
 def widget_path(key: str) -> str:
     return f"/embed?url={q(page(key))}&article={key}&title={q('Benchmark article ' + key)}"
 
+
+# The sender who already has 20,000 of the 100,000 comments of the big article (both seeds).
+HEAVY_EMAIL, HEAVY_NAME = "heavy@bench.example", "Heavy reader"
+# Isso's 100,000-comment thread lives in a database of its own: Isso counts comments by
+# aggregating its whole table, so 100,000 more rows beside the other threads would slow its
+# counts workload and flatter ours.
+ISSO_BIG = "isso-big"
 
 COUNT_KEYS = [f"bench-count-{k:02d}" for k in range(1, 21)]
 ISSO_COUNT_URIS = [f"/bench/count/{k:02d}" for k in range(1, 21)]
@@ -95,6 +103,27 @@ OURS = [
         match="new",
     ),
     Workload(
+        "post-100000",
+        "Post, 100,000-comment article (anti-spam relaxed)",
+        "/api/v1/comments",
+        script="post_comment.lua",
+        env=(("BENCH_ARTICLE", "bench-100000"), ("BENCH_URL", page("bench-100000"))),
+        match="new-100000",
+    ),
+    Workload(
+        "post-same-sender",
+        "Post, 100,000 comments, by a sender with 20,000 there",
+        "/api/v1/comments",
+        script="post_comment.lua",
+        env=(
+            ("BENCH_ARTICLE", "bench-100000"),
+            ("BENCH_URL", page("bench-100000")),
+            ("BENCH_EMAIL", HEAVY_EMAIL),
+            ("BENCH_NAME", HEAVY_NAME),
+        ),
+        match="new-same-sender",
+    ),
+    Workload(
         "share",
         "Share click, one hot article",
         "/api/v1/shares",
@@ -124,6 +153,21 @@ ISSO = [
     Workload(
         "new", "New comment (guard off)", "/new?uri=" + q("/bench/post"), script="isso_new.lua"
     ),
+    Workload(
+        "new-100000",
+        "New comment, 100,000-comment thread",
+        "/new?uri=" + q("/bench/100000"),
+        script="isso_new.lua",
+        server=ISSO_BIG,
+    ),
+    Workload(
+        "new-same-sender",
+        "New comment, 100,000 comments, sender with 20,000 there",
+        "/new?uri=" + q("/bench/100000"),
+        script="isso_new.lua",
+        env=(("BENCH_EMAIL", HEAVY_EMAIL), ("BENCH_NAME", HEAVY_NAME)),
+        server=ISSO_BIG,
+    ),
 ]
 
 HELLO = [Workload("hello", "Bare Flask hello", "/")]
@@ -135,6 +179,8 @@ ISSO_LABEL = {
     "fetch-1000": "Isso thread fetch, 1,000",
     "counts-20": "Isso counts, 20",
     "new": "Isso new comment",
+    "new-100000": "Isso new comment, 100,000",
+    "new-same-sender": "Isso new comment, same sender",
 }
 NO_MATCH = {
     "widget-100000": "Isso not run at 100,000",
@@ -146,24 +192,28 @@ NO_MATCH = {
 # --- seeding ------------------------------------------------------------------------------
 
 
-def seed_isso(isso_python: Path, hello_url: str) -> Path:
-    """Write Isso's config and seed its database; the config's path."""
-    isso_cfg = WORK / "isso.cfg"
+def seed_isso(isso_python: Path, hello_url: str, name: str = "isso") -> Path:
+    """Write Isso's config and seed its database; the config's path.
+
+    ``name`` ISSO_BIG: a database holding only the 100,000-comment thread.
+    """
+    isso_cfg = WORK / f"{name}.cfg"
     isso_cfg.write_text(
         "[general]\n"
-        f"dbpath = {WORK / 'isso.sqlite3'}\n"
+        f"dbpath = {WORK / (name + '.sqlite3')}\n"
         f"host = {hello_url}/\n"
         "[moderation]\nenabled = false\n"
         "[guard]\nenabled = false\n"
     )
     out = subprocess.run(
-        [str(isso_python), str(BENCH / "seed_isso.py"), str(isso_cfg)],
+        [str(isso_python), str(BENCH / "seed_isso.py"), str(isso_cfg)]
+        + (["--big"] if name == ISSO_BIG else []),
         capture_output=True,
         text=True,
         check=True,
         cwd=WORK,
     )
-    log(f"seeded Isso: {out.stdout.strip()}")
+    log(f"seeded {name}: {out.stdout.strip()}")
     return isso_cfg
 
 
@@ -202,18 +252,16 @@ def ours_counts(server: Server, *keys: str) -> dict:
     return json.loads(body)["articles"]
 
 
-def form_token(server: Server) -> str:
-    status, body = http(
-        f"{server.url}/api/v1/form-token?article=bench-post&url={q(page('bench-post'))}"
-    )
+def form_token(server: Server, article: str = "bench-post") -> str:
+    status, body = http(f"{server.url}/api/v1/form-token?article={article}&url={q(page(article))}")
     if status != 200:
         raise RuntimeError(f"{server.name}: form-token answered {status}: {body[:300]!r}")
     return json.loads(body)["token"]
 
 
-def stored_totals(server: Server) -> tuple[int, int]:
-    """Comments stored on the post workload's article, clicks counted on the hot article."""
+def stored_totals(server: Server, post_article: str = "bench-post") -> tuple[int, int]:
+    """Comments stored on a post workload's article, clicks counted on the hot article."""
     # The count API adds clicks still buffered in Redis to the database's counts, so this
     # is exact without waiting for a flush.
-    counts = ours_counts(server, "bench-post", "bench-hot")
-    return counts["bench-post"]["comments"], counts["bench-hot"]["shares"]["total"]
+    counts = ours_counts(server, post_article, "bench-hot")
+    return counts[post_article]["comments"], counts["bench-hot"]["shares"]["total"]

@@ -13,6 +13,7 @@ from support.databases import terminate_backend
 from commentsvc import create_app
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import write_transaction, writer_turn
+from commentsvc.db.wal_flush import flusher_for
 
 
 def _backend_pid() -> int:
@@ -85,9 +86,11 @@ def _synchronous(dbapi_connection) -> int:  # noqa: ANN001
 FULL, NORMAL = 2, 1
 
 
-def test_on_sqlite_share_clicks_skip_the_disk_flush_and_comments_do_not(
+def test_on_sqlite_comments_are_flushed_after_the_writers_turn_and_clicks_are_not(
     app, client, reader, database_url
 ) -> None:
+    # Both commit without a flush in the writer's turn (NORMAL); a comment is answered only
+    # once a shared fsync of the log covers its commit (group commit), a click without one.
     if not database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL commits as its server is configured")
     commits: list[int] = []
@@ -111,9 +114,12 @@ def test_on_sqlite_share_clicks_skip_the_disk_flush_and_comments_do_not(
             )
             assert click.status_code == 202
         assert commits == [NORMAL]
+        flusher = flusher_for(database_url.removeprefix("sqlite:///"))
+        assert flusher.committed == flusher.flushed == 0  # clicks wait for no flush
         commits.clear()
         assert reader.post().status_code == 303
-        assert commits and set(commits) == {FULL}
+        assert commits and set(commits) == {NORMAL}
+        assert flusher.committed == flusher.flushed == 1 and flusher.flushes == 1
     finally:
         event.remove(engine, "commit", record)
 
@@ -131,7 +137,9 @@ def test_a_relaxed_commit_leaves_its_connection_as_it_found_it(app, database_url
             raise RuntimeError("refused half-way")
         assert _synchronous(dbapi_connection) == FULL
         with write_transaction() as connection:
-            assert _synchronous(connection.connection.dbapi_connection) == FULL
+            # Durable: flushed after the writer's turn (commentsvc.db.wal_flush).
+            assert _synchronous(connection.connection.dbapi_connection) == NORMAL
+        assert _synchronous(dbapi_connection) == FULL
 
 
 def test_a_database_without_the_write_ahead_log_is_never_relaxed() -> None:

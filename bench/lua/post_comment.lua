@@ -5,6 +5,9 @@ local token = os.getenv("BENCH_TOKEN")
 local article = os.getenv("BENCH_ARTICLE")
 local page = os.getenv("BENCH_URL")
 local tag = os.getenv("BENCH_TAG") or "0"
+-- One sender for every post (its text still differs) when given: the same-sender workload.
+local email = os.getenv("BENCH_EMAIL")
+local name = os.getenv("BENCH_NAME")
 local counter = 0
 local headers = {["Content-Type"] = "application/json"}
 
@@ -13,7 +16,8 @@ function request()
   local n = tag .. "-" .. tostring(tid) .. "-" .. tostring(counter)
   local body = '{"article":"' .. article .. '","url":"' .. page .. '","title":"Benchmark posts",' ..
     '"comment":"Comment ' .. n .. ': keep the harbour light lit, it brings the boats home.",' ..
-    '"name":"Reader ' .. n .. '","email":"reader-' .. n .. '@example.com",' ..
+    '"name":"' .. (name or ("Reader " .. n)) .. '","email":"' ..
+    (email or ("reader-" .. n .. "@example.com")) .. '",' ..
     '"token":"' .. token .. '"}'
   return wrk.format("POST", nil, headers, body)
 end

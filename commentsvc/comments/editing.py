@@ -23,7 +23,7 @@ from commentsvc.comments.posting import adjust_approved_count, initial_status
 from commentsvc.comments.submission import CommentError, NewComment
 from commentsvc.comments.tokens import TokenError, check_edit_token
 from commentsvc.core.extensions import db
-from commentsvc.db.models import Comment, Status, utcnow
+from commentsvc.db.models import Comment, Status, hash_body, utcnow
 
 AUTHOR = "author"
 
@@ -86,7 +86,13 @@ def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
     result = db.session.execute(
         update(Comment)
         .where(Comment.id == comment.id, Comment.status == before)
-        .values(body=body, body_html=render_markdown(body), edited_at=utcnow(), status=status)
+        .values(
+            body=body,
+            body_hash=hash_body(body),
+            body_html=render_markdown(body),
+            edited_at=utcnow(),
+            status=status,
+        )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.session.rollback()
@@ -116,7 +122,9 @@ def delete_own(comment_id: int, token: str | None) -> None:
         db.session.execute(
             update(Comment)
             .where(Comment.id == comment.id)
-            .values(deleted_at=utcnow(), body="", body_html=None, website="")
+            .values(
+                deleted_at=utcnow(), body="", body_hash=hash_body(""), body_html=None, website=""
+            )
         )
         detail = "deleted; kept as 'This comment was deleted.' for its replies"
     else:

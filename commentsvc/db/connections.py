@@ -19,6 +19,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 
 from commentsvc.core.extensions import db
+from commentsvc.db import wal_flush
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +150,25 @@ def write_transaction(durable: bool = True) -> Iterator[Connection]:
     For the busiest writes (a new comment, a share click): the ORM session's bookkeeping cost
     more than the statements. On a SQLite file the block runs in ``writer_turn``.
 
-    ``durable=False`` (share clicks): on SQLite the commit is not flushed to the disk itself.
-    It is committed all the same, seen by every reader and kept if the process dies; a power
-    cut may lose it until the next durable commit or checkpoint flushes the log (clicks
-    buffered in Redis run a similar risk for about a second). The flush was most of a
-    click's time in the writer's turn. A comment is always durable. Only in SQLite's WAL mode, which keeps the
-    file whole whatever happens to the unflushed tail of the log.
+    On a SQLite file in WAL mode the commit is not flushed to the disk inside the writer's
+    turn. ``durable=True`` (a comment): after the turn has passed to the next writer, this
+    waits for a flush of the log that the process's threads share (group commit,
+    ``commentsvc.db.wal_flush``), so the block's end still means "on the disk", while
+    writers no longer queue one flush each. ``durable=False`` (share clicks): no flush is
+    waited for; committed all the same, seen by every reader and kept if the process dies,
+    a power cut may lose it until the next flush or checkpoint (clicks buffered in Redis run
+    a similar risk for about a second). WAL mode keeps the file whole whatever happens to
+    the unflushed tail of the log.
     """
-    with writer_turn(), db.engine.connect() as connection:
+    path = _sqlite_file()
+    flusher = wal_flush.flusher_for(path) if path else None
+    ticket = None
+    with (
+        _file_lock(path + "-writer.lock") if path else nullcontext(),
+        db.engine.connect() as connection,
+    ):
         pooled = connection.connection
-        relaxed = not durable and pooled.info.get("commentsvc.wal", False)
+        relaxed = flusher is not None and pooled.info.get("commentsvc.wal", False)
         if relaxed:
             # On the driver's connection: a statement through SQLAlchemy would begin the
             # transaction before this could change how it ends.
@@ -166,17 +176,31 @@ def write_transaction(durable: bool = True) -> Iterator[Connection]:
         try:
             with connection.begin():
                 yield connection
+            if relaxed and durable and flusher is not None:
+                # Taken while this thread still holds the turn, after its commit returned.
+                ticket = flusher.note_commit()
         finally:
             if relaxed and not connection.invalidated:
                 _flush_commits_again(connection)
+    if ticket is not None and flusher is not None:
+        # The turn has passed on: the next writer commits while this one waits for the disk.
+        flusher.wait_durable(ticket)
 
 
 def _flush_commits_again(connection: Connection) -> None:
     try:
         connection.connection.dbapi_connection.execute("PRAGMA synchronous=FULL")
     except Exception as error:
-        # Never back to the pool unflushed, where a comment's commit would inherit it.
+        # Never back to the pool unflushed, where an ORM commit would inherit it.
         connection.invalidate(error)
+
+
+def _sqlite_file() -> str | None:
+    """The absolute path of the app's SQLite database file; None for PostgreSQL or memory."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return os.path.abspath(url.database)
 
 
 def writer_turn() -> AbstractContextManager[Any]:
@@ -187,10 +211,8 @@ def writer_turn() -> AbstractContextManager[Any]:
     lock file first wakes the next writer the moment the last one is done. The block must
     commit or roll back before it ends. PostgreSQL (or SQLite in memory): nothing to do.
     """
-    url = db.engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return nullcontext()
-    return _file_lock(os.path.abspath(url.database) + "-writer.lock")
+    path = _sqlite_file()
+    return _file_lock(path + "-writer.lock") if path else nullcontext()
 
 
 # flock() excludes other processes only; threads of one process queue on these.

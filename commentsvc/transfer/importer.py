@@ -19,7 +19,7 @@ from commentsvc.articles.rows import article_ids
 from commentsvc.comments.posting import adjust_approved_count, reply_position
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import upsert, write_transaction
-from commentsvc.db.models import Article, Comment, Status, utcnow
+from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow
 from commentsvc.shares.models import ShareCount
 from commentsvc.transfer.checks import Row, checked
 from commentsvc.transfer.items import (
@@ -266,6 +266,7 @@ class Importer:
                     "email": item.email,
                     "website": item.website,
                     "body": item.body,
+                    "body_hash": hash_body(item.body),
                     "status": item.status.value,
                     "created_at": item.created_at or utcnow(),
                     "ip": item.ip,
