@@ -23,10 +23,10 @@ from typing import Any, NamedTuple, TypeVar
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import TooManyRequests
 
-from commentsvc.core.extensions import db, live_redis_client, redis_error
+from commentsvc.core.extensions import live_redis_client, redis_error
 from commentsvc.core.privacy import anonymise_ip
 from commentsvc.core.rates import Rule, parse_rules
-from commentsvc.core.window_counts import count_hit
+from commentsvc.core.window_counts import count_hit, counter_transaction
 
 TOO_MANY = "You are doing that too often. Please wait a minute and try again."
 # After Redis fails, count in the database for this long before trying Redis again.
@@ -235,7 +235,7 @@ def hit_in_database(key: str, rules: Sequence[Rule], now: float | None = None) -
     """
     now = time.time() if now is None else now
     report = None
-    with db.engine.begin() as connection:
+    with counter_transaction() as connection:
         for rule in rules:
             name = f"limit:{key}:{rule.amount}/{rule.seconds}"
             hits, end = count_hit(connection, name, rule.seconds, now)

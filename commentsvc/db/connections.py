@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 
+from commentsvc.core import window_counts
 from commentsvc.core.extensions import db
 from commentsvc.db import wal_flush
 
@@ -83,6 +84,9 @@ def init_app(app: Flask) -> None:
     """
     with app.app_context():
         _ENGINES.update(db.engines.values())
+    # A rate-limit count is not worth a flush of its own: like a share click, it may be lost
+    # to a power cut (the limit then forgets a few hits), never to a crash.
+    window_counts.use_transaction(lambda: write_transaction(durable=False))
 
 
 def _after_fork_in_child() -> None:
