@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from commentsvc.db.connections import upsert_for
 from commentsvc.db.models import Article, Comment, utcnow
+from commentsvc.db.statements import Statement
 from commentsvc.notify.models import OutboxMessage
 
 _OUTBOX = OutboxMessage.__table__
@@ -86,16 +87,20 @@ _ARTICLES = Article.__table__
 
 def comment_row(connection: Connection, comment_id: int) -> Any:
     """The comment with its article's key, URL and title (None when it is gone)."""
-    return connection.execute(
-        select(
-            _COMMENTS,
-            _ARTICLES.c.key.label("article_key"),
-            _ARTICLES.c.url.label("article_url"),
-            _ARTICLES.c.title.label("article_title"),
-        )
-        .join(_ARTICLES, _ARTICLES.c.id == _COMMENTS.c.article_id)
-        .where(_COMMENTS.c.id == comment_id)
-    ).first()
+    return _COMMENT_ROW.first(connection, comment_id=comment_id)
+
+
+# Built once: every post reads it back (building the query cost more than running it).
+_COMMENT_ROW = Statement(
+    select(
+        _COMMENTS,
+        _ARTICLES.c.key.label("article_key"),
+        _ARTICLES.c.url.label("article_url"),
+        _ARTICLES.c.title.label("article_title"),
+    )
+    .join(_ARTICLES, _ARTICLES.c.id == _COMMENTS.c.article_id)
+    .where(_COMMENTS.c.id == bindparam("comment_id"))
+)
 
 
 def snapshot(row: Any) -> dict[str, Any]:
