@@ -137,9 +137,12 @@ def start_ours(session: Session, backend: str) -> None:
         # A prefix of this run's own: an earlier run's de-duplication keys (30 minutes)
         # would otherwise turn this run's clicks into repeats.
         env["COMMENTSVC_REDIS_PREFIX"] = session.redis_prefix
-    server = Server(
-        f"ours-{backend}", [sys.executable, "-m", "gunicorn", "wsgi:app"], ROOT, env, "/healthz"
-    )
+    # gunicorn reads ./gunicorn.conf.py (its start-up step, metrics and flush hooks, as in
+    # production) and, since the hardening issue, its gthread workers; the references run
+    # gunicorn's default sync workers, so ours are told to as well: the same server settings.
+    sync = ["--worker-class", "sync", "--threads", "1"]  # threads > 1 would mean gthread
+    command = [sys.executable, "-m", "gunicorn", *sync, "wsgi:app"]
+    server = Server(f"ours-{backend}", command, ROOT, env, "/healthz")
     session.servers[f"ours-{backend}"] = server
     server.start()
     session.checks[backend] = {
