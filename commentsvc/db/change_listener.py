@@ -30,6 +30,7 @@ arrived: within milliseconds. SQLite has nobody to notify: it keeps the per-view
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -170,7 +171,9 @@ class KnownStates:
         if thread is None or stopping is None:
             return
         stopping.set()
-        os.write(wake, b"x")
+        # The listener may have ended already and closed its end of the pipe: nothing to wake.
+        with contextlib.suppress(OSError):
+            os.write(wake, b"x")
         if thread is not threading.current_thread():
             thread.join(timeout=5)
         os.close(wake)
