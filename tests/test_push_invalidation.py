@@ -20,8 +20,8 @@ from flask import Flask
 from support.admin import Admin, make_moderator
 from support.clicks import beacon_headers
 from support.databases import terminate_backend
+from support.push import kept, statements_of, until_notified
 from support.readers import Reader
-from support.statements import sent_sql
 
 from commentsvc import create_app
 from commentsvc.comments.posting import set_status
@@ -71,32 +71,6 @@ def comments_json(client: Any) -> Any:
     response = client.get("/api/v1/comments", query_string=A)
     assert response.status_code == 200
     return response.get_json()
-
-
-def statements_of(app: Flask, view: Callable[[], Any]) -> tuple[list[str], Any]:
-    with sent_sql(app) as statements:
-        result = view()
-    return statements, result
-
-
-def until_notified(states: KnownStates, before: int, timeout: float = 10.0) -> None:
-    """Wait until the listener has applied a notification after the ``before``-th."""
-    deadline = time.monotonic() + timeout
-    while states.notifications <= before:
-        assert time.monotonic() < deadline, "no notification arrived"
-        time.sleep(0.002)
-
-
-def kept(app: Flask, view: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """View until the view costs no statement (earlier changes' notifications may still be
-    on their way, each making the next view read the row); what it showed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        statements, result = statements_of(app, view)
-        if not statements:
-            return result
-        assert time.monotonic() < deadline, f"every view read the database: {statements}"
-        time.sleep(0.002)
 
 
 def first_comment(app: Flask, text: str = "The first words") -> None:

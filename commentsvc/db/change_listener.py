@@ -57,6 +57,10 @@ RECONNECT_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 # Returned by ``KnownStates.lookup`` when a state is not known (None is a known absence).
 UNKNOWN: Any = object()
+# What is kept of an article: its row (widget and JSON views), its counts (the count API).
+# A notification naming the article forgets every facet of it.
+ROW = "row"
+COUNTS = "counts"
 
 # Listener connections inherited through a fork: kept, never closed (closing would say
 # goodbye on the parent's socket).
@@ -76,7 +80,7 @@ class KnownStates:
         # Also in a forked child: a lock another thread held at the fork would never be freed.
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._known: dict[str, Any] = {}
+        self._known: dict[str, dict[str, Any]] = {}  # article key -> facet -> state
         self._generation = 0
         self._poller: Any = None  # select.poll on the listener's socket, while subscribed
         self._awaiting: float | None = None  # when the ping in flight was sent
@@ -91,8 +95,9 @@ class KnownStates:
 
     # --- what views use ---------------------------------------------------------------------
 
-    def lookup(self, key: str) -> tuple[Any, int | None]:
-        """(the known state of ``key`` or UNKNOWN, a ticket to ``remember`` a fresh read with).
+    def lookup(self, key: str, facet: str = ROW) -> tuple[Any, int | None]:
+        """(the known ``facet`` of ``key`` or UNKNOWN, a ticket to ``remember`` a fresh read
+        with).
 
         The ticket is None when nothing may be trusted or kept now: read the row, use it once.
         """
@@ -100,22 +105,44 @@ class KnownStates:
             self._forked()
         with self._lock:
             if self._trusted():
-                return self._known.get(key, UNKNOWN), self._generation
+                facets = self._known.get(key)
+                state = UNKNOWN if facets is None else facets.get(facet, UNKNOWN)
+                return state, self._generation
             running = self._thread is not None and self._thread.is_alive()
         if not running:
             self._start_listener()
         return UNKNOWN, None
 
-    def remember(self, key: str, state: Any, ticket: int | None) -> None:
+    def lookup_many(self, keys: list[str], facet: str) -> tuple[dict[str, Any], int | None]:
+        """``lookup`` for several keys at once: ({key: known state}, ticket)."""
+        if self._pid != os.getpid():
+            self._forked()
+        with self._lock:
+            if self._trusted():
+                found = {}
+                for key in keys:
+                    facets = self._known.get(key)
+                    if facets is not None and facet in facets:
+                        found[key] = facets[facet]
+                return found, self._generation
+            running = self._thread is not None and self._thread.is_alive()
+        if not running:
+            self._start_listener()
+        return {}, None
+
+    def remember(self, key: str, state: Any, ticket: int | None, facet: str = ROW) -> None:
         """Keep ``state``, read after ``lookup`` gave ``ticket``, unless a change came since."""
         if ticket is None:
             return
         with self._lock:
             if ticket != self._generation or self._poller is None:
                 return  # a notification (or a reconnection) came while it was read
-            if len(self._known) >= MAX_KNOWN:
-                del self._known[next(iter(self._known))]
-            self._known[key] = state
+            facets = self._known.get(key)
+            if facets is None:
+                if len(self._known) >= MAX_KNOWN:
+                    del self._known[next(iter(self._known))]
+                facets = self._known[key] = {}
+            facets[facet] = state
 
     def forget_all(self, *_: Any) -> None:
         """Forget every state (this process committed a change: read it at once)."""

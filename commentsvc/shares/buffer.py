@@ -195,14 +195,12 @@ class PendingDeltas:
 
     by_batch: dict[str, dict[tuple[str, str], int]]
 
-    def without(self, applied: set[str]) -> dict[str, dict[str, int]]:
-        """{key: {network: n}} summed over the batches the database does not hold yet."""
-        out: dict[str, dict[str, int]] = defaultdict(dict)
+    def by_key(self) -> dict[str, dict[str, dict[str, int]]]:
+        """The same clicks by article: {key: {batch id: {network: n}}}."""
+        out: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
         for batch_id, deltas in self.by_batch.items():
-            if batch_id in applied:
-                continue
             for (key, network), n in deltas.items():
-                out[key][network] = out[key].get(network, 0) + n
+                out[key].setdefault(batch_id, {})[network] = n
         return out
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
 
 from commentsvc.core.extensions import db
+from commentsvc.db.change_listener import COUNTS, known_states
 from commentsvc.db.connections import read_connection
 from commentsvc.db.models import Article, SiteSetting
 from commentsvc.db.site_settings import current_settings
@@ -45,16 +46,68 @@ def network_counts(article_id: int) -> dict[str, int]:
     return {row.network: row.count for row in db.session.execute(query)}
 
 
+class KnownCounts(NamedTuple):
+    """An article's counts as one database snapshot held them, kept while nothing changed.
+
+    ``checked``: the ids of the click batches pending in Redis when it was read (the snapshot
+    was asked about each); ``applied``: those of them the snapshot already held.
+    """
+
+    approved: int
+    networks: dict[str, int]
+    minimum: int
+    checked: frozenset[str]
+    applied: frozenset[str]
+
+
 def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Comments and shares for each article key (zeros for articles never seen).
 
-    One SQL statement (plain tuples) on a connection of its own, plus, with Redis, one
-    script call for the clicks not flushed yet. The statement also says which of those
-    clicks' batches are already in the database (both from one snapshot, so a flush
-    committing meanwhile is counted once) and the minimum share count displayed.
+    With push invalidation (PostgreSQL, ``commentsvc.db.change_listener``) an article's counts
+    are kept per worker until a notification names it, so counts nothing has changed cost no
+    database round trip. The rest are one SQL statement (plain tuples) on a connection of its
+    own. With Redis, one script call adds the clicks not flushed yet; the statement also says
+    which of those clicks' batches are already in the database (both from one snapshot, so a
+    flush committing meanwhile is counted once) and the minimum share count displayed.
     """
+    known = known_states()
+    kept, ticket = known.lookup_many(keys, COUNTS) if known is not None else ({}, None)
     pending = pending_deltas(keys)  # before the database: see share_buffer
-    batch_ids = sorted(pending.by_batch) if pending else []
+    pending_of = pending.by_key() if pending else {}
+    # Kept counts serve only if the snapshot was asked about every batch now pending for the
+    # article: a batch it never saw may have been flushed into it (counted twice) or not.
+    found = {
+        key: state
+        for key, state in kept.items()
+        if state.checked.issuperset(pending_of.get(key, ()))
+    }
+    missing = [key for key in keys if key not in found]
+    if missing:
+        read = _read_counts(missing, sorted(pending.by_batch) if pending else [])
+        for key, state in read.items():
+            if known is not None:
+                known.remember(key, state, ticket, COUNTS)
+        found.update(read)
+    result = {}
+    for key in keys:
+        state = found[key]
+        networks = state.networks
+        batches = pending_of.get(key)
+        if batches:
+            networks = dict(networks)
+            for batch_id, deltas in batches.items():
+                if batch_id not in state.applied:
+                    for network, n in deltas.items():
+                        networks[network] = networks.get(network, 0) + n
+        result[key] = {
+            "comments": state.approved,
+            "shares": shares_shape(networks, state.minimum),
+        }
+    return result
+
+
+def _read_counts(keys: list[str], batch_ids: list[str]) -> dict[str, KnownCounts]:
+    """The counts of ``keys`` as the database holds them now: one statement."""
     dialect = db.engine.dialect.name
     params = {"keys": _key_set_param(dialect, keys), "setting": "share_min_count"}
     if batch_ids:
@@ -77,13 +130,9 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
         else:  # the moderators' setting, as site_settings.current_settings reads it
             with suppress(ValueError):
                 minimum = int(key)
-    if pending:
-        for key, networks in pending.without(applied).items():
-            for network, n in networks.items():
-                shares[key][network] = shares[key].get(network, 0) + n
+    checked, held = frozenset(batch_ids), frozenset(applied)
     return {
-        key: {"comments": comments.get(key, 0), "shares": shares_shape(shares[key], minimum)}
-        for key in keys
+        key: KnownCounts(comments.get(key, 0), shares[key], minimum, checked, held) for key in keys
     }
 
 

@@ -1,0 +1,39 @@
+"""Waiting on push invalidation (commentsvc.db.change_listener) in tests, without fixed sleeps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from commentsvc.db.change_listener import KnownStates
+from support.statements import sent_sql
+
+
+def statements_of(app: Flask, view: Callable[[], Any]) -> tuple[list[str], Any]:
+    """(the statements ``app`` sent while ``view`` ran, what it returned)."""
+    with sent_sql(app) as statements:
+        result = view()
+    return statements, result
+
+
+def until_notified(states: KnownStates, before: int, timeout: float = 10.0) -> None:
+    """Wait until the listener has applied a notification after the ``before``-th."""
+    deadline = time.monotonic() + timeout
+    while states.notifications <= before:
+        assert time.monotonic() < deadline, "no notification arrived"
+        time.sleep(0.002)
+
+
+def kept(app: Flask, view: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """View until the view costs no statement (earlier changes' notifications may still be
+    on their way, each making the next view read the row); what it showed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statements, result = statements_of(app, view)
+        if not statements:
+            return result
+        assert time.monotonic() < deadline, f"every view read the database: {statements}"
+        time.sleep(0.002)
