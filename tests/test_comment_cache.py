@@ -10,6 +10,7 @@ from flask import Flask
 
 from commentsvc.comments import comment_cache
 from commentsvc.core.extensions import db
+from commentsvc.core.lru import BoundedLRU
 
 A = {"url": "https://news.example/fragments", "title": "Fragments"}
 
@@ -21,16 +22,17 @@ def view(client: Any, **params: Any) -> str:
 
 
 @pytest.fixture
-def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def renders(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The ids of the comments whose own HTML is rendered (not taken from the cache)."""
     seen: list[int] = []
-    keep = comment_cache.FragmentCache.put
+    cache = app.extensions["commentsvc.comment_fragments"]
+    keep = cache.put
 
-    def put(self: Any, key: bytes, html: str) -> None:
+    def put(key: bytes, html: str) -> None:
         seen.append(int(html.split('aria-labelledby="comment-')[1].split("-")[0]))
-        keep(self, key, html)
+        keep(key, html)
 
-    monkeypatch.setattr(comment_cache.FragmentCache, "put", put)
+    monkeypatch.setattr(cache, "put", put)
     return seen
 
 
@@ -83,7 +85,7 @@ def test_no_cache_when_the_page_cache_is_off(app: Flask, client, reader) -> None
 
 
 def test_the_cache_keeps_to_its_bound() -> None:
-    cache = comment_cache.FragmentCache(max_bytes=1000)
+    cache = BoundedLRU(1000, comment_cache.fragment_bytes)
     for n in range(100):
         cache.put(n.to_bytes(16, "big"), "x" * 100)
     assert 0 < len(cache) < 10

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from flask import Flask, current_app
@@ -24,44 +22,14 @@ from markupsafe import Markup
 
 from commentsvc.comments.i18n import current_language
 from commentsvc.comments.render import configured_zone
+from commentsvc.core.lru import BoundedLRU
 
 TEMPLATE = "_comment_article.html"
 
 
-class FragmentCache:
-    """A least-recently-used store of HTML fragments, bounded by the memory they take."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._fragments: OrderedDict[bytes, str] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes) -> str | None:
-        """The fragment stored under ``key``, if any (and mark it recently used)."""
-        with self._lock:
-            html = self._fragments.get(key)
-            if html is not None:
-                self._fragments.move_to_end(key)
-            return html
-
-    def put(self, key: bytes, html: str) -> None:
-        """Store ``html``, dropping the least recently used fragments beyond the bound."""
-        size = sys.getsizeof(html) + len(key)
-        if size > self.max_bytes:
-            return
-        with self._lock:
-            old = self._fragments.pop(key, None)
-            if old is not None:
-                self._bytes -= sys.getsizeof(old) + len(key)
-            self._fragments[key] = html
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                dropped_key, dropped = self._fragments.popitem(last=False)
-                self._bytes -= sys.getsizeof(dropped) + len(dropped_key)
-
-    def __len__(self) -> int:
-        return len(self._fragments)
+def fragment_bytes(key: bytes, html: str) -> int:
+    """The memory a kept fragment takes (its text and its key)."""
+    return sys.getsizeof(html) + len(key)
 
 
 def fragment_key(context: Context, shape: dict[str, Any]) -> bytes:
@@ -80,7 +48,9 @@ def fragment_key(context: Context, shape: dict[str, Any]) -> bytes:
 @pass_context
 def comment_article(context: Context, shape: dict[str, Any]) -> Markup:
     """``templates/_comment_article.html`` for ``shape`` (a public comment), kept per worker."""
-    cache: FragmentCache | None = current_app.extensions.get("commentsvc.comment_fragments")
+    cache: BoundedLRU[bytes, str] | None = current_app.extensions.get(
+        "commentsvc.comment_fragments"
+    )
     editing = context.get("edit_for") == shape["id"]
     key = fragment_key(context, shape) if cache is not None and not editing else None
     html = cache.get(key) if cache is not None and key is not None else None
@@ -97,6 +67,6 @@ def init_app(app: Flask) -> None:
     app.add_template_global(comment_article)
     megabytes = app.config["PAGE_CACHE_MB"]
     if megabytes > 0:
-        app.extensions["commentsvc.comment_fragments"] = FragmentCache(
-            max_bytes=int(megabytes * 1024 * 1024 / 4)
+        app.extensions["commentsvc.comment_fragments"] = BoundedLRU(
+            int(megabytes * 1024 * 1024 / 4), fragment_bytes
         )

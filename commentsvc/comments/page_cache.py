@@ -17,7 +17,6 @@ import hashlib
 import sys
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from flask import Flask, current_app, request
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import page_state
 from commentsvc.comments.posting import comments_closed
+from commentsvc.core.lru import BoundedLRU
 from commentsvc.core.static_files import release_id
 from commentsvc.db.site_settings import current_settings
 
@@ -61,40 +61,14 @@ class _Flight:
         self.page: CachedPage | None = None
 
 
-class PageCache:
-    """A least-recently-used store of pages, bounded by the memory their text takes."""
+class PageCache(BoundedLRU[Any, CachedPage]):
+    """A least-recently-used store of pages, bounded by the memory their text takes, where
+    one thread renders a missing page for all that want it."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._pages: OrderedDict[Any, CachedPage] = OrderedDict()
-        self._bytes = 0
-        # The development server and threaded workers share one cache per process.
-        self._lock = threading.Lock()
+        super().__init__(max_bytes, lambda key, page: page_bytes(page))
         # Pages being rendered, by key: one thread renders each (get_or_make).
         self._rendering: dict[Any, _Flight] = {}
-
-    def get(self, key: Any) -> CachedPage | None:
-        """The page stored under ``key``, if any (and mark it recently used)."""
-        with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
-            return page
-
-    def put(self, key: Any, page: CachedPage) -> None:
-        """Store ``page``, evicting the least recently used pages beyond the bound."""
-        size = page_bytes(page)
-        if size > self.max_bytes:
-            return
-        with self._lock:
-            old = self._pages.pop(key, None)
-            if old is not None:
-                self._bytes -= page_bytes(old)
-            self._pages[key] = page
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, evicted = self._pages.popitem(last=False)
-                self._bytes -= page_bytes(evicted)
 
     def get_or_make(self, key: Any, make: Callable[[], CachedPage]) -> CachedPage:
         """The page stored under ``key``; else made by ``make`` (and stored) in one thread.
@@ -107,9 +81,9 @@ class PageCache:
         """
         while True:
             with self._lock:
-                page = self._pages.get(key)
+                page = self._entries.get(key)
                 if page is not None:
-                    self._pages.move_to_end(key)
+                    self._entries.move_to_end(key)
                     return page
                 flight = self._rendering.get(key)
                 if flight is None:
@@ -126,9 +100,6 @@ class PageCache:
             with self._lock:
                 self._rendering.pop(key, None)
             flight.done.set()
-
-    def __len__(self) -> int:
-        return len(self._pages)
 
 
 def page_bytes(page: CachedPage) -> int:
