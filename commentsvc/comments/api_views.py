@@ -176,28 +176,24 @@ def create_comment() -> Any:
         )
     try:
         check_form_token(form.token.data, ref.key)
-        comment = post_comment(ref, new_comment_from(form))
+        posted = post_comment(ref, new_comment_from(form))
     except TokenError as error:
         return error_response(400, str(error), "invalid_token")
     except CommentError as error:
         fields = {error.field: error.message} if error.field else None
         return error_response(error.status, error.message, error.code, fields)
+    comment = posted.comment
     earlier = own_comment_ids(payload.get("mine"))
     mine = own_token([*earlier, comment.id])
     published = answer_as_published(comment, earlier)
     shape = public_comment(comment, own=True)
     shape["awaiting_moderation"] = not published
-    article = find_article(ref.key)
     body = {
         "comment": shape,
         "mine": mine,
         # The widget inserts the server's own rendering (commentsvc.comments.fragments).
         "html": comment_html(shape, {**payload.to_dict(), "mine": mine}),
-        "heading_html": heading_html(
-            article.approved_count if article else 0,
-            ref.title or (article.title if article else ""),
-            shown=True,
-        ),
+        "heading_html": heading_html(posted.approved_count, posted.title, shown=True),
     }
     status = 201 if published else 202
     if current_app.config["EDIT_MINUTES"]:

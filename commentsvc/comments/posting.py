@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -158,15 +159,24 @@ def reply_position(parent: Any) -> tuple[int | None, int | None, int]:
     return parent.id, root_id, parent.depth + 1
 
 
-def post_comment(ref: ArticleRef, new: NewComment) -> Comment:
+@dataclass(frozen=True)
+class Posted:
+    """A stored comment, and its article as the post left it (for the answer's heading)."""
+
+    comment: Comment
+    approved_count: int
+    title: str
+
+
+def post_comment(ref: ArticleRef, new: NewComment) -> Posted:
     """Store a comment for the article ``ref`` names, committed; raises CommentError (nothing stored)."""
     try:
-        comment = _store_comment(ref, new)
+        posted = _store_comment(ref, new)
     except CommentError as error:
         COMMENTS.labels(error.code).inc()
         raise
-    COMMENTS.labels(comment.status).inc()
-    return comment
+    COMMENTS.labels(posted.comment.status).inc()
+    return posted
 
 
 # Every column but the id is given (a column added later must be given too, or this fails).
@@ -177,7 +187,7 @@ _INSERT_COMMENT = Statement(
 )
 
 
-def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
+def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
     # Core on a connection of its own: the ORM session's bookkeeping cost as much as the
     # statements of the busiest write. Committed when the block ends; any refusal rolls back.
     with write_transaction() as connection:
@@ -216,18 +226,27 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Comment:
             "featured_at": None,
         }
         delta = 1 if values["status"] == Status.APPROVED else 0
+        # The article's count once this comment is in: the answer's heading shows it, so the
+        # article need not be read again after the commit.
+        count = (existing.approved_count if existing is not None else 0) + delta
         if connection.dialect.name == "postgresql":
-            # One round trip for the comment and its article's count.
+            # One round trip for the comment and its article's count (the count as the update
+            # left it: other senders may have posted since the state was read).
             counted = values["article_id"] if delta else None
             given = {f"new_{name}": value for name, value in values.items()}
-            comment_id = _INSERT_AND_COUNT.one(connection, **given, counted_article=counted).id
+            row = _INSERT_AND_COUNT.one(connection, **given, counted_article=counted)
+            comment_id = row.id
+            if row.approved_count is not None:
+                count = row.approved_count
         else:
+            # SQLite: the write lock was taken first, so the state read holds the count.
             comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
             if delta:
                 adjust_approved_count(values["article_id"], delta, connection)
         # Notifications are written in this transaction: kept with the comment or not at all.
         emit(connection, "comment.created", {"id": comment_id, "notify": new.notify})
-    return Comment(id=comment_id, **values)
+    title = ref.title or (existing.title if existing is not None else "")
+    return Posted(Comment(id=comment_id, **values), count, title or "")
 
 
 _ARTICLES = Article.__table__
@@ -244,9 +263,11 @@ def _insert_and_count() -> Any:
         update(_ARTICLES)
         .where(_ARTICLES.c.id == bindparam("counted_article", type_=_ARTICLES.c.id.type))
         .values(approved_count=_ARTICLES.c.approved_count + literal_column("1"))
+        .returning(_ARTICLES.c.approved_count)
         .cte("counted")
     )
-    return select(inserted.c.id).add_cte(counted)
+    count = select(counted.c.approved_count).scalar_subquery().label("approved_count")
+    return select(inserted.c.id, count)
 
 
 # Parameters named new_<column>: through Connection.execute a parameter named as a column

@@ -102,7 +102,7 @@ def post() -> Any:
         return render_widget(ref, form, status=400)
     try:
         check_form_token(form.token.data, ref.key)
-        comment = post_comment(ref, new_comment_from(form))
+        comment = post_comment(ref, new_comment_from(form)).comment
     except TokenError as error:
         return render_widget(ref, form, status=400, form_error=str(error))
     except CommentError as error:
