@@ -104,3 +104,18 @@ def test_a_click_on_a_known_article_is_two_statements_and_counts_are_one(app, cl
         body = client.get("/api/v1/counts", query_string=keys).get_json()
     assert body["articles"]["https://news.example/a"]["shares"]["total"] == 2
     assert len(statements) == 1, statements
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_a_post_reads_neither_its_comment_nor_its_article_back(app, client, reader) -> None:
+    """The answer's heading comes from the post, and with no webhook endpoint and no mail
+    server the outbox has nobody to tell: the comment is not read back for it."""
+    assert reader.post_json(comment="The first").status_code == 201
+    with sent_sql(app) as statements:
+        answer = reader.post_json(comment="The second", name="Bo", email="bo@example.com")
+    assert answer.status_code == 201
+    assert "2 Responses" in answer.get_json()["heading_html"]
+    inserted = next(n for n, s in enumerate(statements) if "INSERT INTO comments" in s)
+    after = [s for s in statements[inserted + 1 :] if s.lstrip().upper().startswith("SELECT")]
+    # Only the (empty) list of webhook endpoints is asked after the insert.
+    assert len(after) == 1 and "FROM notify_webhook_endpoints" in after[0], after

@@ -33,6 +33,10 @@ def on_event(connection: Connection, event: str, data: Mapping[str, Any]) -> Non
     if event == "share.counted":
         webhooks.enqueue_event(connection, "share.counted", dict(data))
         return
+    endpoints = webhooks.active_endpoints(connection)
+    mails = bool(current_app.config["SMTP_URL"])
+    if not endpoints and not mails:
+        return  # nobody to tell: the comment need not be read back (most posts, no webhooks)
     row = comment_row(connection, int(data["id"]))
     if row is None:
         return
@@ -40,8 +44,8 @@ def on_event(connection: Connection, event: str, data: Mapping[str, Any]) -> Non
         status = Status(row.status)
         events = ["comment.created"]
         events.append("comment.held" if status == Status.PENDING else STATUS_EVENTS[status])
-        webhooks.enqueue_comment_events(connection, events, row)
-        if not current_app.config["SMTP_URL"]:
+        webhooks.enqueue_comment_events(connection, events, row, endpoints)
+        if not mails:
             return  # no mail server: no mail waits for one (the form shows no notify box)
         if status == Status.PENDING:
             moderator_mails(connection, row)
@@ -53,8 +57,8 @@ def on_event(connection: Connection, event: str, data: Mapping[str, Any]) -> Non
     elif event == "comment.status":
         new = Status(data["new"])
         if new in STATUS_EVENTS:
-            webhooks.enqueue_comment_events(connection, [STATUS_EVENTS[new]], row)
-        if new == Status.APPROVED and current_app.config["SMTP_URL"]:
+            webhooks.enqueue_comment_events(connection, [STATUS_EVENTS[new]], row, endpoints)
+        if new == Status.APPROVED and mails:
             subscriptions.notify_subscribers(connection, row)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from commentsvc.db.models import utcnow
+from commentsvc.db.statements import Statement
 from commentsvc.notify.models import WebhookEndpoint
 from commentsvc.notify.outbox import enqueue
 
@@ -63,12 +64,15 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def _active_endpoints(connection: Connection) -> list[Any]:
-    return list(
-        connection.execute(
-            select(_ENDPOINTS.c.id, _ENDPOINTS.c.events).where(_ENDPOINTS.c.active.is_(True))
-        ).all()
-    )
+def active_endpoints(connection: Connection) -> list[Any]:
+    """(id, events) of every active endpoint: one statement."""
+    return _ACTIVE_ENDPOINTS.all(connection)
+
+
+# Built once: every post asks it.
+_ACTIVE_ENDPOINTS = Statement(
+    select(_ENDPOINTS.c.id, _ENDPOINTS.c.events).where(_ENDPOINTS.c.active.is_(True))
+)
 
 
 def enqueue_event(
@@ -76,7 +80,7 @@ def enqueue_event(
 ) -> None:
     """A call to every active endpoint that listens to ``event`` (among ``endpoints`` if given)."""
     if endpoints is None:
-        endpoints = _active_endpoints(connection)
+        endpoints = active_endpoints(connection)
     for endpoint in (e for e in endpoints if event in e.events.split()):
         body = {"type": event, "timestamp": utcnow().isoformat(timespec="seconds"), "data": data}
         enqueue(
@@ -106,12 +110,15 @@ def public_data(row: Any) -> dict[str, Any]:
     }
 
 
-def enqueue_comment_events(connection: Connection, events: list[str], row: Any) -> None:
-    """The calls for ``events`` about the comment ``row`` (with its article's columns)."""
-    endpoints = _active_endpoints(connection)  # one statement for all the events
-    if endpoints:
-        for event in events:
-            enqueue_event(connection, event, {"comment": public_data(row)}, endpoints)
+def enqueue_comment_events(
+    connection: Connection, events: list[str], row: Any, endpoints: list[Any]
+) -> None:
+    """The calls for ``events`` about the comment ``row`` (with its article's columns) to
+    ``endpoints`` (``active_endpoints``)."""
+    if not endpoints:
+        return
+    for event in events:
+        enqueue_event(connection, event, {"comment": public_data(row)}, endpoints)
 
 
 # --- delivery -------------------------------------------------------------------------------
