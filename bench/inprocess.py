@@ -179,7 +179,8 @@ def main(argv: list[str]) -> int:
         f"per request over {args.n} (last status {statuses[-1]})"
     )
     if profile:
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+        order = os.environ.get("BENCH_PROFILE_SORT", "cumulative")  # or tottime
+        pstats.Stats(profile).sort_stats(order).print_stats(40)
     return 0
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+
+from commentsvc.comments.forms import control_characters
 
 LONG = "x" * 5001
 
@@ -164,3 +168,16 @@ def test_nul_byte_in_any_field_is_refused_naming_it(reader, comments, field) -> 
     api = reader.post_json(**{field: "before\x00after"})
     assert api.status_code == 400
     assert comments() == []
+
+
+@pytest.mark.parametrize("allowed", ["", "\n\r\t"])
+def test_exactly_the_control_bidi_and_replacement_characters_are_refused(allowed) -> None:
+    """Every code point: refused exactly when Unicode calls it a control (Cc), when it
+    overrides or isolates text direction, or when it is U+FFFD (bytes that were not UTF-8)."""
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    for code in range(0x110000):
+        ch = chr(code)
+        refused = (unicodedata.category(ch) == "Cc" and ch not in allowed) or ch in bidi | {
+            "\ufffd"
+        }
+        assert control_characters(f"a{ch}b", allowed) is refused, hex(code)
