@@ -106,64 +106,69 @@ def _insert_comments(rows: list[dict]) -> None:
             copy.write_row([row[c] for c in columns])
 
 
+def store(plan: list[tuple[str, int]], shared: set[str], analyze: bool) -> int:
+    """Insert the articles of ``plan`` ([(key, approved comments)], ids from 1) with their
+    comments, and shares on every network for the keys in ``shared``; the comments inserted.
+
+    In the current app context, on a migrated, empty database. PostgreSQL's sequences are
+    moved past the chosen ids; ANALYZE runs on PostgreSQL, and on SQLite when ``analyze``.
+    """
+    articles = [
+        {
+            "id": i,
+            "key": key,
+            "url": page_url(key),
+            "title": f"Benchmark article {key}",
+            "created_at": START,
+            "approved_count": n,
+            "comments_closed": False,
+        }
+        for i, (key, n) in enumerate(plan, start=1)
+    ]
+    db.session.execute(insert(Article), articles)
+    next_comment = 1
+    for article in articles:
+        rows = comment_rows(article["id"], article["key"], article["approved_count"], next_comment)
+        next_comment += len(rows)
+        _insert_comments(rows)
+    shares = [
+        {"article_id": a["id"], "network": network, "count": a["id"] * 37 + j * 11}
+        for a in articles
+        if a["key"] in shared
+        for j, network in enumerate(NETWORKS)
+    ]
+    db.session.execute(insert(ShareCount), shares)
+    if db.engine.dialect.name == "postgresql":
+        for table in ("articles", "comments"):
+            db.session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+            )
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql" or analyze:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+    db.engine.dispose()
+    return next_comment - 1
+
+
 def seed(database_url: str, analyze: bool = False) -> dict:
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32)})
     started = time.perf_counter()
     prepare(app)  # the migrations, exactly as a starting server applies them
     migrated = time.perf_counter()
-    inserted = 0
+    plan: list[tuple[str, int]] = [(f"bench-{n}", n) for n in SIZES]
+    plan += [(f"bench-count-{k:02d}", k) for k in range(1, COUNT_ARTICLES + 1)]
+    plan.append(("bench-hot", 0))
+    shared = {key for key, _ in plan if key.startswith("bench-count-") or key == "bench-hot"}
     with app.app_context():
-        articles = []
-        next_article = 1
-        plan: list[tuple[str, int]] = [(f"bench-{n}", n) for n in SIZES]
-        plan += [(f"bench-count-{k:02d}", k) for k in range(1, COUNT_ARTICLES + 1)]
-        plan.append(("bench-hot", 0))
-        for key, n in plan:
-            articles.append(
-                {
-                    "id": next_article,
-                    "key": key,
-                    "url": page_url(key),
-                    "title": f"Benchmark article {key}",
-                    "created_at": START,
-                    "approved_count": n,
-                    "comments_closed": False,
-                }
-            )
-            next_article += 1
-        db.session.execute(insert(Article), articles)
-        next_comment = 1
-        for article in articles:
-            rows = comment_rows(
-                article["id"], article["key"], article["approved_count"], next_comment
-            )
-            next_comment += len(rows)
-            _insert_comments(rows)
-            inserted += len(rows)
-        shares = []
-        for article in articles:
-            if article["key"].startswith("bench-count-") or article["key"] == "bench-hot":
-                k = article["id"]
-                for j, network in enumerate(NETWORKS):
-                    shares.append({"article_id": k, "network": network, "count": k * 37 + j * 11})
-        db.session.execute(insert(ShareCount), shares)
-        if db.engine.dialect.name == "postgresql":
-            for table in ("articles", "comments"):
-                db.session.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-                )
-        db.session.commit()
-        if db.engine.dialect.name == "postgresql" or analyze:
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("ANALYZE"))
-        db.engine.dispose()
+        inserted = store(plan, shared, analyze)
     done = time.perf_counter()
     return {
         "comments": inserted,
-        "articles": len(articles),
+        "articles": len(plan),
         "migrate_s": round(migrated - started, 2),
         "insert_s": round(done - migrated, 2),
     }
