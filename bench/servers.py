@@ -29,10 +29,9 @@ import socket
 import statistics
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
-from harness import BENCH, RESULTS, ROOT, WORK, clean_env, ensure_wrk, log
+from harness import BENCH, RESULTS, ROOT, WORK, clean_env, ensure_wrk, fresh_pg_database, log
 from measure import CLK_TCK, CpuMeter, run_wrk
 from sections import put_section
 from viral_hosts import VARIANTS, Host
@@ -55,16 +54,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--redis", default="redis://127.0.0.1:6379/13")
     p.add_argument("--output", default=str(RESULTS), help="'-': print only")
     return p
-
-
-def fresh_pg(args: argparse.Namespace) -> str:
-    import psycopg
-
-    with psycopg.connect(args.pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.pg_db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.pg_db}"')
-    parts = urllib.parse.urlsplit(args.pg_admin_url)
-    return urllib.parse.urlunsplit(parts._replace(path="/" + args.pg_db))
 
 
 def slow_probe(host: Host, n: int) -> str:
@@ -110,7 +99,7 @@ def main(argv: list[str]) -> int:
             "granian is not installed: pip install -e '.[granian]' (or --variants sync,gthread)"
         )
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    url = fresh_pg(args)
+    url = fresh_pg_database(args.pg_admin_url, args.pg_db)
     seed_ours(argparse.Namespace(analyze_sqlite=False), "postgresql", url)
     env = {
         **clean_env(),

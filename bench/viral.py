@@ -37,7 +37,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from harness import BENCH, RESULTS, ROOT, WORK, Server, clean_env, http, log
+from harness import BENCH, RESULTS, ROOT, WORK, Server, clean_env, fresh_pg_database, http, log
 from openloop import StepResult, run_step
 from sections import put_section
 from seed_viral import HOT
@@ -84,13 +84,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def fresh_database(args: argparse.Namespace) -> str:
-    import psycopg
-
-    with psycopg.connect(args.pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.pg_db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.pg_db}"')
-    parts = urllib.parse.urlsplit(args.pg_admin_url)
-    url = urllib.parse.urlunsplit(parts._replace(path="/" + args.pg_db))
+    url = fresh_pg_database(args.pg_admin_url, args.pg_db)
     out = subprocess.run(
         [sys.executable, str(BENCH / "seed_viral.py"), url], capture_output=True, text=True
     )

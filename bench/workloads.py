@@ -15,7 +15,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import BENCH, ROOT, WORK, Server, http, log
+from harness import BENCH, ROOT, WORK, Server, fresh_pg_database, http, log
 
 SECRET_KEY = secrets.token_hex(32)  # a fresh key per run, as an operator would set one
 # Anti-spam relaxed for scripted load: one IP address posting and sharing at machine speed.
@@ -221,13 +221,7 @@ def fresh_database_url(args: argparse.Namespace, backend: str) -> str:
     """A new, empty database for ``backend``: a SQLite file, or PostgreSQL's ``--pg-db``."""
     if backend == "sqlite":
         return f"sqlite:///{WORK / 'commentsvc.sqlite3'}"
-    import psycopg  # only a run that uses PostgreSQL needs its driver
-
-    with psycopg.connect(args.pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.pg_db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.pg_db}"')
-    parts = urllib.parse.urlsplit(args.pg_admin_url)
-    return urllib.parse.urlunsplit(parts._replace(path="/" + args.pg_db))
+    return fresh_pg_database(args.pg_admin_url, args.pg_db)
 
 
 def seed_ours(args: argparse.Namespace, backend: str, url: str) -> None:
