@@ -7,6 +7,7 @@ in Redis are added to kept counts exactly once, also while a flush is half done.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ from commentsvc.core.extensions import db, redis_client
 from commentsvc.db.change_listener import EXTENSION, KnownStates, wait_until_subscribed
 from commentsvc.db.models import Comment, Status
 from commentsvc.db.site_settings import save_settings
+from commentsvc.shares import buffer
 from commentsvc.shares import flush as share_flush
 
 pytestmark = [
@@ -213,3 +215,68 @@ def test_buffered_clicks_add_to_kept_counts_exactly_once_through_a_flush(
             share_flush.finish_batch(client_of_other, batch_id)
     assert counts(client) == after_click
     assert kept(app, lambda: counts(client)) == after_click
+
+
+class CountingCalls:
+    """A registered Redis script that counts its calls (and runs them)."""
+
+    def __init__(self, script: Any) -> None:
+        self.script, self.calls = script, 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.script(*args, **kwargs)
+
+
+@pytest.fixture
+def redis_reads(app: Flask, monkeypatch: pytest.MonkeyPatch) -> CountingCalls:
+    """The count API's reads of the clicks waiting in Redis, counted."""
+    with app.app_context():
+        registered = buffer.script(redis_client(), "read", buffer.READ)
+    counting = CountingCalls(registered)
+    monkeypatch.setitem(app.extensions["commentsvc.share_scripts"], "read", counting)
+    return counting
+
+
+def test_buffered_clicks_are_asked_of_redis_only_while_some_wait(
+    app, client, listening, other_host, redis_reads
+) -> None:
+    nothing = {url: (0, 0) for url in URLS}
+    assert kept(app, lambda: counts(client)) == nothing
+    # Redis said no click waits: later calls ask neither the database nor Redis.
+    asked = redis_reads.calls
+    assert counts(client) == nothing and redis_reads.calls == asked
+    # A click on another host finds none waiting and says so to every worker ...
+    notified = listening.notifications
+    share(other_host, URLS[3], reader="first")
+    until_notified(listening, notified)
+    assert counts(client)[URLS[3]] == (0, 1)
+    assert redis_reads.calls == asked + 1
+    share(other_host, URLS[3], reader="second")  # one waits already: no announcement
+    assert counts(client)[URLS[3]] == (0, 2)
+    # Once flushed and gone from Redis, the counts come from the database, and Redis is not
+    # asked again until another click waits.
+    notified = listening.notifications
+    with other_host.app_context():
+        assert share_flush.flush_shares() == 2
+    until_notified(listening, notified)
+    assert kept(app, lambda: counts(client))[URLS[3]] == (0, 2)
+    asked = redis_reads.calls
+    assert counts(client)[URLS[3]] == (0, 2) and redis_reads.calls == asked
+
+
+def test_buffered_clicks_are_asked_of_redis_while_the_listener_is_not_vouched_for(
+    app, client, listening, other_host, redis_reads, monkeypatch
+) -> None:
+    """A listener that hears nothing any more (its connection lost without a word) misses
+    the announcement of a click: from its first ping not coming back, Redis is asked."""
+    kept(app, lambda: counts(client))
+    asked = redis_reads.calls
+    monkeypatch.setattr(listening, "_received_locked", lambda channel, payload, ping: None)
+    deadline = time.monotonic() + 10
+    while listening._awaiting is None:
+        assert time.monotonic() < deadline, "no ping was sent"
+        time.sleep(0.005)
+    share(other_host, URLS[4], reader="unheard")
+    assert counts(client)[URLS[4]] == (0, 1)
+    assert redis_reads.calls > asked

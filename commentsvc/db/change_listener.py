@@ -40,10 +40,13 @@ import weakref
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from commentsvc.core.extensions import db
-from commentsvc.db.revisions import ARTICLE_PREFIX, CHANNEL
+from commentsvc.db.connections import read_connection
+from commentsvc.db.revisions import ARTICLE_PREFIX, CHANNEL, CLICKS_WAITING
+from commentsvc.db.statements import Statement
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,10 @@ class KnownStates:
         self._stopping: threading.Event | None = None
         self._wake = -1
         self._connection: Any = None
+        # Whether Redis said no share click waits, with no ``clicks`` notice since (the count
+        # API then need not ask it); the generation tells a notice that came while it asked.
+        self._no_clicks_waiting = False
+        self._clicks_generation = 0
         # For tests and metrics: how often the listener subscribed, notifications applied.
         self.subscriptions = 0
         self.notifications = 0
@@ -143,6 +150,25 @@ class KnownStates:
                     del self._known[next(iter(self._known))]
                 facets = self._known[key] = {}
             facets[facet] = state
+
+    def clicks_waiting(self) -> tuple[bool, int | None]:
+        """(whether share clicks may wait in Redis, a ticket for ``note_no_clicks_waiting``).
+
+        True unless Redis said none wait since the last ``clicks`` notice, and the listener
+        vouches for having read every notice; the ticket is None when nothing may be noted.
+        """
+        with self._lock:
+            if not self._trusted():
+                return True, None
+            return not self._no_clicks_waiting, self._clicks_generation
+
+    def note_no_clicks_waiting(self, ticket: int | None) -> None:
+        """Redis said no click waits, asked after ``clicks_waiting`` gave ``ticket``."""
+        if ticket is None:
+            return
+        with self._lock:
+            if ticket == self._clicks_generation and self._poller is not None:
+                self._no_clicks_waiting = True
 
     def forget_all(self, *_: Any) -> None:
         """Forget every state (this process committed a change: read it at once)."""
@@ -259,6 +285,7 @@ class KnownStates:
                 # Whatever changed before LISTEN took effect was never notified: forget it all.
                 self._known.clear()
                 self._generation += 1
+                self._clicks_waiting_locked()
                 self._poller = for_views
                 self._confirmed = 0.0  # trusted once its first ping has come back
                 self.subscriptions += 1
@@ -321,11 +348,19 @@ class KnownStates:
 
     def _apply_locked(self, payload: str) -> None:
         self.notifications += 1
+        if payload == CLICKS_WAITING:
+            self._clicks_waiting_locked()
+            return
         self._generation += 1
         if payload.startswith(ARTICLE_PREFIX):
             self._known.pop(payload[len(ARTICLE_PREFIX) :], None)
         else:  # everything (settings, a TRUNCATE, a bulk change), or a payload we do not know
             self._known.clear()
+            self._clicks_waiting_locked()
+
+    def _clicks_waiting_locked(self) -> None:
+        self._no_clicks_waiting = False
+        self._clicks_generation += 1
 
     def _unsubscribe_locked(self) -> None:
         self._poller = None
@@ -333,6 +368,7 @@ class KnownStates:
         self._confirmed = 0.0
         self._known.clear()
         self._generation += 1
+        self._clicks_waiting_locked()
 
     def _forked(self) -> None:
         # The parent's listener thread did not come along; its connection is the parent's.
@@ -371,6 +407,26 @@ def init_app(app: Flask) -> None:
     # a disposed engine (a test's end, a fork-safety reset) takes the listener with it.
     event.listen(engine, "commit", states.forget_all)
     event.listen(engine, "engine_disposed", states.stop)
+
+
+def announce_clicks_waiting() -> None:
+    """Tell every worker's listener that share clicks wait in Redis again (PostgreSQL only).
+
+    Sent by the click that finds Redis holding none (once per flush at most), so a worker
+    that learnt from Redis that none waited asks it again. Best effort: if it is lost, the
+    next flush's database commit makes workers read the counts again, so a count is at most
+    one flush behind.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return
+    try:
+        with read_connection() as connection:
+            _ANNOUNCE.all(connection, channel=CHANNEL, payload=CLICKS_WAITING)
+    except SQLAlchemyError as error:
+        log.warning("Could not announce waiting share clicks: %s", error)
+
+
+_ANNOUNCE = Statement(text("SELECT pg_notify(:channel, :payload)"))
 
 
 def wait_until_subscribed(app: Flask, timeout: float = 10.0) -> bool:

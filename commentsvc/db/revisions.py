@@ -91,10 +91,12 @@ DROP_TRIGGERS_V1 = {
 
 # The channel, and the payloads: ``a:<article key>`` (that article's row changed: its
 # revision, count, title, closed state...) or ``*`` (anything may have: the settings, a
-# TRUNCATE, or too many articles at once to name).
+# TRUNCATE, or too many articles at once to name); and, sent by the app rather than a
+# trigger, ``clicks`` (share clicks wait in Redis again: commentsvc.shares.buffer).
 CHANNEL = "commentsvc_changes"
 ARTICLE_PREFIX = "a:"
 EVERYTHING = "*"
+CLICKS_WAITING = "clicks"
 # A payload must stay under 8,000 bytes, and a bulk change needs no list of every key.
 _MAX_NAMED = 100
 _MAX_KEY_BYTES = 7900

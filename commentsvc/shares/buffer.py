@@ -29,6 +29,7 @@ from commentsvc.core.limits import (
     rules_of,
 )
 from commentsvc.core.rates import Rule
+from commentsvc.db.change_listener import announce_clicks_waiting
 from commentsvc.shares.dedupe import prefix_rule
 from commentsvc.shares.networks import NETWORKS
 
@@ -45,7 +46,7 @@ SHARE_LIMIT_SCOPE = "shares"
 # clicks a network prefix may add and their window (0 clicks: no such limit), then per rule
 # its amount and seconds, and last the deadline (Unix ms). Returns -2 past the deadline
 # (nothing done), -1 over the rate limit, 0 for a repeat or a click past the prefix's
-# allowance, 1 counted.
+# allowance, 1 counted, 2 counted as the first click waiting (no pending hash before it).
 CLICK = (
     LIMIT_HIT_LUA
     + """
@@ -63,8 +64,10 @@ if tonumber(ARGV[5]) > 0 then
   if n == 1 then redis.call('EXPIRE', KEYS[3], ARGV[6]) end
   if n > tonumber(ARGV[5]) then return 0 end
 end
+local first = redis.call('EXISTS', KEYS[2]) == 0
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4])
+if first then return 2 end
 return 1
 """
 )
@@ -74,10 +77,10 @@ return 1
 # by SEP (two arguments, not one per name: packing arguments was most of the call's cost).
 # Returns one string of space-separated (batch id, key index, network index, delta) for every
 # non-zero delta of the asked articles, pending or in flight (one string: redis-py parses a
-# reply element by element in Python); "" and no write when no click waits at all.
+# reply element by element in Python); "-" and no write when no click waits at all.
 READ = """
 local batches = redis.call('SMEMBERS', KEYS[3])
-if #batches == 0 and redis.call('EXISTS', KEYS[1]) == 0 then return '' end
+if #batches == 0 and redis.call('EXISTS', KEYS[1]) == 0 then return '-' end
 redis.call('SET', KEYS[2], ARGV[2], 'NX')
 local next_id = redis.call('GET', KEYS[2])
 local function split(joined)
@@ -171,7 +174,10 @@ def buffer_click(
     )
     if result == -2:
         raise redis_error()("Redis ran the click script after its deadline: nothing was done")
-    return {1: "counted", 0: "duplicate"}.get(result, "rate_limited")
+    if result == 2:
+        # Workers that learnt from Redis that no click waited must ask it again.
+        announce_clicks_waiting()
+    return {1: "counted", 2: "counted", 0: "duplicate"}.get(result, "rate_limited")
 
 
 def share_rate_limits() -> tuple[Rule, ...]:
@@ -191,9 +197,13 @@ def allowed_in_process(ip_prefix: str) -> bool:
 
 @dataclass
 class PendingDeltas:
-    """Clicks in Redis not yet in the database, per batch id: {(key, network): n}."""
+    """Clicks in Redis not yet in the database, per batch id: {(key, network): n}.
+
+    ``waiting``: whether any click waits at all, on whichever article.
+    """
 
     by_batch: dict[str, dict[tuple[str, str], int]]
+    waiting: bool = True
 
     def by_key(self) -> dict[str, dict[str, dict[str, int]]]:
         """The same clicks by article: {key: {batch id: {network: n}}}."""
@@ -223,6 +233,8 @@ def pending_deltas(keys: list[str]) -> PendingDeltas | None:
         # again when Redis is back.
         current_app.logger.warning("Redis unavailable, counts from the database only: %s", error)
         return None
+    if raw == b"-":
+        return PendingDeltas({}, waiting=False)
     by_batch: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
     parts = raw.decode().split()
     for i in range(0, len(parts), 4):

@@ -81,7 +81,11 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     """
     known = known_states()
     kept, ticket = known.lookup_many(keys, COUNTS) if known is not None else ({}, None)
-    pending = pending_deltas(keys)  # before the database: see share_buffer
+    # Redis is asked unless it said no click waits and no click has been announced since.
+    asking, clicks_ticket = known.clicks_waiting() if known is not None else (True, None)
+    pending = pending_deltas(keys) if asking else None  # before the database: see share_buffer
+    if pending is not None and not pending.waiting and known is not None:
+        known.note_no_clicks_waiting(clicks_ticket)
     pending_of = pending.by_key() if pending else {}
     # Kept counts serve only if the snapshot was asked about every batch now pending for the
     # article: a batch it never saw may have been flushed into it (counted twice) or not.
