@@ -21,9 +21,10 @@ from support.push import kept, statements_of, until_notified
 from support.readers import Reader
 
 from commentsvc import create_app
+from commentsvc.articles.keys import article_ref
 from commentsvc.comments.posting import set_status
-from commentsvc.core.extensions import db, redis_client
-from commentsvc.db.change_listener import EXTENSION, KnownStates, wait_until_subscribed
+from commentsvc.core.extensions import db, redis_breaker, redis_client
+from commentsvc.db.change_listener import COUNTS, EXTENSION, KnownStates, wait_until_subscribed
 from commentsvc.db.models import Comment, Status
 from commentsvc.db.site_settings import save_settings
 from commentsvc.shares import buffer
@@ -280,3 +281,48 @@ def test_buffered_clicks_are_asked_of_redis_while_the_listener_is_not_vouched_fo
     share(other_host, URLS[4], reader="unheard")
     assert counts(client)[URLS[4]] == (0, 1)
     assert redis_reads.calls > asked
+
+
+def key_of(app: Flask, url: str) -> str:
+    with app.test_request_context():
+        return article_ref(url, None, None, app.config["ALLOWED_ORIGINS"]).key
+
+
+def test_buffered_clicks_flushed_and_gone_before_their_notice_still_count(
+    app, client, listening, other_host
+) -> None:
+    """Kept counts that left a batch to Redis are not used once the batch has gone, even if
+    the flush's notification has not arrived yet: its clicks are in the database now."""
+    share(other_host, URLS[5], reader="flushed")
+    assert kept(app, lambda: counts(client))[URLS[5]] == (0, 1)
+    key = key_of(app, URLS[5])
+    before_the_flush, _ = listening.lookup(key, COUNTS)
+    notified = listening.notifications
+    with other_host.app_context():
+        assert share_flush.flush_shares() == 1  # committed, and gone from Redis
+    until_notified(listening, notified)
+    # The notification came late: the counts kept before the flush are still there.
+    _, ticket = listening.lookup(key, COUNTS)
+    listening.remember(key, before_the_flush, ticket, COUNTS)
+    assert counts(client)[URLS[5]] == (0, 1)
+
+
+def test_buffered_clicks_committed_while_redis_was_away_count_once(
+    app, client, listening, other_host
+) -> None:
+    """Counts kept while this worker could not reach Redis already hold a batch another host
+    committed but could not yet delete from Redis: when Redis is back, not added again."""
+    share(other_host, URLS[6], reader="once")
+    notified = listening.notifications
+    with other_host.app_context():
+        client_of_other = redis_client()
+        for batch_id in share_flush.begin_flush(client_of_other):
+            share_flush.apply_batch(client_of_other, batch_id)  # its cleanup never runs
+    until_notified(listening, notified)
+    breaker = redis_breaker(app)
+    breaker.failed()  # Redis away for this process: the counts come from the database
+    try:
+        assert kept(app, lambda: counts(client))[URLS[6]] == (0, 1)
+    finally:
+        breaker.reset()
+    assert counts(client)[URLS[6]] == (0, 1)

@@ -54,7 +54,8 @@ EXTENSION = "commentsvc.db.change_listener"
 PING_SECONDS = 1.0
 PING_TIMEOUT_SECONDS = 5.0
 LEASE_SECONDS = 3.0
-# Articles remembered per worker (a few hundred bytes each); the oldest go first.
+# Articles remembered per worker (their row and their counts: about 1-2 KB each, so at most
+# a few tens of MB); the first remembered go first.
 MAX_KNOWN = 20_000
 RECONNECT_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any, NamedTuple
 
@@ -15,7 +16,7 @@ from commentsvc.db.connections import read_connection
 from commentsvc.db.models import Article, SiteSetting
 from commentsvc.db.site_settings import current_settings
 from commentsvc.db.statements import Statement
-from commentsvc.shares.buffer import pending_deltas
+from commentsvc.shares.buffer import PendingDeltas, pending_deltas
 from commentsvc.shares.models import ShareBatch, ShareCount
 from commentsvc.shares.networks import NETWORKS, compact_count
 
@@ -56,9 +57,10 @@ def network_counts(article_id: int) -> dict[str, int]:
 class KnownCounts(NamedTuple):
     """An article's counts as one database snapshot held them, kept while nothing changed.
 
-    ``checked``: the ids of the click batches pending in Redis when it was read (the snapshot
-    was asked about each); ``applied``: those of them the snapshot already held; ``shown``:
-    the public shape of these counts, built once (most calls add no pending click).
+    ``checked``: the ids of the click batches that held clicks on the article in Redis when
+    it was read (the snapshot was asked about each); ``applied``: those of them the snapshot
+    already held; ``shown``: the public shape of these counts, built once (most calls add no
+    pending click) and shared by every answer that uses it, so never changed.
     """
 
     approved: int
@@ -67,6 +69,18 @@ class KnownCounts(NamedTuple):
     checked: frozenset[str]
     applied: frozenset[str]
     shown: dict[str, Any]
+
+    def still_exact(self, pending: Mapping[str, Any]) -> bool:
+        """Whether these counts plus ``pending`` (the batches now holding clicks on the
+        article, by id) are its counts now, as far as Redis and this snapshot tell.
+
+        Every batch now pending must have been asked about (one the snapshot never saw may
+        have been flushed into it: counted twice), and every batch the snapshot left to Redis
+        must still be there (one flushed and gone since is in neither: lost). A flush changes
+        the article's row too, so its notification forgets these counts in the end; this
+        covers the moment before it arrives.
+        """
+        return self.checked.issuperset(pending) and (self.checked - self.applied).issubset(pending)
 
 
 def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -87,16 +101,12 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     if pending is not None and not pending.waiting and known is not None:
         known.note_no_clicks_waiting(clicks_ticket)
     pending_of = pending.by_key() if pending else {}
-    # Kept counts serve only if the snapshot was asked about every batch now pending for the
-    # article: a batch it never saw may have been flushed into it (counted twice) or not.
     found = {
-        key: state
-        for key, state in kept.items()
-        if state.checked.issuperset(pending_of.get(key, ()))
+        key: state for key, state in kept.items() if state.still_exact(pending_of.get(key, {}))
     }
     missing = [key for key in keys if key not in found]
     if missing:
-        read = _read_counts(missing, sorted(pending.by_batch) if pending else [])
+        read = _read_counts(missing, pending, pending_of)
         for key, state in read.items():
             if known is not None:
                 known.remember(key, state, ticket, COUNTS)
@@ -125,8 +135,14 @@ def _shown(approved: int, networks: dict[str, int], minimum: int) -> dict[str, A
     return {"comments": approved, "shares": shares_shape(networks, minimum)}
 
 
-def _read_counts(keys: list[str], batch_ids: list[str]) -> dict[str, KnownCounts]:
-    """The counts of ``keys`` as the database holds them now: one statement."""
+def _read_counts(
+    keys: list[str],
+    pending: PendingDeltas | None,
+    pending_of: Mapping[str, Mapping[str, Any]],
+) -> dict[str, KnownCounts]:
+    """The counts of ``keys`` as the database holds them now, told which of the batches
+    waiting in Redis (``pending``; by article: ``pending_of``) it holds: one statement."""
+    batch_ids = sorted(pending.by_batch) if pending is not None else []
     dialect = db.engine.dialect.name
     params = {"keys": _key_set_param(dialect, keys), "setting": "share_min_count"}
     if batch_ids:
@@ -149,12 +165,12 @@ def _read_counts(keys: list[str], batch_ids: list[str]) -> dict[str, KnownCounts
         else:  # the moderators' setting, as site_settings.current_settings reads it
             with suppress(ValueError):
                 minimum = int(key)
-    checked, held = frozenset(batch_ids), frozenset(applied)
     found = {}
     for key in keys:
         approved = comments.get(key, 0)
         shown = _shown(approved, shares[key], minimum)
-        found[key] = KnownCounts(approved, shares[key], minimum, checked, held, shown)
+        checked = frozenset(pending_of.get(key, ()))
+        found[key] = KnownCounts(approved, shares[key], minimum, checked, checked & applied, shown)
     return found
 
 
