@@ -111,8 +111,10 @@ def form_tokens(port: int) -> dict[str, str]:
     return tokens
 
 
-def drive(port: int, seconds: float, threads: int) -> Counter:
-    """Send the request mix from ``threads`` keep-alive connections; statuses counted."""
+def drive(port: int, seconds: float, threads: int, limit: int = 0) -> Counter:
+    """Send the request mix from ``threads`` keep-alive connections for ``seconds`` (or
+    ``limit`` requests, when given: the same work whatever the machine's load); statuses
+    counted."""
     tokens = form_tokens(port)
     numbers = itertools.count()
     statuses: Counter = Counter()
@@ -124,6 +126,8 @@ def drive(port: int, seconds: float, threads: int) -> Counter:
         while time.monotonic() < deadline:
             with lock:
                 n = next(numbers)
+            if limit and n >= limit:
+                break
             kind, method, path, body, headers = request_mix(n, tokens)
             try:
                 connection.request(method, path, body=body, headers=headers)
@@ -241,11 +245,21 @@ def drop_redis_keys(url: str, prefix: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="load duration")
+    parser.add_argument(
+        "--requests", type=int, default=0, help="stop after so many requests (else --seconds)"
+    )
     parser.add_argument("--threads", type=int, default=4, help="client connections")
     parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY")
     parser.add_argument("--pg-admin-url", default="postgresql://root@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--modules", action="store_true", help="list what a worker imports")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one more variable for the server (repeatable), e.g. GUNICORN_THREADS=4",
+    )
     args = parser.parse_args()
 
     name = f"memtest_{os.getpid()}"
@@ -265,6 +279,7 @@ def main() -> None:
         "COMMENTSVC_BIND": f"127.0.0.1:{port}",
         "PROMETHEUS_MULTIPROC_DIR": str(scratch / "metrics"),
         "WEB_CONCURRENCY": str(args.workers),
+        **dict(item.split("=", 1) for item in args.env),
     }
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     create_database(args.pg_admin_url, name)
@@ -282,7 +297,7 @@ def main() -> None:
             wait_until_up(process, port, args.workers)
             booted = {pid: memory_kb(pid) for pid in children(process.pid)}
             log(f"gunicorn up on port {port}: master {process.pid}, workers {sorted(booted)}")
-            statuses = drive(port, args.seconds, args.threads)
+            statuses = drive(port, args.seconds, args.threads, args.requests)
             time.sleep(1.0)  # let the last requests finish before measuring
             workers = children(process.pid)
             served = {pid: memory_kb(pid) for pid in workers}
@@ -300,7 +315,7 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
     total = sum(statuses.values())
-    print(f"{total} requests in {args.seconds:g} s from {args.threads} connections:")
+    print(f"{total} requests from {args.threads} connections:")
     for kind, count in sorted(statuses.items()):
         print(f"  {count:6d}  {kind}")
     print()
