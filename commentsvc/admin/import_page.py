@@ -12,14 +12,17 @@ from commentsvc.admin.common import CsrfForm, moderator_name
 from commentsvc.admin.session import current_moderator
 from commentsvc.comments.moderation import log
 from commentsvc.core.extensions import db
-from commentsvc.transfer.detect import FORMATS
-from commentsvc.transfer.export import write_json, write_wxr
-from commentsvc.transfer.jobs import create_job, job_folder, read_state, start, write_state
+
+# commentsvc.transfer (every importer, its XML parsers, the exporters) is imported inside the
+# views below, not here: a serving worker that never shows this page never loads it
+# (worker memory, issue 18; tests/test_imports.py).
 
 _MB = 1024 * 1024
 
 
 def _form_page(error: str = "", status: int = 200) -> Any:
+    from commentsvc.transfer.detect import FORMATS
+
     limit = current_app.config["IMPORT_UPLOAD_MB"]
     page = render_template(
         "admin/import.html", form=CsrfForm(), formats=FORMATS, limit_mb=limit, error=error
@@ -55,6 +58,9 @@ def _upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
 @bp.post("/import")
 def import_upload() -> Any:
     """Store the upload and run the dry run; then show its report."""
+    from commentsvc.transfer.detect import FORMATS
+    from commentsvc.transfer.jobs import create_job, job_folder, start
+
     limit = current_app.config["IMPORT_UPLOAD_MB"] * _MB
     form = CsrfForm()
     if not form.validate():
@@ -78,6 +84,8 @@ def import_upload() -> Any:
 @bp.get("/import/<job_id>")
 def import_job(job_id: str) -> Any:
     """The job's progress, its dry-run report with a Confirm button, or its result."""
+    from commentsvc.transfer.jobs import job_folder, read_state
+
     folder = job_folder(job_id)
     if folder is None:
         abort(404, "There is no such import.")
@@ -88,6 +96,8 @@ def import_job(job_id: str) -> Any:
 @bp.post("/import/<job_id>/confirm")
 def import_confirm(job_id: str) -> Any:
     """Run the import the moderator has seen the dry run of."""
+    from commentsvc.transfer.jobs import job_folder, read_state, start, write_state
+
     folder = job_folder(job_id)
     if folder is None:
         abort(404, "There is no such import.")
@@ -108,6 +118,8 @@ def import_confirm(job_id: str) -> Any:
 @bp.get("/export")
 def export_download() -> Any:
     """Download every article and comment as our JSON or as WXR."""
+    from commentsvc.transfer.export import write_json, write_wxr
+
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "wxr"):
         abort(400, "The export format is json or wxr.")

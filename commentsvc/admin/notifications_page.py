@@ -20,7 +20,9 @@ from commentsvc.db.site_settings import word_list
 from commentsvc.notify.models import OutboxMessage, WebhookEndpoint
 from commentsvc.notify.settings import notify_settings, save_notify_settings
 from commentsvc.notify.webhooks import EVENTS, new_secret, url_problem
-from commentsvc.notify.worker import retry
+
+# commentsvc.notify.worker (and through it the mail code and smtplib) is imported in the retry
+# view only: delivery runs in `commentsvc worker`, never in a serving worker (issue 18).
 
 MODES = {
     "each": "Email each held comment",
@@ -133,6 +135,8 @@ def notifications_settings() -> Any:
 @bp.post("/notifications/<int:message_id>/retry")
 def notifications_retry(message_id: int) -> Any:
     """Put a failed message back in line."""
+    from commentsvc.notify.worker import retry
+
     if not CsrfForm().validate():
         return _page(status=400)
     if retry(message_id):

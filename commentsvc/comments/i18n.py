@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import LazyProxy, Translations
 from flask import Flask, current_app, g, has_request_context, request
@@ -74,6 +72,11 @@ def translations(language: str) -> NullTranslations:
     path = CATALOGUES / language / "LC_MESSAGES" / "messages.po"
     if language == "en" or not path.is_file():
         return NullTranslations()
+    # Babel's catalogue reader and writer only here: a worker serving English alone never
+    # loads them (worker memory, issue 18).
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as handle:
         catalogue = read_po(handle, locale=language)
     compiled = BytesIO()

@@ -8,9 +8,8 @@ feed readers ask again for nothing.
 from __future__ import annotations
 
 import hashlib
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy import select, true
@@ -19,6 +18,11 @@ from werkzeug.http import http_date
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment, Status
+
+if TYPE_CHECKING:
+    # At run time ElementTree is imported by the functions that build a feed: a serving
+    # worker that is never asked for one does not load it (worker memory, issue 18).
+    import xml.etree.ElementTree as ET
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 ATOM = "http://www.w3.org/2005/Atom"
@@ -42,7 +46,9 @@ def _stamp(moment: datetime) -> str:
 
 
 def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+    from xml.etree.ElementTree import SubElement
+
+    element = SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
     if text is not None:
         element.text = text
     return element
@@ -58,6 +64,8 @@ def _entry_link(comment: Comment, url: str) -> str:
 
 def _feed(title: str, alternate: str | None, rows: list[Any], fallback: datetime) -> Response:
     """The Atom document for ``rows`` (comment, key, url, title), conditional on the request."""
+    import xml.etree.ElementTree as ET
+
     ET.register_namespace("", ATOM)
     updated = max((row[0].created_utc for row in rows), default=fallback)
     feed = ET.Element(f"{{{ATOM}}}feed")
