@@ -21,7 +21,8 @@ assert client.post("/api/v1/shares", data={"url": "https://news.example/a", "art
 for path in ("/embed?" + page, "/api/v1/comments?article=a", "/api/v1/counts?article=a",
         "/admin/sign-in", "/embed.js"):
     assert client.get(path).status_code == 200, path
-print(" ".join(sorted(sys.modules)))
+import babel.localedata  # what locale data was loaded (Babel has no public way to ask)
+print(" ".join(sorted(sys.modules)), "babel-data:" + ",".join(sorted(babel.localedata._cache)))
 """
 
 
@@ -57,6 +58,13 @@ def test_a_sqlite_worker_loads_neither_postgresql_nor_alembic(tmp_path) -> None:
     modules = _served_on_sqlite(tmp_path)
     unused = {"sqlalchemy.dialects.postgresql", "psycopg", "alembic", "redis", "limits"}
     assert not unused & modules
+
+
+def test_a_worker_serving_english_loads_no_locale_data(tmp_path) -> None:
+    """Babel's locale data (about 5 MiB) is loaded only for another language: English dates
+    and numbers are written as Babel writes them (tests/test_render.py) without it."""
+    modules = _served_on_sqlite(tmp_path)
+    assert "babel-data:" in modules  # nothing after the colon: no locale loaded
 
 
 def test_a_worker_loads_no_importer_mail_sender_or_feed_writer(tmp_path) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.numbers import format_decimal
 from babel.support import LazyProxy, Translations
 from flask import Flask, current_app, g, has_request_context, request
 
@@ -125,7 +124,14 @@ def plural_forms(singular: str, plural: str) -> dict[str, str]:
 
 def local_number(number: int) -> str:
     """``1,600`` in English, ``1.600`` in German: grouped as the reader's language writes it."""
-    return format_decimal(number, locale=current_language())
+    language = current_language()
+    if language == "en":
+        # As Babel writes it; its locale data (about 5 MiB per worker) is then loaded only by
+        # a worker that serves another language.
+        return f"{number:,}"
+    from babel.numbers import format_decimal
+
+    return format_decimal(number, locale=language)
 
 
 def init_app(app: Flask) -> None:

@@ -7,7 +7,6 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from flask import current_app, has_app_context
 from markupsafe import Markup, escape
 
@@ -59,9 +58,33 @@ def display_date(iso: str) -> str:
     """
     moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(configured_zone())
     language = current_language()
-    day = format_date(moment, "long", locale=language)
-    time = f"{format_time(moment, 'HH:mm', locale=language)} {moment:%Z}"
+    if language == "en":
+        # Babel's English long date and 24-hour time, written out: its locale data is about
+        # 5 MiB per worker, which a site read in English alone then never loads.
+        day = f"{_ENGLISH_MONTHS[moment.month - 1]} {moment.day}, {moment.year}"
+        time = f"{moment:%H:%M} {moment:%Z}"
+    else:
+        from babel.dates import format_date, format_time  # see above: only for other languages
+
+        day = format_date(moment, "long", locale=language)
+        time = f"{format_time(moment, 'HH:mm', locale=language)} {moment:%Z}"
     return _("%(date)s at %(time)s", date=day, time=time)
+
+
+_ENGLISH_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def configured_zone() -> ZoneInfo:
