@@ -66,6 +66,10 @@ def balancer_site(port: int, upstreams: list[str]) -> str:
     upstream app {{
 {servers}
         keepalive 16;
+        # Idle connections to a host closed by nginx before gunicorn closes them (its
+        # keep-alive is 2 s): else nginx may send a request on a connection the host is
+        # closing, and get a reset instead of an answer.
+        keepalive_timeout 1s;
     }}
     server {{
         listen 127.0.0.1:{port};
