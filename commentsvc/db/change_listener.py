@@ -37,6 +37,7 @@ import select
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, current_app
@@ -109,19 +110,10 @@ class KnownStates:
 
         The ticket is None when nothing may be trusted or kept now: read the row, use it once.
         """
-        if self._pid != os.getpid():
-            self._forked()
-        with self._lock:
-            if self._trusted():
-                facets = self._known.get(key)
-                state = UNKNOWN if facets is None else facets.get(facet, UNKNOWN)
-                return state, self._generation
-            running = self._thread is not None and self._thread.is_alive()
-        if not running:
-            self._start_listener()
-        return UNKNOWN, None
+        found, ticket = self.lookup_many((key,), facet)
+        return found.get(key, UNKNOWN), ticket
 
-    def lookup_many(self, keys: list[str], facet: str) -> tuple[dict[str, Any], int | None]:
+    def lookup_many(self, keys: Sequence[str], facet: str) -> tuple[dict[str, Any], int | None]:
         """``lookup`` for several keys at once: ({key: known state}, ticket)."""
         if self._pid != os.getpid():
             self._forked()
