@@ -30,19 +30,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from workloads import RELAXED
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DEFAULT_DB = BENCH / ".work" / "inprocess.db"
-RELAXED = {
-    "COMMENTSVC_SECRET_KEY": "bench-inprocess-secret-key-bench-inprocess",
-    "COMMENTSVC_MIN_SUBMIT_SECONDS": "0",
-    "COMMENTSVC_FLOOD_SECONDS": "0",
-    "COMMENTSVC_RATE_LIMIT_COMMENTS": "1000000 per minute",
-    "COMMENTSVC_RATE_LIMIT_SHARES": "1000000 per minute",
-    # Every bench reader shares one address: count each, as readers on many networks would.
-    "COMMENTSVC_SHARE_CLICKS_PER_PREFIX": "0",
-    "COMMENTSVC_MODERATION": "none",
-}
+# bench/run.py's relaxed spam rules, and a fixed key (nothing here outlives the process).
+SETTINGS = {**RELAXED, "COMMENTSVC_SECRET_KEY": "bench-inprocess-secret-key-bench-inprocess"}
 # The article each posting workload posts to, and the fixed sender (email, name) if any.
 POSTS = {
     "post": ("bench-post", None),
@@ -133,7 +127,7 @@ def main(argv: list[str]) -> int:
     if not args.database_url and not DEFAULT_DB.exists():
         DEFAULT_DB.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, str(BENCH / "seed_ours.py"), url], check=True, cwd=ROOT)
-    os.environ.update(RELAXED, COMMENTSVC_DATABASE_URL=url)
+    os.environ.update(SETTINGS, COMMENTSVC_DATABASE_URL=url)
     if args.redis:
         os.environ["COMMENTSVC_REDIS_URL"] = args.redis
     sys.path.insert(0, str(ROOT))
