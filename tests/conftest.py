@@ -133,6 +133,16 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
         db.engine.dispose()
 
 
+@pytest.fixture
+def other_host(app: Flask) -> Iterator[Flask]:
+    """A second app on ``app``'s database, standing for another host (its own engine, and
+    its own change listener where push invalidation is on)."""
+    other = create_app(dict(app.config))
+    yield other
+    with other.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def plain_app() -> Flask:
     """An app for tests that need its configuration but no database."""

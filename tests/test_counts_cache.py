@@ -20,7 +20,6 @@ from support.databases import terminate_backend
 from support.push import kept, statements_of, until_notified
 from support.readers import Reader
 
-from commentsvc import create_app
 from commentsvc.articles.keys import article_ref
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db, redis_breaker, redis_client
@@ -65,15 +64,6 @@ def listening(app: Flask) -> Iterator[KnownStates]:
         for key in server.scan_iter(app.config["REDIS_PREFIX"] + "*"):
             server.delete(key)
         server.close()
-
-
-@pytest.fixture
-def other_host(app: Flask) -> Iterator[Flask]:
-    """A second app on the same database, standing for another host."""
-    other = create_app(dict(app.config))
-    yield other
-    with other.app_context():
-        db.engine.dispose()
 
 
 def counts(client: Any) -> dict[str, tuple[int, int]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from flask import Flask
 from support.statements import sent_sql
 
-from commentsvc import create_app
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, PageCache, page_bytes
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
@@ -29,15 +28,6 @@ BROWSER = {
     "Origin": "http://localhost",
 }
 TOKEN = re.compile(r'name="token" value="([^"]+)"')
-
-
-@pytest.fixture
-def other_worker(app: Flask) -> Iterator[Flask]:
-    """A second app on the same database, as another gunicorn worker would be."""
-    other = create_app(dict(app.config))
-    yield other
-    with other.app_context():
-        db.engine.dispose()
 
 
 def page(client: Any, **params: Any) -> str:
@@ -129,39 +119,35 @@ CHANGES = {
 
 @pytest.mark.settings(MODERATION="none", SHARE_MIN_COUNT=1)
 @pytest.mark.parametrize("change", CHANGES, ids=list(CHANGES))
-def test_a_change_anywhere_shows_on_the_next_view(
-    app, client, reader, other_worker, change
-) -> None:
+def test_a_change_anywhere_shows_on_the_next_view(app, client, reader, other_host, change) -> None:
     make_change, text, shown_after = CHANGES[change]
     assert reader.post(A, comment="The first words").status_code == 303
     if change == "share counts hidden in the settings":
-        _share(other_worker)
+        _share(other_host)
     before = page(client)
     assert TOKEN.sub("", page(client)) == TOKEN.sub("", before)  # served from the cache
     assert (text in before) is not shown_after
-    make_change(other_worker)
+    make_change(other_host)
     after = page(client)
     assert (text in after) is shown_after, change
 
 
 @pytest.mark.settings(MODERATION="all")
-def test_approving_through_another_worker_publishes_at_once(
-    app, client, reader, other_worker
-) -> None:
+def test_approving_through_another_host_publishes_at_once(app, client, reader, other_host) -> None:
     assert reader.post(A, comment="Held until approved").status_code == 303
     assert "Held until approved" not in page(client)
-    with other_worker.app_context():
+    with other_host.app_context():
         assert set_status(1, Status.APPROVED)
     assert "Held until approved" in page(client)
 
 
-def test_etag_follows_the_revision_and_304_skips_the_render(app, client, other_worker) -> None:
+def test_etag_follows_the_revision_and_304_skips_the_render(app, client, other_host) -> None:
     first = client.get("/embed", query_string=A)
     tag = first.headers["ETag"]
     assert client.get("/embed", query_string=A).headers["ETag"] == tag
     unchanged = client.get("/embed", query_string=A, headers={"If-None-Match": tag})
     assert unchanged.status_code == 304
-    _share(other_worker)
+    _share(other_host)
     changed = client.get("/embed", query_string=A, headers={"If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["ETag"] != tag
 
@@ -221,7 +207,7 @@ def comments_json(client: Any, **headers: str) -> Any:
 @pytest.mark.settings(MODERATION="none")
 @pytest.mark.parametrize("change", API_CHANGES, ids=list(API_CHANGES))
 def test_the_json_comments_are_stored_and_follow_a_change_anywhere(
-    app, client, reader, other_worker, change
+    app, client, reader, other_host, change
 ) -> None:
     make_change, text, shown_after = API_CHANGES[change]
     assert reader.post(A, comment="The first words").status_code == 303
@@ -232,7 +218,7 @@ def test_the_json_comments_are_stored_and_follow_a_change_anywhere(
         again = comments_json(client)
     assert len(statements) == 1 and again.get_data() == first.get_data()
     assert comments_json(client, **{"If-None-Match": tag}).status_code == 304
-    make_change(other_worker)
+    make_change(other_host)
     after = comments_json(client, **{"If-None-Match": tag})
     assert after.status_code == 200 and after.headers["ETag"] != tag
     assert (text in after.get_data(as_text=True)) is shown_after, change

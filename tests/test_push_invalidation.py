@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -50,15 +50,6 @@ def listening(app: Flask) -> KnownStates:
     """``app``'s known states, its listener subscribed."""
     assert wait_until_subscribed(app), "the listener did not subscribe"
     return states_of(app)
-
-
-@pytest.fixture
-def other_host(app: Flask) -> Iterator[Flask]:
-    """A second app on the same database, standing for another host."""
-    other = create_app(dict(app.config))
-    yield other
-    with other.app_context():
-        db.engine.dispose()
 
 
 def widget(client: Any) -> str:
