@@ -52,6 +52,13 @@ def workers_of(port: int) -> list[int]:
     return []
 
 
+def _answers(url: str) -> bool:
+    try:
+        return fetch(url)[0] == 200
+    except OSError:
+        return False
+
+
 def test_clicks_buffered_when_granian_stops_are_flushed_and_a_dead_worker_is_replaced() -> None:
     pg = require_postgresql()
     redis_url = require_redis()
@@ -70,7 +77,9 @@ def test_clicks_buffered_when_granian_stops_are_flushed_and_a_dead_worker_is_rep
             "COMMENTSVC_SHARE_FLUSH_SECONDS": "3600",
         }
         clicks = 20
-        with serving([sys.executable, str(ROOT / "granian_serve.py")], env, port) as base:
+        # granian's launcher waits up to its 20 s kill timeout for a worker still booting.
+        launcher = [sys.executable, str(ROOT / "granian_serve.py")]
+        with serving(launcher, env, port, stop_seconds=40) as base:
             workers = workers_of(port)
             assert len(workers) == 2
             os.kill(workers[0], signal.SIGKILL)
@@ -81,7 +90,11 @@ def test_clicks_buffered_when_granian_stops_are_flushed_and_a_dead_worker_is_rep
                     break
                 time.sleep(0.2)
             assert len(now) == 2 and workers[0] not in now, now
-            assert fetch(base + "/healthz")[0] == 200
+            # Both workers listen once the replacement has booted (slower on a busy machine).
+            deadline = time.monotonic() + 30
+            while not _answers(base + "/healthz"):
+                assert time.monotonic() < deadline, "no worker answered after the respawn"
+                time.sleep(0.2)
             # granian 2.8.9: a worker still booting ignores SIGTERM until the launcher's kill
             # timeout (20 s); let the new one finish booting before the clicks and the stop.
             time.sleep(4)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -63,8 +65,15 @@ def fetch(
 
 
 @contextmanager
-def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
-    """Start ``command``, wait until /healthz answers, yield the base URL, then stop it."""
+def serving(
+    command: list[str], env: dict[str, str], port: int, stop_seconds: float = 10
+) -> Iterator[str]:
+    """Start ``command``, wait until /healthz answers, yield the base URL, then stop it.
+
+    Stopping sends SIGTERM and waits ``stop_seconds`` for a graceful exit, then kills the
+    server's whole process group: a master killed alone leaves its workers running, holding
+    the output pipe open (a CI run once hung for good on them).
+    """
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -77,6 +86,7 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: stopped whole, workers included
     )
     # Read the server's output all along: a full pipe (a log line per request) would block
     # the server's next write, and so the request being served, for good.
@@ -105,11 +115,14 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
             raise
     finally:
         process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=stop_seconds)
+        # Whatever of the group is left (a master that would not stop, or workers that
+        # outlived it) goes now; after a graceful stop this finds nobody.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
         reader.join(timeout=10)
-        if process.stdout:
+        # Closing the pipe while the reader still blocks in a read would wait for that read.
+        if process.stdout and not reader.is_alive():
             process.stdout.close()
