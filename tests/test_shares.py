@@ -435,3 +435,36 @@ def test_redis_window_expires(app, client, redis_config) -> None:
     time.sleep(1.2)
     click(client, who=1)
     assert shares(client)["networks"] == {"facebook": 2}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"url=https%3A%2F%2Fnews.example%2Fa&network=x%00",
+        b"url=https://news.example/a&network=x\x00",
+    ],
+)
+def test_a_nul_byte_in_a_form_encoded_beacon_is_refused(client, body) -> None:
+    """Percent-encoded or raw: found in the body without parsing it as a form first."""
+    response = client.post(
+        "/api/v1/shares",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers=reader_ua(1),
+    )
+    assert response.status_code == 400
+    assert "'network' contains a NUL byte" in response.get_data(as_text=True)
+    assert shares(client)["total"] == 0
+
+
+def test_a_form_encoded_beacon_decodes_as_a_form(client) -> None:
+    """Pluses are spaces and escapes are decoded, as a browser's form encoding means them."""
+    body = "article=story+9&title=A+%26+B+%231&network=%78"
+    response = client.post(
+        "/api/v1/shares",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers=reader_ua(1),
+    )
+    assert response.status_code == 202
+    assert shares(client, article="story 9")["networks"] == {"x": 1}

@@ -43,8 +43,6 @@ _DEFAULT_HEADERS = (
     ("X-Content-Type-Options", "x-content-type-options", "nosniff"),
     ("Referrer-Policy", "referrer-policy", "strict-origin-when-cross-origin"),
 )
-# The only bodies Werkzeug parses into request.form; any other body leaves it empty.
-_FORM_TYPES = frozenset(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
 def security_headers(response: Response) -> Response:
@@ -68,7 +66,13 @@ def refuse_nul_bytes() -> None:
     query = req.query_string
     if b"%00" in query or b"\x00" in query:
         _refuse_nul_in(req.args)
-    if req.mimetype in _FORM_TYPES:
+    mimetype = req.mimetype
+    if mimetype == "application/x-www-form-urlencoded":
+        # Likewise a form body: parsed only when it may hold one (kept for the view's parse).
+        body = req.get_data(cache=True)
+        if b"%00" in body or b"\x00" in body:
+            _refuse_nul_in(req.form)
+    elif mimetype == "multipart/form-data":
         _refuse_nul_in(req.form)
 
 
