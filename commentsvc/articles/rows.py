@@ -62,18 +62,22 @@ def article_state(key: str, connection: Connection | None = None) -> ArticleStat
     return row if row.id is not None else None
 
 
-def page_state(key: str) -> ArticleState | None:
-    """``article_state`` for a page view: from this worker's known states while nothing has
-    changed (no round trip), else read on a connection of its own (and kept when it may be).
+def known_article_state(key: str, connection: Connection | None = None) -> ArticleState | None:
+    """``article_state`` from this worker's known states while nothing has changed (no round
+    trip), else read (and kept when it may be): on ``connection`` if given (a new comment's
+    transaction), else on a connection of its own (a page view).
 
     On PostgreSQL with push invalidation (``commentsvc.db.change_listener``); otherwise, or
-    while its listener is not subscribed, the row is read on every view.
+    while its listener is not subscribed, the row is read every time.
     """
     known = known_states()
     row, ticket = known.lookup(key) if known is not None else (UNKNOWN, None)
     if row is UNKNOWN:
-        with read_connection() as connection:
+        if connection is not None:
             row = _STATE.one(connection, key=key)
+        else:
+            with read_connection() as own:
+                row = _STATE.one(own, key=key)
         if known is not None:
             known.remember(key, row, ticket)
     use_stored_settings_json(row.settings)

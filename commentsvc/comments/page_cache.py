@@ -24,7 +24,7 @@ from typing import Any
 from flask import Flask, current_app, request
 
 from commentsvc.articles.keys import ArticleRef
-from commentsvc.articles.rows import page_state
+from commentsvc.articles.rows import known_article_state
 from commentsvc.comments.posting import comments_closed
 from commentsvc.core.lru import BoundedLRU
 from commentsvc.core.static_files import release_id
@@ -135,7 +135,7 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
     configuration and the release.
     """
     config = current_app.config
-    state = page_state(ref.key)
+    state = known_article_state(ref.key)
     return (
         request.full_path,
         tuple(state) if state is not None else None,

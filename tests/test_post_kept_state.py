@@ -1,0 +1,93 @@
+"""A new comment on PostgreSQL starts from the article's row as this worker's views keep it
+(commentsvc.db.change_listener): no read of it while nothing changed, and a change made
+anywhere (comments closed by a moderator on another host, or by hand in SQL) still refuses
+the post once its notification has arrived, or at once while the listener is not vouched for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from support.admin import Admin, make_moderator
+from support.databases import terminate_backend
+from support.push import kept, statements_of, until_notified
+
+from commentsvc.core.extensions import db
+from commentsvc.db.change_listener import EXTENSION, KnownStates, wait_until_subscribed
+from commentsvc.db.models import Comment
+
+pytestmark = [
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+    pytest.mark.settings(PUSH_INVALIDATION=True, MODERATION="none"),
+]
+
+URL = "https://news.example/a"
+# Only the article state's statement gathers the saved settings into one JSON object.
+STATE_READ = "json_object_agg"
+
+
+@pytest.fixture
+def listening(app: Flask) -> KnownStates:
+    assert wait_until_subscribed(app), "the listener did not subscribe"
+    return app.extensions[EXTENSION]
+
+
+def token(client: Any) -> str:
+    return client.get("/api/v1/form-token", query_string={"url": URL}).get_json()["token"]
+
+
+def keep_row(app: Flask, client: Any) -> None:
+    """View the widget until this worker keeps the article's row."""
+    kept(app, lambda: client.get("/embed", query_string={"url": URL}).status_code)
+
+
+def stored(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(db.select(Comment.body).order_by(Comment.id)))
+
+
+def test_a_post_on_a_kept_article_does_not_read_its_row(app, client, reader, listening) -> None:
+    assert reader.post_json(comment="The first").status_code == 201
+    keep_row(app, client)
+    form_token = token(client)
+    statements, answer = statements_of(
+        app, lambda: reader.post_json(comment="The second", name="Bo", token=form_token)
+    )
+    assert answer.status_code == 201, answer.get_json()
+    assert "2 Responses" in answer.get_json()["heading_html"]
+    assert not [s for s in statements if STATE_READ in s], statements
+    assert any("INSERT INTO comments" in s for s in statements)
+
+
+def test_comments_closed_on_another_host_refuse_the_next_post(
+    app, client, reader, listening, other_host
+) -> None:
+    assert reader.post_json(comment="The first").status_code == 201
+    keep_row(app, client)
+    form_token = token(client)
+    notified = listening.notifications
+    make_moderator(other_host)
+    moderator = Admin(other_host.test_client())
+    moderator.sign_in()
+    assert moderator.post("/admin/articles/1/close").status_code == 303
+    until_notified(listening, notified)
+    refused = reader.post_json(comment="Too late", name="Bo", token=form_token)
+    assert refused.status_code == 403, refused.get_json()
+    assert stored(app) == ["The first"]
+
+
+def test_with_the_listener_killed_a_post_reads_the_row(app, client, reader, listening) -> None:
+    """Closed by hand in SQL while nobody listens: no notification, and still refused."""
+    assert reader.post_json(comment="The first").status_code == 201
+    keep_row(app, client)
+    form_token = token(client)
+    terminate_backend(app.config["SQLALCHEMY_DATABASE_URI"], listening.backend_pid)
+    url = app.config["SQLALCHEMY_DATABASE_URI"].replace("+psycopg", "")
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("UPDATE articles SET comments_closed = true")
+    refused = reader.post_json(comment="Too late", name="Bo", token=form_token)
+    assert refused.status_code == 403, refused.get_json()
+    assert stored(app) == ["The first"]
