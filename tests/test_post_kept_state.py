@@ -6,6 +6,7 @@ the post once its notification has arrived, or at once while the listener is not
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
@@ -16,7 +17,14 @@ from support.databases import terminate_backend
 from support.push import kept, statements_of, until_notified
 
 from commentsvc.core.extensions import db
-from commentsvc.db.change_listener import EXTENSION, KnownStates, wait_until_subscribed
+from commentsvc.db.change_listener import (
+    _CHANGED_ONLY,
+    EXTENSION,
+    UNKNOWN,
+    KnownStates,
+    changing_only,
+    wait_until_subscribed,
+)
 from commentsvc.db.models import Comment
 
 pytestmark = [
@@ -91,3 +99,41 @@ def test_with_the_listener_killed_a_post_reads_the_row(app, client, reader, list
     refused = reader.post_json(comment="Too late", name="Bo", token=form_token)
     assert refused.status_code == 403, refused.get_json()
     assert stored(app) == ["The first"]
+
+
+def test_a_post_forgets_only_its_own_article_in_its_worker(app, client, reader, listening) -> None:
+    """The posting worker shows its comment at once and still keeps the other articles."""
+    other = "https://news.example/other"
+    assert reader.post_json(comment="The first").status_code == 201
+    assert reader.post_json(url=other, comment="Elsewhere").status_code == 201
+    kept(app, lambda: client.get("/embed", query_string={"url": other}).status_code)
+    keep_row(app, client)
+    form_token = token(client)
+    notified = listening.notifications
+    assert reader.post_json(comment="The second", name="Bo", token=form_token).status_code == 201
+    assert "The second" in client.get("/embed", query_string={"url": URL}).get_data(as_text=True)
+    until_notified(listening, notified)
+    deadline = time.monotonic() + 10
+    row, ticket = listening.lookup(other)
+    while ticket is None:  # a notification still unread on the socket: asked again
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+        row, ticket = listening.lookup(other)
+    assert row is not UNKNOWN, "the post made its worker forget another article"
+
+
+def test_a_declaration_ends_with_its_transaction(app, listening) -> None:
+    """Committed, rolled back or left open: a later commit on the same pooled connection
+    never inherits a declaration (it would forget too little)."""
+    with app.app_context(), db.engine.connect() as connection:
+        info = connection.info
+        with pytest.raises(RuntimeError), connection.begin():
+            changing_only(connection, "rolled-back")
+            raise RuntimeError
+        assert _CHANGED_ONLY not in info
+        with connection.begin():
+            changing_only(connection, "committed")
+        assert _CHANGED_ONLY not in info
+        connection.begin()
+        changing_only(connection, "left-open")
+    assert _CHANGED_ONLY not in info

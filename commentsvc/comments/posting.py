@@ -20,6 +20,7 @@ from commentsvc.comments.submission import CommentError, CommentsClosed, NewComm
 from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
 from commentsvc.core.observability import COMMENTS
+from commentsvc.db.change_listener import changing_only
 from commentsvc.db.connections import write_transaction
 from commentsvc.db.events import emit
 from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow
@@ -249,6 +250,8 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
                 adjust_approved_count(values["article_id"], delta, connection)
         # Notifications are written in this transaction: kept with the comment or not at all.
         emit(connection, "comment.created", {"id": comment_id, "notify": new.notify})
+        # The commit changes this article alone: the worker keeps what it knows of the others.
+        changing_only(connection, ref.key)
     title = ref.title or (existing.title if existing is not None else "")
     return Posted(Comment(id=comment_id, **values), count, title or "")
 

@@ -169,6 +169,21 @@ class KnownStates:
             self._known.clear()
             self._generation += 1
 
+    def forget_committed(self, connection: Any) -> None:
+        """This process committed on ``connection``: forget what it changed, at once.
+
+        Every state, unless the transaction declared the only articles it changed
+        (``changing_only``): then theirs alone, so a worker that posts keeps its other rows.
+        """
+        keys = connection.info.pop(_CHANGED_ONLY, None)
+        if keys is None:
+            self.forget_all()
+            return
+        with self._lock:
+            for key in keys:
+                self._known.pop(key, None)
+            self._generation += 1
+
     @property
     def subscribed(self) -> bool:
         """Whether the listener listens, confirmed by a ping (its states may be trusted)."""
@@ -398,8 +413,34 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = states
     # This process's own writes show on its next view without waiting for the notification;
     # a disposed engine (a test's end, a fork-safety reset) takes the listener with it.
-    event.listen(engine, "commit", states.forget_all)
+    event.listen(engine, "commit", states.forget_committed)
+    event.listen(engine, "rollback", _drop_declaration)
+    event.listen(engine, "checkin", _drop_declared_on_checkin)
     event.listen(engine, "engine_disposed", states.stop)
+
+
+# Connection.info key: the article keys a transaction declared as all it changes.
+_CHANGED_ONLY = "commentsvc.changed_only"
+
+
+def changing_only(connection: Any, *keys: str) -> None:
+    """Declare that the transaction on ``connection`` changes nothing kept but the articles
+    ``keys`` (their rows, comments and counts): its commit then forgets only theirs.
+
+    Only for a transaction whose every change is known to the caller (a new comment); any
+    other commit forgets every state. The declaration ends with the transaction.
+    """
+    if known_states() is not None:  # else nothing would ever take the declaration back
+        connection.info.setdefault(_CHANGED_ONLY, set()).update(keys)
+
+
+def _drop_declaration(connection: Any) -> None:
+    connection.info.pop(_CHANGED_ONLY, None)
+
+
+def _drop_declared_on_checkin(dbapi_connection: Any, record: Any) -> None:
+    # Connection.info lives as long as the pooled connection: never past this checkout.
+    record.info.pop(_CHANGED_ONLY, None)
 
 
 def announce_clicks_waiting() -> None:
