@@ -96,8 +96,8 @@ def _beacon_fields() -> MultiDict:
         abort(413, f"A share beacon is at most {MAX_BEACON_BYTES} bytes.")
     if request.mimetype == "multipart/form-data":
         return request.form
-    # A form-encoded body is a query string too: parsed here, at a fraction of the cost of
-    # Werkzeug's form parser (the busiest write's largest share of CPU after Redis).
+    # A form-encoded body is a query string too: parsed here for less than Werkzeug's form
+    # parser costs (about 57 against 76 µs for a beacon's body).
     raw = request.get_data(cache=True)[:MAX_BEACON_BYTES]
     try:
         text = raw.decode()
