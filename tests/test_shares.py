@@ -437,6 +437,16 @@ def test_redis_window_expires(app, client, redis_config) -> None:
     assert shares(client)["networks"] == {"facebook": 2}
 
 
+def form_beacon(client, body: bytes):
+    """A beacon whose form-encoded body is sent exactly as given."""
+    return client.post(
+        "/api/v1/shares",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers=reader_ua(1),
+    )
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -446,12 +456,7 @@ def test_redis_window_expires(app, client, redis_config) -> None:
 )
 def test_a_nul_byte_in_a_form_encoded_beacon_is_refused(client, body) -> None:
     """Percent-encoded or raw: found in the body without parsing it as a form first."""
-    response = client.post(
-        "/api/v1/shares",
-        data=body,
-        content_type="application/x-www-form-urlencoded",
-        headers=reader_ua(1),
-    )
+    response = form_beacon(client, body)
     assert response.status_code == 400
     assert "'network' contains a NUL byte" in response.get_data(as_text=True)
     assert shares(client, url="https://news.example/nul")["total"] == 0
@@ -459,12 +464,6 @@ def test_a_nul_byte_in_a_form_encoded_beacon_is_refused(client, body) -> None:
 
 def test_a_form_encoded_beacon_decodes_as_a_form(client) -> None:
     """Pluses are spaces and escapes are decoded, as a browser's form encoding means them."""
-    body = "article=story+9&title=A+%26+B+%231&network=%78"
-    response = client.post(
-        "/api/v1/shares",
-        data=body,
-        content_type="application/x-www-form-urlencoded",
-        headers=reader_ua(1),
-    )
+    response = form_beacon(client, b"article=story+9&title=A+%26+B+%231&network=%78")
     assert response.status_code == 202
     assert shares(client, article="story 9")["networks"] == {"x": 1}
