@@ -209,23 +209,23 @@ def test_buffered_clicks_add_to_kept_counts_exactly_once_through_a_flush(
 
 
 class CountingCalls:
-    """A registered Redis script that counts its calls (and runs them)."""
+    """The runs of one registered Redis script, counted (and run)."""
 
-    def __init__(self, script: Any) -> None:
-        self.script, self.calls = script, 0
+    def __init__(self, run: Any, script: Any) -> None:
+        self.run, self.script, self.calls = run, script, 0
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        return self.script(*args, **kwargs)
+    def __call__(self, client: Any, script: Any, *args: Any, **kwargs: Any) -> Any:
+        self.calls += script is self.script
+        return self.run(client, script, *args, **kwargs)
 
 
 @pytest.fixture
 def redis_reads(app: Flask, monkeypatch: pytest.MonkeyPatch) -> CountingCalls:
-    """The count API's reads of the clicks waiting in Redis, counted."""
+    """The count API's reads of the clicks waiting in Redis (this app's), counted."""
     with app.app_context():
         registered = buffer.script(redis_client(), "read", buffer.READ)
-    counting = CountingCalls(registered)
-    monkeypatch.setitem(app.extensions["commentsvc.share_scripts"], "read", counting)
+    counting = CountingCalls(buffer.run_script, registered)
+    monkeypatch.setattr(buffer, "run_script", counting)
     return counting
 
 

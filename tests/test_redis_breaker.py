@@ -1,11 +1,14 @@
-"""The Redis circuit breaker, and connections after a fork, in one process."""
+"""The Redis circuit breaker, connections after a fork, and scripts run by ``run_script``,
+in one process."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +23,7 @@ from commentsvc.core.extensions import (
     redis_breaker,
     redis_client,
     redis_state,
+    run_script,
 )
 
 URL = "https://news.example/breaker"
@@ -187,3 +191,88 @@ def test_readiness_answers_503_in_time_when_the_database_hangs(hung_redis) -> No
     thread.join(timeout=10)  # the connection attempt alone would take connect_timeout (5 s)
     assert answers == [(503, "down"), (503, "down")]
     assert hung_redis.connections == 1  # the second probe did not pile up on the first
+
+
+ECHO = "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], #KEYS, #ARGV}"
+
+
+def test_run_script_sends_and_answers_as_redis_py_does(redis_url) -> None:
+    client = redis_py.Redis.from_url(redis_url)
+    script = client.register_script(ECHO)
+    keys = ["commentsvc-test:echo", "clé"]
+    args = [7, 2.5, "näme\x1fwith a separator", b"raw\r\nbytes"]
+    answer = run_script(client, script, keys, args)
+    assert answer == script(keys=keys, args=args)
+    assert answer == [
+        b"commentsvc-test:echo",
+        "clé".encode(),
+        b"7",
+        b"2.5",
+        "näme\x1fwith a separator".encode(),
+        b"raw\r\nbytes",
+        2,
+        4,
+    ]
+
+
+def test_a_script_redis_does_not_have_is_loaded_and_run(redis_url) -> None:
+    client = redis_py.Redis.from_url(redis_url)
+    # Never loaded before (as after a restart of Redis or SCRIPT FLUSH): NOSCRIPT first.
+    script = client.register_script(f"-- {uuid.uuid4()}\nreturn 41 + tonumber(ARGV[1])")
+    assert client.script_exists(script.sha) == [False]
+    assert run_script(client, script, [], [1]) == 42
+    assert client.script_exists(script.sha) == [True]
+    assert run_script(client, script, [], [2]) == 43
+
+
+def test_an_error_reply_is_raised_and_the_connection_stays_in_step(redis_url) -> None:
+    client = redis_py.Redis.from_url(redis_url)
+    failing = client.register_script("return redis.error_reply('refused by the script')")
+    echo = client.register_script(ECHO)
+    with pytest.raises(redis_py.ResponseError, match="refused by the script"):
+        run_script(client, failing, [], [])
+    # The same pooled connection answers the next call with that call's own answer.
+    assert run_script(client, echo, ["a", "b"], [1, 2, 3, 4])[:2] == [b"a", b"b"]
+
+
+class SilentOnScripts:
+    """A "Redis" that greets a client as Redis does and then never answers a script call."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
+        self.received = b""
+        self.closed_by_client = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        connection, _ = self.server.accept()
+        with connection:
+            while data := connection.recv(65536):
+                self.received += data
+                for name in re.findall(rb"\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n", data):
+                    if name.upper() == b"HELLO":  # RESP3's handshake: a map of server facts
+                        connection.sendall(
+                            b"%2\r\n$6\r\nserver\r\n$5\r\nredis\r\n$5\r\nproto\r\n:3\r\n"
+                        )
+                    elif name.upper() != b"EVALSHA":
+                        connection.sendall(b"+OK\r\n")
+            self.closed_by_client.set()
+
+
+def test_a_script_call_that_times_out_closes_its_connection(app) -> None:
+    silent = SilentOnScripts()
+    app.config.update(REDIS_URL=silent.url, REDIS_TIMEOUT_MS=200)
+    with app.app_context():
+        client = redis_client()
+        assert client is not None
+        script = client.register_script("return 1")
+        with pytest.raises(redis_py.TimeoutError):
+            run_script(client, script, ["k"], [1])
+        assert redis_state() == "degraded"  # the breaker heard of it
+    assert b"EVALSHA" in silent.received
+    # Closed, not kept for a next call that would read this call's late answer as its own.
+    assert silent.closed_by_client.wait(5)
+    silent.server.close()

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import TooManyRequests
 
-from commentsvc.core.extensions import live_redis_client, redis_error
+from commentsvc.core.extensions import live_redis_client, redis_error, run_script
 from commentsvc.core.privacy import anonymise_ip
 from commentsvc.core.rates import Rule, parse_rules
 from commentsvc.core.window_counts import count_hit, counter_transaction
@@ -222,8 +222,8 @@ class _Counters:
     def _redis_hit(self, client: Any, keys: list[str], rules: Sequence[Rule]) -> Outcome:
         if self.script is None:
             self.script = client.register_script(HIT)
-        # EVALSHA: one round trip (redis-py loads the script once if Redis does not have it).
-        report, hits, left_ms = self.script(keys=keys, args=rule_args(rules), client=client)
+        # EVALSHA: one round trip (the script loaded once if Redis does not have it).
+        report, hits, left_ms = run_script(client, self.script, keys, rule_args(rules))
         return Outcome(rules[report - 1], hits, time.time() + left_ms / 1000)
 
 

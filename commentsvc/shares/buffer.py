@@ -19,7 +19,12 @@ from typing import Any
 
 from flask import current_app
 
-from commentsvc.core.extensions import live_redis_client, redis_client, redis_error
+from commentsvc.core.extensions import (
+    live_redis_client,
+    redis_client,
+    redis_error,
+    run_script,
+)
 from commentsvc.core.limits import (
     LIMIT_HIT_LUA,
     counter_keys,
@@ -151,7 +156,9 @@ def buffer_click(
     rules = share_rate_limits()
     meta = json.dumps(["", ""])
     prefix_clicks, prefix_seconds = prefix_rule()
-    result = script(client, "click", CLICK)(
+    result = run_script(
+        client,
+        script(client, "click", CLICK),
         keys=[
             prefix + "click:" + fingerprint,
             buffer_key("pending"),
@@ -170,7 +177,6 @@ def buffer_click(
             # in the database: past the wait it must do nothing, or the click counts twice.
             int(time.time() * 1000) + current_app.config["REDIS_TIMEOUT_MS"],
         ],
-        client=client,
     )
     if result == -2:
         raise redis_error()("Redis ran the click script after its deadline: nothing was done")
@@ -223,10 +229,11 @@ def pending_deltas(keys: list[str]) -> PendingDeltas | None:
         return None  # Redis failed a moment ago: the database's counts, without waiting on it
     pending, next_batch, batches = buffer_keys()
     try:
-        raw = script(client, "read", READ)(
+        raw = run_script(
+            client,
+            script(client, "read", READ),
             keys=[pending, next_batch, batches],
             args=[buffer_key("batch:"), secrets.token_hex(16), _JOINED_NETWORKS, SEP.join(keys)],
-            client=client,
         )
     except redis_error() as error:
         # The database's counts are still right; clicks buffered before the outage show up
