@@ -12,7 +12,8 @@ much per request (sockets, a colder CPU cache), and that is what bench/run.py me
 
 Without ``--database-url`` a SQLite file in bench/.work is seeded on first use; give a
 PostgreSQL URL seeded with ``python bench/seed_ours.py URL --analyze`` to measure that.
-``--profile`` prints cProfile's view (CPU time) of the measured loop.
+``--profile`` prints cProfile's view (CPU time) of the measured loop (sorted by BENCH_PROFILE_SORT,
+cumulative by default; BENCH_PROFILE_DUMP=FILE also saves it for pstats).
 """
 
 from __future__ import annotations
@@ -175,6 +176,8 @@ def main(argv: list[str]) -> int:
     if profile:
         order = os.environ.get("BENCH_PROFILE_SORT", "cumulative")  # or tottime
         pstats.Stats(profile).sort_stats(order).print_stats(40)
+        if os.environ.get("BENCH_PROFILE_DUMP"):
+            profile.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
     return 0
 
 
