@@ -152,6 +152,8 @@ def buffer_click(
     Raises RedisError when Redis is away (the caller then counts it in the database).
     """
     client = redis_client()
+    if client is None:  # buffering() saw a Redis URL: only a changed setting gets here
+        raise redis_error()("No Redis is configured to buffer the click in")
     prefix = current_app.config["REDIS_PREFIX"]
     rules = share_rate_limits()
     meta = json.dumps(["", ""])
