@@ -98,6 +98,9 @@ def test_language_comes_from_the_page_then_the_browser_then_the_setting(client) 
     assert lang_of(headers={"Accept-Language": "de"}, lang="pt-BR") == "pt-BR"
     assert lang_of(headers={"Accept-Language": "ja, ar;q=0.5"}) == "ar"
     assert lang_of(headers={"Accept-Language": "ja"}) == "en"
+    # Tags no locale has (made up, private use) are passed over, never a 500.
+    assert lang_of(headers={"Accept-Language": "zz, x-klingon;q=0.9, de;q=0.5"}) == "de"
+    assert lang_of(headers={"Accept-Language": "fr"}, lang="zz") == "fr"
     # The page cache keeps each language apart, and says so to shared caches.
     assert lang_of(headers={"Accept-Language": "es"}) == "es"
     response = client.get("/embed", query_string=A, headers={"Accept-Language": "es"})

@@ -14,7 +14,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.support import LazyProxy, Translations
 from flask import Flask, current_app, g, has_request_context, request
 
@@ -31,7 +31,7 @@ def match_language(tag: str | None) -> str | None:
         return None
     try:
         locale = Locale.parse(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnknownLocaleError):  # "zz", "x-private": no such locale
         return None
     if locale.territory and f"{locale.language}_{locale.territory}" in LANGUAGES:
         return f"{locale.language}_{locale.territory}"
