@@ -107,6 +107,23 @@ def test_language_comes_from_the_page_then_the_browser_then_the_setting(client) 
     assert "Accept-Language" in response.headers["Vary"]
 
 
+def test_each_request_gets_its_own_language_however_often_it_is_asked(app, client) -> None:
+    def lang_of(headers=None, **params):
+        html = client.get("/embed", query_string={**A, **params}, headers=headers or {})
+        return re.search(r'<html lang="([^"]+)"', html.get_data(as_text=True)).group(1)
+
+    # The same header again and again, then with lang= and with another default: each is
+    # chosen anew from all three (choices are kept per header, lang= and default).
+    assert [lang_of(headers={"Accept-Language": "fr"}) for _ in range(3)] == ["fr"] * 3
+    assert lang_of(headers={"Accept-Language": "fr"}, lang="de") == "de"
+    app.config["DEFAULT_LANGUAGE"] = "es"
+    assert lang_of(headers={"Accept-Language": "ja"}) == "es"
+    # A header or a lang= too long to be kept is read all the same.
+    long_header = ", ".join(f"x-private{i};q=0.{i % 9 + 1}" for i in range(30)) + ", ar;q=0.05"
+    assert len(long_header) > 256 and lang_of(headers={"Accept-Language": long_header}) == "ar"
+    assert lang_of(lang="pt-BR" + " " * 100) == "pt-BR"
+
+
 @pytest.mark.settings(DEFAULT_LANGUAGE="de")
 def test_default_language_setting(client) -> None:
     html = client.get("/embed", query_string=A).get_data(as_text=True)

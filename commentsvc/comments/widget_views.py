@@ -189,7 +189,7 @@ def error_labels(form: CommentForm) -> list[str]:
 
 def _widget_response(html: str | bytes, status: int, etag: str | None) -> Response:
     response = Response(html, status=status)
-    response.vary.add("Accept-Language")
+    response.headers["Vary"] = "Accept-Language"  # a new response: no Vary to add to
     # The page's <style> holds the publisher's validated theme; its hash is all it may run.
     response.headers["Content-Security-Policy"] = widget_csp(theme_from(request.args).csp_hash)
     if etag:
