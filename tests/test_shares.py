@@ -467,3 +467,10 @@ def test_a_form_encoded_beacon_decodes_as_a_form(client) -> None:
     response = form_beacon(client, b"article=story+9&title=A+%26+B+%231&network=%78")
     assert response.status_code == 202
     assert shares(client, article="story 9")["networks"] == {"x": 1}
+
+
+def test_an_invalid_escape_in_a_beacon_is_kept_as_written(client) -> None:
+    """Not UTF-8 once decoded (%E9 alone): kept as the three characters, as in a query."""
+    response = form_beacon(client, b"article=caf%E9&network=x")
+    assert response.status_code == 202
+    assert shares(client, article="caf%E9")["networks"] == {"x": 1}

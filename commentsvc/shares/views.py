@@ -103,7 +103,9 @@ def _beacon_fields() -> MultiDict:
         text = raw.decode()
     except UnicodeDecodeError:
         abort(400, "The share beacon's body must be UTF-8 text such as url=…&network=….")
-    return MultiDict(parse_qsl(text, keep_blank_values=True))
+    # Invalid escapes kept as written, as Werkzeug keeps them in a query (its error handler,
+    # registered by werkzeug.urls, which its request parsing imports).
+    return MultiDict(parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"))
 
 
 def _click(network: str, values: Any, origin_allowed: bool) -> Click:
