@@ -51,8 +51,7 @@ def current_language() -> str:
     chosen = getattr(store, "commentsvc_language", None)
     if chosen is None:
         req = request._get_current_object()  # type: ignore[attr-defined]
-        args = req.args
-        asked = args["lang"] if "lang" in args else None  # noqa: SIM401 - see theme_from
+        asked = req.args.get("lang")
         accepted = req.environ.get("HTTP_ACCEPT_LANGUAGE", "")
         default = current_app.config["DEFAULT_LANGUAGE"]
         if len(accepted) <= MAX_REMEMBERED_HEADER and len(asked or "") <= MAX_REMEMBERED_LANG:

@@ -122,10 +122,7 @@ class Theme:
 
 def theme_from(args: Mapping[str, str]) -> Theme:
     """The theme a request asks for, every value validated (a bad one is ignored)."""
-    # ``in``, not .get: for a missing key Werkzeug's MultiDict.get builds, raises and catches
-    # a BadRequestKeyError (0.7 µs each, for seven names a page).
-    given = {name: args[name] for name in THEME_PARAMS if name in args}
-    return _theme(tuple((name, given.get(name) or "") for name in THEME_PARAMS))
+    return _theme(tuple((name, args.get(name) or "") for name in THEME_PARAMS))
 
 
 @lru_cache(maxsize=256)
