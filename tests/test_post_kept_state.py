@@ -15,8 +15,11 @@ from flask import Flask
 from support.admin import Admin, make_moderator
 from support.databases import terminate_backend
 from support.push import kept, statements_of, until_notified
+from support.readers import Reader
 
+from commentsvc.articles.keys import normalise_url
 from commentsvc.core.extensions import db
+from commentsvc.db import change_listener
 from commentsvc.db.change_listener import (
     _CHANGED_ONLY,
     EXTENSION,
@@ -33,6 +36,7 @@ pytestmark = [
 ]
 
 URL = "https://news.example/a"
+KEY = normalise_url(URL)
 # Only the article state's statement gathers the saved settings into one JSON object.
 STATE_READ = "json_object_agg"
 
@@ -85,6 +89,75 @@ def test_comments_closed_on_another_host_refuse_the_next_post(
     refused = reader.post_json(comment="Too late", name="Bo", token=form_token)
     assert refused.status_code == 403, refused.get_json()
     assert stored(app) == ["The first"]
+
+
+def put_back(states: KnownStates, row: Any) -> None:
+    """Keep ``row`` as the article's state again, as if a change's notification were still on
+    its way (the window between another host's commit and this worker hearing of it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        _, ticket = states.lookup(KEY)
+        if ticket is not None:
+            states.remember(KEY, row, ticket)
+            if states.lookup(KEY)[0] is row:
+                return
+        assert time.monotonic() < deadline, "the listener never vouched for its states"
+        time.sleep(0.002)
+
+
+@pytest.fixture
+def unpinged(listening: KnownStates, monkeypatch: pytest.MonkeyPatch) -> KnownStates:
+    """The listener with its pings put off (once the one already planned is back): kept rows
+    stay trusted until a notification arrives, so a post surely starts from the kept row."""
+    monkeypatch.setattr(change_listener, "PING_SECONDS", 3600.0)
+    monkeypatch.setattr(change_listener, "LEASE_SECONDS", 3600.0)
+    since = time.monotonic()
+    deadline = since + 10
+    while listening._confirmed < since or listening._awaiting is not None:
+        assert time.monotonic() < deadline, "the listener's last ping did not come back"
+        time.sleep(0.01)
+    return listening
+
+
+def test_a_close_not_yet_heard_of_still_refuses_the_post(app, client, reader, unpinged) -> None:
+    """Closed on another host a moment ago: the kept row still says open, the insert does not."""
+    assert reader.post_json(comment="The first").status_code == 201
+    keep_row(app, client)
+    open_row, _ = unpinged.lookup(KEY)
+    assert open_row is not UNKNOWN and not open_row.comments_closed
+    form_token = token(client)
+    notified = unpinged.notifications
+    url = app.config["SQLALCHEMY_DATABASE_URI"].replace("+psycopg", "")
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("UPDATE articles SET comments_closed = true")
+    until_notified(unpinged, notified)
+    put_back(unpinged, open_row)
+    statements, refused = statements_of(
+        app, lambda: reader.post_json(comment="Too late", name="Bo", token=form_token)
+    )
+    assert not [s for s in statements if STATE_READ in s], "the post did not use the kept row"
+    assert refused.status_code == 403, refused.get_json()
+    assert stored(app) == ["The first"]
+
+
+@pytest.mark.settings(FLOOD_SECONDS=0)
+def test_a_double_submit_through_two_hosts_stores_one_comment(
+    app, client, reader, unpinged, other_host
+) -> None:
+    """The first copy creates the article on another host; this worker still keeps the
+    article as absent when the second copy arrives, and the duplicate check must see it."""
+    keep_row(app, client)
+    absent_row, _ = unpinged.lookup(KEY)
+    assert absent_row is not UNKNOWN and absent_row.id is None
+    form_token = token(client)
+    notified = unpinged.notifications
+    elsewhere = Reader(other_host.test_client())
+    assert elsewhere.post_json(comment="Same words").status_code == 201
+    until_notified(unpinged, notified)
+    put_back(unpinged, absent_row)
+    again = reader.post_json(comment="Same words", token=form_token)
+    assert again.status_code == 409, again.get_json()
+    assert stored(app) == ["Same words"]
 
 
 def test_with_the_listener_killed_a_post_reads_the_row(app, client, reader, listening) -> None:

@@ -62,16 +62,22 @@ def article_state(key: str, connection: Connection | None = None) -> ArticleStat
     return row if row.id is not None else None
 
 
-def known_article_state(key: str, connection: Connection | None = None) -> ArticleState | None:
+def known_article_state(
+    key: str, connection: Connection | None = None, trust_absence: bool = True
+) -> ArticleState | None:
     """``article_state`` from this worker's known states while nothing has changed (no round
     trip), else read (and kept when it may be): on ``connection`` if given (a new comment's
     transaction), else on a connection of its own (a page view).
 
     On PostgreSQL with push invalidation (``commentsvc.db.change_listener``); otherwise, or
-    while its listener is not subscribed, the row is read every time.
+    while its listener is not subscribed, the row is read every time. ``trust_absence=False``
+    reads the row when the worker knows the article as absent (a writer that must see an
+    article another host has just created).
     """
     known = known_states()
     row, ticket = known.lookup(key) if known is not None else (UNKNOWN, None)
+    if row is not UNKNOWN and not trust_absence and row.id is None:
+        row = UNKNOWN  # read again; the fresh read is kept as any other
     if row is UNKNOWN:
         if connection is not None:
             row = _STATE.one(connection, key=key)

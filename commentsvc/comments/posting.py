@@ -196,9 +196,13 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
         serialise_sender(connection, new)
         # The row as views know it (no round trip while nothing changed): it is read for the
         # settings, a moderator's closing and the id, whose changes reach this worker as they
-        # reach its views. On PostgreSQL a counted post's heading takes the count its own
+        # reach its views. A kept row may lag a change by the milliseconds its notification
+        # takes, so what must not lag is checked again in the transaction: an article kept
+        # as absent is read (another host may have just created it with this very comment,
+        # a double submit the duplicate check must see), and on PostgreSQL the insert reads
+        # the closed flag itself. A counted post's heading there takes the count its own
         # UPDATE left; a held one's, the kept count (as the page would show it).
-        existing = known_article_state(ref.key, connection)
+        existing = known_article_state(ref.key, connection, trust_absence=False)
         if comments_closed(existing):
             raise CommentsClosed(_("Comments are closed."))
         # Duplicate, flood and (first-time moderation) "known author": one statement.
@@ -240,6 +244,9 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
             counted = values["article_id"] if delta else None
             given = {f"new_{name}": value for name, value in values.items()}
             row = _INSERT_AND_COUNT.one(connection, **given, counted_article=counted)
+            if row.closed:
+                # Closed after this worker's kept row was read: rolled back, nothing stored.
+                raise CommentsClosed(_("Comments are closed."))
             comment_id = row.id
             if row.approved_count is not None:
                 count = row.approved_count
@@ -274,7 +281,11 @@ def _insert_and_count() -> Any:
         .cte("counted")
     )
     count = select(counted.c.approved_count).scalar_subquery().label("approved_count")
-    return select(inserted.c.id, count)
+    # The article's closed flag as the statement's snapshot has it (after the sender's lock):
+    # a moderator's closing that this worker has not yet been told of still refuses the post.
+    return select(inserted.c.id, count, _ARTICLES.c.comments_closed.label("closed")).select_from(
+        inserted.join(_ARTICLES, _ARTICLES.c.id == inserted.c.article_id)
+    )
 
 
 # Parameters named new_<column>: through Connection.execute a parameter named as a column
@@ -282,7 +293,7 @@ def _insert_and_count() -> Any:
 _INSERT_COMMENT_RETURNING = (
     insert(_COMMENTS)
     .values({c.name: bindparam(f"new_{c.name}") for c in _COMMENTS.columns if not c.primary_key})
-    .returning(_COMMENTS.c.id)
+    .returning(_COMMENTS.c.id, _COMMENTS.c.article_id)
 )
 _INSERT_AND_COUNT = Statement(_insert_and_count())
 _ADJUST_COUNT = Statement(
