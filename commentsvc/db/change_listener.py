@@ -23,8 +23,9 @@ A missed notification must never leave a stale page, so the states are trusted o
   been read; and the last ping came back within ``LEASE_SECONDS`` (else the thread is stuck).
 
 A row read while a notification arrived is not kept (a generation number tells), and a
-commit made by this process forgets every state at once, so a worker reads its own writes
-without waiting for their notification. Other hosts see a change once its notification has
+commit made by this process forgets every state at once (as it starts, and again once the
+COMMIT has returned: a row another thread read in between is stale), so a worker reads its
+own writes without waiting for their notification. Other hosts see a change once its notification has
 arrived: within milliseconds. SQLite has nobody to notify: it keeps the per-view check.
 """
 
@@ -170,12 +171,28 @@ class KnownStates:
             self._generation += 1
 
     def forget_committed(self, connection: Any) -> None:
-        """This process committed on ``connection``: forget what it changed, at once.
+        """This process is committing on ``connection``: forget what it changed, at once.
 
         Every state, unless the transaction declared the only articles it changed
         (``changing_only``): then theirs alone, so a worker that posts keeps its other rows.
+        SQLAlchemy calls this just before the COMMIT: another thread may read the rows as
+        they still are and keep them before the COMMIT lands, so the same is forgotten again
+        once it has (``forget_again``, when the connection is next begun or checked in).
         """
-        keys = connection.info.pop(_CHANGED_ONLY, None)
+        info = connection.info
+        keys = info.pop(_CHANGED_ONLY, None)
+        if info.pop(_UNNARROWED, False):
+            keys = None
+        info[_FORGET_AGAIN] = keys
+        self._forget(keys)
+
+    def forget_again(self, info: dict[str, Any]) -> None:
+        """Forget once more what a commit on the connection with ``info`` forgot, now that
+        the COMMIT has returned (nothing if none is pending)."""
+        if _FORGET_AGAIN in info:
+            self._forget(info.pop(_FORGET_AGAIN))
+
+    def _forget(self, keys: Any) -> None:
         if keys is None:
             self.forget_all()
             return
@@ -414,13 +431,19 @@ def init_app(app: Flask) -> None:
     # This process's own writes show on its next view without waiting for the notification;
     # a disposed engine (a test's end, a fork-safety reset) takes the listener with it.
     event.listen(engine, "commit", states.forget_committed)
+    event.listen(engine, "begin", lambda connection: states.forget_again(connection.info))
+    event.listen(engine, "checkin", lambda _dbapi, record: states.forget_again(record.info))
     event.listen(engine, "rollback", _drop_declaration)
     event.listen(engine, "checkin", _drop_declared_on_checkin)
     event.listen(engine, "engine_disposed", states.stop)
 
 
-# Connection.info key: the article keys a transaction declared as all it changes.
+# Connection.info keys: the article keys a transaction declared as all it changes; that a
+# declaration was made inside a savepoint (its commit then forgets everything); what a commit
+# forgot, to forget again once the COMMIT has returned.
 _CHANGED_ONLY = "commentsvc.changed_only"
+_UNNARROWED = "commentsvc.changed_in_savepoint"
+_FORGET_AGAIN = "commentsvc.forget_again"
 
 
 def changing_only(connection: Any, *keys: str) -> None:
@@ -428,19 +451,26 @@ def changing_only(connection: Any, *keys: str) -> None:
     ``keys`` (their rows, comments and counts): its commit then forgets only theirs.
 
     Only for a transaction whose every change is known to the caller (a new comment); any
-    other commit forgets every state. The declaration ends with the transaction.
+    other commit forgets every state. The declaration ends with the transaction. Made inside
+    a savepoint, it makes the commit forget everything: the savepoint may be rolled back
+    while the transaction goes on to change other articles.
     """
-    if known_states() is not None:  # else nothing would ever take the declaration back
-        connection.info.setdefault(_CHANGED_ONLY, set()).update(keys)
+    if known_states() is None:  # else nothing would ever take the declaration back
+        return
+    if connection.in_nested_transaction():
+        connection.info[_UNNARROWED] = True
+    connection.info.setdefault(_CHANGED_ONLY, set()).update(keys)
 
 
 def _drop_declaration(connection: Any) -> None:
     connection.info.pop(_CHANGED_ONLY, None)
+    connection.info.pop(_UNNARROWED, None)
 
 
 def _drop_declared_on_checkin(dbapi_connection: Any, record: Any) -> None:
     # Connection.info lives as long as the pooled connection: never past this checkout.
     record.info.pop(_CHANGED_ONLY, None)
+    record.info.pop(_UNNARROWED, None)
 
 
 def announce_clicks_waiting() -> None:
