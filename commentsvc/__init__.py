@@ -60,13 +60,18 @@ class CommentsApp(Flask):
     here, about a tenth of a bare request's CPU), and the answer never changes."""
 
     request_class = CommentsRequest
+    # The app's own hooks and views are a few dozen; a callable made per request (a class-based
+    # view's, an ``after_this_request`` closure) would otherwise grow the cache without end.
+    MAX_SYNC_VERSIONS = 1024
 
     def ensure_sync(self, func: Any) -> Any:
         known = self.__dict__.setdefault("_sync_versions", {})
         try:
             return known[func]
         except KeyError:
-            known[func] = wrapped = super().ensure_sync(func)
+            wrapped = super().ensure_sync(func)
+            if len(known) < self.MAX_SYNC_VERSIONS:
+                known[func] = wrapped
             return wrapped
         except TypeError:  # an unhashable callable: asked every time, as Flask does
             return super().ensure_sync(func)

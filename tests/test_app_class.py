@@ -1,0 +1,38 @@
+"""CommentsApp and CommentsRequest: Flask's app and request with two per-request costs removed,
+and the behaviour a view relies on unchanged."""
+
+from __future__ import annotations
+
+from flask import Flask, after_this_request, request
+
+from commentsvc import CommentsApp
+
+
+def test_a_callable_made_per_request_does_not_grow_the_sync_cache(app: Flask) -> None:
+    assert isinstance(app, CommentsApp)
+    app.MAX_SYNC_VERSIONS = 40  # type: ignore[misc]
+
+    @app.get("/test-per-request-hook")
+    def per_request_hook() -> str:
+        @after_this_request
+        def mark(response):  # a new function on every request
+            response.headers["X-Marked"] = "yes"
+            return response
+
+        return "ok"
+
+    client = app.test_client()
+    for _ in range(100):
+        answer = client.get("/test-per-request-hook")
+        assert answer.headers.get("X-Marked") == "yes"
+    assert len(app.__dict__["_sync_versions"]) <= 40
+
+
+def test_query_values_get_keeps_werkzeugs_answers(app: Flask) -> None:
+    with app.test_request_context("/?n=7&word=x&bad=seven"):
+        assert request.args.get("missing") is None
+        assert request.args.get("missing", "fallback") == "fallback"
+        assert request.args.get("missing", 3, type=int) == 3
+        assert request.args.get("n", type=int) == 7
+        assert request.args.get("word") == "x"
+        assert request.args.get("bad", 0, type=int) == 0  # a value that does not convert
