@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request
-from werkzeug.datastructures import ImmutableMultiDict
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from commentsvc import admin, notify, openapi
@@ -23,6 +22,7 @@ from commentsvc.comments import (
 from commentsvc.core import errors, health, limits, observability, security, static_files
 from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
 from commentsvc.core.extensions import csrf, db
+from commentsvc.core.flask_app import CommentsApp
 from commentsvc.db import change_listener, connections
 from commentsvc.db.statements import PATH_OPTION
 from commentsvc.shares import views as share_views
@@ -35,46 +35,6 @@ def _templates_dir() -> str:
     # editable install) they live at the top level beside it.
     shipped = PACKAGE_DIR / "templates"
     return str(shipped if shipped.is_dir() else PACKAGE_DIR.parent / "templates")
-
-
-class QueryValues(ImmutableMultiDict):
-    """A request's query or form values whose ``get`` of a missing name returns the default
-    without building, raising and catching Werkzeug's BadRequestKeyError (0.7 µs each: the
-    widget asks for a dozen parameters a page that are almost never there)."""
-
-    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # type: ignore[override]  # noqa: A002
-        if key not in self:
-            return default
-        return super().get(key, default, type)
-
-
-class CommentsRequest(Request):
-    """Flask's request, with ``QueryValues`` for its query and form."""
-
-    parameter_storage_class = QueryValues
-
-
-class CommentsApp(Flask):
-    """Flask, with the per-call question "is this an async function?" answered once per
-    function: Flask asks it for every hook and view of every request (11 times a request
-    here, about a tenth of a bare request's CPU), and the answer never changes."""
-
-    request_class = CommentsRequest
-    # The app's own hooks and views are a few dozen; a callable made per request (a class-based
-    # view's, an ``after_this_request`` closure) would otherwise grow the cache without end.
-    MAX_SYNC_VERSIONS = 1024
-
-    def ensure_sync(self, func: Any) -> Any:
-        known = self.__dict__.setdefault("_sync_versions", {})
-        try:
-            return known[func]
-        except KeyError:
-            wrapped = super().ensure_sync(func)
-            if len(known) < self.MAX_SYNC_VERSIONS:
-                known[func] = wrapped
-            return wrapped
-        except TypeError:  # an unhashable callable: asked every time, as Flask does
-            return super().ensure_sync(func)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -3,9 +3,10 @@ and the behaviour a view relies on unchanged."""
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask, after_this_request, request
 
-from commentsvc import CommentsApp
+from commentsvc.core.flask_app import MAX_KEPT_QUERY, CommentsApp
 
 
 def test_a_callable_made_per_request_does_not_grow_the_sync_cache(app: Flask) -> None:
@@ -36,3 +37,30 @@ def test_query_values_get_keeps_werkzeugs_answers(app: Flask) -> None:
         assert request.args.get("n", type=int) == 7
         assert request.args.get("word") == "x"
         assert request.args.get("bad", 0, type=int) == 0  # a value that does not convert
+
+
+def test_a_query_seen_again_is_parsed_once_and_read_as_werkzeug_reads_it(app: Flask) -> None:
+    query = "url=https%3A%2F%2Fnews.example%2Fa&article=x&article=y&blank=&bad=%zz&w=%C3%A9"
+    with app.test_request_context(f"/?{query}"):
+        first = request.args
+    with app.test_request_context(f"/?{query}"):
+        again = request.args
+    assert again is first  # one parse for both requests
+    assert first.getlist("article") == ["x", "y"]
+    assert first["url"] == "https://news.example/a"
+    assert first["blank"] == ""
+    assert first["bad"] == "%zz"  # an invalid escape kept as written, as Werkzeug does
+    assert first["w"] == "é"
+    with pytest.raises(TypeError):
+        first["url"] = "changed"  # shared between requests, so immutable
+
+
+def test_a_long_query_is_parsed_and_not_kept(app: Flask) -> None:
+    query = "&".join(f"url=https%3A%2F%2Fnews.example%2F{n}" for n in range(200))
+    assert len(query) > MAX_KEPT_QUERY
+    with app.test_request_context(f"/?{query}"):
+        first = request.args
+    with app.test_request_context(f"/?{query}"):
+        again = request.args
+    assert again is not first
+    assert again.getlist("url")[-1] == "https://news.example/199"
