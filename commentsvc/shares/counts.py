@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import json
+import threading
 from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any, NamedTuple
 
-import sqlalchemy as sa
 from flask import current_app
 
 from commentsvc.core.extensions import db
 from commentsvc.db.change_listener import COUNTS, known_states
 from commentsvc.db.connections import read_connection
-from commentsvc.db.models import Article, SiteSetting
 from commentsvc.db.site_settings import current_settings
-from commentsvc.db.statements import Statement
 from commentsvc.shares.buffer import PendingDeltas, pending_deltas
-from commentsvc.shares.models import ShareBatch, ShareCount
+from commentsvc.shares.count_queries import (
+    ARTICLE_ROW,
+    BATCH_ROW,
+    COUNTS_STATEMENTS,
+    REVISIONS,
+    key_set_param,
+)
+from commentsvc.shares.models import ShareCount
 from commentsvc.shares.networks import NETWORKS, compact_count
 
 # The count API: at most this many articles per call, and how long answers may be cached.
@@ -69,6 +73,7 @@ class KnownCounts(NamedTuple):
     checked: frozenset[str]
     applied: frozenset[str]
     shown: dict[str, Any]
+    revision: int | None  # the article's revision in the same snapshot (None: not stored)
 
     def still_exact(self, pending: Mapping[str, Any]) -> bool:
         """Whether these counts plus ``pending`` (the batches now holding clicks on the
@@ -88,13 +93,17 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
 
     With push invalidation (PostgreSQL, ``commentsvc.db.change_listener``) an article's counts
     are kept per worker until a notification names it, so counts nothing has changed cost no
-    database round trip. The rest are one SQL statement (plain tuples) on a connection of its
-    own. With Redis, one script call adds the clicks not flushed yet; the statement also says
+    database round trip. Without it (SQLite) they are kept too, and used while the articles'
+    revisions (one small statement) say nothing has changed. The rest are one SQL statement
+    (plain tuples) on a connection of its own. With Redis, one script call adds the clicks not flushed yet; the statement also says
     which of those clicks' batches are already in the database (both from one snapshot, so a
     flush committing meanwhile is counted once) and the minimum share count displayed.
     """
     known = known_states()
-    kept, ticket = known.lookup_many(keys, COUNTS) if known is not None else ({}, None)
+    if known is not None:
+        kept, ticket = known.lookup_many(keys, COUNTS)
+    else:
+        kept, ticket = kept_by_revision(keys), None
     # Redis is asked unless it said no click waits and no click has been announced since.
     asking, clicks_ticket = known.clicks_waiting() if known is not None else (True, None)
     pending = pending_deltas(keys) if asking else None  # before the database: see share_buffer
@@ -107,9 +116,11 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     missing = [key for key in keys if key not in found]
     if missing:
         read = _read_counts(missing, pending, pending_of)
-        for key, state in read.items():
-            if known is not None:
+        if known is not None:
+            for key, state in read.items():
                 known.remember(key, state, ticket, COUNTS)
+        else:
+            keep_by_revision(read)
         found.update(read)
     result = {}
     for key in keys:
@@ -144,102 +155,89 @@ def _read_counts(
     waiting in Redis (``pending``; by article: ``pending_of``) it holds: one statement."""
     batch_ids = sorted(pending.by_batch) if pending is not None else []
     dialect = db.engine.dialect.name
-    params = {"keys": _key_set_param(dialect, keys), "setting": "share_min_count"}
+    params = {"keys": key_set_param(dialect, keys), "setting": "share_min_count"}
     if batch_ids:
-        params["batch_ids"] = _key_set_param(dialect, batch_ids)
+        params["batch_ids"] = key_set_param(dialect, batch_ids)
     # Not the session: its transaction bookkeeping cost more than the statement, and on
     # PostgreSQL a connection of its own needs no BEGIN and ROLLBACK around one statement.
     with read_connection() as connection:
-        rows = _COUNTS[bool(batch_ids)].all(connection, **params)
+        rows = COUNTS_STATEMENTS[bool(batch_ids)].all(connection, **params)
     comments: dict[str, int] = {}
+    revisions: dict[str, int] = {}
     shares: dict[str, dict[str, int]] = {key: {} for key in keys}
     applied: set[str] = set()
     minimum = current_app.config["SHARE_MIN_COUNT"]
-    for kind, key, approved, network, count in rows:
+    for kind, key, approved, network, count, revision in rows:
         if kind == ARTICLE_ROW:
             comments[key] = approved
+            revisions[key] = revision
             if network is not None:
                 shares[key][network] = count
         elif kind == BATCH_ROW:
             applied.add(key)
-        else:  # the moderators' setting, as site_settings.current_settings reads it
-            with suppress(ValueError):
-                minimum = int(key)
+        else:
+            minimum = _minimum_setting(key, minimum)
     found = {}
     for key in keys:
         approved = comments.get(key, 0)
         shown = _shown(approved, shares[key], minimum)
         checked = frozenset(pending_of.get(key, ()))
-        found[key] = KnownCounts(approved, shares[key], minimum, checked, checked & applied, shown)
+        found[key] = KnownCounts(
+            approved,
+            shares[key],
+            minimum,
+            checked,
+            checked & applied,
+            shown,
+            revisions.get(key),
+        )
     return found
 
 
-ARTICLE_ROW, BATCH_ROW, SETTING_ROW = 0, 1, 2
+def _minimum_setting(saved: str, default: int) -> int:
+    # The moderators' minimum share count, as site_settings.current_settings reads it.
+    with suppress(ValueError):
+        return int(saved)
+    return default
 
 
-def _counts_query(dialect: str, with_batches: bool) -> sa.Executable:
-    """Rows of (kind, text, approved, network, count), built once; binds ``keys``, ``setting``
-    and, with batches, ``batch_ids`` (both as ``_key_set_param`` makes them):
-
-    - ARTICLE_ROW, key, approved_count, network, count: per asked article and network;
-    - BATCH_ROW, batch id: each of ``batch_ids`` the database already holds;
-    - SETTING_ROW, value: the moderators' minimum share count, when they saved one.
-    """
-    articles, counts, settings = Article.__table__, ShareCount.__table__, SiteSetting.__table__
-    none = (
-        sa.cast(sa.null(), sa.Integer),
-        sa.cast(sa.null(), sa.String),
-        sa.cast(sa.null(), sa.Integer),
-    )
-    parts = [
-        sa.select(
-            sa.literal_column(str(ARTICLE_ROW)).label("kind"),
-            articles.c.key,
-            articles.c.approved_count,
-            counts.c.network,
-            counts.c.count,
-        )
-        .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id))
-        .where(_in_key_set(dialect, articles.c.key, "keys")),
-        sa.select(sa.literal_column(str(SETTING_ROW)), settings.c.value, *none).where(
-            settings.c.key == sa.bindparam("setting")
-        ),
-    ]
-    if with_batches:
-        batches = ShareBatch.__table__
-        parts.append(
-            sa.select(sa.literal_column(str(BATCH_ROW)), batches.c.id, *none).where(
-                _in_key_set(dialect, batches.c.id, "batch_ids")
-            )
-        )
-    return sa.union_all(*parts)
+def kept_by_revision(keys: list[str]) -> dict[str, KnownCounts]:
+    """The counts this worker keeps for ``keys`` whose article revision (and the minimum
+    share count displayed) are still those they were read with: one statement of a row per
+    article, instead of every count of every network."""
+    store: dict[str, KnownCounts] = current_app.extensions.setdefault(_KEPT, {})
+    if not any(key in store for key in keys):
+        return {}  # nothing to check
+    dialect = db.engine.dialect.name
+    params = {"keys": key_set_param(dialect, keys), "setting": "share_min_count"}
+    with read_connection() as connection:
+        rows = REVISIONS.all(connection, **params)
+    revisions: dict[str, int | None] = {}
+    minimum = current_app.config["SHARE_MIN_COUNT"]
+    for kind, key, revision in rows:
+        if kind == ARTICLE_ROW:
+            revisions[key] = revision
+        else:
+            minimum = _minimum_setting(key, minimum)
+    found = {}
+    for key in keys:
+        state = store.get(key)
+        if state is not None and state.revision == revisions.get(key) and state.minimum == minimum:
+            found[key] = state
+    return found
 
 
-# With and without the batch ids of clicks pending in Redis.
-_COUNTS = {
-    with_batches: Statement(
-        lambda dialect, with_batches=with_batches: _counts_query(dialect, with_batches)
-    )
-    for with_batches in (False, True)
-}
+def keep_by_revision(read: Mapping[str, KnownCounts]) -> None:
+    """Keep counts just read, for ``kept_by_revision`` (the first kept go first past the bound)."""
+    store: dict[str, KnownCounts] = current_app.extensions.setdefault(_KEPT, {})
+    with _KEEPING:
+        for key, state in read.items():
+            if key not in store and len(store) >= MAX_KEPT_BY_REVISION:
+                del store[next(iter(store))]
+            store[key] = state
 
 
-def _in_key_set(dialect: str, column: sa.ColumnElement[str], name: str) -> Any:
-    """``column`` is one of the strings bound as ``name``, however many: a single parameter.
-
-    An expanding ``IN`` would be rendered again for every call (and on PostgreSQL give each
-    number of keys a statement and plan of its own); one array (PostgreSQL) or JSON list
-    (SQLite) keeps the SQL text fixed. Both are looked up in the column's index.
-    """
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY  # a SQLite worker never loads it
-
-        return column == sa.any_(sa.bindparam(name, type_=ARRAY(sa.String)))
-    values = sa.func.json_each(sa.bindparam(name, type_=sa.String)).table_valued("value")
-    return column.in_(sa.select(values.c.value))
-
-
-def _key_set_param(dialect: str, values: list[str]) -> Any:
-    """``values`` as ``_in_key_set`` binds them."""
-    # Raw UTF-8, not \u escapes: nothing for SQLite to decode (astral characters included).
-    return values if dialect == "postgresql" else json.dumps(values, ensure_ascii=False)
+# Per worker; each entry is an article's counts (about 1 KB).
+MAX_KEPT_BY_REVISION = 5_000
+_KEPT = "commentsvc.counts_by_revision"
+_KEEPING = threading.Lock()
