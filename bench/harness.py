@@ -149,12 +149,20 @@ def machine_info(args: argparse.Namespace) -> dict[str, str]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "gunicorn": importlib.metadata.version("gunicorn"),
+        "granian": _version_or("granian", "not installed"),
         "flask": importlib.metadata.version("flask"),
         "wrk": wrk_line.split(" [")[0],
         "postgresql": pg,
         "sqlite": sqlite3.sqlite_version,
         "commit": commit + (" with uncommitted changes" if dirty else ""),
     }
+
+
+def _version_or(package: str, missing: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return missing
 
 
 # --- servers ------------------------------------------------------------------------------

@@ -55,10 +55,11 @@ def intro_section(m: Measured) -> list[str]:
         f"Run {m.started:%Y-%m-%d %H:%M} UTC with `{command}` ({m.elapsed / 60:.1f} min), commit {info['commit']}.",
         "",
         f"Machine: {info['cpu']}, {info['memory']}, Linux {info['kernel']}; Python {info['python']}, "
-        f"gunicorn {info['gunicorn']}, Flask {info['flask']}, PostgreSQL {info['postgresql']}, "
+        f"gunicorn {info['gunicorn']}, granian {info.get('granian', 'not recorded')}, "
+        f"Flask {info['flask']}, PostgreSQL {info['postgresql']}, "
         f"SQLite {info['sqlite']}, {info['wrk']}.",
         "",
-        f"Every server: `gunicorn --workers 2` (sync workers), on 127.0.0.1, all up at once. Load: wrk, "
+        f"{servers_line(args)}, on 127.0.0.1, all up at once. Load: wrk, "
         f"{args.threads} threads, {args.connections} connections (Isso's 1,000-comment fetch: 4), "
         f"{args.rounds} round(s) × {args.duration} s per workload, round-robin over all servers; the "
         f"table shows the median of the rounds (errors: the sum). Latency is under full load "
@@ -256,3 +257,14 @@ def run_errors(server_name: str, key: str, runs: list[Run]) -> list[str]:
 def report_from(path: Path) -> tuple[str, list[str]]:
     """The report of a saved run, and its missed targets, measuring nothing."""
     return build_report(load_raw(path))
+
+
+def servers_line(args: argparse.Namespace) -> str:
+    """What served each side of the run (older raw results predate ``--server``)."""
+    if getattr(args, "server", "gunicorn") == "granian":
+        return (
+            "commentsvc and the bare Flask reference: `granian --interface wsgi --workers 2 "
+            "--blocking-threads 1`; Isso: `gunicorn --workers 2` (sync workers), as its "
+            "documentation deploys it"
+        )
+    return "Every server: `gunicorn --workers 2` (sync workers)"

@@ -53,6 +53,14 @@ def parser() -> argparse.ArgumentParser:
         help="runs per workload; the median is kept (default 3; --quick 1)",
     )
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s per workload")
+    parser.add_argument(
+        "--server",
+        choices=("gunicorn", "granian"),
+        default="gunicorn",
+        help="what serves commentsvc and the bare Flask reference, 2 workers each: gunicorn "
+        "(sync workers) or granian (1 thread per worker); Isso always runs under gunicorn, as "
+        "its documentation deploys it (default: %(default)s)",
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(

@@ -24,6 +24,7 @@ from harness import (
     machine_info,
 )
 from measure import CLK_TCK, CpuMeter, Run, problems_in, run_wrk, statuses_in, wait_quiet
+from viral_hosts import Host
 from workloads import (
     HELLO,
     ISSO,
@@ -97,9 +98,12 @@ def start_references(session: Session, isso_python, planned: set[str]) -> Server
     """Start bare Flask, then Isso (seeded first; the big thread's Isso if ``planned``
     names it); the Flask server."""
     # The floor, first: Isso's config names it as the "website" Isso checks on start.
-    hello = Server(
-        "hello", [sys.executable, "-m", "gunicorn", "hello:app"], BENCH, clean_env(), "/"
-    )
+    if session.args.server == "granian":
+        hello: Server = Host("granian", "hello", 0, clean_env(), "hello:app", BENCH, "/")
+    else:
+        hello = Server(
+            "hello", [sys.executable, "-m", "gunicorn", "hello:app"], BENCH, clean_env(), "/"
+        )
     session.servers["hello"] = hello
     hello.start()
 
@@ -142,7 +146,10 @@ def start_ours(session: Session, backend: str) -> None:
     # gunicorn's default sync workers, so ours are told to as well: the same server settings.
     sync = ["--worker-class", "sync", "--threads", "1"]  # threads > 1 would mean gthread
     command = [sys.executable, "-m", "gunicorn", *sync, "wsgi:app"]
-    server = Server(f"ours-{backend}", command, ROOT, env, "/healthz")
+    if args.server == "granian":  # with the start-up step first, as granian_serve.py runs it
+        server: Server = Host("granian", f"ours-{backend}", 0, env)
+    else:
+        server = Server(f"ours-{backend}", command, ROOT, env, "/healthz")
     session.servers[f"ours-{backend}"] = server
     server.start()
     session.checks[backend] = {

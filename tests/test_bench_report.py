@@ -153,3 +153,17 @@ def test_the_command_rebuilds_the_report_into_the_output_file(
     report, _ = bench.report_from(FIXTURE)
     assert output.read_text() == report
     assert result.stdout == report + "\n"
+
+
+def test_the_report_names_the_server_each_side_ran_under(bench: ModuleType, tmp_path: Path) -> None:
+    raw = saved_run()
+    older, _ = render(bench, raw, tmp_path)
+    assert "Every server: `gunicorn --workers 2` (sync workers), on 127.0.0.1" in older
+    raw["args"]["server"] = "granian"
+    raw["info"]["granian"] = "2.8.9"
+    report, _ = render(bench, raw, tmp_path)
+    assert (
+        "commentsvc and the bare Flask reference: `granian --interface wsgi --workers 2 "
+        "--blocking-threads 1`; Isso: `gunicorn --workers 2` (sync workers)"
+    ) in report
+    assert "granian 2.8.9" in report
