@@ -1,17 +1,27 @@
 """The count API without push invalidation (SQLite, or PostgreSQL with it switched off): each
 worker keeps the counts it has read and uses them while the articles' revisions, read in one
-small statement, say nothing has changed; any change, by another host, a moderator or by hand
-in SQL, shows on the next call."""
+small statement, say nothing has changed; any change, by another host, a moderator, or by hand
+in SQL on comments or share counts (whose triggers raise the revision), shows on the next
+call, and clicks still in Redis are added exactly once, also when a flush commits mid-call."""
 
 from __future__ import annotations
 
 import pytest
 from support.push import statements_of
 from support.readers import Reader
-from test_counts_cache import CHANGES, URLS, counts, seed
+from test_counts_cache import (
+    CHANGES,
+    URLS,
+    config,  # noqa: F401  (the tests named "buffered" use Redis)
+    counts,
+    seed,
+    share,
+)
 
 from commentsvc.core.extensions import db
 from commentsvc.db.site_settings import save_settings
+from commentsvc.shares import counts as counts_module
+from commentsvc.shares import flush as share_flush
 
 pytestmark = [
     pytest.mark.database,
@@ -65,3 +75,57 @@ def test_an_article_stored_after_its_counts_were_kept_shows(app, client) -> None
 
     assert Reader(app.test_client()).post({"url": never}, comment="First!").status_code == 303
     assert answer()["articles"][never]["comments"] == 1
+
+
+def test_another_article_row_under_a_kept_key_is_not_taken_for_the_kept_one(app, client) -> None:
+    """Kept counts are matched on the article's id as well as its revision: a row stored
+    again under a key (by hand) starts its revisions anew and may reach the kept one."""
+    expected = seed(app)
+    assert counts(client) == expected
+    with app.app_context():
+        select = "SELECT id, key, revision FROM articles WHERE url = :url"
+        first, second = (
+            db.session.execute(db.text(select), {"url": url}).one() for url in URLS[:2]
+        )
+        update = "UPDATE articles SET key = :key, revision = :revision WHERE id = :id"
+        db.session.execute(db.text(update), {"key": "moving", "revision": 0, "id": first.id})
+        for row, now in ((second, first), (first, second)):
+            db.session.execute(
+                db.text(update), {"key": now.key, "revision": now.revision, "id": row.id}
+            )
+        db.session.commit()
+    swapped = {**expected, URLS[0]: expected[URLS[1]], URLS[1]: expected[URLS[0]]}
+    assert swapped != expected
+    assert counts(client) == swapped
+
+
+def test_buffered_clicks_count_once_when_a_flush_commits_between_the_reads(
+    app, client, other_host, monkeypatch
+) -> None:
+    """A flush commits between the call's two reads (Redis and the revisions), in whichever
+    order the call makes them: the click it moves is counted once, never lost for a call."""
+    expected = seed(app)
+    with other_host.app_context():
+        share_flush.flush_shares(wait=5)  # the seed's clicks: kept counts then ask of none
+    assert counts(client) == expected
+    assert counts(client) == expected
+    share(app, URLS[0], reader="late")  # waits in Redis: in no kept count
+    after_click = {**expected, URLS[0]: (expected[URLS[0]][0], expected[URLS[0]][1] + 1)}
+
+    flushed: list[int | None] = []
+
+    def flushing_after(read):
+        def run(*args, **kwargs):
+            result = read(*args, **kwargs)
+            if not flushed:  # after the call's first read, whichever it is
+                with other_host.app_context():
+                    flushed.append(share_flush.flush_shares(wait=5))
+            return result
+
+        return run
+
+    for name in ("pending_deltas", "kept_by_revision"):
+        monkeypatch.setattr(counts_module, name, flushing_after(getattr(counts_module, name)))
+    assert counts(client) == after_click
+    assert flushed == [1]
+    assert counts(client) == after_click

@@ -27,6 +27,7 @@ from commentsvc.db.change_listener import COUNTS, EXTENSION, KnownStates, wait_u
 from commentsvc.db.models import Comment, Status
 from commentsvc.db.site_settings import save_settings
 from commentsvc.shares import buffer
+from commentsvc.shares import counts as counts_module
 from commentsvc.shares import flush as share_flush
 
 pytestmark = [
@@ -206,6 +207,36 @@ def test_buffered_clicks_add_to_kept_counts_exactly_once_through_a_flush(
             share_flush.finish_batch(client_of_other, batch_id)
     assert counts(client) == after_click
     assert kept(app, lambda: counts(client)) == after_click
+
+
+def test_buffered_clicks_count_once_when_a_flush_commits_between_the_reads(
+    app, client, listening, other_host, monkeypatch
+) -> None:
+    """A flush commits between the call's look at its kept counts and its read of Redis, in
+    whichever order it makes them, before the notification arrives: counted once, not lost."""
+    expected = seed(app)
+    with other_host.app_context():
+        share_flush.flush_shares(wait=5)  # the seed's clicks: kept counts then ask of none
+    assert kept(app, lambda: counts(client)) == expected
+    share(app, URLS[0], reader="late")  # waits in Redis: in no kept count
+    after_click = {**expected, URLS[0]: (expected[URLS[0]][0], expected[URLS[0]][1] + 1)}
+    flushed: list[int | None] = []
+
+    def flushing_after(read: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            result = read(*args, **kwargs)
+            if not flushed:  # after the call's first read, whichever it is
+                with other_host.app_context():
+                    flushed.append(share_flush.flush_shares(wait=5))
+            return result
+
+        return run
+
+    monkeypatch.setattr(counts_module, "pending_deltas", flushing_after(buffer.pending_deltas))
+    monkeypatch.setattr(listening, "lookup_many", flushing_after(listening.lookup_many))
+    assert counts(client) == after_click
+    assert flushed == [1]
+    assert counts(client) == after_click
 
 
 class CountingCalls:

@@ -16,10 +16,11 @@ ARTICLE_ROW, BATCH_ROW, SETTING_ROW = 0, 1, 2
 
 
 def counts_query(dialect: str, with_batches: bool) -> sa.Executable:
-    """Rows of (kind, text, approved, network, count, revision), built once; binds ``keys``,
-    ``setting`` and, with batches, ``batch_ids`` (both as ``key_set_param`` makes them):
+    """Rows of (kind, text, approved, network, count, id, revision), built once; binds
+    ``keys``, ``setting`` and, with batches, ``batch_ids`` (both as ``key_set_param`` makes
+    them):
 
-    - ARTICLE_ROW, key, approved_count, network, count, revision: per asked article and
+    - ARTICLE_ROW, key, approved_count, network, count, id, revision: per asked article and
       network;
     - BATCH_ROW, batch id: each of ``batch_ids`` the database already holds;
     - SETTING_ROW, value: the moderators' minimum share count, when they saved one.
@@ -30,6 +31,7 @@ def counts_query(dialect: str, with_batches: bool) -> sa.Executable:
         sa.cast(sa.null(), sa.String),
         sa.cast(sa.null(), sa.Integer),
         sa.cast(sa.null(), sa.Integer),
+        sa.cast(sa.null(), sa.Integer),
     )
     parts = [
         sa.select(
@@ -38,6 +40,7 @@ def counts_query(dialect: str, with_batches: bool) -> sa.Executable:
             articles.c.approved_count,
             counts.c.network,
             counts.c.count,
+            articles.c.id,
             articles.c.revision,
         )
         .select_from(articles.outerjoin(counts, counts.c.article_id == articles.c.id))
@@ -57,16 +60,21 @@ def counts_query(dialect: str, with_batches: bool) -> sa.Executable:
 
 
 def revisions_query(dialect: str) -> sa.Executable:
-    """Rows of (kind, text, revision): ARTICLE_ROW, key, revision per asked article stored;
-    SETTING_ROW, value, NULL for the minimum share count, when saved (binds as counts_query)."""
+    """Rows of (kind, text, id, revision): ARTICLE_ROW, key, id, revision per asked article
+    stored; SETTING_ROW, value, NULL, NULL for the minimum share count, when saved (binds as
+    counts_query)."""
     articles, settings = Article.__table__, SiteSetting.__table__
+    none = sa.cast(sa.null(), sa.Integer)
     return sa.union_all(
         sa.select(
-            sa.literal_column(str(ARTICLE_ROW)).label("kind"), articles.c.key, articles.c.revision
+            sa.literal_column(str(ARTICLE_ROW)).label("kind"),
+            articles.c.key,
+            articles.c.id,
+            articles.c.revision,
         ).where(in_key_set(dialect, articles.c.key, "keys")),
-        sa.select(
-            sa.literal_column(str(SETTING_ROW)), settings.c.value, sa.cast(sa.null(), sa.Integer)
-        ).where(settings.c.key == sa.bindparam("setting")),
+        sa.select(sa.literal_column(str(SETTING_ROW)), settings.c.value, none, none).where(
+            settings.c.key == sa.bindparam("setting")
+        ),
     )
 
 

@@ -73,7 +73,9 @@ class KnownCounts(NamedTuple):
     checked: frozenset[str]
     applied: frozenset[str]
     shown: dict[str, Any]
-    revision: int | None  # the article's revision in the same snapshot (None: not stored)
+    # The article's (id, revision) in the same snapshot (None: not stored). The id too: an
+    # article deleted by hand and stored again under its key starts its revisions anew.
+    version: tuple[int, int] | None
 
     def still_exact(self, pending: Mapping[str, Any]) -> bool:
         """Whether these counts plus ``pending`` (the batches now holding clicks on the
@@ -100,15 +102,18 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
     flush committing meanwhile is counted once) and the minimum share count displayed.
     """
     known = known_states()
+    # Redis is asked unless it said no click waits and no click has been announced since.
+    asking, clicks_ticket = known.clicks_waiting() if known is not None else (True, None)
+    # Redis first, the kept counts after: a flush committing in between then shows either as
+    # a batch the kept counts never asked about (read again) or as a change of revision. Kept
+    # counts looked up first could miss it: a batch gone from Redis and not in them, lost.
+    pending = pending_deltas(keys) if asking else None  # before the database: see share_buffer
+    if pending is not None and not pending.waiting and known is not None:
+        known.note_no_clicks_waiting(clicks_ticket)
     if known is not None:
         kept, ticket = known.lookup_many(keys, COUNTS)
     else:
         kept, ticket = kept_by_revision(keys), None
-    # Redis is asked unless it said no click waits and no click has been announced since.
-    asking, clicks_ticket = known.clicks_waiting() if known is not None else (True, None)
-    pending = pending_deltas(keys) if asking else None  # before the database: see share_buffer
-    if pending is not None and not pending.waiting and known is not None:
-        known.note_no_clicks_waiting(clicks_ticket)
     pending_of = pending.by_key() if pending else {}
     found = {
         key: state for key, state in kept.items() if state.still_exact(pending_of.get(key, {}))
@@ -163,14 +168,14 @@ def _read_counts(
     with read_connection() as connection:
         rows = COUNTS_STATEMENTS[bool(batch_ids)].all(connection, **params)
     comments: dict[str, int] = {}
-    revisions: dict[str, int] = {}
+    versions: dict[str, tuple[int, int]] = {}
     shares: dict[str, dict[str, int]] = {key: {} for key in keys}
     applied: set[str] = set()
     minimum = current_app.config["SHARE_MIN_COUNT"]
-    for kind, key, approved, network, count, revision in rows:
+    for kind, key, approved, network, count, article_id, revision in rows:
         if kind == ARTICLE_ROW:
             comments[key] = approved
-            revisions[key] = revision
+            versions[key] = (article_id, revision)
             if network is not None:
                 shares[key][network] = count
         elif kind == BATCH_ROW:
@@ -189,7 +194,7 @@ def _read_counts(
             checked,
             checked & applied,
             shown,
-            revisions.get(key),
+            versions.get(key),
         )
     return found
 
@@ -202,7 +207,7 @@ def _minimum_setting(saved: str, default: int) -> int:
 
 
 def kept_by_revision(keys: list[str]) -> dict[str, KnownCounts]:
-    """The counts this worker keeps for ``keys`` whose article revision (and the minimum
+    """The counts this worker keeps for ``keys`` whose article id and revision (and the minimum
     share count displayed) are still those they were read with: one statement of a row per
     article, instead of every count of every network."""
     store: dict[str, KnownCounts] = current_app.extensions.setdefault(_KEPT, {})
@@ -212,17 +217,17 @@ def kept_by_revision(keys: list[str]) -> dict[str, KnownCounts]:
     params = {"keys": key_set_param(dialect, keys), "setting": "share_min_count"}
     with read_connection() as connection:
         rows = REVISIONS.all(connection, **params)
-    revisions: dict[str, int | None] = {}
+    versions: dict[str, tuple[int, int]] = {}
     minimum = current_app.config["SHARE_MIN_COUNT"]
-    for kind, key, revision in rows:
+    for kind, key, article_id, revision in rows:
         if kind == ARTICLE_ROW:
-            revisions[key] = revision
+            versions[key] = (article_id, revision)
         else:
             minimum = _minimum_setting(key, minimum)
     found = {}
     for key in keys:
         state = store.get(key)
-        if state is not None and state.revision == revisions.get(key) and state.minimum == minimum:
+        if state is not None and state.version == versions.get(key) and state.minimum == minimum:
             found[key] = state
     return found
 
