@@ -6,6 +6,7 @@ the post once its notification has arrived, or at once while the listener is not
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -265,5 +266,24 @@ def test_a_declaration_inside_a_savepoint_forgets_everything(app, unpinged) -> N
             changing_only(connection, "declared")
             savepoint.rollback()
     row, ticket = unpinged.lookup("other")
+    assert ticket is not None, "the listener stopped vouching: the test proves nothing"
+    assert row is UNKNOWN
+
+
+def test_a_forget_on_a_thread_that_holds_the_lock_does_not_hang(app, unpinged) -> None:
+    """A connection the garbage collector returns to the pool runs its "checkin" event, so
+    ``forget_again``, on whatever thread it interrupts: maybe one inside the states' lock."""
+    with app.app_context():
+        put_back(unpinged, "kept", "a kept row")
+    done = threading.Event()
+
+    def interrupted_inside_the_lock() -> None:
+        with unpinged._lock:
+            unpinged.forget_again({change_listener._FORGET_AGAIN: ["kept"]})
+        done.set()
+
+    threading.Thread(target=interrupted_inside_the_lock, daemon=True).start()
+    assert done.wait(5), "forget_again waited for a lock its own thread holds"
+    row, ticket = unpinged.lookup("kept")
     assert ticket is not None, "the listener stopped vouching: the test proves nothing"
     assert row is UNKNOWN

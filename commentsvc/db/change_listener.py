@@ -84,7 +84,9 @@ class KnownStates:
 
     def _start_afresh(self) -> None:
         # Also in a forked child: a lock another thread held at the fork would never be freed.
-        self._lock = threading.Lock()
+        # Reentrant: a connection the garbage collector returns to the pool runs ``forget_again``
+        # (its "checkin" event) on whichever thread it interrupts, maybe one holding this lock.
+        self._lock = threading.RLock()
         self._pid = os.getpid()
         self._known: dict[str, dict[str, Any]] = {}  # article key -> facet -> state
         self._generation = 0
