@@ -64,3 +64,19 @@ def test_a_long_query_is_parsed_and_not_kept(app: Flask) -> None:
         again = request.args
     assert again is not first
     assert again.getlist("url")[-1] == "https://news.example/199"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/counts", "/api/v1/comments", "/embed"])
+def test_raw_bytes_that_are_not_utf8_in_a_query_are_kept_escaped(app: Flask, path: str) -> None:
+    """A client that sends a raw byte that is not UTF-8 (not percent-encoded) gets an answer,
+    not a 500: the byte stays percent-encoded, as Werkzeug keeps an invalid escaped byte."""
+    raw = "url=https://news.example/caf\xe9&article=\xff"  # QUERY_STRING is bytes as latin-1
+    with app.test_request_context("/", environ_overrides={"QUERY_STRING": raw}):
+        assert request.args["url"] == "https://news.example/caf%E9"
+        assert request.args["article"] == "%FF"
+        assert request.full_path == "/?url=https://news.example/caf%E9&article=%FF"
+    valid = "w=caf\xc3\xa9"  # raw UTF-8 bytes, not percent-encoded: read as they are
+    with app.test_request_context("/", environ_overrides={"QUERY_STRING": valid}):
+        assert request.args["w"] == "café"
+    answer = app.test_client().get(path, environ_overrides={"QUERY_STRING": raw})
+    assert answer.status_code < 500, answer.get_data(as_text=True)

@@ -6,6 +6,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
+import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
 from flask import Flask, Request
 from werkzeug.datastructures import ImmutableMultiDict
 
@@ -41,6 +42,15 @@ class CommentsRequest(Request):
     URL, a site's count API call of 20 articles: parse_qsl was a tenth of that call's CPU)."""
 
     parameter_storage_class = QueryValues
+
+    def __init__(self, environ: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(environ, *args, **kwargs)
+        query = self.query_string
+        if not query.isascii():
+            # Raw bytes that are not UTF-8 (a client that did not percent-encode them): kept
+            # percent-encoded, as Werkzeug keeps an invalid escaped byte, where its decode()
+            # in ``args``, ``full_path`` and ``url`` would raise, a 500 for a bad address.
+            self.query_string = query.decode("utf-8", "werkzeug.url_quote").encode()
 
     @cached_property
     def args(self) -> QueryValues:  # type: ignore[override]
