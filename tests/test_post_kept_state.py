@@ -21,6 +21,7 @@ from support.readers import Reader
 
 from commentsvc.articles.keys import normalise_url
 from commentsvc.articles.rows import known_article_state
+from commentsvc.comments import posting
 from commentsvc.core.extensions import db
 from commentsvc.db import change_listener
 from commentsvc.db.change_listener import (
@@ -287,3 +288,64 @@ def test_a_forget_on_a_thread_that_holds_the_lock_does_not_hang(app, unpinged) -
     row, ticket = unpinged.lookup("kept")
     assert ticket is not None, "the listener stopped vouching: the test proves nothing"
     assert row is UNKNOWN
+
+
+def test_a_row_not_kept_rides_in_the_sender_locks_round_trip(app, reader, listening) -> None:
+    """Each post makes its worker forget its article, so on a busy article every post reads
+    the row: in the statement that takes the sender's locks, not in one of its own."""
+    assert reader.post_json(comment="The first").status_code == 201
+    statements, answer = statements_of(
+        app, lambda: reader.post_json(comment="The second", name="Bo", email="bo@example.com")
+    )
+    assert answer.status_code == 201, answer.get_json()
+    locking = [s for s in statements if "pg_advisory_xact_lock" in s]
+    assert len(locking) == 1 and STATE_READ in locking[0], statements
+    assert [s for s in statements if STATE_READ in s] == locking
+
+
+@pytest.mark.settings(FLOOD_SECONDS=0)
+def test_a_copy_that_waited_for_the_senders_turn_sees_the_article_the_first_created(
+    app, other_host, monkeypatch
+) -> None:
+    """A double submit of a first comment: the second copy reads the article (absent) in the
+    statement that then waits for the first copy's locks; once it has them it must read the
+    article again, or the duplicate check looks for the first copy on no article at all."""
+    first_inside, second_waits = threading.Event(), threading.Event()
+    real_emit = posting.emit
+
+    def emit_then_wait(connection: Any, *args: Any, **kwargs: Any) -> None:
+        real_emit(connection, *args, **kwargs)
+        if threading.current_thread().name == "first-copy":
+            first_inside.set()  # inserted, locks held, not yet committed
+            assert second_waits.wait(30), "the second copy never waited for the locks"
+
+    monkeypatch.setattr(posting, "emit", emit_then_wait)
+    answers: dict[str, Any] = {}
+    tokens = {
+        name: token(host.test_client()) for name, host in (("first", other_host), ("second", app))
+    }
+
+    def post(name: str, host: Flask) -> None:
+        answers[name] = Reader(host.test_client()).post_json(
+            comment="Same words", token=tokens[name]
+        )
+
+    first = threading.Thread(target=post, args=("first", other_host), name="first-copy")
+    first.start()
+    assert first_inside.wait(30)
+    second = threading.Thread(target=post, args=("second", app), name="second-copy")
+    second.start()
+    url = app.config["SQLALCHEMY_DATABASE_URI"].replace("+psycopg", "")
+    with psycopg.connect(url, autocommit=True) as connection:
+        deadline = time.monotonic() + 30
+        while not connection.execute(
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone():
+            assert time.monotonic() < deadline, "the second copy never waited for the locks"
+            time.sleep(0.01)
+    second_waits.set()
+    first.join(30)
+    second.join(30)
+    assert answers["first"].status_code == 201, answers["first"].get_json()
+    assert answers["second"].status_code == 409, answers["second"].get_json()
+    assert stored(app) == ["Same words"]

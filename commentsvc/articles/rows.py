@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Select, Text, cast, func, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    cast,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.sql import bindparam
 
 from commentsvc.articles.keys import ArticleRef
@@ -31,7 +41,9 @@ _ARTICLE_COLUMNS = (
 )
 
 
-def _state_statement(dialect: str) -> Select[Any]:
+def state_statement(dialect: str, first: tuple[ColumnElement[Any], ...] = ()) -> Select[Any]:
+    """The article's row and the saved settings in one statement (binds ``key``), after the
+    columns ``first``, which ride in the same round trip (a post's sender locks)."""
     # The saved settings ride along as one JSON object, so a page costs a single statement.
     if dialect == "postgresql":
         stored = func.json_object_agg(SiteSetting.key, SiteSetting.value)
@@ -39,13 +51,13 @@ def _state_statement(dialect: str) -> Select[Any]:
         stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
     settings = select(cast(stored, Text)).scalar_subquery()
     one_row = select(literal_column("1").label("one")).subquery()
-    return select(settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
+    return select(*first, settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
         one_row.outerjoin(Article, Article.key == bindparam("key"))
     )
 
 
 # Every widget view sends it: a hot-path statement (see commentsvc.db.statements).
-_STATE = Statement(_state_statement)
+_STATE = Statement(state_statement)
 
 
 def article_state(key: str, connection: Connection | None = None) -> ArticleState | None:
@@ -63,7 +75,10 @@ def article_state(key: str, connection: Connection | None = None) -> ArticleStat
 
 
 def known_article_state(
-    key: str, connection: Connection | None = None, trust_absence: bool = True
+    key: str,
+    connection: Connection | None = None,
+    trust_absence: bool = True,
+    read: Callable[[Connection], ArticleState] | None = None,
 ) -> ArticleState | None:
     """``article_state`` from this worker's known states while nothing has changed (no round
     trip), else read (and kept when it may be): on ``connection`` if given (a new comment's
@@ -72,14 +87,17 @@ def known_article_state(
     On PostgreSQL with push invalidation (``commentsvc.db.change_listener``); otherwise, or
     while its listener is not subscribed, the row is read every time. ``trust_absence=False``
     reads the row when the worker knows the article as absent (a writer that must see an
-    article another host has just created).
+    article another host has just created). ``read``, given with ``connection``, reads the
+    row instead of the plain statement (one that takes locks in the same round trip).
     """
     known = known_states()
     row, ticket = known.lookup(key) if known is not None else (UNKNOWN, None)
     if row is not UNKNOWN and not trust_absence and row.id is None:
         row = UNKNOWN  # read again; the fresh read is kept as any other
     if row is UNKNOWN:
-        if connection is not None:
+        if read is not None and connection is not None:
+            row = read(connection)
+        elif connection is not None:
             row = _STATE.one(connection, key=key)
         else:
             with read_connection() as own:

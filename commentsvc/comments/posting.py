@@ -15,7 +15,7 @@ from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import ArticleState, article_id_for, known_article_state
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.markdown import render_markdown
-from commentsvc.comments.spam import check_sender, serialise_sender
+from commentsvc.comments.spam import check_sender, serialise_sender, serialise_sender_reading
 from commentsvc.comments.submission import CommentError, CommentsClosed, NewComment
 from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
@@ -192,17 +192,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
     # Core on a connection of its own: the ORM session's bookkeeping cost as much as the
     # statements of the busiest write. Committed when the block ends; any refusal rolls back.
     with write_transaction() as connection:
-        # First, so that everything below sees the sender's other posts committed.
-        serialise_sender(connection, new)
-        # The row as views know it (no round trip while nothing changed): it is read for the
-        # settings, a moderator's closing and the id, whose changes reach this worker as they
-        # reach its views. A kept row may lag a change by the milliseconds its notification
-        # takes, so what must not lag is checked again in the transaction: an article kept
-        # as absent is read (another host may have just created it with this very comment,
-        # a double submit the duplicate check must see), and on PostgreSQL the insert reads
-        # the closed flag itself. A counted post's heading there takes the count its own
-        # UPDATE left; a held one's, the kept count (as the page would show it).
-        existing = known_article_state(ref.key, connection, trust_absence=False)
+        existing = _serialised_article_state(connection, ref, new)
         if comments_closed(existing):
             raise CommentsClosed(_("Comments are closed."))
         # Duplicate, flood and (first-time moderation) "known author": one statement.
@@ -261,6 +251,43 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
         changing_only(connection, ref.key)
     title = ref.title or (existing.title if existing is not None else "")
     return Posted(Comment(id=comment_id, **values), count, title or "")
+
+
+def _serialised_article_state(
+    connection: Connection, ref: ArticleRef, new: NewComment
+) -> ArticleState | None:
+    """Take the sender's turn (``serialise_sender``), then know the article's row.
+
+    The lock comes first, so that everything after it sees the sender's other posts
+    committed. The row is the one views know (no round trip while nothing changed): it is
+    read for the settings, a moderator's closing and the id, whose changes reach this worker
+    as they reach its views. A kept row may lag a change by the milliseconds its
+    notification takes, so what must not lag is checked again in the transaction: an
+    article kept as absent is read (another host may have just created it with this very
+    comment, a double submit the duplicate check must see), and on PostgreSQL the insert
+    reads the closed flag itself. A counted post's heading there takes the count its own
+    UPDATE left; a held one's, the kept count (as the page would show it).
+
+    On PostgreSQL a row that must be read rides in the locks' round trip; it is read again
+    after them only when it reads as absent (a round trip fewer for the hot article, whose
+    row each post makes its worker forget).
+    """
+    if connection.dialect.name != "postgresql":
+        serialise_sender(connection, new)
+        return known_article_state(ref.key, connection, trust_absence=False)
+    locked: list[bool] = []
+
+    def lock_and_read(on: Connection) -> ArticleState:
+        locked.append(True)
+        return serialise_sender_reading(on, new, ref.key)
+
+    existing = known_article_state(ref.key, connection, trust_absence=False, read=lock_and_read)
+    if not locked:
+        serialise_sender(connection, new)
+    elif existing is None:
+        # Read in the locks' snapshot, from before they were granted: read after them.
+        existing = known_article_state(ref.key, connection, trust_absence=False)
+    return existing
 
 
 _ARTICLES = Article.__table__

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, literal, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection
 
-from commentsvc.articles.rows import ArticleState
+from commentsvc.articles.rows import ArticleState, state_statement
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.submission import Duplicate, NewComment, TooFast
 from commentsvc.db.models import Comment, Status, hash_body, utcnow
@@ -30,12 +42,35 @@ def serialise_sender(connection: Connection, new: NewComment) -> None:
     _TAKE_SENDER_LOCKS.all(connection, email=f"email:{new.email.lower()}", ip=f"ip:{new.ip}")
 
 
+def serialise_sender_reading(connection: Connection, new: NewComment, key: str) -> ArticleState:
+    """``serialise_sender`` on PostgreSQL, and the row of article ``key`` (as
+    ``articles.rows.state_statement`` reads it) in the same round trip.
+
+    The row is read from the statement's snapshot, taken before the locks were granted, so
+    it may miss what another post of this sender committed meanwhile: an article it has just
+    created reads as absent (the caller reads it again then). Everything else of the row is
+    either fixed (the id) or checked again after the locks (the closed flag, by the INSERT).
+    """
+    return _LOCKS_AND_STATE.one(
+        connection, email=f"email:{new.email.lower()}", ip=f"ip:{new.ip}", key=key
+    )
+
+
 # An UPDATE that matches nothing still opens SQLite's write transaction.
 _TAKE_SQLITE_WRITE_LOCK = Statement(text("UPDATE comments SET id = id WHERE id = -1"))
 # One round trip; PostgreSQL evaluates the select list left to right.
 _TAKE_SENDER_LOCKS = Statement(
     text("SELECT pg_advisory_xact_lock(hashtext(:email)), pg_advisory_xact_lock(hashtext(:ip))")
 )
+
+
+def _lock(name: str) -> ColumnElement[Any]:
+    hashed = func.hashtext(bindparam(name, type_=String))
+    return func.pg_advisory_xact_lock(hashed).label(f"{name}_lock")
+
+
+# The same locks, in the same order, before the article's row.
+_LOCKS_AND_STATE = Statement(partial(state_statement, first=(_lock("email"), _lock("ip"))))
 
 
 def check_sender(
