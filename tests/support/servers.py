@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import http.client
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -64,11 +66,36 @@ def fetch(
             return error.code, error.read().decode(), dict(error.headers)
 
 
+@dataclass
+class Running:
+    """A server started by ``running()``: its base URL, its process, and what it printed."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    lines: collections.deque[bytes]
+
+    def output(self) -> str:
+        """What the server has printed so far (its last 2,000 lines)."""
+        return b"".join(list(self.lines)).decode(errors="replace")
+
+
 @contextmanager
 def serving(
     command: list[str], env: dict[str, str], port: int, stop_seconds: float = 10
 ) -> Iterator[str]:
     """Start ``command``, wait until /healthz answers, yield the base URL, then stop it.
+
+    See ``running()``, which this wraps.
+    """
+    with running(command, env, port, stop_seconds) as server:
+        yield server.base
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], port: int, stop_seconds: float = 10
+) -> Iterator[Running]:
+    """Start ``command``, wait until /healthz answers, yield it running, then stop it.
 
     Stopping sends SIGTERM and waits ``stop_seconds`` for a graceful exit, then kills the
     server's whole process group: a master killed alone leaves its workers running, holding
@@ -107,7 +134,7 @@ def serving(
                 pytest.fail(f"{command[0]} did not start:\n{b''.join(output).decode()}")
             time.sleep(0.2)
         try:
-            yield base
+            yield Running(base, process, output)
         except BaseException:
             # The server's side of a failed test, in pytest's report ("Captured stdout").
             print(f"--- {command[0]} output (last lines) ---")
@@ -126,3 +153,82 @@ def serving(
         # Closing the pipe while the reader still blocks in a read would wait for that read.
         if process.stdout and not reader.is_alive():
             process.stdout.close()
+
+
+def children_of(pid: int) -> list[int]:
+    """The pids of ``pid``'s child processes now (from /proc: Linux)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found.append(int(entry))
+    return sorted(found)
+
+
+class Readers:
+    """``clients`` threads asking for ``url`` over and over, each request on a new connection.
+
+    Counts the requests answered 200 and keeps every other outcome (another status, a reset,
+    a refused connection, a timeout) in ``failures``. Used as a context manager: the clients
+    run from ``with`` until its end, then finish their requests in flight.
+    """
+
+    def __init__(self, url: str, clients: int = 16, pause: float = 0) -> None:
+        self.pause = pause
+        parsed = urllib.parse.urlsplit(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+        self.answered = 0
+        self.failures: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._read, name=f"reader-{n}", daemon=True)
+            for n in range(clients)
+        ]
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                if self.pause:
+                    connection.connect()
+                    time.sleep(self.pause)
+                connection.request("GET", self.target)
+                response = connection.getresponse()
+                response.read()
+                outcome = None if response.status == 200 else f"status {response.status}"
+            except (OSError, http.client.HTTPException) as error:
+                outcome = f"{type(error).__name__}: {error}"
+            finally:
+                connection.close()
+            with self._lock:
+                if outcome is None:
+                    self.answered += 1
+                else:
+                    self.failures.append(outcome)
+
+    def wait_for(self, answered: int, timeout: float = 60) -> None:
+        """Wait until ``answered`` more requests than now have been answered."""
+        with self._lock:
+            goal = self.answered + answered
+        deadline = time.monotonic() + timeout
+        while self.answered < goal:
+            assert time.monotonic() < deadline, f"{self.answered} answered, {goal} awaited"
+            time.sleep(0.05)
+
+    def __enter__(self) -> Readers:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
