@@ -13,28 +13,69 @@ CPU-bound service).
   workers have finished their requests, ``commentsvc flush-shares`` moves the share clicks still
   buffered in Redis to the database, as gunicorn's ``worker_exit`` hook does.
 - A worker that dies is replaced (granian's default is not to).
+- granian stops altogether when a worker dies within 5.5 s of its previous respawn or of a
+  reload ("Worker crash loop detected"), where gunicorn's master would go on replacing it.
+  So this script supervises: it runs the granian server in a child process and starts it again
+  when it stops by itself, after 1 s, then 2, 4 … up to 30 s while it keeps stopping within a
+  minute of its start. SIGTERM or SIGINT stop it (passed on to the server, which finishes its
+  requests and flushes); SIGHUP is passed on (granian starts new workers one by one).
+
+``python granian_serve.py --once``: one granian server without the supervisor, for a process
+manager that restarts it itself.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
+from types import FrameType
+
+log = logging.getLogger("granian_serve")
+
+# Restart delays after the server stops by itself: the first, the doubling's ceiling, and how
+# long a server must have run for its stop to count as a new failure (back to the first delay).
+FIRST_DELAY = 1.0
+LONGEST_DELAY = 30.0
+STABLE_SECONDS = 60.0
 
 
-def main() -> int:
-    """Run the start-up step, then serve until SIGTERM/SIGINT (SIGHUP: new workers)."""
-    from granian.constants import Interfaces
-    from granian.server import Server
+def main(argv: list[str] | None = None) -> int:
+    """The start-up step, then granian, supervised unless ``--once``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--once", action="store_true", help="one server, not supervised")
+    # The supervisor's own child: the start-up step has run already, in the supervisor.
+    parser.add_argument("--skip-startup", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s", level=logging.INFO
+    )
 
     os.environ.setdefault(
         "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="commentsvc-metrics-")
     )
-    ready = subprocess.run([sys.executable, "-m", "commentsvc.startup"])
-    if ready.returncode:
-        return ready.returncode  # it has said why
+    if not args.skip_startup:
+        ready = subprocess.run([sys.executable, "-m", "commentsvc.startup"])
+        if ready.returncode:
+            return ready.returncode  # it has said why; a refused setting is not restarted
+    if args.once:
+        return serve()
+    return supervise([sys.executable, str(Path(__file__).resolve()), "--once", "--skip-startup"])
+
+
+def serve() -> int:
+    """One granian server until SIGTERM/SIGINT (SIGHUP: new workers) or a worker crash loop."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
     host, _, port = os.environ.get("COMMENTSVC_BIND", "0.0.0.0:8000").rpartition(":")
     server = Server(
         "wsgi:app",
@@ -47,8 +88,9 @@ def main() -> int:
         workers_kill_timeout=20,  # as gunicorn.conf.py's graceful_timeout
         log_access=False,  # the app logs one line per request itself
     )
+    # granian runs its shutdown hooks after a crash loop too: the clicks are flushed then.
     server.on_shutdown(flush_buffered_shares)
-    server.serve()
+    server.serve()  # sys.exit(1) after a crash loop
     return 0
 
 
@@ -58,6 +100,70 @@ def flush_buffered_shares() -> None:
         # The console script beside this Python (on PATH in the image, maybe not in a venv).
         command = str(Path(sys.executable).with_name("commentsvc"))
         subprocess.run([command, "flush-shares"], timeout=30)
+
+
+def next_delay(delay: float, ran_for: float) -> float:
+    """The wait before restarting a server that stopped by itself after ``ran_for`` seconds.
+
+    ``delay`` is the wait used last time (0 before any): it doubles, up to LONGEST_DELAY, while
+    the server keeps stopping within STABLE_SECONDS of its start; after a longer run the
+    server was working, and its stop starts again from FIRST_DELAY.
+    """
+    if not delay or ran_for >= STABLE_SECONDS:
+        return FIRST_DELAY
+    return min(delay * 2, LONGEST_DELAY)
+
+
+def supervise(command: list[str]) -> int:
+    """Run ``command`` (one granian server) again each time it stops by itself, with a backoff.
+
+    Returns once SIGTERM or SIGINT has stopped it (its exit status), or at once if the signal
+    comes while waiting to restart it (0).
+    """
+    stopping = threading.Event()
+    child: subprocess.Popen[bytes] | None = None
+
+    def pass_on(signum: int, frame: FrameType | None) -> None:
+        if signum != signal.SIGHUP:
+            stopping.set()
+        if child is not None and child.returncode is None:
+            # ProcessLookupError: it has just ended, and the loop below sees it.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, pass_on)
+
+    delay = 0.0
+    while not stopping.is_set():
+        started = time.monotonic()
+        child = subprocess.Popen(command)
+        if stopping.is_set():  # the signal came before there was a child to pass it to
+            os.kill(child.pid, signal.SIGTERM)
+        status = child.wait()
+        if stopping.is_set():
+            return status
+        ran_for = time.monotonic() - started
+        delay = next_delay(delay, ran_for)
+        log.error(
+            "granian stopped by itself (%s) after %.0f s (a worker crash loop, if its log "
+            "above says so); restarting it in %g s",
+            describe(status),
+            ran_for,
+            delay,
+        )
+        stopping.wait(delay)
+    return 0  # stopped while waiting to restart it
+
+
+def describe(status: int) -> str:
+    """A child's exit status in words: "exit status 1", "killed by SIGKILL"."""
+    if status >= 0:
+        return f"exit status {status}"
+    try:
+        return f"killed by {signal.Signals(-status).name}"
+    except ValueError:
+        return f"killed by signal {-status}"
 
 
 if __name__ == "__main__":
