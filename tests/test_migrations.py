@@ -12,6 +12,10 @@ from commentsvc.startup import prepare, upgrade_database
 
 
 def test_upgrade_on_an_empty_database_matches_the_models(empty_database, tmp_path) -> None:
+    # Every model: the import's is loaded by the importer alone (workers never need it), so
+    # run alone this test would otherwise find its table in the migrations only.
+    import commentsvc.transfer.models  # noqa: F401
+
     app = create_app({"SECRET_KEY": "x", "DATABASE_URL": empty_database})
     app.instance_path = str(tmp_path / "instance")
     (tmp_path / "instance").mkdir()
@@ -72,7 +76,8 @@ def test_migrated_database_raises_article_revisions_on_every_change(empty_databa
 
 
 def test_migrated_postgresql_notifies_listeners_of_changes(postgresql_url, tmp_path) -> None:
-    """Migration 0009's triggers name the changed article, or everything for the settings."""
+    """Migration 0009's triggers name the changed article, or everything for the settings
+    (and 0015's for the webhook endpoints)."""
     import psycopg
     from support.databases import fresh_postgresql_database
 
@@ -94,5 +99,10 @@ def test_migrated_postgresql_notifies_listeners_of_changes(postgresql_url, tmp_p
                     "VALUES ('k', 'https://a.example/', '', now(), 0)"
                 )
                 writer.execute("INSERT INTO site_settings (key, value) VALUES ('hold_links', '3')")
-            payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=2)]
-    assert payloads == ["a:k", "*"]
+                writer.execute(  # migration 0015: workers keep the active endpoints
+                    "INSERT INTO notify_webhook_endpoints (url, events, secret, active, "
+                    "created_at) VALUES ('https://hooks.example/', 'comment.created', 's', "
+                    "true, now())"
+                )
+            payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=3)]
+    assert payloads == ["a:k", "*", "*"]

@@ -67,6 +67,7 @@ UNKNOWN: Any = object()
 # A notification naming the article forgets every facet of it.
 ROW = "row"
 COUNTS = "counts"
+ENDPOINTS = "endpoints"  # the active webhook endpoints (commentsvc.notify.webhooks)
 
 # Listener connections inherited through a fork: kept, never closed (closing would say
 # goodbye on the parent's socket).

@@ -217,6 +217,23 @@ DROP_NOTIFY_TRIGGERS_V1 = {
 }
 
 
+# Every post asks which webhook endpoints are active; workers keep the answer until a change
+# of the table is notified (commentsvc.notify.webhooks). Migration 0015 creates it.
+ENDPOINTS_TABLE = "notify_webhook_endpoints"
+NOTIFY_TRIGGERS_V2 = {
+    "postgresql": [
+        f"CREATE OR REPLACE TRIGGER {ENDPOINTS_TABLE}_notify_everything AFTER INSERT OR UPDATE "
+        f"OR DELETE OR TRUNCATE ON {ENDPOINTS_TABLE} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION commentsvc_notify_everything()"
+    ]
+}
+DROP_NOTIFY_TRIGGERS_V2 = {
+    "postgresql": [
+        f"DROP TRIGGER IF EXISTS {ENDPOINTS_TABLE}_notify_everything ON {ENDPOINTS_TABLE}"
+    ]
+}
+
+
 def create_triggers(connection: Any) -> None:
     """Create the revision and notification triggers on ``connection``'s database
     (idempotent)."""
@@ -232,3 +249,6 @@ def _after_create(target: Any, connection: Any, **kw: Any) -> None:
     tables = set(target.tables)
     if {"articles", "site_settings", *WATCHED_TABLES} <= tables:
         create_triggers(connection)
+        if ENDPOINTS_TABLE in tables:
+            for statement in NOTIFY_TRIGGERS_V2.get(connection.dialect.name, []):
+                connection.exec_driver_sql(statement)

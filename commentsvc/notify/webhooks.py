@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from commentsvc.db.change_listener import ENDPOINTS, UNKNOWN, known_states
 from commentsvc.db.models import utcnow
 from commentsvc.db.statements import Statement
 from commentsvc.notify.models import WebhookEndpoint
@@ -65,8 +66,25 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 
 def active_endpoints(connection: Connection) -> list[Any]:
-    """(id, events) of every active endpoint: one statement."""
-    return _ACTIVE_ENDPOINTS.all(connection)
+    """(id, events) of every active endpoint: one statement, or none while this worker keeps
+    the answer (PostgreSQL with push invalidation: a change of the table is notified).
+
+    Every post asks, inside the transaction that holds its article's row until the commit;
+    the endpoints change when a moderator edits them.
+    """
+    known = known_states()
+    if known is None:
+        return _ACTIVE_ENDPOINTS.all(connection)
+    endpoints, ticket = known.lookup(_KEPT_AS, ENDPOINTS)
+    if endpoints is UNKNOWN:
+        endpoints = _ACTIVE_ENDPOINTS.all(connection)
+        known.remember(_KEPT_AS, endpoints, ticket, ENDPOINTS)
+    return endpoints  # type: ignore[no-any-return]
+
+
+# Kept among the articles' states under a facet of its own; a change notifies "everything"
+# (commentsvc.db.revisions.NOTIFY_TRIGGERS_V2), which forgets it.
+_KEPT_AS = "webhook endpoints"
 
 
 # Built once: every post asks it.
