@@ -34,12 +34,22 @@ def serialise_sender(connection: Connection, new: NewComment) -> None:
     Without it, two identical posts sent at once would both pass the duplicate and flood
     checks before either is stored. PostgreSQL: transaction-scoped advisory locks, email
     first, then network (always in that order, so two posts never wait on each other in a
-    circle). SQLite: take its single write lock now, before the checks read anything.
+    circle; the network's only while flood control applies). SQLite: take its single write
+    lock now, before the checks read anything.
     """
     if connection.dialect.name != "postgresql":
         _TAKE_SQLITE_WRITE_LOCK.write(connection)
         return
-    _TAKE_SENDER_LOCKS.all(connection, email=f"email:{new.email.lower()}", ip=f"ip:{new.ip}")
+    _TAKE_SENDER_LOCKS.all(connection, **_lock_keys(new))
+
+
+def _lock_keys(new: NewComment) -> dict[str, str]:
+    # The network's lock guards flood control by network alone: with it off (or no address
+    # known) posts from one address (a newsroom, a campus, a carrier's NAT) need not take
+    # turns, so the "ip" lock is the email's again (a lock a transaction holds twice).
+    email = f"email:{new.email.lower()}"
+    by_network = bool(current_app.config["FLOOD_SECONDS"] and new.ip)
+    return {"email": email, "ip": f"ip:{new.ip}" if by_network else email}
 
 
 def serialise_sender_reading(connection: Connection, new: NewComment, key: str) -> ArticleState:
@@ -51,9 +61,7 @@ def serialise_sender_reading(connection: Connection, new: NewComment, key: str) 
     created reads as absent (the caller reads it again then). Everything else of the row is
     either fixed (the id) or checked again after the locks (the closed flag, by the INSERT).
     """
-    return _LOCKS_AND_STATE.one(
-        connection, email=f"email:{new.email.lower()}", ip=f"ip:{new.ip}", key=key
-    )
+    return _LOCKS_AND_STATE.one(connection, **_lock_keys(new), key=key)
 
 
 # An UPDATE that matches nothing still opens SQLite's write transaction.
