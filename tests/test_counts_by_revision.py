@@ -12,6 +12,7 @@ from support.readers import Reader
 from test_counts_cache import (
     CHANGES,
     URLS,
+    FlushOnce,
     config,  # noqa: F401  (the tests named "buffered" use Redis)
     counts,
     seed,
@@ -112,20 +113,9 @@ def test_buffered_clicks_count_once_when_a_flush_commits_between_the_reads(
     share(app, URLS[0], reader="late")  # waits in Redis: in no kept count
     after_click = {**expected, URLS[0]: (expected[URLS[0]][0], expected[URLS[0]][1] + 1)}
 
-    flushed: list[int | None] = []
-
-    def flushing_after(read):
-        def run(*args, **kwargs):
-            result = read(*args, **kwargs)
-            if not flushed:  # after the call's first read, whichever it is
-                with other_host.app_context():
-                    flushed.append(share_flush.flush_shares(wait=5))
-            return result
-
-        return run
-
+    flush = FlushOnce(other_host)
     for name in ("pending_deltas", "kept_by_revision"):
-        monkeypatch.setattr(counts_module, name, flushing_after(getattr(counts_module, name)))
+        monkeypatch.setattr(counts_module, name, flush.after(getattr(counts_module, name)))
     assert counts(client) == after_click
-    assert flushed == [1]
+    assert flush.flushed == [1]
     assert counts(client) == after_click

@@ -220,23 +220,31 @@ def test_buffered_clicks_count_once_when_a_flush_commits_between_the_reads(
     assert kept(app, lambda: counts(client)) == expected
     share(app, URLS[0], reader="late")  # waits in Redis: in no kept count
     after_click = {**expected, URLS[0]: (expected[URLS[0]][0], expected[URLS[0]][1] + 1)}
-    flushed: list[int | None] = []
+    flush = FlushOnce(other_host)
+    monkeypatch.setattr(counts_module, "pending_deltas", flush.after(buffer.pending_deltas))
+    monkeypatch.setattr(listening, "lookup_many", flush.after(listening.lookup_many))
+    assert counts(client) == after_click
+    assert flush.flushed == [1]
+    assert counts(client) == after_click
 
-    def flushing_after(read: Any) -> Any:
+
+class FlushOnce:
+    """Reads wrapped so that ``host`` flushes every buffered click, committed, right after
+    the first of them returns (a flush landing between a count call's reads)."""
+
+    def __init__(self, host: Flask) -> None:
+        self.host = host
+        self.flushed: list[int | None] = []
+
+    def after(self, read: Any) -> Any:
         def run(*args: Any, **kwargs: Any) -> Any:
             result = read(*args, **kwargs)
-            if not flushed:  # after the call's first read, whichever it is
-                with other_host.app_context():
-                    flushed.append(share_flush.flush_shares(wait=5))
+            if not self.flushed:  # after the call's first read, whichever it is
+                with self.host.app_context():
+                    self.flushed.append(share_flush.flush_shares(wait=5))
             return result
 
         return run
-
-    monkeypatch.setattr(counts_module, "pending_deltas", flushing_after(buffer.pending_deltas))
-    monkeypatch.setattr(listening, "lookup_many", flushing_after(listening.lookup_many))
-    assert counts(client) == after_click
-    assert flushed == [1]
-    assert counts(client) == after_click
 
 
 class CountingCalls:

@@ -16,7 +16,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -128,17 +131,36 @@ def wait_until_answering(server: Running) -> None:
     time.sleep(4)
 
 
-def test_clicks_buffered_when_granian_stops_are_flushed_and_a_dead_worker_is_replaced() -> None:
-    pg = require_postgresql()
-    redis_url = require_redis()
-    prefix = unique_redis_prefix()
-    port = free_port()
-    with fresh_postgresql_database(pg) as database_url:
-        env = environment(database_url, redis_url, prefix, port)
-        clicks = 20
+@dataclass
+class Launch:
+    """granian_serve.py's settings on a fresh PostgreSQL database and Redis prefix of its own."""
+
+    database_url: str
+    redis_url: str
+    prefix: str
+    port: int
+
+    def running(self) -> Any:
+        """The launcher started (and stopped when the block ends, as ``running`` does)."""
+        env = environment(self.database_url, self.redis_url, self.prefix, self.port)
         # granian's launcher waits up to its 20 s kill timeout for a worker still booting.
         launcher = [sys.executable, str(ROOT / "granian_serve.py")]
-        with running(launcher, env, port, stop_seconds=40) as server:
+        return running(launcher, env, self.port, stop_seconds=40)
+
+
+@contextlib.contextmanager
+def launch() -> Iterator[Launch]:
+    """A ``Launch`` whose database lives as long as the block."""
+    pg, redis_url = require_postgresql(), require_redis()
+    with fresh_postgresql_database(pg) as database_url:
+        yield Launch(database_url, redis_url, unique_redis_prefix(), free_port())
+
+
+def test_clicks_buffered_when_granian_stops_are_flushed_and_a_dead_worker_is_replaced() -> None:
+    with launch() as launched:
+        database_url, redis_url, prefix = launched.database_url, launched.redis_url, launched.prefix
+        clicks = 20
+        with launched.running() as server:
             workers = workers_of(server)
             assert len(workers) == 2
             os.kill(workers[0], signal.SIGKILL)
@@ -193,14 +215,9 @@ def wait_for_line(server: Running, text: str, count: int) -> None:
 
 
 def test_after_a_worker_crash_loop_the_supervisor_flushes_and_starts_granian_again() -> None:
-    pg = require_postgresql()
-    redis_url = require_redis()
-    prefix = unique_redis_prefix()
-    port = free_port()
-    with fresh_postgresql_database(pg) as database_url:
-        env = environment(database_url, redis_url, prefix, port)
-        launcher = [sys.executable, str(ROOT / "granian_serve.py")]
-        with running(launcher, env, port, stop_seconds=40) as server:
+    with launch() as launched:
+        database_url, redis_url, prefix = launched.database_url, launched.redis_url, launched.prefix
+        with launched.running() as server:
             wait_until_answering(server)
             click(server.base, 10)
             assert buffered(redis_url, prefix) > 0
