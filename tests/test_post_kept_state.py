@@ -349,3 +349,36 @@ def test_a_copy_that_waited_for_the_senders_turn_sees_the_article_the_first_crea
     assert answers["first"].status_code == 201, answers["first"].get_json()
     assert answers["second"].status_code == 409, answers["second"].get_json()
     assert stored(app) == ["Same words"]
+
+
+@pytest.mark.settings(DB_LOCK_TIMEOUT_MS=30_000)
+def test_a_close_committed_while_the_post_waits_for_the_row_refuses_it(
+    app, client, reader, listening
+) -> None:
+    """The post's statement took its snapshot (comments open), then waited for the article's
+    row, which a moderator held and closed: the row as locked, not the snapshot, decides."""
+    assert reader.post_json(comment="The first").status_code == 201
+    form_token = token(client)
+    url = app.config["SQLALCHEMY_DATABASE_URI"].replace("+psycopg", "")
+    answers: list[Any] = []
+    with psycopg.connect(url) as moderator:
+        moderator.execute("SELECT 1 FROM articles WHERE key = %s FOR UPDATE", [KEY])
+        posting_thread = threading.Thread(
+            target=lambda: answers.append(
+                reader.post_json(comment="Too late", name="Bo", token=form_token)
+            )
+        )
+        posting_thread.start()
+        with psycopg.connect(url, autocommit=True) as watcher:
+            deadline = time.monotonic() + 30
+            while not watcher.execute(
+                "SELECT 1 FROM pg_locks WHERE locktype IN ('transactionid', 'tuple') "
+                "AND NOT granted"
+            ).fetchone():
+                assert time.monotonic() < deadline, "the post never waited for the row"
+                time.sleep(0.01)
+        moderator.execute("UPDATE articles SET comments_closed = true WHERE key = %s", [KEY])
+        moderator.commit()
+    posting_thread.join(30)
+    assert answers[0].status_code == 403, answers[0].get_json()
+    assert stored(app) == ["The first"]

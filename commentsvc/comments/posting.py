@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, literal_column, select, update
+from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection
 
 from commentsvc.articles.keys import ArticleRef
@@ -304,13 +304,18 @@ def _insert_and_count() -> Any:
         update(_ARTICLES)
         .where(_ARTICLES.c.id == bindparam("counted_article", type_=_ARTICLES.c.id.type))
         .values(approved_count=_ARTICLES.c.approved_count + literal_column("1"))
-        .returning(_ARTICLES.c.approved_count)
+        .returning(_ARTICLES.c.approved_count, _ARTICLES.c.comments_closed)
         .cte("counted")
     )
     count = select(counted.c.approved_count).scalar_subquery().label("approved_count")
-    # The article's closed flag as the statement's snapshot has it (after the sender's lock):
-    # a moderator's closing that this worker has not yet been told of still refuses the post.
-    return select(inserted.c.id, count, _ARTICLES.c.comments_closed.label("closed")).select_from(
+    # The article's closed flag: a counted post's UPDATE returns the row as it is once locked
+    # (a moderator's closing committed while the post waited for the row included); a held
+    # post's comes from the statement's snapshot (after the sender's lock). Either way a
+    # closing this worker has not yet been told of still refuses the post.
+    closed = func.coalesce(
+        select(counted.c.comments_closed).scalar_subquery(), _ARTICLES.c.comments_closed
+    ).label("closed")
+    return select(inserted.c.id, count, closed).select_from(
         inserted.join(_ARTICLES, _ARTICLES.c.id == inserted.c.article_id)
     )
 
