@@ -53,6 +53,10 @@ def test_a_query_seen_again_is_parsed_once_and_read_as_werkzeug_reads_it(app: Fl
     assert first["w"] == "é"
     with pytest.raises(TypeError):
         first["url"] = "changed"  # shared between requests, so immutable
+    for values in first.listvalues():
+        values.append("changed")  # a copy: the next request's values stay as sent
+    assert again.getlist("article") == ["x", "y"]
+    assert list(first.listvalues()) == [list(v) for _, v in first.lists()]
 
 
 def test_a_long_query_is_parsed_and_not_kept(app: Flask) -> None:

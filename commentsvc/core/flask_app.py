@@ -21,6 +21,11 @@ class QueryValues(ImmutableMultiDict):
             return default
         return super().get(key, default, type)
 
+    def listvalues(self) -> Any:
+        # Copies, as ``lists`` gives: Werkzeug's own hands out its inner lists, and a query's
+        # values are shared by every request with the same query string.
+        return (list(values) for values in dict.values(self))
+
 
 # Query strings parsed recently, and the longest one kept (a count API call for 20 articles
 # is about 400 bytes): a few hundred entries of at most this size, about a megabyte at worst.
