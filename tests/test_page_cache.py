@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from support.statements import sent_sql
 
-from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, PageCache, page_bytes
+from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, PageCache, PageKey, page_bytes
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Status
@@ -163,6 +163,56 @@ def test_the_cache_keeps_to_its_bound_and_drops_the_least_recently_used() -> Non
     assert cache.get("c") is None and cache.get("b") is not None
     cache.put("huge", CachedPage.of("x" * cache.max_bytes, etag="x"))
     assert cache.get("huge") is None and len(cache) == 2
+
+
+def test_a_newer_rendering_replaces_the_older_one_of_the_same_place_at_once() -> None:
+    pages = {n: CachedPage.of(f"<p>revision {n}</p>", etag=str(n)) for n in range(1, 5)}
+    cache = PageCache(max_bytes=100 * page_bytes(pages[1]))  # room to keep every one
+    here, there = ("/embed?article=a", "en"), ("/embed?article=b", "en")
+    cache.put(PageKey(there, (1,)), pages[1])
+    cache.put(PageKey(here, (1,)), pages[1])
+    for n in (2, 3, 4):
+        cache.put(PageKey(here, (n,)), pages[n])
+        assert cache.get(PageKey(here, (n - 1,))) is None  # dropped, not left to age out
+        assert cache.get(PageKey(here, (n,))) is pages[n]
+        assert len(cache) == 2
+    assert cache.get(PageKey(there, (1,))) is pages[1]  # another place keeps its page
+    # The same page in another language (or the JSON page) is another place.
+    cache.put(PageKey(("/embed?article=a", "de"), (4,)), pages[4])
+    assert cache.get(PageKey(here, (4,))) is pages[4] and len(cache) == 3
+
+
+def test_replaced_pages_give_their_memory_back_to_the_bound() -> None:
+    pages = {n: CachedPage.of(f"<p>revision {n:03d}</p>", etag=str(n)) for n in range(60)}
+    cache = PageCache(max_bytes=2 * page_bytes(pages[0]) + 10)
+    for n in range(50):
+        cache.put(PageKey(("a",), (n,)), pages[n])
+    cache.put(PageKey(("b",), (0,)), pages[0])
+    # Two pages fit: fifty replaced renderings must not count, or "a" would be pushed out.
+    assert cache.get(PageKey(("a",), (49,))) is pages[49]
+    assert cache.get(PageKey(("b",), (0,))) is pages[0]
+    # Places whose pages the bound pushed out are forgotten too, not kept for ever.
+    for n in range(50):
+        cache.put(PageKey((f"place {n}",), (0,)), pages[n])
+    assert len(cache) == 2 and len(cache._keys_by_place) == 2
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_a_new_revision_of_a_page_replaces_the_stored_one_and_is_served_from_the_cache(
+    app, client, reader
+) -> None:
+    cache = app.extensions["commentsvc.comments.page_cache"]
+    for n in range(3):
+        assert reader.post(A, comment=f"comment number {n}").status_code == 303
+        shown = [page(client), comments_json(client).get_data(as_text=True)]
+        assert all(f"comment number {n}" in text for text in shown)
+        # One widget page and one JSON page: each older revision's rendering has gone.
+        assert len(cache) == 2
+    again = []
+    statements = statements_for(app, lambda: again.append(page(client)))
+    assert len(statements) == 1, statements  # the stored rendering, not a new one
+    assert all(f"comment number {n}" in again[0] for n in range(3))
+    assert TOKEN.sub("", again[0]) == TOKEN.sub("", shown[0])
 
 
 def test_the_bound_counts_memory_not_characters() -> None:

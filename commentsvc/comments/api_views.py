@@ -66,7 +66,7 @@ def list_comments() -> Response:
     ref = requested_article()
     if request.args.get("mine"):
         return _comments_response(_comments_json(ref), None)
-    key = ("api", *page_key(ref))
+    key = page_key(ref, "api")
     cache = page_cache()
 
     def make() -> CachedPage:

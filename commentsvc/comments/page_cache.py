@@ -9,6 +9,12 @@ PostgreSQL this worker's copy while the database's notifications say nothing cha
 ``commentsvc.db.change_listener``), so a change made by any worker, host, the admin or the CLI
 shows on the next view; only the rendering and the comment queries are saved. The form token changes every second, so pages are stored with
 a placeholder that each response fills in.
+
+A key is a place (the path and query, the language, widget or JSON) and a version (what the
+page shows, from the state above). A page stored for a place replaces the rendering of the
+place's older version: under a posting load every new revision would otherwise leave the
+previous rendering, tens of kB that no request can ask for again, in the worker until the
+bound pushed it out (docs/decisions/0006-page-cache-per-worker-checked-by-revision.md).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, current_app, request
 
@@ -53,6 +59,18 @@ class CachedPage:
         return token.encode().join(self.parts)
 
 
+class PageKey(NamedTuple):
+    """Which page (``place``) rendered from what (``version``)."""
+
+    place: tuple[Any, ...]
+    version: tuple[Any, ...]
+
+
+def place_of(key: Any) -> Any:
+    """The place a stored page is a version of (None for a key that is not a PageKey)."""
+    return key.place if isinstance(key, PageKey) else None
+
+
 class _Flight:
     """One thread's rendering of a page, which other threads wanting it wait for."""
 
@@ -66,7 +84,7 @@ class PageCache(BoundedLRU[Any, CachedPage]):
     one thread renders a missing page for all that want it."""
 
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(max_bytes, lambda key, page: page_bytes(page))
+        super().__init__(max_bytes, lambda key, page: page_bytes(page), place_of)
         # Pages being rendered, by key: one thread renders each (get_or_make).
         self._rendering: dict[Any, _Flight] = {}
 
@@ -126,18 +144,18 @@ def init_app(app: Flask) -> None:
         )
 
 
-def page_key(ref: ArticleRef) -> tuple[Any, ...]:
+def page_key(ref: ArticleRef, *place: Any) -> PageKey:
     """Everything the public page for ``ref`` is rendered from, current (one statement at
     most: none on PostgreSQL while its notifications say nothing changed).
 
-    The article's revision stands for its comments and share counts (database triggers raise
-    it on every change); the rest of the page comes from the request, the settings, the
-    configuration and the release.
+    The page's place is the request's path and query plus ``place`` (what else tells its
+    pages apart: the language, widget or JSON). The article's revision stands for its
+    comments and share counts (database triggers raise it on every change); the rest of the
+    version comes from the settings, the configuration and the release.
     """
     config = current_app.config
     state = known_article_state(ref.key)
-    return (
-        request.full_path,
+    version = (
         tuple(state) if state is not None else None,
         comments_closed(state),
         current_settings(),
@@ -152,3 +170,4 @@ def page_key(ref: ArticleRef) -> tuple[Any, ...]:
         tuple(config["ALLOWED_ORIGINS"]),
         config["GRAVATAR"],
     )
+    return PageKey((request.full_path, *place), version)

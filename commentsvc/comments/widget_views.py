@@ -79,7 +79,7 @@ def embed() -> Any:
 def public_widget(ref: ArticleRef) -> Response:
     """The page every reader of ``ref`` sees, from this worker's cache while it is current."""
     # The language may come from Accept-Language, which the path does not show.
-    key = (*page_key(ref), i18n.current_language())
+    key = page_key(ref, i18n.current_language())
     cache = page_cache()
 
     def make() -> CachedPage:
