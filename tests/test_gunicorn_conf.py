@@ -1,0 +1,87 @@
+"""gunicorn.conf.py's post_fork: a worker's threads share two malloc arenas, on any C library.
+
+Each thread of a worker (the request threads, the change listener, the share flusher) got a
+glibc malloc arena of its own, up to 8 per core, and every arena kept the memory its threads
+had freed (bench/worker_memory.py: about 2 MiB per worker under load).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+import runpy
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from support.servers import ROOT
+
+THREADS = 6
+
+# A worker after gunicorn forked it: post_fork (or not), then threads that allocate and stay
+# alive together; glibc's malloc_stats() then prints one "Arena N:" block per arena in use.
+WORKER = f"""
+import ctypes, runpy, sys, threading
+conf = runpy.run_path("gunicorn.conf.py")
+if sys.argv[1] == "post_fork":
+    conf["post_fork"](None, None)
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+ready, done = threading.Barrier({THREADS} + 1), threading.Event()
+
+def work():
+    block = libc.malloc(64 * 1024)  # below the mmap threshold: taken from the thread's arena
+    ready.wait()
+    done.wait()
+
+threads = [threading.Thread(target=work) for _ in range({THREADS})]
+for thread in threads:
+    thread.start()
+ready.wait()
+libc.malloc_stats()
+done.set()
+"""
+
+
+def arenas_in_use(hook: str, tmp_path: Any) -> int:
+    env = {"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", WORKER, hook],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return sum(line.startswith("Arena ") for line in run.stderr.splitlines())
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's")
+def test_a_workers_threads_share_at_most_two_malloc_arenas(tmp_path) -> None:
+    # Without the hook each thread takes an arena of its own (glibc allows 8 per core).
+    assert arenas_in_use("none", tmp_path) > 2
+    assert arenas_in_use("post_fork", tmp_path) <= 2
+
+
+class _LibcWithoutMallopt:
+    """A C library (musl, say) where the lookup of mallopt fails."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+
+def _no_c_library(name: Any) -> Any:
+    raise OSError("no C library to load")
+
+
+@pytest.mark.parametrize("cdll", [lambda name: _LibcWithoutMallopt(), _no_c_library])
+def test_post_fork_leaves_the_worker_running_where_mallopt_is_missing(
+    monkeypatch, tmp_path, cdll
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    assert conf["limit_malloc_arenas"](2) is False
+    conf["post_fork"](None, None)  # the worker goes on to serve: no exception escapes
