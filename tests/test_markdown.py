@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from commentsvc.comments import posting
 from commentsvc.comments.markdown import ALLOWED_TAGS, render_markdown
 from commentsvc.core.extensions import db
 
@@ -85,6 +89,40 @@ def test_rendered_once_when_posted_and_shown(reader, client, comments) -> None:
     api = client.get("/api/v1/comments", query_string=A).get_json()
     assert api["comments"][0]["body_html"] == stored["body_html"]
     assert api["comments"][0]["body"] == "**Both** sides https://x.example/p"
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_a_post_renders_its_markdown_before_its_write_transaction(
+    reader, client, monkeypatch
+) -> None:
+    """A post renders outside the transaction that holds the sender's lock (on SQLite the
+    write lock), so no other writer waits for the rendering, nor for the Markdown stack a
+    worker imports on its first post (a PostgreSQL writer waiting past lock_timeout was a
+    503)."""
+    inside: list[bool] = []
+    rendered_inside: list[bool] = []
+    real_transaction, real_render = posting.write_transaction, posting.render_markdown
+
+    @contextmanager
+    def watched_transaction(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with real_transaction(*args, **kwargs) as connection:
+            inside.append(True)
+            try:
+                yield connection
+            finally:
+                inside.pop()
+
+    def watched_render(text: str) -> str:
+        rendered_inside.append(bool(inside))
+        return real_render(text)
+
+    monkeypatch.setattr(posting, "write_transaction", watched_transaction)
+    monkeypatch.setattr(posting, "render_markdown", watched_render)
+    assert reader.post(A, comment="**Rendered** first").status_code == 303
+    assert rendered_inside == [False]
+    assert "<strong>Rendered</strong> first" in client.get("/embed", query_string=A).get_data(
+        as_text=True
+    )
 
 
 @pytest.mark.settings(MODERATION="none")

@@ -191,6 +191,7 @@ def edit_comment(comment_id: int, name: str, website: str, body: str, moderator:
 
 def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
     """Publish a reply from the site at once, approving a held comment it answers first."""
+    body_html = render_markdown(body)  # before the approval below writes (and holds locks)
     parent = db.session.get(Comment, comment_id)
     if parent is None:
         raise ModerationError("That comment no longer exists.")
@@ -212,7 +213,7 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
         email="",
         website="",
         body=body,
-        body_html=render_markdown(body),
+        body_html=body_html,
         status=Status.APPROVED.value,
         from_site=True,
     )

@@ -189,6 +189,10 @@ _INSERT_COMMENT = Statement(
 
 
 def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
+    # Rendered once here, not on every view (issue 17), and before the transaction: no post
+    # holds the sender's lock (on SQLite, the write lock) while it renders, nor while the
+    # first post of a worker imports the Markdown stack (commentsvc.comments.markdown).
+    body_html = render_markdown(new.body)
     # Core on a connection of its own: the ORM session's bookkeeping cost as much as the
     # statements of the busiest write. Committed when the block ends; any refusal rolls back.
     with write_transaction() as connection:
@@ -212,8 +216,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
             "website": new.website,
             "body": new.body,
             "body_hash": hash_body(new.body),
-            # Rendered once here, not on every view (issue 17).
-            "body_html": render_markdown(new.body),
+            "body_html": body_html,
             "status": initial_status(new, connection, known).value,
             "created_at": utcnow(),
             "ip": new.ip,
