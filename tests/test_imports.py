@@ -26,6 +26,30 @@ print(" ".join(sorted(sys.modules)), "babel-data:" + ",".join(sorted(babel.local
 """
 
 
+# Another worker posts a comment; a worker that has only served readers then shows it.
+WRITE = """
+from wsgi import app
+
+client = app.test_client()
+page = "url=https://news.example/a&article=a&title=A"
+token = client.get("/api/v1/form-token?" + page).get_json()["token"]
+assert client.post("/api/v1/comments", json={
+    "url": "https://news.example/a", "article": "a", "comment": "Written by another worker",
+    "name": "Ann", "email": "ann@example.com", "token": token}).status_code == 201
+"""
+READ = """
+import sys
+from wsgi import app
+
+client = app.test_client()
+page = "url=https://news.example/a&article=a&title=A"
+assert "Written by another worker" in client.get("/embed?" + page).get_data(as_text=True)
+for path in ("/api/v1/comments?article=a", "/api/v1/counts?article=a", "/embed.js"):
+    assert client.get(path).status_code == 200, path
+print(" ".join(sorted(sys.modules)))
+"""
+
+
 def _sqlite_env(tmp_path) -> dict[str, str]:
     env = {
         **os.environ,
@@ -83,6 +107,25 @@ def test_a_worker_loads_no_importer_mail_sender_or_feed_writer(tmp_path) -> None
         "babel.messages",  # comments/i18n.py: when a translated catalogue is compiled
     }
     assert sorted(unused & modules) == []  # names what was loaded
+
+
+def test_a_worker_serving_only_readers_loads_no_markdown_or_email_validation(tmp_path) -> None:
+    """Markdown (markdown-it-py, nh3) and email-validator are used when a comment is written;
+    a worker that has only shown pages (with a comment on them) and counts never loads them
+    (issue 18: worker memory). Re-adding one of those imports at the top of a module fails
+    here."""
+    env = _sqlite_env(tmp_path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-m", "commentsvc.startup"], env=env, cwd=root, check=True)
+    subprocess.run([sys.executable, "-c", WRITE], env=env, cwd=root, check=True)
+    read = subprocess.run(
+        [sys.executable, "-c", READ], env=env, cwd=root, capture_output=True, text=True
+    )
+    assert read.returncode == 0, read.stderr[-2000:]
+    modules = set(read.stdout.split())
+    assert "commentsvc.comments.widget_views" in modules  # it did serve
+    writers_only = {"markdown_it", "linkify_it", "nh3", "email_validator"}
+    assert sorted(writers_only & modules) == []  # names what was loaded
 
 
 def test_a_postgresql_and_redis_worker_loads_no_migration_or_sqlite_code(

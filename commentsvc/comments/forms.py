@@ -6,7 +6,6 @@ import functools
 import re
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
@@ -94,6 +93,9 @@ def email_address(form: FlaskForm, field: Field) -> None:
     Lower-case whole (email-validator lower-cases only the domain): the flood, duplicate and
     "first-time" checks compare addresses, and Ann@X and ann@x are one commenter's.
     """
+    # Imported by the first post, not by every worker at start: reading pages never needs it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(
             field.data,

@@ -9,9 +9,10 @@ http, https and mailto links survive (no ``javascript:``, no ``data:``).
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-import nh3
-from markdown_it import MarkdownIt
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 # What readers can use, said once for the hint under the textarea.
 # The hint under the textarea; templates/_form.html carries it for translation.
@@ -27,6 +28,10 @@ LINK_REL = "nofollow ugc noopener"
 
 @cache
 def _parser() -> MarkdownIt:
+    # markdown-it-py and nh3 are imported when a comment is first written, not when a worker
+    # starts: reading pages never needs them (worker memory, bench/RESULTS.md).
+    from markdown_it import MarkdownIt
+
     parser = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True})
     parser.enable("linkify")
     # Headings, rules and images are not part of a comment's vocabulary: their syntax stays text.
@@ -36,6 +41,8 @@ def _parser() -> MarkdownIt:
 
 def render_markdown(text: str) -> str:
     """The comment body as sanitised HTML (the stored ``body_html``)."""
+    import nh3  # loaded with the parser: see _parser
+
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     html = _parser().render(text)
     cleaned = nh3.clean(
