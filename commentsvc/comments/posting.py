@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from commentsvc.articles.keys import ArticleRef
@@ -234,15 +234,14 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
         if connection.dialect.name == "postgresql":
             # One round trip for the comment and its article's count (the count as the update
             # left it: other senders may have posted since the state was read).
-            counted = values["article_id"] if delta else None
             given = {f"new_{name}": value for name, value in values.items()}
-            row = _INSERT_AND_COUNT.one(connection, **given, counted_article=counted)
-            if row.closed:
+            row = _INSERT_AND_COUNT.one(
+                connection, **given, article=values["article_id"], delta=delta
+            )
+            if row.comments_closed:
                 # Closed after this worker's kept row was read: rolled back, nothing stored.
                 raise CommentsClosed(_("Comments are closed."))
-            comment_id = row.id
-            if row.approved_count is not None:
-                count = row.approved_count
+            comment_id, count = row.id, row.approved_count
         else:
             # SQLite: the write lock was taken first, so the state read holds the count.
             comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
@@ -268,8 +267,8 @@ def _serialised_article_state(
     notification takes, so what must not lag is checked again in the transaction: an
     article kept as absent is read (another host may have just created it with this very
     comment, a double submit the duplicate check must see), and on PostgreSQL the insert
-    reads the closed flag itself. A counted post's heading there takes the count its own
-    UPDATE left; a held one's, the kept count (as the page would show it).
+    reads the closed flag itself, from the article's row as its UPDATE locked it; the post's
+    heading there takes the count that UPDATE left.
 
     On PostgreSQL a row that must be read rides in the locks' round trip; it is read again
     after them only when it reads as absent (a round trip fewer for the hot article, whose
@@ -297,30 +296,22 @@ _ARTICLES = Article.__table__
 
 
 def _insert_and_count() -> Any:
-    # PostgreSQL: the INSERT and the count's UPDATE as data-modifying CTEs of one statement
-    # (the count only when ``counted_article`` is given: ``id = NULL`` matches no row). The
-    # comments' AFTER triggers, which raise the article's revision, run after the
-    # statement's own changes, so both updates land. No anonymous literal: the path through
-    # Connection.execute (HOT_SQL=execute) asks for a value for it.
+    # PostgreSQL: the INSERT and the article's UPDATE as data-modifying CTEs of one statement.
+    # The UPDATE runs for every post (``delta`` 0 for a held one): it waits for the article's
+    # row and returns it as it is once locked, so its count and closed flag include what a
+    # moderator committed while the post waited (the statement's snapshot, taken before that
+    # wait, would not); the comments' revision trigger locks that row in this statement
+    # anyway. The comments' AFTER triggers run after the statement's own changes, so both
+    # updates land.
     inserted = _INSERT_COMMENT_RETURNING.cte("inserted")
-    counted = (
+    updated = (
         update(_ARTICLES)
-        .where(_ARTICLES.c.id == bindparam("counted_article", type_=_ARTICLES.c.id.type))
-        .values(approved_count=_ARTICLES.c.approved_count + literal_column("1"))
+        .where(_ARTICLES.c.id == bindparam("article", type_=_ARTICLES.c.id.type))
+        .values(approved_count=_ARTICLES.c.approved_count + bindparam("delta", type_=Integer))
         .returning(_ARTICLES.c.approved_count, _ARTICLES.c.comments_closed)
-        .cte("counted")
+        .cte("updated")
     )
-    count = select(counted.c.approved_count).scalar_subquery().label("approved_count")
-    # The article's closed flag: a counted post's UPDATE returns the row as it is once locked
-    # (a moderator's closing committed while the post waited for the row included); a held
-    # post's comes from the statement's snapshot (after the sender's lock). Either way a
-    # closing this worker has not yet been told of still refuses the post.
-    closed = func.coalesce(
-        select(counted.c.comments_closed).scalar_subquery(), _ARTICLES.c.comments_closed
-    ).label("closed")
-    return select(inserted.c.id, count, closed).select_from(
-        inserted.join(_ARTICLES, _ARTICLES.c.id == inserted.c.article_id)
-    )
+    return select(inserted.c.id, updated.c.approved_count, updated.c.comments_closed)
 
 
 # Parameters named new_<column>: through Connection.execute a parameter named as a column
