@@ -147,6 +147,10 @@ class KnownStates:
                     del self._known[next(iter(self._known))]
                 facets = self._known[key] = {}
             facets[facet] = state
+            if ticket != self._generation:
+                # A forget ran on this very thread meanwhile (the garbage collector returning
+                # a connection, through the reentrant lock): not kept after all.
+                facets.pop(facet, None)
 
     def clicks_waiting(self) -> tuple[bool, int | None]:
         """(whether share clicks may wait in Redis, a ticket for ``note_no_clicks_waiting``).
