@@ -30,11 +30,11 @@ import argparse
 import contextlib
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -114,13 +114,36 @@ def next_delay(delay: float, ran_for: float) -> float:
     return min(delay * 2, LONGEST_DELAY)
 
 
+class Stopping:
+    """Whether a stop was asked, set from a signal handler; ``wait`` returns early once set."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+
+    def set(self) -> None:
+        self._set = True
+        with contextlib.suppress(BlockingIOError):  # a wake-up is already waiting
+            os.write(self._write, b"x")
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, seconds: float) -> None:
+        if not self._set:
+            select.select([self._read], [], [], seconds)
+
+
 def supervise(command: list[str]) -> int:
     """Run ``command`` (one granian server) again each time it stops by itself, with a backoff.
 
     Returns once SIGTERM or SIGINT has stopped it (its exit status), or at once if the signal
     comes while waiting to restart it (0).
     """
-    stopping = threading.Event()
+    # A flag and a pipe, not a threading.Event: the handler runs on the main thread between
+    # two of its steps, maybe inside Event.wait holding the Event's lock, which set() takes.
+    stopping = Stopping()
     child: subprocess.Popen[bytes] | None = None
 
     def pass_on(signum: int, frame: FrameType | None) -> None:
