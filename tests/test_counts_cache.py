@@ -218,7 +218,11 @@ def test_buffered_clicks_count_once_when_a_flush_commits_between_the_reads(
     with other_host.app_context():
         share_flush.flush_shares(wait=5)  # the seed's clicks: kept counts then ask of none
     assert kept(app, lambda: counts(client)) == expected
+    notified = listening.notifications
     share(app, URLS[0], reader="late")  # waits in Redis: in no kept count
+    # Its "clicks" notice: until it arrives this worker still believes none waits (the
+    # latency the design accepts), and the flush below would be a race with it.
+    until_notified(listening, notified)
     after_click = {**expected, URLS[0]: (expected[URLS[0]][0], expected[URLS[0]][1] + 1)}
     flush = FlushOnce(other_host)
     monkeypatch.setattr(counts_module, "pending_deltas", flush.after(buffer.pending_deltas))

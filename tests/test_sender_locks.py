@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from support.readers import Reader
@@ -49,12 +50,26 @@ def post_while_another_is_inside(app: Flask, monkeypatch: pytest.MonkeyPatch) ->
     assert ann_inside.wait(30)
     bo = threading.Thread(target=post, args=("bo",), name="bo")
     bo.start()
-    bo.join(3)  # long enough for a post that waits for nothing
+    # Ann commits only when told: Bo either finishes meanwhile or waits for her lock.
+    while bo.is_alive() and not waiting_for_a_lock(app):
+        bo.join(0.01)
     seen["bo_before_ann"] = not bo.is_alive()
     ann_may_commit.set()
     ann.join(30)
     bo.join(30)
     return seen
+
+
+def waiting_for_a_lock(app: Flask) -> bool:
+    """Whether a session of ``app``'s database waits for an advisory lock."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"].replace("+psycopg", "")
+    with psycopg.connect(url, autocommit=True) as connection:
+        return bool(
+            connection.execute(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
+                "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ).fetchone()
+        )
 
 
 @pytest.mark.settings(FLOOD_SECONDS=0)

@@ -99,13 +99,23 @@ def test_gunicorn_reloads_under_load_without_failing_a_request(tmp_path: Path) -
     assert readers.failures == []
 
 
+class LostRequests(Exception):
+    """Requests a reload lost, each closed or reset without an answer (granian's known loss)."""
+
+
 @pytest.mark.xfail(
     reason="granian 2.8.9: a worker stopping for a reload closes the connections it has "
     "accepted whose request has not arrived yet (decision 0020); when this passes, granian "
     "has fixed it: update the decision and drop this mark",
+    raises=LostRequests,
     strict=True,
 )
 def test_granian_reloads_under_load_without_failing_a_request(tmp_path: Path) -> None:
     readers = granian_reloads(tmp_path)
+    # Anything but the known loss fails for real: no reload, too few answers, another error.
     assert readers.answered > 200 * (RELOADS + 1)
-    assert readers.failures == []
+    if readers.failures:
+        closed = ("RemoteDisconnected", "ConnectionResetError")  # closed or reset, unanswered
+        other = [f for f in readers.failures if not f.startswith(closed)]
+        assert other == [], other
+        raise LostRequests(f"{len(readers.failures)} requests closed without an answer")

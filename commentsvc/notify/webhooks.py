@@ -75,16 +75,16 @@ def active_endpoints(connection: Connection) -> list[Any]:
     known = known_states()
     if known is None:
         return _ACTIVE_ENDPOINTS.all(connection)
-    endpoints, ticket = known.lookup(_KEPT_AS, ENDPOINTS)
+    endpoints, ticket = known.lookup(KEPT_AS, ENDPOINTS)
     if endpoints is UNKNOWN:
         endpoints = _ACTIVE_ENDPOINTS.all(connection)
-        known.remember(_KEPT_AS, endpoints, ticket, ENDPOINTS)
+        known.remember(KEPT_AS, endpoints, ticket, ENDPOINTS)
     return endpoints  # type: ignore[no-any-return]
 
 
 # Kept among the articles' states under a facet of its own; a change notifies "everything"
 # (commentsvc.db.revisions.NOTIFY_TRIGGERS_V2), which forgets it.
-_KEPT_AS = "webhook endpoints"
+KEPT_AS = "webhook endpoints"
 
 
 # Built once: every post asks it.

@@ -85,7 +85,10 @@ class KnownCounts(NamedTuple):
         have been flushed into it: counted twice), and every batch the snapshot left to Redis
         must still be there (one flushed and gone since is in neither: lost). A flush changes
         the article's row too, so its notification forgets these counts in the end; this
-        covers the moment before it arrives.
+        covers the moment before it arrives for the batches the snapshot was asked about. A
+        batch begun and flushed entirely between two notices of this worker is the
+        notification's latency: missing from an answer until the notice arrives, never
+        counted twice.
         """
         return self.checked.issuperset(pending) and (self.checked - self.applied).issubset(pending)
 
