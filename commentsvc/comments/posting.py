@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Integer, bindparam, insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, true, update
 from sqlalchemy.engine import Connection
 
 from commentsvc.articles.keys import ArticleRef
@@ -311,7 +311,11 @@ def _insert_and_count() -> Any:
         .returning(_ARTICLES.c.approved_count, _ARTICLES.c.comments_closed)
         .cte("updated")
     )
-    return select(inserted.c.id, updated.c.approved_count, updated.c.comments_closed)
+    # One row each: joined on nothing (SQLAlchemy's linter takes a bare "FROM a, b" for a
+    # forgotten join condition).
+    return select(inserted.c.id, updated.c.approved_count, updated.c.comments_closed).select_from(
+        inserted.join(updated, true())
+    )
 
 
 # Parameters named new_<column>: through Connection.execute a parameter named as a column
