@@ -25,6 +25,7 @@ from support.readers import Reader
 from commentsvc import create_app
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
+from commentsvc.db.change_listener import EXTENSION, KnownStates, wait_until_subscribed
 from commentsvc.db.models import Comment, Status
 
 DATABASES = ["sqlite", "postgresql"]
@@ -131,6 +132,13 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def listening(app: Flask) -> KnownStates:
+    """``app``'s known states (push invalidation on, PostgreSQL), its listener subscribed."""
+    assert wait_until_subscribed(app), "the listener did not subscribe"
+    return app.extensions[EXTENSION]
 
 
 @pytest.fixture

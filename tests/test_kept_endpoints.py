@@ -16,10 +16,8 @@ from support.readers import Reader
 from commentsvc.core.extensions import db
 from commentsvc.db.change_listener import (
     ENDPOINTS,
-    EXTENSION,
     UNKNOWN,
     KnownStates,
-    wait_until_subscribed,
 )
 from commentsvc.notify.models import OutboxMessage, WebhookEndpoint
 from commentsvc.notify.webhooks import KEPT_AS, new_secret
@@ -30,12 +28,6 @@ pytestmark = [
 ]
 
 ENDPOINTS_READ = "notify_webhook_endpoints"
-
-
-@pytest.fixture
-def listening(app: Flask) -> KnownStates:
-    assert wait_until_subscribed(app), "the listener did not subscribe"
-    return app.extensions[EXTENSION]
 
 
 def until_forgotten(listening: KnownStates) -> None:

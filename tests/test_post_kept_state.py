@@ -26,11 +26,9 @@ from commentsvc.core.extensions import db
 from commentsvc.db import change_listener
 from commentsvc.db.change_listener import (
     _CHANGED_ONLY,
-    EXTENSION,
     UNKNOWN,
     KnownStates,
     changing_only,
-    wait_until_subscribed,
 )
 from commentsvc.db.models import Comment
 
@@ -43,12 +41,6 @@ URL = "https://news.example/a"
 KEY = normalise_url(URL)
 # Only the article state's statement gathers the saved settings into one JSON object.
 STATE_READ = "json_object_agg"
-
-
-@pytest.fixture
-def listening(app: Flask) -> KnownStates:
-    assert wait_until_subscribed(app), "the listener did not subscribe"
-    return app.extensions[EXTENSION]
 
 
 def token(client: Any) -> str:

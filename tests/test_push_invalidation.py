@@ -26,7 +26,7 @@ from support.readers import Reader
 from commentsvc import create_app
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
-from commentsvc.db.change_listener import EXTENSION, UNKNOWN, KnownStates, wait_until_subscribed
+from commentsvc.db.change_listener import EXTENSION, UNKNOWN, KnownStates
 from commentsvc.db.models import Status
 from commentsvc.db.revisions import CHANNEL
 from commentsvc.db.site_settings import save_settings
@@ -43,13 +43,6 @@ TOKEN = re.compile(r'name="token" value="[^"]+"')
 
 def states_of(app: Flask) -> KnownStates:
     return app.extensions[EXTENSION]
-
-
-@pytest.fixture
-def listening(app: Flask) -> KnownStates:
-    """``app``'s known states, its listener subscribed."""
-    assert wait_until_subscribed(app), "the listener did not subscribe"
-    return states_of(app)
 
 
 def widget(client: Any) -> str:
