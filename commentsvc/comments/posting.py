@@ -228,9 +228,8 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
             "featured_at": None,
         }
         delta = 1 if values["status"] == Status.APPROVED else 0
-        # The article's count once this comment is in: the answer's heading shows it, so the
-        # article need not be read again after the commit.
-        count = (existing.approved_count if existing is not None else 0) + delta
+        # ``count``: the article's count once this comment is in. The answer's heading shows
+        # it, so the article need not be read again after the commit.
         if connection.dialect.name == "postgresql":
             # One round trip for the comment and its article's count (the count as the update
             # left it: other senders may have posted since the state was read).
@@ -244,6 +243,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
             comment_id, count = row.id, row.approved_count
         else:
             # SQLite: the write lock was taken first, so the state read holds the count.
+            count = (existing.approved_count if existing is not None else 0) + delta
             comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
             if delta:
                 adjust_approved_count(values["article_id"], delta, connection)
@@ -277,10 +277,11 @@ def _serialised_article_state(
     if connection.dialect.name != "postgresql":
         serialise_sender(connection, new)
         return known_article_state(ref.key, connection, trust_absence=False)
-    locked: list[bool] = []
+    locked = False
 
     def lock_and_read(on: Connection) -> ArticleState:
-        locked.append(True)
+        nonlocal locked
+        locked = True
         return serialise_sender_reading(on, new, ref.key)
 
     existing = known_article_state(ref.key, connection, trust_absence=False, read=lock_and_read)

@@ -66,10 +66,6 @@ def serialise_sender_reading(connection: Connection, new: NewComment, key: str) 
 
 # An UPDATE that matches nothing still opens SQLite's write transaction.
 _TAKE_SQLITE_WRITE_LOCK = Statement(text("UPDATE comments SET id = id WHERE id = -1"))
-# One round trip; PostgreSQL evaluates the select list left to right.
-_TAKE_SENDER_LOCKS = Statement(
-    text("SELECT pg_advisory_xact_lock(hashtext(:email)), pg_advisory_xact_lock(hashtext(:ip))")
-)
 
 
 def _lock(name: str) -> ColumnElement[Any]:
@@ -77,8 +73,11 @@ def _lock(name: str) -> ColumnElement[Any]:
     return func.pg_advisory_xact_lock(hashed).label(f"{name}_lock")
 
 
+# One round trip; PostgreSQL evaluates the select list left to right (email, then network).
+_SENDER_LOCKS = (_lock("email"), _lock("ip"))
+_TAKE_SENDER_LOCKS = Statement(select(*_SENDER_LOCKS))
 # The same locks, in the same order, before the article's row.
-_LOCKS_AND_STATE = Statement(partial(state_statement, first=(_lock("email"), _lock("ip"))))
+_LOCKS_AND_STATE = Statement(partial(state_statement, first=_SENDER_LOCKS))
 
 
 def check_sender(
