@@ -25,6 +25,7 @@ from commentsvc.core.extensions import csrf, db
 from commentsvc.core.flask_app import CommentsApp
 from commentsvc.db import change_listener, connections
 from commentsvc.db.statements import PATH_OPTION
+from commentsvc.shares import count_answers
 from commentsvc.shares import views as share_views
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -65,6 +66,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     static_files.init_app(app)
     page_cache.init_app(app)
     comment_cache.init_app(app)
+    count_answers.init_app(app)
     widget_views.init_app(app)
     api_views.init_app(app)
     own_views.init_app(app)

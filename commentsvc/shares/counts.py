@@ -94,15 +94,27 @@ class KnownCounts(NamedTuple):
 
 
 def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Comments and shares for each article key (zeros for articles never seen).
+    """Comments and shares for each article key (zeros for articles never seen)."""
+    states, pending_of = current_states(keys)
+    return shown_counts(keys, states, pending_of)
+
+
+Pending = Mapping[str, Mapping[str, Mapping[str, int]]]
+
+
+def current_states(keys: list[str]) -> tuple[dict[str, KnownCounts], Pending]:
+    """The counts of each article key as kept or read now, and the clicks still in Redis by
+    article (``{key: {batch id: {network: n}}}``) that ``shown_counts`` adds to them.
 
     With push invalidation (PostgreSQL, ``commentsvc.db.change_listener``) an article's counts
     are kept per worker until a notification names it, so counts nothing has changed cost no
     database round trip. Without it (SQLite) they are kept too, and used while the articles'
     revisions (one small statement) say nothing has changed. The rest are one SQL statement
-    (plain tuples) on a connection of its own. With Redis, one script call adds the clicks not flushed yet; the statement also says
-    which of those clicks' batches are already in the database (both from one snapshot, so a
-    flush committing meanwhile is counted once) and the minimum share count displayed.
+    (plain tuples) on a connection of its own. With Redis, one script call adds the clicks not
+    flushed yet; the statement also says which of those clicks' batches are already in the
+    database (both from one snapshot, so a flush committing meanwhile is counted once) and the
+    minimum share count displayed. A state returned is the very object kept while nothing has
+    changed (``commentsvc.shares.count_answers`` relies on that).
     """
     known = known_states()
     # Redis is asked unless it said no click waits and no click has been announced since.
@@ -130,9 +142,18 @@ def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
         else:
             keep_by_revision(read)
         found.update(read)
+    return found, pending_of
+
+
+def shown_counts(
+    keys: list[str], states: Mapping[str, KnownCounts], pending_of: Pending
+) -> dict[str, dict[str, Any]]:
+    """Each key's entry in the count API's answer: its state's counts plus the clicks still in
+    Redis that the state does not hold. An entry with none to add is the state's own ``shown``
+    (the same object)."""
     result = {}
     for key in keys:
-        state = found[key]
+        state = states[key]
         adding = [
             deltas
             for batch_id, deltas in pending_of.get(key, {}).items()

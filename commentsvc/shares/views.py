@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -17,7 +15,8 @@ from commentsvc.core.extensions import csrf
 from commentsvc.core.limits import TOO_MANY, Limit
 from commentsvc.shares.buffer import SHARE_LIMIT_SCOPE, SHARE_LIMIT_SETTING, buffering
 from commentsvc.shares.clicks import Click, UnknownNetwork, enabled_network, record_click
-from commentsvc.shares.counts import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS, counts_for
+from commentsvc.shares.count_answers import count_answer
+from commentsvc.shares.counts import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS
 from commentsvc.shares.networks import NETWORKS, share_url
 
 bp = Blueprint("shares", __name__)
@@ -161,6 +160,21 @@ def counts() -> Response:
     """
     if request.method == "OPTIONS":
         return _counts_preflight()
+    if request.method == "POST":
+        # Its JSON body, and whether it is sent as JSON at all (else 400).
+        asked_as: tuple[Any, ...] = ("POST", request.mimetype, request.get_data(cache=True))
+    else:
+        asked_as = ("GET", request.query_string)
+    answer = count_answer(asked_as, _asked_keys)
+    response = Response(answer.body, mimetype="application/json")
+    response.set_etag(answer.etag)
+    response.headers["Cache-Control"] = COUNTS_CACHE_CONTROL
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response.make_conditional(request)
+
+
+def _asked_keys() -> dict[str, str]:
+    """{address or key as asked: its article key} for the articles named by the request."""
     asked = _asked_in_body() if request.method == "POST" else _asked_in_query()
     if not asked:
         abort(400, "Name the articles: url=…&url=… or article=…&article=… (up to 100).")
@@ -181,13 +195,7 @@ def counts() -> Response:
         except ArticleError as error:
             abort(400, f"{kind}={value[:100]!r}: {error}")
         keys[value] = ref.key
-    found = counts_for(sorted(set(keys.values())))
-    body = json.dumps({"articles": {v: found[k] for v, k in keys.items()}}, sort_keys=True)
-    response = Response(body, mimetype="application/json")
-    response.set_etag(hashlib.sha256(body.encode()).hexdigest())
-    response.headers["Cache-Control"] = COUNTS_CACHE_CONTROL
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+    return keys
 
 
 def _asked_in_query() -> list[tuple[str, str]]:
