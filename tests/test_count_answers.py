@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from support.push import kept, statements_of, until_notified
 from support.readers import Reader
 from test_counts_cache import (
     ASKED,
@@ -46,7 +47,9 @@ def kept_answers(app: Any) -> int:
     return len(app.extensions[count_answers._EXTENSION])
 
 
-def test_the_same_question_is_answered_again_without_reading_it_again(app, client, reads) -> None:
+def test_the_same_question_is_answered_again_without_reading_it_again(
+    app, client, reads, builds
+) -> None:
     expected = seed(app)
     first = client.get("/api/v1/counts", query_string=ASKED)
     assert reads == [1] and first.status_code == 200
@@ -55,7 +58,7 @@ def test_the_same_question_is_answered_again_without_reading_it_again(app, clien
         assert (
             again.get_data() == first.get_data() and again.headers["ETag"] == first.headers["ETag"]
         )
-    assert reads == [1]
+    assert reads == [1] and len(builds) == 1  # sent again as kept, not built anew
     assert counts(client) == expected
     # Asked in other words (another order), it is another question, read once too.
     client.get("/api/v1/counts", query_string=list(reversed(ASKED)))
@@ -96,7 +99,7 @@ def test_a_refused_question_is_refused_every_time(app, client, reads) -> None:
     assert reads == [1, 1] and kept_answers(app) == 0
 
 
-def test_buffered_clicks_show_in_every_answer_until_flushed(app, client, reads) -> None:
+def test_buffered_clicks_show_in_every_answer_until_flushed(app, client) -> None:
     """Clicks still in Redis change no kept state (the database has not seen them): the
     answer adds them, and is built again while any waits for the articles asked about."""
     from commentsvc.shares import flush as share_flush
@@ -109,8 +112,56 @@ def test_buffered_clicks_show_in_every_answer_until_flushed(app, client, reads) 
     for n in (1, 2):
         share(app, url, reader=f"buffered-{n}")  # one batch in Redis, growing
         assert counts(client)[url] == (0, n)
+        # Built with a click from Redis: not kept, and the answer kept before is dropped.
+        assert kept_answers(app) == 0
     with app.app_context():
         share_flush.flush_shares(wait=5)
     assert counts(client)[url] == (0, 2)
+    assert kept_answers(app) == 1  # nothing waits any more: kept again
     assert counts(client)[url] == (0, 2)
-    assert reads == [1]
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per answer the count API built (rather than sent again as kept)."""
+    seen: list[int] = []
+    build = count_answers.shown_counts
+
+    def counting(*args: Any) -> Any:
+        seen.append(1)
+        return build(*args)
+
+    monkeypatch.setattr(count_answers, "shown_counts", counting)
+    return seen
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.settings(PUSH_INVALIDATION=True)
+def test_with_push_invalidation_a_kept_answer_costs_no_statement_until_a_change_is_notified(
+    app, client, listening, other_host, builds
+) -> None:
+    expected = seed(app)
+    first = kept(app, lambda: client.get("/api/v1/counts", query_string=ASKED))
+    built = len(builds)
+    for _ in range(3):
+        statements, again = statements_of(
+            app, lambda: client.get("/api/v1/counts", query_string=ASKED)
+        )
+        assert statements == [] and again.get_data() == first.get_data()
+    assert len(builds) == built  # sent again as kept, not built anew
+    notified = listening.notifications
+    assert (
+        Reader(other_host.test_client()).post({"url": URLS[0]}, comment="Elsewhere").status_code
+        == 303
+    )
+    until_notified(listening, notified)
+    comments, shares = expected[URLS[0]]
+    assert counts(client)[URLS[0]] == (comments + 1, shares)
+    assert len(builds) == built + 1
+
+
+def test_a_question_not_sent_as_json_is_refused_before_its_body_is_kept(app, client) -> None:
+    large = "url=" + "x" * 100_000  # over MAX_REQUEST_BYTES, and not JSON
+    response = client.post("/api/v1/counts", data=large, content_type="text/plain")
+    assert response.status_code == 400 and "JSON" in response.get_json()["message"]
+    assert kept_answers(app) == 0

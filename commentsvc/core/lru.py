@@ -68,6 +68,11 @@ class BoundedLRU(Generic[K, V]):
                     if oldest_place is not None and self._keys_by_place.get(oldest_place) == oldest:
                         del self._keys_by_place[oldest_place]
 
+    def discard(self, key: K) -> None:
+        """Remove ``key``'s entry, if any."""
+        with self._lock:
+            self._drop(key)
+
     def _drop(self, key: K) -> None:
         """Remove ``key``'s entry, if any (the lock held)."""
         value = self._entries.pop(key, None)

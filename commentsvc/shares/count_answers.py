@@ -14,15 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Hashable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from flask import current_app
+from flask import Flask, current_app
 
 from commentsvc.core.lru import BoundedLRU
 from commentsvc.shares.counts import KnownCounts, current_states, shown_counts
 
-# Per worker. An answer about 20 articles takes about 3 KB with its bookkeeping; the states it
-# refers to are mostly the ones kept anyway.
+# Per worker: about a hundred answers about 20 articles each (about 8 KB each by ``_size``).
 MAX_BYTES = 1024 * 1024
 _EXTENSION = "commentsvc.count_answers"
 
@@ -39,12 +38,13 @@ class CountAnswer(NamedTuple):
     states: tuple[KnownCounts, ...]
 
 
-def count_answer(asked_as: Hashable, asked: Callable[[], dict[str, str]]) -> CountAnswer:
+def count_answer(asked_as: Hashable | None, asked: Callable[[], dict[str, str]]) -> CountAnswer:
     """The answer to the request identified by ``asked_as``; ``asked()`` reads that request
     into {address or key as asked: article key} (and refuses a bad one), called only when no
-    answer to the same request is kept."""
+    answer to the same request is kept. ``asked_as`` None: a request not to keep an answer to.
+    """
     store: BoundedLRU[Hashable, CountAnswer] = current_app.extensions[_EXTENSION]
-    kept = store.get(asked_as)
+    kept = store.get(asked_as) if asked_as is not None else None
     if kept is not None:
         states, pending_of = current_states(kept.keys)
         # A kept answer added no click from Redis: every batch its states were read with was
@@ -66,20 +66,27 @@ def count_answer(asked_as: Hashable, asked: Callable[[], dict[str, str]]) -> Cou
         keys,
         tuple(states[key] for key in keys),
     )
+    if asked_as is None:
+        return answer
     # Clicks still in Redis added: the answer changes when they are flushed, which replaces no
-    # state (the states already knew those batches). Not kept.
+    # state (the states already knew those batches). Not kept, and an older answer to the same
+    # request is dropped rather than left holding states nobody keeps any more.
     if all(shown[key] is states[key].shown for key in keys):
         store.put(asked_as, answer)
+    elif kept is not None:
+        store.discard(asked_as)
     return answer
 
 
-def _size(asked_as: Any, answer: CountAnswer) -> int:
-    # The body, the request that asked (a query string or a JSON body) and about 150 bytes
-    # of bookkeeping per key.
-    return 2 * len(answer.body) + len(repr(asked_as)) + 150 * len(answer.asked)
+def _size(asked_as: Hashable, answer: CountAnswer) -> int:
+    # The body (a str, and its bytes once sent), the request that asked (a query string or a
+    # JSON body) and about 300 bytes of bookkeeping per key. The states are the ones kept for
+    # the articles while they are current, so not counted: one forgotten since stays until
+    # this answer is asked again (and replaced) or pushed out.
+    return 2 * len(answer.body) + len(repr(asked_as)) + 300 * len(answer.asked)
 
 
-def init_app(app: Any) -> None:
+def init_app(app: Flask) -> None:
     """Give the app its store of answers (one per worker process: forked workers fill their own
     copy, which starts empty since no request is served before the fork)."""
     app.extensions[_EXTENSION] = BoundedLRU(MAX_BYTES, _size)

@@ -93,12 +93,6 @@ class KnownCounts(NamedTuple):
         return self.checked.issuperset(pending) and (self.checked - self.applied).issubset(pending)
 
 
-def counts_for(keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Comments and shares for each article key (zeros for articles never seen)."""
-    states, pending_of = current_states(keys)
-    return shown_counts(keys, states, pending_of)
-
-
 Pending = Mapping[str, Mapping[str, Mapping[str, int]]]
 
 

@@ -160,11 +160,10 @@ def counts() -> Response:
     """
     if request.method == "OPTIONS":
         return _counts_preflight()
+    asked_as: tuple[Any, ...] | None = ("GET", request.query_string)
     if request.method == "POST":
-        # Its JSON body, and whether it is sent as JSON at all (else 400).
-        asked_as: tuple[Any, ...] = ("POST", request.mimetype, request.get_data(cache=True))
-    else:
-        asked_as = ("GET", request.query_string)
+        # A body not sent as JSON is refused (400) unread; a JSON body is the question.
+        asked_as = ("POST", request.get_data(cache=True)) if request.is_json else None
     answer = count_answer(asked_as, _asked_keys)
     response = Response(answer.body, mimetype="application/json")
     response.set_etag(answer.etag)
