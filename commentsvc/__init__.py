@@ -23,7 +23,7 @@ from commentsvc.core import errors, health, limits, observability, security, sta
 from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
 from commentsvc.core.extensions import csrf, db
 from commentsvc.core.flask_app import CommentsApp
-from commentsvc.db import change_listener, connections
+from commentsvc.db import change_listener, connections, sqlite_versions
 from commentsvc.db.statements import PATH_OPTION
 from commentsvc.shares import count_answers
 from commentsvc.shares import views as share_views
@@ -57,6 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Foundations. Limits before CSRF, so a flood of forged sign-ins is still counted.
     db.init_app(app)
     change_listener.init_app(app)
+    sqlite_versions.init_app(app)
     connections.init_app(app)
     limits.init_app(app)
     csrf.init_app(app)

@@ -23,7 +23,6 @@ from support.databases import terminate_backend
 from support.push import kept, statements_of, until_notified
 from support.readers import Reader
 
-from commentsvc import create_app
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
 from commentsvc.db.change_listener import EXTENSION, UNKNOWN, KnownStates
@@ -288,15 +287,3 @@ def test_the_triggers_name_the_article_or_everything(app) -> None:
     # The post (its article created, then its revision and count raised: one notice), 150
     # articles at once, a long key (still under 8,000 bytes), the settings twice, the delete.
     assert payloads == [f"a:{KEY}", "*", f"a:{long_key}", "*", "*", f"a:{long_key}"], payloads
-
-
-def test_sqlite_keeps_the_per_view_check(database_url, tmp_path) -> None:
-    """One host, nobody to notify: SQLite reads the row on every view, push setting or not."""
-    one_host = create_app(
-        {
-            "SECRET_KEY": "test-secret",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/one-host.sqlite3",
-            "PUSH_INVALIDATION": True,
-        }
-    )
-    assert EXTENSION not in one_host.extensions

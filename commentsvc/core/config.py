@@ -390,9 +390,9 @@ SETTINGS: tuple[Setting, ...] = (
         "PUSH_INVALIDATION",
         True,
         BOOLEAN,
-        "On PostgreSQL, each worker keeps the article states it has read and learns of changes "
-        "by LISTEN/NOTIFY, so a view of an unchanged article costs no database round trip; "
-        "off: every view reads the article's row.",
+        "Each worker keeps the article states it has read: on PostgreSQL it learns of changes "
+        "by LISTEN/NOTIFY, on a SQLite file from the file's data version, so a view of an "
+        "unchanged article reads no row; off: every view reads the article's row.",
     ),
     # --- Staying up when a dependency hangs (issue 13: bounded waiting) ---
     Setting(

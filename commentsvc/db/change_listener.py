@@ -26,7 +26,8 @@ A row read while a notification arrived is not kept (a generation number tells),
 commit made by this process forgets every state at once (as it starts, and again once the
 COMMIT has returned: a row another thread read in between is stale), so a worker reads its
 own writes without waiting for their notification. Other hosts see a change once its notification has
-arrived: within milliseconds. SQLite has nobody to notify: it keeps the per-view check.
+arrived: within milliseconds. SQLite has nobody to notify, but its file tells of any commit:
+``commentsvc.db.sqlite_versions`` keeps states the same way, checked by that.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import event, text
@@ -123,12 +124,7 @@ class KnownStates:
             self._forked()
         with self._lock:
             if self._trusted():
-                found = {}
-                for key in keys:
-                    facets = self._known.get(key)
-                    if facets is not None and facet in facets:
-                        found[key] = facets[facet]
-                return found, self._generation
+                return found_in(self._known, keys, facet), self._generation
             running = self._thread is not None and self._thread.is_alive()
         if not running:
             self._start_listener()
@@ -141,12 +137,7 @@ class KnownStates:
         with self._lock:
             if ticket != self._generation or self._poller is None:
                 return  # a notification (or a reconnection) came while it was read
-            facets = self._known.get(key)
-            if facets is None:
-                if len(self._known) >= MAX_KNOWN:
-                    del self._known[next(iter(self._known))]
-                facets = self._known[key] = {}
-            facets[facet] = state
+            facets = keep_in(self._known, key, facet, state)
             if ticket != self._generation:
                 # A forget ran on this very thread meanwhile (the garbage collector returning
                 # a connection, through the reentrant lock): not kept after all.
@@ -409,6 +400,28 @@ class KnownStates:
         self._start_afresh()
 
 
+def found_in(known: dict[str, dict[str, Any]], keys: Sequence[str], facet: str) -> dict[str, Any]:
+    """The ``facet`` of each of ``keys`` that ``known`` (key -> facet -> state) holds."""
+    found = {}
+    for key in keys:
+        facets = known.get(key)
+        if facets is not None and facet in facets:
+            found[key] = facets[facet]
+    return found
+
+
+def keep_in(known: dict[str, dict[str, Any]], key: str, facet: str, state: Any) -> dict[str, Any]:
+    """Keep ``state`` as ``key``'s ``facet`` in ``known`` (the first kept go first past
+    MAX_KNOWN); the key's facets."""
+    facets = known.get(key)
+    if facets is None:
+        if len(known) >= MAX_KNOWN:
+            del known[next(iter(known))]
+        facets = known[key] = {}
+    facets[facet] = state
+    return facets
+
+
 def _after_fork_in_child() -> None:
     for states in list(_ALL):
         if states._pid != os.getpid():
@@ -418,19 +431,34 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def known_states() -> KnownStates | None:
-    """This app's known states, or None when views check the database every time."""
+class KeptStates(Protocol):
+    """What views ask of a worker's kept states: ``KnownStates`` (PostgreSQL) or
+    ``commentsvc.db.sqlite_versions.FileVersionStates`` (SQLite)."""
+
+    def lookup(self, key: str, facet: str = ROW) -> tuple[Any, int | None]: ...
+
+    def lookup_many(self, keys: Sequence[str], facet: str) -> tuple[dict[str, Any], int | None]: ...
+
+    def remember(self, key: str, state: Any, ticket: int | None, facet: str = ROW) -> None: ...
+
+    def clicks_waiting(self) -> tuple[bool, int | None]: ...
+
+    def note_no_clicks_waiting(self, ticket: int | None) -> None: ...
+
+
+def known_states() -> KeptStates | None:
+    """This app's kept states, or None when views check the database every time."""
     return current_app.extensions.get(EXTENSION)
 
 
 def init_app(app: Flask) -> None:
     """On PostgreSQL with ``PUSH_INVALIDATION`` on, give the app its known states (nothing is
-    connected or started until the first view)."""
+    connected or started until the first view). SQLite's: ``commentsvc.db.sqlite_versions``."""
     if not app.config["PUSH_INVALIDATION"]:
         return
     with app.app_context():
         engine = db.engine
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql":  # SQLite: commentsvc.db.sqlite_versions
         return
     url = engine.url.set(drivername="postgresql")
     states = KnownStates(url.render_as_string(hide_password=False))
@@ -440,8 +468,7 @@ def init_app(app: Flask) -> None:
     event.listen(engine, "commit", states.forget_committed)
     event.listen(engine, "begin", lambda connection: states.forget_again(connection.info))
     event.listen(engine, "checkin", lambda _dbapi, record: states.forget_again(record.info))
-    event.listen(engine, "rollback", _drop_declaration)
-    event.listen(engine, "checkin", _drop_declared_on_checkin)
+    end_declarations_with_transactions(engine)
     event.listen(engine, "engine_disposed", states.stop)
 
 
@@ -467,6 +494,12 @@ def changing_only(connection: Any, *keys: str) -> None:
     if connection.in_nested_transaction():
         connection.info[_UNNARROWED] = True
     connection.info.setdefault(_CHANGED_ONLY, set()).update(keys)
+
+
+def end_declarations_with_transactions(engine: Any) -> None:
+    """Make every ``changing_only`` declaration on ``engine`` end with its transaction."""
+    event.listen(engine, "rollback", _drop_declaration)
+    event.listen(engine, "checkin", _drop_declared_on_checkin)
 
 
 def _drop_declaration(connection: Any) -> None:
