@@ -188,3 +188,29 @@ def test_only_a_database_file_keeps_states(database_url, tmp_path) -> None:
     assert extension(f"sqlite:///{tmp_path}/off.sqlite3", push=False) is None
     # In memory, each connection has a database of its own: nothing to ask about.
     assert extension("sqlite://") is None
+
+
+def test_a_database_file_replaced_or_deleted_is_never_taken_for_the_old_one(
+    app, client, tmp_path
+) -> None:
+    """A backup restored with mv (or a file deleted) is another database: what was kept of
+    the old file is forgotten, and its connection is not asked again."""
+    first_comment(app)
+    widget(client)
+    states = states_of(app)
+    assert states.lookup(KEY)[0] is not UNKNOWN
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    copy = tmp_path / "restored.sqlite3"
+    with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    source.close()
+    target.close()
+    os.replace(copy, path)
+    assert states.lookup(KEY)[0] is UNKNOWN
+    widget(client)
+    assert states.lookup(KEY)[0] is not UNKNOWN  # kept again, from the new file
+    os.rename(path, tmp_path / "aside.sqlite3")
+    try:
+        assert states.lookup(KEY) == (UNKNOWN, None)
+    finally:
+        os.rename(tmp_path / "aside.sqlite3", path)

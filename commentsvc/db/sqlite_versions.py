@@ -12,8 +12,9 @@ kept state; that costs the next view of each article what every view cost before
 A state read after a lookup is kept only if no lookup has seen the version change since
 (the generation tells); one kept from a read that a commit overtook is forgotten by the next
 lookup, which sees that commit's version before anything is served. The connection is this
-process's own: a forked worker opens its own on its first lookup and never closes its
-parent's (SQLite forbids using a connection across a fork).
+process's own: a forked worker drops its parent's states at the fork and opens its own
+connection on its first lookup, never using or closing its parent's (SQLite forbids using a
+connection across a fork).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,10 +40,13 @@ from commentsvc.db.change_listener import (
     keep_in,
 )
 
-# Connections inherited through a fork: kept referenced, never closed (see above).
+# Connections inherited through a fork: kept referenced while the child runs, never closed
+# by it (see above).
 _INHERITED: list[sqlite3.Connection] = []
-# As the engine's own connections wait for a writer (commentsvc.db.connections).
-BUSY_TIMEOUT_SECONDS = 30.0
+# How long the PRAGMA may wait for a lock (a checkpoint truncating the write-ahead log): when
+# it cannot answer, the view reads the row, which waits as long as its own statement may.
+BUSY_TIMEOUT_SECONDS = 0.5
+_ALL: weakref.WeakSet[FileVersionStates] = weakref.WeakSet()
 
 
 def database_file(url: URL) -> str | None:
@@ -59,11 +64,15 @@ class FileVersionStates:
     def __init__(self, path: str) -> None:
         self._path = path
         self._start_afresh()
+        _ALL.add(self)
 
     def _start_afresh(self) -> None:
+        # Also in a forked child, before it has any other thread (os.register_at_fork below):
+        # a lock another thread held at the fork would never be freed.
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._connection: sqlite3.Connection | None = None
+        self._file: tuple[int, int] | None = None  # (device, inode) the connection opened
         self._version: int | None = None
         self._known: dict[str, dict[str, Any]] = {}  # article key -> facet -> state
         self._generation = 0
@@ -76,17 +85,13 @@ class FileVersionStates:
 
     def lookup_many(self, keys: Sequence[str], facet: str) -> tuple[dict[str, Any], int | None]:
         """``lookup`` for several keys at once: ({key: kept state}, ticket)."""
-        if self._pid != os.getpid():
-            if self._connection is not None:
-                _INHERITED.append(self._connection)
-            self._start_afresh()
         with self._lock:
             try:
                 version = self._data_version()
-            except sqlite3.Error:
+            except (OSError, sqlite3.Error):
                 # Unknown: read every row, and ask on a new connection next time.
                 self._forget_all_locked()
-                self._connection = None
+                self._close_locked()
                 return {}, None
             if version != self._version:
                 self._forget_all_locked()
@@ -99,7 +104,7 @@ class FileVersionStates:
         if ticket is None:
             return
         with self._lock:
-            if ticket == self._generation and self._pid == os.getpid():
+            if ticket == self._generation:
                 keep_in(self._known, key, facet, state)
 
     def clicks_waiting(self) -> tuple[bool, int | None]:
@@ -122,21 +127,23 @@ class FileVersionStates:
 
     def stop(self, *_: Any) -> None:
         """Close this process's connection (the next lookup opens another)."""
-        with self._lock:
-            connection, self._connection = self._connection, None
-            self._forget_all_locked()
-        if connection is None:
+        if self._pid != os.getpid():
+            # A forked child disposing of its engine (commentsvc.db.connections does at the
+            # fork, before this module's own fork handler runs): the lock may be held by a
+            # thread of the parent, and the connection is the parent's.
+            self._forked()
             return
-        if self._pid == os.getpid():
-            connection.close()
-        else:
-            _INHERITED.append(connection)  # a parent's (a forked child disposing its engine)
+        with self._lock:
+            self._forget_all_locked()
+            self._close_locked()
 
     def _data_version(self) -> int:
+        # The file itself, each time (a microsecond): one deleted or replaced (a backup
+        # restored with mv) is a new database, which the old connection would never see.
+        found = os.stat(self._path)
+        if (found.st_dev, found.st_ino) != self._file:
+            self._close_locked()
         if self._connection is None:
-            # A connection's versions are its own: the first answer of a new one is compared
-            # with nothing (everything kept is forgotten).
-            self._version = None
             # Autocommit: each PRAGMA reads the file's current version, and no read
             # transaction is left open to hold back the write-ahead log's checkpoints.
             self._connection = sqlite3.connect(
@@ -145,12 +152,35 @@ class FileVersionStates:
                 isolation_level=None,
                 check_same_thread=False,
             )
+            self._file = (found.st_dev, found.st_ino)
         row = self._connection.execute("PRAGMA data_version").fetchone()
         return int(row[0])
+
+    def _close_locked(self) -> None:
+        connection, self._connection, self._file = self._connection, None, None
+        # A connection's versions are its own: the first answer of the next one is compared
+        # with nothing (everything kept is forgotten).
+        self._version = None
+        if connection is not None:
+            connection.close()
 
     def _forget_all_locked(self) -> None:
         self._known.clear()
         self._generation += 1
+
+    def _forked(self) -> None:
+        # In the child, alone: the parent's connection is not ours to use or close.
+        if self._connection is not None:
+            _INHERITED.append(self._connection)
+        self._start_afresh()
+
+
+def _after_fork_in_child() -> None:
+    for states in list(_ALL):
+        states._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def init_app(app: Flask) -> None:
