@@ -13,18 +13,8 @@ import pytest
 from flask import Flask
 from support.push import statements_of
 from support.readers import Reader
-from test_push_invalidation import (
-    KEY,
-    _admin_closes,
-    _default_sort_saved,
-    _post,
-    _settings_saved,
-    _share,
-    _unapprove,
-    comments_json,
-    first_comment,
-    widget,
-)
+from test_push_invalidation import CHANGES as PG_CHANGES
+from test_push_invalidation import KEY, _post, _share, comments_json, first_comment, widget
 
 from commentsvc import create_app
 from commentsvc.db.change_listener import EXTENSION, UNKNOWN
@@ -52,22 +42,15 @@ def _hand(statement: str) -> Callable[[Flask, Flask], None]:
     return change
 
 
-# Each change, and what the widget shows (True) or stops showing (False) afterwards.
+# Each change, and what the widget shows (True) or stops showing (False) afterwards: the
+# PostgreSQL test's changes through another app ("host" there, a worker here), and the same
+# kinds by hand in sqlite3.
 CHANGES = {
-    "comment posted through another worker": (_post, "Posted elsewhere", True),
-    "comment unapproved by another worker": (_unapprove, "The first words", False),
-    "share counted by another worker": (_share, 'class="spread-count">1<', True),
-    "comments closed by the admin in another worker": (
-        _admin_closes,
-        "Comments are closed.",
-        True,
-    ),
-    "share counts hidden by the settings": (_settings_saved, 'class="spread-count">', False),
-    "default order saved by another worker": (
-        _default_sort_saved,
-        'data-sort="newest" aria-current="true"',
-        True,
-    ),
+    **{
+        name.replace("host", "worker"): change
+        for name, change in PG_CHANGES.items()
+        if "by hand" not in name
+    },
     "comment edited by hand in sqlite3": (
         _hand("UPDATE comments SET body = 'Edited by hand', body_html = NULL"),
         "Edited by hand",
@@ -81,6 +64,11 @@ CHANGES = {
     "comments deleted by hand in sqlite3": (
         _hand("DELETE FROM comments"),
         "The first words",
+        False,
+    ),
+    "a setting saved by hand in sqlite3": (
+        _hand("INSERT INTO site_settings (key, value) VALUES ('share_min_count', '1000')"),
+        'class="spread-count">',
         False,
     ),
 }
@@ -105,7 +93,7 @@ def test_a_repeated_view_reads_no_row(app, client) -> None:
 def test_a_change_anywhere_shows_on_the_next_view(app, client, other_host, change) -> None:
     make_change, text, shown_after = CHANGES[change]
     first_comment(app)
-    if "share counts" in change:
+    if "share counts" in change or "setting" in change:
         _share(app, other_host)
     widget(client)
     before = widget(client)
