@@ -8,7 +8,6 @@ the notification by watching the listener's count of them.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from flask import Flask
 from support.admin import Admin, make_moderator
 from support.clicks import beacon_headers
 from support.databases import terminate_backend
+from support.forks import in_forked_child
 from support.push import kept, statements_of, until_notified
 from support.readers import Reader
 
@@ -247,19 +247,12 @@ def test_a_forked_worker_never_uses_its_parents_states(app, client, listening) -
     first_comment(app)
     kept(app, lambda: widget(client))
     assert listening.lookup(KEY)[0] is not UNKNOWN
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: the parent's states and listener are not its own
-        try:
-            state, ticket = listening.lookup(KEY)
-            os.write(write, b"ok" if state is UNKNOWN and ticket is None else b"trusted")
-        finally:
-            os._exit(0)
-    os.close(write)
-    answer = os.read(read, 16)
-    os.waitpid(pid, 0)
-    os.close(read)
-    assert answer == b"ok"
+
+    def in_child() -> bytes:  # the parent's states and listener are not the child's
+        state, ticket = listening.lookup(KEY)
+        return b"ok" if state is UNKNOWN and ticket is None else b"trusted"
+
+    assert in_forked_child(in_child) == b"ok"
     assert listening.subscribed  # the parent's listener goes on
 
 

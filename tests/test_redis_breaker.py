@@ -3,7 +3,6 @@ in one process."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import threading
@@ -15,6 +14,7 @@ import pytest
 import redis as redis_py
 from sqlalchemy import text
 from support.clicks import beacon_headers
+from support.forks import in_forked_child
 
 from commentsvc.core.extensions import (
     RedisBreaker,
@@ -149,22 +149,15 @@ def test_a_forked_child_opens_its_own_connections(app, redis_url) -> None:
         parent_pool = db.engine.pool
         parent_redis = redis_client()
         assert parent_redis.ping()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: answer through the pipe, never return into pytest
-        try:
-            with app.app_context():
-                fresh_pool = db.engine.pool is not parent_pool
-                fresh_redis = redis_client() is not parent_redis and redis_client().ping()
-                db.session.execute(text("SELECT 1"))
-            os.write(write, b"%d%d" % (fresh_pool, fresh_redis))
-        finally:
-            os._exit(0)
-    os.close(write)
-    answer = os.read(read, 2)
-    os.waitpid(pid, 0)
-    os.close(read)
-    assert answer == b"11"
+
+    def in_child() -> bytes:
+        with app.app_context():
+            fresh_pool = db.engine.pool is not parent_pool
+            fresh_redis = redis_client() is not parent_redis and redis_client().ping()
+            db.session.execute(text("SELECT 1"))
+        return b"%d%d" % (fresh_pool, fresh_redis)
+
+    assert in_forked_child(in_child) == b"11"
     with app.app_context():
         # The parent's connections were left open for it (the child closed none of them).
         assert db.engine.pool is parent_pool

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from support.forks import in_forked_child
 from support.push import statements_of
 from support.readers import Reader
 from test_push_invalidation import CHANGES as PG_CHANGES
@@ -147,21 +148,14 @@ def test_a_forked_worker_never_uses_its_parents_states(app, client) -> None:
     states = states_of(app)
     assert states.lookup(KEY)[0] is not UNKNOWN
     parents = states._connection
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: the parent's states and connection are not its own
-        try:
-            state, _ = states.lookup(KEY)
-            # The parent's connection is left alone: kept referenced, never used or closed.
-            own = states._connection not in (None, parents) and _INHERITED[-1] is parents
-            os.write(write, b"ok" if state is UNKNOWN and own else b"trusted")
-        finally:
-            os._exit(0)
-    os.close(write)
-    answer = os.read(read, 16)
-    os.waitpid(pid, 0)
-    os.close(read)
-    assert answer == b"ok"
+
+    def in_child() -> bytes:  # the parent's states and connection are not the child's
+        state, _ = states.lookup(KEY)
+        # The parent's connection is left alone: kept referenced, never used or closed.
+        own = states._connection not in (None, parents) and _INHERITED[-1] is parents
+        return b"ok" if state is UNKNOWN and own else b"trusted"
+
+    assert in_forked_child(in_child) == b"ok"
     assert states.lookup(KEY)[0] is not UNKNOWN  # the parent's go on
 
 
