@@ -20,11 +20,10 @@ connection across a fork).
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from sqlalchemy import event
@@ -39,6 +38,9 @@ from commentsvc.db.change_listener import (
     found_in,
     keep_in,
 )
+
+if TYPE_CHECKING:
+    import sqlite3  # at run time only where a SQLite file is served (not in PostgreSQL workers)
 
 # Connections inherited through a fork: kept referenced while the child runs, never closed
 # by it (see above).
@@ -85,6 +87,8 @@ class FileVersionStates:
 
     def lookup_many(self, keys: Sequence[str], facet: str) -> tuple[dict[str, Any], int | None]:
         """``lookup`` for several keys at once: ({key: kept state}, ticket)."""
+        import sqlite3  # loaded already: the app's engine is SQLite's (see the top)
+
         with self._lock:
             try:
                 version = self._data_version()
@@ -144,6 +148,8 @@ class FileVersionStates:
         if (found.st_dev, found.st_ino) != self._file:
             self._close_locked()
         if self._connection is None:
+            import sqlite3
+
             # Autocommit: each PRAGMA reads the file's current version, and no read
             # transaction is left open to hold back the write-ahead log's checkpoints.
             self._connection = sqlite3.connect(
