@@ -119,11 +119,6 @@ class FileVersionStates:
     def note_no_clicks_waiting(self, ticket: int | None) -> None:
         """Nothing to note (see ``clicks_waiting``)."""
 
-    def forget_all(self, *_: Any) -> None:
-        """Forget every state."""
-        with self._lock:
-            self._forget_all_locked()
-
     @property
     def subscribed(self) -> bool:
         """Always: there is no listener to wait for (``change_listener.wait_until_subscribed``)."""

@@ -100,10 +100,11 @@ def current_states(keys: list[str]) -> tuple[dict[str, KnownCounts], Pending]:
     """The counts of each article key as kept or read now, and the clicks still in Redis by
     article (``{key: {batch id: {network: n}}}``) that ``shown_counts`` adds to them.
 
-    With push invalidation (PostgreSQL, ``commentsvc.db.change_listener``) an article's counts
-    are kept per worker until a notification names it, so counts nothing has changed cost no
-    database round trip. Without it (SQLite) they are kept too, and used while the articles'
-    revisions (one small statement) say nothing has changed. The rest are one SQL statement
+    With push invalidation an article's counts are kept per worker until a change is seen (on
+    PostgreSQL a notification names it, ``commentsvc.db.change_listener``; on a SQLite file
+    any commit, ``commentsvc.db.sqlite_versions``), so counts nothing has changed cost no
+    statement. Without it they are kept too, and used while the articles' revisions (one
+    small statement) say nothing has changed. The rest are one SQL statement
     (plain tuples) on a connection of its own. With Redis, one script call adds the clicks not
     flushed yet; the statement also says which of those clicks' batches are already in the
     database (both from one snapshot, so a flush committing meanwhile is counted once) and the
