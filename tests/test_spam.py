@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from support.databases import unique_redis_prefix
@@ -167,6 +168,69 @@ def test_share_clicks_and_sign_ins_are_rate_limited(client) -> None:
         for _ in range(3)
     ]
     assert sign_ins == [400, 400, 429]  # counted even before the CSRF check refuses them
+
+
+BROWSER = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Origin": "http://localhost",
+}
+
+
+def _commits(app) -> list[int]:
+    """A list that grows by one for every transaction the app's engine commits."""
+    from sqlalchemy import event
+
+    from commentsvc.core.extensions import db
+
+    seen: list[int] = []
+    with app.app_context():
+        event.listen(db.engine, "commit", lambda connection: seen.append(1))
+    return seen
+
+
+def _limit_rows(app) -> list[tuple[str, int]]:
+    from commentsvc.core.extensions import db
+    from commentsvc.core.window_counts import WindowCount
+
+    with app.app_context():
+        rows = db.session.execute(db.select(WindowCount.key, WindowCount.count)).all()
+        return sorted((key, count) for key, count in rows if key.startswith("limit:shares:"))
+
+
+@pytest.mark.settings(**LIMITS)
+def test_without_redis_a_click_and_its_limit_hit_are_one_transaction(app, client) -> None:
+    def click(url: str) -> Any:
+        return client.post("/api/v1/shares", data={"url": url, "network": "x"}, headers=BROWSER)
+
+    # The day's first click also makes the day's salt for the fingerprints (a commit of its own).
+    assert click("https://news.example/b").status_code == 202
+    commits = _commits(app)
+    answer = click(A["url"])
+    assert answer.status_code == 202
+    assert len(commits) == 1  # the hit, the fingerprint and the increment, committed together
+    assert [count for _, count in _limit_rows(app)] == [2]
+    # As a declared limit's: the limit and what is left of it.
+    assert answer.headers["X-RateLimit-Limit"] == "3"
+    assert answer.headers["X-RateLimit-Remaining"] == "1"
+    assert click(A["url"]).status_code == 202  # a repeat: not counted again, but a hit
+    refused = click(A["url"])
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
+    # A refused click's hit is committed too (nothing else is), so the window stays full.
+    assert [count for _, count in _limit_rows(app)] == [4]
+    assert len(commits) == 3
+
+
+@pytest.mark.settings(**LIMITS)
+def test_without_redis_a_request_that_is_no_click_writes_nothing(app, client) -> None:
+    # A crawler's beacon and a click from a page of another site count nothing: before the
+    # limit was counted in the click's transaction, each still wrote a hit of its own.
+    commits = _commits(app)
+    crawler = {**BROWSER, "User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"}
+    foreign = {**BROWSER, "Origin": "https://elsewhere.example"}
+    for headers in (crawler, foreign) * 5:
+        answer = client.post("/api/v1/shares", data={**A, "network": "x"}, headers=headers)
+        assert answer.status_code == 202
+    assert commits == [] and _limit_rows(app) == []
 
 
 def test_rate_limits_are_shared_through_redis_across_workers(

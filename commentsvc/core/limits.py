@@ -7,7 +7,8 @@ in windows aligned on the rule's period, so the numbers hold whatever the worker
 only if that fails too, in this process. Comments, share clicks and sign-ins all count
 here: views declare a limit with a decorator (``Limit``), and the share-click script, which
 counts a click's limit in the same Redis call as its de-duplication, embeds ``LIMIT_HIT_LUA``
-and keys its counters with ``counter_keys``. Only views that declare a limit pay anything:
+and keys its counters with ``counter_keys``; without Redis a click counts its limit in its own
+database transaction (``hit_in_transaction``). Only views that declare a limit pay anything:
 other requests skip the check with one dictionary look-up.
 """
 
@@ -21,6 +22,7 @@ from itertools import islice
 from typing import Any, NamedTuple, TypeVar
 
 from flask import Flask, Response, current_app, g, request
+from sqlalchemy.engine import Connection
 from werkzeug.exceptions import TooManyRequests
 
 from commentsvc.core.extensions import live_redis_client, redis_error, run_script
@@ -233,18 +235,42 @@ def hit_in_database(key: str, rules: Sequence[Rule], now: float | None = None) -
     Its own short transaction, committed at once: an atomic upsert per rule returns the
     window's hits so far, so concurrent requests of any worker each count exactly once.
     """
+    with counter_transaction() as connection:
+        return count_hits(connection, key, rules, now)
+
+
+def count_hits(
+    connection: Connection, key: str, rules: Sequence[Rule], now: float | None = None
+) -> Outcome:
+    """``hit_in_database``'s counting, on the caller's transaction (committed with it)."""
     now = time.time() if now is None else now
     report = None
-    with counter_transaction() as connection:
-        for rule in rules:
-            name = f"limit:{key}:{rule.amount}/{rule.seconds}"
-            hits, end = count_hit(connection, name, rule.seconds, now)
-            if report is None or hits > rule.amount:
-                report = Outcome(rule, hits, time.time() + (end - now))
-            if hits > rule.amount:
-                break
+    for rule in rules:
+        name = f"limit:{key}:{rule.amount}/{rule.seconds}"
+        hits, end = count_hit(connection, name, rule.seconds, now)
+        if report is None or hits > rule.amount:
+            report = Outcome(rule, hits, time.time() + (end - now))
+        if hits > rule.amount:
+            break
     assert report is not None
     return report
+
+
+def hit_in_transaction(connection: Connection, setting: str, scope: str) -> Outcome | None:
+    """Count this request against the limit ``setting`` holds, on ``connection``'s transaction.
+
+    For a view that writes anyway and whose declared limit is exempt while it does so (share
+    clicks without Redis): one transaction instead of two, and a request that never reaches
+    the write (a bot's, say) writes nothing. The outcome's headers are sent as a declared
+    limit's are; None when limits are off.
+    """
+    if not limits_enabled():
+        return None
+    counters: _Counters = current_app.extensions["commentsvc_limits"]
+    key = f"{scope}:{client_network()}"
+    outcome = count_hits(connection, key, rules_of(setting), counters.clock())
+    g.commentsvc_rate_limit = outcome
+    return outcome
 
 
 def limits_enabled() -> bool:

@@ -11,11 +11,18 @@ from flask import current_app
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import article_id_for, article_state
 from commentsvc.core.extensions import live_redis_client, redis_error
+from commentsvc.core.limits import hit_in_transaction
 from commentsvc.core.observability import SHARE_CLICKS
 from commentsvc.db.connections import upsert_for, write_transaction
 from commentsvc.db.statements import Statement
 from commentsvc.shares.bots import is_bot
-from commentsvc.shares.buffer import allowed_in_process, buffer_click, buffering
+from commentsvc.shares.buffer import (
+    SHARE_LIMIT_SCOPE,
+    SHARE_LIMIT_SETTING,
+    allowed_in_process,
+    buffer_click,
+    buffering,
+)
 from commentsvc.shares.dedupe import (
     fingerprint,
     first_click,
@@ -33,6 +40,15 @@ ARTICLE_ID_CACHE = 10_000
 
 class UnknownNetwork(ValueError):
     """A network that is not one of the enabled share buttons."""
+
+
+def limit_counted_by_click() -> bool:
+    """Whether recording a click counts the share rate limit itself, so that the share views'
+    declared limit is exempt: in the click script while clicks are buffered in Redis, in the
+    click's own database transaction without Redis (one transaction instead of two, and a
+    request that is no click to count, a bot's say, writes nothing). With Redis but no
+    buffer, the declared limit counts it in Redis."""
+    return buffering() or not current_app.config.get("REDIS_URL")
 
 
 def enabled_network(name: str) -> str:
@@ -61,11 +77,11 @@ def record_click(click: Click) -> str:
 
     Returns what happened: "counted", "bot", "foreign_origin", "duplicate" (a repeat, or past
     the clicks one network prefix may add: ``SHARE_CLICKS_PER_PREFIX``) or "rate_limited"
-    (only while clicks are buffered: commentsvc.core.limits handles the limit otherwise). With Redis
+    (when the click counts the share limit itself: ``limit_counted_by_click``). With Redis
     the click is one script call (rate limit, de-duplication and the pending increment
-    together; see share_buffer); without it, or while Redis is down, one database transaction stores the
-    fingerprint and the increment together or not at all. Increments are atomic
-    (``count = count + 1``), never read-modify-write.
+    together; see share_buffer); without it, or while Redis is down, one database transaction
+    stores the fingerprint and the increment together or not at all (without Redis, with the
+    rate limit's hit). Increments are atomic (``count = count + 1``), never read-modify-write.
     """
     result = _record(click)
     SHARE_CLICKS.labels(result).inc()
@@ -90,7 +106,10 @@ def _record(click: Click) -> str:
             return _record_without_redis(key, click)
         flush_if_due()
         return result
-    return _record_in_database(key, click, use_redis=True)
+    # Without Redis the share limit is counted in the click's transaction (the views'
+    # declared limit is exempt); with Redis but no buffer, the declared limit counted it.
+    counts_limit = not current_app.config.get("REDIS_URL")
+    return _record_in_database(key, click, use_redis=True, count_limit=counts_limit)
 
 
 def _record_without_redis(key: str, click: Click) -> str:
@@ -98,16 +117,23 @@ def _record_without_redis(key: str, click: Click) -> str:
     # here (the views' declared limit is exempt while clicks are buffered).
     if not allowed_in_process(click.ip_prefix):
         return "rate_limited"
-    return _record_in_database(key, click, use_redis=False)
+    return _record_in_database(key, click, use_redis=False, count_limit=False)
 
 
-def _record_in_database(key: str, click: Click, use_redis: bool) -> str:
+def _record_in_database(key: str, click: Click, use_redis: bool, count_limit: bool) -> str:
     # Article ids never change, so each process remembers them: a click on a known article
-    # is two statements (fingerprint, increment) and one commit, on a Core connection (the
-    # ORM session's bookkeeping cost as much as the statements).
+    # is two statements (fingerprint, increment), three with the rate limit's hit, and one
+    # commit, on a Core connection (the ORM session's bookkeeping cost as much as the
+    # statements).
     known = current_app.extensions.setdefault("commentsvc.article_ids", {})
     try:
         with write_transaction(durable=False) as connection:
+            if count_limit:
+                # Committed whatever the click turns out to be: a refused or repeated click
+                # counts against the limit, as every click does in the Redis script.
+                outcome = hit_in_transaction(connection, SHARE_LIMIT_SETTING, SHARE_LIMIT_SCOPE)
+                if outcome is not None and outcome.exceeded:
+                    return "rate_limited"
             if not first_click(key, use_redis=use_redis, connection=connection):
                 return "duplicate"
             prefix_key = prefix_fingerprint(click.ip_prefix, click.ref.key, click.network)

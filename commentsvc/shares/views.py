@@ -13,8 +13,14 @@ from commentsvc.core.clients import client_ip, client_user_agent
 from commentsvc.core.errors import public_read
 from commentsvc.core.extensions import csrf
 from commentsvc.core.limits import TOO_MANY, Limit
-from commentsvc.shares.buffer import SHARE_LIMIT_SCOPE, SHARE_LIMIT_SETTING, buffering
-from commentsvc.shares.clicks import Click, UnknownNetwork, enabled_network, record_click
+from commentsvc.shares.buffer import SHARE_LIMIT_SCOPE, SHARE_LIMIT_SETTING
+from commentsvc.shares.clicks import (
+    Click,
+    UnknownNetwork,
+    enabled_network,
+    limit_counted_by_click,
+    record_click,
+)
 from commentsvc.shares.count_answers import count_answer
 from commentsvc.shares.counts import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS
 from commentsvc.shares.networks import NETWORKS, share_url
@@ -22,9 +28,10 @@ from commentsvc.shares.networks import NETWORKS, share_url
 bp = Blueprint("shares", __name__)
 csrf.exempt(bp)
 
-# While clicks are buffered in Redis, the click's one script call counts this limit too (here
-# it would cost one more Redis round trip per click); otherwise the views count it.
-share_limit = Limit(SHARE_LIMIT_SETTING, SHARE_LIMIT_SCOPE, exempt_when=buffering)
+# Recording a click counts this limit itself when it can do so in what it sends anyway: the
+# click script while clicks are buffered in Redis, the click's transaction without Redis
+# (``limit_counted_by_click``). With Redis but no buffer, the views count it.
+share_limit = Limit(SHARE_LIMIT_SETTING, SHARE_LIMIT_SCOPE, exempt_when=limit_counted_by_click)
 
 MAX_BEACON_BYTES = 8 * 1024
 
