@@ -427,6 +427,25 @@ def test_the_share_rate_limit_is_applied_by_the_one_click_script(app, client) ->
     assert [k for k in keys if k.startswith(prefix)] == keys, keys
 
 
+@pytest.mark.settings(SHARE_FLUSH_SECONDS=0)
+def test_with_redis_but_no_buffer_the_share_rate_limit_is_counted_once(app, client) -> None:
+    from commentsvc.core.window_counts import WindowCount
+
+    statuses = [click_status(client, n) for n in range(4)]
+    assert statuses == [202, 202, 202, 429]
+    assert stored(app) == {"x": 3}  # written at once: no buffer
+    prefix = app.config["REDIS_PREFIX"]
+    server = redis_py.Redis.from_url(app.config["REDIS_URL"])
+    hits = int(server.get(f"{prefix}limit:shares:127.0.0.0:3/60") or 0)
+    server.close()
+    # The views' declared limit counted each click in Redis; the click's own transaction,
+    # which counts it without Redis, did not count it again.
+    assert hits == 4
+    with app.app_context():
+        rows = db.session.execute(db.select(WindowCount.key)).scalars().all()
+    assert [key for key in rows if key.startswith("limit:")] == []
+
+
 def test_while_redis_is_down_the_share_rate_limit_holds_in_the_database(
     app, client, monkeypatch
 ) -> None:

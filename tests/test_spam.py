@@ -197,6 +197,14 @@ def _limit_rows(app) -> list[tuple[str, int]]:
         return sorted((key, count) for key, count in rows if key.startswith("limit:shares:"))
 
 
+def _shares_counted(app) -> int:
+    from commentsvc.core.extensions import db
+    from commentsvc.shares.models import ShareCount
+
+    with app.app_context():
+        return sum(db.session.execute(db.select(ShareCount.count)).scalars())
+
+
 @pytest.mark.settings(**LIMITS)
 def test_without_redis_a_click_and_its_limit_hit_are_one_transaction(app, client) -> None:
     def click(url: str) -> Any:
@@ -213,11 +221,13 @@ def test_without_redis_a_click_and_its_limit_hit_are_one_transaction(app, client
     assert answer.headers["X-RateLimit-Limit"] == "3"
     assert answer.headers["X-RateLimit-Remaining"] == "1"
     assert click(A["url"]).status_code == 202  # a repeat: not counted again, but a hit
-    refused = click(A["url"])
+    refused = click("https://news.example/c")
     assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
-    # A refused click's hit is committed too (nothing else is), so the window stays full.
+    # A refused click's hit is committed too, and nothing else is: the window stays full and
+    # only the first two clicks are counted (the repeat is not, the refused one neither).
     assert [count for _, count in _limit_rows(app)] == [4]
     assert len(commits) == 3
+    assert _shares_counted(app) == 2
 
 
 @pytest.mark.settings(**LIMITS)

@@ -168,7 +168,8 @@ class Limit:
         self.setting = setting
         self.scope = scope
         self.methods = frozenset(methods) if methods else None
-        # When this says so, the view counts the limit itself (share clicks buffered in Redis).
+        # When this says so, the view counts the limit itself (share clicks: in the click
+        # script while buffered in Redis, in the click's own transaction without Redis).
         self.exempt_when = exempt_when
 
     def __call__(self, view: View) -> View:
@@ -286,13 +287,6 @@ def rules_of(setting: str) -> tuple[Rule, ...]:
 def client_network() -> str:
     """The unit limits count per: the client's anonymised network."""
     return anonymise_ip(request.remote_addr) or "unknown"
-
-
-def hit_in_process(scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
-    """Count one hit of ``scope`` without Redis (in the database, see ``hit_locally``), for a
-    caller whose Redis call just failed."""
-    counters: _Counters = current_app.extensions["commentsvc_limits"]
-    return counters.hit_locally(scope, network, rules)
 
 
 def _check_declared_limit() -> None:

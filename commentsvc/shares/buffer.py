@@ -28,7 +28,6 @@ from commentsvc.core.extensions import (
 from commentsvc.core.limits import (
     LIMIT_HIT_LUA,
     counter_keys,
-    hit_in_process,
     limits_enabled,
     rule_args,
     rules_of,
@@ -43,7 +42,8 @@ from commentsvc.shares.networks import NETWORKS
 SEP = "\x1f"
 _NETWORK_NAMES = list(NETWORKS)
 _JOINED_NETWORKS = SEP.join(_NETWORK_NAMES)
-# The share limit, counted by the click script while clicks are buffered, else by the views.
+# The share limit: counted by the click script while clicks are buffered, by the click's own
+# transaction without Redis or while it is down, else (Redis but no buffer) by the views.
 SHARE_LIMIT_SETTING = "RATE_LIMIT_SHARES"
 SHARE_LIMIT_SCOPE = "shares"
 # KEYS: fingerprint, pending hash, prefix counter, then the share limit's counters
@@ -195,12 +195,6 @@ def share_rate_limits() -> tuple[Rule, ...]:
     it would cost one more Redis round trip per click); see shares.views.share_limit.
     """
     return rules_of(SHARE_LIMIT_SETTING) if limits_enabled() else ()
-
-
-def allowed_in_process(ip_prefix: str) -> bool:
-    """The share rate limit counted in this process only, for clicks while Redis is down."""
-    rules = share_rate_limits()
-    return not rules or not hit_in_process(SHARE_LIMIT_SCOPE, ip_prefix, rules).exceeded
 
 
 @dataclass

@@ -19,7 +19,6 @@ from commentsvc.shares.bots import is_bot
 from commentsvc.shares.buffer import (
     SHARE_LIMIT_SCOPE,
     SHARE_LIMIT_SETTING,
-    allowed_in_process,
     buffer_click,
     buffering,
 )
@@ -45,9 +44,9 @@ class UnknownNetwork(ValueError):
 def limit_counted_by_click() -> bool:
     """Whether recording a click counts the share rate limit itself, so that the share views'
     declared limit is exempt: in the click script while clicks are buffered in Redis, in the
-    click's own database transaction without Redis (one transaction instead of two, and a
-    request that is no click to count, a bot's say, writes nothing). With Redis but no
-    buffer, the declared limit counts it in Redis."""
+    click's own database transaction without Redis or while it is down (one transaction
+    instead of two, and a request that is no click to count, a bot's say, writes nothing).
+    With Redis but no buffer, the declared limit counts it in Redis."""
     return buffering() or not current_app.config.get("REDIS_URL")
 
 
@@ -113,18 +112,16 @@ def _record(click: Click) -> str:
 
 
 def _record_without_redis(key: str, click: Click) -> str:
-    # The click script counted the share limit while buffering; without Redis it is counted
-    # here (the views' declared limit is exempt while clicks are buffered).
-    if not allowed_in_process(click.ip_prefix):
-        return "rate_limited"
-    return _record_in_database(key, click, use_redis=False, count_limit=False)
+    # The click script counts the share limit while buffering; while Redis is down the click's
+    # transaction counts it (the views' declared limit is exempt while clicks are buffered).
+    return _record_in_database(key, click, use_redis=False, count_limit=True)
 
 
 def _record_in_database(key: str, click: Click, use_redis: bool, count_limit: bool) -> str:
     # Article ids never change, so each process remembers them: a click on a known article
-    # is two statements (fingerprint, increment), three with the rate limit's hit, and one
-    # commit, on a Core connection (the ORM session's bookkeeping cost as much as the
-    # statements).
+    # is its statements (the rate limit's hit without Redis, fingerprint, network prefix's
+    # counter, increment) and one commit, on a Core connection (the ORM session's bookkeeping
+    # cost as much as the statements).
     known = current_app.extensions.setdefault("commentsvc.article_ids", {})
     try:
         with write_transaction(durable=False) as connection:
