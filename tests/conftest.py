@@ -124,8 +124,11 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
         else:
             tables = ", ".join(t.name for t in db.metadata.sorted_tables)
             # A connection some earlier test left in a transaction would make TRUNCATE wait
-            # for ever: fail this test with a clear error instead of hanging the suite.
+            # for ever: fail this test with a clear error instead of hanging the suite. The
+            # app's own statement timeout (300 ms) is lifted too: on a busy machine TRUNCATE
+            # waited longer than that for its locks and the test failed before it began.
             db.session.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
+            db.session.execute(sa.text("SET LOCAL statement_timeout = '30s'"))
             db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             db.session.commit()
     yield app
