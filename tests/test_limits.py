@@ -17,7 +17,8 @@ from support.servers import free_port
 
 from commentsvc import create_app, limits
 from commentsvc.core.extensions import db, redis_breaker
-from commentsvc.core.limits import LocalWindows, Rule, parse_rules
+from commentsvc.core.limit_algorithm import LocalWindows
+from commentsvc.core.rates import Rule, parse_rules
 
 NETWORK = "203.0.113.7"  # counted as 203.0.113.0 (/24)
 SIGN_IN = "/admin/sign-in"

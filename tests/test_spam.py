@@ -188,13 +188,13 @@ def _commits(app) -> list[int]:
     return seen
 
 
-def _limit_rows(app) -> list[tuple[str, int]]:
+def _limit_rows(app, scope: str = "shares") -> list[tuple[str, int]]:
     from commentsvc.core.extensions import db
     from commentsvc.core.window_counts import WindowCount
 
     with app.app_context():
         rows = db.session.execute(db.select(WindowCount.key, WindowCount.count)).all()
-        return sorted((key, count) for key, count in rows if key.startswith("limit:shares:"))
+        return sorted((key, count) for key, count in rows if key.startswith(f"limit:{scope}:"))
 
 
 def _shares_counted(app) -> int:
@@ -228,6 +228,70 @@ def test_without_redis_a_click_and_its_limit_hit_are_one_transaction(app, client
     assert [count for _, count in _limit_rows(app)] == [4]
     assert len(commits) == 3
     assert _shares_counted(app) == 2
+
+
+def _hits(app) -> list[int]:
+    """The comment limit's hits so far, per window (one per rule)."""
+    return [count for _, count in _limit_rows(app, "comments")]
+
+
+@pytest.mark.settings(**LIMITS)
+def test_without_redis_a_post_and_its_limit_hit_are_one_transaction(app, reader, comments) -> None:
+    token = reader.token(**A)
+    commits = _commits(app)
+    answer = reader.post_json(comment="one", token=token)
+    assert answer.status_code == 202
+    # Before, the limit's hit was a transaction of its own ahead of the post's (on SQLite,
+    # a writer's turn of its own).
+    assert len(commits) == 1 and _hits(app) == [1]
+    assert answer.headers["X-RateLimit-Limit"] == "2"
+    assert answer.headers["X-RateLimit-Remaining"] == "1"
+    assert [c["body"] for c in comments()] == ["one"]
+
+
+@pytest.mark.settings(**LIMITS)
+def test_a_post_refused_after_its_hit_was_counted_still_counts_once(app, reader, comments) -> None:
+    # An invalid form never reaches the post's transaction; a duplicate is refused inside it
+    # and rolled back with its hit: each is counted after the view instead, exactly once.
+    assert reader.post(A, comment="").status_code == 400
+    assert _hits(app) == [1]
+    assert reader.post(A, comment="once").status_code == 303
+    assert _hits(app) == [2]
+    again = reader.post_json(comment="once")
+    assert again.status_code == 429  # the third post of the minute, duplicate or not
+    assert _hits(app) == [3]
+    assert [c["body"] for c in comments()] == ["once"]
+
+
+@pytest.mark.settings(**{**LIMITS, "RATE_LIMIT_COMMENTS": "3 per minute"})
+def test_a_duplicate_refused_in_the_post_transaction_counts_its_hit(app, reader) -> None:
+    assert reader.post(A, comment="same").status_code == 303
+    commits = _commits(app)
+    duplicate = reader.post(A, comment="same")
+    assert duplicate.status_code == 409
+    assert _hits(app) == [2] and len(commits) == 1  # the hit alone, after the rollback
+    assert duplicate.headers["X-RateLimit-Remaining"] == "1"
+
+
+@pytest.mark.settings(**LIMITS)
+def test_a_post_over_the_limit_commits_its_hit_alone_then_costs_no_write(
+    app, reader, comments
+) -> None:
+    assert reader.post_json(comment="one").status_code == 202
+    assert reader.post_json(comment="two").status_code == 202
+    token = reader.token(**A)
+    commits = _commits(app)
+    # The window filled without this process seeing it refuse: the post's transaction
+    # counts the hit, refuses the post and commits the hit alone.
+    third = reader.post_json(comment="three", token=token)
+    assert third.status_code == 429 and third.headers["X-RateLimit-Remaining"] == "0"
+    assert len(commits) == 1 and _hits(app) == [3]
+    # Once seen, the full window refuses at once: no transaction, nothing written.
+    fourth = reader.post(A, comment="four")
+    assert fourth.status_code == 429 and "too often" in fourth.get_data(as_text=True)
+    assert fourth.headers["X-RateLimit-Remaining"] == "0"
+    assert len(commits) == 1 and _hits(app) == [3]
+    assert [c["body"] for c in comments()] == ["one", "two"]
 
 
 @pytest.mark.settings(**LIMITS)

@@ -30,7 +30,7 @@ from commentsvc.comments.tokens import (
 )
 from commentsvc.core.errors import error_response
 from commentsvc.core.extensions import csrf
-from commentsvc.core.limits import client_network, comment_limit
+from commentsvc.core.limits import client_network, posting_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The API holds no session authority (no cookie logs anybody in), so CSRF tokens protect nothing.
@@ -159,7 +159,7 @@ def _comment_payload() -> MultiDict:
 
 
 @bp.post("/comments")
-@comment_limit
+@posting_limit
 def create_comment() -> Any:
     """Post a comment: 201 when published, 202 when held for moderation.
 

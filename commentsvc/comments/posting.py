@@ -10,6 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Integer, bindparam, insert, select, true, update
 from sqlalchemy.engine import Connection
+from werkzeug.exceptions import TooManyRequests
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import ArticleState, article_id_for, known_article_state
@@ -19,6 +20,7 @@ from commentsvc.comments.spam import check_sender, serialise_sender, serialise_s
 from commentsvc.comments.submission import CommentError, CommentsClosed, NewComment
 from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
+from commentsvc.core.limits import TOO_MANY, count_deferred_hit, deferred_hit_committed
 from commentsvc.core.observability import COMMENTS
 from commentsvc.db.change_listener import changing_only
 from commentsvc.db.connections import write_transaction
@@ -170,7 +172,8 @@ class Posted:
 
 
 def post_comment(ref: ArticleRef, new: NewComment) -> Posted:
-    """Store a comment for the article ``ref`` names, committed; raises CommentError (nothing stored)."""
+    """Store a comment for the article ``ref`` names, committed; raises CommentError (nothing
+    stored), or TooManyRequests when the post's deferred rate-limit hit refuses it."""
     try:
         posted = _store_comment(ref, new)
     except CommentError as error:
@@ -196,61 +199,76 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
     # Core on a connection of its own: the ORM session's bookkeeping cost as much as the
     # statements of the busiest write. Committed when the block ends; any refusal rolls back.
     with write_transaction() as connection:
-        existing = _serialised_article_state(connection, ref, new)
-        if comments_closed(existing):
+        # Without Redis the post's rate-limit hit is counted here, first (core.limits'
+        # deferred limit): one transaction where there were two, and on SQLite one writer's
+        # turn. A post it refuses commits its hit alone; one refused below rolls it back
+        # with the rest, and the hit is counted again after the view.
+        limit = count_deferred_hit(connection)
+        posted = (
+            None
+            if limit is not None and limit.exceeded
+            else _store_in(connection, ref, new, body_html)
+        )
+    deferred_hit_committed()
+    if posted is None:
+        raise TooManyRequests(TOO_MANY)
+    return posted
+
+
+def _store_in(connection: Connection, ref: ArticleRef, new: NewComment, body_html: str) -> Posted:
+    existing = _serialised_article_state(connection, ref, new)
+    if comments_closed(existing):
+        raise CommentsClosed(_("Comments are closed."))
+    # Duplicate, flood and (first-time moderation) "known author": one statement.
+    first_time = current_settings().moderation == "first-time"
+    known = check_sender(connection, existing, new, known=first_time)
+    parent_id, root_id, depth = None, None, 0
+    if new.parent_id is not None:
+        parent = _approved_parent(connection, new.parent_id, existing)
+        parent_id, root_id, depth = reply_position(parent)
+    values = {
+        "article_id": article_id_for(ref, existing, connection),
+        "parent_id": parent_id,
+        "root_id": root_id,
+        "depth": depth,
+        "name": new.name,
+        "email": new.email,
+        "website": new.website,
+        "body": new.body,
+        "body_hash": hash_body(new.body),
+        "body_html": body_html,
+        "status": initial_status(new, connection, known).value,
+        "created_at": utcnow(),
+        "ip": new.ip,
+        "user_agent": new.user_agent[:MAX_USER_AGENT_LENGTH],
+        "from_site": False,
+        "like_count": 0,
+        "edited_at": None,
+        "deleted_at": None,
+        "featured_at": None,
+    }
+    delta = 1 if values["status"] == Status.APPROVED else 0
+    # ``count``: the article's count once this comment is in. The answer's heading shows
+    # it, so the article need not be read again after the commit.
+    if connection.dialect.name == "postgresql":
+        # One round trip for the comment and its article's count (the count as the update
+        # left it: other senders may have posted since the state was read).
+        given = {f"new_{name}": value for name, value in values.items()}
+        row = _INSERT_AND_COUNT.one(connection, **given, article=values["article_id"], delta=delta)
+        if row.comments_closed:
+            # Closed after this worker's kept row was read: rolled back, nothing stored.
             raise CommentsClosed(_("Comments are closed."))
-        # Duplicate, flood and (first-time moderation) "known author": one statement.
-        first_time = current_settings().moderation == "first-time"
-        known = check_sender(connection, existing, new, known=first_time)
-        parent_id, root_id, depth = None, None, 0
-        if new.parent_id is not None:
-            parent = _approved_parent(connection, new.parent_id, existing)
-            parent_id, root_id, depth = reply_position(parent)
-        values = {
-            "article_id": article_id_for(ref, existing, connection),
-            "parent_id": parent_id,
-            "root_id": root_id,
-            "depth": depth,
-            "name": new.name,
-            "email": new.email,
-            "website": new.website,
-            "body": new.body,
-            "body_hash": hash_body(new.body),
-            "body_html": body_html,
-            "status": initial_status(new, connection, known).value,
-            "created_at": utcnow(),
-            "ip": new.ip,
-            "user_agent": new.user_agent[:MAX_USER_AGENT_LENGTH],
-            "from_site": False,
-            "like_count": 0,
-            "edited_at": None,
-            "deleted_at": None,
-            "featured_at": None,
-        }
-        delta = 1 if values["status"] == Status.APPROVED else 0
-        # ``count``: the article's count once this comment is in. The answer's heading shows
-        # it, so the article need not be read again after the commit.
-        if connection.dialect.name == "postgresql":
-            # One round trip for the comment and its article's count (the count as the update
-            # left it: other senders may have posted since the state was read).
-            given = {f"new_{name}": value for name, value in values.items()}
-            row = _INSERT_AND_COUNT.one(
-                connection, **given, article=values["article_id"], delta=delta
-            )
-            if row.comments_closed:
-                # Closed after this worker's kept row was read: rolled back, nothing stored.
-                raise CommentsClosed(_("Comments are closed."))
-            comment_id, count = row.id, row.approved_count
-        else:
-            # SQLite: the write lock was taken first, so the state read holds the count.
-            count = (existing.approved_count if existing is not None else 0) + delta
-            comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
-            if delta:
-                adjust_approved_count(values["article_id"], delta, connection)
-        # Notifications are written in this transaction: kept with the comment or not at all.
-        emit(connection, "comment.created", {"id": comment_id, "notify": new.notify})
-        # The commit changes this article alone: the worker keeps what it knows of the others.
-        changing_only(connection, ref.key)
+        comment_id, count = row.id, row.approved_count
+    else:
+        # SQLite: the write lock was taken first, so the state read holds the count.
+        count = (existing.approved_count if existing is not None else 0) + delta
+        comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
+        if delta:
+            adjust_approved_count(values["article_id"], delta, connection)
+    # Notifications are written in this transaction: kept with the comment or not at all.
+    emit(connection, "comment.created", {"id": comment_id, "notify": new.notify})
+    # The commit changes this article alone: the worker keeps what it knows of the others.
+    changing_only(connection, ref.key)
     title = ref.title or (existing.title if existing is not None else "")
     return Posted(Comment(id=comment_id, **values), count, title or "")
 

@@ -44,7 +44,7 @@ from commentsvc.comments.tokens import (
     own_token,
 )
 from commentsvc.core.extensions import csrf, db
-from commentsvc.core.limits import comment_limit
+from commentsvc.core.limits import posting_limit
 from commentsvc.core.security import widget_csp
 from commentsvc.db.models import Article, Comment, Status, parse_id
 from commentsvc.db.site_settings import current_settings
@@ -93,7 +93,7 @@ def public_widget(ref: ArticleRef) -> Response:
 
 
 @bp.post("/embed")
-@comment_limit
+@posting_limit
 def post() -> Any:
     """Accept the form without JavaScript, then redirect back to the new comment."""
     ref = requested_article()

@@ -7,8 +7,10 @@ in windows aligned on the rule's period, so the numbers hold whatever the worker
 only if that fails too, in this process. Comments, share clicks and sign-ins all count
 here: views declare a limit with a decorator (``Limit``), and the share-click script, which
 counts a click's limit in the same Redis call as its de-duplication, embeds ``LIMIT_HIT_LUA``
-and keys its counters with ``counter_keys``; without Redis a click counts its limit in its own
-database transaction (``hit_in_transaction``). Only views that declare a limit pay anything:
+and keys its counters with ``counter_keys`` (both in ``core.limit_algorithm``); without Redis a click counts its limit in its own
+database transaction (``hit_in_transaction``). A view that writes in a transaction anyway may
+take its declared limit's hit into it (``deferred``: posting a comment without Redis); what
+ends without that is counted after the view. Only views that declare a limit pay anything:
 other requests skip the check with one dictionary look-up.
 """
 
@@ -18,137 +20,29 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from itertools import islice
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import TooManyRequests
 
 from commentsvc.core.extensions import live_redis_client, redis_error, run_script
+from commentsvc.core.limit_algorithm import (
+    HIT,
+    MAX_LOCAL_WINDOWS,
+    LocalWindows,
+    Outcome,
+    counter_keys,
+    rule_args,
+)
 from commentsvc.core.privacy import anonymise_ip
 from commentsvc.core.rates import Rule, parse_rules
 from commentsvc.core.window_counts import count_hit, counter_transaction
 
 TOO_MANY = "You are doing that too often. Please wait a minute and try again."
-# After Redis fails, count in the database for this long before trying Redis again.
-# Windows one process keeps at most (about 300 bytes each, so 6 MB); past it, expired ones go.
-MAX_LOCAL_WINDOWS = 20_000
 
 log = logging.getLogger(__name__)
 View = TypeVar("View", bound=Callable[..., Any])
-
-# The algorithm, once, as a Lua function for any script that counts a limit.
-# limit_hit(k, a): count one hit on each counter KEYS[k], KEYS[k+1], … (smallest window first)
-# whose amount and seconds are ARGV[a], ARGV[a+1], then the next pair, …, until one is
-# exceeded. Returns the rule to report (1-based: the exceeded one, else the first), its hits
-# and the milliseconds its window has left. A counter that lost its expiry (an EXPIRE that
-# never ran) gets it back, so no window lasts for ever.
-LIMIT_HIT_LUA = """
-local function limit_hit(k, a)
-  local report, hits = 1, 0
-  for i = 0, #KEYS - k do
-    local n = redis.call('INCR', KEYS[k + i])
-    if n == 1 then redis.call('EXPIRE', KEYS[k + i], ARGV[a + 2 * i + 1]) end
-    if i == 0 then hits = n end
-    if n > tonumber(ARGV[a + 2 * i]) then
-      report, hits = i + 1, n
-      break
-    end
-  end
-  local key, seconds = KEYS[k + report - 1], ARGV[a + 2 * report - 1]
-  local left = redis.call('PTTL', key)
-  if left < 0 then
-    redis.call('EXPIRE', key, seconds)
-    left = tonumber(seconds) * 1000
-  end
-  return report, hits, left
-end
-"""
-
-# KEYS: a counter per rule. ARGV: per rule its amount, then its seconds.
-HIT = LIMIT_HIT_LUA + "return {limit_hit(1, 1)}\n"
-
-
-class Outcome(NamedTuple):
-    """One hit's result, for the limit to report: the first exceeded, else the smallest window."""
-
-    rule: Rule
-    hits: int
-    reset_at: float  # Unix time the window ends
-
-    @property
-    def exceeded(self) -> bool:
-        return self.hits > self.rule.amount
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.rule.amount - self.hits)
-
-
-def counter_keys(scope: str, network: str, rules: Sequence[Rule]) -> list[str]:
-    """The Redis keys of one client network's counters for a limit: the one key scheme.
-
-    Per limit (``scope``: "comments", "shares", "sign-in"), per network (IPv4 /24, IPv6 /48,
-    the unit flood control uses) and per rule; the prefix keeps installs sharing a Redis apart.
-    """
-    prefix = current_app.config["REDIS_PREFIX"]
-    return [f"{prefix}limit:{scope}:{network}:{rule.amount}/{rule.seconds}" for rule in rules]
-
-
-def rule_args(rules: Sequence[Rule]) -> list[int]:
-    """The ARGV pairs ``limit_hit`` reads for ``rules``."""
-    return [value for rule in rules for value in rule]
-
-
-class LocalWindows:
-    """Fixed windows counted in this process: (key, rule) -> (window end, hits).
-
-    No timer thread: an expired window is replaced when its key is next hit, and when the
-    dictionary reaches ``max_windows``, expired windows are dropped (then, if too few were, the
-    oldest live ones), so many distinct clients cannot grow it without bound.
-    """
-
-    def __init__(
-        self,
-        max_windows: int = MAX_LOCAL_WINDOWS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.windows: dict[tuple[str, Rule], tuple[float, int]] = {}
-        self.max_windows = max_windows
-        self.clock = clock
-        # Flask's development server and threaded workers count from several threads.
-        self.lock = threading.Lock()
-
-    def hit(self, rules: Sequence[Rule], key: str) -> Outcome:
-        """Count one hit on each rule until one is exceeded; what to report."""
-        now = self.clock()
-        report = None
-        with self.lock:
-            for rule in rules:
-                name = (key, rule)
-                end, hits = self.windows.get(name, (0.0, 0))
-                if end <= now:
-                    # A new window goes to the end: the dictionary stays ordered by window start.
-                    expired = self.windows.pop(name, None)
-                    if expired is None and len(self.windows) >= self.max_windows:
-                        self._prune(now)
-                    end, hits = now + rule.seconds, 0
-                hits += 1
-                self.windows[name] = (end, hits)
-                if report is None or hits > rule.amount:
-                    report = (rule, hits, end)
-                if hits > rule.amount:
-                    break
-        rule, hits, end = report  # type: ignore[misc]
-        return Outcome(rule, hits, time.time() + (end - now))
-
-    def _prune(self, now: float) -> None:
-        # Called once per many new windows (at least a quarter of the bound): cheap per hit.
-        self.windows = {name: w for name, w in self.windows.items() if w[0] > now}
-        excess = len(self.windows) - self.max_windows * 3 // 4
-        for name in list(islice(self.windows, max(0, excess))):
-            del self.windows[name]
 
 
 class Limit:
@@ -164,6 +58,7 @@ class Limit:
         scope: str,
         methods: tuple[str, ...] | None = None,
         exempt_when: Callable[[], bool] | None = None,
+        deferred: bool = False,
     ) -> None:
         self.setting = setting
         self.scope = scope
@@ -171,6 +66,10 @@ class Limit:
         # When this says so, the view counts the limit itself (share clicks: in the click
         # script while buffered in Redis, in the click's own transaction without Redis).
         self.exempt_when = exempt_when
+        # Counted in the database (no Redis, or Redis down): the view may count the hit in
+        # the write transaction it opens anyway (``count_deferred_hit``), one transaction
+        # instead of two; a request that ends without doing so is counted after the view.
+        self.deferred = deferred
 
     def __call__(self, view: View) -> View:
         _DECLARED[view] = self
@@ -181,6 +80,9 @@ class Limit:
 _DECLARED: dict[Callable[..., Any], Limit] = {}
 
 comment_limit = Limit("RATE_LIMIT_COMMENTS", "comments", methods=("POST",))
+# The same counters, for the views that post a comment: they count it in the post's own
+# transaction when it reaches one (commentsvc.comments.posting).
+posting_limit = Limit("RATE_LIMIT_COMMENTS", "comments", methods=("POST",), deferred=True)
 sign_in_limit = Limit("RATE_LIMIT_SIGN_IN", "sign-in", methods=("POST",))
 
 
@@ -192,6 +94,10 @@ class _Counters:
         self.local = LocalWindows()
         self.clock: Callable[[], float] = time.time  # the database's windows' clock
         self.script: Any = None  # HIT, registered with the first Redis client that runs it
+        # Deferred limits' windows this process saw refuse, by key: refused again with no
+        # database round trip until they end (``known_full``).
+        self.full: dict[str, Outcome] = {}
+        self.lock = threading.Lock()
 
     def hit(self, app: Flask, scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
         """Count one hit against the rules: in Redis when configured and up, else without it.
@@ -229,6 +135,34 @@ class _Counters:
         report, hits, left_ms = run_script(client, self.script, keys, rule_args(rules))
         return Outcome(rules[report - 1], hits, time.time() + left_ms / 1000)
 
+    def known_full(self, key: str) -> Outcome | None:
+        """The refusal this process last saw for ``key``'s window, while that window lasts.
+
+        A hint that only ever refuses: a window once past its amount stays past it until it
+        ends, whoever counts in it. A key not here is counted, in the database.
+        """
+        outcome = self.full.get(key)
+        if outcome is not None and outcome.reset_at <= time.time():
+            self.full.pop(key, None)
+            return None
+        return outcome
+
+    def note(self, key: str, outcome: Outcome) -> None:
+        """Remember ``outcome`` for ``known_full`` if it refused."""
+        if not outcome.exceeded:
+            return
+        with self.lock:
+            if len(self.full) >= MAX_LOCAL_WINDOWS:
+                now = time.time()
+                self.full = {k: o for k, o in self.full.items() if o.reset_at > now}
+                if len(self.full) >= MAX_LOCAL_WINDOWS:
+                    self.full.clear()
+            self.full[key] = outcome
+
+
+def _window_name(key: str, rule: Rule) -> str:
+    return f"limit:{key}:{rule.amount}/{rule.seconds}"
+
 
 def hit_in_database(key: str, rules: Sequence[Rule], now: float | None = None) -> Outcome:
     """Count one hit on each rule's window in the database until one is exceeded.
@@ -247,8 +181,7 @@ def count_hits(
     now = time.time() if now is None else now
     report = None
     for rule in rules:
-        name = f"limit:{key}:{rule.amount}/{rule.seconds}"
-        hits, end = count_hit(connection, name, rule.seconds, now)
+        hits, end = count_hit(connection, _window_name(key, rule), rule.seconds, now)
         if report is None or hits > rule.amount:
             report = Outcome(rule, hits, time.time() + (end - now))
         if hits > rule.amount:
@@ -272,6 +205,33 @@ def hit_in_transaction(connection: Connection, setting: str, scope: str) -> Outc
     outcome = count_hits(connection, key, rules_of(setting), counters.clock())
     g.commentsvc_rate_limit = outcome
     return outcome
+
+
+def count_deferred_hit(connection: Connection) -> Outcome | None:
+    """Count this request's deferred limit (``Limit.deferred``) on ``connection``'s transaction,
+    if one is due; None if none is. Call ``deferred_hit_committed`` once that transaction has
+    committed: until then the hit is counted again after the view (a rollback loses it)."""
+    due: tuple[Limit, str] | None = g.get("commentsvc_limit_due") if has_request_context() else None
+    if due is None:
+        return None
+    limit, network = due
+    counters: _Counters = current_app.extensions["commentsvc_limits"]
+    outcome = count_hits(
+        connection, f"{limit.scope}:{network}", rules_of(limit.setting), counters.clock()
+    )
+    g.commentsvc_rate_limit = outcome
+    return outcome
+
+
+def deferred_hit_committed() -> None:
+    """The transaction ``count_deferred_hit`` counted in has committed: nothing left to count."""
+    if not has_request_context():
+        return
+    due: tuple[Limit, str] | None = g.pop("commentsvc_limit_due", None)
+    outcome: Outcome | None = g.get("commentsvc_rate_limit")
+    if due is not None and outcome is not None:
+        counters: _Counters = current_app.extensions["commentsvc_limits"]
+        counters.note(f"{due[0].scope}:{due[1]}", outcome)
 
 
 def limits_enabled() -> bool:
@@ -300,13 +260,33 @@ def _check_declared_limit() -> None:
     if not limits_enabled():
         return
     counters: _Counters = app.extensions["commentsvc_limits"]
-    outcome = counters.hit(app, limit.scope, client_network(), rules_of(limit.setting))
+    network, rules = client_network(), rules_of(limit.setting)
+    if limit.deferred and live_redis_client(app) is None:
+        # A request this process has seen refused is refused again now and writes nothing
+        # (its window is full); the others are counted by the view's transaction, which
+        # refuses them if the window has filled meanwhile, or after the view.
+        refused = counters.known_full(f"{limit.scope}:{network}")
+        if refused is not None:
+            g.commentsvc_rate_limit = refused
+            raise TooManyRequests(TOO_MANY)
+        g.commentsvc_limit_due = (limit, network)
+        return
+    outcome = counters.hit(app, limit.scope, network, rules)
     g.commentsvc_rate_limit = outcome
     if outcome.exceeded:
         raise TooManyRequests(TOO_MANY)
 
 
 def _add_headers(response: Response) -> Response:
+    due: tuple[Limit, str] | None = g.pop("commentsvc_limit_due", None)
+    if due is not None:
+        # The view did not count it in a transaction of its own (an invalid or refused post):
+        # it counts all the same, as every request did before the view.
+        limit, network = due
+        counters: _Counters = current_app.extensions["commentsvc_limits"]
+        counted = counters.hit_locally(limit.scope, network, rules_of(limit.setting))
+        counters.note(f"{limit.scope}:{network}", counted)
+        g.commentsvc_rate_limit = counted
     outcome: Outcome | None = g.pop("commentsvc_rate_limit", None)
     if outcome is not None:
         response.headers["X-RateLimit-Limit"] = str(outcome.rule.amount)

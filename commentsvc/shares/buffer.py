@@ -25,13 +25,8 @@ from commentsvc.core.extensions import (
     redis_error,
     run_script,
 )
-from commentsvc.core.limits import (
-    LIMIT_HIT_LUA,
-    counter_keys,
-    limits_enabled,
-    rule_args,
-    rules_of,
-)
+from commentsvc.core.limit_algorithm import LIMIT_HIT_LUA, counter_keys, rule_args
+from commentsvc.core.limits import limits_enabled, rules_of
 from commentsvc.core.rates import Rule
 from commentsvc.db.change_listener import announce_clicks_waiting
 from commentsvc.shares.dedupe import prefix_rule
