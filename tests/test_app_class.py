@@ -84,3 +84,30 @@ def test_raw_bytes_that_are_not_utf8_in_a_query_are_kept_escaped(app: Flask, pat
         assert request.args["w"] == "café"
     answer = app.test_client().get(path, environ_overrides={"QUERY_STRING": raw})
     assert answer.status_code < 500, answer.get_data(as_text=True)
+
+
+def test_every_template_sees_every_global_the_app_set(app: Flask, reader) -> None:
+    # Templates hold their globals as a copy (FlatGlobalsEnvironment): a global added after
+    # a template was loaded would be missing from it. Load the reader's templates, then check.
+    assert reader.widget(url="https://news.example/a").status_code == 200
+    assert reader.post({"url": "https://news.example/a"}, comment="Hello").status_code == 303
+    assert reader.post_json(comment="Hello again").status_code in (201, 202)
+    environment = app.jinja_env
+    loaded = [environment.get_template(name) for name in environment.list_templates()]
+    assert loaded
+    for template in loaded:
+        missing = {
+            name
+            for name, value in environment.globals.items()
+            if template.globals.get(name) is not value
+        }
+        assert not missing, (template.name, missing)
+
+
+def test_a_templates_own_globals_stay_its_own(app: Flask) -> None:
+    environment = app.jinja_env
+    own = environment.from_string("{{ extra }} {{ widget_url is defined }}", {"extra": "mine"})
+    with app.test_request_context("/"):
+        assert own.render() == "mine True"
+    assert "extra" not in environment.globals
+    assert environment.from_string("{{ extra is defined }}").render() == "False"

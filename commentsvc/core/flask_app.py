@@ -1,4 +1,4 @@
-"""Flask's app and request classes as commentsvc uses them: two per-request costs removed."""
+"""Flask's app, request and template classes as commentsvc uses them: per-request costs removed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" error handler)
 from flask import Flask, Request
+from flask.templating import Environment
 from werkzeug.datastructures import ImmutableMultiDict
 
 
@@ -65,12 +66,27 @@ class CommentsRequest(Request):
         return _parsed_query(query)
 
 
+class FlatGlobalsEnvironment(Environment):
+    """Flask's Jinja environment, with each template's globals one plain dict.
+
+    Jinja keeps them as a ChainMap over the environment's globals, and every render copies
+    them into its context key by key through it: about 25 µs a render with our 30 globals,
+    against 3 µs for a dict (a post renders three templates, a widget page at least two).
+    Jinja asks that globals not change once a template is loaded; ours are all set by
+    ``create_app`` before any is.
+    """
+
+    def make_globals(self, d: Any) -> Any:
+        return {**self.globals, **(d or {})}
+
+
 class CommentsApp(Flask):
     """Flask, with the per-call question "is this an async function?" answered once per
     function: Flask asks it for every hook and view of every request (11 times a request
     here, about a tenth of a bare request's CPU), and the answer never changes."""
 
     request_class = CommentsRequest
+    jinja_environment = FlatGlobalsEnvironment
     # The app's own hooks and views are a few dozen; a callable made per request (a class-based
     # view's, an ``after_this_request`` closure) would otherwise grow the cache without end.
     MAX_SYNC_VERSIONS = 1024
