@@ -9,9 +9,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from commentsvc.comments import posting
-from commentsvc.comments.markdown import ALLOWED_TAGS, render_markdown
+from commentsvc.comments.markdown import (
+    ALLOWED_TAGS,
+    parse_markdown,
+    plain_html,
+    render_markdown,
+)
 from commentsvc.core.extensions import db
 
 A = {"url": "https://news.example/a"}
@@ -76,6 +83,42 @@ def test_no_images_raw_html_or_script_links(text: str) -> None:
 def test_headings_and_rules_stay_text() -> None:
     assert render_markdown("# Title") == "<p># Title</p>"
     assert "<hr" not in render_markdown("a\n\n---\n\nb")
+
+
+EVERYDAY = [
+    "Comment 0-1-23: keep the harbour light lit, it brings the boats home.",
+    "Great article!\n\nThanks, Anna",
+    'I said "no" (twice).\nThen I left; nobody asked why?',
+    "Très bien écrit, merci. 写得很好! Ωραίο κείμενο",
+]
+# Letters of several scripts, digits, the plain punctuation, and what would be markup next to
+# it: line starts, dots before letters, the letters of addresses and schemes.
+NEAR_PLAIN = st.text(alphabet="aZé中ع²９ 1,.;:'?!()\"-\nwcomhtp@/*_", max_size=40)
+
+
+@pytest.mark.parametrize("text", EVERYDAY)
+def test_everyday_comments_skip_the_parser_and_render_as_it_would(text: str) -> None:
+    assert plain_html(text) is not None
+    assert render_markdown(text) == parse_markdown(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1. first", "a\n2) second", "- item", "  indented", "see example.com", "v1.2", "a  \nb"],
+)
+def test_text_that_may_be_markup_goes_through_the_parser(text: str) -> None:
+    assert plain_html(text) is None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(NEAR_PLAIN)
+@example("a\n\n\n\nb")
+@example("mailto:x https:www")
+def test_plain_text_renders_exactly_as_through_the_parser(text: str) -> None:
+    text = text.strip()
+    fast = plain_html(text)
+    if fast is not None:
+        assert fast == parse_markdown(text)
 
 
 @pytest.mark.settings(MODERATION="none")
