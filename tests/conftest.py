@@ -6,6 +6,7 @@ The helpers these fixtures use, and that tests import, live in tests/support/.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -122,15 +123,7 @@ def app(database_url: str, config: dict[str, Any], tmp_path: Any) -> Iterator[Fl
         if database_url.startswith("sqlite"):
             db.create_all()
         else:
-            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-            # A connection some earlier test left in a transaction would make TRUNCATE wait
-            # for ever: fail this test with a clear error instead of hanging the suite. The
-            # app's own statement timeout (300 ms) is lifted too: on a busy machine TRUNCATE
-            # waited longer than that for its locks and the test failed before it began.
-            db.session.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
-            db.session.execute(sa.text("SET LOCAL statement_timeout = '30s'"))
-            db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            db.session.commit()
+            _truncate_all()
     yield app
     with app.app_context():
         db.session.remove()
@@ -158,6 +151,30 @@ def other_host(app: Flask) -> Iterator[Flask]:
 def plain_app() -> Flask:
     """An app for tests that need its configuration but no database."""
     return create_app({"SECRET_KEY": "test-secret", "TESTING": True})
+
+
+def _truncate_all() -> None:
+    """Empty every table of the app's PostgreSQL database for the next test."""
+    tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+    for attempt in range(5):
+        try:
+            # A connection some earlier test left in a transaction would make TRUNCATE wait
+            # for ever: fail this test with a clear error instead of hanging the suite. The
+            # app's own statement timeout (300 ms) is lifted too: on a busy machine TRUNCATE
+            # waited longer than that for its locks and the test failed before it began.
+            db.session.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
+            db.session.execute(sa.text("SET LOCAL statement_timeout = '30s'"))
+            db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+            return
+        except sa.exc.OperationalError as error:
+            db.session.rollback()
+            # A thread of an earlier test's app still reading when TRUNCATE takes its tables
+            # one by one can deadlock with it (seen once on a slow machine): PostgreSQL picks
+            # TRUNCATE as the victim, and the reader is done a moment later.
+            if getattr(error.orig, "sqlstate", None) != "40P01" or attempt == 4:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture
