@@ -160,7 +160,7 @@ def _truncate_all() -> None:
         try:
             # A connection some earlier test left in a transaction would make TRUNCATE wait
             # for ever: fail this test with a clear error instead of hanging the suite. The
-            # app's own statement timeout (300 ms) is lifted too: on a busy machine TRUNCATE
+            # statement timeout a test may set (300 ms in test_stay_up) is lifted too: on a busy machine TRUNCATE
             # waited longer than that for its locks and the test failed before it began.
             db.session.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
             db.session.execute(sa.text("SET LOCAL statement_timeout = '30s'"))

@@ -18,6 +18,7 @@ from support.servers import free_port
 from commentsvc import create_app, limits
 from commentsvc.core.extensions import db, redis_breaker
 from commentsvc.core.limit_algorithm import LocalWindows
+from commentsvc.core.limit_counters import Counters
 from commentsvc.core.rates import Rule, parse_rules
 
 NETWORK = "203.0.113.7"  # counted as 203.0.113.0 (/24)
@@ -78,7 +79,7 @@ def sign_in(app, ip: str = NETWORK):
     )
 
 
-def counters(app) -> limits._Counters:
+def counters(app) -> Counters:
     return app.extensions["commentsvc_limits"]
 
 

@@ -19,7 +19,7 @@ from support.admin import PASSWORD, csrf_token
 from support.servers import COMMENTSVC, GUNICORN, ROOT, SECRET, free_port, serving
 
 from commentsvc.core.extensions import db
-from commentsvc.core.limits import hit_in_database
+from commentsvc.core.limit_counters import hit_in_database
 from commentsvc.core.rates import Rule
 from commentsvc.core.window_counts import WindowCount, count_hit, purge_ended
 

@@ -2,7 +2,8 @@
 
 markdown-it-py parses (CommonMark, raw HTML off, images off, bare URLs linked) and nh3 (the
 ammonia sanitiser) keeps only an allow-list of tags and attributes afterwards, so a parser
-bug cannot smuggle markup through. Every link gets ``rel="nofollow ugc noopener"``; only
+bug cannot smuggle markup through. Plain text, which neither would change, skips both
+(``plain_html``). Every link gets ``rel="nofollow ugc noopener"``; only
 http, https and mailto links survive (no ``javascript:``, no ``data:``).
 """
 
@@ -29,8 +30,9 @@ LINK_REL = "nofollow ugc noopener"
 
 @cache
 def _parser() -> MarkdownIt:
-    # markdown-it-py and nh3 are imported when a comment is first written, not when a worker
-    # starts: reading pages never needs them (worker memory, bench/RESULTS.md).
+    # markdown-it-py and nh3 are imported when the first comment that is not plain text is
+    # written or previewed, not when a worker starts: reading pages never needs them, nor
+    # do plain comments (worker memory, bench/RESULTS.md).
     from markdown_it import MarkdownIt
 
     parser = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True})

@@ -1,47 +1,36 @@
-"""Rate limits: one fixed-window algorithm, one key scheme, one in-process fallback.
+"""Rate limits that views declare: which requests count, where, and the answer past a limit.
 
-A window opens at a key's first hit and lasts the rule's period; hits past the amount are
-refused until it ends. Counted in Redis when configured (shared by every worker and host),
-else, or while Redis is down, in the database (``window_counts``: one atomic upsert per rule,
-in windows aligned on the rule's period, so the numbers hold whatever the worker count), and
-only if that fails too, in this process. Comments, share clicks and sign-ins all count
-here: views declare a limit with a decorator (``Limit``), and the share-click script, which
-counts a click's limit in the same Redis call as its de-duplication, embeds ``LIMIT_HIT_LUA``
-and keys its counters with ``counter_keys`` (both in ``core.limit_algorithm``); without Redis a click counts its limit in its own
-database transaction (``hit_in_transaction``). A view that writes in a transaction anyway may
-take its declared limit's hit into it (``deferred``: posting a comment without Redis); what
-ends without that is counted after the view. Only views that declare a limit pay anything:
-other requests skip the check with one dictionary look-up.
+A view declares a limit with a decorator (``Limit``). Before it runs, the request is counted
+(``core.limit_counters``: in Redis when configured and up, else in the database, else in this
+process) and refused with 429 past the limit; the X-RateLimit headers say what is left. The
+algorithm, a window that opens at a key's first hit and lasts the rule's period, is
+``core.limit_algorithm``'s. Two kinds of view count their hit in their own write instead:
+share clicks, in their Redis script or their transaction (``exempt_when``,
+``hit_in_transaction``), and posting a comment on SQLite without Redis (``deferred``: the
+post's transaction counts it; a post answered without storing is counted after the view).
+Only views that declare a limit pay anything: other requests skip the check with one
+dictionary look-up.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
+import functools
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import TooManyRequests
 
-from commentsvc.core.extensions import live_redis_client, redis_error, run_script
-from commentsvc.core.limit_algorithm import (
-    HIT,
-    MAX_LOCAL_WINDOWS,
-    LocalWindows,
-    Outcome,
-    counter_keys,
-    rule_args,
-)
+from commentsvc.core.extensions import live_redis_client
+from commentsvc.core.limit_algorithm import Outcome
+from commentsvc.core.limit_counters import Counters, count_hits
 from commentsvc.core.privacy import anonymise_ip
 from commentsvc.core.rates import Rule, parse_rules
-from commentsvc.core.window_counts import count_hit, counter_transaction
 
 TOO_MANY = "You are doing that too often. Please wait a minute and try again."
 
-log = logging.getLogger(__name__)
 View = TypeVar("View", bound=Callable[..., Any])
 
 
@@ -66,128 +55,41 @@ class Limit:
         # When this says so, the view counts the limit itself (share clicks: in the click
         # script while buffered in Redis, in the click's own transaction without Redis).
         self.exempt_when = exempt_when
-        # Counted in the database (no Redis, or Redis down): the view may count the hit in
-        # the write transaction it opens anyway (``count_deferred_hit``), one transaction
-        # instead of two; a request that ends without doing so is counted after the view.
+        # Counted in a SQLite database (no Redis, or Redis down): a view that stores counts
+        # the hit in the transaction that stores (``count_deferred_hit``), one writer's turn
+        # instead of two; a request the view answers without storing is counted after it,
+        # and refused then if past the limit (it has stored nothing).
         self.deferred = deferred
 
     def __call__(self, view: View) -> View:
+        if self.deferred:
+            view = _counted_after(view)
         _DECLARED[view] = self
         return view
+
+
+def _counted_after(view: View) -> View:
+    @functools.wraps(view)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        try:
+            answer = view(*args, **kwargs)
+        except Exception:
+            _count_due_hit(refuse=True)  # a 429 instead of the view's refusal, if past
+            raise
+        _count_due_hit(refuse=True)
+        return answer
+
+    return cast(View, counted)
 
 
 # View function -> its limit; filled at import by the decorators.
 _DECLARED: dict[Callable[..., Any], Limit] = {}
 
 comment_limit = Limit("RATE_LIMIT_COMMENTS", "comments", methods=("POST",))
-# The same counters, for the views that post a comment: they count it in the post's own
-# transaction when it reaches one (commentsvc.comments.posting).
+# The same counters, for the views that post a comment: on SQLite without Redis they count
+# it in the post's own transaction when it reaches one (commentsvc.comments.posting).
 posting_limit = Limit("RATE_LIMIT_COMMENTS", "comments", methods=("POST",), deferred=True)
 sign_in_limit = Limit("RATE_LIMIT_SIGN_IN", "sign-in", methods=("POST",))
-
-
-class _Counters:
-    """One app's counters: in Redis when configured and up, else in the database (both
-    shared by every worker and host), in this process only when the database fails too."""
-
-    def __init__(self) -> None:
-        self.local = LocalWindows()
-        self.clock: Callable[[], float] = time.time  # the database's windows' clock
-        self.script: Any = None  # HIT, registered with the first Redis client that runs it
-        # Deferred limits' windows this process saw refuse, by key: refused again with no
-        # database round trip until they end (``known_full``).
-        self.full: dict[str, Outcome] = {}
-        self.lock = threading.Lock()
-
-    def hit(self, app: Flask, scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
-        """Count one hit against the rules: in Redis when configured and up, else without it.
-
-        While the process's Redis breaker is open (commentsvc.core.extensions), Redis is not
-        tried at all: the breaker, not each caller, decides when to probe it again.
-        """
-        client = live_redis_client(app)
-        if client is None:
-            return self.hit_locally(scope, network, rules)
-        try:
-            return self._redis_hit(client, counter_keys(scope, network, rules), rules)
-        except redis_error() as error:
-            self.redis_failed(error)
-            return self.hit_locally(scope, network, rules)
-
-    def hit_locally(self, scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
-        """Count one hit without Redis: in the database, shared by every worker and host;
-        in this process only if the database fails too."""
-        try:
-            return hit_in_database(f"{scope}:{network}", rules, self.clock())
-        except Exception as error:  # noqa: BLE001 - limiting per process beats failing
-            log.warning("Rate limit storage unreachable, counting in this process: %s", error)
-            return self.local.hit(rules, f"{scope}:{network}")
-
-    def redis_failed(self, error: Exception) -> None:
-        """Say so once per failure: the failed call has opened the breaker, so the next hits
-        go to the database without trying Redis."""
-        log.warning("Rate limit storage unreachable, counting in the database: %s", error)
-
-    def _redis_hit(self, client: Any, keys: list[str], rules: Sequence[Rule]) -> Outcome:
-        if self.script is None:
-            self.script = client.register_script(HIT)
-        # EVALSHA: one round trip (the script loaded once if Redis does not have it).
-        report, hits, left_ms = run_script(client, self.script, keys, rule_args(rules))
-        return Outcome(rules[report - 1], hits, time.time() + left_ms / 1000)
-
-    def known_full(self, key: str) -> Outcome | None:
-        """The refusal this process last saw for ``key``'s window, while that window lasts.
-
-        A hint that only ever refuses: a window once past its amount stays past it until it
-        ends, whoever counts in it. A key not here is counted, in the database.
-        """
-        outcome = self.full.get(key)
-        if outcome is not None and outcome.reset_at <= time.time():
-            self.full.pop(key, None)
-            return None
-        return outcome
-
-    def note(self, key: str, outcome: Outcome) -> None:
-        """Remember ``outcome`` for ``known_full`` if it refused."""
-        if not outcome.exceeded:
-            return
-        with self.lock:
-            if len(self.full) >= MAX_LOCAL_WINDOWS:
-                now = time.time()
-                self.full = {k: o for k, o in self.full.items() if o.reset_at > now}
-                if len(self.full) >= MAX_LOCAL_WINDOWS:
-                    self.full.clear()
-            self.full[key] = outcome
-
-
-def _window_name(key: str, rule: Rule) -> str:
-    return f"limit:{key}:{rule.amount}/{rule.seconds}"
-
-
-def hit_in_database(key: str, rules: Sequence[Rule], now: float | None = None) -> Outcome:
-    """Count one hit on each rule's window in the database until one is exceeded.
-
-    Its own short transaction, committed at once: an atomic upsert per rule returns the
-    window's hits so far, so concurrent requests of any worker each count exactly once.
-    """
-    with counter_transaction() as connection:
-        return count_hits(connection, key, rules, now)
-
-
-def count_hits(
-    connection: Connection, key: str, rules: Sequence[Rule], now: float | None = None
-) -> Outcome:
-    """``hit_in_database``'s counting, on the caller's transaction (committed with it)."""
-    now = time.time() if now is None else now
-    report = None
-    for rule in rules:
-        hits, end = count_hit(connection, _window_name(key, rule), rule.seconds, now)
-        if report is None or hits > rule.amount:
-            report = Outcome(rule, hits, time.time() + (end - now))
-        if hits > rule.amount:
-            break
-    assert report is not None
-    return report
 
 
 def hit_in_transaction(connection: Connection, setting: str, scope: str) -> Outcome | None:
@@ -200,7 +102,7 @@ def hit_in_transaction(connection: Connection, setting: str, scope: str) -> Outc
     """
     if not limits_enabled():
         return None
-    counters: _Counters = current_app.extensions["commentsvc_limits"]
+    counters: Counters = current_app.extensions["commentsvc_limits"]
     key = f"{scope}:{client_network()}"
     outcome = count_hits(connection, key, rules_of(setting), counters.clock())
     g.commentsvc_rate_limit = outcome
@@ -215,7 +117,7 @@ def count_deferred_hit(connection: Connection) -> Outcome | None:
     if due is None:
         return None
     limit, network = due
-    counters: _Counters = current_app.extensions["commentsvc_limits"]
+    counters: Counters = current_app.extensions["commentsvc_limits"]
     outcome = count_hits(
         connection, f"{limit.scope}:{network}", rules_of(limit.setting), counters.clock()
     )
@@ -230,7 +132,7 @@ def deferred_hit_committed() -> None:
     due: tuple[Limit, str] | None = g.pop("commentsvc_limit_due", None)
     outcome: Outcome | None = g.get("commentsvc_rate_limit")
     if due is not None and outcome is not None:
-        counters: _Counters = current_app.extensions["commentsvc_limits"]
+        counters: Counters = current_app.extensions["commentsvc_limits"]
         counters.note(f"{due[0].scope}:{due[1]}", outcome)
 
 
@@ -259,9 +161,9 @@ def _check_declared_limit() -> None:
         return
     if not limits_enabled():
         return
-    counters: _Counters = app.extensions["commentsvc_limits"]
+    counters: Counters = app.extensions["commentsvc_limits"]
     network, rules = client_network(), rules_of(limit.setting)
-    if limit.deferred and live_redis_client(app) is None:
+    if limit.deferred and counters.defers() and live_redis_client(app) is None:
         # A request this process has seen refused is refused again now and writes nothing
         # (its window is full); the others are counted by the view's transaction, which
         # refuses them if the window has filled meanwhile, or after the view.
@@ -277,16 +179,23 @@ def _check_declared_limit() -> None:
         raise TooManyRequests(TOO_MANY)
 
 
-def _add_headers(response: Response) -> Response:
+def _count_due_hit(refuse: bool) -> None:
+    """Count this request's deferred hit if the view has not (an invalid or refused post: it
+    counts all the same, as before the view it did); with ``refuse``, 429 if it is past."""
     due: tuple[Limit, str] | None = g.pop("commentsvc_limit_due", None)
-    if due is not None:
-        # The view did not count it in a transaction of its own (an invalid or refused post):
-        # it counts all the same, as every request did before the view.
-        limit, network = due
-        counters: _Counters = current_app.extensions["commentsvc_limits"]
-        counted = counters.hit_locally(limit.scope, network, rules_of(limit.setting))
-        counters.note(f"{limit.scope}:{network}", counted)
-        g.commentsvc_rate_limit = counted
+    if due is None:
+        return
+    limit, network = due
+    counters: Counters = current_app.extensions["commentsvc_limits"]
+    outcome = counters.count_in_database(f"{limit.scope}:{network}", rules_of(limit.setting))
+    g.commentsvc_rate_limit = outcome
+    if refuse and outcome.exceeded:
+        raise TooManyRequests(TOO_MANY)
+
+
+def _add_headers(response: Response) -> Response:
+    # Due still when a later hook refused the request before the view ran.
+    _count_due_hit(refuse=False)
     outcome: Outcome | None = g.pop("commentsvc_rate_limit", None)
     if outcome is not None:
         response.headers["X-RateLimit-Limit"] = str(outcome.rule.amount)
@@ -297,7 +206,8 @@ def _add_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Check declared limits before the view (and before CSRF, so forged posts count too)."""
-    app.extensions["commentsvc_limits"] = _Counters()
+    """Check declared limits before the view and before CSRF, so forged posts count too (a
+    deferred limit's hit is counted by the view's transaction or after the view)."""
+    app.extensions["commentsvc_limits"] = Counters()
     app.before_request(_check_declared_limit)
     app.after_request(_add_headers)
