@@ -69,14 +69,21 @@ class Counters:
             self.redis_failed(error)
             return self.hit_locally(scope, network, rules)
 
-    def hit_locally(self, scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
+    def hit_locally(
+        self, scope: str, network: str, rules: Sequence[Rule], remember: bool = False
+    ) -> Outcome:
         """Count one hit without Redis: in the database, shared by every worker and host;
-        in this process only if the database fails too."""
+        in this process only if the database fails too. ``remember``: keep a refusal the
+        database counted for ``known_full`` (never the process's own)."""
+        key = f"{scope}:{network}"
         try:
-            return hit_in_database(f"{scope}:{network}", rules, self.clock())
+            outcome = hit_in_database(key, rules, self.clock())
         except Exception as error:  # noqa: BLE001 - limiting per process beats failing
             log.warning("Rate limit storage unreachable, counting in this process: %s", error)
-            return self.local.hit(rules, f"{scope}:{network}")
+            return self.local.hit(rules, key)
+        if remember:
+            self.note(key, outcome)
+        return outcome
 
     def redis_failed(self, error: Exception) -> None:
         """Say so once per failure: the failed call has opened the breaker, so the next hits
@@ -103,17 +110,6 @@ class Counters:
         if ends <= self.clock():
             self.full.pop(key, None)
             return None
-        return outcome
-
-    def count_in_database(self, key: str, rules: Sequence[Rule]) -> Outcome:
-        """``hit_locally`` for a deferred limit's key (``scope:network``), remembering a
-        refusal for ``known_full`` when the database counted it (never the process's own)."""
-        try:
-            outcome = hit_in_database(key, rules, self.clock())
-        except Exception as error:  # noqa: BLE001 - limiting per process beats failing
-            log.warning("Rate limit storage unreachable, counting in this process: %s", error)
-            return self.local.hit(rules, key)
-        self.note(key, outcome)
         return outcome
 
     def note(self, key: str, outcome: Outcome) -> None:

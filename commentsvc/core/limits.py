@@ -102,10 +102,13 @@ def hit_in_transaction(connection: Connection, setting: str, scope: str) -> Outc
     """
     if not limits_enabled():
         return None
+    return _count_on(connection, f"{scope}:{client_network()}", setting)
+
+
+def _count_on(connection: Connection, key: str, setting: str) -> Outcome:
     counters: Counters = current_app.extensions["commentsvc_limits"]
-    key = f"{scope}:{client_network()}"
     outcome = count_hits(connection, key, rules_of(setting), counters.clock())
-    g.commentsvc_rate_limit = outcome
+    g.commentsvc_rate_limit = outcome  # its headers are sent as a declared limit's
     return outcome
 
 
@@ -117,12 +120,7 @@ def count_deferred_hit(connection: Connection) -> Outcome | None:
     if due is None:
         return None
     limit, network = due
-    counters: Counters = current_app.extensions["commentsvc_limits"]
-    outcome = count_hits(
-        connection, f"{limit.scope}:{network}", rules_of(limit.setting), counters.clock()
-    )
-    g.commentsvc_rate_limit = outcome
-    return outcome
+    return _count_on(connection, f"{limit.scope}:{network}", limit.setting)
 
 
 def deferred_hit_committed() -> None:
@@ -187,7 +185,7 @@ def _count_due_hit(refuse: bool) -> None:
         return
     limit, network = due
     counters: Counters = current_app.extensions["commentsvc_limits"]
-    outcome = counters.count_in_database(f"{limit.scope}:{network}", rules_of(limit.setting))
+    outcome = counters.hit_locally(limit.scope, network, rules_of(limit.setting), remember=True)
     g.commentsvc_rate_limit = outcome
     if refuse and outcome.exceeded:
         raise TooManyRequests(TOO_MANY)
