@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from support.push import kept, statements_of, until_notified
+from support.push import freshly_vouched, kept, statements_of, until_notified
 from support.readers import Reader
 from test_counts_cache import (
     ASKED,
@@ -143,6 +143,7 @@ def test_with_push_invalidation_a_kept_answer_costs_no_statement_until_a_change_
     expected = seed(app)
     first = kept(app, lambda: client.get("/api/v1/counts", query_string=ASKED))
     built = len(builds)
+    freshly_vouched(listening)
     for _ in range(3):
         statements, again = statements_of(
             app, lambda: client.get("/api/v1/counts", query_string=ASKED)

@@ -17,7 +17,7 @@ import redis as redis_py
 from flask import Flask
 from support.clicks import beacon_headers
 from support.databases import terminate_backend
-from support.push import kept, statements_of, until_notified
+from support.push import freshly_vouched, kept, statements_of, until_notified
 from support.readers import Reader
 
 from commentsvc.articles.keys import article_ref
@@ -98,6 +98,7 @@ def seed(app: Flask) -> dict[str, tuple[int, int]]:
 def test_unchanged_counts_cost_no_statement(app, client, listening) -> None:
     expected = seed(app)
     assert kept(app, lambda: counts(client)) == expected
+    freshly_vouched(listening)
     for _ in range(3):
         statements, again = statements_of(app, lambda: counts(client))
         assert statements == [] and again == expected, statements

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 from flask import Flask
-from support.push import statements_of
+from support.push import freshly_vouched, statements_of
 from support.readers import Reader
 
 from commentsvc.core.extensions import db
@@ -66,6 +66,7 @@ def test_kept_endpoints_cost_a_post_no_statement(app, listening) -> None:
     assert first.status_code == 201
     assert [s for s in statements if ENDPOINTS_READ in s], "the first post did not read them"
     for n in (2, 3):
+        freshly_vouched(listening)
         statements, answer = post(app, n)
         assert answer.status_code == 201
         assert not [s for s in statements if ENDPOINTS_READ in s], statements

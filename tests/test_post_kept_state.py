@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import event, text
 from support.admin import Admin, make_moderator
 from support.databases import terminate_backend
-from support.push import kept, statements_of, until_notified
+from support.push import freshly_vouched, kept, statements_of, until_notified
 from support.readers import Reader
 
 from commentsvc.articles.keys import normalise_url
@@ -61,6 +61,7 @@ def test_a_post_on_a_kept_article_does_not_read_its_row(app, client, reader, lis
     assert reader.post_json(comment="The first").status_code == 201
     keep_row(app, client)
     form_token = token(client)
+    freshly_vouched(listening)
     statements, answer = statements_of(
         app, lambda: reader.post_json(comment="The second", name="Bo", token=form_token)
     )

@@ -20,7 +20,7 @@ from support.admin import Admin, make_moderator
 from support.clicks import beacon_headers
 from support.databases import terminate_backend
 from support.forks import in_forked_child
-from support.push import kept, statements_of, until_notified
+from support.push import freshly_vouched, kept, statements_of, until_notified
 from support.readers import Reader
 
 from commentsvc.comments.posting import set_status
@@ -63,15 +63,18 @@ def first_comment(app: Flask, text: str = "The first words") -> None:
 def test_a_repeated_view_costs_no_statement(app, client, listening) -> None:
     first_comment(app)
     assert "The first words" in kept(app, lambda: widget(client))
+    freshly_vouched(listening)
     for _ in range(3):
         statements, again = statements_of(app, lambda: widget(client))
         assert statements == [] and "The first words" in again, statements
     body = kept(app, lambda: comments_json(client))
     assert [c["body"] for c in body["comments"]] == ["The first words"]
+    freshly_vouched(listening)
     assert statements_of(app, lambda: comments_json(client))[0] == []
     # An article nobody has commented on is known too (its absence is a state).
     quiet = {"url": "https://news.example/quiet"}
     kept(app, lambda: client.get("/embed", query_string=quiet))
+    freshly_vouched(listening)
     assert statements_of(app, lambda: client.get("/embed", query_string=quiet))[0] == []
 
 

@@ -27,6 +27,22 @@ def until_notified(states: KnownStates, before: int, timeout: float = 10.0) -> N
         time.sleep(0.002)
 
 
+def freshly_vouched(states: KnownStates, timeout: float = 10.0) -> None:
+    """Wait until a ping sent after this call has come back: every notification of a change
+    committed before it has been read (the worker's own last post, say), and no ping is in
+    flight for about a second (``PING_SECONDS``). A view made now is answered from what the
+    worker keeps.
+
+    Until then a view reads the database, by design (a notification not yet read, a ping in
+    flight); on a busy machine a test that asserts "no statement" would meet one now and then.
+    """
+    since = time.monotonic()
+    deadline = since + timeout
+    while states._confirmed < since or states._awaiting is not None:
+        assert time.monotonic() < deadline, "the listener's ping never came back"
+        time.sleep(0.001)
+
+
 def kept(app: Flask, view: Callable[[], Any], timeout: float = 10.0) -> Any:
     """View until the view costs no statement (earlier changes' notifications may still be
     on their way, each making the next view read the row); what it showed."""
