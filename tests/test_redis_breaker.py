@@ -224,7 +224,7 @@ def test_an_error_reply_is_raised_and_the_connection_stays_in_step(redis_url) ->
     echo = client.register_script(ECHO)
     with pytest.raises(redis_py.ResponseError, match="refused by the script"):
         run_script(client, failing, [], [])
-    # The same pooled connection answers the next call with that call's own answer.
+    # The same connection answers the next call with that call's own answer.
     assert run_script(client, echo, ["a", "b"], [1, 2, 3, 4])[:2] == [b"a", b"b"]
 
 
@@ -269,3 +269,51 @@ def test_a_script_call_that_times_out_closes_its_connection(app) -> None:
     # Closed, not kept for a next call that would read this call's late answer as its own.
     assert silent.closed_by_client.wait(5)
     silent.server.close()
+
+
+def script_connection_address(client: redis_py.Redis) -> str:
+    """ip:port of this thread's script connection to ``client``, as Redis names its client."""
+    from commentsvc.core.extensions import _script_connection
+
+    host, port = _script_connection(client)._sock.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+def test_a_script_connection_the_server_closed_is_replaced_without_failing(app, redis_url) -> None:
+    """Redis restarted, or dropped the idle connection (its ``timeout``): the next call
+    connects again and answers, and the breaker stays closed (the pool's checkout did the same)."""
+    app.config.update(REDIS_URL=redis_url)
+    with app.app_context():
+        client = redis_client()
+        assert client is not None
+        script = client.register_script("return tonumber(ARGV[1]) + 1")
+        assert run_script(client, script, [], [1]) == 2
+        before = script_connection_address(client)
+        redis_py.Redis.from_url(redis_url).client_kill(before)
+        time.sleep(0.05)  # the server's goodbye reaches the socket
+        assert run_script(client, script, [], [2]) == 3
+        assert script_connection_address(client) != before
+        assert redis_state() == "ok"
+
+
+def test_scripts_keep_one_connection_per_thread(redis_url) -> None:
+    """Many calls, one connection per calling thread: none taken from the pool or piled up."""
+    client = redis_py.Redis.from_url(redis_url)
+    script = client.register_script("return 7")
+    seen: dict[str, set[str]] = {}
+
+    def calls(name: str) -> None:
+        for _ in range(20):
+            assert run_script(client, script, [], []) == 7
+            seen.setdefault(name, set()).add(script_connection_address(client))
+
+    threads = [threading.Thread(target=calls, args=(f"t{n}",)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    calls("main")
+    assert all(len(addresses) == 1 for addresses in seen.values()), seen
+    assert len(set().union(*seen.values())) == 4  # each thread its own
+    assert client.connection_pool._created_connections == 4
+    assert not client.connection_pool._in_use_connections
