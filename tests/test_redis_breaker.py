@@ -4,6 +4,7 @@ in one process."""
 from __future__ import annotations
 
 import re
+import select
 import socket
 import threading
 import time
@@ -18,6 +19,7 @@ from support.forks import in_forked_child
 
 from commentsvc.core.extensions import (
     RedisBreaker,
+    _script_connection,
     db,
     live_redis_client,
     redis_breaker,
@@ -273,8 +275,6 @@ def test_a_script_call_that_times_out_closes_its_connection(app) -> None:
 
 def script_connection_address(client: redis_py.Redis) -> str:
     """ip:port of this thread's script connection to ``client``, as Redis names its client."""
-    from commentsvc.core.extensions import _script_connection
-
     host, port = _script_connection(client)._sock.getsockname()[:2]
     return f"{host}:{port}"
 
@@ -289,8 +289,11 @@ def test_a_script_connection_the_server_closed_is_replaced_without_failing(app, 
         script = client.register_script("return tonumber(ARGV[1]) + 1")
         assert run_script(client, script, [], [1]) == 2
         before = script_connection_address(client)
+        killed = _script_connection(client)._sock
         redis_py.Redis.from_url(redis_url).client_kill(before)
-        time.sleep(0.05)  # the server's goodbye reaches the socket
+        # Once the server's goodbye has reached the socket (a call sent before it arrives
+        # fails, as it did with the pool's checkout: nobody can know sooner).
+        assert select.select([killed], [], [], 10)[0], "Redis did not close the connection"
         assert run_script(client, script, [], [2]) == 3
         assert script_connection_address(client) != before
         assert redis_state() == "ok"
