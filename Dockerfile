@@ -12,13 +12,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     COMMENTSVC_INSTANCE_PATH=/app/instance
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl \
+# With the granian extra: `python granian_serve.py` is the other server (docs/decisions/0020).
+RUN pip install --no-cache-dir "$(ls /wheels/*.whl)[granian]" \
  && rm -rf /wheels \
  && useradd --create-home --uid 10001 commentsvc \
  && mkdir -p /app/instance \
  && chown commentsvc /app/instance
 WORKDIR /app
-COPY wsgi.py gunicorn.conf.py ./
+COPY wsgi.py gunicorn.conf.py granian_serve.py ./
 USER commentsvc
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

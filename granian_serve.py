@@ -97,9 +97,9 @@ def serve() -> int:
 def flush_buffered_shares() -> None:
     """Move the clicks still buffered in Redis to the database (the workers have stopped)."""
     if os.environ.get("COMMENTSVC_REDIS_URL"):
-        # The console script beside this Python (on PATH in the image, maybe not in a venv).
-        command = str(Path(sys.executable).with_name("commentsvc"))
-        subprocess.run([command, "flush-shares"], timeout=30)
+        # The command through this very Python: its console script may live in another folder
+        # (Debian's Python puts pip's scripts in /usr/local/bin, beside /usr/bin/python).
+        subprocess.run([sys.executable, "-m", "commentsvc", "flush-shares"], timeout=30)
 
 
 def next_delay(delay: float, ran_for: float) -> float:

@@ -61,6 +61,8 @@ class Stack:
     base: str
     compose: list[str]
     project: Path
+    name: str
+    settings: dict[str, str]
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """A compose command in the stack's project (its output captured)."""
@@ -132,7 +134,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     (project / ".env").write_text(
         "\n".join([*lines, *(f"{k}={v}" for k, v in settings.items())]) + "\n"
     )
-    result = Stack(f"http://127.0.0.1:{port}", [*compose, "-p", f"csvc{os.getpid()}"], project)
+    name = f"csvc{os.getpid()}"
+    result = Stack(f"http://127.0.0.1:{port}", [*compose, "-p", name], project, name, settings)
     try:
         up = result.run("up", "-d", "--no-build", "--scale", f"app={APPS}", check=False)
         assert up.returncode == 0, up.stdout + up.stderr + result.run("logs", "--tail", "50").stdout
@@ -240,3 +243,71 @@ def test_share_clicks_over_every_app_are_counted_exactly(stack: Stack) -> None:
             break
         time.sleep(0.5)
     assert shares["networks"] == {"x": clicks} and shares["total"] == clicks, shares
+
+
+def test_the_image_also_serves_under_granian(stack: Stack) -> None:
+    """The image carries the other server (docs/decisions/0020): ``python granian_serve.py``,
+    on the stack's PostgreSQL and Redis, passes the image's healthcheck, serves, and stops
+    cleanly on SIGTERM."""
+    port = free_port()
+    database = f"postgresql://commentsvc:{stack.settings['POSTGRES_PASSWORD']}@db:5432/commentsvc"
+    started = subprocess.run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--network",
+            f"{stack.name}_default",
+            "-p",
+            f"127.0.0.1:{port}:8000",
+        ]
+        + ["-e", f"COMMENTSVC_SECRET_KEY={stack.settings['COMMENTSVC_SECRET_KEY']}"]
+        + [
+            "-e",
+            f"COMMENTSVC_DATABASE_URL={database}",
+            "-e",
+            "COMMENTSVC_REDIS_URL=redis://redis:6379/0",
+        ]
+        + ["commentsvc:latest", "python", "granian_serve.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    container = started.stdout.strip()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            health = subprocess.run(
+                ["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            if health == "healthy" or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert health == "healthy", subprocess.run(
+            ["docker", "logs", container], capture_output=True, text=True
+        ).stderr
+        status, body, _ = fetch(f"http://127.0.0.1:{port}/readyz")
+        assert status == 200 and json.loads(body)["database"] == "ok", body
+        # It serves the comments the gunicorn containers stored (one database for both).
+        url = "https://news.example/compose-stack"
+        status, body, _ = fetch(
+            f"http://127.0.0.1:{port}/api/v1/comments?" + urllib.parse.urlencode({"url": url})
+        )
+        assert status == 200, body
+        assert "Held, then seen through every container" in body
+        stopped = subprocess.run(["docker", "stop", "-t", "30", container], capture_output=True)
+        assert stopped.returncode == 0
+        state = subprocess.run(
+            ["docker", "inspect", "--format", "{{.State.ExitCode}}", container],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert state.stdout.strip() == "0", subprocess.run(
+            ["docker", "logs", container], capture_output=True, text=True
+        ).stderr[-2000:]
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True)
