@@ -98,7 +98,8 @@ def settings_paragraph(args: argparse.Namespace) -> str:
         "`COMMENTSVC_FLOOD_SECONDS=0`, `COMMENTSVC_RATE_LIMIT_COMMENTS` and `…_SHARES` = "
         "`1000000 per minute`, `COMMENTSVC_MODERATION=none` (so posts publish and count). "
         f"Everything else is the default (no Redis{redis}). The PostgreSQL database gets "
-        "ANALYZE after seeding (its autovacuum would within a minute); the SQLite file "
+        "VACUUM ANALYZE and a CHECKPOINT after seeding (its autovacuum would within minutes; "
+        "the checkpoint writes the seed out before the measurements); the SQLite file "
         f"{sqlite}. Isso 0.14.0: `[guard] enabled = false`, `[moderation] enabled = false`, "
         "otherwise its defaults."
     )
