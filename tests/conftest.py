@@ -26,7 +26,8 @@ from support.readers import Reader
 from commentsvc import create_app
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
-from commentsvc.db.change_listener import EXTENSION, KnownStates, wait_until_subscribed
+from commentsvc.db.change_listener import KnownStates, wait_until_subscribed
+from commentsvc.db.kept_states import EXTENSION
 from commentsvc.db.models import Comment, Status
 
 DATABASES = ["sqlite", "postgresql"]

@@ -23,7 +23,8 @@ from support.readers import Reader
 from commentsvc.articles.keys import article_ref
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db, redis_breaker, redis_client
-from commentsvc.db.change_listener import COUNTS, EXTENSION, KnownStates, wait_until_subscribed
+from commentsvc.db.change_listener import KnownStates, wait_until_subscribed
+from commentsvc.db.kept_states import COUNTS, EXTENSION
 from commentsvc.db.models import Comment, Status
 from commentsvc.db.site_settings import save_settings
 from commentsvc.shares import buffer

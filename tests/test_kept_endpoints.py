@@ -14,11 +14,8 @@ from support.push import freshly_vouched, statements_of
 from support.readers import Reader
 
 from commentsvc.core.extensions import db
-from commentsvc.db.change_listener import (
-    ENDPOINTS,
-    UNKNOWN,
-    KnownStates,
-)
+from commentsvc.db.change_listener import KnownStates
+from commentsvc.db.kept_states import ENDPOINTS, UNKNOWN
 from commentsvc.notify.models import OutboxMessage, WebhookEndpoint
 from commentsvc.notify.webhooks import KEPT_AS, new_secret
 

@@ -24,12 +24,8 @@ from commentsvc.articles.rows import known_article_state
 from commentsvc.comments import posting
 from commentsvc.core.extensions import db
 from commentsvc.db import change_listener
-from commentsvc.db.change_listener import (
-    _CHANGED_ONLY,
-    UNKNOWN,
-    KnownStates,
-    changing_only,
-)
+from commentsvc.db.change_listener import KnownStates
+from commentsvc.db.kept_states import _CHANGED_ONLY, UNKNOWN, changing_only
 from commentsvc.db.models import Comment
 
 pytestmark = [

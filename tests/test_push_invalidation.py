@@ -25,7 +25,8 @@ from support.readers import Reader
 
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
-from commentsvc.db.change_listener import EXTENSION, UNKNOWN, KnownStates
+from commentsvc.db.change_listener import KnownStates
+from commentsvc.db.kept_states import EXTENSION, UNKNOWN
 from commentsvc.db.models import Status
 from commentsvc.db.revisions import CHANNEL
 from commentsvc.db.site_settings import save_settings

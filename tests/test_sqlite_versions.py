@@ -18,7 +18,7 @@ from test_push_invalidation import CHANGES as PG_CHANGES
 from test_push_invalidation import KEY, _post, _share, comments_json, first_comment, widget
 
 from commentsvc import create_app
-from commentsvc.db.change_listener import EXTENSION, UNKNOWN
+from commentsvc.db.kept_states import EXTENSION, UNKNOWN
 from commentsvc.db.sqlite_versions import _INHERITED, FileVersionStates
 
 pytestmark = [

@@ -20,8 +20,8 @@ from sqlalchemy.sql import bindparam
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.core.extensions import db
-from commentsvc.db.change_listener import UNKNOWN, known_states
 from commentsvc.db.connections import read_connection, upsert
+from commentsvc.db.kept_states import UNKNOWN, known_states
 from commentsvc.db.models import Article, SiteSetting, utcnow
 from commentsvc.db.site_settings import use_stored_settings_json
 from commentsvc.db.statements import Statement

@@ -22,9 +22,9 @@ from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
 from commentsvc.core.limits import TOO_MANY, count_deferred_hit, deferred_hit_committed
 from commentsvc.core.observability import COMMENTS
-from commentsvc.db.change_listener import changing_only
 from commentsvc.db.connections import write_transaction
 from commentsvc.db.events import emit
+from commentsvc.db.kept_states import changing_only
 from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow
 from commentsvc.db.site_settings import current_settings
 from commentsvc.db.statements import Statement

@@ -40,35 +40,34 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import read_connection
+from commentsvc.db.kept_states import (
+    EXTENSION,
+    ROW,
+    UNKNOWN,
+    declared_changes,
+    end_declarations_with_transactions,
+    found_in,
+    keep_in,
+)
 from commentsvc.db.revisions import ARTICLE_PREFIX, CHANNEL, CLICKS_WAITING
 from commentsvc.db.statements import Statement
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "commentsvc.db.change_listener"
 PING_SECONDS = 1.0
 PING_TIMEOUT_SECONDS = 5.0
 LEASE_SECONDS = 3.0
-# Articles remembered per worker (their row and their counts: about 1-2 KB each, so at most
-# a few tens of MB); the first remembered go first.
-MAX_KNOWN = 20_000
 RECONNECT_DELAYS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
-
-# Returned by ``KnownStates.lookup`` when a state is not known (None is a known absence).
-UNKNOWN: Any = object()
-# What is kept of an article: its row (widget and JSON views), its counts (the count API).
-# A notification naming the article forgets every facet of it.
-ROW = "row"
-COUNTS = "counts"
-ENDPOINTS = "endpoints"  # the active webhook endpoints (commentsvc.notify.webhooks)
+# Connection.info key: what a commit forgot, to forget again once the COMMIT has returned.
+_FORGET_AGAIN = "commentsvc.forget_again"
 
 # Listener connections inherited through a fork: kept, never closed (closing would say
 # goodbye on the parent's socket).
@@ -178,9 +177,7 @@ class KnownStates:
         once it has (``forget_again``, when the connection is next begun or checked in).
         """
         info = connection.info
-        keys = info.pop(_CHANGED_ONLY, None)
-        if info.pop(_UNNARROWED, False):
-            keys = None
+        keys = declared_changes(info)
         info[_FORGET_AGAIN] = keys
         self._forget(keys)
 
@@ -400,28 +397,6 @@ class KnownStates:
         self._start_afresh()
 
 
-def found_in(known: dict[str, dict[str, Any]], keys: Sequence[str], facet: str) -> dict[str, Any]:
-    """The ``facet`` of each of ``keys`` that ``known`` (key -> facet -> state) holds."""
-    found = {}
-    for key in keys:
-        facets = known.get(key)
-        if facets is not None and facet in facets:
-            found[key] = facets[facet]
-    return found
-
-
-def keep_in(known: dict[str, dict[str, Any]], key: str, facet: str, state: Any) -> dict[str, Any]:
-    """Keep ``state`` as ``key``'s ``facet`` in ``known`` (the first kept go first past
-    MAX_KNOWN); the key's facets."""
-    facets = known.get(key)
-    if facets is None:
-        if len(known) >= MAX_KNOWN:
-            del known[next(iter(known))]
-        facets = known[key] = {}
-    facets[facet] = state
-    return facets
-
-
 def _after_fork_in_child() -> None:
     for states in list(_ALL):
         if states._pid != os.getpid():
@@ -429,26 +404,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-class KeptStates(Protocol):
-    """What views ask of a worker's kept states: ``KnownStates`` (PostgreSQL) or
-    ``commentsvc.db.sqlite_versions.FileVersionStates`` (SQLite)."""
-
-    def lookup(self, key: str, facet: str = ROW) -> tuple[Any, int | None]: ...
-
-    def lookup_many(self, keys: Sequence[str], facet: str) -> tuple[dict[str, Any], int | None]: ...
-
-    def remember(self, key: str, state: Any, ticket: int | None, facet: str = ROW) -> None: ...
-
-    def clicks_waiting(self) -> tuple[bool, int | None]: ...
-
-    def note_no_clicks_waiting(self, ticket: int | None) -> None: ...
-
-
-def known_states() -> KeptStates | None:
-    """This app's kept states, or None when views check the database every time."""
-    return current_app.extensions.get(EXTENSION)
 
 
 def init_app(app: Flask) -> None:
@@ -470,47 +425,6 @@ def init_app(app: Flask) -> None:
     event.listen(engine, "checkin", lambda _dbapi, record: states.forget_again(record.info))
     end_declarations_with_transactions(engine)
     event.listen(engine, "engine_disposed", states.stop)
-
-
-# Connection.info keys: the article keys a transaction declared as all it changes; that a
-# declaration was made inside a savepoint (its commit then forgets everything); what a commit
-# forgot, to forget again once the COMMIT has returned.
-_CHANGED_ONLY = "commentsvc.changed_only"
-_UNNARROWED = "commentsvc.changed_in_savepoint"
-_FORGET_AGAIN = "commentsvc.forget_again"
-
-
-def changing_only(connection: Any, *keys: str) -> None:
-    """Declare that the transaction on ``connection`` changes nothing kept but the articles
-    ``keys`` (their rows, comments and counts): its commit then forgets only theirs.
-
-    Only for a transaction whose every change is known to the caller (a new comment); any
-    other commit forgets every state. The declaration ends with the transaction. Made inside
-    a savepoint, it makes the commit forget everything: the savepoint may be rolled back
-    while the transaction goes on to change other articles.
-    """
-    if known_states() is None:  # else nothing would ever take the declaration back
-        return
-    if connection.in_nested_transaction():
-        connection.info[_UNNARROWED] = True
-    connection.info.setdefault(_CHANGED_ONLY, set()).update(keys)
-
-
-def end_declarations_with_transactions(engine: Any) -> None:
-    """Make every ``changing_only`` declaration on ``engine`` end with its transaction."""
-    event.listen(engine, "rollback", _drop_declaration)
-    event.listen(engine, "checkin", _drop_declared_on_checkin)
-
-
-def _drop_declaration(connection: Any) -> None:
-    connection.info.pop(_CHANGED_ONLY, None)
-    connection.info.pop(_UNNARROWED, None)
-
-
-def _drop_declared_on_checkin(dbapi_connection: Any, record: Any) -> None:
-    # Connection.info lives as long as the pooled connection: never past this checkout.
-    record.info.pop(_CHANGED_ONLY, None)
-    record.info.pop(_UNNARROWED, None)
 
 
 def announce_clicks_waiting() -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL
 
 from commentsvc.core.extensions import db
-from commentsvc.db.change_listener import (
+from commentsvc.db.kept_states import (
     EXTENSION,
     ROW,
     UNKNOWN,

@@ -27,7 +27,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from commentsvc.db.change_listener import ENDPOINTS, UNKNOWN, known_states
+from commentsvc.db.kept_states import ENDPOINTS, UNKNOWN, known_states
 from commentsvc.db.models import utcnow
 from commentsvc.db.statements import Statement
 from commentsvc.notify.models import WebhookEndpoint

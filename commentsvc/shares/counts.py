@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 from flask import current_app
 
 from commentsvc.core.extensions import db
-from commentsvc.db.change_listener import COUNTS, known_states
 from commentsvc.db.connections import read_connection
+from commentsvc.db.kept_states import COUNTS, known_states
 from commentsvc.db.site_settings import current_settings
 from commentsvc.shares.buffer import PendingDeltas, pending_deltas
 from commentsvc.shares.count_queries import (
