@@ -46,7 +46,10 @@ from commentsvc.transfer.run import import_file
 @click.pass_context
 def run(ctx: click.Context, **options: object) -> None:
     app: Flask = ctx.ensure_object(ScriptInfo).load_app()
-    prepare(app)
+    try:
+        prepare(app)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     # The development server would announce "Werkzeug/x.y Python/x.y"; say less.
     WSGIRequestHandler.server_version = "commentsvc"
     WSGIRequestHandler.sys_version = ""

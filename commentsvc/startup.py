@@ -93,10 +93,39 @@ def upgrade_database(app: Flask) -> None:
         flask_migrate.upgrade(directory=app.extensions["migrate"].directory)
 
 
+def require_utf8_database(app: Flask) -> None:
+    """Refuse a PostgreSQL database not encoded in UTF-8, saying how to make one that is.
+
+    Comments are Unicode text. A SQL_ASCII database (what ``initdb`` makes without a locale)
+    hands text back as bytes, so the first connection failed deep inside SQLAlchemy with a
+    TypeError; a LATIN1 one cannot store most of the world's characters. Asked of the server
+    before SQLAlchemy connects (the encoding comes with the connection's start-up).
+    """
+    with app.app_context():
+        url = db.engine.url
+    if url.get_backend_name() != "postgresql":
+        return
+    import psycopg  # loaded already by SQLAlchemy's PostgreSQL dialect
+
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(conninfo, connect_timeout=10) as connection:
+            encoding = connection.info.parameter_status("server_encoding")
+    except psycopg.OperationalError:
+        return  # unreachable: the migrations' own connection says so
+    if encoding is not None and encoding != "UTF8":
+        raise ConfigError(
+            f"the PostgreSQL database {url.database!r} is encoded {encoding}, and "
+            "commentsvc stores Unicode text: create the database in UTF-8, e.g. "
+            f"createdb --encoding=UTF8 --locale=C.UTF-8 --template=template0 {url.database}"
+        )
+
+
 def prepare(app: Flask) -> None:
     """Make the instance folder, the secret key and the schema ready for serving."""
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     ensure_secret_key(app)
+    require_utf8_database(app)
     upgrade_database(app)
 
 
@@ -105,7 +134,7 @@ if __name__ == "__main__":
 
     try:
         app = create_app()
+        prepare(app)
     except ConfigError as error:
         # A refused setting is the operator's to fix: the message says it all, no traceback.
         sys.exit(f"commentsvc: {error}")
-    prepare(app)

@@ -6,12 +6,15 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from support.databases import require_postgresql
 
 from commentsvc import create_app
 from commentsvc.cli import main
@@ -130,6 +133,38 @@ def test_the_start_before_gunicorn_forks_says_what_is_wrong_in_one_line(instance
     assert ran.stderr.strip().splitlines() == [
         "commentsvc: COMMENTSVC_THREAD_DEPTH is 'five'; expected a whole number of at least 1"
     ]
+
+
+def test_a_postgresql_database_not_in_utf8_is_refused_with_how_to_make_one(instance: Path) -> None:
+    server = require_postgresql()
+    name = f"commentsvc_ascii_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        # What initdb makes without a locale; SQLAlchemy's first connection failed on it with
+        # "TypeError: cannot use a string pattern on a bytes-like object".
+        admin.execute(
+            f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+            "TEMPLATE template0"
+        )
+    try:
+        url = server.rsplit("/", 1)[0] + f"/{name}"
+        env = {**os.environ, "COMMENTSVC_DATABASE_URL": url, "COMMENTSVC_SECRET_KEY": "k" * 40}
+        ran = subprocess.run(
+            [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
+        )
+        assert ran.returncode == 1
+        assert ran.stderr.strip().splitlines() == [
+            f"commentsvc: the PostgreSQL database '{name}' is encoded SQL_ASCII, and commentsvc"
+            " stores Unicode text: create the database in UTF-8, e.g. createdb --encoding=UTF8"
+            f" --locale=C.UTF-8 --template=template0 {name}"
+        ]
+        with psycopg.connect(url) as connection:  # refused before anything was created
+            tables = connection.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchone()
+        assert tables == (0,)
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.mark.parametrize("source", SOURCES)
