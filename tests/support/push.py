@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from commentsvc.db import change_listener
 from commentsvc.db.change_listener import KnownStates
 from support.statements import sent_sql
 
@@ -27,18 +28,25 @@ def until_notified(states: KnownStates, before: int, timeout: float = 10.0) -> N
         time.sleep(0.002)
 
 
-def freshly_vouched(states: KnownStates, timeout: float = 10.0) -> None:
+def freshly_vouched(states: KnownStates, timeout: float = 10.0, margin: float = 0.5) -> None:
     """Wait until a ping sent after this call has come back: every notification of a change
-    committed before it has been read (the worker's own last post, say), and no ping is in
-    flight for about a second (``PING_SECONDS``). A view made now is answered from what the
+    committed before it has been read (the worker's own last post, say), and no ping will be
+    in flight for at least ``margin`` seconds. A view made now is answered from what the
     worker keeps.
 
     Until then a view reads the database, by design (a notification not yet read, a ping in
     flight); on a busy machine a test that asserts "no statement" would meet one now and then.
+    The next ping goes out ``PING_SECONDS`` after the last was sent; a loaded machine may see
+    that one come back late, so then the wait goes on to the ping after it.
     """
     since = time.monotonic()
     deadline = since + timeout
-    while states._confirmed < since or states._awaiting is not None:
+    while True:
+        if states._awaiting is None and states._confirmed >= since:
+            next_ping = states._confirmed + change_listener.PING_SECONDS
+            if next_ping - time.monotonic() >= margin:
+                return
+            since = time.monotonic()  # too close to the next ping: wait for that one
         assert time.monotonic() < deadline, "the listener's ping never came back"
         time.sleep(0.001)
 
