@@ -145,15 +145,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         result.run("down", "-v", "--remove-orphans", check=False)
 
 
-def _post(stack: Stack, url: str, text: str, email: str) -> tuple[int, dict]:
-    status, body, _ = fetch(
-        f"{stack.base}/api/v1/form-token?" + urllib.parse.urlencode({"url": url})
-    )
+def _post(base: str, url: str, text: str, email: str) -> tuple[int, dict]:
+    """Post a comment through the server at ``base``, as an API client: (status, answer)."""
+    status, body, _ = fetch(f"{base}/api/v1/form-token?" + urllib.parse.urlencode({"url": url}))
     assert status == 200, body
     comment = {"url": url, "comment": text, "name": "Reader", "email": email}
     comment["token"] = json.loads(body)["token"]
     request = urllib.request.Request(
-        f"{stack.base}/api/v1/comments",
+        f"{base}/api/v1/comments",
         data=json.dumps(comment).encode(),
         headers={"Content-Type": "application/json", "User-Agent": CHROME},
     )
@@ -178,7 +177,7 @@ def test_every_service_is_healthy_and_ready(stack: Stack) -> None:
 
 def test_a_post_approved_from_the_command_line_shows_through_every_app(stack: Stack) -> None:
     url = "https://news.example/compose-stack"
-    status, posted = _post(stack, url, "Held, then seen through every container", "c@e.org")
+    status, posted = _post(stack.base, url, "Held, then seen through every container", "c@e.org")
     assert status == 202, posted  # the shipped default: a first-time commenter waits
     comment_id = posted["comment"]["id"]
     # A moderator's command, in another container than the one that may have stored it.
@@ -282,9 +281,8 @@ def test_the_image_also_serves_under_granian(stack: Stack) -> None:
         while inspect("{{.State.Health.Status}}") != "healthy":
             assert time.monotonic() < deadline, logs()
             time.sleep(1)
-        granian = Stack(f"http://127.0.0.1:{port}", [], stack.project, stack.name, {})
         url = "https://news.example/compose-granian"
-        status, posted = _post(granian, url, "Stored through granian", "g@e.org")
+        status, posted = _post(f"http://127.0.0.1:{port}", url, "Stored through granian", "g@e.org")
         assert status == 202, posted
         comment_id = str(posted["comment"]["id"])
         approved = stack.run("exec", "-T", "app", "commentsvc", "approve", comment_id)

@@ -289,10 +289,10 @@ def _script_connection(client: Redis) -> Any:
     Not taken from the pool and given back on every call: the pool's checkout asks the
     socket whether data waits (a stale answer, or the server's goodbye) through redis-py's
     reader, under its lock (4% of a share click's instructions). Here one ``poll`` asks the
-    same. This
-    connection is this thread's alone, and a call that fails other than with an error reply
-    disconnects it, so data waiting on it while idle means the server closed it (a restart,
-    its idle timeout): it is replaced at once, as the pool would, without failing the call.
+    same. This connection is this thread's alone, and a call that fails other than with an
+    error reply disconnects it, so data waiting on it while idle means the server closed it
+    (a restart, its idle timeout): it is replaced at once, as the pool would, without failing
+    the call.
     """
     kept = getattr(_SCRIPT_CONNECTIONS, "by_client", None)
     if kept is None:
