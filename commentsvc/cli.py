@@ -25,7 +25,8 @@ from commentsvc.admin.auth import change_password, create_moderator, delete_mode
 from commentsvc.comments import moderation
 from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.config import ConfigError
-from commentsvc.core.extensions import db, redis_error
+from commentsvc.core.extensions import db
+from commentsvc.core.redis_client import redis_error
 from commentsvc.db.models import Article, Comment, Status
 from commentsvc.notify.subscriptions import erase_address, of_address
 from commentsvc.notify.worker import run_worker, send_pending

@@ -22,7 +22,8 @@ from support.readers import Reader
 
 from commentsvc.articles.keys import article_ref
 from commentsvc.comments.posting import set_status
-from commentsvc.core.extensions import db, redis_breaker, redis_client
+from commentsvc.core.extensions import db
+from commentsvc.core.redis_client import redis_breaker, redis_client
 from commentsvc.db.change_listener import KnownStates, wait_until_subscribed
 from commentsvc.db.kept_states import COUNTS, EXTENSION
 from commentsvc.db.models import Comment, Status

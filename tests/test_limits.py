@@ -16,10 +16,11 @@ import redis as redis_py
 from support.servers import free_port
 
 from commentsvc import create_app, limits
-from commentsvc.core.extensions import db, redis_breaker
+from commentsvc.core.extensions import db
 from commentsvc.core.limit_algorithm import LocalWindows
 from commentsvc.core.limit_counters import Counters
 from commentsvc.core.rates import Rule, parse_rules
+from commentsvc.core.redis_client import redis_breaker
 
 NETWORK = "203.0.113.7"  # counted as 203.0.113.0 (/24)
 SIGN_IN = "/admin/sign-in"

@@ -17,16 +17,15 @@ from sqlalchemy import text
 from support.clicks import beacon_headers
 from support.forks import in_forked_child
 
-from commentsvc.core.extensions import (
+from commentsvc.core.extensions import db
+from commentsvc.core.redis_client import (
     RedisBreaker,
-    _script_connection,
-    db,
     live_redis_client,
     redis_breaker,
     redis_client,
     redis_state,
-    run_script,
 )
+from commentsvc.core.redis_scripts import _script_connection, run_script
 
 URL = "https://news.example/breaker"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"

@@ -19,7 +19,8 @@ import redis as redis_py
 from support.servers import COMMENTSVC, ROOT, free_port
 from support.statements import sent_sql
 
-from commentsvc.core.extensions import db, redis_client
+from commentsvc.core.extensions import db
+from commentsvc.core.redis_client import redis_client
 from commentsvc.shares import flush as share_flush
 from commentsvc.shares.models import ShareBatch, ShareCount
 from tests.support.clicks import beacon_headers

@@ -18,7 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from commentsvc.core.errors import is_database_outage
-from commentsvc.core.extensions import db, redis_breaker, redis_client, redis_error
+from commentsvc.core.extensions import db
+from commentsvc.core.redis_client import redis_breaker, redis_client, redis_error
 
 bp = Blueprint("health", __name__)
 

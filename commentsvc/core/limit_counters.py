@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import Connection
 
-from commentsvc.core.extensions import db, live_redis_client, redis_error, run_script
+from commentsvc.core.extensions import db
 from commentsvc.core.limit_algorithm import (
     HIT,
     MAX_LOCAL_WINDOWS,
@@ -27,6 +27,8 @@ from commentsvc.core.limit_algorithm import (
     rule_args,
 )
 from commentsvc.core.rates import Rule
+from commentsvc.core.redis_client import live_redis_client, redis_error
+from commentsvc.core.redis_scripts import run_script
 from commentsvc.core.window_counts import count_hit, counter_transaction
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class Counters:
     def hit(self, app: Flask, scope: str, network: str, rules: Sequence[Rule]) -> Outcome:
         """Count one hit against the rules: in Redis when configured and up, else without it.
 
-        While the process's Redis breaker is open (commentsvc.core.extensions), Redis is not
+        While the process's Redis breaker is open (commentsvc.core.redis_client), Redis is not
         tried at all: the breaker, not each caller, decides when to probe it again.
         """
         client = live_redis_client(app)

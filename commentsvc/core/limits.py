@@ -23,11 +23,11 @@ from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import TooManyRequests
 
-from commentsvc.core.extensions import live_redis_client
 from commentsvc.core.limit_algorithm import Outcome
 from commentsvc.core.limit_counters import Counters, count_hits
 from commentsvc.core.privacy import anonymise_ip
 from commentsvc.core.rates import Rule, parse_rules
+from commentsvc.core.redis_client import live_redis_client
 
 TOO_MANY = "You are doing that too often. Please wait a minute and try again."
 

@@ -19,15 +19,11 @@ from typing import Any
 
 from flask import current_app
 
-from commentsvc.core.extensions import (
-    live_redis_client,
-    redis_client,
-    redis_error,
-    run_script,
-)
 from commentsvc.core.limit_algorithm import LIMIT_HIT_LUA, counter_keys, rule_args
 from commentsvc.core.limits import limits_enabled, rules_of
 from commentsvc.core.rates import Rule
+from commentsvc.core.redis_client import live_redis_client, redis_client, redis_error
+from commentsvc.core.redis_scripts import run_script
 from commentsvc.db.change_listener import announce_clicks_waiting
 from commentsvc.shares.dedupe import prefix_rule
 from commentsvc.shares.networks import NETWORKS

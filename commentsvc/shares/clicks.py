@@ -10,9 +10,9 @@ from flask import current_app
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import article_id_for, article_state
-from commentsvc.core.extensions import live_redis_client, redis_error
 from commentsvc.core.limits import hit_in_transaction
 from commentsvc.core.observability import SHARE_CLICKS
+from commentsvc.core.redis_client import live_redis_client, redis_error
 from commentsvc.db.connections import upsert_for, write_transaction
 from commentsvc.db.statements import Statement
 from commentsvc.shares.bots import is_bot

@@ -19,7 +19,8 @@ from flask import current_app
 from sqlalchemy import bindparam, delete
 from sqlalchemy.engine import Connection
 
-from commentsvc.core.extensions import db, live_redis_client, redis_error
+from commentsvc.core.extensions import db
+from commentsvc.core.redis_client import live_redis_client, redis_error
 from commentsvc.core.window_counts import count_hit
 from commentsvc.db.connections import upsert, upsert_for
 from commentsvc.db.models import utcnow

@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from commentsvc.articles.rows import article_ids
-from commentsvc.core.extensions import db, live_redis_client, redis_client, redis_error
+from commentsvc.core.extensions import db
+from commentsvc.core.redis_client import live_redis_client, redis_client, redis_error
 from commentsvc.db.connections import upsert
 from commentsvc.db.events import emit
 from commentsvc.db.models import utcnow
