@@ -13,7 +13,7 @@ from sqlalchemy import func
 from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import back_url, moderator_name, requested_page
 from commentsvc.comments import moderation
-from commentsvc.comments.posting import comments_closed
+from commentsvc.comments.publishing_rules import comments_closed
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment, Status
 from commentsvc.shares.models import ShareCount

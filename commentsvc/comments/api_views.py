@@ -15,8 +15,9 @@ from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.likes import LikeRefused, like_comment, like_limit
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.page_cache import CachedPage, etag_for, page_cache, page_key
-from commentsvc.comments.posting import answer_as_published, post_comment
+from commentsvc.comments.posting import post_comment
 from commentsvc.comments.public import public_comment
+from commentsvc.comments.publishing_rules import answer_as_published
 from commentsvc.comments.sorting import requested_sort
 from commentsvc.comments.submission import CommentError
 from commentsvc.comments.threads import CursorError, Page, comment_page

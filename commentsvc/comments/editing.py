@@ -19,7 +19,8 @@ from commentsvc.comments.forms import comment_text, strip_whitespace
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.moderation import log
-from commentsvc.comments.posting import adjust_approved_count, initial_status
+from commentsvc.comments.posting import adjust_approved_count
+from commentsvc.comments.publishing_rules import initial_status
 from commentsvc.comments.submission import CommentError, NewComment
 from commentsvc.comments.tokens import TokenError, check_edit_token
 from commentsvc.core.extensions import db

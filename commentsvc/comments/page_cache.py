@@ -31,7 +31,7 @@ from flask import Flask, current_app, request
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import known_article_state
-from commentsvc.comments.posting import comments_closed
+from commentsvc.comments.publishing_rules import comments_closed
 from commentsvc.core.lru import BoundedLRU
 from commentsvc.core.static_files import release_id
 from commentsvc.db.site_settings import current_settings

@@ -1,10 +1,12 @@
-"""Posting comments and changing their status, with the approved counts kept in step."""
+"""Posting comments and changing their status, with the approved counts kept in step.
+
+Which status a new comment gets, and whether an article takes comments at all, are the rules
+of ``commentsvc.comments.publishing_rules``.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, timedelta
 from typing import Any
 
 from flask import current_app
@@ -16,6 +18,7 @@ from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import ArticleState, article_id_for, known_article_state
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.markdown import render_markdown
+from commentsvc.comments.publishing_rules import comments_closed, initial_status
 from commentsvc.comments.spam import check_sender, serialise_sender, serialise_sender_reading
 from commentsvc.comments.submission import CommentError, CommentsClosed, NewComment
 from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
@@ -28,103 +31,6 @@ from commentsvc.db.kept_states import changing_only
 from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow
 from commentsvc.db.site_settings import current_settings
 from commentsvc.db.statements import Statement
-
-
-def author_has_approved_comment(
-    name: str, email: str, connection: Connection | None = None
-) -> bool:
-    """Whether this name and address together already have an approved comment
-    (WordPress's "previously approved"): an approved commenter's email under another name
-    does not borrow their standing. Emails are stored lower-case (comments.forms)."""
-    query = (
-        db.select(Comment.id)
-        .filter_by(email=email.lower(), name=name, status=Status.APPROVED)
-        .limit(1)
-    )
-    return (connection or db.session).execute(query).first() is not None
-
-
-def answer_as_published(comment: Comment, mine: list[int]) -> bool:
-    """Whether the answer to a post may say that ``comment`` was published at once.
-
-    Only when that tells the poster nothing new: every comment is published
-    (``MODERATION=none``), or the poster already holds (in their own-comment token) an
-    approved comment of this name and address. Else a comment published under the
-    "first-time" rule is answered exactly as a held one, so nobody can post under someone
-    else's address to learn whether it has approved comments.
-    """
-    if comment.status != Status.APPROVED:
-        return False
-    if current_settings().moderation == "none":
-        return True
-    earlier = [i for i in mine if i != comment.id]
-    if not earlier:
-        return False
-    query = (
-        db.select(Comment.id)
-        .where(Comment.id.in_(earlier))
-        .filter_by(email=comment.email, name=comment.name, status=Status.APPROVED)
-        .limit(1)
-    )
-    return db.session.execute(query).first() is not None
-
-
-_LINK = re.compile(r"https?://|<a\s", re.IGNORECASE)
-
-
-def link_count(new: NewComment) -> int:
-    """How many links a comment holds (in its text; the website field is not counted)."""
-    return len(_LINK.findall(new.body))
-
-
-def _matches(words: tuple[str, ...], new: NewComment) -> bool:
-    haystack = "\n".join((new.name, new.email, new.website, new.body, new.ip, new.user_agent))
-    haystack = haystack.lower()
-    return any(word in haystack for word in words)
-
-
-def initial_status(
-    new: NewComment, connection: Connection | None = None, known: bool | None = None
-) -> Status:
-    """The status a new comment gets, by the WordPress rules in their WordPress order.
-
-    Disallowed words send it to spam; moderation words or too many links hold it; then the
-    moderation mode decides (``first-time`` publishes authors whose name and email together
-    have an approved comment: ``known`` when the caller has looked already, else asked here).
-    """
-    settings = current_settings()
-    if _matches(settings.disallowed_word_list, new):
-        return Status.SPAM
-    if _matches(settings.moderation_word_list, new):
-        return Status.PENDING
-    if settings.hold_links and link_count(new) >= settings.hold_links:
-        return Status.PENDING
-    if settings.moderation == "none":
-        return Status.APPROVED
-    if settings.moderation == "first-time":
-        if known is None:
-            known = author_has_approved_comment(new.name, new.email, connection)
-        if known:
-            return Status.APPROVED
-    return Status.PENDING
-
-
-def comments_closed(article: Article | ArticleState | None) -> bool:
-    """Whether new comments are refused: closed by a moderator, or the article is too old.
-
-    ``article`` is the model or a row with its ``comments_closed`` and ``created_at``.
-    """
-    if article is None:
-        return False
-    if article.comments_closed:
-        return True
-    days = current_settings().close_after_days
-    if not days:
-        return False
-    created = article.created_at
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    return created < utcnow() - timedelta(days=days)
 
 
 def _approved_parent(connection: Connection, parent_id: int, article: ArticleState | None) -> Any:

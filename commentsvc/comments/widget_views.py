@@ -27,8 +27,9 @@ from commentsvc.comments.embedding import embedding_origin, widget_url
 from commentsvc.comments.featured import featured_comments
 from commentsvc.comments.forms import CommentForm, new_comment_from
 from commentsvc.comments.page_cache import TOKEN_SLOT, CachedPage, etag_for, page_cache, page_key
-from commentsvc.comments.posting import comments_closed, post_comment
+from commentsvc.comments.posting import post_comment
 from commentsvc.comments.public import public_comment, public_thread
+from commentsvc.comments.publishing_rules import comments_closed
 from commentsvc.comments.render import display_date
 from commentsvc.comments.sorting import SORTS, requested_sort
 from commentsvc.comments.submission import CommentError
