@@ -1,0 +1,55 @@
+"""bench/floor_app.py, the memory floor of issue 18's 60 MiB target: it must hold the packages
+a commentsvc worker on PostgreSQL + Redis cannot do without, use them for real, and nothing of
+commentsvc (or it would no longer be a floor)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.databases import require_postgresql, require_redis
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+CHILD = """
+import json, sys
+from floor_app import app
+client = app.test_client()
+answers = [client.get("/").get_data(as_text=True) for _ in range(2)]
+print(json.dumps({"answers": answers, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_the_floor_app_talks_to_postgresql_and_redis_without_any_of_commentsvc() -> None:
+    pg_url = require_postgresql().replace("postgresql://", "postgresql+psycopg://", 1)
+    redis_url = require_redis()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        cwd=BENCH,
+        env={"FLOOR_DATABASE_URL": pg_url, "FLOOR_REDIS_URL": redis_url, "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["answers"] == ["ok", "ok"]
+    modules = set(seen["modules"])
+    # What the floor stands for: the design card's packages, the driver and the Redis client.
+    for needed in ("flask", "flask_wtf", "flask_sqlalchemy", "email_validator", "psycopg", "redis"):
+        assert needed in modules
+    assert not any(m == "commentsvc" or m.startswith("commentsvc.") for m in modules)
+
+
+def test_the_import_steps_measure_every_step_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+    from memory_floor import STEPS, import_steps
+
+    steps = import_steps()
+    assert [label for label, _ in steps] == [label for label, _ in STEPS]
+    sizes = [mib for _, mib in steps]
+    # Each step imports more; Python itself is a few MiB, the whole floor tens of MiB.
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1] / 3
