@@ -53,3 +53,47 @@ def test_the_import_steps_measure_every_step_in_order(monkeypatch: pytest.Monkey
     sizes = [mib for _, mib in steps]
     # Each step imports more; Python itself is a few MiB, the whole floor tens of MiB.
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1] / 3
+
+
+POST_CHILD = """
+import json, sqlite3, sys
+import floor_post_app
+floor_post_app.create_schema()
+client = floor_post_app.app.test_client()
+good = {"article": "a-1", "url": "https://news.example/a-1", "token": "-", "comment": "Kept.",
+        "name": "Ada", "email": "ada@example.com"}
+answers = [
+    client.post("/api/v1/comments", json=good),
+    client.post("/api/v1/comments", json={**good, "email": "not an address"}),
+    client.post("/api/v1/comments", json={**good, "comment": ""}),
+]
+path = sys.argv[1]
+rows = sqlite3.connect(path).execute(
+    "SELECT article, author, email, body FROM floor_comments").fetchall()
+mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+print(json.dumps({"answers": [[a.status_code, a.get_json()] for a in answers],
+                  "rows": rows, "mode": mode}))
+"""
+
+
+def test_the_posting_floor_validates_and_stores_a_comment_as_a_post_must(tmp_path: Path) -> None:
+    # The floor must do the least a real post does, not less: else it flatters the ceiling.
+    path = tmp_path / "floor.db"
+    out = subprocess.run(
+        [sys.executable, "-c", POST_CHILD, str(path)],
+        cwd=BENCH,
+        env={"FLOOR_DATABASE_URL": f"sqlite:///{path}", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    (created, stored), (bad_email, email_errors), (no_text, text_errors) = seen["answers"]
+    assert created == 201
+    assert stored["author"] == "Ada" and stored["body"] == "Kept." and stored["id"] >= 1
+    assert "email" not in stored
+    assert bad_email == 400 and "email" in email_errors["errors"]
+    assert no_text == 400 and "comment" in text_errors["errors"]
+    assert seen["rows"] == [["a-1", "Ada", "ada@example.com", "Kept."]]  # only the valid one
+    assert seen["mode"] == "wal"
