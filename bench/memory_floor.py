@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from harness import clean_env, free_port, log
-from worker_memory import children, create_database, drop_database, memory_kb, wait_until_up
+from worker_memory import GUNICORN, children, create_database, drop_database, gunicorn_up, memory_kb
 
 BENCH = Path(__file__).resolve().parent
 
@@ -90,19 +90,13 @@ def serve_floor(args: argparse.Namespace) -> dict[int, dict[str, int]]:
         "FLOOR_REDIS_URL": args.redis_url,
     }
     command = [
-        str(Path(sys.executable).with_name("gunicorn")),
+        GUNICORN,
         "--worker-class", "gthread", "--threads", "8", "--workers", str(args.workers),
         "--bind", f"127.0.0.1:{port}", "floor_app:app",
     ]  # fmt: skip
     create_database(args.pg_admin_url, name)
-    process = None
-    log_path = scratch / "gunicorn.log"
     try:
-        with open(log_path, "wb") as server_log:
-            process = subprocess.Popen(
-                command, cwd=BENCH, env=env, stdout=server_log, stderr=subprocess.STDOUT
-            )
-            wait_until_up(process, port, args.workers)
+        with gunicorn_up(command, BENCH, env, port, args.workers, scratch) as process:
             connections = [
                 http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(4)
             ]
@@ -116,13 +110,7 @@ def serve_floor(args: argparse.Namespace) -> dict[int, dict[str, int]]:
                 connection.close()
             time.sleep(0.5)
             return {pid: memory_kb(pid) for pid in children(process.pid)}
-    except BaseException:
-        print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
-        raise
     finally:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            process.wait(timeout=60)
         drop_database(args.pg_admin_url, name)
         shutil.rmtree(scratch, ignore_errors=True)
 

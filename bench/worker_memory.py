@@ -15,6 +15,7 @@ what a worker holds). The database and the Redis keys are dropped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import itertools
 import json
@@ -28,6 +29,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness import BROWSER_UA, ROOT, clean_env, free_port, log
@@ -183,6 +185,33 @@ def wait_until_up(process: subprocess.Popen, port: int, workers: int, limit: flo
     raise RuntimeError("gunicorn did not come up in time")
 
 
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+@contextlib.contextmanager
+def gunicorn_up(
+    command: list[str], cwd: Path, env: dict[str, str], port: int, workers: int, scratch: Path
+) -> Iterator[subprocess.Popen]:
+    """gunicorn started with ``command`` and every worker up; stopped on the way out (with the
+    tail of its log, kept in ``scratch``, printed if anything failed meanwhile)."""
+    log_path = scratch / "gunicorn.log"
+    process = None
+    try:
+        with open(log_path, "wb") as server_log:
+            process = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=server_log, stderr=subprocess.STDOUT
+            )
+            wait_until_up(process, port, workers)
+            yield process
+    except BaseException:
+        print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
+    finally:
+        if process is not None and process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
+
+
 # Run in a fresh interpreter that imports nothing else first: what it holds is what serving
 # needs (plus werkzeug.test, which a gunicorn worker has instead of gunicorn's modules).
 MODULES_CHILD = """
@@ -273,20 +302,10 @@ def main() -> None:
         "WEB_CONCURRENCY": str(args.workers),
         **dict(item.split("=", 1) for item in args.env),
     }
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    command = [GUNICORN, "--config", "gunicorn.conf.py", "wsgi:app"]
     create_database(args.pg_admin_url, name)
-    process = None
-    log_path = scratch / "gunicorn.log"
     try:
-        with open(log_path, "wb") as server_log:
-            process = subprocess.Popen(
-                [gunicorn, "--config", "gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT,
-                env=env,
-                stdout=server_log,
-                stderr=subprocess.STDOUT,
-            )
-            wait_until_up(process, port, args.workers)
+        with gunicorn_up(command, ROOT, env, port, args.workers, scratch) as process:
             booted = {pid: memory_kb(pid) for pid in children(process.pid)}
             log(f"gunicorn up on port {port}: master {process.pid}, workers {sorted(booted)}")
             statuses = drive(port, args.seconds, args.threads, args.requests)
@@ -295,13 +314,7 @@ def main() -> None:
             served = {pid: memory_kb(pid) for pid in workers}
             master = memory_kb(process.pid)
             modules = served_modules(env, port) if args.modules else []
-    except BaseException:
-        print(log_path.read_text(errors="replace")[-3000:], file=sys.stderr)
-        raise
     finally:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            process.wait(timeout=60)
         drop_database(args.pg_admin_url, name)
         drop_redis_keys(args.redis_url, prefix)
         shutil.rmtree(scratch, ignore_errors=True)
