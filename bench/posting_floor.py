@@ -103,7 +103,9 @@ def ours_server(args: argparse.Namespace, backend: str, scratch: Path) -> Server
     return Server(f"ours-{backend}", command, ROOT, env, "/healthz")
 
 
-def measure(args: argparse.Namespace, server: Server, workload: Workload, tag: str, db: str | None):
+def measure(
+    args: argparse.Namespace, server: Server, workload: Workload, tag: str, db: str | None
+) -> tuple[float, float]:
     """One wrk run: (posts/s, server CPU ms per post)."""
     env = {"BENCH_TAG": tag, "BENCH_ORIGIN": args.hello_url, "BENCH_TOKEN": "-"}
     if server.name.startswith("ours-"):
