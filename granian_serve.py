@@ -48,6 +48,13 @@ LONGEST_DELAY = 30.0
 STABLE_SECONDS = 60.0
 
 
+def ensure_metrics_folder() -> None:
+    """Give PROMETHEUS_MULTIPROC_DIR a fresh folder unless one is set (empty counts as unset:
+    prometheus_client would write into the working directory)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="commentsvc-metrics-")
+
+
 def main(argv: list[str] | None = None) -> int:
     """The start-up step, then granian, supervised unless ``--once``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -59,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         format="[%(asctime)s] %(levelname)s %(name)s: %(message)s", level=logging.INFO
     )
 
-    os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="commentsvc-metrics-")
-    )
+    ensure_metrics_folder()
     if not args.skip_startup:
         ready = subprocess.run([sys.executable, "-m", "commentsvc.startup"])
         if ready.returncode:

@@ -34,8 +34,11 @@ accesslog = None
 errorlog = "-"
 
 # Prometheus metrics add up across workers only in multiprocess mode, which needs a folder
-# known before any worker imports prometheus_client.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="commentsvc-metrics-"))
+# known before any worker imports prometheus_client. Set but empty counts as unset:
+# prometheus_client would write its files into the working directory, while /metrics would
+# read only the answering worker's own.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="commentsvc-metrics-")
 
 
 def on_starting(server: Any) -> None:

@@ -267,11 +267,17 @@ def stop_while_waiting(server: Running) -> bool:
     return waiting
 
 
-def test_restart_delays_double_up_to_30_s_and_start_again_after_a_long_run() -> None:
+def launcher_module() -> Any:
+    """granian_serve.py loaded as a module (it is a script at the repository's root)."""
     spec = importlib.util.spec_from_file_location("granian_serve", ROOT / "granian_serve.py")
     assert spec and spec.loader
     launcher = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(launcher)
+    return launcher
+
+
+def test_restart_delays_double_up_to_30_s_and_start_again_after_a_long_run() -> None:
+    launcher = launcher_module()
     delays, delay = [], 0.0
     for _ in range(8):  # stops a few seconds after each start
         delay = launcher.next_delay(delay, ran_for=5)
@@ -280,3 +286,18 @@ def test_restart_delays_double_up_to_30_s_and_start_again_after_a_long_run() -> 
     # A server that ran a minute or more was working: its stop is a new failure.
     assert launcher.next_delay(30, ran_for=60) == 1
     assert launcher.next_delay(30, ran_for=59) == 30
+
+
+@pytest.mark.parametrize("given", ["", None])
+def test_an_empty_or_missing_metrics_folder_gets_one_of_its_own(
+    given: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launcher = launcher_module()
+    # Set first either way, so that the value the call sets is undone after the test.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", given or "")
+    if given is None:
+        monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    launcher.ensure_metrics_folder()
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    assert "commentsvc-metrics-" in folder and os.path.isdir(folder)
+    os.rmdir(folder)

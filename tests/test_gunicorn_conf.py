@@ -8,6 +8,7 @@ had freed (bench/worker_memory.py: about 2 MiB per worker under load).
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import runpy
 import subprocess
@@ -85,3 +86,35 @@ def test_post_fork_leaves_the_worker_running_where_mallopt_is_missing(
     monkeypatch.setattr(ctypes, "CDLL", cdll)
     assert conf["limit_malloc_arenas"](2) is False
     conf["post_fork"](None, None)  # the worker goes on to serve: no exception escapes
+
+
+def metrics_folder_after_conf(env: dict[str, str]) -> str:
+    """PROMETHEUS_MULTIPROC_DIR once gunicorn.conf.py has been read with ``env``."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, runpy; runpy.run_path('gunicorn.conf.py');"
+            " print(os.environ['PROMETHEUS_MULTIPROC_DIR'])",
+        ],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return run.stdout.strip()
+
+
+@pytest.mark.parametrize("env", [{"PROMETHEUS_MULTIPROC_DIR": ""}, {}], ids=["empty", "unset"])
+def test_an_empty_or_missing_metrics_folder_gets_a_folder_of_its_own(env: dict) -> None:
+    # Set but empty, prometheus_client would write its files into the working directory.
+    folder = metrics_folder_after_conf(env)
+    assert folder.startswith("/") and "commentsvc-metrics-" in folder
+    assert os.path.isdir(folder)
+    os.rmdir(folder)
+
+
+def test_a_given_metrics_folder_is_kept(tmp_path: Any) -> None:
+    assert metrics_folder_after_conf({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}) == str(tmp_path)
