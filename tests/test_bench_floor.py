@@ -1,6 +1,10 @@
-"""bench/floor_app.py, the memory floor of issue 18's 60 MiB target: it must hold the packages
-a commentsvc worker on PostgreSQL + Redis cannot do without, use them for real, and nothing of
-commentsvc (or it would no longer be a floor)."""
+"""The floors under two of issue 18's targets, kept honest.
+
+bench/floor_app.py, the memory floor of the 60 MiB target: it must hold the packages a
+commentsvc worker on PostgreSQL + Redis cannot do without, use them for real, and nothing of
+commentsvc (or it would no longer be a floor). bench/floor_post_app.py, the posting floor of
+the 2x Isso target: it must validate and durably store a comment as any post must (or it
+would flatter the ceiling)."""
 
 from __future__ import annotations
 
