@@ -39,8 +39,9 @@ from harness import (
     log,
 )
 from measure import CLK_TCK, CpuMeter, run_wrk
+from session import isso_server
 from worker_memory import drop_database, drop_redis_keys
-from workloads import ISSO, OURS, RELAXED, SECRET_KEY, Workload, form_token, page, seed_isso
+from workloads import ISSO, OURS, RELAXED, SECRET_KEY, Workload, form_token, page
 
 POST = next(w for w in OURS if w.key == "post")
 NEW = next(w for w in ISSO if w.key == "new")
@@ -136,14 +137,7 @@ def main() -> None:
         args.hello_url = hello.url
         # Isso's files of its own in bench/.work, fresh each run (bench/run.py's stay).
         (WORK / "isso-floor.sqlite3").unlink(missing_ok=True)
-        isso_cfg = seed_isso(isso_python, hello.url, "isso-floor")
-        isso = Server(
-            "isso",
-            [str(isso_python), "-m", "gunicorn", "isso.run"],
-            WORK,
-            {**clean_env(), "ISSO_SETTINGS": str(isso_cfg)},
-            "/info",
-        )
+        isso = isso_server(isso_python, hello.url, "isso", seeded_as="isso-floor")
         servers.append(isso)
         isso.start()
         plan: list[tuple[Server, Workload, str | None]] = [(isso, NEW, None)]

@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from figures import Measured
 from harness import (
@@ -94,6 +95,19 @@ def measure_all(args: argparse.Namespace) -> Measured:
 # --- servers ------------------------------------------------------------------------------
 
 
+def isso_server(isso_python: Path, hello_url: str, name: str, seeded_as: str = "") -> Server:
+    """Isso under gunicorn (not started), its database seeded first (``seed_isso``, under
+    ``seeded_as`` when given, else ``name``)."""
+    isso_cfg = seed_isso(isso_python, hello_url, seeded_as or name)
+    return Server(
+        name,
+        [str(isso_python), "-m", "gunicorn", "isso.run"],
+        WORK,
+        {**clean_env(), "ISSO_SETTINGS": str(isso_cfg)},
+        "/info",
+    )
+
+
 def start_references(session: Session, isso_python, planned: set[str]) -> Server:
     """Start bare Flask, then Isso (seeded first; the big thread's Isso if ``planned``
     names it); the Flask server."""
@@ -110,14 +124,7 @@ def start_references(session: Session, isso_python, planned: set[str]) -> Server
     for name in ("isso", ISSO_BIG):
         if name == ISSO_BIG and name not in planned:
             continue
-        isso_cfg = seed_isso(isso_python, hello.url, name)
-        isso = Server(
-            name,
-            [str(isso_python), "-m", "gunicorn", "isso.run"],
-            WORK,
-            {**clean_env(), "ISSO_SETTINGS": str(isso_cfg)},
-            "/info",
-        )
+        isso = isso_server(isso_python, hello.url, name)
         session.servers[name] = isso
         isso.start()
     return hello
