@@ -14,6 +14,12 @@ Without ``--database-url`` a SQLite file in bench/.work is seeded on first use; 
 PostgreSQL URL seeded with ``python bench/seed_ours.py URL --analyze`` to measure that.
 ``--profile`` prints cProfile's view (CPU time) of the measured loop (sorted by BENCH_PROFILE_SORT,
 cumulative by default; BENCH_PROFILE_DUMP=FILE also saves it for pstats).
+
+Under valgrind's callgrind (``bench/instructions.py``, which sets BENCH_CALLGRIND) the counters
+are zeroed and dumped once with nothing between (the first dump: what asking for a dump costs),
+then dumped again after the measured loop (the second), so the difference is the instructions
+of the measured requests alone. BENCH_APP_ROOT=DIR imports the app from another
+checkout (a git worktree of an earlier commit, say) with this same harness.
 """
 
 from __future__ import annotations
@@ -113,6 +119,23 @@ def requests(workload: str, n: int, token: str) -> list[dict]:
     return made
 
 
+def seeded_default() -> str:
+    """The URL of the default SQLite file, seeded by ``seed_ours.py`` on first use."""
+    if not DEFAULT_DB.exists():
+        DEFAULT_DB.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{DEFAULT_DB}"
+        subprocess.run([sys.executable, str(BENCH / "seed_ours.py"), url], check=True, cwd=ROOT)
+    return f"sqlite:///{DEFAULT_DB}"
+
+
+def callgrind(command: str) -> None:
+    """Under callgrind (BENCH_CALLGRIND set): ``zero`` or ``dump=<label>`` its counters."""
+    if os.environ.get("BENCH_CALLGRIND"):
+        subprocess.run(
+            ["callgrind_control", f"--{command}", str(os.getpid())], check=True, capture_output=True
+        )
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -124,14 +147,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--redis", default="", help="COMMENTSVC_REDIS_URL (default: none)")
     args = parser.parse_args(argv)
 
-    url = args.database_url or f"sqlite:///{DEFAULT_DB}"
-    if not args.database_url and not DEFAULT_DB.exists():
-        DEFAULT_DB.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(BENCH / "seed_ours.py"), url], check=True, cwd=ROOT)
+    url = args.database_url or seeded_default()
     os.environ.update(SETTINGS, COMMENTSVC_DATABASE_URL=url)
     if args.redis:
         os.environ["COMMENTSVC_REDIS_URL"] = args.redis
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, os.environ.get("BENCH_APP_ROOT") or str(ROOT))
     from commentsvc import create_app
     from commentsvc.core.observability import log as request_log
     from commentsvc.db.change_listener import wait_until_subscribed
@@ -165,7 +185,10 @@ def main(argv: list[str]) -> int:
     started_cpu, started = time.process_time(), time.perf_counter()
     if profile:
         profile.enable()
+    callgrind("zero")
+    callgrind("dump=nothing")
     statuses = [call(env) for env in batch]
+    callgrind("dump=measured")
     if profile:
         profile.disable()
     cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started
