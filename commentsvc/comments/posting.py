@@ -28,7 +28,7 @@ from commentsvc.core.observability import COMMENTS
 from commentsvc.db.connections import write_transaction
 from commentsvc.db.events import emit
 from commentsvc.db.kept_states import changing_only
-from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow
+from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow, written_comment
 from commentsvc.db.site_settings import current_settings
 from commentsvc.db.statements import Statement
 
@@ -176,7 +176,7 @@ def _store_in(connection: Connection, ref: ArticleRef, new: NewComment, body_htm
     # The commit changes this article alone: the worker keeps what it knows of the others.
     changing_only(connection, ref.key)
     title = ref.title or (existing.title if existing is not None else "")
-    return Posted(Comment(id=comment_id, **values), count, title or "")
+    return Posted(written_comment(id=comment_id, **values), count, title or "")
 
 
 def _serialised_article_state(

@@ -177,6 +177,18 @@ class Comment(db.Model):
         return self.created_at
 
 
+def written_comment(**columns: Any) -> Comment:
+    """A Comment holding ``columns``, a row just written with Core, for reading only.
+
+    Built as the ORM builds a row it loads (the values straight into the instance), not with
+    ``Comment(...)``, whose attribute events record every value for a flush that never comes
+    here. Never add it to a session.
+    """
+    comment = Comment.__mapper__.class_manager.new_instance()
+    comment.__dict__.update(columns)
+    return comment
+
+
 @event.listens_for(Comment, "before_update")
 def _rehash_changed_body(mapper: Any, connection: Any, target: Comment) -> None:
     # An edit through the ORM (the admin's edit) keeps the hash in step with the text.
