@@ -56,3 +56,28 @@ def test_cors_only_on_public_reads_and_the_loader(client) -> None:
             path, method=method, query_string=A, headers={"Origin": "https://evil.example"}
         )
         assert "Access-Control-Allow-Origin" not in response.headers, path
+
+
+def _names(response) -> list[str]:
+    return [name.lower() for name, _ in response.headers]
+
+
+@pytest.mark.parametrize("path", ["/embed", "/admin/sign-in", "/healthz", "/nowhere"])
+def test_each_security_header_is_sent_once_and_a_pages_own_policy_is_kept(client, path) -> None:
+    response = client.get(path, query_string=A if path == "/embed" else {})
+    names = _names(response)
+    for header in ("content-security-policy", "x-content-type-options", "referrer-policy"):
+        assert names.count(header) == 1, (path, header)
+    if path == "/embed":
+        assert "connect-src 'self'" in response.headers["Content-Security-Policy"]  # its own
+
+
+def test_an_unhandled_error_page_has_the_security_headers_too(app, client) -> None:
+    def broken() -> str:
+        raise RuntimeError("a bug")
+
+    app.add_url_rule("/broken-for-headers", "broken_for_headers", broken)
+    response = client.get("/broken-for-headers")
+    assert response.status_code == 500
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
