@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from urllib.parse import quote
 
 import pytest
 
@@ -167,6 +168,30 @@ def test_nul_byte_in_any_field_is_refused_naming_it(reader, comments, field) -> 
     assert f"The field &#39;{field}&#39; contains a NUL byte" in response.get_data(as_text=True)
     api = reader.post_json(**{field: "before\x00after"})
     assert api.status_code == 400
+    assert comments() == []
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "Application/X-WWW-Form-Urlencoded; charset=UTF-8"],
+)
+def test_nul_byte_in_any_kind_of_form_body_is_refused(
+    reader, client, comments, content_type
+) -> None:
+    # The check parses a body only when its Content-Type names a form: in any letter case,
+    # and multipart (a moderator's file upload) as well as urlencoded.
+    params = {"url": "https://news.example/a"}
+    form = {"comment": "A comment", "name": "be\x00fore", "email": "ann@example.com"}
+    form["token"] = reader.token(**params)
+    if content_type.startswith("multipart"):
+        response = client.post("/embed", query_string=params, data=form, content_type=content_type)
+    else:
+        body = "&".join(f"{k}={quote(v, safe='')}" for k, v in form.items())
+        response = client.post(
+            "/embed", query_string=params, data=body, headers={"Content-Type": content_type}
+        )
+    assert response.status_code == 400
+    assert "The field &#39;name&#39; contains a NUL byte" in response.get_data(as_text=True)
     assert comments() == []
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, current_app, g, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Response, current_app, g, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from werkzeug.wrappers import Request
 
 from commentsvc.core.extensions import db
@@ -84,3 +84,10 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        # A reader's request neither had nor touched a session: Flask would work out every
+        # cookie attribute (the request's scheme through its proxy among them) to send nothing.
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)

@@ -81,6 +81,8 @@ def refuse_nul_bytes() -> None:
     query = req.query_string
     if b"%00" in query or b"\x00" in query:
         _refuse_nul_in(req.args)
+    if "form" not in req.environ.get("CONTENT_TYPE", "").lower():
+        return  # neither kind of form body (most requests): its Content-Type need not be parsed
     mimetype = req.mimetype
     if mimetype == "application/x-www-form-urlencoded":
         # Likewise a form body: parsed only when it may hold one (kept for the view's parse).
@@ -100,8 +102,10 @@ def _refuse_nul_in(values: MultiDict[str, str]) -> None:
 def _check_csrf() -> None:
     # Flask-WTF's own hook works out whether the view is exempt before it looks at the method;
     # reads never need a token, so only writes go through it (same checks, same order).
-    config = current_app.config
-    if config["WTF_CSRF_ENABLED"] and request.method in config["WTF_CSRF_METHODS"]:
+    # (The app and request looked up once each: see commentsvc.core.limits.)
+    config = current_app._get_current_object().config  # type: ignore[attr-defined]
+    method = request._get_current_object().method  # type: ignore[attr-defined]
+    if config["WTF_CSRF_ENABLED"] and method in config["WTF_CSRF_METHODS"]:
         csrf.protect(apply_exemptions=True)
 
 

@@ -51,9 +51,10 @@ def _add_version(endpoint: str, values: dict[str, Any]) -> None:
 
 def _long_cache(response: Response) -> Response:
     # Only a URL naming the file's exact content may be cached for good.
-    if request.endpoint == "static" and response.status_code == 200:
-        filename = (request.view_args or {}).get("filename", "")
-        if request.args.get("v") == file_version(filename):
+    req = request._get_current_object()  # type: ignore[attr-defined]  # once, see core.limits
+    if req.endpoint == "static" and response.status_code == 200:
+        filename = (req.view_args or {}).get("filename", "")
+        if req.args.get("v") == file_version(filename):
             response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
     return response
 
