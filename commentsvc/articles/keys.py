@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from flask import abort, current_app, request
+from flask import abort
 
+from commentsvc.core.flask_app import app_config, this_request
 from commentsvc.db.models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
 # Query parameters that only track the visitor; two links differing in them are one article.
@@ -131,13 +132,13 @@ def _encodable(text: str) -> bool:
 
 def requested_article(values: dict[str, str] | None = None) -> ArticleRef:
     """The article named by ``url``/``article``/``title`` (query string by default); 400 if bad."""
-    values = request.args if values is None else values
+    values = this_request().args if values is None else values
     try:
         return article_ref(
             values.get("url"),
             values.get("article"),
             values.get("title"),
-            tuple(current_app.config["ALLOWED_ORIGINS"]),
+            tuple(app_config()["ALLOWED_ORIGINS"]),
         )
     except ArticleError as error:
         abort(400, str(error))

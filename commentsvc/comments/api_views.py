@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, redirect, request
+from flask import Blueprint, Flask, Response, abort, jsonify, redirect
 from werkzeug.datastructures import MultiDict
 
 from commentsvc.articles.keys import ArticleRef, requested_article
@@ -31,6 +31,7 @@ from commentsvc.comments.tokens import (
 )
 from commentsvc.core.errors import error_response
 from commentsvc.core.extensions import csrf
+from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import client_network, posting_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -65,7 +66,7 @@ def list_comments() -> Response:
     A call naming the reader's own held comments (``mine``) is built for them alone.
     """
     ref = requested_article()
-    if request.args.get("mine"):
+    if this_request().args.get("mine"):
         return _comments_response(_comments_json(ref), None)
     key = page_key(ref, "api")
     cache = page_cache()
@@ -75,21 +76,25 @@ def list_comments() -> Response:
         return CachedPage(parts=(_comments_json(ref).encode(),), etag=etag_for(key))
 
     page = cache.get_or_make(key, make) if cache is not None else make()
-    if page.etag in request.if_none_match:
+    if page.etag in this_request().if_none_match:
         return _comments_response("", page.etag, status=304)
     return _comments_response(page.body(""), page.etag)
 
 
 def _comments_json(ref: ArticleRef) -> str:
+    args = this_request().args
     article = find_article(ref.key)
-    sort = requested_sort(request.args.get("sort"))
+    sort = requested_sort(args.get("sort"))
     try:
         page = comment_page(
-            article, request.args.get("cursor"), own_comment_ids(request.args.get("mine")), sort
+            article,
+            args.get("cursor"),
+            own_comment_ids(args.get("mine")),
+            sort,
         )
     except CursorError as error:
         abort(400, str(error))
-    return current_app.json.dumps(
+    return this_app().json.dumps(
         {
             "article": {
                 "key": ref.key,
@@ -133,9 +138,9 @@ def form_token_for_clients() -> Any:
 
 def _comment_payload() -> MultiDict:
     """The JSON object posted, as form data; 400/415 with a clear message when it is not one."""
-    if not request.is_json:
+    if not this_request().is_json:
         abort(400, "Send the comment as JSON with the header Content-Type: application/json.")
-    payload = request.get_json(silent=True)
+    payload = this_request().get_json(silent=True)
     if not isinstance(payload, dict):
         abort(400, 'The request body must be a JSON object, e.g. {"url": …, "comment": …}.')
     data = MultiDict()
@@ -197,7 +202,7 @@ def create_comment() -> Any:
         "heading_html": heading_html(posted.approved_count, posted.title, shown=True),
     }
     status = 201 if published else 202
-    if current_app.config["EDIT_MINUTES"]:
+    if app_config()["EDIT_MINUTES"]:
         # The author's key to edit or delete this comment for a while; kept by the host page.
         body["edit_token"] = edit_token(comment.id)
     return jsonify(body), status, {"Cache-Control": "no-store"}
@@ -206,11 +211,12 @@ def create_comment() -> Any:
 @bp.post("/preview")
 def preview() -> Any:
     """The comment text as it will be shown (``{"comment": …}`` → ``{"html": …}``)."""
-    payload = request.get_json(silent=True) if request.is_json else None
-    text = payload.get("comment") if isinstance(payload, dict) else request.form.get("comment")
+    req = this_request()
+    payload = req.get_json(silent=True) if req.is_json else None
+    text = payload.get("comment") if isinstance(payload, dict) else req.form.get("comment")
     if not isinstance(text, str):
         abort(400, 'Send the text to preview as JSON: {"comment": "…"}.')
-    limit = current_app.config["MAX_COMMENT_LENGTH"]
+    limit = app_config()["MAX_COMMENT_LENGTH"]
     if len(text) > limit:
         abort(400, f"A comment can be at most {limit:,} characters long.")
     return jsonify({"html": render_markdown(text)}), 200, {"Cache-Control": "no-store"}
@@ -224,16 +230,17 @@ def like(comment_id: int) -> Any:
     From a form without JavaScript (the widget's Like button), answers with a redirect back
     to ``back``, a widget URL; otherwise JSON ``{"counted": …, "likes": …}``.
     """
-    if not current_app.config["LIKES"]:
+    req = this_request()
+    if not app_config()["LIKES"]:
         return error_response(404, "Likes are switched off on this site.", "likes_off")
-    origin = request.headers.get("Origin")
-    if origin and origin.rstrip("/") != request.host_url.rstrip("/"):
+    origin = req.headers.get("Origin")
+    if origin and origin.rstrip("/") != req.host_url.rstrip("/"):
         return error_response(403, "Likes are only accepted from the comment widget.", "origin")
     try:
-        result = like_comment(comment_id, client_network(), request.headers.get("User-Agent", ""))
+        result = like_comment(comment_id, client_network(), req.headers.get("User-Agent", ""))
     except LikeRefused as error:
         return error_response(404, str(error), "not_found")
-    back = request.form.get("back") or ""
+    back = req.form.get("back") or ""
     if back.startswith("/embed?") and "\\" not in back:
         return redirect(f"{back}#comment-{comment_id}", code=303)
     body = {"counted": result.counted, "likes": result.likes}

@@ -16,7 +16,9 @@ import hashlib
 import hmac
 import re
 
-from flask import current_app, url_for
+from flask import url_for
+
+from commentsvc.core.flask_app import app_config
 
 KEY_LENGTH = 20
 SITE_KEY = "site"
@@ -27,7 +29,7 @@ def avatar_key(email: str, from_site: bool = False) -> str:
     """The public name of a commenter's avatar (the site's for a reply from the site)."""
     if from_site:
         return SITE_KEY
-    secret = current_app.config["SECRET_KEY"].encode()
+    secret = app_config()["SECRET_KEY"].encode()
     normalised = email.strip().lower().encode()
     digest = hmac.new(secret, b"commentsvc.avatar\x1f" + normalised, hashlib.sha256)
     return digest.hexdigest()[:KEY_LENGTH]
@@ -45,7 +47,7 @@ def gravatar_url(email: str) -> str:
 
 def avatar_url(email: str, from_site: bool = False) -> str:
     """The image a comment shows: ours, or Gravatar's when the publisher turned it on."""
-    if current_app.config["GRAVATAR"] and not from_site and email:
+    if app_config()["GRAVATAR"] and not from_site and email:
         return gravatar_url(email)
     return url_for("avatars.avatar", key=avatar_key(email, from_site))
 

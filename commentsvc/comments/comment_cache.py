@@ -15,13 +15,14 @@ import hashlib
 import sys
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
 from commentsvc.comments.i18n import current_language
 from commentsvc.comments.render import configured_zone
+from commentsvc.core.flask_app import this_app
 from commentsvc.core.lru import BoundedLRU
 
 TEMPLATE = "_comment_article.html"
@@ -48,9 +49,7 @@ def fragment_key(context: Context, shape: dict[str, Any]) -> bytes:
 @pass_context
 def comment_article(context: Context, shape: dict[str, Any]) -> Markup:
     """``templates/_comment_article.html`` for ``shape`` (a public comment), kept per worker."""
-    cache: BoundedLRU[bytes, str] | None = current_app.extensions.get(
-        "commentsvc.comment_fragments"
-    )
+    cache: BoundedLRU[bytes, str] | None = this_app().extensions.get("commentsvc.comment_fragments")
     editing = context.get("edit_for") == shape["id"]
     key = fragment_key(context, shape) if cache is not None and not editing else None
     html = cache.get(key) if cache is not None and key is not None else None

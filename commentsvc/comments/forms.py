@@ -6,7 +6,6 @@ import functools
 import re
 from typing import Any
 
-from flask import current_app, request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from wtforms import BooleanField, Field, HiddenField, StringField, TextAreaField
@@ -17,6 +16,7 @@ from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.i18n import lazy_gettext as _l
 from commentsvc.comments.submission import CommentError, NewComment
 from commentsvc.core.clients import client_ip, client_user_agent
+from commentsvc.core.flask_app import app_config, this_request
 from commentsvc.db.models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_WEBSITE_LENGTH, parse_id
 
 # Bidirectional overrides can make a name display as something else; refuse them with controls.
@@ -33,7 +33,7 @@ class Form(FlaskForm):
 
     class Meta(FlaskForm.Meta):
         def wrap_formdata(self, form: FlaskForm, formdata: Any) -> Any:
-            if formdata is _Auto and request.is_json:
+            if formdata is _Auto and this_request().is_json:
                 return None
             return super().wrap_formdata(form, formdata)
 
@@ -72,7 +72,7 @@ def no_control_characters(form: FlaskForm, field: Field) -> None:
 
 def comment_text(form: FlaskForm, field: Field) -> None:
     """Refuse overlong comments and control characters other than line breaks and tabs."""
-    limit = current_app.config["MAX_COMMENT_LENGTH"]
+    limit = app_config()["MAX_COMMENT_LENGTH"]
     if len(field.data) > limit:
         raise ValidationError(
             _(
@@ -99,7 +99,7 @@ def email_address(form: FlaskForm, field: Field) -> None:
     try:
         result = validate_email(
             field.data,
-            check_deliverability=current_app.config["CHECK_DELIVERABILITY"],
+            check_deliverability=app_config()["CHECK_DELIVERABILITY"],
         )
     except EmailNotValidError as error:
         message = _("Please enter a valid email address.")

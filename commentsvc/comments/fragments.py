@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 
 from commentsvc.comments.embedding import widget_url
+from commentsvc.core.flask_app import app_config
 
 
 def comment_html(shape: Mapping[str, Any], params: Mapping[str, Any]) -> str:
@@ -25,9 +26,9 @@ def comment_html(shape: Mapping[str, Any], params: Mapping[str, Any]) -> str:
         "_comment.html",
         c=shape,
         reply_base=widget_url(_params=params),
-        max_depth=current_app.config["THREAD_DEPTH"],
+        max_depth=app_config()["THREAD_DEPTH"],
         # As the widget page renders it (its edit form shows only through a no-JS edit link).
-        likes_on=current_app.config["LIKES"],
+        likes_on=app_config()["LIKES"],
         edit_for=None,
     )
 

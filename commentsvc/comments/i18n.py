@@ -16,9 +16,11 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.support import LazyProxy, Translations
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, has_request_context
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
+
+from commentsvc.core.flask_app import request_globals, this_request
 
 CATALOGUES = Path(__file__).resolve().parents[1] / "translations"
 # The languages shipped; English is the templates' own text.
@@ -47,10 +49,10 @@ def current_language() -> str:
     <html lang>), else Accept-Language, else COMMENTSVC_DEFAULT_LANGUAGE."""
     if not has_request_context():
         return "en"
-    store = g._get_current_object()  # type: ignore[attr-defined]
+    store = request_globals()
     chosen = getattr(store, "commentsvc_language", None)
     if chosen is None:
-        req = request._get_current_object()  # type: ignore[attr-defined]
+        req = this_request()
         asked = req.args.get("lang")
         accepted = req.environ.get("HTTP_ACCEPT_LANGUAGE", "")
         default = current_app.config["DEFAULT_LANGUAGE"]

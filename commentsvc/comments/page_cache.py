@@ -27,11 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from flask import Flask, current_app, request
+from flask import Flask
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import known_article_state
 from commentsvc.comments.publishing_rules import comments_closed
+from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.lru import BoundedLRU
 from commentsvc.core.static_files import release_id
 from commentsvc.db.site_settings import current_settings
@@ -132,7 +133,7 @@ def etag_for(key: Any) -> str:
 
 def page_cache() -> PageCache | None:
     """This process's cache of widget pages, or None when switched off."""
-    return current_app.extensions.get("commentsvc.comments.page_cache")
+    return this_app().extensions.get("commentsvc.comments.page_cache")
 
 
 def init_app(app: Flask) -> None:
@@ -153,7 +154,7 @@ def page_key(ref: ArticleRef, *place: Any) -> PageKey:
     comments and share counts (database triggers raise it on every change); the rest of the
     version comes from the settings, the configuration and the release.
     """
-    config = current_app.config
+    config = app_config()
     state = known_article_state(ref.key)
     version = (
         tuple(state) if state is not None else None,
@@ -170,4 +171,4 @@ def page_key(ref: ArticleRef, *place: Any) -> PageKey:
         tuple(config["ALLOWED_ORIGINS"]),
         config["GRAVATAR"],
     )
-    return PageKey((request.full_path, *place), version)
+    return PageKey((this_request().full_path, *place), version)

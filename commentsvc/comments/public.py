@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
 from commentsvc.comments.avatars import avatar_url
 from commentsvc.comments.render import render_body
 from commentsvc.comments.threads import Node
+from commentsvc.core.flask_app import app_config
 from commentsvc.db.models import Comment, Status
 
 DELETED_HTML = "<p>This comment was deleted.</p>"
@@ -18,7 +17,7 @@ def is_staff(comment: Comment) -> bool:
     """A reply from the site, or a comment from one of ``STAFF_EMAILS`` (any case)."""
     if comment.from_site:
         return True
-    staff = current_app.config["STAFF_EMAILS"]
+    staff = app_config()["STAFF_EMAILS"]
     if not staff or not comment.email:
         return False
     return comment.email.strip().lower() in {e.strip().lower() for e in _words(staff)}

@@ -7,11 +7,12 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from markupsafe import Markup, escape
 
 from commentsvc.comments.i18n import current_language
 from commentsvc.comments.i18n import gettext as _
+from commentsvc.core.flask_app import app_config
 
 # A bare http(s) URL; trailing punctuation that usually ends a sentence is trimmed below.
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
@@ -89,7 +90,7 @@ _ENGLISH_MONTHS = [
 
 def configured_zone() -> ZoneInfo:
     """The time zone of the dates the server writes (``COMMENTSVC_TIME_ZONE``)."""
-    name = current_app.config.get("TIME_ZONE") if has_app_context() else None
+    name = app_config().get("TIME_ZONE") if has_app_context() else None
     return _zone(name or "UTC")
 
 

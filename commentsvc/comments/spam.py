@@ -6,7 +6,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -24,6 +23,7 @@ from sqlalchemy.engine import Connection
 from commentsvc.articles.rows import ArticleState, state_statement
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.submission import Duplicate, NewComment, TooFast
+from commentsvc.core.flask_app import app_config
 from commentsvc.db.models import Comment, Status, hash_body, utcnow
 from commentsvc.db.statements import Statement
 
@@ -48,7 +48,7 @@ def _lock_keys(new: NewComment) -> dict[str, str]:
     # known) posts from one address (a newsroom, a campus, a carrier's NAT) need not take
     # turns, so the "ip" lock is the email's again (a lock a transaction holds twice).
     email = f"email:{new.email.lower()}"
-    by_network = bool(current_app.config["FLOOD_SECONDS"] and new.ip)
+    by_network = bool(app_config()["FLOOD_SECONDS"] and new.ip)
     return {"email": email, "ip": f"ip:{new.ip}" if by_network else email}
 
 
@@ -92,7 +92,7 @@ def check_sender(
     not asked). Each is an index probe (tests/test_post_cost.py). Run after
     ``serialise_sender``, so it sees the sender's other posts committed.
     """
-    seconds = current_app.config["FLOOD_SECONDS"]
+    seconds = app_config()["FLOOD_SECONDS"]
     flood = ("ip" if new.ip else "email") if seconds else ""
     row = _checks(flood, known).one(
         connection,

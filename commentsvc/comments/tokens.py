@@ -10,12 +10,12 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from itsdangerous.serializer import Serializer
 
 from commentsvc.comments.i18n import gettext as _
+from commentsvc.core.flask_app import app_config
 
 MAX_OWN_COMMENTS = 20
 
@@ -25,7 +25,7 @@ class TokenError(ValueError):
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return _serializer_for(current_app.config["SECRET_KEY"], purpose)
+    return _serializer_for(app_config()["SECRET_KEY"], purpose)
 
 
 class _Serializer(URLSafeTimedSerializer):
@@ -58,7 +58,7 @@ def form_token(article_key: str) -> str:
     was a tenth of a page view). It records the end of that second: a copy handed out early
     in the second makes its reader wait up to a second longer, never less, before posting.
     """
-    secret = current_app.config["SECRET_KEY"]
+    secret = app_config()["SECRET_KEY"]
     second = int(time.time())
     recent = _RECENT_FORM_TOKENS.get((secret, article_key))
     if recent is not None and recent[0] == second:
@@ -72,7 +72,7 @@ def form_token(article_key: str) -> str:
 
 def check_form_token(token: str, article_key: str) -> None:
     """Raise TokenError unless ``token`` is a recent, genuine form token for this article."""
-    max_age = current_app.config["FORM_MAX_AGE"]
+    max_age = app_config()["FORM_MAX_AGE"]
     try:
         data = _serializer("form").loads(token or "", max_age=max_age)
     except SignatureExpired:
@@ -91,7 +91,7 @@ def check_form_token(token: str, article_key: str) -> None:
             _("This form could not be verified. Please reload the page and post again.")
         )
     # People read and type; bots post the instant a form arrives.
-    quickest = current_app.config["MIN_SUBMIT_SECONDS"]
+    quickest = app_config()["MIN_SUBMIT_SECONDS"]
     if quickest and time.time() - served < quickest:
         raise TokenError(
             _("That was quicker than anyone can type. Please check your comment and post it again.")
@@ -108,7 +108,7 @@ def own_comment_ids(token: str | None) -> list[int]:
     if not token:
         return []
     try:
-        data = _serializer("own").loads(token, max_age=current_app.config["OWN_COMMENT_MAX_AGE"])
+        data = _serializer("own").loads(token, max_age=app_config()["OWN_COMMENT_MAX_AGE"])
     except BadSignature:
         return []
     if not isinstance(data, list) or not all(isinstance(i, int) for i in data):
@@ -123,7 +123,7 @@ def edit_token(comment_id: int) -> str:
 
 def check_edit_token(token: str | None, comment_id: int) -> None:
     """Raise TokenError unless ``token`` is this comment's edit token, still in its window."""
-    max_age = current_app.config["EDIT_MINUTES"] * 60
+    max_age = app_config()["EDIT_MINUTES"] * 60
     try:
         data = _serializer("edit").loads(token or "", max_age=max_age)
     except SignatureExpired:
@@ -141,7 +141,7 @@ def edit_token_comment(token: str | None) -> int | None:
     if not token:
         return None
     try:
-        data = _serializer("edit").loads(token, max_age=current_app.config["EDIT_MINUTES"] * 60)
+        data = _serializer("edit").loads(token, max_age=app_config()["EDIT_MINUTES"] * 60)
     except BadSignature:
         return None
     comment_id = data.get("c") if isinstance(data, dict) else None

@@ -12,7 +12,6 @@ from flask import (
     Flask,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -45,6 +44,7 @@ from commentsvc.comments.tokens import (
     own_token,
 )
 from commentsvc.core.extensions import csrf, db
+from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import posting_limit
 from commentsvc.core.security import widget_csp
 from commentsvc.db.models import Article, Comment, Status, parse_id
@@ -71,7 +71,7 @@ def embed() -> Any:
     # The share bar shows database counts: move clicks buffered in Redis there when due, so
     # they do not wait for the next click (a per-process clock check when not due).
     flush_if_due()
-    if request.args.get("mine") or request.args.get("edit"):
+    if this_request().args.get("mine") or this_request().args.get("edit"):
         # The page shows the reader's own held comments or edit form: theirs alone, never stored.
         return render_widget(ref, CommentForm(formdata=None))
     return public_widget(ref)
@@ -88,7 +88,7 @@ def public_widget(ref: ArticleRef) -> Response:
         return CachedPage.of(html, etag_for(key))
 
     page = cache.get_or_make(key, make) if cache is not None else make()
-    if page.etag in request.if_none_match:
+    if page.etag in this_request().if_none_match:
         return _widget_response("", 304, page.etag)
     return _widget_response(page.body(form_token(ref.key)), 200, page.etag)
 
@@ -108,10 +108,10 @@ def post() -> Any:
         return render_widget(ref, form, status=400, form_error=str(error))
     except CommentError as error:
         return render_widget(ref, form, status=error.status, form_error=error.message)
-    mine = own_token([*own_comment_ids(request.args.get("mine")), comment.id])
-    sort = requested_sort(request.args.get("sort"))
+    mine = own_token([*own_comment_ids(this_request().args.get("mine")), comment.id])
+    sort = requested_sort(this_request().args.get("sort"))
     # Without JavaScript the edit token travels in this link (issue 17).
-    edit = edit_token(comment.id) if current_app.config["EDIT_MINUTES"] else None
+    edit = edit_token(comment.id) if app_config()["EDIT_MINUTES"] else None
     target = widget_url(
         page=cursor_for(comment, sort), mine=mine, edit=edit, _anchor=f"comment-{comment.id}"
     )
@@ -121,7 +121,7 @@ def post() -> Any:
 
 def _reply_target(article: Article | None, form: CommentForm) -> Comment | None:
     """The approved comment of this article being replied to (``replytocom`` or the form)."""
-    parent_id = parse_id(request.args.get("replytocom") or form.parent_id.data)
+    parent_id = parse_id(this_request().args.get("replytocom") or form.parent_id.data)
     if article is None or parent_id is None:
         return None
     parent = db.session.get(Comment, parent_id)
@@ -142,11 +142,15 @@ def render_page(
     ref: ArticleRef, form: CommentForm, token: str, form_error: str | None = None
 ) -> str:
     """Render the widget page for ``ref`` with ``form`` (fresh, or holding errors)."""
+    args = this_request().args
     article = find_article(ref.key)
-    sort = requested_sort(request.args.get("sort"))
+    sort = requested_sort(args.get("sort"))
     try:
         page = comment_page(
-            article, request.args.get("page"), own_comment_ids(request.args.get("mine")), sort
+            article,
+            args.get("page"),
+            own_comment_ids(args.get("mine")),
+            sort,
         )
     except CursorError as error:
         abort(400, str(error))
@@ -166,7 +170,7 @@ def render_page(
         page=page,
         form_error=form_error,
         replying_to=public_comment(parent) if parent else None,
-        max_depth=current_app.config["THREAD_DEPTH"],
+        max_depth=app_config()["THREAD_DEPTH"],
         parent_origin=embedding_origin() or "",
         show_comments="comments" in parts,
         closed=comments_closed(article),
@@ -175,11 +179,11 @@ def render_page(
         sorts=SORTS,
         # Above the thread's first page only.
         featured=[public_comment(c) for c in featured_comments(article)]
-        if not request.args.get("page")
+        if not args.get("page")
         else [],
-        likes_on=current_app.config["LIKES"],
-        edit_for=edit_token_comment(request.args.get("edit")),
-        theme=theme_from(request.args),
+        likes_on=app_config()["LIKES"],
+        edit_for=edit_token_comment(args.get("edit")),
+        theme=theme_from(args),
     )
 
 
@@ -192,7 +196,9 @@ def _widget_response(html: str | bytes, status: int, etag: str | None) -> Respon
     response = Response(html, status=status)
     response.headers["Vary"] = "Accept-Language"  # a new response: no Vary to add to
     # The page's <style> holds the publisher's validated theme; its hash is all it may run.
-    response.headers["Content-Security-Policy"] = widget_csp(theme_from(request.args).csp_hash)
+    response.headers["Content-Security-Policy"] = widget_csp(
+        theme_from(this_request().args).csp_hash
+    )
     if etag:
         response.set_etag(etag)
         # A CDN may hold the page briefly; readers revalidate with the ETag.
@@ -204,7 +210,7 @@ def _widget_response(html: str | bytes, status: int, etag: str | None) -> Respon
 
 def widget_parts() -> set[str]:
     """Which parts to show (``parts=share,comments``); both when unset or unrecognised."""
-    asked = {p.strip() for p in (request.args.get("parts") or "").split(",")} & WIDGET_PARTS
+    asked = {p.strip() for p in (this_request().args.get("parts") or "").split(",")} & WIDGET_PARTS
     return asked or set(WIDGET_PARTS)
 
 
@@ -220,7 +226,7 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
     counts = shares_shape(network_counts(article.id) if article else {})
     minimum = current_settings().share_min_count
     buttons = []
-    for name in current_app.config["SHARE_NETWORKS"]:
+    for name in app_config()["SHARE_NETWORKS"]:
         network = NETWORKS[name]
         count = counts["networks"].get(name, 0)
         link = network.kind == "link"
@@ -233,7 +239,7 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
                     "shares.share_redirect",
                     network=name,
                     url=ref.url,
-                    article=request.args.get("article") or None,
+                    article=this_request().args.get("article") or None,
                     title=ref.title or None,
                 )
                 if link
@@ -250,7 +256,7 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
         "display": counts["display"],
         "url": ref.url,
         "title": ref.title,
-        "article": request.args.get("article") or "",
+        "article": this_request().args.get("article") or "",
         "beacon": url_for("shares.beacon"),
         "minimum": minimum,
     }
@@ -259,7 +265,7 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
 @bp.get("/embed.js")
 def embed_js() -> Response:
     """The script tag's loader: inserts the widget iframe and keeps its height fitted."""
-    response = Response(_embed_js(current_app.static_folder or ""), mimetype="text/javascript")
+    response = Response(_embed_js(this_app().static_folder or ""), mimetype="text/javascript")
     # Publishers link this URL as it is (no version in it): cache it for minutes, not a year.
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"

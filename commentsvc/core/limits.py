@@ -23,6 +23,7 @@ from flask import Flask, Request, Response, current_app, g, has_request_context,
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import TooManyRequests
 
+from commentsvc.core.flask_app import request_globals, this_app, this_request
 from commentsvc.core.limit_algorithm import Outcome
 from commentsvc.core.limit_counters import Counters, count_hits
 from commentsvc.core.privacy import anonymise_ip
@@ -106,7 +107,7 @@ def hit_in_transaction(connection: Connection, setting: str, scope: str) -> Outc
 
 
 def _count_on(connection: Connection, key: str, setting: str) -> Outcome:
-    counters: Counters = current_app.extensions["commentsvc_limits"]
+    counters: Counters = this_app().extensions["commentsvc_limits"]
     outcome = count_hits(connection, key, rules_of(setting), counters.clock())
     g.commentsvc_rate_limit = outcome  # its headers are sent as a declared limit's
     return outcome
@@ -130,7 +131,7 @@ def deferred_hit_committed() -> None:
     due: tuple[Limit, str] | None = g.pop("commentsvc_limit_due", None)
     outcome: Outcome | None = g.get("commentsvc_rate_limit")
     if due is not None and outcome is not None:
-        counters: Counters = current_app.extensions["commentsvc_limits"]
+        counters: Counters = this_app().extensions["commentsvc_limits"]
         counters.note(f"{due[0].scope}:{due[1]}", outcome)
 
 
@@ -149,14 +150,13 @@ def client_network(req: Request | None = None) -> str:
     return anonymise_ip((req or request).remote_addr) or "unknown"
 
 
-# The hooks below run for every request. Each looks up the app, the request and ``g`` once
-# and passes them on: an attribute read through a context proxy (``request.endpoint``) costs
-# about 8,000 instructions, ``_get_current_object()`` about 1,400 (bench/instructions.py).
+# The hooks below run for every request: each looks up the app, the request and ``g`` once and
+# passes them on (commentsvc.core.flask_app says why).
 
 
 def _check_declared_limit() -> None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    req = request._get_current_object()  # type: ignore[attr-defined]
+    app = this_app()
+    req = this_request()
     limit = _DECLARED.get(app.view_functions.get(req.endpoint))  # type: ignore[arg-type]
     if limit is None or (limit.methods is not None and req.method not in limit.methods):
         return
@@ -164,7 +164,7 @@ def _check_declared_limit() -> None:
         return
     if not limits_enabled(app):
         return
-    store = g._get_current_object()  # type: ignore[attr-defined]
+    store = request_globals()
     counters: Counters = app.extensions["commentsvc_limits"]
     network, rules = client_network(req), rules_of(limit.setting, app)
     if limit.deferred and counters.defers() and live_redis_client(app) is None:
@@ -188,12 +188,12 @@ def _count_due_hit(refuse: bool, store: Any = None) -> None:
     counts all the same, as before the view it did); with ``refuse``, 429 if it is past.
 
     ``store``: the request's ``g``, when the caller has it already."""
-    store = store if store is not None else g._get_current_object()  # type: ignore[attr-defined]
+    store = store if store is not None else request_globals()
     due: tuple[Limit, str] | None = store.pop("commentsvc_limit_due", None)
     if due is None:
         return
     limit, network = due
-    counters: Counters = current_app.extensions["commentsvc_limits"]
+    counters: Counters = this_app().extensions["commentsvc_limits"]
     outcome = counters.hit_locally(limit.scope, network, rules_of(limit.setting), remember=True)
     store.commentsvc_rate_limit = outcome
     if refuse and outcome.exceeded:
@@ -201,7 +201,7 @@ def _count_due_hit(refuse: bool, store: Any = None) -> None:
 
 
 def _add_headers(response: Response) -> Response:
-    store = g._get_current_object()  # type: ignore[attr-defined]
+    store = request_globals()
     # Due still when a later hook refused the request before the view ran.
     _count_due_hit(refuse=False, store=store)
     outcome: Outcome | None = store.pop("commentsvc_rate_limit", None)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -20,6 +20,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from commentsvc.core.flask_app import request_globals, this_request
 from commentsvc.core.privacy import anonymise_ip
 
 REQUESTS = Counter(
@@ -55,8 +56,8 @@ _LATENCY_BY_ROUTE: dict[str, Any] = {}
 
 
 def _start_timer() -> None:
-    # ``g`` looked up once, not through its proxy's attribute (see commentsvc.core.limits).
-    g._get_current_object().commentsvc_started = time.perf_counter()  # type: ignore[attr-defined]
+    # ``g`` looked up once, not through its proxy's attribute (commentsvc.core.flask_app).
+    request_globals().commentsvc_started = time.perf_counter()
 
 
 def _request_counter(route: str, method: str, status: int) -> Any:
@@ -77,11 +78,11 @@ def _latency(route: str) -> Any:
 def _observer(app: Flask) -> Callable[[Response], Response]:
     # Bound to the app, so each request reads it without going through the proxies.
     def observe(response: Response) -> Response:
-        started = g._get_current_object().pop("commentsvc_started", None)  # type: ignore[attr-defined]
+        started = request_globals().pop("commentsvc_started", None)
         if started is None:
             return response
         elapsed = time.perf_counter() - started
-        req = request._get_current_object()  # type: ignore[attr-defined]
+        req = this_request()
         # The route's rule, not the raw path: one time series per route, not per article.
         rule = req.url_rule
         route = rule.rule if rule is not None else "unmatched"

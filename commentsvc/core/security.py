@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort
 from werkzeug.datastructures import MultiDict
 
 from commentsvc.core.extensions import csrf
+from commentsvc.core.flask_app import app_config, this_request
 
 # Pages that set their own policy (the widget: frame-ancestors from the allowed origins; the
 # admin: 'none') keep it; everything else gets this one.
@@ -24,14 +25,12 @@ def widget_csp(style_source: str | None = None) -> str:
     ``style_source`` (a ``'sha256-…'`` hash) allows the page's one <style> element: the
     publisher's validated theme (commentsvc.comments.theme).
     """
-    allowed = current_app.config["ALLOWED_ORIGINS"]
+    allowed = app_config()["ALLOWED_ORIGINS"]
     ancestors = " ".join(allowed) if allowed else "*"
     styles = f"'self' {style_source}" if style_source else "'self'"
     # Gravatar's images only when the publisher turned them on (comments/avatars.py).
     images = (
-        "'self' data: https://www.gravatar.com"
-        if current_app.config["GRAVATAR"]
-        else ("'self' data:")
+        "'self' data: https://www.gravatar.com" if app_config()["GRAVATAR"] else ("'self' data:")
     )
     return (
         f"default-src 'self'; script-src 'self'; style-src {styles}; img-src {images}; "
@@ -76,7 +75,7 @@ def refuse_nul_bytes() -> None:
     No field of ours may hold one, and PostgreSQL cannot even store it: refusing it here
     keeps it from reaching a query anywhere.
     """
-    req = request._get_current_object()  # type: ignore[attr-defined]
+    req = this_request()
     # A NUL reaches a query value only as %00 (or raw): most query strings need no parsing.
     query = req.query_string
     if b"%00" in query or b"\x00" in query:
@@ -102,10 +101,8 @@ def _refuse_nul_in(values: MultiDict[str, str]) -> None:
 def _check_csrf() -> None:
     # Flask-WTF's own hook works out whether the view is exempt before it looks at the method;
     # reads never need a token, so only writes go through it (same checks, same order).
-    # (The app and request looked up once each: see commentsvc.core.limits.)
-    config = current_app._get_current_object().config  # type: ignore[attr-defined]
-    method = request._get_current_object().method  # type: ignore[attr-defined]
-    if config["WTF_CSRF_ENABLED"] and method in config["WTF_CSRF_METHODS"]:
+    config = app_config()
+    if config["WTF_CSRF_ENABLED"] and this_request().method in config["WTF_CSRF_METHODS"]:
         csrf.protect(apply_exemptions=True)
 
 

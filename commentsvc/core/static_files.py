@@ -7,7 +7,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app
+
+from commentsvc.core.flask_app import this_app, this_request
 
 YEAR = 365 * 24 * 3600
 
@@ -19,7 +21,7 @@ def _file_hash(path: str) -> str:
 
 def file_version(filename: str) -> str:
     """The content hash of one static file (read once per process)."""
-    return _file_hash(str(Path(current_app.static_folder or "") / filename))
+    return _file_hash(str(Path(this_app().static_folder or "") / filename))
 
 
 @cache
@@ -51,7 +53,7 @@ def _add_version(endpoint: str, values: dict[str, Any]) -> None:
 
 def _long_cache(response: Response) -> Response:
     # Only a URL naming the file's exact content may be cached for good.
-    req = request._get_current_object()  # type: ignore[attr-defined]  # once, see core.limits
+    req = this_request()
     if req.endpoint == "static" and response.status_code == 200:
         filename = (req.view_args or {}).get("filename", "")
         if req.args.get("v") == file_version(filename):

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from flask import current_app
 from sqlalchemy import event
+
+from commentsvc.core.flask_app import this_app
 
 # The app extension under which the kept states live (absent: views read the database).
 EXTENSION = "commentsvc.db.kept_states"
@@ -50,7 +51,8 @@ class KeptStates(Protocol):
 
 def known_states() -> KeptStates | None:
     """This app's kept states, or None when views check the database every time."""
-    return current_app.extensions.get(EXTENSION)
+    # The app looked up once, not through its proxy's attribute (commentsvc.core.flask_app).
+    return this_app().extensions.get(EXTENSION)
 
 
 def found_in(known: dict[str, dict[str, Any]], keys: Sequence[str], facet: str) -> dict[str, Any]:

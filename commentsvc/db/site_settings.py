@@ -10,10 +10,11 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
-from flask import current_app, g
+from flask import g
 from sqlalchemy import select
 
 from commentsvc.core.extensions import db
+from commentsvc.core.flask_app import app_config, request_globals
 from commentsvc.db.models import SiteSetting
 
 
@@ -60,31 +61,39 @@ def _coerce(name: str, raw: str) -> Any:
     return int(raw) if kind in (int, "int") else raw
 
 
+# ``g`` and the app are looked up once per call (commentsvc.core.flask_app): a post asks for the
+# settings four times.
+
+
 def current_settings() -> Settings:
     """Defaults overridden by what moderators saved; read once per request."""
-    if "commentsvc_settings" not in g:
+    settings: Settings | None = request_globals().get("commentsvc_settings")
+    if settings is None:
         rows = db.session.execute(select(SiteSetting.key, SiteSetting.value)).all()
-        use_stored_settings(dict(rows))
-    return g.commentsvc_settings
+        settings = use_stored_settings(dict(rows))
+    return settings
 
 
 def use_stored_settings(stored: dict[str, str]) -> Settings:
     """Make the settings for this request from the stored rows a caller has already read."""
-    g.commentsvc_settings = settings_from(tuple(sorted(stored.items())), _defaults())
-    return g.commentsvc_settings
+    return _use(settings_from(tuple(sorted(stored.items())), _defaults()))
 
 
 def use_stored_settings_json(stored: str | None) -> Settings:
     """``use_stored_settings`` for the rows as one JSON object (as every page view reads them)."""
-    g.commentsvc_settings = settings_from(_parsed(stored or "{}"), _defaults())
-    return g.commentsvc_settings
+    return _use(settings_from(_parsed(stored or "{}"), _defaults()))
+
+
+def _use(settings: Settings) -> Settings:
+    request_globals().commentsvc_settings = settings
+    return settings
 
 
 _DEFAULT_KEYS = operator.itemgetter(*DEFAULTS_FROM.values())
 
 
 def _defaults() -> tuple[Any, ...]:
-    return _DEFAULT_KEYS(current_app.config)
+    return _DEFAULT_KEYS(app_config())
 
 
 @lru_cache(maxsize=64)

@@ -11,10 +11,10 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.engine import Connection
 
 from commentsvc.comments.i18n import current_language
+from commentsvc.core.flask_app import app_config
 from commentsvc.db.models import Status
 from commentsvc.notify import subscriptions, webhooks
 from commentsvc.notify.outbox import comment_row, enqueue, next_slot, snapshot
@@ -34,7 +34,7 @@ def on_event(connection: Connection, event: str, data: Mapping[str, Any]) -> Non
         webhooks.enqueue_event(connection, "share.counted", dict(data))
         return
     endpoints = webhooks.active_endpoints(connection)
-    mails = bool(current_app.config["SMTP_URL"])
+    mails = bool(app_config()["SMTP_URL"])
     if not endpoints and not mails:
         return  # nobody to tell: the comment need not be read back (most posts, no webhooks)
     row = comment_row(connection, int(data["id"]))
@@ -67,7 +67,7 @@ def moderator_mails(connection: Connection, row: Any) -> None:
     settings = notify_settings(connection)
     if settings.notify_moderators == "none":
         return
-    minutes = current_app.config["NOTIFY_DIGEST_MINUTES"]
+    minutes = app_config()["NOTIFY_DIGEST_MINUTES"]
     # One id for the links of one mail: using one (approve, spam or trash) spends them all.
     payload = {"comment": snapshot(row), "link_id": secrets.token_hex(16)}
     for address in settings.moderator_addresses:

@@ -17,8 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-
+from commentsvc.core.flask_app import app_config, this_app
 from commentsvc.core.limit_algorithm import LIMIT_HIT_LUA, counter_keys, rule_args
 from commentsvc.core.limits import limits_enabled, rules_of
 from commentsvc.core.rates import Rule
@@ -111,7 +110,7 @@ return table.concat(out, ' ')
 
 
 def buffer_key(name: str) -> str:
-    return current_app.config["REDIS_PREFIX"] + "shares:" + name
+    return app_config()["REDIS_PREFIX"] + "shares:" + name
 
 
 def buffer_keys() -> tuple[str, str, str]:
@@ -120,7 +119,7 @@ def buffer_keys() -> tuple[str, str, str]:
 
 def script(client: Any, name: str, source: str) -> Any:
     """A registered script (EVALSHA, falling back to EVAL once if Redis lost it), per app."""
-    scripts = current_app.extensions.setdefault("commentsvc.share_scripts", {})
+    scripts = this_app().extensions.setdefault("commentsvc.share_scripts", {})
     if name not in scripts:
         scripts[name] = client.register_script(source)
     return scripts[name]
@@ -128,7 +127,7 @@ def script(client: Any, name: str, source: str) -> Any:
 
 def buffering() -> bool:
     """Whether counted clicks go to Redis (configured, and a flush interval set)."""
-    config = current_app.config
+    config = app_config()
     return bool(config.get("REDIS_URL")) and config["SHARE_FLUSH_SECONDS"] > 0
 
 
@@ -145,7 +144,7 @@ def buffer_click(
     client = redis_client()
     if client is None:  # buffering() saw a Redis URL: only a changed setting gets here
         raise redis_error()("No Redis is configured to buffer the click in")
-    prefix = current_app.config["REDIS_PREFIX"]
+    prefix = app_config()["REDIS_PREFIX"]
     rules = share_rate_limits()
     meta = json.dumps(["", ""])
     prefix_clicks, prefix_seconds = prefix_rule()
@@ -159,7 +158,7 @@ def buffer_click(
             *counter_keys(SHARE_LIMIT_SCOPE, ip_prefix, rules),
         ],
         args=[
-            current_app.config["SHARE_DEDUPE_SECONDS"],
+            app_config()["SHARE_DEDUPE_SECONDS"],
             key + SEP + network,
             key,
             meta,
@@ -168,7 +167,7 @@ def buffer_click(
             *rule_args(rules),
             # A hung Redis may run the script after we gave up waiting and counted the click
             # in the database: past the wait it must do nothing, or the click counts twice.
-            int(time.time() * 1000) + current_app.config["REDIS_TIMEOUT_MS"],
+            int(time.time() * 1000) + app_config()["REDIS_TIMEOUT_MS"],
         ],
     )
     if result == -2:
@@ -209,7 +208,7 @@ class PendingDeltas:
 
 def pending_deltas(keys: list[str]) -> PendingDeltas | None:
     """The asked articles' clicks still in Redis (one script call); None without Redis."""
-    if not keys or not current_app.config.get("REDIS_URL"):
+    if not keys or not app_config().get("REDIS_URL"):
         return None
     client = live_redis_client()
     if client is None:
@@ -225,7 +224,7 @@ def pending_deltas(keys: list[str]) -> PendingDeltas | None:
     except redis_error() as error:
         # The database's counts are still right; clicks buffered before the outage show up
         # again when Redis is back.
-        current_app.logger.warning("Redis unavailable, counts from the database only: %s", error)
+        this_app().logger.warning("Redis unavailable, counts from the database only: %s", error)
         return None
     if raw == b"-":
         return PendingDeltas({}, waiting=False)

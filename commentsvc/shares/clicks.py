@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import article_id_for, article_state
+from commentsvc.core.flask_app import app_config, this_app
 from commentsvc.core.limits import hit_in_transaction
 from commentsvc.core.observability import SHARE_CLICKS
 from commentsvc.core.redis_client import live_redis_client, redis_error
@@ -47,12 +47,12 @@ def limit_counted_by_click() -> bool:
     click's own database transaction without Redis or while it is down (one transaction
     instead of two, and a request that is no click to count, a bot's say, writes nothing).
     With Redis but no buffer, the declared limit counts it in Redis."""
-    return buffering() or not current_app.config.get("REDIS_URL")
+    return buffering() or not app_config().get("REDIS_URL")
 
 
 def enabled_network(name: str) -> str:
     """``name`` if it is an enabled share network; raises UnknownNetwork otherwise."""
-    enabled = current_app.config["SHARE_NETWORKS"]
+    enabled = app_config()["SHARE_NETWORKS"]
     if name not in enabled:
         raise UnknownNetwork(
             f"Unknown share network {name[:40]!r}; expected one of: {', '.join(enabled)}."
@@ -107,7 +107,7 @@ def _record(click: Click) -> str:
         return result
     # Without Redis the share limit is counted in the click's transaction (the views'
     # declared limit is exempt); with Redis but no buffer, the declared limit counted it.
-    counts_limit = not current_app.config.get("REDIS_URL")
+    counts_limit = not app_config().get("REDIS_URL")
     return _record_in_database(key, click, use_redis=True, count_limit=counts_limit)
 
 
@@ -122,7 +122,7 @@ def _record_in_database(key: str, click: Click, use_redis: bool, count_limit: bo
     # is its statements (the rate limit's hit without Redis, fingerprint, network prefix's
     # counter, increment) and one commit, on a Core connection (the ORM session's bookkeeping
     # cost as much as the statements).
-    known = current_app.extensions.setdefault("commentsvc.article_ids", {})
+    known = this_app().extensions.setdefault("commentsvc.article_ids", {})
     try:
         with write_transaction(durable=False) as connection:
             if count_limit:

@@ -16,8 +16,9 @@ import json
 from collections.abc import Callable, Hashable
 from typing import NamedTuple
 
-from flask import Flask, current_app
+from flask import Flask
 
+from commentsvc.core.flask_app import this_app
 from commentsvc.core.lru import BoundedLRU
 from commentsvc.shares.counts import KnownCounts, current_states, shown_counts
 
@@ -43,7 +44,7 @@ def count_answer(asked_as: Hashable | None, asked: Callable[[], dict[str, str]])
     into {address or key as asked: article key} (and refuses a bad one), called only when no
     answer to the same request is kept. ``asked_as`` None: a request not to keep an answer to.
     """
-    store: BoundedLRU[Hashable, CountAnswer] = current_app.extensions[_EXTENSION]
+    store: BoundedLRU[Hashable, CountAnswer] = this_app().extensions[_EXTENSION]
     kept = store.get(asked_as) if asked_as is not None else None
     if kept is not None:
         states, pending_of = current_states(kept.keys)

@@ -15,11 +15,11 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import bindparam, delete
 from sqlalchemy.engine import Connection
 
 from commentsvc.core.extensions import db
+from commentsvc.core.flask_app import app_config, this_app
 from commentsvc.core.redis_client import live_redis_client, redis_error
 from commentsvc.core.window_counts import count_hit
 from commentsvc.db.connections import upsert, upsert_for
@@ -33,19 +33,19 @@ PURGE_ONE_IN = 100
 
 
 def _redis_key(*parts: str) -> str:
-    return current_app.config["REDIS_PREFIX"] + ":".join(parts)
+    return app_config()["REDIS_PREFIX"] + ":".join(parts)
 
 
 def daily_salt(now: datetime | None = None) -> str:
     """Today's salt (UTC day), shared by every worker, created by whichever asks first."""
     day = (now or utcnow()).date().isoformat()
-    cached = current_app.extensions.get("commentsvc.salt")
+    cached = this_app().extensions.get("commentsvc.salt")
     if cached and cached[0] == day:
         return cached[1]
     salt = _redis_salt(day)
     if salt is None:
         salt = _database_salt(day)
-    current_app.extensions["commentsvc.salt"] = (day, salt)
+    this_app().extensions["commentsvc.salt"] = (day, salt)
     return salt
 
 
@@ -80,7 +80,7 @@ def _database_salt(day: str) -> str:
 def redis_down(error: Exception) -> None:
     """Log that Redis failed and the database is used instead."""
     # Shares keep being counted with the table instead; /readyz reports Redis as down.
-    current_app.logger.warning("Redis unavailable, using the database instead: %s", error)
+    this_app().logger.warning("Redis unavailable, using the database instead: %s", error)
 
 
 def fingerprint(ip_prefix: str, user_agent: str, article_key: str, network: str) -> str:
@@ -99,7 +99,7 @@ def prefix_fingerprint(ip_prefix: str, article_key: str, network: str) -> str:
 def prefix_rule() -> tuple[int, int]:
     """(clicks, seconds): how many clicks one network prefix may add per article and network
     per window; clicks 0 means no such limit."""
-    config = current_app.config
+    config = app_config()
     return int(config["SHARE_CLICKS_PER_PREFIX"]), int(config["SHARE_PREFIX_SECONDS"])
 
 
@@ -137,7 +137,7 @@ def first_click(key: str, use_redis: bool = True, connection: Connection | None 
     session's), so it is stored only if the count is. ``use_redis=False``: Redis just
     failed, go straight to the table.
     """
-    window = current_app.config["SHARE_DEDUPE_SECONDS"]
+    window = app_config()["SHARE_DEDUPE_SECONDS"]
     client = live_redis_client() if use_redis else None
     if client is not None:
         try:

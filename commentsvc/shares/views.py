@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request
+from flask import Blueprint, Flask, Response, abort, redirect
 from werkzeug.datastructures import MultiDict
 
 from commentsvc.articles.keys import ArticleError, article_ref, requested_article
 from commentsvc.core.clients import client_ip, client_user_agent
 from commentsvc.core.errors import public_read
 from commentsvc.core.extensions import csrf
+from commentsvc.core.flask_app import app_config, this_request
 from commentsvc.core.limits import TOO_MANY, Limit
 from commentsvc.shares.buffer import SHARE_LIMIT_SCOPE, SHARE_LIMIT_SETTING
 from commentsvc.shares.clicks import (
@@ -56,20 +57,20 @@ def page_origin_allowed(origin: str) -> bool:
         return False
     # Our own host, whatever the scheme: behind a TLS proxy not declared in TRUSTED_PROXIES
     # the request looks like http while the browser says https.
-    if origin.partition("://")[2] == request.host.lower():
+    if origin.partition("://")[2] == this_request().host.lower():
         return True
-    allowed = current_app.config["ALLOWED_ORIGINS"]
+    allowed = app_config()["ALLOWED_ORIGINS"]
     if allowed:
         return origin in allowed
-    return bool(current_app.config["SHARE_ANY_ORIGIN"])
+    return bool(app_config()["SHARE_ANY_ORIGIN"])
 
 
 def beacon_from_allowed_page() -> bool:
     """Whether a beacon came from an allowed page: the ``Origin`` a browser sends on a POST
     (the ``Referer``'s origin only when a browser sent no ``Origin`` at all)."""
-    origin = (request.headers.get("Origin") or "").strip().lower()
+    origin = (this_request().headers.get("Origin") or "").strip().lower()
     if not origin:
-        origin = _origin_of(request.headers.get("Referer") or "")
+        origin = _origin_of(this_request().headers.get("Referer") or "")
     return page_origin_allowed(origin)
 
 
@@ -81,8 +82,9 @@ def navigation_from_allowed_page() -> bool:
     foreign site must not count). ``Sec-Fetch-Site: same-origin`` is a link in the widget's own
     frame; from another site the ``Referer``'s origin must be allowed. ``HEAD`` never counts.
     """
-    headers = request.headers
-    if request.method != "GET" or headers.get("Sec-Fetch-Dest", "").lower() != "document":
+    req = this_request()
+    headers = req.headers
+    if req.method != "GET" or headers.get("Sec-Fetch-Dest", "").lower() != "document":
         return False
     if headers.get("Sec-Fetch-Site", "").lower() == "same-origin":
         return True
@@ -98,13 +100,14 @@ def _network(name: str) -> str:
 
 def _beacon_fields() -> MultiDict:
     """The beacon's fields, sent form-encoded or as a text/plain query string."""
-    if (request.content_length or 0) > MAX_BEACON_BYTES:
+    req = this_request()
+    if (req.content_length or 0) > MAX_BEACON_BYTES:
         abort(413, f"A share beacon is at most {MAX_BEACON_BYTES} bytes.")
-    if request.mimetype == "multipart/form-data":
-        return request.form
+    if req.mimetype == "multipart/form-data":
+        return req.form
     # A form-encoded body is a query string too: parsed here for less than Werkzeug's form
     # parser costs (about 57 against 76 µs for a beacon's body).
-    raw = request.get_data(cache=True)[:MAX_BEACON_BYTES]
+    raw = req.get_data(cache=True)[:MAX_BEACON_BYTES]
     try:
         text = raw.decode()
     except UnicodeDecodeError:
@@ -143,7 +146,7 @@ def share_redirect(network: str) -> Response:
     network = _network(network)
     if NETWORKS[network].kind != "link":
         abort(400, f"{NETWORKS[network].label} works only with JavaScript on.")
-    click = _click(network, request.args, navigation_from_allowed_page())
+    click = _click(network, this_request().args, navigation_from_allowed_page())
     if not click.ref.url:
         abort(400, "Give the page address as url=… so there is something to share.")
     if record_click(click) == "rate_limited":
@@ -165,23 +168,24 @@ def counts() -> Response:
     The articles come as a query (``?url=…&url=…&article=…``) or, when that would be too long
     for a URL, as a POSTed JSON body of the same shape: ``{"url": [...], "article": [...]}``.
     """
-    if request.method == "OPTIONS":
+    req = this_request()
+    if req.method == "OPTIONS":
         return _counts_preflight()
-    asked_as: tuple[Any, ...] | None = ("GET", request.query_string)
-    if request.method == "POST":
+    asked_as: tuple[Any, ...] | None = ("GET", req.query_string)
+    if req.method == "POST":
         # A body not sent as JSON is refused (400) unread; a JSON body is the question.
-        asked_as = ("POST", request.get_data(cache=True)) if request.is_json else None
+        asked_as = ("POST", req.get_data(cache=True)) if req.is_json else None
     answer = count_answer(asked_as, _asked_keys)
     response = Response(answer.body, mimetype="application/json")
     response.set_etag(answer.etag)
     response.headers["Cache-Control"] = COUNTS_CACHE_CONTROL
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+    return response.make_conditional(req)
 
 
 def _asked_keys() -> dict[str, str]:
     """{address or key as asked: its article key} for the articles named by the request."""
-    asked = _asked_in_body() if request.method == "POST" else _asked_in_query()
+    asked = _asked_in_body() if this_request().method == "POST" else _asked_in_query()
     if not asked:
         abort(400, "Name the articles: url=…&url=… or article=…&article=… (up to 100).")
     if len(asked) > MAX_COUNT_KEYS:
@@ -189,7 +193,7 @@ def _asked_keys() -> dict[str, str]:
             400, f"Ask for at most {MAX_COUNT_KEYS} articles per call; this asked for {len(asked)}."
         )
     keys: dict[str, str] = {}
-    origins = current_app.config["ALLOWED_ORIGINS"]  # once: the proxy costs a microsecond a key
+    origins = app_config()["ALLOWED_ORIGINS"]  # once: the proxy costs a microsecond a key
     for kind, value in asked:
         try:
             ref = article_ref(
@@ -205,8 +209,8 @@ def _asked_keys() -> dict[str, str]:
 
 
 def _asked_in_query() -> list[tuple[str, str]]:
-    asked = [("url", v) for v in request.args.getlist("url")]
-    return asked + [("article", v) for v in request.args.getlist("article")]
+    asked = [("url", v) for v in this_request().args.getlist("url")]
+    return asked + [("article", v) for v in this_request().args.getlist("article")]
 
 
 COUNT_KINDS = ("url", "article")
@@ -215,9 +219,9 @@ COUNT_KINDS = ("url", "article")
 def _asked_in_body() -> list[tuple[str, str]]:
     """The keys of a POSTed ``{"url": [...], "article": [...]}``; 400 with what is wrong."""
     example = '{"url": ["https://…", …], "article": ["…", …]}'
-    if not request.is_json:
+    if not this_request().is_json:
         abort(400, f"Send the articles as JSON (Content-Type: application/json): {example}.")
-    payload = request.get_json(silent=True)
+    payload = this_request().get_json(silent=True)
     if not isinstance(payload, dict):
         abort(400, f"The request body must be a JSON object: {example}.")
     unknown = sorted(set(payload) - set(COUNT_KINDS))
