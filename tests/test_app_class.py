@@ -111,3 +111,19 @@ def test_a_templates_own_globals_stay_its_own(app: Flask) -> None:
         assert own.render() == "mine True"
     assert "extra" not in environment.globals
     assert environment.from_string("{{ extra is defined }}").render() == "False"
+
+
+def test_the_look_up_helpers_give_the_objects_the_context_proxies_stand_for(app: Flask) -> None:
+    from flask import current_app, g
+
+    from commentsvc.core.flask_app import app_config, request_globals, this_app, this_request
+
+    with app.test_request_context("/embed?url=https://news.example/a"):
+        g.marker = "this request's"
+        assert this_app() is app
+        assert app_config() is app.config
+        assert this_request() is request._get_current_object()  # type: ignore[attr-defined]
+        assert this_request().args["url"] == "https://news.example/a"
+        assert request_globals() is g._get_current_object()  # type: ignore[attr-defined]
+        assert request_globals().marker == "this request's"
+        assert current_app.config is app_config()
