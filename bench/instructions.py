@@ -5,17 +5,16 @@
 Runs ``bench/inprocess.py`` (the whole WSGI app in one process, no server) under valgrind's
 callgrind, which counts the instructions the measured requests execute, and nothing before or
 after them. The time a request takes on this shared virtual machine moves by 10-30% from one
-run to the next; its instruction count moves by well under 1%, so a change that costs or saves
-a few percent shows at once, where bench/run.py would need many rounds to see it. Instructions
+run to the next; its instruction count by less than 0.1%, so a change that costs or saves a
+few percent shows at once, where bench/run.py would need many rounds to see it. Instructions
 are not time (a cache miss costs more than an addition), so a change that only moves memory
 around still needs bench/run.py; one that runs less code shows here first.
 
 Each run starts from its own copy of inprocess.py's seeded SQLite file (``--database-url``: that
 database instead, left as the runs leave it). ``--against REF`` counts the same workloads with
 the app of another commit (a git worktree of REF, the same harness and data) and prints the
-change. Under valgrind a request runs about
-50 times slower: a post about 0.1 s, a page view about 10 ms, and each run also pays about
-15 s to start the app.
+change. Under valgrind a request runs about 50 times slower: a post about 0.1 s, a page view
+about 10 ms; each run also pays about 15 s to start the app.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Flask's app, request and template classes as commentsvc uses them: per-request costs removed."""
+"""Flask's app, request and template classes as commentsvc uses them, per-request costs removed;
+and the look-ups of the app, its settings, the request and g that code on every request uses."""
 
 from __future__ import annotations
 
