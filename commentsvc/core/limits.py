@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Request, Response, current_app, g, has_request_context, request
+from flask import Flask, Request, Response, current_app, has_request_context, request
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import TooManyRequests
 
@@ -109,7 +109,7 @@ def hit_in_transaction(connection: Connection, setting: str, scope: str) -> Outc
 def _count_on(connection: Connection, key: str, setting: str) -> Outcome:
     counters: Counters = this_app().extensions["commentsvc_limits"]
     outcome = count_hits(connection, key, rules_of(setting), counters.clock())
-    g.commentsvc_rate_limit = outcome  # its headers are sent as a declared limit's
+    request_globals().commentsvc_rate_limit = outcome  # its headers go out as a declared limit's
     return outcome
 
 
@@ -117,7 +117,9 @@ def count_deferred_hit(connection: Connection) -> Outcome | None:
     """Count this request's deferred limit (``Limit.deferred``) on ``connection``'s transaction,
     if one is due; None if none is. Call ``deferred_hit_committed`` once that transaction has
     committed: until then the hit is counted again after the view (a rollback loses it)."""
-    due: tuple[Limit, str] | None = g.get("commentsvc_limit_due") if has_request_context() else None
+    if not has_request_context():
+        return None
+    due: tuple[Limit, str] | None = request_globals().get("commentsvc_limit_due")
     if due is None:
         return None
     limit, network = due
@@ -128,8 +130,9 @@ def deferred_hit_committed() -> None:
     """The transaction ``count_deferred_hit`` counted in has committed: nothing left to count."""
     if not has_request_context():
         return
-    due: tuple[Limit, str] | None = g.pop("commentsvc_limit_due", None)
-    outcome: Outcome | None = g.get("commentsvc_rate_limit")
+    store = request_globals()
+    due: tuple[Limit, str] | None = store.pop("commentsvc_limit_due", None)
+    outcome: Outcome | None = store.get("commentsvc_rate_limit")
     if due is not None and outcome is not None:
         counters: Counters = this_app().extensions["commentsvc_limits"]
         counters.note(f"{due[0].scope}:{due[1]}", outcome)
