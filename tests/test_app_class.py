@@ -127,3 +127,25 @@ def test_the_look_up_helpers_give_the_objects_the_context_proxies_stand_for(app:
         assert request_globals() is g._get_current_object()  # type: ignore[attr-defined]
         assert request_globals().marker == "this request's"
         assert current_app.config is app_config()
+
+
+def test_templates_read_a_dicts_values_as_jinja_does(app: Flask) -> None:
+    # FlatGlobalsEnvironment.getattr reads a plain dict's item before its attribute; every
+    # answer must still be stock Jinja's: a dict's own methods win over its keys, a missing
+    # key is undefined, and other objects (a dict subclass, an int) are read as before.
+    from collections import OrderedDict
+
+    from jinja2 import Environment
+
+    source = (
+        "{{ d.author }}|{{ d.missing is defined }}|{{ d.items is callable }}|"
+        "{{ d.get('author') }}|{{ o.real }}|{{ od.author }}|{{ od.items is callable }}"
+    )
+    values = {
+        "d": {"author": "Ann", "items": "a key named as a method"},
+        "o": 5,
+        "od": OrderedDict(author="Bo", items="a key named as a method"),
+    }
+    expected = Environment().from_string(source).render(values)
+    assert expected == "Ann|False|True|Ann|5|Bo|True"
+    assert app.jinja_env.from_string(source).render(values) == expected

@@ -80,6 +80,26 @@ class FlatGlobalsEnvironment(Environment):
     def make_globals(self, d: Any) -> Any:
         return {**self.globals, **(d or {})}
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute`` in a template, as Jinja reads it: the attribute, else the item.
+
+        Templates read public shapes, which are dicts (``c.author``). Jinja asks for the
+        attribute first, and a dict has none of those names, so each read raised and caught
+        an AttributeError: a sixth of rendering one comment. For a plain dict the answer is
+        the same when asked the other way round, as long as the name is not one of dict's
+        own (``d.items`` stays the method).
+        """
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+# A plain dict's attributes all come from its class: it has no __dict__ of its own.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
 
 class CommentsApp(Flask):
     """Flask, with the per-call question "is this an async function?" answered once per
