@@ -290,3 +290,33 @@ def test_page_carries_the_scripts_words_translated(client, language) -> None:
         assert words[category] == forms.ngettext("%(num)s share", "%(num)s shares", n)
     if language != "en":
         assert not any("share" in word for word in words.values()), words
+
+
+def test_templates_gettext_formats_and_escapes_as_jinjas_own(app) -> None:
+    # commentsvc.comments.i18n installs its own _(), gettext() and ngettext() for templates,
+    # one call where jinja2.ext.i18n's took three: the text must come out as Jinja's would
+    # (the message's own markup kept and the values escaped where autoescaping is on, not
+    # where it is off; "%%" always "%"; ngettext's num filled in), in the reader's language.
+    from jinja2 import Environment
+
+    source = (
+        '{{ _("100%% sure, <em>%(name)s</em>", name=who) }}|{{ gettext("plain") }}|'
+        '{{ ngettext("%(num)s reply to %(name)s", "%(num)s replies to %(name)s", n, name=who) }}|'
+        '{% autoescape false %}{{ _("raw %(name)s", name=who) }}{% endautoescape %}|'
+        "{% trans name=who %}Hello {{ name }}, 50%{% endtrans %}"
+    )
+    values = {"who": "<b>Ann</b>", "n": 3}
+    stock = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    stock.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda text: text, lambda one, many, n: one if n == 1 else many, newstyle=True
+    )
+    expected = stock.from_string(source).render(values)
+    assert expected == (
+        "100% sure, <em>&lt;b&gt;Ann&lt;/b&gt;</em>|plain|3 replies to &lt;b&gt;Ann&lt;/b&gt;|"
+        "raw <b>Ann</b>|Hello &lt;b&gt;Ann&lt;/b&gt;, 50%"
+    )
+    with app.test_request_context("/embed"):
+        assert app.jinja_env.from_string(source).render(values) == expected
+    with app.test_request_context("/embed?lang=de"):
+        says = app.jinja_env.from_string('{{ _("says:") }}').render()
+    assert says == translations("de").gettext("says:") != "says:"
