@@ -74,3 +74,25 @@ def test_a_shared_form_token_is_never_more_lenient(app, monkeypatch) -> None:
         check_form_token(token, "article-a")
         with pytest.raises(TokenError, match="another article"):
             check_form_token(token, "article-b")
+
+
+def test_kept_signers_sign_as_itsdangerous_and_keep_each_purpose_apart(app, monkeypatch) -> None:
+    # Each purpose keeps one signer and derives its key once (commentsvc.comments.tokens):
+    # tokens must still be the stock ones, and a key derived for one purpose must never sign
+    # or accept another's, however often each was used before.
+    from itsdangerous import BadSignature
+
+    from commentsvc.comments.tokens import _serializer, edit_token
+
+    _at(monkeypatch, 1_700_000_000)
+    with app.app_context():
+        secret = app.config["SECRET_KEY"]
+        stock_own = URLSafeTimedSerializer(secret, salt="commentsvc.own")
+        stock_edit = URLSafeTimedSerializer(secret, salt="commentsvc.edit")
+        for _ in range(3):
+            assert own_token([7, 5]) == stock_own.dumps([5, 7])
+            assert edit_token(5) == stock_edit.dumps({"c": 5})
+            with pytest.raises(BadSignature):
+                _serializer("own").loads(stock_edit.dumps([5]))
+            with pytest.raises(BadSignature):
+                _serializer("edit").loads(stock_own.dumps({"c": 5}))

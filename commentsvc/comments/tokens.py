@@ -10,7 +10,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from itsdangerous.serializer import Serializer
 
@@ -28,16 +28,48 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return _serializer_for(app_config()["SECRET_KEY"], purpose)
 
 
+class _Signer(TimestampSigner):
+    """itsdangerous's timestamp signer, deriving its key from each secret key once.
+
+    Its own derives the key again for every signature and check (a SHA-1 of salt and secret).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[str | bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        try:
+            return self._derived[secret_key]
+        except KeyError:
+            key = self._derived[secret_key] = super().derive_key(secret_key)
+            return key
+
+
 class _Serializer(URLSafeTimedSerializer):
-    """URL-safe signed JSON, never compressed.
+    """URL-safe signed JSON, never compressed, with one signer per salt.
 
     The URL-safe serializer tries zlib on every payload; ours are a few dozen bytes that it
     never shortens, and the attempt cost most of signing the token every widget page carries.
-    Tokens it did compress still load.
+    Tokens it did compress still load. itsdangerous builds a new signer for every ``dumps``
+    and ``loads``; a post signs or checks three tokens, and building their signers cost more
+    than the signatures. A signer holds nothing but its settings, so one is shared.
     """
+
+    default_signer = _Signer
 
     def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
+
+    def make_signer(self, salt: str | bytes | None = None) -> TimestampSigner:
+        signers: dict[str | bytes | None, TimestampSigner] = self.__dict__.setdefault(
+            "_signers", {}
+        )
+        try:
+            return signers[salt]
+        except KeyError:
+            signer = signers[salt] = super().make_signer(salt)  # type: ignore[assignment]
+            return signer
 
 
 @lru_cache(maxsize=16)
