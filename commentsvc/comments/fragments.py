@@ -10,10 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import render_template
-
 from commentsvc.comments.embedding import widget_url
-from commentsvc.core.flask_app import app_config
+from commentsvc.core.flask_app import app_config, this_app, this_request
+
+
+def _render(name: str, **context: Any) -> str:
+    # Not Flask's render_template: its context processors put g, request, session and the
+    # CSRF helper in every context through their proxies, and it sends two signals; these
+    # fragments use the request alone (a comment's edit form, never shown here). A tenth of
+    # rendering a posted comment.
+    return this_app().jinja_env.get_template(name).render(context, request=this_request())
 
 
 def comment_html(shape: Mapping[str, Any], params: Mapping[str, Any]) -> str:
@@ -22,7 +28,7 @@ def comment_html(shape: Mapping[str, Any], params: Mapping[str, Any]) -> str:
     ``params`` are the widget's identifying parameters (url, article, title, mine…), which the
     comment's Reply link carries as it does on the widget page.
     """
-    return render_template(
+    return _render(
         "_comment.html",
         c=shape,
         reply_base=widget_url(_params=params),
@@ -35,4 +41,4 @@ def comment_html(shape: Mapping[str, Any], params: Mapping[str, Any]) -> str:
 
 def heading_html(count: int, title: str, shown: bool) -> str:
     """The comments heading's content (``templates/_heading.html``); ``shown``: any listed."""
-    return render_template("_heading.html", count=count, title=title, threads=shown).strip()
+    return _render("_heading.html", count=count, title=title, threads=shown).strip()
