@@ -13,6 +13,7 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from itsdangerous.serializer import Serializer
+from itsdangerous.signer import Signer
 
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.core.flask_app import app_config
@@ -61,14 +62,12 @@ class _Serializer(URLSafeTimedSerializer):
     def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
 
-    def make_signer(self, salt: str | bytes | None = None) -> TimestampSigner:
-        signers: dict[str | bytes | None, TimestampSigner] = self.__dict__.setdefault(
-            "_signers", {}
-        )
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        signers: dict[str | bytes | None, Signer] = self.__dict__.setdefault("_signers", {})
         try:
             return signers[salt]
         except KeyError:
-            signer = signers[salt] = super().make_signer(salt)  # type: ignore[assignment]
+            signer = signers[salt] = super().make_signer(salt)
             return signer
 
 
