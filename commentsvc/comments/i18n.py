@@ -168,7 +168,7 @@ def _template_gettext(eval_context: EvalContext, message: str, **values: Any) ->
     # on, so the values are escaped; always formatted, so "%%" is "%" with or without values),
     # in one call where its ``_`` took three of Jinja's ``Context.call``: a comment's five
     # ``_()`` were a sixth of rendering it.
-    text = translations(current_language()).gettext(message)
+    text = _gettext(message)
     return (Markup(text) if eval_context.autoescape else text) % values
 
 
@@ -177,7 +177,7 @@ def _template_ngettext(
     eval_context: EvalContext, singular: str, plural: str, n: int, **values: Any
 ) -> str:
     values.setdefault("num", n)
-    text = translations(current_language()).ngettext(singular, plural, n)
+    text = _ngettext(singular, plural, n)
     return (Markup(text) if eval_context.autoescape else text) % values
 
 
