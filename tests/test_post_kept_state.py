@@ -102,6 +102,10 @@ def put_back(states: KnownStates, key: str, row: Any) -> None:
 def unpinged(listening: KnownStates, monkeypatch: pytest.MonkeyPatch) -> KnownStates:
     """The listener with its pings put off (once the one already planned is back): kept rows
     stay trusted until a notification arrives, so a post surely starts from the kept row."""
+    # Patched only once no ping is in flight: the listener schedules its next ping when it
+    # sends one, so a ping sent just before the patch could take the hour-long interval while
+    # coming back from before the wait began, and no later ping would ever come.
+    freshly_vouched(listening)
     monkeypatch.setattr(change_listener, "PING_SECONDS", 3600.0)
     monkeypatch.setattr(change_listener, "LEASE_SECONDS", 3600.0)
     freshly_vouched(listening)
