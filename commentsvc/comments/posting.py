@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Integer, bindparam, insert, select, true, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import TooManyRequests
 
@@ -18,8 +18,16 @@ from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import ArticleState, article_id_for, known_article_state
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.markdown import render_markdown
-from commentsvc.comments.publishing_rules import comments_closed, initial_status
-from commentsvc.comments.spam import check_sender, serialise_sender, serialise_sender_reading
+from commentsvc.comments.post_statements import INSERT_COMMENT, checked_insert
+from commentsvc.comments.publishing_rules import comments_closed, initial_statuses
+from commentsvc.comments.spam import (
+    check_sender,
+    check_values,
+    flood_kind,
+    refuse_flagged,
+    serialise_sender,
+    serialise_sender_reading,
+)
 from commentsvc.comments.submission import CommentError, CommentsClosed, NewComment
 from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
@@ -29,7 +37,6 @@ from commentsvc.db.connections import write_transaction
 from commentsvc.db.events import emit
 from commentsvc.db.kept_states import changing_only
 from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow, written_comment
-from commentsvc.db.site_settings import current_settings
 from commentsvc.db.statements import Statement
 
 
@@ -89,14 +96,6 @@ def post_comment(ref: ArticleRef, new: NewComment) -> Posted:
     return posted
 
 
-# Every column but the id is given (a column added later must be given too, or this fails).
-_INSERT_COMMENT = Statement(
-    insert(_COMMENTS)
-    .values({c.name: bindparam(c.name) for c in _COMMENTS.columns if not c.primary_key})
-    .returning(_COMMENTS.c.id)
-)
-
-
 def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
     # Rendered once here, not on every view (issue 17), and before the transaction: no post
     # holds the sender's lock (on SQLite, the write lock) while it renders, nor while the
@@ -125,9 +124,16 @@ def _store_in(connection: Connection, ref: ArticleRef, new: NewComment, body_htm
     existing = _serialised_article_state(connection, ref, new)
     if comments_closed(existing):
         raise CommentsClosed(_("Comments are closed."))
-    # Duplicate, flood and (first-time moderation) "known author": one statement.
-    first_time = current_settings().moderation == "first-time"
-    known = check_sender(connection, existing, new, known=first_time)
+    # First-time moderation: the status depends on whether the author is known, which the
+    # sender's checks look up with the rest, only when the other rules leave it to that.
+    if_known, if_not = initial_statuses(new)
+    ask_known = if_known != if_not
+    postgresql = connection.dialect.name == "postgresql"
+    status = if_known
+    if not postgresql:
+        # Duplicate, flood and "known author": one statement.
+        known = check_sender(connection, existing, new, known=ask_known)
+        status = if_known if known else if_not
     parent_id, root_id, depth = None, None, 0
     if new.parent_id is not None:
         parent = _approved_parent(connection, new.parent_id, existing)
@@ -143,7 +149,7 @@ def _store_in(connection: Connection, ref: ArticleRef, new: NewComment, body_htm
         "body": new.body,
         "body_hash": hash_body(new.body),
         "body_html": body_html,
-        "status": initial_status(new, connection, known).value,
+        "status": status.value,
         "created_at": utcnow(),
         "ip": new.ip,
         "user_agent": new.user_agent[:MAX_USER_AGENT_LENGTH],
@@ -153,22 +159,32 @@ def _store_in(connection: Connection, ref: ArticleRef, new: NewComment, body_htm
         "deleted_at": None,
         "featured_at": None,
     }
-    delta = 1 if values["status"] == Status.APPROVED else 0
     # ``count``: the article's count once this comment is in. The answer's heading shows
     # it, so the article need not be read again after the commit.
-    if connection.dialect.name == "postgresql":
-        # One round trip for the comment and its article's count (the count as the update
-        # left it: other senders may have posted since the state was read).
+    if postgresql:
+        # One round trip for the sender's checks, the comment and its article's count (the
+        # count as the update left it: other senders may have posted since the state was
+        # read). The checks run in this statement's snapshot, taken after the sender's
+        # locks were granted, so they see the sender's other posts committed.
         given = {f"new_{name}": value for name, value in values.items()}
-        row = _INSERT_AND_COUNT.one(connection, **given, article=values["article_id"], delta=delta)
+        row = checked_insert(flood_kind(new), ask_known).one(
+            connection,
+            **given,
+            **check_values(values["article_id"], new),
+            status_if_known=if_known.value,
+            status_if_not=if_not.value,
+            article=values["article_id"],
+        )
+        refuse_flagged(row)  # nothing was inserted
         if row.comments_closed:
             # Closed after this worker's kept row was read: rolled back, nothing stored.
             raise CommentsClosed(_("Comments are closed."))
-        comment_id, count = row.id, row.approved_count
+        comment_id, count, values["status"] = row.id, row.approved_count, row.status
     else:
         # SQLite: the write lock was taken first, so the state read holds the count.
+        delta = 1 if status == Status.APPROVED else 0
         count = (existing.approved_count if existing is not None else 0) + delta
-        comment_id = _INSERT_COMMENT.write(connection, **values)[0].id
+        comment_id = INSERT_COMMENT.write(connection, **values)[0].id
         if delta:
             adjust_approved_count(values["article_id"], delta, connection)
     # Notifications are written in this transaction: kept with the comment or not at all.
@@ -220,37 +236,6 @@ def _serialised_article_state(
 _ARTICLES = Article.__table__
 
 
-def _insert_and_count() -> Any:
-    # PostgreSQL: the INSERT and the article's UPDATE as data-modifying CTEs of one statement.
-    # The UPDATE runs for every post (``delta`` 0 for a held one): it waits for the article's
-    # row and returns it as it is once locked, so its count and closed flag include what a
-    # moderator committed while the post waited (the statement's snapshot, taken before that
-    # wait, would not); the comments' revision trigger locks that row in this statement
-    # anyway. The comments' AFTER triggers run after the statement's own changes, so both
-    # updates land.
-    inserted = _INSERT_COMMENT_RETURNING.cte("inserted")
-    updated = (
-        update(_ARTICLES)
-        .where(_ARTICLES.c.id == bindparam("article", type_=_ARTICLES.c.id.type))
-        .values(approved_count=_ARTICLES.c.approved_count + bindparam("delta", type_=Integer))
-        .returning(_ARTICLES.c.approved_count, _ARTICLES.c.comments_closed)
-        .cte("updated")
-    )
-    # One row each: joined on nothing (SQLAlchemy's linter takes a bare "FROM a, b" for a
-    # forgotten join condition).
-    return select(inserted.c.id, updated.c.approved_count, updated.c.comments_closed).select_from(
-        inserted.join(updated, true())
-    )
-
-
-# Parameters named new_<column>: through Connection.execute a parameter named as a column
-# of articles (created_at) would become a SET clause of the count's UPDATE.
-_INSERT_COMMENT_RETURNING = (
-    insert(_COMMENTS)
-    .values({c.name: bindparam(f"new_{c.name}") for c in _COMMENTS.columns if not c.primary_key})
-    .returning(_COMMENTS.c.id, _COMMENTS.c.article_id)
-)
-_INSERT_AND_COUNT = Statement(_insert_and_count())
 _ADJUST_COUNT = Statement(
     update(_ARTICLES)
     .where(_ARTICLES.c.id == bindparam("article_id"))

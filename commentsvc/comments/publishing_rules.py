@@ -75,23 +75,32 @@ def initial_status(
 
     Disallowed words send it to spam; moderation words or too many links hold it; then the
     moderation mode decides (``first-time`` publishes authors whose name and email together
-    have an approved comment: ``known`` when the caller has looked already, else asked here).
+    have an approved comment: ``known`` when the caller has looked already, else asked here,
+    and only when the answer matters).
     """
+    if_known, if_not = initial_statuses(new)
+    if if_known == if_not:
+        return if_known
+    if known is None:
+        known = author_has_approved_comment(new.name, new.email, connection)
+    return if_known if known else if_not
+
+
+def initial_statuses(new: NewComment) -> tuple[Status, Status]:
+    """(the status ``new`` gets if its name and email have an approved comment, the status
+    it gets if not): the two differ only when first-time moderation decides."""
     settings = current_settings()
     if _matches(settings.disallowed_word_list, new):
-        return Status.SPAM
+        return Status.SPAM, Status.SPAM
     if _matches(settings.moderation_word_list, new):
-        return Status.PENDING
+        return Status.PENDING, Status.PENDING
     if settings.hold_links and link_count(new) >= settings.hold_links:
-        return Status.PENDING
+        return Status.PENDING, Status.PENDING
     if settings.moderation == "none":
-        return Status.APPROVED
+        return Status.APPROVED, Status.APPROVED
     if settings.moderation == "first-time":
-        if known is None:
-            known = author_has_approved_comment(new.name, new.email, connection)
-        if known:
-            return Status.APPROVED
-    return Status.PENDING
+        return Status.APPROVED, Status.PENDING
+    return Status.PENDING, Status.PENDING
 
 
 def comments_closed(article: Article | ArticleState | None) -> bool:

@@ -90,28 +90,49 @@ def check_sender(
     comment within FLOOD_SECONDS from one IP prefix or one email) and, when ``known`` is
     asked for (first-time moderation), ``author_has_approved_comment``'s lookup (None when
     not asked). Each is an index probe (tests/test_post_cost.py). Run after
-    ``serialise_sender``, so it sees the sender's other posts committed.
+    ``serialise_sender``, so it sees the sender's other posts committed. (On PostgreSQL a post
+    sends ``sender_checks`` inside its INSERT statement instead: comments.posting.)
     """
-    seconds = app_config()["FLOOD_SECONDS"]
-    flood = ("ip" if new.ip else "email") if seconds else ""
-    row = _checks(flood, known).one(
-        connection,
-        article_id=article.id if article is not None else None,
-        email=new.email,
-        body_hash=hash_body(new.body),
-        body=new.body,
-        ip=new.ip,
-        since=utcnow() - timedelta(seconds=seconds),
-        author_email=new.email.lower(),
-        name=new.name,
-    )
+    flood = flood_kind(new)
+    statement = _CHECKS.get((flood, known))
+    if statement is None:
+        statement = _CHECKS[(flood, known)] = Statement(sender_checks(flood, known))
+    row = statement.one(connection, **check_values(article, new))
+    refuse_flagged(row)
+    return None if not known else row.known is not None
+
+
+def flood_kind(new: NewComment) -> str:
+    """How flood control looks for the sender's recent comments: by "ip" (and email), by
+    "email" only, or "" (FLOOD_SECONDS is 0: not at all)."""
+    if not app_config()["FLOOD_SECONDS"]:
+        return ""
+    return "ip" if new.ip else "email"
+
+
+def check_values(article: ArticleState | int | None, new: NewComment) -> dict[str, Any]:
+    """The parameters of ``sender_checks`` for ``new`` on ``article`` (its row or its id)."""
+    article_id = article if article is None or isinstance(article, int) else article.id
+    return {
+        "article_id": article_id,
+        "email": new.email,
+        "body_hash": hash_body(new.body),
+        "body": new.body,
+        "ip": new.ip,
+        "since": utcnow() - timedelta(seconds=app_config()["FLOOD_SECONDS"]),
+        "author_email": new.email.lower(),
+        "name": new.name,
+    }
+
+
+def refuse_flagged(row: Any) -> None:
+    """Raise Duplicate or TooFast when a row of ``sender_checks`` says so."""
     if row.duplicate is not None:
         raise Duplicate(
             _("Duplicate comment detected; it looks as though you’ve already said that!")
         )
     if row.recent is not None:
         raise TooFast(_("You are posting comments too quickly. Slow down."))
-    return None if not known else row.known is not None
 
 
 _C = Comment.__table__.c
@@ -143,20 +164,19 @@ _KNOWN = (
 _CHECKS: dict[tuple[str, bool], Statement] = {}
 
 
-def _checks(flood: str, known: bool) -> Statement:
-    """The checks' statement: flood by "ip" (and email), by "email" only, or "" (none)."""
-    statement = _CHECKS.get((flood, known))
-    if statement is None:
-        none = literal(None, Integer)
-        columns = [_DUPLICATE.scalar_subquery().label("duplicate")]
-        if flood == "ip":
-            recent = _recent(_C.email == bindparam("email"), _C.ip == bindparam("ip"))
-        elif flood == "email":
-            recent = _recent(_C.email == bindparam("email"))
-        columns.append(recent.scalar_subquery().label("recent") if flood else none.label("recent"))
-        columns.append(_KNOWN.scalar_subquery().label("known") if known else none.label("known"))
-        statement = _CHECKS[(flood, known)] = Statement(select(*columns))
-    return statement
+def sender_checks(flood: str, known: bool) -> Select[Any]:
+    """The checks' SELECT: one row of ``duplicate``, ``recent`` and ``known``, each the id of
+    a comment that shows it or NULL (``recent`` NULL without flood control, ``flood`` "";
+    ``known`` NULL unless asked for). Its parameters: ``check_values``."""
+    none = literal(None, Integer)
+    columns = [_DUPLICATE.scalar_subquery().label("duplicate")]
+    if flood == "ip":
+        recent = _recent(_C.email == bindparam("email"), _C.ip == bindparam("ip"))
+    elif flood == "email":
+        recent = _recent(_C.email == bindparam("email"))
+    columns.append(recent.scalar_subquery().label("recent") if flood else none.label("recent"))
+    columns.append(_KNOWN.scalar_subquery().label("known") if known else none.label("known"))
+    return select(*columns)
 
 
 def _recent(*same_sender: ColumnElement[bool]) -> Select[Any]:
