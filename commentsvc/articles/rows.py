@@ -126,6 +126,12 @@ def article_id_for(
     return ids[ref.key]
 
 
+# Built once: a post asks for its article's id, and building a select cost more than the rest
+# of this function does when the row is known.
+_ARTICLES = Article.__table__
+_IDS_QUERY = select(_ARTICLES.c.id, _ARTICLES.c.key, _ARTICLES.c.url, _ARTICLES.c.title)
+
+
 def article_ids(
     connection: Connection,
     wanted: Mapping[str, tuple[str, str]],
@@ -139,8 +145,8 @@ def article_ids(
     them. ``known`` holds rows (with ``id``, ``url``, ``title``) the caller has read already,
     or None for a key it found absent; other keys are looked up.
     """
-    articles = Article.__table__
-    query = select(articles.c.id, articles.c.key, articles.c.url, articles.c.title)
+    articles = _ARTICLES
+    query = _IDS_QUERY
     rows = {key: row for key, row in (known or {}).items() if row is not None}
     unread = set(wanted) - set(known or {})
     if unread:
