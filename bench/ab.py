@@ -1,14 +1,17 @@
-"""Posting under load, this checkout against another commit: an A/B of one change.
+"""Posting (or share clicks) under load, this checkout against another commit: an A/B of one
+change.
 
     flock /work/tmp/bench.lock python bench/ab.py --against HEAD~1          # about 4 minutes
     python bench/ab.py --against main --db sqlite --rounds 4 --duration 5
+    python bench/ab.py --against main --db sqlite --workload share
 
 Both apps run under ``gunicorn --workers 2`` with sync workers as ``bench/run.py`` runs
 commentsvc (anti-spam relaxed; on PostgreSQL with Redis), up at once, each on a fresh database
 of its own; the other commit's app is imported from a git worktree of ``--against``. Each
-round posts to A and B in turn, alternating which goes first, so the machine's drift hits
-both alike. Printed: every round, then the medians of posts/s and of server CPU per post
-(workers, plus the PostgreSQL processes of that database) and B's change against A.
+round posts (``--workload share``: clicks a share button on one article) to A and B in turn,
+alternating which goes first, so the machine's drift hits both alike. Printed: every round,
+then the medians of requests/s and of server CPU per request (workers, plus the PostgreSQL
+processes of that database) and B's change against A.
 
 ``bench/instructions.py`` counts a change's instructions in process, with less noise; this
 measures what a server under load pays, round trips and context switches included, which
@@ -32,13 +35,14 @@ from posting_floor import database_url, measure
 from worker_memory import drop_database, drop_redis_keys
 from workloads import OURS, RELAXED, SECRET_KEY
 
-POST = next(w for w in OURS if w.key == "post")
+WORKLOADS = {w.key: w for w in OURS if w.key in ("post", "share")}
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--against", required=True, help="the commit to compare this checkout with")
     p.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql")
+    p.add_argument("--workload", choices=sorted(WORKLOADS), default="post")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--duration", type=int, default=8)
     p.add_argument("--connections", type=int, default=32)
@@ -97,9 +101,10 @@ def main() -> None:
                 order = ("A", "B") if round_no % 2 else ("B", "A")
                 for side in order:
                     db = names[side] if args.db == "postgresql" else None
-                    rps, cpu = measure(args, servers[side], POST, f"r{round_no}", db)
+                    workload = WORKLOADS[args.workload]
+                    rps, cpu = measure(args, servers[side], workload, f"r{round_no}", db)
                     results[side].append((rps, cpu))
-                    log(f"round {round_no}: {side}: {rps:,.0f} posts/s, {cpu:.2f} ms CPU/post")
+                    log(f"round {round_no}: {side}: {rps:,.0f} req/s, {cpu:.2f} ms CPU/req")
     finally:
         for server in servers.values():
             server.stop()
@@ -115,15 +120,16 @@ def main() -> None:
 def report(args: argparse.Namespace, results: dict[str, list[tuple[float, float]]]) -> None:
     rps = {side: statistics.median(r for r, _ in runs) for side, runs in results.items()}
     cpu = {side: statistics.median(c for _, c in runs) for side, runs in results.items()}
+    what = "Posting" if args.workload == "post" else "Share clicks"
     print(
-        f"\nPosting on {args.db}, A = {args.against}, B = this checkout; gunicorn 2 sync workers"
+        f"\n{what} on {args.db}, A = {args.against}, B = this checkout; gunicorn 2 sync workers"
         f" each, wrk {args.connections} connections, median of {args.rounds} × {args.duration} s"
     )
-    print(f"A: {rps['A']:,.0f} posts/s, {cpu['A']:.2f} ms server CPU per post")
-    print(f"B: {rps['B']:,.0f} posts/s, {cpu['B']:.2f} ms server CPU per post")
+    print(f"A: {rps['A']:,.0f} req/s, {cpu['A']:.2f} ms server CPU per request")
+    print(f"B: {rps['B']:,.0f} req/s, {cpu['B']:.2f} ms server CPU per request")
     print(
-        f"B against A: {100 * (rps['B'] / rps['A'] - 1):+.1f}% posts/s,"
-        f" {100 * (cpu['B'] / cpu['A'] - 1):+.1f}% CPU per post"
+        f"B against A: {100 * (rps['B'] / rps['A'] - 1):+.1f}% req/s,"
+        f" {100 * (cpu['B'] / cpu['A'] - 1):+.1f}% CPU per request"
     )
 
 
