@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
 import threading
@@ -12,6 +14,7 @@ from support.databases import terminate_backend
 
 from commentsvc import create_app
 from commentsvc.core.extensions import db
+from commentsvc.db import connections
 from commentsvc.db.connections import write_transaction, writer_turn
 from commentsvc.db.wal_flush import flusher_for
 
@@ -149,3 +152,76 @@ def test_a_database_without_the_write_ahead_log_is_never_relaxed() -> None:
             # In memory: no WAL, so nothing to keep the file whole; commits stay as they are.
             assert _synchronous(connection.connection.dbapi_connection) == FULL
         db.engine.dispose()
+
+
+def _locked_elsewhere(path: str) -> bool:
+    """Whether another process finds the writer lock file at ``path`` taken."""
+    probe = (
+        "import fcntl, sys\n"
+        "handle = open(sys.argv[1], 'a')\n"
+        "try:\n"
+        "    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n"
+        "    sys.exit(1)\n"
+    )
+    return subprocess.run([sys.executable, "-c", probe, path]).returncode == 1
+
+
+def test_the_kept_lock_file_is_unlocked_when_the_turn_ends(app, database_url) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL lets writers in together")
+    path = database_url.removeprefix("sqlite:///") + "-writer.lock"
+    with app.app_context():
+        with writer_turn():
+            assert _locked_elsewhere(path)
+        # The process keeps the file open for its next turn, but no longer holds it.
+        assert path in connections._LOCK_FILES
+        assert not _locked_elsewhere(path)
+        with write_transaction() as connection:
+            connection.execute(text("UPDATE comments SET id = id WHERE id = -1"))
+            assert _locked_elsewhere(path)
+        assert not _locked_elsewhere(path)
+
+
+def test_a_forked_worker_takes_turns_with_its_parent(app, database_url) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL lets writers in together")
+    path = database_url.removeprefix("sqlite:///") + "-writer.lock"
+    with app.app_context(), writer_turn():
+        # A descriptor inherited through fork would share the parent's lock: the child
+        # (as a gunicorn worker forked from a master that wrote would) must open its own.
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report, and leave without running any of pytest's code
+            entered = b"?"
+            try:
+                fd = connections._lock_file(path)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    entered = b"y"
+                except BlockingIOError:
+                    entered = b"n"
+            finally:
+                os.write(write, entered)
+                os._exit(0)
+        os.close(write)
+        try:
+            assert os.read(read, 1) == b"n"
+        finally:
+            os.close(read)
+            os.waitpid(pid, 0)
+
+
+def test_a_process_keeps_a_few_lock_files_open_and_never_one_in_use(tmp_path) -> None:
+    held = str(tmp_path / "held.lock")
+    others = [str(tmp_path / f"other-{n}.lock") for n in range(3 * connections.MAX_LOCK_FILES)]
+    with connections._file_lock(held):
+        for other in others:
+            with connections._file_lock(other):
+                pass
+        # Many databases written one after another: a few descriptors kept, not one each.
+        assert len(connections._LOCK_FILES) <= connections.MAX_LOCK_FILES
+        # The lock held all along was neither closed nor released.
+        assert held in connections._LOCK_FILES
+        assert _locked_elsewhere(held)
+    assert not _locked_elsewhere(held)
