@@ -91,7 +91,7 @@ def check_sender(
     asked for (first-time moderation), ``author_has_approved_comment``'s lookup (None when
     not asked). Each is an index probe (tests/test_post_cost.py). Run after
     ``serialise_sender``, so it sees the sender's other posts committed. (On PostgreSQL a post
-    sends ``sender_checks`` inside its INSERT statement instead: comments.posting.)
+    sends ``sender_checks`` inside its INSERT statement instead: comments.post_statements.)
     """
     flood = flood_kind(new)
     statement = _CHECKS.get((flood, known))
