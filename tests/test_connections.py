@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import subprocess
 import sys
 import threading
@@ -183,33 +181,43 @@ def test_the_kept_lock_file_is_unlocked_when_the_turn_ends(app, database_url) ->
         assert not _locked_elsewhere(path)
 
 
-def test_a_forked_worker_takes_turns_with_its_parent(app, database_url) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL lets writers in together")
-    path = database_url.removeprefix("sqlite:///") + "-writer.lock"
-    with app.app_context(), writer_turn():
-        # A descriptor inherited through fork would share the parent's lock: the child
-        # (as a gunicorn worker forked from a master that wrote would) must open its own.
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: report, and leave without running any of pytest's code
-            entered = b"?"
-            try:
-                fd = connections._lock_file(path)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    entered = b"y"
-                except BlockingIOError:
-                    entered = b"n"
-            finally:
-                os.write(write, entered)
-                os._exit(0)
-        os.close(write)
+# Run in an interpreter of its own: forking pytest's process, with whatever threads earlier
+# tests left, could leave the child waiting on a lock one of them held.
+FORKED_WRITER = """
+import fcntl, os, sys
+from commentsvc.db import connections
+
+path = sys.argv[1]
+with connections._file_lock(path):  # the parent holds the turn, its lock file kept open
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        entered = b"?"
         try:
-            assert os.read(read, 1) == b"n"
+            fd = connections._lock_file(path)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                entered = b"y"
+            except BlockingIOError:
+                entered = b"n"
         finally:
-            os.close(read)
-            os.waitpid(pid, 0)
+            os.write(write, entered)
+            os._exit(0)
+    os.close(write)
+    print(os.read(read, 1).decode())
+    os.waitpid(pid, 0)
+"""
+
+
+def test_a_forked_worker_takes_turns_with_its_parent(tmp_path) -> None:
+    # A descriptor inherited through fork would share the parent's lock: the child (as a
+    # gunicorn worker forked from a master that wrote would) must open its own.
+    path = str(tmp_path / "db.sqlite3-writer.lock")
+    child = subprocess.run(
+        [sys.executable, "-c", FORKED_WRITER, path], capture_output=True, text=True, timeout=60
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "n"  # "y": the child took the turn its parent holds
 
 
 def test_a_process_keeps_a_few_lock_files_open_and_never_one_in_use(tmp_path) -> None:
