@@ -59,6 +59,11 @@ def test_held_comment_survives_reload_for_its_author_only_and_matches_its_reload
     frame = page.frame_locator(FRAME)
     expect(frame.locator("li.comment", has_text=text)).to_contain_text(HELD_NOTICE)
     expect(frame.locator("body")).not_to_have_attribute("data-e2e-same-document", "yes")
+    # Compared once the scripts have dressed it as they had the inserted one (widget.js: the
+    # local date and "Copy link"; reader.js: the author's Edit and Delete).
+    reloaded = frame.locator("li.comment", has_text=text)
+    expect(reloaded.locator(".comment-copy-link")).to_have_count(1)
+    expect(reloaded.locator(".comment-own")).to_have_count(1)
     assert outer_html(frame, text) == inserted
     expect(frame.locator("#comments-title")).to_have_text("No published comments yet.")
 
