@@ -80,6 +80,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # What operators use, and the error pages.
     health.init_app(app)
     observability.init_app(app)
+    connections.answers_wait_for_flushes(app)  # after the request log: its time includes the wait
     errors.init_app(app)
     return app
 

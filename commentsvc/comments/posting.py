@@ -103,7 +103,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
     body_html = render_markdown(new.body)
     # Core on a connection of its own: the ORM session's bookkeeping cost as much as the
     # statements of the busiest write. Committed when the block ends; any refusal rolls back.
-    with write_transaction() as connection:
+    with write_transaction(answer_waits=True) as connection:
         # Without Redis the post's rate-limit hit is counted here, first (core.limits'
         # deferred limit): one transaction where there were two, and on SQLite one writer's
         # turn. A post it refuses commits its hit alone; one refused below rolls it back

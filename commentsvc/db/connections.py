@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -20,6 +20,7 @@ from sqlalchemy.pool import Pool
 
 from commentsvc.core import window_counts
 from commentsvc.core.extensions import db
+from commentsvc.core.flask_app import request_globals
 from commentsvc.db import wal_flush
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
 
 
 @contextmanager
-def write_transaction(durable: bool = True) -> Iterator[Connection]:
+def write_transaction(durable: bool = True, answer_waits: bool = False) -> Iterator[Connection]:
     """A Core connection in a transaction: committed when the block ends, rolled back on error.
 
     For the busiest writes (a new comment, a share click): the ORM session's bookkeeping cost
@@ -163,6 +164,10 @@ def write_transaction(durable: bool = True) -> Iterator[Connection]:
     a power cut may lose it until the next flush or checkpoint (clicks buffered in Redis run
     a similar risk for about a second). WAL mode keeps the file whole whatever happens to
     the unflushed tail of the log.
+
+    ``answer_waits=True`` (a new comment), in a request: the flush is started and the block
+    returns without waiting for it; the request's answer waits for it before it leaves
+    (``answers_wait_for_flushes``), so the answer is built while the disk works.
     """
     path = _sqlite_file()
     flusher = wal_flush.flusher_for(path) if path else None
@@ -187,8 +192,34 @@ def write_transaction(durable: bool = True) -> Iterator[Connection]:
             if relaxed and not connection.invalidated:
                 _flush_commits_again(connection)
     if ticket is not None and flusher is not None:
-        # The turn has passed on: the next writer commits while this one waits for the disk.
+        if answer_waits and has_request_context():
+            # The kernel flushes while the request builds its answer, which waits for the
+            # flush before it leaves (``_settle_flushes``).
+            flusher.flush_behind(ticket)
+            request_globals().setdefault(_UNFLUSHED, []).append((flusher, ticket))
+        else:
+            # The turn has passed on: the next writer commits while this one waits for the disk.
+            flusher.wait_durable(ticket)
+
+
+_UNFLUSHED = "commentsvc_unflushed"
+
+
+def answers_wait_for_flushes(app: Flask) -> None:
+    """Hold every answer until the commits its request left to flush (``answer_waits``) are
+    on the disk, whatever the answer (an error page included).
+
+    Flask runs ``after_request`` hooks last registered first: registered after the request
+    log's, this wait is part of the time the log and the metrics show.
+    """
+    app.after_request(_settle_flushes)
+
+
+def _settle_flushes(response: Response) -> Response:
+    unflushed = request_globals().pop(_UNFLUSHED, None)
+    for flusher, ticket in unflushed or ():
         flusher.wait_durable(ticket)
+    return response
 
 
 def _flush_commits_again(connection: Connection) -> None:
