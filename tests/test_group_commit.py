@@ -3,6 +3,7 @@ and none returns before a flush that covers its commit."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -164,3 +165,29 @@ def test_the_request_log_times_an_answer_with_its_wait_for_the_disk(
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("POST")]
     milliseconds = float(line.split()[3].removesuffix("ms"))
     assert milliseconds >= 300, line
+
+
+class _FailingDisk:
+    """The kernel's flush as a disk that fails it (EIO), for the error path."""
+
+    def start(self, fd: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+
+def test_a_failed_kernel_flush_fails_the_wait_and_the_next_waiter_flushes_again(
+    tmp_path, monkeypatch
+) -> None:
+    wal = tmp_path / "test.sqlite3-wal"
+    wal.write_bytes(b"frames")
+    monkeypatch.setattr(wal_flush, "open_kernel_flush", _FailingDisk)
+    flusher = WalFlusher(str(wal))
+    ticket = flusher.note_commit()
+    flusher.flush_behind(ticket)
+    with pytest.raises(OSError):
+        flusher.wait_durable(ticket)  # the request fails: never answered as stored
+    assert flusher.flushed < ticket
+    flusher.wait_durable(ticket)  # the next waiter flushes (here in its own thread)
+    assert flusher.flushed == ticket

@@ -10,6 +10,7 @@ returns None and the caller flushes as before.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import platform
 
@@ -85,10 +86,10 @@ class KernelFlush:
             )
             if got == 1:
                 break
-            errno = ctypes.get_errno()
-            if got < 0 and errno == 4:  # EINTR: a signal; the flush goes on
+            error = ctypes.get_errno()
+            if got < 0 and error == errno.EINTR:  # a signal came; the flush goes on
                 continue
-            raise OSError(errno, "io_getevents failed")
+            raise OSError(error, "io_getevents failed")
         result = self._events[0].res
         if result < 0:
             raise OSError(-result, os.strerror(-result))
@@ -97,7 +98,7 @@ class KernelFlush:
 def open_kernel_flush() -> KernelFlush | None:
     """A ``KernelFlush`` for this process, or None where native AIO cannot flush."""
     numbers = _SYSCALLS.get(platform.machine())
-    if numbers is None or not hasattr(ctypes, "CDLL"):
+    if numbers is None:
         return None
     try:
         return KernelFlush(ctypes.CDLL(None, use_errno=True), numbers)
