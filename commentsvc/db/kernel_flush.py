@@ -67,10 +67,12 @@ class KernelFlush:
         self._one = ctypes.c_long(1)
 
     def __del__(self) -> None:
-        # The context counts against the system's fs.aio-max-nr until it is destroyed.
-        context, self._context = self._context, ctypes.c_ulong(0)
-        if context.value:
+        # The context counts against the system's fs.aio-max-nr until it is destroyed (the
+        # process's exit destroys it too). No module globals: this may run at shutdown.
+        context = getattr(self, "_context", None)
+        if context is not None and context.value:
             self._syscall(self._destroy, context)
+            context.value = 0
 
     def start(self, fd: int) -> None:
         """Submit an fdatasync of ``fd``; OSError when the kernel refuses it."""
