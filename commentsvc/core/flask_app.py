@@ -3,6 +3,7 @@ and the look-ups of the app, its settings, the request and g that code on every 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -101,6 +102,11 @@ class FlatGlobalsEnvironment(Environment):
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
+# An answer given before routing (``CommentsApp.answer_before_routing``): the WSGI environ and
+# start_response; the body, or None to let Flask handle the request.
+EarlyAnswer = Callable[[dict[str, Any], Any], Iterable[bytes] | None]
+
+
 class CommentsApp(Flask):
     """Flask, with the per-call question "is this an async function?" answered once per
     function: Flask asks it for every hook and view of every request (11 times a request
@@ -123,6 +129,29 @@ class CommentsApp(Flask):
             return wrapped
         except TypeError:  # an unhashable callable: asked every time, as Flask does
             return super().ensure_sync(func)
+
+    def answer_before_routing(self, path: str, answer: EarlyAnswer) -> None:
+        """Let ``answer`` try each request for ``path`` before Flask makes a request of it.
+
+        ``answer(environ, start_response)`` either answers (calls ``start_response`` and returns
+        the body) or returns None without calling it, and Flask handles the request as usual:
+        its hooks, its view, its error pages. The request has passed every WSGI middleware
+        (the proxy fix, the security headers), so only what Flask itself would do is skipped,
+        and what an answer must still do (the request log: ``observability.record_request``)
+        is the answerer's to do.
+        """
+        self.__dict__.setdefault("_early_answers", {})[path] = answer
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        # Innermost of the middleware whatever order they were added in: they wrap this.
+        early = self.__dict__.get("_early_answers")
+        if early:
+            answer = early.get(environ.get("PATH_INFO"))
+            if answer is not None:
+                answered = answer(environ, start_response)
+                if answered is not None:
+                    return answered
+        return super().wsgi_app(environ, start_response)
 
 
 # The app, its settings and the request, for code that every request runs. Reading an attribute

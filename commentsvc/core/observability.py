@@ -81,35 +81,55 @@ def _observer(app: Flask) -> Callable[[Response], Response]:
         started = request_globals().pop("commentsvc_started", None)
         if started is None:
             return response
-        elapsed = time.perf_counter() - started
         req = this_request()
         # The route's rule, not the raw path: one time series per route, not per article.
         rule = req.url_rule
-        route = rule.rule if rule is not None else "unmatched"
-        status = response.status_code
-        _request_counter(route, req.method, status).inc()
-        _latency(route).observe(elapsed)
-        if not log.isEnabledFor(logging.INFO):
-            return response
-        client = anonymise_ip(req.remote_addr)
-        if app.config["LOG_JSON"]:
-            fields = {
-                "method": req.method,
-                "path": req.path,
-                "route": route,
-                "status": status,
-                "ms": round(elapsed * 1000, 2),
-                "client": client,
-            }
-            line = json.dumps(fields, separators=(",", ":"))
-        else:
-            line = f"{req.method} {req.path} {status} {elapsed * 1000:.1f}ms {client}"
-        # Handlers, filters and levels apply as for log.info(), without its search of the call
-        # stack for a source line nobody logs: that search was most of the line's cost.
-        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, None, None))
+        record_request(
+            app,
+            req.method,
+            req.path,
+            rule.rule if rule is not None else "unmatched",
+            response.status_code,
+            time.perf_counter() - started,
+            req.remote_addr,
+        )
         return response
 
     return observe
+
+
+def record_request(
+    app: Flask,
+    method: str,
+    path: str,
+    route: str,
+    status: int,
+    elapsed: float,
+    remote_addr: str | None,
+) -> None:
+    """Count, time and log one answered request (``elapsed`` in seconds): the request log's
+    line and the metrics of every request, whoever answered it (a view through Flask, or
+    ``commentsvc.shares.count_answers`` before Flask routes it)."""
+    _request_counter(route, method, status).inc()
+    _latency(route).observe(elapsed)
+    if not log.isEnabledFor(logging.INFO):
+        return
+    client = anonymise_ip(remote_addr)
+    if app.config["LOG_JSON"]:
+        fields = {
+            "method": method,
+            "path": path,
+            "route": route,
+            "status": status,
+            "ms": round(elapsed * 1000, 2),
+            "client": client,
+        }
+        line = json.dumps(fields, separators=(",", ":"))
+    else:
+        line = f"{method} {path} {status} {elapsed * 1000:.1f}ms {client}"
+    # Handlers, filters and levels apply as for log.info(), without its search of the call
+    # stack for a source line nobody logs: that search was most of the line's cost.
+    log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, None, None))
 
 
 @bp.get("/metrics")

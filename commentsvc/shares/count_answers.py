@@ -7,36 +7,65 @@ is kept under the request that asked for it (its query string, or its JSON body)
 the states it was built from, and sent again while each of those is still the state kept for
 its article (the very object: a notification or a new revision replaces it) and no click
 waiting in Redis adds to any of them. An answer that added such clicks is not kept.
+
+A GET asked in exactly the words of a kept answer is answered before Flask routes it
+(``answer_kept_first``): the same status, headers and bytes as the view would send, without
+the request object, the hooks and the response object that made up more than half of such a
+call's CPU. Only an exact repeat of a question the view has answered is answered there, so
+every refusal and every first answer still comes from the view.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Hashable
-from typing import NamedTuple
+import time
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, NamedTuple
 
 from flask import Flask
+from werkzeug.http import http_date
 
-from commentsvc.core.flask_app import this_app
+from commentsvc.core.flask_app import CommentsApp, this_app
 from commentsvc.core.lru import BoundedLRU
-from commentsvc.shares.counts import KnownCounts, current_states, shown_counts
+from commentsvc.core.observability import record_request
+from commentsvc.shares.counts import (
+    COUNTS_CACHE_CONTROL,
+    KnownCounts,
+    Pending,
+    current_states,
+    shown_counts,
+)
 
 # Per worker: about a hundred answers about 20 articles each (about 8 KB each by ``_size``).
 MAX_BYTES = 1024 * 1024
 _EXTENSION = "commentsvc.count_answers"
+COUNTS_PATH = "/api/v1/counts"
 
 
 class CountAnswer(NamedTuple):
-    """The count API's answer to one request: its JSON ``body`` and ``etag``, and what it was
-    built from (``asked``: the article key of each address or key asked; ``states``: the state
-    of each key of ``keys``, sorted)."""
+    """The count API's answer to one request: its JSON ``content``, ``etag`` and ``headers``
+    (``answer_headers``), and what it was built from (``asked``: the article key of each
+    address or key asked; ``states``: the state of each key of ``keys``, sorted)."""
 
-    body: str
+    content: bytes
     etag: str
+    headers: tuple[tuple[str, str], ...]
     asked: dict[str, str]
     keys: list[str]
     states: tuple[KnownCounts, ...]
+
+
+def answer_headers(content: bytes, etag: str) -> tuple[tuple[str, str], ...]:
+    """The headers of a count answer, in the order the view's response lists them (its
+    conditional handling adds ``Date``)."""
+    return (
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(content))),
+        ("ETag", f'"{etag}"'),
+        ("Cache-Control", COUNTS_CACHE_CONTROL),
+        ("Access-Control-Allow-Origin", "*"),
+    )
 
 
 def count_answer(asked_as: Hashable | None, asked: Callable[[], dict[str, str]]) -> CountAnswer:
@@ -47,22 +76,46 @@ def count_answer(asked_as: Hashable | None, asked: Callable[[], dict[str, str]])
     store: BoundedLRU[Hashable, CountAnswer] = this_app().extensions[_EXTENSION]
     kept = store.get(asked_as) if asked_as is not None else None
     if kept is not None:
-        states, pending_of = current_states(kept.keys)
-        # A kept answer added no click from Redis: every batch its states were read with was
-        # in them. A state is returned again only while every batch waiting for its article
-        # is one it was read with (``KnownCounts.still_exact``), so none can be added now.
-        if all(states[key] is state for key, state in zip(kept.keys, kept.states, strict=True)):
-            return kept
-        by_value, keys = kept.asked, kept.keys
-    else:
-        by_value = asked()
-        keys = sorted(set(by_value.values()))
-        states, pending_of = current_states(keys)
+        return _answer_again(store, asked_as, kept)
+    by_value = asked()
+    keys = sorted(set(by_value.values()))
+    states, pending_of = current_states(keys)
+    return _built(store, asked_as, None, by_value, keys, states, pending_of)
+
+
+def _answer_again(
+    store: BoundedLRU[Hashable, CountAnswer], asked_as: Hashable, kept: CountAnswer
+) -> CountAnswer:
+    """The answer to a question answered before: ``kept`` while still exact, else built
+    anew from the same reading of the question."""
+    states, pending_of = current_states(kept.keys)
+    # A kept answer added no click from Redis: every batch its states were read with was
+    # in them. A state is returned again only while every batch waiting for its article
+    # is one it was read with (``KnownCounts.still_exact``), so none can be added now.
+    if all(states[key] is state for key, state in zip(kept.keys, kept.states, strict=True)):
+        return kept
+    return _built(store, asked_as, kept, kept.asked, kept.keys, states, pending_of)
+
+
+def _built(
+    store: BoundedLRU[Hashable, CountAnswer],
+    asked_as: Hashable | None,
+    kept: CountAnswer | None,
+    by_value: dict[str, str],
+    keys: list[str],
+    states: dict[str, KnownCounts],
+    pending_of: Pending,
+) -> CountAnswer:
+    """The answer from ``states`` plus the clicks of ``pending_of``, kept under ``asked_as``
+    when it added none (replacing ``kept``)."""
     shown = shown_counts(keys, states, pending_of)
     body = json.dumps({"articles": {v: shown[k] for v, k in by_value.items()}}, sort_keys=True)
+    content = body.encode()
+    etag = hashlib.sha256(content).hexdigest()
     answer = CountAnswer(
-        body,
-        hashlib.sha256(body.encode()).hexdigest(),
+        content,
+        etag,
+        answer_headers(content, etag),
         by_value,
         keys,
         tuple(states[key] for key in keys),
@@ -79,15 +132,71 @@ def count_answer(asked_as: Hashable | None, asked: Callable[[], dict[str, str]])
     return answer
 
 
+# Request headers whose answer is more than the kept one (a 304, a 412, a range): left to the
+# view's conditional handling. Browsers send If-None-Match once their copy is 30 s old.
+_CONDITIONAL = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_RANGE",
+    "HTTP_IF_RANGE",
+)
+
+
+def _kept_answer_first(app: Flask) -> Callable[[dict[str, Any], Any], Iterable[bytes] | None]:
+    """The count API's answer given before routing (``CommentsApp.answer_before_routing``):
+    a GET without conditions, asked in exactly the words of a kept answer, gets that answer
+    (or, if a count changed, the same question's answer built anew); anything else goes to
+    the view (None)."""
+    store: BoundedLRU[Hashable, CountAnswer] = app.extensions[_EXTENSION]
+
+    def answer(environ: dict[str, Any], start_response: Any) -> Iterable[bytes] | None:
+        if environ.get("REQUEST_METHOD") != "GET" or any(h in environ for h in _CONDITIONAL):
+            return None
+        started = time.perf_counter()
+        # The key the view kept it under: Werkzeug's ``query_string`` is these bytes.
+        asked_as = ("GET", environ.get("QUERY_STRING", "").encode("latin-1"))
+        kept = store.get(asked_as)
+        if kept is None:
+            return None
+        try:
+            with app.app_context():
+                sent = _answer_again(store, asked_as, kept)
+        except Exception:  # noqa: BLE001  (the view meets it again, and answers it as it must)
+            return None
+        start_response("200 OK", [*sent.headers, ("Date", _now_as_http_date())])
+        elapsed = time.perf_counter() - started
+        record_request(
+            app, "GET", COUNTS_PATH, COUNTS_PATH, 200, elapsed, environ.get("REMOTE_ADDR")
+        )
+        return [sent.content]
+
+    return answer
+
+
+_DATE: list[Any] = [None, ""]  # [the second, its HTTP date]
+
+
+def _now_as_http_date() -> str:
+    # As the view's conditional handling adds it; formatted once a second, not per answer.
+    second = int(time.time())
+    if _DATE[0] != second:
+        _DATE[1], _DATE[0] = http_date(second), second
+    return str(_DATE[1])
+
+
 def _size(asked_as: Hashable, answer: CountAnswer) -> int:
-    # The body (a str, and its bytes once sent), the request that asked (a query string or a
+    # The body, its headers (about 400 bytes), the request that asked (a query string or a
     # JSON body) and about 300 bytes of bookkeeping per key. The states are the ones kept for
     # the articles while they are current, so not counted: one forgotten since stays until
     # this answer is asked again (and replaced) or pushed out.
-    return 2 * len(answer.body) + len(repr(asked_as)) + 300 * len(answer.asked)
+    return len(answer.content) + 400 + len(repr(asked_as)) + 300 * len(answer.asked)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: CommentsApp) -> None:
     """Give the app its store of answers (one per worker process: forked workers fill their own
-    copy, which starts empty since no request is served before the fork)."""
+    copy, which starts empty since no request is served before the fork), and answer exact
+    repeats of kept questions before routing."""
     app.extensions[_EXTENSION] = BoundedLRU(MAX_BYTES, _size)
+    app.answer_before_routing(COUNTS_PATH, _kept_answer_first(app))

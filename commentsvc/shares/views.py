@@ -23,7 +23,7 @@ from commentsvc.shares.clicks import (
     record_click,
 )
 from commentsvc.shares.count_answers import count_answer
-from commentsvc.shares.counts import COUNTS_CACHE_CONTROL, MAX_COUNT_KEYS
+from commentsvc.shares.counts import MAX_COUNT_KEYS
 from commentsvc.shares.networks import NETWORKS, share_url
 
 bp = Blueprint("shares", __name__)
@@ -176,11 +176,8 @@ def counts() -> Response:
         # A body not sent as JSON is refused (400) unread; a JSON body is the question.
         asked_as = ("POST", req.get_data(cache=True)) if req.is_json else None
     answer = count_answer(asked_as, _asked_keys)
-    response = Response(answer.body, mimetype="application/json")
-    response.set_etag(answer.etag)
-    response.headers["Cache-Control"] = COUNTS_CACHE_CONTROL
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(req)
+    # The headers the kept answers are sent with before routing too (count_answers).
+    return Response(answer.content, headers=answer.headers).make_conditional(req)
 
 
 def _asked_keys() -> dict[str, str]:

@@ -1,0 +1,158 @@
+"""The count API's kept answers given before routing (commentsvc/shares/count_answers.py): an
+exact repeat of a question the view has answered gets, without the view, the very status,
+headers and bytes the view sent, and is logged and counted like any request; anything else
+(another wording, a conditional request, another method, a failure) reaches the view."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DisconnectionError
+from support.readers import Reader
+from test_observability import Keep, metric
+
+from commentsvc.shares import count_answers
+
+pytestmark = [
+    pytest.mark.database,
+    pytest.mark.settings(MODERATION="none", SHARE_MIN_COUNT=1),
+]
+
+URLS = [f"https://news.example/first-{n}" for n in range(3)]
+ASKED = [("url", url) for url in URLS]
+COUNTS = "/api/v1/counts"
+
+
+@pytest.fixture
+def view_calls(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The method of each request the count API's view handled."""
+    from flask import request
+
+    seen: list[str] = []
+    view = app.view_functions["shares.counts"]
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(request.method)
+        return view(*args, **kwargs)
+
+    monkeypatch.setitem(app.view_functions, "shares.counts", counting)
+    return seen
+
+
+def seed(app: Any) -> None:
+    reader = Reader(app.test_client())
+    for n, url in enumerate(URLS):
+        for i in range(n + 1):
+            assert reader.post({"url": url}, comment=f"Comment {i} on {n}").status_code == 303
+
+
+def without_date(response: Any) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in response.headers if name != "Date"]
+
+
+def test_a_repeated_question_gets_the_views_answer_without_the_view(app, client, view_calls):
+    seed(app)
+    first = client.get(COUNTS, query_string=ASKED)
+    again = client.get(COUNTS, query_string=ASKED)
+    assert view_calls == ["GET"]  # the second was answered before routing
+    assert again.status_code == first.status_code == 200
+    assert again.get_data() == first.get_data()
+    # Every header the view's answer had, in its order, the security headers included.
+    assert without_date(again) == without_date(first)
+    assert "Content-Security-Policy" in again.headers and "Date" in again.headers
+    assert [a["comments"] for a in again.get_json()["articles"].values()] == [1, 2, 3]
+
+
+def test_a_changed_count_is_answered_anew_before_routing(app, client, view_calls) -> None:
+    seed(app)
+    client.get(COUNTS, query_string=ASKED)
+    assert Reader(app.test_client()).post({"url": URLS[0]}, comment="One more").status_code == 303
+    response = client.get(COUNTS, query_string=ASKED)
+    assert response.get_json()["articles"][URLS[0]]["comments"] == 2
+    assert view_calls == ["GET"]
+    # The answer built anew is kept in turn: the same bytes again.
+    assert client.get(COUNTS, query_string=ASKED).get_data() == response.get_data()
+
+
+@pytest.mark.settings(TRUSTED_PROXIES=1)
+def test_an_answer_given_before_routing_is_logged_and_counted(app, client, view_calls) -> None:
+    client.get(COUNTS, query_string=ASKED)
+    labels = {"route": COUNTS, "method": "GET", "status": "200"}
+    before = metric(client, "commentsvc_http_requests_total", **labels)
+    keep = Keep()
+    logger = logging.getLogger("commentsvc.requests")
+    logger.addHandler(keep)
+    try:
+        for _ in range(2):
+            client.get(
+                COUNTS, query_string=ASKED, headers={"X-Forwarded-For": "10.0.0.1, 198.51.100.9"}
+            )
+    finally:
+        logger.removeHandler(keep)
+    assert view_calls == ["GET"]
+    assert metric(client, "commentsvc_http_requests_total", **labels) == before + 2
+    # The client behind the trusted proxy, anonymised, as the view's requests are logged.
+    assert len(keep.lines) == 2
+    for line in keep.lines:
+        assert re.fullmatch(r"GET /api/v1/counts 200 \d+\.\dms 198\.51\.100\.0", line), line
+
+
+def test_what_is_not_an_exact_unconditional_repeat_reaches_the_view(
+    app, client, view_calls
+) -> None:
+    first = client.get(COUNTS, query_string=ASKED)
+    etag = first.headers["ETag"]
+    assert (
+        client.get(COUNTS, query_string=ASKED, headers={"If-None-Match": etag}).status_code == 304
+    )
+    assert client.head(COUNTS, query_string=ASKED).status_code == 200
+    assert client.get(COUNTS, query_string=list(reversed(ASKED))).status_code == 200
+    assert client.post(COUNTS, json={"url": URLS}).status_code == 200
+    assert view_calls == ["GET", "GET", "HEAD", "GET", "POST"]
+
+
+def test_a_failure_before_routing_is_answered_by_the_view(app, client, view_calls, monkeypatch):
+    client.get(COUNTS, query_string=ASKED)
+
+    def unreachable(keys: list[str]) -> Any:
+        raise DisconnectionError("the database went away")
+
+    monkeypatch.setattr(count_answers, "current_states", unreachable)
+    response = client.get(COUNTS, query_string=ASKED)
+    # The view met the same failure and answered it as every view does: 503, with a reason.
+    assert view_calls == ["GET", "GET"]
+    assert response.status_code == 503 and "database" in response.get_json()["message"]
+
+
+# What Flask runs around every view, app-wide. An answer given before routing skips all of it
+# and does itself what applies to it (the request log; no limit, CSRF check or NUL check can
+# refuse an exact repeat of a question the view answered). A hook added here must be checked
+# against count_answers' early answer, then added to this list.
+KNOWN_HOOKS = {
+    "before": [
+        "commentsvc.core.limits._check_declared_limit",
+        "flask_wtf.csrf.csrf_protect",  # off (WTF_CSRF_CHECK_DEFAULT): _check_csrf does it
+        "commentsvc.core.security.refuse_nul_bytes",
+        "commentsvc.core.security._check_csrf",
+        "commentsvc.core.observability._start_timer",
+    ],
+    "after": [
+        "commentsvc.core.limits._add_headers",
+        "commentsvc.core.static_files._long_cache",
+        "commentsvc.core.observability.observe",
+        "commentsvc.db.connections._settle_flushes",
+    ],
+}
+
+
+def test_the_hooks_an_early_answer_skips_are_the_known_ones(app) -> None:
+    def names(hooks: list[Any]) -> list[str]:
+        return [f"{hook.__module__}.{hook.__name__}" for hook in hooks]
+
+    assert {
+        "before": names(app.before_request_funcs.get(None, [])),
+        "after": names(app.after_request_funcs.get(None, [])),
+    } == KNOWN_HOOKS
