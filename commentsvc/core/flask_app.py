@@ -110,13 +110,19 @@ EarlyAnswer = Callable[[dict[str, Any], Any], Iterable[bytes] | None]
 class CommentsApp(Flask):
     """Flask, with the per-call question "is this an async function?" answered once per
     function: Flask asks it for every hook and view of every request (11 times a request
-    here, about a tenth of a bare request's CPU), and the answer never changes."""
+    here, about a tenth of a bare request's CPU), and the answer never changes; and with
+    answers a feature may give before routing (``answer_before_routing``)."""
 
     request_class = CommentsRequest
     jinja_environment = FlatGlobalsEnvironment
     # The app's own hooks and views are a few dozen; a callable made per request (a class-based
     # view's, an ``after_this_request`` closure) would otherwise grow the cache without end.
     MAX_SYNC_VERSIONS = 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The answers given before routing, by path (``answer_before_routing``).
+        self._early_answers: dict[str, EarlyAnswer] = {}
 
     def ensure_sync(self, func: Any) -> Any:
         known = self.__dict__.setdefault("_sync_versions", {})
@@ -140,18 +146,17 @@ class CommentsApp(Flask):
         and what an answer must still do (the request log: ``observability.record_request``)
         is the answerer's to do.
         """
-        self.__dict__.setdefault("_early_answers", {})[path] = answer
+        self._early_answers[path] = answer
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Any:
-        # Innermost of the middleware whatever order they were added in: they wrap this.
-        early = self.__dict__.get("_early_answers")
-        if early:
-            answer = early.get(environ.get("PATH_INFO"))
-            if answer is not None:
-                answered = answer(environ, start_response)
-                if answered is not None:
-                    return answered
-        return super().wsgi_app(environ, start_response)
+        # Innermost of the middleware whatever order they were added in: they wrap this. Run
+        # by every request, so kept to a dict look-up and no super() (bench/instructions.py).
+        answer = self._early_answers.get(environ.get("PATH_INFO"))
+        if answer is not None:
+            answered = answer(environ, start_response)
+            if answered is not None:
+                return answered
+        return Flask.wsgi_app(self, environ, start_response)
 
 
 # The app, its settings and the request, for code that every request runs. Reading an attribute
