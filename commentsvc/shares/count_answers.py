@@ -175,15 +175,18 @@ def _kept_answer_first(app: Flask) -> Callable[[dict[str, Any], Any], Iterable[b
     return answer
 
 
-_DATE: list[Any] = [None, ""]  # [the second, its HTTP date]
+# The second the Date header was last formatted for, and that header's value.
+_date: tuple[int, str] = (-1, "")
 
 
 def _now_as_http_date() -> str:
-    # As the view's conditional handling adds it; formatted once a second, not per answer.
+    # As the view's conditional handling adds it; formatted once a second, not per answer
+    # (threads replace the pair whole: one may format the same second twice, no harm).
+    global _date
     second = int(time.time())
-    if _DATE[0] != second:
-        _DATE[1], _DATE[0] = http_date(second), second
-    return str(_DATE[1])
+    if _date[0] != second:
+        _date = (second, http_date(second))
+    return _date[1]
 
 
 def _size(asked_as: Hashable, answer: CountAnswer) -> int:
