@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy.exc import DisconnectionError
-from werkzeug.http import parse_date
 from support.readers import Reader
 from test_observability import Keep, metric
+from werkzeug.http import parse_date
 
 from commentsvc.shares import count_answers
 
