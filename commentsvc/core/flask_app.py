@@ -151,7 +151,7 @@ class CommentsApp(Flask):
     def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Any:
         # Innermost of the middleware whatever order they were added in: they wrap this. Run
         # by every request, so kept to a dict look-up and no super() (bench/instructions.py).
-        answer = self._early_answers.get(environ.get("PATH_INFO"))
+        answer = self._early_answers.get(environ.get("PATH_INFO", ""))
         if answer is not None:
             answered = answer(environ, start_response)
             if answered is not None:
