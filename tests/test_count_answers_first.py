@@ -112,23 +112,83 @@ def test_what_is_not_an_exact_unconditional_repeat_reaches_the_view(
     assert (
         client.get(COUNTS, query_string=ASKED, headers={"If-None-Match": etag}).status_code == 304
     )
+    # A mismatched If-Match is a 412, which only the view's conditional handling gives.
+    assert (
+        client.get(COUNTS, query_string=ASKED, headers={"If-Match": '"other"'}).status_code == 412
+    )
     assert client.head(COUNTS, query_string=ASKED).status_code == 200
     assert client.get(COUNTS, query_string=list(reversed(ASKED))).status_code == 200
     assert client.post(COUNTS, json={"url": URLS}).status_code == 200
-    assert view_calls == ["GET", "GET", "HEAD", "GET", "POST"]
+    assert view_calls == ["GET", "GET", "GET", "HEAD", "GET", "POST"]
 
 
-def test_a_failure_before_routing_is_answered_by_the_view(app, client, view_calls, monkeypatch):
+@pytest.mark.parametrize(
+    "header",
+    ["If-None-Match", "If-Match", "If-Modified-Since", "If-Unmodified-Since", "Range", "If-Range"],
+)
+def test_every_conditional_header_is_left_to_the_view(app, client, view_calls, header) -> None:
     client.get(COUNTS, query_string=ASKED)
+    value = "bytes=0-9" if header == "Range" else "Sun, 06 Dec 2026 10:00:00 GMT"
+    client.get(COUNTS, query_string=ASKED, headers={header: value})
+    assert view_calls == ["GET", "GET"]
+
+
+def test_a_form_body_or_a_moderators_cookie_is_left_to_the_view(app, client, view_calls) -> None:
+    client.get(COUNTS, query_string=ASKED)
+    # The view refuses a NUL in a form body even on a GET.
+    refused = client.get(
+        COUNTS,
+        query_string=ASKED,
+        data="note=%00",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert refused.status_code == 400
+    # A session cookie is the view's to refresh; a reader's other cookies change nothing.
+    session = app.config["SESSION_COOKIE_NAME"]
+    client.set_cookie(session, "abc")
+    client.get(COUNTS, query_string=ASKED)
+    assert view_calls == ["GET", "GET"]  # the refused one never reached it
+    client.delete_cookie(session)
+    client.set_cookie("_ga", "GA1.2.3")
+    client.get(COUNTS, query_string=ASKED)
+    assert view_calls == ["GET", "GET"]
+
+
+def test_a_host_check_set_by_the_operator_is_left_to_the_view(app, client, view_calls) -> None:
+    app.config["TRUSTED_HOSTS"] = ["good.example"]
+    assert client.get(COUNTS, query_string=ASKED, base_url="http://good.example").status_code == 200
+    assert client.get(COUNTS, query_string=ASKED, base_url="http://good.example").status_code == 200
+    # The second reached the view too; another host is refused before routing, as Flask does.
+    assert view_calls == ["GET", "GET"]
+    assert client.get(COUNTS, query_string=ASKED, base_url="http://evil.example").status_code == 400
+
+
+def test_a_failure_before_routing_is_answered_once_by_the_view(
+    app, client, view_calls, monkeypatch
+) -> None:
+    client.get(COUNTS, query_string=ASKED)
+    tries: list[float] = []
 
     def unreachable(keys: list[str]) -> Any:
+        tries.append(time.perf_counter())
+        time.sleep(0.2)  # a connection that times out
         raise DisconnectionError("the database went away")
 
     monkeypatch.setattr(count_answers, "current_states", unreachable)
-    response = client.get(COUNTS, query_string=ASKED)
-    # The view met the same failure and answered it as every view does: 503, with a reason.
-    assert view_calls == ["GET", "GET"]
+    keep = Keep()
+    logger = logging.getLogger("commentsvc.requests")
+    logger.addHandler(keep)
+    try:
+        response = client.get(COUNTS, query_string=ASKED)
+    finally:
+        logger.removeHandler(keep)
+    # The view answered the failure as every view does (503, with a reason), without trying
+    # the database again, and the log counts the time of the try before routing.
+    assert view_calls == ["GET", "GET"] and len(tries) == 1
     assert response.status_code == 503 and "database" in response.get_json()["message"]
+    [line] = keep.lines
+    assert line.startswith("GET /api/v1/counts 503 ")
+    assert float(line.split()[3].removesuffix("ms")) >= 200
 
 
 # What Flask runs around every view, app-wide. An answer given before routing skips all of it
@@ -153,10 +213,20 @@ KNOWN_HOOKS = {
 
 
 def test_the_hooks_an_early_answer_skips_are_the_known_ones(app) -> None:
-    def names(hooks: list[Any]) -> list[str]:
+    def names(hooks: Any) -> list[str]:
         return [f"{hook.__module__}.{hook.__name__}" for hook in hooks]
 
     assert {
         "before": names(app.before_request_funcs.get(None, [])),
         "after": names(app.after_request_funcs.get(None, [])),
     } == KNOWN_HOOKS
+    # Nothing else Flask would run for the count API: no hook of its blueprint, no teardown
+    # of a request, no URL value preprocessor; and the session interface is ours (a cookie
+    # it would refresh sends the request to the view: see above).
+    for table in (app.before_request_funcs, app.after_request_funcs):
+        assert not table.get("shares")
+    assert not any(app.teardown_request_funcs.values())
+    assert not app.url_value_preprocessors.get(None) and not app.url_value_preprocessors.get(
+        "shares"
+    )
+    assert type(app.session_interface).__module__ == "commentsvc.admin.session"

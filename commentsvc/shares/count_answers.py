@@ -28,7 +28,7 @@ from werkzeug.http import http_date
 
 from commentsvc.core.flask_app import CommentsApp, this_app
 from commentsvc.core.lru import BoundedLRU
-from commentsvc.core.observability import record_request
+from commentsvc.core.observability import record_request, time_request_from
 from commentsvc.shares.counts import (
     COUNTS_CACHE_CONTROL,
     KnownCounts,
@@ -146,13 +146,14 @@ _CONDITIONAL = (
 
 def _kept_answer_first(app: Flask) -> Callable[[dict[str, Any], Any], Iterable[bytes] | None]:
     """The count API's answer given before routing (``CommentsApp.answer_before_routing``):
-    a GET without conditions, asked in exactly the words of a kept answer, gets that answer
+    a plain GET (``_plain``), asked in exactly the words of a kept answer, gets that answer
     (or, if a count changed, the same question's answer built anew); anything else goes to
     the view (None)."""
     store: BoundedLRU[Hashable, CountAnswer] = app.extensions[_EXTENSION]
+    config = app.config
 
     def answer(environ: dict[str, Any], start_response: Any) -> Iterable[bytes] | None:
-        if environ.get("REQUEST_METHOD") != "GET" or any(h in environ for h in _CONDITIONAL):
+        if not _plain(environ, config):
             return None
         started = time.perf_counter()
         # The key the view kept it under: Werkzeug's ``query_string`` is these bytes.
@@ -163,7 +164,9 @@ def _kept_answer_first(app: Flask) -> Callable[[dict[str, Any], Any], Iterable[b
         try:
             with app.app_context():
                 sent = _answer_again(store, asked_as, kept)
-        except Exception:  # noqa: BLE001  (the view meets it again, and answers it as it must)
+        except Exception as error:  # noqa: BLE001  (handed to the view: raise_early_failure)
+            # Not tried twice: a timeout would double, and the first try would go unlogged.
+            environ[_EARLY_FAILURE] = (error, started)
             return None
         start_response("200 OK", [*sent.headers, ("Date", _now_as_http_date())])
         elapsed = time.perf_counter() - started
@@ -173,6 +176,37 @@ def _kept_answer_first(app: Flask) -> Callable[[dict[str, Any], Any], Iterable[b
         return [sent.content]
 
     return answer
+
+
+def _plain(environ: dict[str, Any], config: Any) -> bool:
+    """Whether the view's answer to this request would be the kept answer and nothing else.
+
+    Not so for: another method; a conditional header (a 304, a 412, a range); a form body,
+    whose NUL bytes the view refuses even on a GET; a moderator's session cookie, which the
+    view's session refreshes (``Set-Cookie``, ``Vary: Cookie``); and Flask's ``TRUSTED_HOSTS``
+    check, when an operator sets it. A reader's other cookies (a parent domain's analytics)
+    change nothing.
+    """
+    return (
+        environ.get("REQUEST_METHOD") == "GET"
+        and not any(header in environ for header in _CONDITIONAL)
+        and "form" not in environ.get("CONTENT_TYPE", "").lower()
+        and f"{config['SESSION_COOKIE_NAME']}=" not in environ.get("HTTP_COOKIE", "")
+        and not config.get("TRUSTED_HOSTS")
+    )
+
+
+_EARLY_FAILURE = "commentsvc.count_answer_failed"
+
+
+def raise_early_failure(environ: dict[str, Any]) -> None:
+    """Raise what failed when this request was answered before routing, for the view's error
+    handling to answer once (503 for an outage, else logged), timed from that first try."""
+    failure = environ.pop(_EARLY_FAILURE, None)
+    if failure is not None:
+        error, started = failure
+        time_request_from(started)
+        raise error
 
 
 # The second the Date header was last formatted for, and that header's value.

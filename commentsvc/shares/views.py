@@ -22,7 +22,7 @@ from commentsvc.shares.clicks import (
     limit_counted_by_click,
     record_click,
 )
-from commentsvc.shares.count_answers import count_answer
+from commentsvc.shares.count_answers import count_answer, raise_early_failure
 from commentsvc.shares.counts import MAX_COUNT_KEYS
 from commentsvc.shares.networks import NETWORKS, share_url
 
@@ -169,6 +169,7 @@ def counts() -> Response:
     for a URL, as a POSTed JSON body of the same shape: ``{"url": [...], "article": [...]}``.
     """
     req = this_request()
+    raise_early_failure(req.environ)  # tried before routing and failed: answered once, here
     if req.method == "OPTIONS":
         return _counts_preflight()
     asked_as: tuple[Any, ...] | None = ("GET", req.query_string)
