@@ -9,7 +9,7 @@ its article (the very object: a notification or a new revision replaces it) and 
 waiting in Redis adds to any of them. An answer that added such clicks is not kept.
 
 A GET asked in exactly the words of a kept answer is answered before Flask routes it
-(``answer_kept_first``): the same status, headers and bytes as the view would send, without
+(``_kept_answer_first``): the same status, headers and bytes as the view would send, without
 the request object, the hooks and the response object that made up more than half of such a
 call's CPU. Only an exact repeat of a question the view has answered is answered there, so
 every refusal and every first answer still comes from the view.
