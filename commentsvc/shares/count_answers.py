@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from flask import Flask
 from werkzeug.http import http_date
 
-from commentsvc.core.flask_app import CommentsApp, this_app
+from commentsvc.core.flask_app import CommentsApp, EarlyAnswer, this_app
 from commentsvc.core.lru import BoundedLRU
 from commentsvc.core.observability import record_request, time_request_from
 from commentsvc.shares.counts import (
@@ -144,7 +144,7 @@ _CONDITIONAL = (
 )
 
 
-def _kept_answer_first(app: Flask) -> Callable[[dict[str, Any], Any], Iterable[bytes] | None]:
+def _kept_answer_first(app: Flask) -> EarlyAnswer:
     """The count API's answer given before routing (``CommentsApp.answer_before_routing``):
     a plain GET (``_plain``), asked in exactly the words of a kept answer, gets that answer
     (or, if a count changed, the same question's answer built anew); anything else goes to
