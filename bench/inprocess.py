@@ -1,14 +1,17 @@
 """CPU per request of one workload, in this process: no server, no network, no wrk.
 
     python bench/inprocess.py widget [-n 5000] [--profile] [--database-url URL] [--redis URL]
+                                     [--request-log FILE]
 
 Workloads: widget, json, counts, share, post, healthz (the same requests as bench/run.py's),
 post-100000 and post-same-sender (posts on the 100,000-comment article, by a new sender each
 time or by the sender who already has 20,000 comments there).
-Each request goes through the whole WSGI app (middleware, hooks, view, logging off), built
+Each request goes through the whole WSGI app (middleware, hooks, view), built
 once and called in a loop, so an A/B of a change shows in a minute, with less noise than a
 full run. Not the number the targets are judged on: a gunicorn worker pays about twice as
 much per request (sockets, a colder CPU cache), and that is what bench/run.py measures.
+The request log is off unless ``--request-log FILE`` names a file to write it to, as a server
+writes it to its stderr.
 
 Without ``--database-url`` a SQLite file in bench/.work is seeded on first use; give a
 PostgreSQL URL seeded with ``python bench/seed_ours.py URL --analyze`` to measure that.
@@ -146,6 +149,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile", action="store_true", help="print cProfile's view (CPU time)")
     parser.add_argument("--database-url", default="", help="default: a seeded SQLite file")
     parser.add_argument("--redis", default="", help="COMMENTSVC_REDIS_URL (default: none)")
+    parser.add_argument(
+        "--request-log",
+        default="",
+        metavar="FILE",
+        help="append the request log to FILE, as a server writes it to its stderr"
+        " (default: no request log)",
+    )
     args = parser.parse_args(argv)
 
     url = args.database_url or seeded_default()
@@ -158,7 +168,13 @@ def main(argv: list[str]) -> int:
     from commentsvc.db.change_listener import wait_until_subscribed
 
     app = create_app()
-    request_log.disabled = True
+    if args.request_log:
+        # Closed when the process ends.
+        stream = open(args.request_log, "a")  # noqa: SIM115
+        for handler in request_log.handlers:
+            handler.setStream(stream)  # type: ignore[attr-defined]
+    else:
+        request_log.disabled = True
     # On PostgreSQL with push invalidation, measure with its listener subscribed.
     wait_until_subscribed(app)
 

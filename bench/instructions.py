@@ -49,6 +49,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--against", default="", help="a git commit to compare with")
     parser.add_argument("--database-url", default="", help="default: inprocess.py's SQLite file")
     parser.add_argument("--redis", default="", help="COMMENTSVC_REDIS_URL (default: none)")
+    parser.add_argument(
+        "--request-log",
+        action="store_true",
+        help="write the request log (to a file, as a server does; default: not logged)",
+    )
     return parser
 
 
@@ -78,6 +83,8 @@ def count(workload: str, n: int, args: argparse.Namespace, app_root: Path | None
         command += ["--database-url", url]
         if args.redis:
             command += ["--redis", args.redis]
+        if args.request_log:
+            command += ["--request-log", str(Path(folder) / "requests.log")]
         # A fixed hash seed: str hashes, and so dict and set layouts, are the same every run.
         env = {**os.environ, "BENCH_CALLGRIND": "1", "PYTHONHASHSEED": "0"}
         if app_root is not None:
