@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from flask import Flask
 from sqlalchemy import event
 
 from commentsvc.core.flask_app import this_app
@@ -49,10 +50,11 @@ class KeptStates(Protocol):
     def note_no_clicks_waiting(self, ticket: int | None) -> None: ...
 
 
-def known_states() -> KeptStates | None:
-    """This app's kept states, or None when views check the database every time."""
+def known_states(app: Flask | None = None) -> KeptStates | None:
+    """The kept states of ``app`` (default: the current app), or None when views check the
+    database every time."""
     # The app looked up once, not through its proxy's attribute (commentsvc.core.flask_app).
-    return this_app().extensions.get(EXTENSION)
+    return (app or this_app()).extensions.get(EXTENSION)
 
 
 def found_in(known: dict[str, dict[str, Any]], keys: Sequence[str], facet: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from commentsvc.shares.counts import (
     Pending,
     current_states,
     shown_counts,
+    still_current,
 )
 
 # Per worker: about a hundred answers about 20 articles each (about 8 KB each by ``_size``).
@@ -162,8 +163,11 @@ def _kept_answer_first(app: Flask) -> EarlyAnswer:
         if kept is None:
             return None
         try:
-            with app.app_context():
-                sent = _answer_again(store, asked_as, kept)
+            if still_current(app, kept.keys, kept.states):
+                sent = kept  # as ``_answer_again`` would, without an app context's cost
+            else:
+                with app.app_context():
+                    sent = _answer_again(store, asked_as, kept)
         except Exception as error:  # noqa: BLE001  (handed to the view: raise_early_failure)
             # Not tried twice: a timeout would double, and the first try would go unlogged.
             environ[_EARLY_FAILURE] = (error, started)

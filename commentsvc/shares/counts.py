@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any, NamedTuple
 
-from flask import current_app
+from flask import Flask, current_app
 
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import read_connection
@@ -138,6 +138,28 @@ def current_states(keys: list[str]) -> tuple[dict[str, KnownCounts], Pending]:
             keep_by_revision(read)
         found.update(read)
     return found, pending_of
+
+
+def still_current(app: Flask, keys: list[str], states: Sequence[KnownCounts]) -> bool:
+    """Whether ``current_states(keys)`` would return ``states`` (the state of each of ``keys``,
+    in order), as far as this worker can tell without asking the database or Redis, and
+    without an app context: each is still the very state kept for its article, and no click
+    waits in Redis to be added to it. False means: ask ``current_states``."""
+    known = known_states(app)
+    if known is None:
+        return False  # checked by the articles' revisions: a statement
+    if app.config.get("REDIS_URL") and known.clicks_waiting()[0]:
+        return False  # Redis is to be asked
+    kept, _ticket = known.lookup_many(keys, COUNTS)
+    # With nothing pending, a state is exact when Redis held nothing it did not (as
+    # ``current_states`` checks with ``still_exact``).
+    return all(
+        kept.get(key) is state and state.still_exact(_NOTHING_PENDING)
+        for key, state in zip(keys, states, strict=True)
+    )
+
+
+_NOTHING_PENDING: Mapping[str, Any] = {}
 
 
 def shown_counts(
