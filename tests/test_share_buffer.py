@@ -467,3 +467,20 @@ def click_status(client, reader) -> int:
         data={"url": URL, "network": "x"},
         headers=beacon_headers(user_agent=f"{BROWSER} reader-{reader}"),
     ).status_code
+
+
+def test_a_worker_that_answers_only_count_calls_flushes_the_clicks_waiting(
+    app, client, other_host
+) -> None:
+    click(client, 1)  # ``app``'s own flusher waits an hour (this file's 3600 s)
+    click(client, 2)
+    assert stored(app) == {}
+    # Another worker, or a worker started since, asked for counts only: no click, no widget.
+    other_host.config["SHARE_FLUSH_SECONDS"] = 1
+    answer = other_host.test_client().get("/api/v1/counts", query_string={"url": URL})
+    assert answer.get_json()["articles"][URL]["shares"]["total"] == 2  # added from Redis
+    deadline = time.monotonic() + 10
+    while stored(app) != {"facebook": 2} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stored(app) == {"facebook": 2}
+    assert redis_leftovers(app) == []

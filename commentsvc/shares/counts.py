@@ -21,6 +21,7 @@ from commentsvc.shares.count_queries import (
     REVISIONS,
     key_set_param,
 )
+from commentsvc.shares.flush import flush_if_due
 from commentsvc.shares.models import ShareCount
 from commentsvc.shares.networks import NETWORKS, compact_count
 
@@ -120,6 +121,11 @@ def current_states(keys: list[str]) -> tuple[dict[str, KnownCounts], Pending]:
     pending = pending_deltas(keys) if asking else None  # before the database: see share_buffer
     if pending is not None and not pending.waiting and known is not None:
         known.note_no_clicks_waiting(clicks_ticket)
+    elif pending is not None and pending.waiting:
+        # This process flushes them when due, as after a click or a widget view: a worker
+        # that serves only the count API (a listing page's) would otherwise leave them in
+        # Redis, asked on every call, until another click comes.
+        flush_if_due()
     if known is not None:
         kept, ticket = known.lookup_many(keys, COUNTS)
     else:
