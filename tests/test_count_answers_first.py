@@ -16,6 +16,7 @@ from support.readers import Reader
 from test_observability import Keep, metric
 from werkzeug.http import parse_date
 
+from commentsvc.db import kept_states
 from commentsvc.shares import count_answers
 
 pytestmark = [
@@ -79,6 +80,47 @@ def test_a_changed_count_is_answered_anew_before_routing(app, client, view_calls
     assert view_calls == ["GET"]
     # The answer built anew is kept in turn: the same bytes again.
     assert client.get(COUNTS, query_string=ASKED).get_data() == response.get_data()
+
+
+def _until_trusted(app: Any) -> None:
+    """Wait until the kept states may be used (on PostgreSQL: the listener's first ping)."""
+    known = app.extensions[kept_states.EXTENSION]
+    deadline = time.monotonic() + 10
+    while known.lookup_many((), kept_states.COUNTS)[1] is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.mark.settings(PUSH_INVALIDATION=True)
+def test_a_repeat_the_kept_states_vouch_for_is_answered_without_an_app_context(
+    app, client, view_calls, monkeypatch
+) -> None:
+    seed(app)
+    _until_trusted(app)
+    contexts: list[int] = []
+    real = app.app_context
+    monkeypatch.setattr(app, "app_context", lambda: contexts.append(1) or real())
+
+    def pushed_for_one_repeat() -> tuple[int, Any]:
+        before = len(contexts)
+        response = client.get(COUNTS, query_string=ASKED)
+        return len(contexts) - before, response
+
+    first = client.get(COUNTS, query_string=ASKED)
+    # The seed's own notifications may still make the worker forget a state or two.
+    deadline = time.monotonic() + 10
+    while pushed_for_one_repeat()[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pushed, again = pushed_for_one_repeat()
+    assert pushed == 0
+    assert view_calls == ["GET"]
+    assert again.get_data() == first.get_data()
+    assert without_date(again) == without_date(first)
+    # A change: the kept states no longer vouch for the answer; it is built anew, in a context.
+    assert Reader(app.test_client()).post({"url": URLS[0]}, comment="One more").status_code == 303
+    pushed, changed = pushed_for_one_repeat()
+    assert pushed == 1
+    assert changed.get_json()["articles"][URLS[0]]["comments"] == 2
+    assert view_calls == ["GET"]
 
 
 @pytest.mark.settings(TRUSTED_PROXIES=1)

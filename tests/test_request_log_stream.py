@@ -21,6 +21,18 @@ class _FailingStream(io.StringIO):
         raise OSError(28, "No space left on device")
 
 
+class _WriteOnly:
+    """A stream with ``write`` alone, which ``StreamHandler`` accepts (it flushes only what
+    can be flushed)."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.written.append(text)
+        return len(text)
+
+
 class _Keep(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
@@ -103,3 +115,15 @@ def test_a_formatter_an_operator_gives_the_handler_is_used(client, monkeypatch) 
     assert client.get("/embed", query_string=A, environ_base=CLIENT).status_code == 200
     line = stream.getvalue()
     assert re.fullmatch(r"\[commentsvc.requests\] GET /embed 200 \d+\.\dms 203\.0\.113\.0\n", line)
+
+
+def test_a_stream_without_flush_gets_its_lines_and_no_error(client, monkeypatch) -> None:
+    _log, handler, _stream = alone(monkeypatch)
+    stream = _WriteOnly()
+    monkeypatch.setattr(handler, "stream", stream)
+    reported: list[str] = []
+    monkeypatch.setattr(handler, "handleError", lambda record: reported.append(record.getMessage()))
+    assert client.get("/embed", query_string=A, environ_base=CLIENT).status_code == 200
+    [line] = stream.written
+    assert re.fullmatch(r"GET /embed 200 \d+\.\dms 203\.0\.113\.0\n", line), line
+    assert reported == []

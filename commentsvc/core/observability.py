@@ -149,7 +149,9 @@ def _write_line(line: str) -> None:
     the handler would write it, and a failure is reported as the handler reports one: building
     a log record for every line cost more than the rest of a kept count answer. Otherwise
     (an operator's or a test's handler, a filter, a formatter) the record goes through
-    ``logging`` itself.
+    ``logging`` itself. Not seen on the way: changes made to ``logging``'s own classes (an
+    error tracker that patches ``Logger.callHandlers``, say); one that must see request lines
+    adds a handler, which sends them through ``logging``.
     """
     handler = _own_handler
     if (
@@ -163,9 +165,13 @@ def _write_line(line: str) -> None:
     ):
         handler.acquire()
         try:
+            # As StreamHandler.emit and its flush() write it.
             stream = handler.stream
             stream.write(line + handler.terminator)
-            stream.flush()
+            if stream and hasattr(stream, "flush"):
+                stream.flush()
+        except RecursionError:
+            raise
         except Exception:  # noqa: BLE001  (reported as the handler's own emit reports it)
             handler.handleError(_record(line))
         finally:

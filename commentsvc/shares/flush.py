@@ -165,9 +165,10 @@ def flush_shares(wait: float = 0.0) -> int | None:
 def flush_if_due() -> None:
     """Make sure this process flushes when due: its flusher thread, started on first call.
 
-    Called on clicks and widget views, so counts do not sit in Redis once clicks stop. Costs
-    the caller a dictionary look-up: the flush itself runs in the background thread (one per
-    process, started again in a forked child, whose parent's threads did not follow it).
+    Called on clicks, widget views and count calls that find clicks waiting, so counts do
+    not sit in Redis once clicks stop. Costs the caller a dictionary look-up: the flush
+    itself runs in the background thread (one per process, started again in a forked child,
+    whose parent's threads did not follow it).
     """
     if not buffering():
         return
