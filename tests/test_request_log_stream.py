@@ -9,6 +9,7 @@ import logging
 import re
 
 import pytest
+from test_observability import Keep
 
 from commentsvc.core import observability
 
@@ -31,15 +32,6 @@ class _WriteOnly:
     def write(self, text: str) -> int:
         self.written.append(text)
         return len(text)
-
-
-class _Keep(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
 
 
 def alone(monkeypatch) -> tuple[logging.Logger, logging.StreamHandler, io.StringIO]:
@@ -84,7 +76,7 @@ def test_a_log_set_to_propagate_gives_its_lines_to_the_parents_handlers_too(
     client, monkeypatch
 ) -> None:
     log, _handler, stream = alone(monkeypatch)
-    keep = _Keep()
+    keep = Keep()
     parent = logging.getLogger("commentsvc")
     monkeypatch.setattr(log, "propagate", True)
     parent.addHandler(keep)
