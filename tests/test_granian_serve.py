@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import signal
 import sys
 import time
@@ -183,25 +184,29 @@ def test_clicks_buffered_when_granian_stops_are_flushed_and_a_dead_worker_is_rep
 
 
 CRASH_LOOP = "Worker crash loop detected"
+# granian's line for each worker it starts; its shutdown hook's flush command has none.
+SPAWNED = re.compile(r"Spawning worker-\d+ with PID: (\d+)")
 
 
 def crash_loop(server: Running) -> None:
-    """Kill a worker, then each replacement as soon as it exists, until granian gives up.
+    """Kill a worker, then each replacement as soon as granian names it, until granian gives up.
 
     granian 2.8.9 exits ("Worker crash loop detected") when a worker dies within 5.5 s of
     its previous respawn; killing the replacement at once makes that so even on a slow machine.
+    Only processes granian names as workers are killed: its shutdown hook's flush command is a
+    child of the same process, started as granian gives up, before its last lines are read.
     """
     master = master_of(server)
-    seen = set(children_of(master))
     said = server.output().count(CRASH_LOOP)
-    os.kill(min(seen), signal.SIGKILL)
+    named_before = set(SPAWNED.findall(server.output()))
+    os.kill(min(children_of(master)), signal.SIGKILL)
+    killed: set[str] = set()
     deadline = time.monotonic() + 60
-    # Only until granian says so: its next children are its shutdown hook's flush command.
     while server.output().count(CRASH_LOOP) == said:
-        for new in set(children_of(master)) - seen:
-            seen.add(new)
+        for pid in set(SPAWNED.findall(server.output())) - named_before - killed:
+            killed.add(pid)
             with contextlib.suppress(ProcessLookupError):
-                os.kill(new, signal.SIGKILL)
+                os.kill(int(pid), signal.SIGKILL)
         assert time.monotonic() < deadline, "granian did not stop after its workers' deaths"
         time.sleep(0.02)
 
