@@ -77,6 +77,20 @@ def test_each_language_and_page_gets_its_own_copy(client, reader) -> None:
     assert "theme=dark" not in view(client).split("comment-reply-link")[1][:400]
 
 
+@pytest.mark.settings(MODERATION="none")
+def test_the_html_a_post_answers_with_is_not_kept(client, reader, renders) -> None:
+    # Its author's shape and a Reply link from the posted body: readers' pages never reuse
+    # it, so keeping it would only push out what they do (a posting flood would empty it).
+    for n in range(3):
+        answer = reader.post_json(url=A["url"], title=A["title"], comment=f"Posted {n}")
+        assert answer.status_code == 201, answer.get_data(as_text=True)
+        assert f"Posted {n}" in answer.get_json()["html"]
+    assert renders == []
+    page = view(client)
+    assert sorted(renders) == [1, 2, 3]
+    assert all(f"Posted {n}" in page for n in range(3))
+
+
 @pytest.mark.settings(MODERATION="none", PAGE_CACHE_MB=0)
 def test_no_cache_when_the_page_cache_is_off(app: Flask, client, reader) -> None:
     assert reader.post(A, comment="Rendered every time").status_code == 303

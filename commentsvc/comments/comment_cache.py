@@ -50,7 +50,11 @@ def fragment_key(context: Context, shape: dict[str, Any]) -> bytes:
 def comment_article(context: Context, shape: dict[str, Any]) -> Markup:
     """``templates/_comment_article.html`` for ``shape`` (a public comment), kept per worker."""
     cache: BoundedLRU[bytes, str] | None = this_app().extensions.get("commentsvc.comment_fragments")
-    editing = context.get("edit_for") == shape["id"]
+    # A ``one_off`` rendering (a comment just posted, in the API's answer) is not kept: it is
+    # its author's shape (``awaiting_moderation``) with a Reply link built from the posted
+    # body, which other readers' pages never match, so keeping it would only push out the
+    # fragments pages do reuse (a posting flood would empty the cache).
+    editing = context.get("edit_for") == shape["id"] or context.get("one_off", False)
     key = fragment_key(context, shape) if cache is not None and not editing else None
     html = cache.get(key) if cache is not None and key is not None else None
     if html is None:

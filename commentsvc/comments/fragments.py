@@ -36,6 +36,8 @@ def comment_html(shape: Mapping[str, Any], params: Mapping[str, Any]) -> str:
         # As the widget page renders it (its edit form shows only through a no-JS edit link).
         likes_on=app_config()["LIKES"],
         edit_for=None,
+        # Not kept in the fragment cache: readers' pages never reuse it (comments.comment_cache).
+        one_off=True,
     )
 
 
