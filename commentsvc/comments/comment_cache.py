@@ -54,8 +54,8 @@ def comment_article(context: Context, shape: dict[str, Any]) -> Markup:
     # its author's shape (``awaiting_moderation``) with a Reply link built from the posted
     # body, which other readers' pages never match, so keeping it would only push out the
     # fragments pages do reuse (a posting flood would empty the cache).
-    editing = context.get("edit_for") == shape["id"] or context.get("one_off", False)
-    key = fragment_key(context, shape) if cache is not None and not editing else None
+    kept = not context.get("one_off", False) and context.get("edit_for") != shape["id"]
+    key = fragment_key(context, shape) if cache is not None and kept else None
     html = cache.get(key) if cache is not None and key is not None else None
     if html is None:
         template = context.environment.get_template(TEMPLATE)
