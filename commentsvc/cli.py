@@ -51,8 +51,9 @@ def run(ctx: click.Context, **options: object) -> None:
         prepare(app)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    # The development server would announce "Werkzeug/x.y Python/x.y"; say less.
-    WSGIRequestHandler.server_version = "commentsvc"
+    # The development server would announce "Werkzeug/x.y Python/x.y"; say less. werkzeug
+    # declares the name a read-only property, which a plain value on the class replaces.
+    WSGIRequestHandler.server_version = "commentsvc"  # type: ignore[method-assign,assignment]
     WSGIRequestHandler.sys_version = ""
     ctx.invoke(run_command, **options)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from commentsvc.admin.session import current_moderator
 
@@ -13,7 +14,7 @@ PUBLIC_ENDPOINTS = frozenset({"admin.sign_in"})
 
 
 @bp.before_request
-def require_moderator() -> Response | None:
+def require_moderator() -> ResponseReturnValue | None:
     """Every admin URL, GET or POST, needs a signed-in moderator."""
     if request.endpoint in PUBLIC_ENDPOINTS or current_moderator() is not None:
         return None

@@ -11,9 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request, session
+from flask import Flask, Request, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
-from werkzeug.wrappers import Request
 
 from commentsvc.core.extensions import db
 from commentsvc.db.models import AdminUser

@@ -143,7 +143,7 @@ def _comment_payload() -> MultiDict:
     payload = this_request().get_json(silent=True)
     if not isinstance(payload, dict):
         abort(400, 'The request body must be a JSON object, e.g. {"url": …, "comment": …}.')
-    data = MultiDict()
+    data: MultiDict[str, str] = MultiDict()
     for name in COMMENT_FIELDS:
         value = payload.get(name)
         if value is None:
@@ -186,8 +186,8 @@ def create_comment() -> Any:
     except TokenError as error:
         return error_response(400, str(error), "invalid_token")
     except CommentError as error:
-        fields = {error.field: error.message} if error.field else None
-        return error_response(error.status, error.message, error.code, fields)
+        marked = {error.field: error.message} if error.field else None
+        return error_response(error.status, error.message, error.code, marked)
     comment = posted.comment
     earlier = own_comment_ids(payload.get("mine"))
     mine = own_token([*earlier, comment.id])

@@ -24,6 +24,7 @@ from commentsvc.comments.publishing_rules import initial_status
 from commentsvc.comments.submission import CommentError, NewComment
 from commentsvc.comments.tokens import TokenError, check_edit_token
 from commentsvc.core.extensions import db
+from commentsvc.db.connections import rows_changed
 from commentsvc.db.models import Comment, Status, hash_body, utcnow
 
 AUTHOR = "author"
@@ -95,7 +96,7 @@ def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
             status=status,
         )
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_changed(result) != 1:
         db.session.rollback()
         raise EditRefused(_("This comment was just changed by a moderator; reload the page."))
     if before == Status.APPROVED and status != Status.APPROVED:
@@ -134,7 +135,7 @@ def delete_own(comment_id: int, token: str | None) -> None:
             .where(Comment.id == comment.id, Comment.status == before)
             .values(status=Status.TRASH.value)
         )
-        if result.rowcount == 1 and before == Status.APPROVED:  # type: ignore[attr-defined]
+        if rows_changed(result) == 1 and before == Status.APPROVED:
             adjust_approved_count(comment.article_id, -1)
         detail = "deleted (moved to the trash)"
     log(AUTHOR, "delete", comment_id=comment.id, article_id=comment.article_id, detail=detail)

@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from commentsvc.comments.moderation import log
 from commentsvc.core.extensions import db
+from commentsvc.db.connections import rows_changed
 from commentsvc.db.models import Article, Comment, Status, utcnow
 
 # At most this many featured comments are shown above a thread, most recently featured first.
@@ -27,7 +28,7 @@ def set_featured(comment_ids: Iterable[int], featured: bool, moderator: str) -> 
         result = db.session.execute(
             update(Comment).where(*condition).values(featured_at=utcnow() if featured else None)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_changed(result) != 1:
             db.session.rollback()
             continue
         article_id = db.session.execute(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from commentsvc.core.extensions import db
+from commentsvc.core.extensions import Model
 
 
-class CommentLike(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
+class CommentLike(Model):
     """One reader's like of one comment, recognised by a salted fingerprint (no IP, no cookie).
 
     The fingerprint is a hash of (the day's random salt, IP prefix, user agent, comment), as

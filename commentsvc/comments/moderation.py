@@ -15,6 +15,7 @@ from sqlalchemy import delete, or_, update
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.posting import adjust_approved_count, reply_position, set_status
 from commentsvc.core.extensions import db
+from commentsvc.db.connections import rows_changed
 from commentsvc.db.events import emit
 from commentsvc.db.models import Article, Comment, ModerationEntry, Status
 
@@ -108,7 +109,7 @@ def delete_permanently(comment_ids: Iterable[int], moderator: str, *, quiet: boo
         result = db.session.execute(
             delete(Comment).where(Comment.id == comment_id, Comment.status == Status.TRASH)
         )
-        if result.rowcount != 1:
+        if rows_changed(result) != 1:
             db.session.rollback()  # restored by someone else meanwhile: leave it alone
             continue
         if not quiet:
@@ -239,7 +240,7 @@ def set_comments_closed(article_id: int, closed: bool, moderator: str) -> bool:
         .where(Article.id == article_id, Article.comments_closed != closed)
         .values(comments_closed=closed)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         db.session.rollback()
         return False
     log(moderator, "close" if closed else "open", article_id=article_id)

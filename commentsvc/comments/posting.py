@@ -33,7 +33,7 @@ from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
 from commentsvc.core.limits import TOO_MANY, count_deferred_hit, deferred_hit_committed
 from commentsvc.core.observability import COMMENTS
-from commentsvc.db.connections import write_transaction
+from commentsvc.db.connections import rows_changed, write_transaction
 from commentsvc.db.events import emit
 from commentsvc.db.kept_states import changing_only
 from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow, written_comment
@@ -138,7 +138,7 @@ def _store_in(connection: Connection, ref: ArticleRef, new: NewComment, body_htm
     if new.parent_id is not None:
         parent = _approved_parent(connection, new.parent_id, existing)
         parent_id, root_id, depth = reply_position(parent)
-    values = {
+    values: dict[str, Any] = {
         "article_id": article_id_for(ref, existing, connection),
         "parent_id": parent_id,
         "root_id": root_id,
@@ -273,7 +273,7 @@ def set_status(comment_id: int, status: Status) -> bool:
             .where(Comment.id == comment_id, Comment.status == row.status)
             .values(status=status.value)
         )
-        if result.rowcount == 1:
+        if rows_changed(result) == 1:
             if Status.APPROVED in (row.status, status):
                 adjust_approved_count(row.article_id, +1 if status == Status.APPROVED else -1)
             change = {"id": comment_id, "old": row.status, "new": status.value}

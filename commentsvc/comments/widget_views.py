@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from commentsvc.articles.keys import ArticleRef, requested_article
@@ -263,7 +264,7 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
 
 
 @bp.get("/embed.js")
-def embed_js() -> Response:
+def embed_js() -> ResponseReturnValue:
     """The script tag's loader: inserts the widget iframe and keeps its height fitted."""
     response = Response(_embed_js(this_app().static_folder or ""), mimetype="text/javascript")
     # Publishers link this URL as it is (no version in it): cache it for minutes, not a year.

@@ -86,7 +86,8 @@ def is_database_outage(error: BaseException) -> bool:
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return True  # SQLAlchemy saw the connection die under the statement
-        error = error.orig
+        if error.orig is not None:
+            error = error.orig
     sqlite_code = getattr(error, "sqlite_errorcode", None)
     if sqlite_code is not None:
         return (sqlite_code & 0xFF) in _SQLITE_OUTAGE_CODES

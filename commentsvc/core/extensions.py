@@ -5,9 +5,11 @@ The Redis client, which is not a Flask extension, is ``commentsvc.core.redis_cli
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -22,7 +24,17 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
+    if TYPE_CHECKING:
+        # Every model here is mapped to a table of its own, not to a join or a query.
+        __table__: ClassVar[Table]
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # mypy cannot see through the class Flask-SQLAlchemy builds from ``Base`` at run time;
+    # what the models use of it (the declarative mapping, the metadata) is ``Base``'s.
+    Model = Base
+else:
+    Model = db.Model
 csrf = CSRFProtect()

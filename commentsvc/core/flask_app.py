@@ -61,7 +61,7 @@ class CommentsRequest(Request):
             self.query_string = query.decode("utf-8", "werkzeug.url_quote").encode()
 
     @cached_property
-    def args(self) -> QueryValues:  # type: ignore[override]
+    def args(self) -> QueryValues:
         query = self.query_string
         if len(query) > MAX_KEPT_QUERY:
             return _parsed_query.__wrapped__(query)
@@ -166,19 +166,19 @@ class CommentsApp(Flask):
 
 def this_app() -> Flask:
     """The app handling the current request (``current_app``, looked up once)."""
-    return current_app._get_current_object()  # type: ignore[attr-defined, no-any-return]
+    return current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 def app_config() -> Config:
     """The current app's settings (``current_app.config``, looked up once)."""
-    return current_app._get_current_object().config  # type: ignore[attr-defined, no-any-return]
+    return current_app._get_current_object().config  # type: ignore[attr-defined]
 
 
 def this_request() -> Request:
     """The request being handled (``request``, looked up once)."""
-    return request._get_current_object()  # type: ignore[attr-defined, no-any-return]
+    return request._get_current_object()  # type: ignore[attr-defined]
 
 
 def request_globals() -> Any:
     """The request's ``g`` (looked up once)."""
-    return g._get_current_object()  # type: ignore[attr-defined]
+    return g._get_current_object()

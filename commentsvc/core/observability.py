@@ -183,7 +183,7 @@ def _write_line(line: str) -> None:
 def _record(line: str) -> logging.LogRecord:
     # Without ``log.info``'s search of the call stack for a source line nobody logs: that
     # search was most of the record's cost.
-    return log.makeRecord(log.name, logging.INFO, __file__, 0, line, None, None)
+    return log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None)
 
 
 @bp.get("/metrics")

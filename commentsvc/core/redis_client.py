@@ -109,7 +109,7 @@ def _guarded(connection_class: type[Any], breaker: RedisBreaker) -> type[Any]:
 
     down = (RedisConnectionError, RedisTimeoutError)
 
-    class Guarded(connection_class):  # type: ignore[misc, valid-type]
+    class Guarded(connection_class):
         def connect_check_health(self, *args: Any, **kwargs: Any) -> Any:
             if not breaker.allow():
                 raise RedisConnectionError("Redis is skipped for a while after a failure")

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from commentsvc.core.extensions import db
+from commentsvc.core.extensions import Model, db
 from commentsvc.db.statements import Statement
 
 # How a counter's own short transaction is opened. ``db.connections.init_app`` puts the
@@ -47,7 +47,7 @@ PURGE_ONE_IN = 200
 MAX_COUNTER_KEY = 255
 
 
-class WindowCount(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy builds it
+class WindowCount(Model):
     """The hits of one counter in its current window."""
 
     __tablename__ = "window_counts"

@@ -10,11 +10,11 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, has_request_context
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import Table, event
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 
@@ -22,6 +22,7 @@ from commentsvc.core import window_counts
 from commentsvc.core.extensions import db
 from commentsvc.core.flask_app import request_globals
 from commentsvc.db import wal_flush
+from commentsvc.db.statements import driver_connection
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,12 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def upsert(model: type[Any]) -> Any:
+def upsert(model: type[Any] | Table) -> Any:
     """An INSERT that supports ``on_conflict_do_nothing/_do_update`` on the current database."""
     return upsert_for(db.engine.dialect.name, model)
 
 
-def upsert_for(dialect: str, model: type[Any]) -> Any:
+def upsert_for(dialect: str, model: type[Any] | Table) -> Any:
     """``upsert`` for a named dialect (for statements built once and kept)."""
     # Imported here: each dialect's package costs a worker 1-2 MiB, and it uses only one.
     if dialect == "postgresql":
@@ -115,6 +116,12 @@ def upsert_for(dialect: str, model: type[Any]) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(model)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run by ``db.session.execute`` changed."""
+    # The session types its answer as a plain Result; for a write it is the cursor's.
+    return cast(CursorResult[Any], result).rowcount
 
 
 def read_connection() -> Connection:
@@ -181,7 +188,7 @@ def write_transaction(durable: bool = True, answer_waits: bool = False) -> Itera
         if relaxed:
             # On the driver's connection: a statement through SQLAlchemy would begin the
             # transaction before this could change how it ends.
-            pooled.dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+            driver_connection(connection).execute("PRAGMA synchronous=NORMAL")
         try:
             with connection.begin():
                 yield connection
@@ -224,7 +231,7 @@ def _settle_flushes(response: Response) -> Response:
 
 def _flush_commits_again(connection: Connection) -> None:
     try:
-        connection.connection.dbapi_connection.execute("PRAGMA synchronous=FULL")
+        driver_connection(connection).execute("PRAGMA synchronous=FULL")
     except Exception as error:
         # Never back to the pool unflushed, where an ORM commit would inherit it.
         connection.invalidate(error)

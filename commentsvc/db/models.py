@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
-from commentsvc.core.extensions import db
+from commentsvc.core.extensions import Model, db
 
 MAX_URL_LENGTH = 2000
 MAX_KEY_LENGTH = 2000
@@ -83,7 +83,7 @@ class Status(enum.StrEnum):
     TRASH = "trash"
 
 
-class Article(db.Model):
+class Article(Model):
     """A page that has comments. A row appears with its first comment, never on a page view."""
 
     __tablename__ = "articles"
@@ -104,7 +104,7 @@ class Article(db.Model):
     comments: Mapped[list[Comment]] = relationship(back_populates="article", lazy="raise")
 
 
-class Comment(db.Model):
+class Comment(Model):
     """A reader's comment. ``email`` is private: only ``public_comment`` shapes what leaves."""
 
     __tablename__ = "comments"
@@ -196,7 +196,7 @@ def _rehash_changed_body(mapper: Any, connection: Any, target: Comment) -> None:
         target.body_hash = hash_body(target.body)
 
 
-class AdminUser(db.Model):
+class AdminUser(Model):
     """A moderator who signs in to /admin/. Only a salted hash of the password is kept."""
 
     __tablename__ = "admin_users"
@@ -210,7 +210,7 @@ class AdminUser(db.Model):
     session_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
-class SignInFailure(db.Model):
+class SignInFailure(Model):
     """A failed sign-in, kept for the lock-out window (IP anonymised like everywhere else)."""
 
     __tablename__ = "sign_in_failures"
@@ -225,7 +225,7 @@ class SignInFailure(db.Model):
     at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
-class ModerationEntry(db.Model):
+class ModerationEntry(Model):
     """One line of the moderation log: who did what to which comment, when."""
 
     __tablename__ = "moderation_log"
@@ -241,7 +241,7 @@ class ModerationEntry(db.Model):
     detail: Mapped[str] = mapped_column(String(500), default="")
 
 
-class SiteSetting(db.Model):
+class SiteSetting(Model):
     """A moderation setting changed in the admin; the environment gives the defaults."""
 
     __tablename__ = "site_settings"

@@ -15,12 +15,21 @@ Reads are called ``all``/``first``/``one``; writes (INSERT, UPDATE, DELETE) ``wr
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import Executable
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement, TextClause
+
+
+def driver_connection(connection: Connection) -> Any:
+    """The driver's own connection under ``connection`` (a sqlite3 or psycopg connection)."""
+    driver = connection.connection.dbapi_connection
+    # None only once the pool has let go of it, never while a Connection holds it.
+    assert driver is not None
+    return driver
 
 
 class DirectQuery:
@@ -43,7 +52,10 @@ class DirectQuery:
     """
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
+        # Every statement we build (a select, an insert, ``text()``...) is a clause element.
+        assert isinstance(statement, ClauseElement)
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
         if compiled.post_compile_params:
             raise ValueError("an expanding IN changes the SQL per call: bind one array instead")
         self.sql = compiled.string
@@ -57,9 +69,7 @@ class DirectQuery:
         textual = isinstance(statement, TextClause)
         # A text() statement may read or write: treated as a write, and its rows (if any)
         # read as the cursor describes them.
-        self._writes = textual or bool(
-            compiled.isinsert or compiled.isupdate or compiled.isdelete  # type: ignore[attr-defined]
-        )
+        self._writes = textual or bool(compiled.isinsert or compiled.isupdate or compiled.isdelete)
         columns = [] if textual else list(statement.exported_columns)  # type: ignore[attr-defined]
         self._convert = [
             (i, processor)
@@ -70,7 +80,10 @@ class DirectQuery:
         # psycopg a column object per column on every call.
         self._returns_rows: bool | None = None if textual else bool(columns)
         names = [column.name for column in columns]
-        self.row = namedtuple("Row", names, rename=True)._make if names else tuple  # type: ignore[misc]
+        self.row: Callable[[Iterable[Any]], Any] = tuple
+        if names:
+            # Fields known at run time only, which mypy cannot type.
+            self.row = namedtuple("Row", names, rename=True)._make  # type: ignore[attr-defined]
 
     def _parameters(self, values: Mapping[str, Any]) -> Any:
         named = self._compiled.construct_params(values)
@@ -84,7 +97,7 @@ class DirectQuery:
         parameters = self._parameters(values)
         if self._writes and not connection.in_transaction():
             connection.begin()  # as execute() would: the caller commits it
-        cursor = connection.connection.dbapi_connection.cursor()
+        cursor = driver_connection(connection).cursor()
         dispatch = connection.dispatch
         context = None
         try:

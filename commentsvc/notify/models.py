@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from commentsvc.core.extensions import db
+from commentsvc.core.extensions import Model, db
 from commentsvc.db.models import MAX_EMAIL_LENGTH, MAX_URL_LENGTH, utcnow
 
 
-class OutboxMessage(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
+class OutboxMessage(Model):
     """One email or webhook call to deliver, written in the transaction of its cause.
 
     ``status`` goes pending -> sending (claimed by one worker) -> sent, or back to pending
@@ -47,7 +47,7 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy
     last_error: Mapped[str] = mapped_column(String(500), default="")
 
 
-class Subscriber(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
+class Subscriber(Model):
     """An address that asked for reply notifications; nothing is sent before it confirms.
 
     ``secret`` is part of every link sent to it, so a link outlives neither an erasure nor
@@ -66,7 +66,7 @@ class Subscriber(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's 
     language: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
 
 
-class Subscription(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
+class Subscription(Model):
     """A subscriber's wish to hear of follow-up comments on one article."""
 
     __tablename__ = "notify_subscriptions"
@@ -81,7 +81,7 @@ class Subscription(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy'
     created_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
-class UsedToken(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
+class UsedToken(Model):
     """A single-use link already used (moderation links): its id, kept until it expires."""
 
     __tablename__ = "notify_used_tokens"
@@ -90,7 +90,7 @@ class UsedToken(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's d
     used_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), default=utcnow)
 
 
-class WebhookEndpoint(db.Model):  # type: ignore[name-defined]  # Flask-SQLAlchemy's dynamic base
+class WebhookEndpoint(Model):
     """A URL told of comment events, with its own signing secret (whsec_…)."""
 
     __tablename__ = "notify_webhook_endpoints"

@@ -79,7 +79,7 @@ def active_endpoints(connection: Connection) -> list[Any]:
     if endpoints is UNKNOWN:
         endpoints = _ACTIVE_ENDPOINTS.all(connection)
         known.remember(KEPT_AS, endpoints, ticket, ENDPOINTS)
-    return endpoints  # type: ignore[no-any-return]
+    return endpoints
 
 
 # Kept among the articles' states under a facet of its own; a change notifies "everything"

@@ -56,7 +56,7 @@ _ORDER = {name: position for position, name in enumerate(NETWORKS)}
 def network_counts(article_id: int) -> dict[str, int]:
     """One article's clicks per network."""
     query = db.select(ShareCount.network, ShareCount.count).filter_by(article_id=article_id)
-    return {row.network: row.count for row in db.session.execute(query)}
+    return {network: count for network, count in db.session.execute(query)}
 
 
 class KnownCounts(NamedTuple):

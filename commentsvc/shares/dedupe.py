@@ -57,10 +57,12 @@ def _redis_salt(day: str) -> str | None:
     key = _redis_key("salt", day)
     try:
         client.set(key, secrets.token_hex(32), nx=True, ex=int(SALT_LIFETIME.total_seconds()))
-        return client.get(key).decode()
+        kept = client.get(key)
     except redis_error() as error:
         redis_down(error)
         return None
+    # Gone already only if a Redis out of memory evicted it: then the database's salt.
+    return kept.decode() if isinstance(kept, bytes) else None
 
 
 def _database_salt(day: str) -> str:

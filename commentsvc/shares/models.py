@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from commentsvc.core.extensions import db
+from commentsvc.core.extensions import Model, db
 
 
-class ShareCount(db.Model):
+class ShareCount(Model):
     """Clicks on one network's button for one article ("shares started").
 
     One row per (article, network), incremented atomically: never a site-wide total row,
@@ -26,7 +26,7 @@ class ShareCount(db.Model):
     count: Mapped[int] = mapped_column(default=0)
 
 
-class ShareDedupe(db.Model):
+class ShareDedupe(Model):
     """A recent click's fingerprint (a salted hash: no IP, no cookie), until it expires."""
 
     __tablename__ = "share_dedupe"
@@ -35,7 +35,7 @@ class ShareDedupe(db.Model):
     expires_at: Mapped[datetime] = mapped_column(db.DateTime(timezone=True), index=True)
 
 
-class ShareSalt(db.Model):
+class ShareSalt(Model):
     """The random salt of one day; older ones are deleted so old fingerprints mean nothing."""
 
     __tablename__ = "share_salts"
@@ -44,7 +44,7 @@ class ShareSalt(db.Model):
     salt: Mapped[str] = mapped_column(String(64))
 
 
-class ShareBatch(db.Model):
+class ShareBatch(Model):
     """A batch of Redis-buffered clicks already added to share_counts (see share_buffer).
 
     Written in the same transaction as the counts, so a flush retried after a crash knows the

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Flask, Response, abort, redirect
+from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from commentsvc.articles.keys import ArticleError, article_ref, requested_article
@@ -141,7 +142,7 @@ def beacon() -> Response:
 
 @bp.get("/share/<network>")
 @share_limit
-def share_redirect(network: str) -> Response:
+def share_redirect(network: str) -> ResponseReturnValue:
     """Count a click from a reader without JavaScript, then send them to the network."""
     network = _network(network)
     if NETWORKS[network].kind != "link":
@@ -152,7 +153,9 @@ def share_redirect(network: str) -> Response:
     if record_click(click) == "rate_limited":
         abort(429, TOO_MANY)
     # Built from our own template for the network: the request never chooses the target.
-    response = redirect(share_url(network, click.ref.url, click.ref.title), code=302)
+    target = share_url(network, click.ref.url, click.ref.title)
+    assert target is not None  # a "link" network always has one
+    response = redirect(target, code=302)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     # The network need not learn which widget page the reader came from.
@@ -162,7 +165,7 @@ def share_redirect(network: str) -> Response:
 
 @bp.route("/api/v1/counts", methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)
 @public_read
-def counts() -> Response:
+def counts() -> ResponseReturnValue:
     """Comments and shares for up to 100 articles, keyed by what was asked; cacheable.
 
     The articles come as a query (``?url=…&url=…&article=…``) or, when that would be too long

@@ -173,7 +173,7 @@ class Importer:
             self.report.articles_created += len(unseen) - len(existing)
             if self.dry_run:
                 found: dict[str, int] = dict(
-                    connection.execute(  # type: ignore[arg-type]
+                    connection.execute(
                         select(ARTICLES.c.key, ARTICLES.c.id).where(ARTICLES.c.key.in_(existing))
                     ).all()
                 )
@@ -240,7 +240,7 @@ class Importer:
             if row.item.parent_source_id is not None
             and (row.article_id, row.item.parent_source_id) not in self.known
         }
-        for origin, position in self._stored(connection, unknown).items():  # type: ignore[arg-type]
+        for origin, position in self._stored(connection, unknown).items():
             if position is not None:
                 self.known[origin] = position
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from commentsvc.core.extensions import db
+from commentsvc.core.extensions import Model
 
 MAX_SOURCE_ID_LENGTH = 200
 
 
-class ImportSource(db.Model):  # type: ignore[name-defined]  # as every model (see the baseline)
+class ImportSource(Model):
     """One imported comment's origin: the format, its id there, and the article it is on.
 
     Source ids are unique per article, not per file (a WordPress export reuses comment ids
