@@ -166,6 +166,31 @@ def test_redirects_back_to_the_same_view(app, admin, article) -> None:
     assert elsewhere.headers["Location"] == "/admin/"
 
 
+# Not admin addresses: a URL urlsplit cannot parse, and line breaks a Location header cannot
+# carry (werkzeug refuses them, which was a 500 after the action had been committed).
+NOT_ADMIN_ADDRESSES = ["http://[::1", "http://[", "/admin/\r\nX-Evil: 1", "/admin/?a=\nb"]
+
+
+@pytest.mark.parametrize("bad", NOT_ADMIN_ADDRESSES)
+def test_a_next_that_is_no_admin_address_is_replaced_after_the_action(
+    app, admin, article, bad
+) -> None:
+    comment = add_comment(app, article, "x")
+    acted = admin.post("/admin/comments/actions", {"act": f"approve:{comment}", "next": bad})
+    assert (acted.status_code, acted.headers["Location"]) == (303, "/admin/")
+    assert statuses(app)[comment] == OK
+    closed = admin.post(f"/admin/articles/{article}/close", {"next": bad})
+    assert closed.status_code in (302, 303) and closed.headers["Location"] == "/admin/articles"
+    asked = admin.page("/admin/comments/delete", ids=comment, next=bad)
+    assert "Delete permanently?" in asked and "[::1" not in asked and "X-Evil" not in asked
+    deleted = admin.post("/admin/comments/delete", {"ids": comment, "next": bad})
+    assert deleted.status_code in (302, 303) and deleted.headers["Location"] == "/admin/"
+    assert comment_row(app, comment) is None
+    for page in ("edit", "reply"):
+        other = add_comment(app, article, f"for {page}", OK)
+        assert "X-Evil" not in admin.page(f"/admin/comments/{other}/{page}", next=bad)
+
+
 # --- deleting permanently ---------------------------------------------------------------------
 
 

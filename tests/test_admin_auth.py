@@ -60,6 +60,13 @@ def test_signing_in_opens_the_queue(admin) -> None:
     assert "<h1>Comments</h1>" in html and "Sign out" in html and ">mod<" in html
 
 
+@pytest.mark.parametrize("bad", ["http://[::1", "/admin/\r\nX-Evil: 1", "https://evil.example/"])
+def test_signing_in_with_a_next_outside_the_admin_opens_the_queue(admin, bad) -> None:
+    response = admin.sign_in(query_string={"next": bad})
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    assert signed_in(admin.client)
+
+
 def test_signing_in_returns_to_the_page_asked_for(admin) -> None:
     location = admin.client.get("/admin/settings").headers["Location"]
     assert parse_qs(urlsplit(location).query)["next"] == ["/admin/settings"]

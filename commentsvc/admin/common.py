@@ -27,11 +27,18 @@ def moderator_name() -> str:
 
 
 def admin_url(target: str | None, default: str) -> str:
-    """``target`` when it is a path inside the admin, else ``default``: never an open redirect."""
-    parts = urlsplit(target or "")
+    """``target`` when it is a path inside the admin, else ``default``: never an open redirect,
+    and never a value a Location header cannot carry."""
+    if not target or not target.isprintable():
+        # A line break would end the header (werkzeug refuses it: a 500 after the action).
+        return default
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "http://[::1": not an address at all
+        return default
     if parts.scheme or parts.netloc or not parts.path.startswith("/admin/"):
         return default
-    return str(target)
+    return target
 
 
 def back_url(default_endpoint: str) -> str:
