@@ -76,6 +76,23 @@ def test_webhook_endpoints_are_added_with_a_secret_and_private_hosts_refused(app
         assert db.session.execute(db.select(WebhookEndpoint)).first() is None
 
 
+@pytest.mark.parametrize(
+    "url", ["https://x:99999/", "https://x:-1/", "http://[::1]:abc/", "http://[::1", "https://[zz]/"]
+)
+def test_a_webhook_url_that_does_not_parse_is_refused_with_a_reason(app, admin, url):
+    refused = admin.post("/admin/notifications/webhooks", {"url": url, "events": ["comment.held"]})
+    assert refused.status_code == 400
+    assert "That is not a valid URL" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(db.select(WebhookEndpoint)).first() is None
+
+
+@pytest.mark.parametrize("big", ["2147483648", "99999999999999999999"])
+def test_ids_beyond_what_can_exist_are_not_found(admin, big):
+    assert admin.post(f"/admin/notifications/{big}/retry").status_code == 404
+    assert admin.post(f"/admin/notifications/webhooks/{big}/delete").status_code == 404
+
+
 def test_a_visitor_sees_nothing_of_it(client):
     assert client.get("/admin/notifications").status_code == 302
     assert client.post("/admin/notifications/1/retry").status_code in (400, 401)  # CSRF first

@@ -132,7 +132,7 @@ def notifications_settings() -> Any:
     return redirect(url_for("admin.notifications"), code=303)
 
 
-@bp.post("/notifications/<int:message_id>/retry")
+@bp.post("/notifications/<int(max=2147483647):message_id>/retry")
 def notifications_retry(message_id: int) -> Any:
     """Put a failed message back in line."""
     from commentsvc.notify.worker import retry
@@ -165,7 +165,7 @@ def notifications_add_webhook() -> Any:
     return redirect(url_for("admin.notifications"), code=303)
 
 
-@bp.post("/notifications/webhooks/<int:endpoint_id>/delete")
+@bp.post("/notifications/webhooks/<int(max=2147483647):endpoint_id>/delete")
 def notifications_delete_webhook(endpoint_id: int) -> Any:
     """Remove a webhook endpoint (its waiting calls then fail)."""
     if not CsrfForm().validate():

@@ -144,12 +144,16 @@ def enqueue_comment_events(
 
 def checked_address(url: str) -> tuple[str, int, str]:
     """(scheme, port, IP address to connect to) for ``url``; WebhookError when refused."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        given_port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError as error:  # also an unclosed or invalid [IPv6] host
+        raise WebhookError(f"That is not a valid URL ({error}).", permanent=True) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError("Only http:// and https:// URLs are allowed.", permanent=True)
     if parts.username or parts.password:
         raise WebhookError("A webhook URL may not hold a user name or password.", permanent=True)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = given_port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
