@@ -77,7 +77,8 @@ def test_webhook_endpoints_are_added_with_a_secret_and_private_hosts_refused(app
 
 
 @pytest.mark.parametrize(
-    "url", ["https://x:99999/", "https://x:-1/", "http://[::1]:abc/", "http://[::1", "https://[zz]/"]
+    "url",
+    ["https://x:99999/", "https://x:-1/", "http://[::1]:abc/", "http://[::1", "https://[zz]/"],
 )
 def test_a_webhook_url_that_does_not_parse_is_refused_with_a_reason(app, admin, url):
     refused = admin.post("/admin/notifications/webhooks", {"url": url, "events": ["comment.held"]})
