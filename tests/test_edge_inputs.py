@@ -53,6 +53,40 @@ def test_lone_surrogates_in_json_are_400(client, reader, comments) -> None:
     assert comments() == []
 
 
+def test_a_lone_surrogate_to_preview_is_400(client) -> None:
+    response = client.post("/api/v1/preview", json={"comment": "x\ud800"})
+    assert response.status_code == 400
+    assert "not valid Unicode" in response.get_json()["message"]
+
+
+# What a JSON body posted to the HTML form's address held, found by fuzzing: each made the
+# form's validators (or the token's, or the database's) fail on a value no browser's form
+# sends. Only the JSON API reads JSON; for the form it is no submission at all.
+JSON_TO_THE_FORM = [
+    1,
+    "x",
+    {"comment": 5},
+    {"name": 5},
+    {"website": None},
+    {"parent_id": 5},
+    {"token": True},
+    {"comment": "x\ud800"},
+    {"name": "x\ud800"},
+    {"email": "x\ud800"},
+]
+
+
+@pytest.mark.parametrize("body", JSON_TO_THE_FORM)
+def test_a_json_body_posted_to_the_html_form_is_no_submission(client, reader, comments, body):
+    if isinstance(body, dict):
+        body = {"comment": "A comment", "name": "Ann", "email": "ann@example.com", **body}
+        body.setdefault("token", reader.token(**A))
+    response = client.post("/embed", query_string=A, json=body)
+    assert response.status_code == 400
+    assert "Please type your comment" in response.get_data(as_text=True)
+    assert comments() == []
+
+
 def test_widget_error_pages_can_be_shown_inside_the_publishers_iframe(client) -> None:
     response = client.get("/embed", query_string={"url": "ftp://nope"})
     assert response.status_code == 400

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from flask import abort
 
 from commentsvc.core.flask_app import app_config, this_request
+from commentsvc.core.text import encodable
 from commentsvc.db.models import MAX_KEY_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
 # Query parameters that only track the visitor; two links differing in them are one article.
@@ -105,7 +106,7 @@ def article_ref(
         raise ArticleError(f"The article id is longer than {MAX_KEY_LENGTH} characters.")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in url + article + (title or "")):
         raise ArticleError("The page URL, article id and title may not contain control characters.")
-    if "\ufffd" in url + article + (title or "") or not _encodable(url + article + (title or "")):
+    if "\ufffd" in url + article + (title or "") or not encodable(url + article + (title or "")):
         raise ArticleError("The page URL, article id and title must be valid UTF-8.")
     normalised = normalise_url(url) if url else ""
     # Percent-encoding can make a URL several times longer; the stored key has a byte budget
@@ -119,15 +120,6 @@ def article_ref(
         raise ArticleError("This comment service does not serve pages on that site.")
     title = " ".join((title or "").split())[:MAX_TITLE_LENGTH]
     return ArticleRef(key=key, url=normalised, title=title)
-
-
-def _encodable(text: str) -> bool:
-    # A JSON body may carry lone surrogates ("\ud800"), which no database can store.
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def requested_article(values: dict[str, str] | None = None) -> ArticleRef:

@@ -33,6 +33,7 @@ from commentsvc.core.errors import error_response
 from commentsvc.core.extensions import csrf
 from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import client_network, posting_limit
+from commentsvc.core.text import encodable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The API holds no session authority (no cookie logs anybody in), so CSRF tokens protect nothing.
@@ -156,9 +157,7 @@ def _comment_payload() -> MultiDict:
             continue
         if isinstance(value, bool) or not isinstance(value, str | int):
             abort(400, f"The field {name!r} must be a string.")
-        try:
-            str(value).encode()
-        except UnicodeEncodeError:  # a lone surrogate such as "\ud800"
+        if not encodable(str(value)):
             abort(400, f"The field {name!r} is not valid Unicode text.")
         data[name] = str(value)
     return data
@@ -216,6 +215,8 @@ def preview() -> Any:
     text = payload.get("comment") if isinstance(payload, dict) else req.form.get("comment")
     if not isinstance(text, str):
         abort(400, 'Send the text to preview as JSON: {"comment": "…"}.')
+    if not encodable(text):
+        abort(400, "The comment is not valid Unicode text.")
     limit = app_config()["MAX_COMMENT_LENGTH"]
     if len(text) > limit:
         abort(400, f"A comment can be at most {limit:,} characters long.")

@@ -135,7 +135,7 @@ def website_address(form: FlaskForm, field: Field) -> None:
     field.data = value
 
 
-class CommentForm(FlaskForm):
+class CommentForm(Form):
     """Comment *, Name *, Email *, Website, as on a WordPress article."""
 
     class Meta:
