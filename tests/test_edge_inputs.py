@@ -87,10 +87,19 @@ def test_a_json_body_posted_to_the_html_form_is_no_submission(client, reader, co
     assert comments() == []
 
 
+@pytest.mark.parametrize("host", ["a" * 64, "a..b"])
+@pytest.mark.parametrize("path", ["/embed?url=https://news.example/a", "/admin/sign-in", "/nope"])
+def test_a_host_header_werkzeug_cannot_read_is_400(client, host, path) -> None:
+    response = client.get(path, headers={"Host": host})
+    assert response.status_code == 400
+    assert "<h1>Bad Request</h1>" in response.get_data(as_text=True)
+
+
 def test_widget_error_pages_can_be_shown_inside_the_publishers_iframe(client) -> None:
     response = client.get("/embed", query_string={"url": "ftp://nope"})
     assert response.status_code == 400
     assert "frame-ancestors *" in response.headers["Content-Security-Policy"]
+    assert '<link rel="stylesheet" href="/static/widget.css' in response.get_data(as_text=True)
 
 
 def test_a_cached_page_expires_before_its_form_token(app, client, monkeypatch) -> None:

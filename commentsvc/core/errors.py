@@ -12,7 +12,8 @@ import io
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
+from flask.globals import request_ctx
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -146,7 +147,16 @@ def _handle_http(error: HTTPException) -> Any:
     if request.blueprint == "widget":
         # Shown inside the publisher's iframe: it must be framable there like the widget.
         headers.append(("Content-Security-Policy", widget_csp()))
-    return render_template("error.html", error=error, status=status), status, headers
+    page = render_template("error.html", error=error, status=status, stylesheet=_stylesheet())
+    return page, status, headers
+
+
+def _stylesheet() -> str | None:
+    # A Host header werkzeug cannot read (BadHost: an empty label, one over 63 characters)
+    # leaves the request without a URL adapter, so no URL can be built for its error page.
+    if request_ctx.url_adapter is None:
+        return None
+    return url_for("static", filename="widget.css")
 
 
 # The views whose answers any origin may read (``public_read``); only their refusals carry
