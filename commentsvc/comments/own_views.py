@@ -12,6 +12,7 @@ from commentsvc.comments.submission import CommentError
 from commentsvc.core.errors import error_response
 from commentsvc.core.extensions import csrf
 from commentsvc.core.limits import comment_limit
+from commentsvc.core.text import encodable
 from commentsvc.db.models import MAX_ID
 
 bp = Blueprint("own", __name__, url_prefix="/api/v1")
@@ -30,6 +31,8 @@ def _payload(comment_id: int) -> dict[str, Any]:
     for name in ("token", "comment"):
         if name in payload and not isinstance(payload[name], str):
             abort(400, f"The field {name!r} must be a string.")
+        if name in payload and not encodable(payload[name]):
+            abort(400, f"The field {name!r} is not valid Unicode text.")
     return payload
 
 
