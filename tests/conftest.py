@@ -23,6 +23,9 @@ from support.databases import (
 )
 from support.readers import Reader
 
+# Every table is created for the tests, the import feature's too: the app loads its model
+# only when an import runs, and a run of a few test files would create the tables without it.
+import commentsvc.transfer.models  # noqa: F401
 from commentsvc import create_app
 from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db

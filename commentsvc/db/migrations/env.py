@@ -3,6 +3,9 @@
 from alembic import context
 from flask import current_app
 
+# The import feature's table: the app loads its model only when an import runs, and
+# autogenerate must not read its absence from the metadata as a table to drop.
+import commentsvc.transfer.models  # noqa: F401
 from commentsvc.db.connections import restore_session_limits, without_session_limits
 
 # No logging.fileConfig here: it would replace the server's logging set-up mid-start.
