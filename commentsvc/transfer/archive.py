@@ -1,7 +1,8 @@
 """Opening an import file: plain, gzip or zip, read as a stream with the unpacked size bounded.
 
 A zip bomb or a gzip bomb is refused by size while it is read, before it fills memory or
-the disk: ``max_bytes`` bounds what any archive may unpack to.
+the disk: ``max_bytes`` bounds what any archive may unpack to. An archive that is damaged or
+cut short is refused with what the unpacking found, wherever the reading meets it.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import gzip
 import io
 import shutil
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +24,22 @@ from commentsvc.transfer.items import TransferError
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# What gzip and zipfile raise for an archive that is damaged or cut short (BadGzipFile is an
+# OSError; a zip's names that are not UTF-8 as flagged, a UnicodeDecodeError) ...
+_DAMAGED = (OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeDecodeError, struct.error)
+# ... and for one they cannot unpack: a compression method or zip version they lack, a password.
+_UNSUPPORTED = (NotImplementedError, RuntimeError)
+
+
+def _unreadable(what: str, error: Exception) -> TransferError:
+    if isinstance(error, _UNSUPPORTED):
+        return TransferError(
+            f"{what} cannot be unpacked here ({error}); unpack it and import the export itself."
+        )
+    # zipfile's EOFError says nothing itself.
+    detail = str(error) or ("it ends too soon" if isinstance(error, EOFError) else repr(error))
+    return TransferError(f"{what} is damaged or cut short ({detail}).")
 
 
 class _Bounded(io.RawIOBase):
@@ -36,7 +55,10 @@ class _Bounded(io.RawIOBase):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.inner.read(len(buffer))
+        try:
+            data = self.inner.read(len(buffer))
+        except (*_DAMAGED, *_UNSUPPORTED) as error:
+            raise _unreadable(self.what, error) from None
         self.count += len(data)
         if self.count > self.limit:
             raise TransferError(
@@ -82,6 +104,7 @@ def open_stream(path: Path, max_bytes: int) -> Iterator[tuple[IO[bytes], Progres
         head = raw.read(4)
         raw.seek(0)
         if head.startswith(GZIP_MAGIC):
+            # Its header is read with the first bytes, so a fault there is the reading's.
             inner = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
             yield io.BufferedReader(_Bounded(inner, max_bytes, "The gzip file")), progress
         elif head == ZIP_MAGIC:
@@ -89,17 +112,16 @@ def open_stream(path: Path, max_bytes: int) -> Iterator[tuple[IO[bytes], Progres
                 yield io.BufferedReader(_Bounded(member, max_bytes, "The zip file")), progress
         else:
             yield raw, progress
-    except (OSError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile) as error:
-        if isinstance(error, TransferError):
-            raise
-        raise TransferError(f"The archive cannot be read: {error}.") from None
     finally:
         raw.close()
 
 
 @contextmanager
 def _zip_member(raw: IO[bytes], max_bytes: int) -> Iterator[IO[bytes]]:
-    archive = zipfile.ZipFile(raw)
+    try:
+        archive = zipfile.ZipFile(raw)
+    except (*_DAMAGED, *_UNSUPPORTED) as error:
+        raise _unreadable("The zip file", error) from None
     members = [info for info in archive.infolist() if not info.is_dir()]
     if len(members) != 1:
         raise TransferError(
@@ -111,8 +133,13 @@ def _zip_member(raw: IO[bytes], max_bytes: int) -> Iterator[IO[bytes]]:
             f"{max_bytes // (1024 * 1024)} MB (COMMENTSVC_IMPORT_UNPACKED_MB): refused as a "
             "possible archive bomb."
         )
-    with archive, archive.open(members[0]) as member:
-        yield member
+    with archive:
+        try:
+            member = archive.open(members[0])
+        except (*_DAMAGED, *_UNSUPPORTED) as error:
+            raise _unreadable("The zip file", error) from None
+        with member:
+            yield member
 
 
 @contextmanager

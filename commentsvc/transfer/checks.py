@@ -15,10 +15,13 @@ from commentsvc.db.models import (
     MAX_URL_LENGTH,
     MAX_WEBSITE_LENGTH,
 )
-from commentsvc.transfer.items import SourceComment, TransferError
+from commentsvc.shares.networks import NETWORKS
+from commentsvc.transfer.items import SourceArticle, SourceComment, TransferError
 from commentsvc.transfer.models import MAX_SOURCE_ID_LENGTH
 from commentsvc.transfer.report import Report
 
+# share_counts.count is a 32-bit integer on PostgreSQL.
+MAX_SHARE_COUNT = 2**31 - 1
 # The comments of one article name it the same way: normalise each address once.
 _normalised = lru_cache(maxsize=4096)(normalise_url)
 
@@ -89,3 +92,19 @@ def checked(item: SourceComment, report: Report, max_body: int) -> Row | None:
     item.ip = anonymise_ip(item.ip)
     item.article_title = " ".join(item.article_title.split())[:MAX_TITLE_LENGTH]
     return Row(item=item, key=key, url=url)
+
+
+def checked_article(article: SourceArticle) -> SourceArticle | None:
+    """Our export's article ready to store, or None when its key or address cannot be (its
+    comments are then skipped by ``checked`` for the same reason)."""
+    article.url = storable(article.url)
+    if not article.key or len(article.key) > MAX_KEY_LENGTH or len(article.url) > MAX_URL_LENGTH:
+        return None
+    article.title = " ".join(storable(article.title).split())[:MAX_TITLE_LENGTH]
+    # Only the networks we count: another name would never be shown (nor fit the column).
+    article.shares = {
+        network: count
+        for network, count in (article.shares or {}).items()
+        if network in NETWORKS and not isinstance(count, bool) and 0 <= count <= MAX_SHARE_COUNT
+    }
+    return article

@@ -16,6 +16,7 @@ from commentsvc.transfer.items import (
     load_json,
     parse_time,
 )
+from commentsvc.transfer.shapes import id_at, objects_at, quoted, text_at
 
 
 def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
@@ -32,29 +33,33 @@ def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
         yield from read_v3(document, site_url)
     else:
         raise TransferError(
-            f"Unsupported version {str(version)[:20]} of the Commento/Comentario export "
+            f"Unsupported version {quoted(version)} of the Commento/Comentario export "
             "(versions 1 and 3 are understood)."
         )
 
 
 def read_v3(document: dict[str, Any], site_url: str = "") -> Iterator[Item]:
     """Every comment of a Comentario v3 export."""
-    pages = {str(p.get("id")): p for p in document.get("pages") or [] if isinstance(p, dict)}
-    commenters = {
-        str(c.get("id")): c for c in document.get("commenters") or [] if isinstance(c, dict)
+    pages = {
+        text_at(page, "id", place): (page, place)
+        for place, page in objects_at(document, "pages", "page")
     }
-    for comment in document.get("comments") or []:
-        source_id = str(comment.get("id") or "")
+    commenters = {
+        text_at(commenter, "id", place): (commenter, place)
+        for place, commenter in objects_at(document, "commenters", "commenter")
+    }
+    for where, comment in objects_at(document, "comments", "comment"):
+        source_id = id_at(comment, "id", where)
         if comment.get("isDeleted"):
             yield Skipped("deleted", source_id)
             continue
-        page = pages.get(str(comment.get("pageId")))
+        page, page_place = pages.get(text_at(comment, "pageId", where), (None, ""))
         if page is None:
             yield Skipped("orphan_article", source_id)
             continue
-        path = str(page.get("path") or "/")
-        url = _page_url(comment, path, site_url)
-        commenter = commenters.get(str(comment.get("userCreated")), {})
+        path = text_at(page, "path", page_place) or "/"
+        url = _page_url(text_at(comment, "url", where), path, site_url)
+        commenter, who = commenters.get(text_at(comment, "userCreated", where), ({}, where))
         status = (
             Status.APPROVED
             if comment.get("isApproved")
@@ -62,29 +67,27 @@ def read_v3(document: dict[str, Any], site_url: str = "") -> Iterator[Item]:
             if comment.get("isPending")
             else Status.SPAM
         )
-        markdown = str(comment.get("markdown") or "")
-        parent = comment.get("parentId")
+        markdown = text_at(comment, "markdown", where)
         yield SourceComment(
             source_id=source_id,
             article_url=url,
-            article_title=str(page.get("title") or ""),
-            parent_source_id=str(parent) if parent else None,
-            name=str(commenter.get("name") or "").strip() or "Anonymous",
-            email=str(commenter.get("email") or "").strip(),
-            website=str(commenter.get("websiteUrl") or "").strip(),
+            article_title=text_at(page, "title", page_place),
+            parent_source_id=id_at(comment, "parentId", where) or None,
+            name=text_at(commenter, "name", who).strip() or "Anonymous",
+            email=text_at(commenter, "email", who).strip(),
+            website=text_at(commenter, "websiteUrl", who).strip(),
             body=tidy(markdown)
             if markdown.strip()
-            else html_to_text(str(comment.get("html") or "")),
+            else html_to_text(text_at(comment, "html", where)),
             status=status,
-            created_at=parse_time(str(comment.get("createdTime") or "")),
+            created_at=parse_time(text_at(comment, "createdTime", where)),
         )
 
 
-def _page_url(comment: dict[str, Any], path: str, site_url: str) -> str:
+def _page_url(link: str, path: str, site_url: str) -> str:
     if site_url:
         return site_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
     # The comment's own link names the site ("http://localhost:8000/#comentario-…").
-    link = str(comment.get("url") or "")
     if "://" in link:
         scheme, rest = link.split("://", 1)
         return f"{scheme}://{rest.split('/', 1)[0].split('#', 1)[0]}{path}"

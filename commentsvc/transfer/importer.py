@@ -21,7 +21,7 @@ from commentsvc.core.extensions import db
 from commentsvc.db.connections import upsert, write_transaction
 from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow
 from commentsvc.shares.models import ShareCount
-from commentsvc.transfer.checks import Row, checked
+from commentsvc.transfer.checks import Row, checked, checked_article
 from commentsvc.transfer.items import (
     Item,
     Skipped,
@@ -76,7 +76,8 @@ class Importer:
             if isinstance(item, Skipped):
                 self.report.skip(item.reason, item.field)
             elif isinstance(item, SourceArticle):
-                self.articles[item.key] = item
+                if (article := checked_article(item)) is not None:
+                    self.articles[article.key] = article
             else:
                 row = checked(item, self.report, self.max_body)
                 if row is not None:

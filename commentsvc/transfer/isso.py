@@ -22,6 +22,15 @@ from commentsvc.transfer.items import (
     load_json,
     parse_time,
 )
+from commentsvc.transfer.shapes import (
+    Place,
+    capitalised,
+    database_text,
+    id_at,
+    objects,
+    objects_at,
+    text_at,
+)
 
 _MODES = {1: Status.APPROVED, 2: Status.PENDING}
 _DELETED = 4
@@ -44,6 +53,9 @@ def read_database(path: Path, site_url: str = "") -> Iterator[Item]:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError as error:
         raise TransferError(f"The file is not a readable SQLite database ({error}).") from None
+    # Text comes as bytes, decoded by database_text: a column that is not UTF-8 is then named
+    # with its row, where sqlite3's own decoding fails without saying which row.
+    connection.text_factory = bytes
     try:
         if not {"threads", "comments"} <= tables:
             raise TransferError(
@@ -51,8 +63,8 @@ def read_database(path: Path, site_url: str = "") -> Iterator[Item]:
             )
         query = (
             "SELECT c.id, c.parent, c.created, c.mode, c.remote_addr, c.text, c.author, "
-            "c.email, c.website, t.uri, t.title FROM comments c JOIN threads t ON t.id = c.tid "
-            "ORDER BY c.id"
+            "c.email, c.website, c.tid, t.uri, t.title FROM comments c "
+            "JOIN threads t ON t.id = c.tid ORDER BY c.id"
         )
         try:
             for row in connection.execute(query):
@@ -64,24 +76,30 @@ def read_database(path: Path, site_url: str = "") -> Iterator[Item]:
 
 
 def _comment(row: Any, site_url: str) -> Item:
-    source_id = str(row["id"])
+    source_id = database_text(row["id"], "id", "a comment of the Isso database")
     if row["mode"] == _DELETED:
         return Skipped("deleted", source_id)
     status = _MODES.get(row["mode"])
     if status is None:
         return Skipped("invalid", source_id, "mode")
+    comment = f"the comment with id {source_id} in the Isso database"
+
+    def text(column: str, place: Place = comment) -> str:
+        return database_text(row[column], column, place)
+
+    thread = f"the thread with id {text('tid')} in the Isso database"
     return SourceComment(
         source_id=source_id,
-        article_url=_absolute(row["uri"] or "", site_url),
-        article_title=row["title"] or "",
-        parent_source_id=str(row["parent"]) if row["parent"] is not None else None,
-        name=(row["author"] or "").strip(),
-        email=(row["email"] or "").strip(),
-        website=(row["website"] or "").strip(),
-        body=tidy(row["text"] or ""),
+        article_url=_absolute(text("uri", thread), site_url),
+        article_title=text("title", thread),
+        parent_source_id=text("parent") if row["parent"] is not None else None,
+        name=text("author").strip(),
+        email=text("email").strip(),
+        website=text("website").strip(),
+        body=tidy(text("text")),
         status=status,
         created_at=from_unix(row["created"]),
-        ip=row["remote_addr"] or "",
+        ip=text("remote_addr"),
     )
 
 
@@ -90,22 +108,24 @@ def read_generic(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
     threads = load_json(stream, "Isso generic JSON")
     if not isinstance(threads, list):
         raise TransferError("The Isso generic JSON must be a list of threads.")
-    for number, thread in enumerate(threads, 1):
-        if not isinstance(thread, dict) or not isinstance(thread.get("comments"), list):
-            raise TransferError(f"Thread {number} of the Isso generic JSON has no comment list.")
-        url = _absolute(str(thread.get("id") or ""), site_url)
-        for comment in thread["comments"]:
-            source_id = str(comment.get("id", ""))
+    for place, thread in objects(threads, "thread"):
+        if not isinstance(thread.get("comments"), list):
+            raise TransferError(
+                f"{capitalised(place)} of the Isso generic JSON has no comment list."
+            )
+        url = _absolute(text_at(thread, "id", place), site_url)
+        title = text_at(thread, "title", place)
+        for where, comment in objects_at(thread, "comments", "comment", place):
             yield SourceComment(
-                source_id=source_id,
+                source_id=id_at(comment, "id", where),
                 article_url=url,
-                article_title=str(thread.get("title") or ""),
+                article_title=title,
                 parent_source_id=None,
-                name=str(comment.get("author") or "").strip(),
-                email=str(comment.get("email") or "").strip(),
-                website=str(comment.get("website") or "").strip(),
-                body=tidy(str(comment.get("text") or "")),
+                name=text_at(comment, "author", where).strip(),
+                email=text_at(comment, "email", where).strip(),
+                website=text_at(comment, "website", where).strip(),
+                body=tidy(text_at(comment, "text", where)),
                 status=Status.APPROVED,
-                created_at=parse_time(str(comment.get("created") or "")),
-                ip=str(comment.get("remote_addr") or ""),
+                created_at=parse_time(text_at(comment, "created", where)),
+                ip=text_at(comment, "remote_addr", where),
             )

@@ -29,6 +29,15 @@ from commentsvc.transfer.items import (
     load_json,
     parse_time,
 )
+from commentsvc.transfer.shapes import (
+    Place,
+    capitalised,
+    id_at,
+    object_at,
+    objects_at,
+    quoted,
+    text_at,
+)
 
 FORMAT_NAME = "commentsvc-export"
 VERSION = 1
@@ -43,46 +52,45 @@ def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
         )
     if document.get("version") != VERSION:
         raise TransferError(
-            f"Unsupported version {str(document.get('version'))[:20]} of the commentsvc export "
+            f"Unsupported version {quoted(document.get('version'))} of the commentsvc export "
             f"(this release reads version {VERSION})."
         )
-    for number, article in enumerate(document.get("articles") or [], 1):
-        if not isinstance(article, dict) or not str(article.get("key") or ""):
-            raise TransferError(f"Article {number} of the export has no key.")
-        yield from _article(article)
+    for place, article in objects_at(document, "articles", "article"):
+        key = id_at(article, "key", place)
+        if not key:
+            raise TransferError(f"{capitalised(place)} of the export has no key.")
+        yield from _article(article, key, place)
 
 
-def _article(article: dict[str, Any]) -> Iterator[Item]:
-    key = str(article["key"])
-    url, title = str(article.get("url") or ""), str(article.get("title") or "")
-    shares = article.get("shares") or {}
+def _article(article: dict[str, Any], key: str, place: Place) -> Iterator[Item]:
+    url, title = text_at(article, "url", place), text_at(article, "title", place)
+    shares = object_at(article, "shares", place)
     yield SourceArticle(
         key=key,
         url=url,
         title=title,
         comments_closed=bool(article.get("comments_closed")),
-        shares={str(k): int(v) for k, v in shares.items() if isinstance(v, int)},
+        shares={str(k): v for k, v in shares.items() if isinstance(v, int)},
     )
-    for comment in article.get("comments") or []:
-        source_id = str(comment.get("id") or "")
+    for where, comment in objects_at(article, "comments", "comment", place):
+        source_id = id_at(comment, "id", where)
         try:
-            status = Status(str(comment.get("status")))
+            status = Status(text_at(comment, "status", where))
         except ValueError:
             yield Skipped("invalid", source_id, "status")
             continue
-        parent = comment.get("parent_id")
         yield SourceComment(
             source_id=source_id,
             article_url=url,
             article_title=title,
             article_key=key,
-            parent_source_id=str(parent) if parent else None,
-            name=str(comment.get("name") or ""),
-            email=str(comment.get("email") or ""),
-            website=str(comment.get("website") or ""),
-            body=str(comment.get("body") or ""),
+            parent_source_id=id_at(comment, "parent_id", where) or None,
+            name=text_at(comment, "name", where),
+            email=text_at(comment, "email", where),
+            website=text_at(comment, "website", where),
+            body=text_at(comment, "body", where),
             status=status,
-            created_at=parse_time(str(comment.get("created_at") or "")),
-            ip=str(comment.get("ip") or ""),
+            created_at=parse_time(text_at(comment, "created_at", where)),
+            ip=text_at(comment, "ip", where),
             from_site=bool(comment.get("from_site")),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from flask import current_app
@@ -11,7 +11,7 @@ from commentsvc.transfer import comentario, disqus, isso, ourjson, wxr
 from commentsvc.transfer.archive import SQLITE_MAGIC, as_file, open_stream, sniff_content
 from commentsvc.transfer.detect import FORMATS, detect
 from commentsvc.transfer.importer import Importer
-from commentsvc.transfer.items import TransferError
+from commentsvc.transfer.items import Item, TransferError
 from commentsvc.transfer.report import Report
 from commentsvc.transfer.xmlstream import check_well_formed
 
@@ -50,14 +50,24 @@ def import_file(
         max_body=config["IMPORT_MAX_BODY_CHARS"],
         progress=progress,
     )
+    # A whole first pass, storing nothing, so that a file broken anywhere stores nothing at
+    # all: expat alone for XML (its readers fail only where the XML does), else the reader.
     if fmt == "isso" and sniff_content(path, max_bytes).startswith(SQLITE_MAGIC):
         with as_file(path, max_bytes) as database:
+            read_through(isso.read_database(database, site_url))
             return importer.run(isso.read_database(database, site_url))
-    if fmt in _XML_NAMES:
-        # A whole first pass, so that a file broken anywhere stores nothing at all.
-        with open_stream(path, max_bytes) as (stream, _):
+    reader = isso.read_generic if fmt == "isso" else _STREAM_READERS[fmt]
+    with open_stream(path, max_bytes) as (stream, _):
+        if fmt in _XML_NAMES:
             check_well_formed(stream, _XML_NAMES[fmt])
+        else:
+            read_through(reader(stream, site_url))
     with open_stream(path, max_bytes) as (stream, position):
         importer.fraction = position.fraction
-        reader = isso.read_generic if fmt == "isso" else _STREAM_READERS[fmt]
         return importer.run(reader(stream, site_url))
+
+
+def read_through(items: Iterable[Item]) -> None:
+    """Read every item, keeping none: a TransferError where the file is broken."""
+    for _ in items:
+        pass
