@@ -135,3 +135,23 @@ def test_without_javascript_through_the_link_in_the_redirect(app, reader, client
         client.post("/api/v1/comments/1/own", data={"token": "forged", "do": "delete"}).status_code
         == 403
     )
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_a_token_for_a_deleted_comment_never_reaches_the_next_comment(app, reader, client) -> None:
+    # SQLite handed the newest comment's id to the next one once it was deleted for good:
+    # Ann's token then rewrote Bob's comment (found by fuzzing).
+    ann_id, ann_token = posted(reader, comment="Ann's words", email="ann@example.com")
+    with app.app_context():
+        db.session.execute(sa.text("DELETE FROM comments WHERE id = :id"), {"id": ann_id})
+        db.session.commit()
+    bob_id, _ = posted(reader, comment="Bob's words", name="Bob", email="bob@example.com")
+    assert bob_id != ann_id
+    refused = edit(client, ann_id, ann_token, "Ann rewrote Bob")
+    assert refused.status_code == 403
+    assert refused.get_json()["message"] == "This comment no longer exists."
+    assert delete(client, ann_id, ann_token).status_code == 403
+    bodies = [
+        c["body"] for c in client.get("/api/v1/comments", query_string=A).get_json()["comments"]
+    ]
+    assert bodies == ["Bob's words"]

@@ -106,3 +106,75 @@ def test_migrated_postgresql_notifies_listeners_of_changes(postgresql_url, tmp_p
                 )
             payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=3)]
     assert payloads == ["a:k", "*", "*"]
+
+
+def test_sqlite_never_hands_out_a_deleted_comments_id_again(tmp_path) -> None:
+    """Migration 0016 rebuilds comments with AUTOINCREMENT and keeps everything it had."""
+    import flask_migrate
+
+    from commentsvc.startup import MIGRATIONS_DIR
+
+    url = f"sqlite:///{tmp_path}/db.sqlite3"
+    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": url})
+    flask_migrate.Migrate(app, db, directory=str(MIGRATIONS_DIR))
+    run = sa.text
+    with app.app_context():
+        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR), revision="e5f7a9b38d15")
+        with db.engine.begin() as connection:
+            connection.execute(
+                run(
+                    "INSERT INTO articles (id, key, url, title, created_at, "
+                    "approved_count, comments_closed, revision) VALUES (1, 'a', 'https://x/a', "
+                    "'A', '2026-01-01', 2, 0, 0)"
+                )
+            )
+            for id_, parent in ((1, None), (2, 1), (3, None)):
+                connection.execute(
+                    run(
+                        "INSERT INTO comments (id, article_id, parent_id, "
+                        "root_id, depth, name, email, website, body, status, created_at, ip, "
+                        "user_agent, from_site, like_count) VALUES (:id, 1, :parent, :parent, "
+                        ":depth, 'N', 'n@x.org', '', 'b', 'approved', '2026-01-01', '', '', 0, 0)"
+                    ),
+                    {"id": id_, "parent": parent, "depth": 0 if parent is None else 1},
+                )
+            connection.execute(
+                run("INSERT INTO comment_likes (comment_id, fingerprint) VALUES (2, 'f')")
+            )
+            # Comment 4 was deleted for good before this migration: the log still names it.
+            connection.execute(
+                run(
+                    "INSERT INTO moderation_log (at, moderator, "
+                    "action, comment_id, detail) VALUES ('2026-01-01', 'm', 'delete', 4, '')"
+                )
+            )
+        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.begin() as connection:
+            ddl = connection.execute(run("SELECT sql FROM sqlite_master WHERE name = 'comments'"))
+            assert "AUTOINCREMENT" in ddl.scalar_one()
+            rows = connection.execute(run("SELECT id, parent_id FROM comments ORDER BY id"))
+            assert rows.all() == [(1, None), (2, 1), (3, None)]
+            assert connection.execute(run("SELECT count(*) FROM comment_likes")).scalar() == 1
+            names = connection.execute(
+                run(
+                    "SELECT type, name FROM sqlite_master WHERE tbl_name = 'comments' AND sql "
+                    "IS NOT NULL AND type IN ('index', 'trigger')"
+                )
+            ).all()
+            assert len([n for t, n in names if t == "index"]) == 10
+            assert len([n for t, n in names if t == "trigger"]) == 3
+            assert connection.execute(run("PRAGMA foreign_key_check")).all() == []
+            new = "INSERT INTO comments (article_id, depth, name, email, website, body, status, "
+            new += "created_at, ip, user_agent, from_site, like_count) VALUES (1, 0, 'N', "
+            new += "'n@x.org', '', 'b', 'approved', '2026-01-01', '', '', 0, 0) RETURNING id"
+            assert connection.execute(run(new)).scalar_one() == 5  # above the logged 4
+            connection.execute(run("DELETE FROM comments WHERE id = 5"))
+            assert connection.execute(run(new)).scalar_one() == 6  # 5 is not handed out again
+            revision = connection.execute(run("SELECT revision FROM articles")).scalar_one()
+            assert revision == 3 + 3  # the triggers are back: three inserts, then two and a delete
+        flask_migrate.downgrade(directory=str(MIGRATIONS_DIR), revision="e5f7a9b38d15")
+        with db.engine.connect() as connection:
+            ddl = connection.execute(run("SELECT sql FROM sqlite_master WHERE name = 'comments'"))
+            assert "AUTOINCREMENT" not in ddl.scalar_one()
+            assert connection.execute(run("SELECT count(*) FROM comments")).scalar() == 4
+        db.engine.dispose()

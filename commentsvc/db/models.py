@@ -130,6 +130,9 @@ class Comment(Model):
         Index("ix_comments_article_likes", "article_id", "status", "root_id", "like_count", "id"),
         # The featured comments of an article.
         Index("ix_comments_article_featured", "article_id", "featured_at"),
+        # Tokens and links name comments by id: SQLite must never hand one out again
+        # (migration 0016), as PostgreSQL's sequence never does.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

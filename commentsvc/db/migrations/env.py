@@ -33,6 +33,12 @@ def run_migrations_online() -> None:
     with db.engine.connect() as connection:
         # A migration may lock tables and run for long: no serving time limits here.
         without_session_limits(connection)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite rebuilds a table to change it: dropping the old one must not cascade
+            # to the rows that refer to it. Only outside a transaction does this take effect;
+            # a migration that rebuilds checks the keys itself (PRAGMA foreign_key_check).
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
         connection.commit()
         context.configure(
             connection=connection,
@@ -44,6 +50,8 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         restore_session_limits(connection)
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
         connection.commit()
 
 
