@@ -196,13 +196,19 @@ def test_nul_byte_in_any_kind_of_form_body_is_refused(
 
 
 @pytest.mark.parametrize("allowed", ["", "\n\r\t"])
-def test_exactly_the_control_bidi_and_replacement_characters_are_refused(allowed) -> None:
+def test_exactly_the_control_bidi_noncharacter_and_replacement_characters_are_refused(
+    allowed,
+) -> None:
     """Every code point: refused exactly when Unicode calls it a control (Cc), when it
-    overrides or isolates text direction, or when it is U+FFFD (bytes that were not UTF-8)."""
+    overrides or isolates text direction, when it is a noncharacter (U+FDD0-U+FDEF and the
+    last two of every plane: U+FFFE and U+FFFF cannot be in XML), or when it is U+FFFD
+    (bytes that were not UTF-8)."""
     bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    noncharacters = {chr(c) for c in range(0xFDD0, 0xFDF0)}
+    noncharacters |= {chr(c) for c in range(0x110000) if c & 0xFFFE == 0xFFFE}
     for code in range(0x110000):
         ch = chr(code)
-        refused = (unicodedata.category(ch) == "Cc" and ch not in allowed) or ch in bidi | {
-            "\ufffd"
-        }
+        refused = (unicodedata.category(ch) == "Cc" and ch not in allowed) or ch in (
+            bidi | noncharacters | {"\ufffd"}
+        )
         assert control_characters(f"a{ch}b", allowed) is refused, hex(code)

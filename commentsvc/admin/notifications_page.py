@@ -33,9 +33,27 @@ SHOWN = 50
 
 
 def _addresses(form: Form, field: Any) -> None:
-    bad = [a for a in word_list(field.data or "") if "@" not in a or any(c.isspace() for c in a)]
-    if bad:
-        raise ValidationError(f"Not an email address: {', '.join(bad[:3])}.")
+    """Refuse the list unless every entry is an email address (syntax only, no DNS)."""
+    # Imported when the settings are saved, not by every worker at start (issue 18).
+    from email_validator import EmailNotValidError, validate_email
+
+    reasons: dict[str, str] = {}
+    for address in word_list(field.data or ""):
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError as error:
+            reasons[address] = str(error)
+    if not reasons:
+        return
+    # Invisible characters spelled out ("a@b\x01c"): the moderator sees what to fix.
+    named = [_visible(address) for address in reasons]
+    reason = next(iter(reasons.values()))
+    detail = reason if len(named) == 1 else f"{named[0]}: {reason}"
+    raise ValidationError(f"Not an email address: {', '.join(named[:3])}. {detail}")
+
+
+def _visible(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class NotifyForm(Form):
@@ -152,9 +170,11 @@ def notifications_add_webhook() -> Any:
     form = EndpointForm()
     if not form.validate():
         return _page(endpoint_form=form, status=400)
-    endpoint = WebhookEndpoint(
-        url=form.url.data.strip(), events=" ".join(form.events.data), secret=new_secret()
-    )
+    # In EVENTS's order, each once: a request may repeat a checkbox's value (fifty of them
+    # overflowed the column), and the stored text should not depend on the order sent.
+    chosen = set(form.events.data)
+    events = " ".join(event for event in EVENTS if event in chosen)
+    endpoint = WebhookEndpoint(url=form.url.data.strip(), events=events, secret=new_secret())
     db.session.add(endpoint)
     db.session.flush()
     moderation.log(

@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
+from commentsvc.comments.embedding import widget_return_url
 from commentsvc.comments.forms import CommentForm, new_comment_from
 from commentsvc.comments.fragments import comment_html, heading_html
 from commentsvc.comments.i18n import gettext as _
@@ -241,8 +242,8 @@ def like(comment_id: int) -> Any:
         result = like_comment(comment_id, client_network(), req.headers.get("User-Agent", ""))
     except LikeRefused as error:
         return error_response(404, str(error), "not_found")
-    back = req.form.get("back") or ""
-    if back.startswith("/embed?") and "\\" not in back:
+    back = widget_return_url(req.form.get("back"))
+    if back is not None:
         return redirect(f"{back}#comment-{comment_id}", code=303)
     body = {"counted": result.counted, "likes": result.likes}
     return jsonify(body), 200, {"Cache-Control": "no-store"}

@@ -47,6 +47,22 @@ def widget_url(
     return url_for(endpoint, **{k: v for k, v in params.items() if v is not None}, _anchor=_anchor)
 
 
+def widget_return_url(back: str | None) -> str | None:
+    """``back`` when it is a page of this widget (``/embed?…``), else None.
+
+    A no-JavaScript form (Like, edit, delete) sends where to go after it; the answer is a
+    redirect there, so the value must never lead off the site (a backslash some browsers read
+    as a slash) nor be something a Location header cannot carry: a line break would end the
+    header, and werkzeug refuses it with a 500 after the change was saved.
+    """
+    # isprintable() refuses every control, separator and noncharacter at once. The admin's
+    # admin_url also asks urlsplit, for targets it cannot parse ("http://[::1"); a value that
+    # starts with "/embed?" has no authority for urlsplit to refuse.
+    if not back or not back.startswith("/embed?") or "\\" in back or not back.isprintable():
+        return None
+    return back
+
+
 def embedding_origin() -> str | None:
     """The origin of the page embedding the widget (from embed.js), if it may be told things.
 

@@ -21,6 +21,12 @@ from commentsvc.db.models import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, MAX_WEBSITE_
 
 # Bidirectional overrides can make a name display as something else; refuse them with controls.
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Unicode's 66 noncharacters: U+FDD0-U+FDEF and the last two code points of every plane. No
+# writing system uses them; U+FFFE and U+FFFF cannot appear in XML at all, so one in a stored
+# comment would break the Atom feeds and the WXR export; XML 1.0 (§2.2) discourages the rest.
+_NONCHARACTERS = {chr(c) for c in range(0xFDD0, 0xFDF0)} | {
+    chr(plane << 16 | last) for plane in range(17) for last in (0xFFFE, 0xFFFF)
+}
 _BARE_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}([/?#].*)?$", re.IGNORECASE)
 
 
@@ -44,18 +50,19 @@ def strip_whitespace(value: str | None) -> str | None:
 
 
 def control_characters(text: str, allowed: str = "") -> bool:
-    """Whether ``text`` holds control or bidi-override characters (other than ``allowed``)."""
+    """Whether ``text`` holds control, bidi-override or noncharacter code points (other than
+    ``allowed``)."""
     return _refused_characters(allowed).search(text) is not None
 
 
 @functools.cache
 def _refused_characters(allowed: str) -> re.Pattern[str]:
     # Unicode's control characters (category Cc: U+0000-U+001F and U+007F-U+009F), the bidi
-    # overrides and isolates, and U+FFFD, which stands where the request held bytes that were
-    # not valid UTF-8. One compiled class: a check per character in Python was a tenth of a
-    # post's CPU for a long comment.
+    # overrides and isolates, the noncharacters, and U+FFFD, which stands where the request
+    # held bytes that were not valid UTF-8. One compiled class: a check per character in
+    # Python was a tenth of a post's CPU for a long comment.
     refused = {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))} - set(allowed)
-    refused |= _BIDI_CONTROLS | {"\ufffd"}
+    refused |= _BIDI_CONTROLS | _NONCHARACTERS | {"\ufffd"}
     return re.compile("[" + "".join(re.escape(ch) for ch in sorted(refused)) + "]")
 
 

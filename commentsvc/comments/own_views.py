@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, request
 
 from commentsvc.comments.editing import delete_own, edit_own
+from commentsvc.comments.embedding import widget_return_url
 from commentsvc.comments.public import public_comment
 from commentsvc.comments.submission import CommentError
 from commentsvc.core.errors import error_response
@@ -76,8 +77,8 @@ def edit_form(comment_id: int) -> Any:
             edit_own(comment_id, token, request.form.get("comment") or "")
     except CommentError as error:
         abort(error.status, error.message)
-    back = request.form.get("back") or ""
-    if not back.startswith("/embed?") or "\\" in back:
+    back = widget_return_url(request.form.get("back"))
+    if back is None:
         return jsonify({"done": True}), 200, {"Cache-Control": "no-store"}
     # Back to the page, still holding the token while its window lasts.
     return redirect(f"{back}&edit={token}#comment-{comment_id}", code=303)

@@ -17,6 +17,7 @@ from werkzeug.http import http_date
 
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.core.extensions import db
+from commentsvc.core.xml_text import xml_text
 from commentsvc.db.models import Article, Comment, Status
 
 if TYPE_CHECKING:
@@ -48,9 +49,12 @@ def _stamp(moment: datetime) -> str:
 def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
     from xml.etree.ElementTree import SubElement
 
-    element = SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+    # Every value passes here, so none can make the feed ill-formed: ElementTree writes a
+    # U+FFFF or a control character as it is, which every feed reader then refuses.
+    safe = {name: xml_text(value) for name, value in attributes.items()}
+    element = SubElement(parent, f"{{{ATOM}}}{tag}", safe)
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 

@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 
 from commentsvc.core.extensions import db
+from commentsvc.core.xml_text import xml_text
 from commentsvc.db.models import Article, Comment, Status, utcnow
 from commentsvc.shares.models import ShareCount
 from commentsvc.transfer.ourjson import FORMAT_NAME, VERSION
@@ -104,13 +105,16 @@ _WXR_STATUS = {
 }
 
 
+# Every value of the WXR file goes through _tag or _cdata, which keep only what XML can carry:
+# stored rows may hold a U+FFFF or a control character, which no escaping makes well-formed.
 def _tag(name: str, value: object) -> str:
-    return f"<{name}>{escape(str(value))}</{name}>"
+    return f"<{name}>{escape(xml_text(str(value)))}</{name}>"
 
 
 def _cdata(name: str, value: str) -> str:
     # A "]]>" inside the text would end the section: split it across two sections.
-    return f"<{name}><![CDATA[{value.replace(']]>', ']]]]><![CDATA[>')}]]></{name}>"
+    text = xml_text(value).replace("]]>", "]]]]><![CDATA[>")
+    return f"<{name}><![CDATA[{text}]]></{name}>"
 
 
 def write_wxr(out: IO[str], article_key: str | None = None, include_private: bool = False) -> int:
