@@ -130,9 +130,6 @@ class Comment(Model):
         Index("ix_comments_article_likes", "article_id", "status", "root_id", "like_count", "id"),
         # The featured comments of an article.
         Index("ix_comments_article_featured", "article_id", "featured_at"),
-        # Tokens and links name comments by id: SQLite must never hand one out again
-        # (migration 0016), as PostgreSQL's sequence never does.
-        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,6 +187,16 @@ def written_comment(**columns: Any) -> Comment:
     comment = Comment.__mapper__.class_manager.new_instance()
     comment.__dict__.update(columns)
     return comment
+
+
+@event.listens_for(Comment.__table__, "before_create")
+def _ids_never_reused_on_sqlite(table: Any, connection: Any, **kw: Any) -> None:
+    # Tokens and links name comments by id: SQLite must never hand one out again (its
+    # databases are migrated to AUTOINCREMENT by migration 0016), as PostgreSQL's sequence
+    # never does. Said here, for the tables create_all makes, and not as a table argument,
+    # which would load SQLAlchemy's SQLite dialect into every PostgreSQL worker (1-2 MiB).
+    if connection.dialect.name == "sqlite":
+        table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 @event.listens_for(Comment, "before_update")
