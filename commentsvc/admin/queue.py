@@ -17,7 +17,7 @@ from commentsvc.admin.common import (
     positive_int,
     requested_page,
 )
-from commentsvc.comments import featured, moderation
+from commentsvc.comments import deleting, featured, moderation
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment, parse_id
 
@@ -241,6 +241,6 @@ def delete_comments() -> Any:
     if not ids:
         flash("Select at least one comment.", "error")
         return redirect(back, code=303)
-    deleted = moderation.delete_permanently(ids, moderator_name())
+    deleted = deleting.delete_permanently(ids, moderator_name())
     flash(moderation.outcome_message("delete", deleted, len(set(ids))), "success")
     return redirect(back, code=303)

@@ -10,7 +10,7 @@ change is in the moderation log, under "author".
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from werkzeug.datastructures import MultiDict
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired
@@ -28,6 +28,8 @@ from commentsvc.db.connections import rows_changed
 from commentsvc.db.models import Comment, Status, hash_body, utcnow
 
 AUTHOR = "author"
+# How often an author's delete reads the comment again when a moderator keeps changing it.
+DELETE_ATTEMPTS = 5
 
 
 class EditRefused(CommentError):
@@ -55,6 +57,11 @@ def _own_comment(comment_id: int, token: str | None) -> Comment:
         check_edit_token(token, comment_id)
     except TokenError as error:
         raise EditRefused(str(error)) from None
+    return _still_there(comment_id)
+
+
+def _still_there(comment_id: int) -> Comment:
+    """The comment as stored now; EditRefused when it is gone, in the trash or deleted."""
     comment = db.session.get(Comment, comment_id)
     if comment is None or comment.status == Status.TRASH or comment.deleted_at is not None:
         raise EditRefused(_("This comment no longer exists."))
@@ -87,7 +94,7 @@ def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
         status = judged
     result = db.session.execute(
         update(Comment)
-        .where(Comment.id == comment.id, Comment.status == before)
+        .where(*_unchanged_since_read(comment.id, before))
         .values(
             body=body,
             body_hash=hash_body(body),
@@ -98,6 +105,7 @@ def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
     )
     if rows_changed(result) != 1:
         db.session.rollback()
+        _still_there(comment_id)  # deleted meanwhile: the answer a later edit would get
         raise EditRefused(_("This comment was just changed by a moderator; reload the page."))
     if before == Status.APPROVED and status != Status.APPROVED:
         adjust_approved_count(comment.article_id, -1)
@@ -109,8 +117,22 @@ def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
 
 
 def delete_own(comment_id: int, token: str | None) -> None:
-    """Delete the token holder's comment: its place stays when it has replies."""
+    """Delete the token holder's comment: its place stays when it has replies.
+
+    A request that finds it deleted already (a repeat, even one sent at the same moment)
+    is refused with EditRefused, and only the delete that happened is logged.
+    """
     comment = _own_comment(comment_id, token)
+    for _attempt in range(DELETE_ATTEMPTS):
+        if _delete_as_read(comment):
+            return
+        db.session.rollback()  # changed since it was read: judge it again as it is now
+        comment = _still_there(comment_id)
+    raise EditRefused(_("This comment was just changed by a moderator; reload the page."))
+
+
+def _delete_as_read(comment: Comment) -> bool:
+    """Delete ``comment`` if it is still as read, logged and committed; False if it changed."""
     before = Status(comment.status)  # read now: the UPDATE below refreshes the object
     has_replies = (
         db.session.execute(
@@ -121,9 +143,9 @@ def delete_own(comment_id: int, token: str | None) -> None:
         is not None
     )
     if has_replies:
-        db.session.execute(
+        result = db.session.execute(
             update(Comment)
-            .where(Comment.id == comment.id)
+            .where(*_unchanged_since_read(comment.id, before))
             .values(
                 deleted_at=utcnow(), body="", body_hash=hash_body(""), body_html=None, website=""
             )
@@ -132,11 +154,21 @@ def delete_own(comment_id: int, token: str | None) -> None:
     else:
         result = db.session.execute(
             update(Comment)
-            .where(Comment.id == comment.id, Comment.status == before)
+            .where(*_unchanged_since_read(comment.id, before))
             .values(status=Status.TRASH.value)
         )
-        if rows_changed(result) == 1 and before == Status.APPROVED:
-            adjust_approved_count(comment.article_id, -1)
         detail = "deleted (moved to the trash)"
+    if rows_changed(result) != 1:
+        return False
+    if not has_replies and before == Status.APPROVED:
+        adjust_approved_count(comment.article_id, -1)
     log(AUTHOR, "delete", comment_id=comment.id, article_id=comment.article_id, detail=detail)
     db.session.commit()
+    return True
+
+
+def _unchanged_since_read(comment_id: int, status: Status) -> tuple[ColumnElement[bool], ...]:
+    """An author's UPDATE changes the comment only while it has the status read and is not
+    deleted: one of two requests sent at once finds it changed (and no text comes back to
+    a comment deleted meanwhile)."""
+    return (Comment.id == comment_id, Comment.status == status, Comment.deleted_at.is_(None))

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import func, update
 
-from commentsvc.comments.moderation import delete_permanently, log
+from commentsvc.comments.deleting import delete_permanently
+from commentsvc.comments.moderation import log
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment, ModerationEntry, utcnow
 

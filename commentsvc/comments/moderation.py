@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import update
 
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.posting import adjust_approved_count, reply_position, set_status
@@ -61,7 +61,8 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _unique(ids: Iterable[int]) -> list[int]:
+def unique_ids(ids: Iterable[int]) -> list[int]:
+    """``ids`` once each, in their order, at most ``MAX_BULK`` of them."""
     return list(dict.fromkeys(ids))[:MAX_BULK]
 
 
@@ -71,7 +72,7 @@ def apply(action: str, comment_ids: Iterable[int], moderator: str) -> int:
         raise ModerationError(f"Unknown action {action!r}.")
     target, sources = STATUS_ACTIONS[action]
     changed = 0
-    for comment_id in _unique(comment_ids):
+    for comment_id in unique_ids(comment_ids):
         row = db.session.execute(
             db.select(Comment.status, Comment.article_id).filter_by(id=comment_id)
         ).first()
@@ -88,81 +89,6 @@ def apply(action: str, comment_ids: Iterable[int], moderator: str) -> int:
             db.session.commit()
             changed += 1
     return changed
-
-
-def delete_permanently(comment_ids: Iterable[int], moderator: str, *, quiet: bool = False) -> int:
-    """Delete comments for good, keeping their replies in the thread; how many were deleted.
-
-    ``quiet`` logs nothing per comment, for a caller that logs a summary instead (an erasure
-    on request must not copy the name and text it erases into the log).
-    """
-    deleted = 0
-    for comment_id in _unique(comment_ids):
-        # Through the trash first, so an approved comment leaves the article's count.
-        set_status(comment_id, Status.TRASH)
-        comment = db.session.get(Comment, comment_id)
-        if comment is None:
-            continue
-        summary = f"{comment.name}: {comment.body}"
-        article_id = comment.article_id
-        _reparent_replies(comment)
-        result = db.session.execute(
-            delete(Comment).where(Comment.id == comment_id, Comment.status == Status.TRASH)
-        )
-        if rows_changed(result) != 1:
-            db.session.rollback()  # restored by someone else meanwhile: leave it alone
-            continue
-        if not quiet:
-            log(moderator, "delete", comment_id=comment_id, article_id=article_id, detail=summary)
-        db.session.commit()
-        deleted += 1
-    return deleted
-
-
-def _reparent_replies(comment: Comment) -> None:
-    """Hang the replies of ``comment`` on its parent (its children become top-level if none).
-
-    The schema's ON DELETE SET NULL would instead turn every reply into a top-level comment.
-    Depths and thread roots below are recomputed so the thread still nests as it displays.
-    """
-    root_id = comment.root_id or comment.id
-    thread = {
-        c.id: c
-        for c in db.session.execute(
-            db.select(Comment).where(or_(Comment.id == root_id, Comment.root_id == root_id))
-        ).scalars()
-    }
-    parent_of: dict[int, int | None] = {}
-    for c in thread.values():
-        if c.root_id is None:
-            parent_of[c.id] = None
-        else:
-            # A reply whose parent is gone already hangs under the thread's top comment.
-            parent_of[c.id] = c.parent_id if c.parent_id in thread else c.root_id
-    for cid, parent in parent_of.items():
-        if parent == comment.id:
-            parent_of[cid] = parent_of[comment.id]
-    del parent_of[comment.id]
-
-    placed: dict[int, tuple[int | None, int]] = {}
-
-    def place(cid: int) -> tuple[int | None, int]:
-        """(root_id, depth) of a remaining comment: a thread never has cycles, so this ends."""
-        if cid not in placed:
-            parent = parent_of[cid]
-            if parent is None:
-                placed[cid] = (None, 0)
-            else:
-                parent_root, parent_depth = place(parent)
-                placed[cid] = (parent_root or parent, parent_depth + 1)
-        return placed[cid]
-
-    for cid, parent in parent_of.items():
-        new_root, depth = place(cid)
-        reply = thread[cid]
-        if (reply.parent_id, reply.root_id, reply.depth) != (parent, new_root, depth):
-            reply.parent_id, reply.root_id, reply.depth = parent, new_root, depth
-    db.session.flush()
 
 
 def edit_comment(comment_id: int, name: str, website: str, body: str, moderator: str) -> bool:

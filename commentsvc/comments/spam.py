@@ -16,7 +16,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
 )
 from sqlalchemy.engine import Connection
 
@@ -24,6 +23,7 @@ from commentsvc.articles.rows import ArticleState, state_statement
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.submission import Duplicate, NewComment, TooFast
 from commentsvc.core.flask_app import app_config
+from commentsvc.db.connections import take_sqlite_write_lock
 from commentsvc.db.models import Comment, Status, hash_body, utcnow
 from commentsvc.db.statements import Statement
 
@@ -38,7 +38,7 @@ def serialise_sender(connection: Connection, new: NewComment) -> None:
     lock now, before the checks read anything.
     """
     if connection.dialect.name != "postgresql":
-        _TAKE_SQLITE_WRITE_LOCK.write(connection)
+        take_sqlite_write_lock(connection)
         return
     _TAKE_SENDER_LOCKS.all(connection, **_lock_keys(new))
 
@@ -62,10 +62,6 @@ def serialise_sender_reading(connection: Connection, new: NewComment, key: str) 
     either fixed (the id) or checked again after the locks (the closed flag, by the INSERT).
     """
     return _LOCKS_AND_STATE.one(connection, **_lock_keys(new), key=key)
-
-
-# An UPDATE that matches nothing still opens SQLite's write transaction.
-_TAKE_SQLITE_WRITE_LOCK = Statement(text("UPDATE comments SET id = id WHERE id = -1"))
 
 
 def _lock(name: str) -> ColumnElement[Any]:

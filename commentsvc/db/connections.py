@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, cast
 
 from flask import Flask, Response, has_request_context
-from sqlalchemy import Table, event
+from sqlalchemy import Table, event, text
 from sqlalchemy.engine import Connection, CursorResult, Engine, Result, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
@@ -22,7 +22,7 @@ from commentsvc.core import window_counts
 from commentsvc.core.extensions import db
 from commentsvc.core.flask_app import request_globals
 from commentsvc.db import wal_flush
-from commentsvc.db.statements import driver_connection
+from commentsvc.db.statements import Statement, driver_connection
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,17 @@ def upsert_for(dialect: str, model: type[Any] | Table) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(model)
+
+
+# An UPDATE that matches nothing: SQLite opens its write transaction for it all the same.
+_TAKE_SQLITE_WRITE_LOCK = Statement(text("UPDATE comments SET id = id WHERE id = -1"))
+
+
+def take_sqlite_write_lock(connection: Connection) -> None:
+    """Take SQLite's one write lock in ``connection``'s transaction now, before it reads
+    anything, so that nothing it reads can be older than another writer's commit (what
+    BEGIN IMMEDIATE would do, in a transaction SQLAlchemy has begun already)."""
+    _TAKE_SQLITE_WRITE_LOCK.write(connection)
 
 
 def rows_changed(result: Result[Any]) -> int:
