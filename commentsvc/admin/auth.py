@@ -42,6 +42,13 @@ def create_moderator(username: str, password: str) -> AdminUser:
     username = username.strip()
     if not username or len(username) > 100:
         raise ValueError("A username is 1 to 100 characters.")
+    # A name is shown in the admin and typed to sign in: a control character in it, or a
+    # byte that is not UTF-8 text, would make an account nobody can see or name.
+    if not username.isprintable():
+        raise ValueError(
+            f"A username is printable text; {username!r} holds a control or invisible "
+            "character, or a byte that is not UTF-8."
+        )
     if len(password) < 10:
         raise ValueError("Choose a password of at least 10 characters.")
     exists = db.session.execute(db.select(AdminUser.id).filter_by(username=username)).first()

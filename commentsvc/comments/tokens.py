@@ -7,6 +7,7 @@ token, and a commenter finds their own held comment through a signed token in th
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -17,12 +18,26 @@ from itsdangerous.signer import Signer
 
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.core.flask_app import app_config
+from commentsvc.db.models import MAX_ID
 
 MAX_OWN_COMMENTS = 20
+# No clock reads later than datetime can name.
+LATEST_SECOND = datetime.max.replace(tzinfo=UTC).timestamp()
 
 
 class TokenError(ValueError):
     """A token that is forged, expired or for another page; the message tells the reader why."""
+
+
+def signed_id(value: object) -> int | None:
+    """``value`` when it is a row id a signed token may carry, else None.
+
+    A genuine token holds ids as we wrote them; anything else (a bool, a float, a number no
+    row can have) makes the token as invalid as a forged one, before it reaches a query.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
+        return value
+    return None
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -117,7 +132,12 @@ def check_form_token(token: str, article_key: str) -> None:
     if not isinstance(data, dict) or data.get("a") != article_key:
         raise TokenError(_("This form belongs to another article. Please reload the page."))
     served = data.get("t")
-    if not isinstance(served, int | float):
+    # A bool, NaN or a number past any clock would skip or break the check of the reader's time.
+    if (
+        isinstance(served, bool)
+        or not isinstance(served, int | float)
+        or not 0 < served < LATEST_SECOND
+    ):
         raise TokenError(
             _("This form could not be verified. Please reload the page and post again.")
         )
@@ -142,7 +162,7 @@ def own_comment_ids(token: str | None) -> list[int]:
         data = _serializer("own").loads(token, max_age=app_config()["OWN_COMMENT_MAX_AGE"])
     except BadSignature:
         return []
-    if not isinstance(data, list) or not all(isinstance(i, int) for i in data):
+    if not isinstance(data, list) or not all(signed_id(i) is not None for i in data):
         return []
     return data[-MAX_OWN_COMMENTS:]
 
@@ -163,7 +183,7 @@ def check_edit_token(token: str | None, comment_id: int) -> None:
         raise TokenError(
             _("Only its author can change this comment, from the same browser.")
         ) from None
-    if not isinstance(data, dict) or data.get("c") != comment_id:
+    if not isinstance(data, dict) or signed_id(data.get("c")) != comment_id:
         raise TokenError(_("Only its author can change this comment, from the same browser."))
 
 
@@ -175,5 +195,4 @@ def edit_token_comment(token: str | None) -> int | None:
         data = _serializer("edit").loads(token, max_age=app_config()["EDIT_MINUTES"] * 60)
     except BadSignature:
         return None
-    comment_id = data.get("c") if isinstance(data, dict) else None
-    return comment_id if isinstance(comment_id, int) else None
+    return signed_id(data.get("c")) if isinstance(data, dict) else None

@@ -116,11 +116,21 @@ def _time_zone(value: object) -> str:
 TIME_ZONE = Kind("an IANA time zone name such as UTC or Europe/Berlin", _time_zone)
 
 
+# The databases the service is written and tested for; postgres:// and postgresql:// are given
+# the psycopg 3 driver (config.normalise_database_url). Any other would fail only on first use.
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
 def _database_url(value: object) -> str | None:
     url = _text(value).strip()
-    if url and "://" not in url:
+    if not url:
+        return None
+    scheme, separator, _rest = url.partition("://")
+    if not separator:
         raise ValueError()
-    return url or None
+    if scheme not in DATABASE_SCHEMES:
+        raise ValueError(f"{quoted(scheme + '://')} is not a database commentsvc uses")
+    return url
 
 
 def _redis_url(value: object) -> str | None:
@@ -156,7 +166,8 @@ RATE_LIMIT = Kind(
     _rate_limit,
 )
 SQLALCHEMY_URL = Kind(
-    "an SQLAlchemy URL such as postgresql://user@host/db (empty: the SQLite default)",
+    "a sqlite:/// or postgresql:// URL such as postgresql://user@host/db "
+    "(postgres:// and postgresql+psycopg:// too; empty: the SQLite default)",
     _database_url,
 )
 REDIS_SERVER_URL = Kind("a redis://, rediss:// or unix:// URL (empty: no Redis)", _redis_url)

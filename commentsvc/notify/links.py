@@ -8,16 +8,22 @@ die with the subscription.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from commentsvc.comments.tokens import signed_id
 from commentsvc.notify.language import N_
 
 # A confirmation link is good for a week: long enough for a holiday, short enough to forget.
 CONFIRM_MAX_AGE = 7 * 86400
 MODERATION_ACTIONS = ("approve", "spam", "trash")
+# A link's id and a subscriber's secret are secrets.token_hex(16), kept in 32-character
+# columns; a token carrying anything else is refused before it reaches a query (PostgreSQL
+# refuses a NUL, compare_digest a non-ASCII string).
+_TOKEN_HEX = re.compile(r"[0-9a-f]{32}")
 
 
 class LinkError(ValueError):
@@ -49,11 +55,10 @@ def moderation_token(comment_id: int, action: str, link_id: str) -> str:
 def read_moderation_token(token: str) -> tuple[int, str, str]:
     """(comment id, action, link id) of a valid, unexpired moderation token; LinkError else."""
     data = _load("moderate", token, current_app.config["NOTIFY_LINK_HOURS"] * 3600)
-    try:
-        comment_id, action, link_id = int(data["c"]), str(data["a"]), str(data["j"])
-    except (TypeError, KeyError, ValueError):
-        raise LinkError(N_("This link is not valid.")) from None
-    if action not in MODERATION_ACTIONS:
+    if not isinstance(data, dict):
+        raise LinkError(N_("This link is not valid."))
+    comment_id, action, link_id = signed_id(data.get("c")), data.get("a"), _token_hex(data.get("j"))
+    if comment_id is None or action not in MODERATION_ACTIONS or link_id is None:
         raise LinkError(N_("This link is not valid."))
     return comment_id, action, link_id
 
@@ -72,8 +77,15 @@ def read_subscriber_token(purpose: str, token: str) -> tuple[int, str, int | Non
     """
     max_age = CONFIRM_MAX_AGE if purpose == "confirm" else None
     data = _load(purpose, token, max_age)
-    try:
-        article = data.get("a")
-        return int(data["s"]), str(data["k"]), None if article is None else int(article)
-    except (AttributeError, TypeError, KeyError, ValueError):
-        raise LinkError(N_("This link is not valid.")) from None
+    if not isinstance(data, dict):
+        raise LinkError(N_("This link is not valid."))
+    subscriber_id, secret = signed_id(data.get("s")), _token_hex(data.get("k"))
+    article = data.get("a")  # None: every article the address is subscribed to
+    article_id = None if article is None else signed_id(article)
+    if subscriber_id is None or secret is None or (article is not None and article_id is None):
+        raise LinkError(N_("This link is not valid."))
+    return subscriber_id, secret, article_id
+
+
+def _token_hex(value: object) -> str | None:
+    return value if isinstance(value, str) and _TOKEN_HEX.fullmatch(value) else None

@@ -125,7 +125,8 @@ def notify_subscribers(connection: Connection, comment: Any) -> None:
 def subscriber(connection: Connection, subscriber_id: int, secret: str) -> Any:
     """The subscriber a link names, if it still exists with that secret (else None)."""
     row = connection.execute(select(_SUBSCRIBERS).where(_SUBSCRIBERS.c.id == subscriber_id)).first()
-    if row is None or not secrets.compare_digest(row.secret, secret):
+    # compare_digest raises TypeError for a str that is not ASCII; no secret we make is one.
+    if row is None or not secret.isascii() or not secrets.compare_digest(row.secret, secret):
         return None
     return row
 

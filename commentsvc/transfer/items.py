@@ -91,7 +91,7 @@ def from_unix(value: object) -> datetime | None:
 
 
 def load_json(stream: IO[bytes], what: str) -> Any:
-    """The JSON document, or a TransferError naming the line and column of the problem."""
+    """The JSON document, or a TransferError naming the problem (and its line and column)."""
     try:
         return json.load(stream)
     except json.JSONDecodeError as error:
@@ -101,3 +101,8 @@ def load_json(stream: IO[bytes], what: str) -> Any:
         ) from None
     except UnicodeDecodeError as error:
         raise TransferError(f"The {what} file is not UTF-8 text ({error.reason}).") from None
+    except RecursionError:
+        # The decoder recurses once per level; no export nests deeper than a few dozen.
+        raise TransferError(
+            f"The {what} file nests its arrays or objects too deeply to be read."
+        ) from None

@@ -22,6 +22,8 @@ from werkzeug.serving import WSGIRequestHandler
 
 from commentsvc import create_app
 from commentsvc.admin.auth import change_password, create_moderator, delete_moderator
+from commentsvc.cli.arguments import COMMENT_ID, LIST_LENGTH, UTF8_TEXT
+from commentsvc.cli.database_errors import CommandGroup
 from commentsvc.comments import moderation
 from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.config import ConfigError
@@ -59,7 +61,7 @@ def run(ctx: click.Context, **options: object) -> None:
 
 
 @click.command("pending")
-@click.option("--limit", default=50, show_default=True, help="How many to list.")
+@click.option("--limit", type=LIST_LENGTH, default=50, show_default=True, help="How many to list.")
 @with_appcontext
 def pending(limit: int) -> None:
     """List held comments, newest first, with their ids."""
@@ -80,7 +82,7 @@ def pending(limit: int) -> None:
 
 def _status_command(action: str, help_text: str) -> click.Command:
     @click.command(action, help=help_text)
-    @click.argument("ids", nargs=-1, type=int, required=True)
+    @click.argument("ids", nargs=-1, type=COMMENT_ID, required=True)
     @with_appcontext
     def command(ids: tuple[int, ...]) -> None:
         for comment_id in ids:
@@ -110,7 +112,7 @@ def read_password(password_stdin: bool, prompt: str) -> str:
 
 
 @click.command("create-admin")
-@click.argument("name")
+@click.argument("name", type=UTF8_TEXT)
 @password_stdin_option
 @with_appcontext
 def create_admin(name: str, password_stdin: bool) -> None:
@@ -125,7 +127,7 @@ def create_admin(name: str, password_stdin: bool) -> None:
 
 
 @click.command("set-admin-password")
-@click.argument("name")
+@click.argument("name", type=UTF8_TEXT)
 @password_stdin_option
 @with_appcontext
 def set_admin_password(name: str, password_stdin: bool) -> None:
@@ -139,7 +141,7 @@ def set_admin_password(name: str, password_stdin: bool) -> None:
 
 
 @click.command("delete-admin")
-@click.argument("name")
+@click.argument("name", type=UTF8_TEXT)
 @with_appcontext
 def delete_admin(name: str) -> None:
     """Delete a moderator account; every session of theirs ends."""
@@ -151,7 +153,7 @@ def delete_admin(name: str) -> None:
 
 
 @click.command("export-commenter")
-@click.argument("email")
+@click.argument("email", type=UTF8_TEXT)
 @with_appcontext
 def export_commenter_command(email: str) -> None:
     """Print every comment stored for EMAIL, with all its fields, as JSON (GDPR access)."""
@@ -161,7 +163,7 @@ def export_commenter_command(email: str) -> None:
 
 
 @click.command("erase-commenter")
-@click.argument("email")
+@click.argument("email", type=UTF8_TEXT)
 @click.option(
     "--keep-text",
     is_flag=True,
@@ -239,6 +241,7 @@ def worker_command() -> None:
 )
 @click.option(
     "--site-url",
+    type=UTF8_TEXT,
     default="",
     help="The site's address, for exports that store only paths (Isso, Comentario).",
 )
@@ -276,7 +279,9 @@ def import_command(
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "wxr"]), default="json", show_default=True
 )
-@click.option("--article", "article_key", default=None, help="Only this article (its key).")
+@click.option(
+    "--article", "article_key", type=UTF8_TEXT, default=None, help="Only this article (its key)."
+)
 @click.option("--include-private", is_flag=True, help="Include commenters' emails and IP networks.")
 @click.option(
     "--output",
@@ -290,12 +295,23 @@ def export_command(
 ) -> None:
     """Export every article and comment as our versioned JSON or as WordPress WXR."""
     writer = write_json if fmt == "json" else write_wxr
-    if output is None:
-        writer(sys.stdout, article_key, include_private)
-        return
-    with open(output, "w", encoding="utf-8") as out:
-        count = writer(out, article_key, include_private)
+    try:
+        if output is None:
+            writer(sys.stdout, article_key, include_private)
+            return
+        with open(output, "w", encoding="utf-8") as out:
+            count = writer(out, article_key, include_private)
+    except OSError as error:
+        raise click.ClickException(_unwritten(output, error)) from None
     click.echo(f"{count} comment(s) written to {output}.", err=True)
+
+
+def _unwritten(output: Path | None, error: OSError) -> str:
+    """Why the export could not be written, for the person who chose where it goes."""
+    where = "standard output" if output is None else str(output)
+    if isinstance(error, FileNotFoundError) and output is not None:
+        return f"Cannot write the export to {where}: the folder {output.parent} does not exist."
+    return f"Cannot write the export to {where}: {error.strerror or error}."
 
 
 def _cli_app() -> Flask:
@@ -314,7 +330,7 @@ def _cli_app() -> Flask:
 
 
 def _make_cli() -> FlaskGroup:
-    cli = FlaskGroup(
+    cli = CommandGroup(
         create_app=_cli_app,
         add_default_commands=False,
         help="Run and manage the commentsvc comment service.",
