@@ -211,40 +211,34 @@ def test_one_comment_deleted_by_many_moderators_at_once_goes_once(app, admin, mo
         assert approved_count(app, article) == approved_stored(app, article) == 1
 
 
+# Which comments of a chain top, d1, d2, d3, d4 (0-4) are deleted at once, and what is left
+# of the chain: each left comment's (parent, root, depth), by position in the chain.
+THREAD_CASES = {
+    # The last reply has lost every comment between it and the top: it answers the top.
+    "between": ((1, 2, 3), {0: (None, None, 0), 4: (0, 0, 1)}),
+    # Deleting the top makes its replies threads of their own: the other deletes find their
+    # comment in a new thread.
+    "the top too": ((0, 1, 3), {2: (None, None, 0), 4: (2, 2, 1)}),
+}
+
+
+@pytest.mark.parametrize("case", THREAD_CASES)
 def test_several_comments_of_one_thread_deleted_at_once_keep_the_thread_whole(
-    app, admin, monkeypatch
+    app, admin, monkeypatch, case
 ) -> None:
-    lined_up_after_the_trash(monkeypatch, 3)
+    deleted, left = THREAD_CASES[case]
+    lined_up_after_the_trash(monkeypatch, len(deleted))
     for round_ in range(ROUNDS):
         article = add_article(app, key=f"https://news.example/{round_}")
-        top, d1, d2, d3, d4 = chain(app, article, 5)
-        seen = deletes_at_once(app, admin, [d1, d2, d3])
-        assert seen == [DELETED_ONE] * 3
-        # The last reply has lost every comment between it and the top: it answers the top.
-        assert positions(app, [top, d1, d2, d3, d4]) == {
-            top: (None, None, 0),
-            d4: (top, top, 1),
+        ids = chain(app, article, 5)
+        seen = deletes_at_once(app, admin, [ids[i] for i in deleted])
+        assert seen == [DELETED_ONE] * len(deleted)
+        named = dict(enumerate(ids)) | {None: None}
+        assert positions(app, ids) == {
+            ids[i]: (named[parent], named[root], depth) for i, (parent, root, depth) in left.items()
         }
-        assert sorted(deletes_logged(app)[-3:]) == [d1, d2, d3]
-        assert approved_count(app, article) == approved_stored(app, article) == 2
-
-
-def test_a_top_comment_and_its_replies_deleted_at_once_leave_the_last_reply_on_top(
-    app, admin, monkeypatch
-) -> None:
-    # Deleting the top comment makes its replies threads of their own: the other deletes
-    # find their comment in a new thread.
-    lined_up_after_the_trash(monkeypatch, 3)
-    for round_ in range(ROUNDS):
-        article = add_article(app, key=f"https://news.example/{round_}")
-        top, d1, d2, d3, d4 = chain(app, article, 5)
-        seen = deletes_at_once(app, admin, [top, d1, d3])
-        assert seen == [DELETED_ONE] * 3
-        assert positions(app, [top, d1, d2, d3, d4]) == {
-            d2: (None, None, 0),
-            d4: (d2, d2, 1),
-        }
-        assert approved_count(app, article) == approved_stored(app, article) == 2
+        assert sorted(deletes_logged(app)[-len(deleted) :]) == sorted(ids[i] for i in deleted)
+        assert approved_count(app, article) == approved_stored(app, article) == len(left)
 
 
 # --- the author -------------------------------------------------------------------------------
