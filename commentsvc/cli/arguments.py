@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from commentsvc.core.text import encodable
 from commentsvc.db.models import MAX_ID
 
 # The database's ids run from 1 to MAX_ID, so no larger number names a comment, and no list
@@ -25,9 +26,7 @@ class Utf8Text(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
+        if not encodable(text):
             self.fail(
                 f"{_shown(text)} is not UTF-8 text; check the terminal's encoding.", param, ctx
             )
