@@ -90,6 +90,9 @@ def edit_comment(comment_id: int) -> Any:
                 form.body.data,
                 moderator_name(),
             )
+        except moderation.CommentGone as error:
+            flash(str(error), "error")
+            return redirect(_back(comment_id), code=303)
         except moderation.ModerationError as error:
             flash(str(error), "error")
         else:
@@ -109,6 +112,9 @@ def reply_comment(comment_id: int) -> Any:
     if form.validate_on_submit():
         try:
             reply = moderation.reply_as_site(comment_id, form.body.data, moderator_name())
+        except moderation.CommentGone as error:
+            flash(str(error), "error")
+            return redirect(_back(comment_id), code=303)
         except moderation.ModerationError as error:
             flash(str(error), "error")
         else:

@@ -8,10 +8,13 @@ two deletes in one thread never move the same replies from what they were.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Integer, case, cast, delete, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from commentsvc.comments.moderation import log, unique_ids
 from commentsvc.comments.posting import set_status
@@ -48,6 +51,14 @@ class _ThreadSplit(Exception):
     """The thread's top comment was deleted while this delete waited for its turn."""
 
 
+class _GaveWay(Exception):
+    """A comment to lock stayed held by another transaction (``_lock_for_update``)."""
+
+    def __init__(self, error: OperationalError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _delete_trashed(comment_id: int, moderator: str, quiet: bool) -> bool:
     """Delete one comment if it is in the trash, its replies moved up; False if it is not.
 
@@ -57,14 +68,18 @@ def _delete_trashed(comment_id: int, moderator: str, quiet: bool) -> bool:
     # Ends the caller's transaction before the writer's turn is awaited: on SQLite one that
     # has written holds the database's lock, which the turn's holder may be waiting for.
     db.session.commit()
-    for _attempt in range(THREAD_ATTEMPTS):
+    for attempt in range(THREAD_ATTEMPTS):
         with writer_turn():
             try:
                 return _delete_in_locked_thread(comment_id, moderator, quiet)
             except _ThreadSplit:
                 continue
+            except _GaveWay as gave_way:
+                if attempt == THREAD_ATTEMPTS - 1:
+                    raise gave_way.error from None  # busy: the moderator is asked to retry
             finally:
                 db.session.rollback()  # after the commit of a delete: nothing left to undo
+        time.sleep(random.uniform(0.01, 0.05))  # a post that held a comment is done by then
     return False
 
 
@@ -103,10 +118,9 @@ def _lock_thread(comment_id: int) -> Any:
         return None
     root_id = seen.root_id or seen.id
     # Every delete locks its thread's top comment before it reads the thread. FOR NO KEY
-    # UPDATE, not FOR UPDATE: a reply being posted holds its article's row, which this
-    # transaction's first write also needs (the revision trigger), and then takes a KEY
-    # SHARE lock on its top comment for the foreign key; FOR UPDATE would wait for it while
-    # it waits for us.
+    # UPDATE, not FOR UPDATE: replies being posted hold their top comment FOR KEY SHARE
+    # (posting.reply_target), which this lets through; the comments this delete moves are
+    # locked FOR UPDATE later (_reparent_replies), and a reply waits only for those.
     locked = db.session.execute(
         select(_COMMENTS.c.id).where(_COMMENTS.c.id == root_id).with_for_update(key_share=True)
     ).first()
@@ -141,16 +155,62 @@ def _reparent_replies(comment: Any) -> None:
     The schema's ON DELETE SET NULL would instead turn every reply into a top-level comment.
     Depths and thread roots below are recomputed so the thread still nests as it displays.
     The caller has the thread to itself (``_lock_thread``).
+
+    On PostgreSQL a reply may be being posted to ``comment`` or to one of the replies that
+    move: its post holds that comment FOR KEY SHARE (``posting.reply_target``) from before
+    it knew its own place until it commits. So ``comment`` and every reply that moves are
+    locked FOR UPDATE before anything is written, which waits for such posts, and the
+    thread is read again until it holds no moving reply that is not locked: a reply that
+    arrived meanwhile moves too, and no reply can be posted to a moving one until this
+    delete is committed.
     """
-    root_id = comment.root_id or comment.id
-    thread = {
-        row.id: row
-        for row in db.session.execute(
-            select(
-                _COMMENTS.c.id, _COMMENTS.c.parent_id, _COMMENTS.c.root_id, _COMMENTS.c.depth
-            ).where(or_(_COMMENTS.c.id == root_id, _COMMENTS.c.root_id == root_id))
+    postgresql = db.engine.dialect.name == "postgresql"
+    locked: set[int] = set()
+    while True:
+        moved = _moves(comment, _read_thread(comment.root_id or comment.id))
+        unlocked = ({comment.id} | moved.keys()) - locked
+        if not postgresql or not unlocked:
+            break
+        _lock_for_update(unlocked)
+        locked |= unlocked
+    if moved:
+        _move(moved)
+
+
+# How long a delete waits for a comment another transaction holds before it gives way (and
+# tries again): well under PostgreSQL's deadlock_timeout (1 s by default), so in a cycle of
+# waits it is always the delete that steps back, never a reader's post.
+GIVE_WAY_AFTER_MS = 200
+
+
+def _lock_for_update(ids: set[int]) -> None:
+    """Lock the comments ``ids`` FOR UPDATE, waiting at most ``GIVE_WAY_AFTER_MS``."""
+    connection = db.session.connection()
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {GIVE_WAY_AFTER_MS}")
+    try:
+        db.session.execute(
+            select(_COMMENTS.c.id).where(_COMMENTS.c.id.in_(sorted(ids))).with_for_update()
         )
-    }
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+            raise _GaveWay(error) from error
+        raise
+    connection.exec_driver_sql("RESET lock_timeout")  # the configured wait, for the writes
+
+
+def _read_thread(root_id: int) -> dict[int, Any]:
+    """Every comment of the thread under ``root_id``: its place in the thread, by id."""
+    rows = db.session.execute(
+        select(_COMMENTS.c.id, _COMMENTS.c.parent_id, _COMMENTS.c.root_id, _COMMENTS.c.depth).where(
+            or_(_COMMENTS.c.id == root_id, _COMMENTS.c.root_id == root_id)
+        )
+    )
+    return {row.id: row for row in rows}
+
+
+def _moves(comment: Any, thread: dict[int, Any]) -> dict[int, tuple[int | None, int | None, int]]:
+    """The new (parent_id, root_id, depth) of each comment of ``thread`` that moves when
+    ``comment`` is gone."""
     parent_of: dict[int, int | None] = {}
     for c in thread.values():
         if c.root_id is None:
@@ -182,8 +242,7 @@ def _reparent_replies(comment: Any) -> None:
         reply = thread[cid]
         if (reply.parent_id, reply.root_id, reply.depth) != (parent, new_root, depth):
             moved[cid] = (parent, new_root, depth)
-    if moved:
-        _move(moved)
+    return moved
 
 
 def _move(moved: dict[int, tuple[int | None, int | None, int]]) -> None:

@@ -50,6 +50,15 @@ def like_fingerprint(comment_id: int, ip_prefix: str, user_agent: str) -> str:
 _COMMENT = Statement(
     select(_COMMENTS.c.status, _COMMENTS.c.like_count).where(_COMMENTS.c.id == bindparam("id"))
 )
+# In the like's transaction, FOR KEY SHARE, as the like's foreign key will lock it, but from
+# the read on: a permanent delete that got there first is waited for and the comment is then
+# not found, so the like is refused instead of failing on the foreign key; one that comes
+# later waits for the like (deleting.py). SQLite: the writer has the database to itself.
+_LOCKED_COMMENT = Statement(
+    select(_COMMENTS.c.status, _COMMENTS.c.like_count)
+    .where(_COMMENTS.c.id == bindparam("id"))
+    .with_for_update(read=True, key_share=True)
+)
 
 
 def _remember(dialect: str) -> Any:
@@ -84,7 +93,7 @@ def like_comment(comment_id: int, ip_prefix: str, user_agent: str) -> LikeResult
     # The salt before the transaction: it may need a write of its own.
     key = like_fingerprint(comment_id, ip_prefix, user_agent)
     with write_transaction() as connection:
-        row = _COMMENT.first(connection, id=comment_id)
+        row = _LOCKED_COMMENT.first(connection, id=comment_id)
         if row is None or row.status != Status.APPROVED:
             raise LikeRefused("That comment cannot be liked: it is not published.")
         # Concurrent likes from one reader: the primary key lets exactly one insert through.

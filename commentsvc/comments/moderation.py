@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from commentsvc.comments.markdown import render_markdown
-from commentsvc.comments.posting import adjust_approved_count, reply_position, set_status
+from commentsvc.comments.posting import (
+    adjust_approved_count,
+    reply_position,
+    reply_target,
+    set_status,
+)
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import rows_changed
 from commentsvc.db.events import emit
@@ -34,6 +39,13 @@ MAX_DETAIL = 500
 
 class ModerationError(ValueError):
     """An action that cannot be done; the message says why, for the moderator."""
+
+
+class CommentGone(ModerationError):
+    """The comment acted on was deleted (before the action, or while it was on its way)."""
+
+    def __init__(self) -> None:
+        super().__init__("That comment no longer exists.")
 
 
 def log(
@@ -92,23 +104,39 @@ def apply(action: str, comment_ids: Iterable[int], moderator: str) -> int:
 
 
 def edit_comment(comment_id: int, name: str, website: str, body: str, moderator: str) -> bool:
-    """Change a comment's name, website and text; False when nothing changed (or it is gone)."""
-    comment = db.session.get(Comment, comment_id)
+    """Change a comment's name, website and text; False when nothing changed.
+
+    Raises ModerationError when the comment is gone, also when it is deleted while this edit
+    is on its way: the UPDATE is conditional on the row, and nothing is logged then.
+    """
+    comment = db.session.execute(
+        select(
+            Comment.name, Comment.website, Comment.body, Comment.body_html, Comment.article_id
+        ).where(Comment.id == comment_id)
+    ).first()
     if comment is None:
-        raise ModerationError("That comment no longer exists.")
+        raise CommentGone
     new = {"name": name, "website": website, "body": body}
     changed = [field for field, value in new.items() if getattr(comment, field) != value]
     if not changed:
         return False
-    for field in changed:
-        setattr(comment, field, new[field])
+    values = {field: new[field] for field in changed}
     if "body" in changed and comment.body_html is not None:
         # A comment written in Markdown stays Markdown; an older one keeps its plain rendering.
-        comment.body_html = render_markdown(body)
+        values["body_html"] = render_markdown(body)
+    result = db.session.execute(
+        update(Comment)
+        .where(Comment.id == comment_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if rows_changed(result) != 1:
+        db.session.rollback()
+        raise CommentGone
     log(
         moderator,
         "edit",
-        comment_id=comment.id,
+        comment_id=comment_id,
         article_id=comment.article_id,
         detail="changed " + ", ".join(changed),
     )
@@ -119,16 +147,14 @@ def edit_comment(comment_id: int, name: str, website: str, body: str, moderator:
 def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
     """Publish a reply from the site at once, approving a held comment it answers first."""
     body_html = render_markdown(body)  # before the approval below writes (and holds locks)
-    parent = db.session.get(Comment, comment_id)
-    if parent is None:
-        raise ModerationError("That comment no longer exists.")
-    if parent.status in (Status.SPAM, Status.TRASH):
-        raise ModerationError("Restore the comment before replying to it.")
+    parent = _reply_target(comment_id)
     if parent.status == Status.PENDING:
         # A reply under a hidden comment would be hidden too; WordPress approves and replies.
+        db.session.rollback()  # the lock, released for the approval's own transaction
         apply("approve", [parent.id], moderator)
-        parent = db.session.get(Comment, comment_id)
-        assert parent is not None
+        parent = _reply_target(comment_id)
+    if parent.status != Status.APPROVED:
+        raise ModerationError("Restore the comment before replying to it.")
     parent_id, root_id, depth = reply_position(parent)
     reply = Comment(
         article_id=parent.article_id,
@@ -157,6 +183,16 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
     )
     db.session.commit()
     return reply
+
+
+def _reply_target(comment_id: int) -> Any:
+    """The comment a site reply answers, locked as a reader's reply locks it; ModerationError
+    when it is gone."""
+    parent = reply_target(db.session.connection(), comment_id)
+    if parent is None:
+        db.session.rollback()
+        raise CommentGone
+    return parent
 
 
 def set_comments_closed(article_id: int, closed: bool, moderator: str) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from werkzeug.exceptions import TooManyRequests
 
@@ -42,7 +42,7 @@ from commentsvc.db.statements import Statement
 
 def _approved_parent(connection: Connection, parent_id: int, article: ArticleState | None) -> Any:
     """The approved comment of ``article`` a reader replies to (its row); CommentError otherwise."""
-    parent = _PARENT.first(connection, id=parent_id)
+    parent = reply_target(connection, parent_id)
     if (
         parent is None
         or article is None
@@ -54,8 +54,11 @@ def _approved_parent(connection: Connection, parent_id: int, article: ArticleSta
 
 
 _COMMENTS = Comment.__table__
-_PARENT = Statement(
-    select(
+_TOPS = _COMMENTS.alias("tops")
+
+
+def _reply_target(dialect: str) -> Any:
+    query = select(
         _COMMENTS.c.id,
         _COMMENTS.c.article_id,
         _COMMENTS.c.status,
@@ -63,7 +66,35 @@ _PARENT = Statement(
         _COMMENTS.c.root_id,
         _COMMENTS.c.depth,
     ).where(_COMMENTS.c.id == bindparam("id"))
-)
+    if dialect != "postgresql":
+        return query  # SQLite: the writer holds the database's one write lock already
+    # The comment and its thread's top one, both FOR KEY SHARE: the locks the reply's
+    # foreign keys take at the end of its INSERT, taken now, before the post's UPDATE of its
+    # article. A permanent delete locks the comments it deletes or moves FOR UPDATE, before
+    # its own first write, so each waits for the other before touching the article, never
+    # after (deleting.py). Replies share these locks with one another.
+    return query.join(
+        _TOPS, _TOPS.c.id == func.coalesce(_COMMENTS.c.root_id, _COMMENTS.c.id)
+    ).with_for_update(read=True, key_share=True)
+
+
+_REPLY_TARGET = Statement(_reply_target)
+# After waiting for a delete that moved the comment to another thread, the locked read finds
+# no row (its top comment is no longer the one it joined): it reads again, at most this often.
+REPLY_TARGET_READS = 3
+
+
+def reply_target(connection: Connection, comment_id: int) -> Any:
+    """The comment a reply answers (id, article, status, place in its thread), or None.
+
+    On PostgreSQL, read and locked until the transaction ends: nothing deletes it or moves it
+    in its thread meanwhile, so the reply's place, worked out from it, stays right.
+    """
+    for _attempt in range(REPLY_TARGET_READS):
+        row = _REPLY_TARGET.first(connection, id=comment_id)
+        if row is not None or connection.dialect.name != "postgresql":
+            return row
+    return None
 
 
 def reply_position(parent: Any) -> tuple[int | None, int | None, int]:

@@ -1,0 +1,218 @@
+"""A reply, a like or a moderator's edit on its way while a moderator deletes for good what it
+answers, or a comment above that in the thread. Real threads, both databases.
+
+Each test stops one request at the point where the race bites (after it has read the comment,
+before it writes) and lets the delete run meanwhile, so the race happens every time: without
+the locks of ``posting.reply_target`` and ``deleting._reparent_replies`` the reply failed on
+its foreign key (a 500) or was stored one level deeper than its parent plus one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from support.admin import Admin, add_article, add_comment, approved_count, log_entries
+from support.races import (
+    DELETED_ONE,
+    OK,
+    approved_stored,
+    browser,
+    chain,
+    confirm_delete,
+    flash,
+    positions,
+)
+from support.readers import Reader
+
+from commentsvc.comments import deleting, likes, moderation, posting
+
+pytestmark = pytest.mark.settings(
+    MODERATION="none",
+    # The delete waits for the paused request; it must not give up first on a busy machine.
+    DB_LOCK_TIMEOUT_MS=15_000,
+)
+
+# How long a paused request waits for the delete to finish before it goes on by itself. A
+# delete that waits for it (as it must) never finishes first, so each test spends this once.
+PAUSE = 1.0
+ARTICLE = "https://news.example/a"
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}
+
+
+class Paused:
+    """A request that stops in ``function`` of ``module`` until told to go on (or ``PAUSE``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, module: Any, function: str) -> None:
+        self.arrived, self.go_on = threading.Event(), threading.Event()
+        real = getattr(module, function)
+
+        def stop_then_go(*args: Any, **kwargs: Any) -> Any:
+            self.arrived.set()
+            self.go_on.wait(PAUSE)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, function, stop_then_go)
+        self.thread: threading.Thread | None = None
+        self.result: list[Any] = []
+
+    def start(self, call: Callable[[], Any]) -> None:
+        """Run ``call`` in a thread of its own and wait until it has stopped."""
+
+        def run() -> None:
+            try:
+                self.result.append(call())
+            except BaseException as error:  # reported by the test
+                self.result.append(error)
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+        while not self.arrived.wait(0.05):
+            assert self.thread.is_alive(), f"it ended before its pause: {self.result}"
+
+    def finish(self) -> Any:
+        """Let it go on; its response (or the error it raised)."""
+        self.go_on.set()
+        assert self.thread is not None
+        self.thread.join(60)
+        assert not self.thread.is_alive(), "the paused request never finished"
+        return self.result[0]
+
+
+def delete_while(app: Flask, admin: Admin, paused: Paused, comment_id: int) -> str:
+    """Confirm the delete of ``comment_id`` while ``paused`` is stopped; once the delete is
+    done (or ``paused`` has gone on by itself) let it go on. The moderator's message."""
+    token = admin.token()  # first: it starts the session the browser copies
+    client = browser(app, admin)
+    response = confirm_delete(client, token, comment_id)()
+    paused.go_on.set()
+    return flash(client, response)
+
+
+def reply(app: Flask, parent_id: int, text: str = "A late answer") -> Callable[[], Any]:
+    reader = Reader(app.test_client())
+    return lambda: reader.post_json(
+        url=ARTICLE, comment=text, name="Bob", email="bob@example.com", parent_id=parent_id
+    )
+
+
+def answer(response: Any) -> Any:
+    if isinstance(response, BaseException):
+        return response
+    return response.status_code, response.get_json()
+
+
+def article_with(app: Flask, length: int) -> tuple[int, list[int]]:
+    article = add_article(app, key=ARTICLE, url=ARTICLE)
+    return article, chain(app, article, length)
+
+
+def reply_id(response: Any) -> int:
+    assert not isinstance(response, BaseException), response
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["comment"]["id"]
+
+
+# Which comment of a chain top, d1, d2 (0-2) the reply answers, which is deleted, and where
+# each comment left then sits: (parent, root, depth), by position in the chain or "reply".
+REPLY_CASES = {
+    "its parent": (1, 1, 2, {0: (None, None, 0), "reply": (0, 0, 1)}),
+    "the comment above its parent": (
+        2,
+        1,
+        3,
+        {0: (None, None, 0), 2: (0, 0, 1), "reply": (2, 0, 2)},
+    ),
+    "its thread's top comment": (1, 0, 2, {1: (None, None, 0), "reply": (1, 1, 1)}),
+    "its parent, the top comment": (0, 0, 1, {"reply": (None, None, 0)}),
+}
+
+
+@pytest.mark.parametrize("case", REPLY_CASES)
+def test_a_reply_that_has_read_its_parent_is_moved_with_the_thread_it_joins(
+    app, admin, monkeypatch, case
+) -> None:
+    answered, deleted, length, left = REPLY_CASES[case]
+    article, ids = article_with(app, length)
+    paused = Paused(monkeypatch, posting, "reply_position")
+    paused.start(reply(app, ids[answered]))
+    # The delete waits for the reply: it is stored, then moved up with the rest of the thread.
+    assert delete_while(app, admin, paused, ids[deleted]) == DELETED_ONE
+    new = reply_id(paused.finish())
+    named = dict(enumerate(ids)) | {None: None, "reply": new}
+    assert positions(app, [*ids, new]) == {
+        named[at]: (named[parent], named[root], depth) for at, (parent, root, depth) in left.items()
+    }
+    assert approved_count(app, article) == approved_stored(app, article) == len(left)
+
+
+@pytest.mark.parametrize("deleted", [0, 1], ids=["the top", "the middle"])
+def test_a_reply_posted_while_a_delete_moves_its_parent_takes_the_parents_new_place(
+    app, admin, monkeypatch, deleted
+) -> None:
+    article, ids = article_with(app, 3)
+    # The delete stops once it knows what it moves, before it moves it.
+    paused = Paused(monkeypatch, deleting, "_move")
+    token = admin.token()  # first: it starts the session the browser copies
+    client = browser(app, admin)
+    paused.start(confirm_delete(client, token, ids[deleted]))
+    replied: list[Any] = []
+    poster = threading.Thread(target=lambda: replied.append(reply(app, ids[2])()))
+    poster.start()
+    poster.join(PAUSE / 2)  # a reply that does not wait for the delete is stored by then
+    assert flash(client, paused.finish()) == DELETED_ONE
+    poster.join(30)
+    new = reply_id(replied[0])
+    parent, root, depth = positions(app, [ids[2]])[ids[2]]
+    assert depth == 1  # moved up
+    assert positions(app, [new])[new] == (ids[2], root or ids[2], depth + 1)
+    assert approved_count(app, article) == approved_stored(app, article) == 3
+
+
+def test_a_like_on_its_way_while_its_comment_is_deleted_is_counted_first(
+    app, admin, monkeypatch
+) -> None:
+    article, ids = article_with(app, 1)
+    # The like stops after reading the comment in its transaction, before storing the like.
+    paused = Paused(monkeypatch, likes._REMEMBER, "write")
+    client = app.test_client()
+    paused.start(lambda: client.post(f"/api/v1/comments/{ids[0]}/like", headers=BROWSER))
+    assert delete_while(app, admin, paused, ids[0]) == DELETED_ONE
+    assert answer(paused.finish()) == (200, {"counted": True, "likes": 1})
+    assert positions(app, ids) == {}
+    assert approved_count(app, article) == approved_stored(app, article) == 0
+
+
+def test_a_moderators_edit_of_a_comment_deleted_meanwhile_says_it_is_gone(
+    app, admin, monkeypatch
+) -> None:
+    article = add_article(app, key=ARTICLE, url=ARTICLE)
+    comment = add_comment(app, article, "Teh text", OK, body_html="<p>Teh text</p>")
+    # The edit stops after reading the comment, before writing the new text.
+    paused = Paused(monkeypatch, moderation, "render_markdown")
+    token = admin.token()  # first: it starts the session the browser copies
+    editor = browser(app, admin)
+    form = {"name": "Ann", "website": "", "body": "The text", "csrf_token": token}
+    paused.start(lambda: editor.post(f"/admin/comments/{comment}/edit", data=form))
+    assert delete_while(app, admin, paused, comment) == DELETED_ONE
+    assert flash(editor, paused.finish()) == "That comment no longer exists."
+    assert positions(app, [comment]) == {}
+    assert [e["action"] for e in log_entries(app) if e["comment_id"] == comment] == ["delete"]
+
+
+def test_a_site_reply_to_a_comment_deleted_meanwhile_says_it_is_gone(
+    app, admin, monkeypatch
+) -> None:
+    article, ids = article_with(app, 1)
+    paused = Paused(monkeypatch, moderation, "render_markdown")
+    token = admin.token()  # first: it starts the session the browser copies
+    replier = browser(app, admin)
+    form = {"body": "Thanks!", "csrf_token": token}
+    paused.start(lambda: replier.post(f"/admin/comments/{ids[0]}/reply", data=form))
+    assert delete_while(app, admin, paused, ids[0]) == DELETED_ONE
+    assert flash(replier, paused.finish()) == "That comment no longer exists."
+    assert positions(app, ids) == {}
+    assert approved_count(app, article) == approved_stored(app, article) == 0
