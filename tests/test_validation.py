@@ -18,6 +18,8 @@ BAD_FIELDS = [
     ("name", "n" * 101, "at most 100 characters"),
     ("name", "Ann\x07", "may not contain control characters"),
     ("name", "Ann\u202eeviL", "may not contain control characters"),
+    # Zero-width spaces, a word joiner, a BOM, a Hangul filler: a name no one can see.
+    ("name", "\u200b\u2060\ufeff\u3164", "Please enter your name."),
     ("email", "", "Please enter your email address."),
     ("email", "not-an-email", "Please enter a valid email address."),
     ("email", "ann@", "Please enter a valid email address."),
@@ -29,8 +31,12 @@ BAD_FIELDS = [
     ("website", "//evil.example", "http:// or https://"),
     ("website", "https://exa mple.com", "spaces"),
     ("website", "https://example.com/" + "p" * 200, "at most 200 characters"),
+    ("website", "http://[::1", "is not valid"),
+    ("website", "https://[example.com]/", "is not valid"),
+    ("website", "https://example.com:99999/", "is not valid"),
     ("comment", "", "Please type your comment."),
     ("comment", " \n ", "Please type your comment."),
+    ("comment", "\u200b\n\u200c\u200d\u00ad\u2800\ufe0f\U000e0041", "Please type your comment."),
     ("comment", LONG, "the limit is 5,000"),
     ("comment", "bell\x07", "may not contain control characters"),
 ]
@@ -84,6 +90,11 @@ def test_api_refuses_bad_field_with_json_error(
         ({"website": "https://ann.example/blog"}, {"website": "https://ann.example/blog"}),
         ({"website": "http://ann.example"}, {"website": "http://ann.example"}),
         ({"website": "ann.example"}, {"website": "https://ann.example"}),
+        ({"website": "https://ann.example:8443/"}, {"website": "https://ann.example:8443/"}),
+        ({"website": "http://[2001:db8::1]/"}, {"website": "http://[2001:db8::1]/"}),
+        # Invisible characters inside visible text are the writer's (an emoji's joiner).
+        ({"name": "Ann \U0001f469\u200d\U0001f4bb"}, {"name": "Ann \U0001f469\u200d\U0001f4bb"}),
+        ({"comment": "zero\u200bwidth"}, {"body": "zero\u200bwidth"}),
         ({"comment": "x" * 5000}, {"body": "x" * 5000}),
         ({"comment": "  tabs\tand\nlines  "}, {"body": "tabs\tand\nlines"}),
     ],

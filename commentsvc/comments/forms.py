@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
@@ -27,6 +28,14 @@ _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _NONCHARACTERS = {chr(c) for c in range(0xFDD0, 0xFDF0)} | {
     chr(plane << 16 | last) for plane in range(17) for last in (0xFFFE, 0xFFFF)
 }
+# What shows nothing by itself: whitespace, zero-width spaces and joiners, format and bidi
+# controls, Hangul and Braille fillers, variation selectors and tags. A name or a comment made
+# of these alone is empty, however long ("Please type your comment.").
+_INVISIBLE = re.compile(
+    "[\\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]*"
+)
 _BARE_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}([/?#].*)?$", re.IGNORECASE)
 
 
@@ -45,8 +54,12 @@ class Form(FlaskForm):
 
 
 def strip_whitespace(value: str | None) -> str | None:
-    """A WTForms filter: the value without surrounding whitespace."""
-    return value.strip() if isinstance(value, str) else value
+    """A WTForms filter: the value without surrounding whitespace, or empty when nothing of
+    it would show (only zero-width or other invisible characters)."""
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    return "" if _INVISIBLE.fullmatch(value) else value
 
 
 def control_characters(text: str, allowed: str = "") -> bool:
@@ -132,6 +145,8 @@ def website_address(form: FlaskForm, field: Field) -> None:
         raise ValidationError(
             _("The website must be an address starting with http:// or https://.")
         )
+    if not _parses(value):
+        raise ValidationError(_("The website address is not valid; please check it."))
     if len(value) > MAX_WEBSITE_LENGTH:
         raise ValidationError(
             _(
@@ -140,6 +155,16 @@ def website_address(form: FlaskForm, field: Field) -> None:
             )
         )
     field.data = value
+
+
+def _parses(url: str) -> bool:
+    """Whether ``url`` has a host and port that browsers (and urllib) can read."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:  # an unclosed "[" or a bracketed host that is no IPv6 address
+        return False
+    return bool(parts.hostname)
 
 
 class CommentForm(Form):
