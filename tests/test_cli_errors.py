@@ -86,6 +86,22 @@ def test_a_database_without_tables_is_named_with_the_command_that_migrates_it(
     refused(result, "is not migrated", "commentsvc db upgrade")
 
 
+@pytest.mark.parametrize("fmt", ["json", "wxr"])
+def test_an_export_from_a_database_without_tables_writes_nothing(
+    settings: pytest.MonkeyPatch, empty_database: str, tmp_path: Path, fmt: str
+) -> None:
+    to_stdout = run_on(settings, empty_database, "export", "--format", fmt)
+    refused(to_stdout, "is not migrated")
+    assert to_stdout.output.startswith("Error: "), to_stdout.output  # no header before it
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    earlier = exports / f"earlier.{fmt}"
+    earlier.write_text("an earlier export")
+    refused(run_on(settings, empty_database, "export", "--format", fmt, "-o", str(earlier)))
+    assert earlier.read_text() == "an earlier export"
+    assert [p.name for p in exports.iterdir()] == [earlier.name]  # no partial file left
+
+
 def test_the_command_the_message_names_makes_the_database_ready(
     settings: pytest.MonkeyPatch, empty_database: str
 ) -> None:

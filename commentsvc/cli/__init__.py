@@ -24,6 +24,7 @@ from commentsvc import create_app
 from commentsvc.admin.auth import change_password, create_moderator, delete_moderator
 from commentsvc.cli.arguments import COMMENT_ID, LIST_LENGTH, UTF8_TEXT
 from commentsvc.cli.database_errors import CommandGroup
+from commentsvc.cli.output_files import replaced_whole
 from commentsvc.comments import moderation
 from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.config import ConfigError
@@ -299,7 +300,7 @@ def export_command(
         if output is None:
             writer(sys.stdout, article_key, include_private)
             return
-        with open(output, "w", encoding="utf-8") as out:
+        with replaced_whole(output) as out:
             count = writer(out, article_key, include_private)
     except OSError as error:
         raise click.ClickException(_unwritten(output, error)) from None

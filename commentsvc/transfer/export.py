@@ -72,6 +72,7 @@ def comment_record(row: Any, include_private: bool) -> dict[str, Any]:
 
 def write_json(out: IO[str], article_key: str | None = None, include_private: bool = False) -> int:
     """Write the JSON export to ``out``; the number of comments written."""
+    articles = list(_articles(article_key))  # first: a database that fails writes nothing
     header = {
         "format": FORMAT_NAME,
         "version": VERSION,
@@ -80,7 +81,7 @@ def write_json(out: IO[str], article_key: str | None = None, include_private: bo
     }
     out.write(json.dumps(header, ensure_ascii=False)[:-1] + ', "articles": [\n')
     written = 0
-    for number, article in enumerate(_articles(article_key)):
+    for number, article in enumerate(articles):
         comments = [comment_record(c, include_private) for c in _comments(article.id)]
         record = {
             "key": article.key,
@@ -119,6 +120,7 @@ def _cdata(name: str, value: str) -> str:
 
 def write_wxr(out: IO[str], article_key: str | None = None, include_private: bool = False) -> int:
     """Write a WXR 1.2 file that WordPress's importer reads; the number of comments written."""
+    articles = list(_articles(article_key))  # first: a database that fails writes nothing
     out.write(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<rss version="2.0" xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" '
@@ -128,7 +130,7 @@ def write_wxr(out: IO[str], article_key: str | None = None, include_private: boo
         "<title>commentsvc export</title>\n<wp:wxr_version>1.2</wp:wxr_version>\n"
     )
     written = 0
-    for article in _articles(article_key):
+    for article in articles:
         link = article.url or article.key
         out.write("<item>\n")
         out.write(_tag("title", article.title or link) + "\n")
