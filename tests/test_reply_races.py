@@ -19,6 +19,8 @@ from support.admin import Admin, add_article, add_comment, approved_count, log_e
 from support.races import (
     DELETED_ONE,
     OK,
+    PAUSE,
+    Paused,
     approved_stored,
     browser,
     chain,
@@ -36,50 +38,8 @@ pytestmark = pytest.mark.settings(
     DB_LOCK_TIMEOUT_MS=15_000,
 )
 
-# How long a paused request waits for the delete to finish before it goes on by itself. A
-# delete that waits for it (as it must) never finishes first, so each test spends this once.
-PAUSE = 1.0
 ARTICLE = "https://news.example/a"
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}
-
-
-class Paused:
-    """A request that stops in ``function`` of ``module`` until told to go on (or ``PAUSE``)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, module: Any, function: str) -> None:
-        self.arrived, self.go_on = threading.Event(), threading.Event()
-        real = getattr(module, function)
-
-        def stop_then_go(*args: Any, **kwargs: Any) -> Any:
-            self.arrived.set()
-            self.go_on.wait(PAUSE)
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(module, function, stop_then_go)
-        self.thread: threading.Thread | None = None
-        self.result: list[Any] = []
-
-    def start(self, call: Callable[[], Any]) -> None:
-        """Run ``call`` in a thread of its own and wait until it has stopped."""
-
-        def run() -> None:
-            try:
-                self.result.append(call())
-            except BaseException as error:  # reported by the test
-                self.result.append(error)
-
-        self.thread = threading.Thread(target=run)
-        self.thread.start()
-        while not self.arrived.wait(0.05):
-            assert self.thread.is_alive(), f"it ended before its pause: {self.result}"
-
-    def finish(self) -> Any:
-        """Let it go on; its response (or the error it raised)."""
-        self.go_on.set()
-        assert self.thread is not None
-        self.thread.join(60)
-        assert not self.thread.is_alive(), "the paused request never finished"
-        return self.result[0]
 
 
 def delete_while(app: Flask, admin: Admin, paused: Paused, comment_id: int) -> str:
@@ -216,3 +176,32 @@ def test_a_site_reply_to_a_comment_deleted_meanwhile_says_it_is_gone(
     assert flash(replier, paused.finish()) == "That comment no longer exists."
     assert positions(app, ids) == {}
     assert approved_count(app, article) == approved_stored(app, article) == 0
+
+
+def test_a_site_reply_that_has_read_its_parent_is_moved_with_the_thread(
+    app, admin, monkeypatch
+) -> None:
+    article, ids = article_with(app, 2)
+    # The site reply stops once it has read the comment it answers, before it writes.
+    paused = Paused(monkeypatch, moderation, "reply_position")
+    token = admin.token()  # first: it starts the session the browser copies
+    replier = browser(app, admin)
+    form = {"body": "Thanks!", "csrf_token": token}
+    paused.start(lambda: replier.post(f"/admin/comments/{ids[1]}/reply", data=form))
+    # The delete waits for the reply: it is stored, then moved up with the thread.
+    assert delete_while(app, admin, paused, ids[1]) == DELETED_ONE
+    assert flash(replier, paused.finish()) == "Your reply is published."
+    [new] = set(positions(app, list(range(1, 10)))) - set(ids)
+    assert positions(app, [*ids, new]) == {ids[0]: (None, None, 0), new: (ids[0], ids[0], 1)}
+    assert approved_count(app, article) == approved_stored(app, article) == 2
+
+
+@pytest.mark.settings(THREAD_DEPTH=1)
+def test_with_no_nesting_a_reply_is_a_top_comment_and_stays_one(app, admin) -> None:
+    article, ids = article_with(app, 1)
+    first, second = reply_id(reply(app, ids[0])()), reply_id(reply(app, ids[0], "Again")())
+    assert positions(app, [first, second]) == {first: (None, None, 0), second: (None, None, 0)}
+    # A delete elsewhere leaves them where they are (it once moved such replies a level down).
+    token = admin.token()
+    assert flash(admin.client, confirm_delete(admin.client, token, ids[0])()) == DELETED_ONE
+    assert positions(app, [first, second]) == {first: (None, None, 0), second: (None, None, 0)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from wtforms import StringField, TextAreaField
+from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from commentsvc.admin.blueprint import bp
@@ -46,6 +46,9 @@ class EditForm(Form):
         filters=[strip_whitespace],
         validators=[DataRequired("Please type the comment."), comment_text],
     )
+    # What the page showed (moderation.shown_version): a save never undoes a change made
+    # after the page was opened without the moderator being told.
+    shown = HiddenField()
 
 
 class ReplyForm(Form):
@@ -81,6 +84,9 @@ def edit_comment(comment_id: int) -> Any:
     """Correct a comment's name, website and text."""
     comment, row = comment_or_404(comment_id)
     form = EditForm(obj=comment)
+    status = 400 if request.method == "POST" else 200
+    if request.method == "GET":
+        form.shown.data = moderation.shown_version(comment.name, comment.website, comment.body)
     if form.validate_on_submit():
         try:
             changed = moderation.edit_comment(
@@ -89,16 +95,21 @@ def edit_comment(comment_id: int) -> Any:
                 form.website.data or "",
                 form.body.data,
                 moderator_name(),
+                shown=form.shown.data or None,
             )
         except moderation.CommentGone as error:
             flash(str(error), "error")
             return redirect(_back(comment_id), code=303)
+        except moderation.ChangedMeanwhile as error:
+            flash(str(error), "error")
+            form.shown.data = error.version  # saving again replaces what is there now
+            db.session.expire(comment)  # the context above the form: as it is now
+            status = 409
         except moderation.ModerationError as error:
             flash(str(error), "error")
         else:
             flash("Comment updated." if changed else "Nothing changed.", "success")
             return redirect(_back(comment_id), code=303)
-    status = 400 if request.method == "POST" else 200
     return render_template(
         "admin/edit.html", form=form, comment=comment, row=row, back=_back(comment_id)
     ), status

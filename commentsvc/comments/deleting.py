@@ -17,26 +17,31 @@ from sqlalchemy import Integer, case, cast, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from commentsvc.comments.moderation import log, unique_ids
-from commentsvc.comments.posting import set_status
+from commentsvc.comments.posting import adjust_approved_count, set_status
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import rows_changed, take_sqlite_write_lock, writer_turn
 from commentsvc.db.models import Comment, Status
 
 
-def delete_permanently(comment_ids: Iterable[int], moderator: str, *, quiet: bool = False) -> int:
+def delete_permanently(
+    comment_ids: Iterable[int], moderator: str, *, quiet: bool = False, erasing: bool = False
+) -> int:
     """Delete comments for good, keeping their replies in the thread; how many were deleted.
 
     Each comment is deleted in a transaction of its own, committed (with whatever the session
     held before). A comment already gone, or restored by someone else meanwhile, is left as
     it is and not counted, so deleting twice is the same as deleting once. ``quiet`` logs
     nothing per comment, for a caller that logs a summary instead (an erasure on request
-    must not copy the name and text it erases into the log).
+    must not copy the name and text it erases into the log). ``erasing`` deletes whatever
+    the comment's status when its turn comes (a moderator approving it meanwhile must not
+    keep it), without the trash's notifications, which would quote it.
     """
     deleted = 0
     for comment_id in unique_ids(comment_ids):
-        # Through the trash first, so an approved comment leaves the article's count.
-        set_status(comment_id, Status.TRASH)
-        if _delete_trashed(comment_id, moderator, quiet):
+        if not erasing:
+            # Through the trash first, so an approved comment leaves the article's count.
+            set_status(comment_id, Status.TRASH)
+        if _delete_trashed(comment_id, moderator, quiet, erasing):
             deleted += 1
     return deleted
 
@@ -59,7 +64,7 @@ class _GaveWay(Exception):
         self.error = error
 
 
-def _delete_trashed(comment_id: int, moderator: str, quiet: bool) -> bool:
+def _delete_trashed(comment_id: int, moderator: str, quiet: bool, erasing: bool = False) -> bool:
     """Delete one comment if it is in the trash, its replies moved up; False if it is not.
 
     Deletes in one thread take turns (``_lock_thread``): each reads the thread as the one
@@ -71,7 +76,7 @@ def _delete_trashed(comment_id: int, moderator: str, quiet: bool) -> bool:
     for attempt in range(THREAD_ATTEMPTS):
         with writer_turn():
             try:
-                return _delete_in_locked_thread(comment_id, moderator, quiet)
+                return _delete_in_locked_thread(comment_id, moderator, quiet, erasing)
             except _ThreadSplit:
                 continue
             except _GaveWay as gave_way:
@@ -83,16 +88,19 @@ def _delete_trashed(comment_id: int, moderator: str, quiet: bool) -> bool:
     return False
 
 
-def _delete_in_locked_thread(comment_id: int, moderator: str, quiet: bool) -> bool:
+def _delete_in_locked_thread(comment_id: int, moderator: str, quiet: bool, erasing: bool) -> bool:
     comment = _lock_thread(comment_id)
-    if comment is None or comment.status != Status.TRASH:
+    if comment is None or (comment.status != Status.TRASH and not erasing):
         return False  # deleted already, or restored by someone else meanwhile: leave it alone
     _reparent_replies(comment)
+    # Status as read: the row is locked (or SQLite's write lock held) since it was read.
     result = db.session.execute(
-        delete(Comment).where(Comment.id == comment_id, Comment.status == Status.TRASH)
+        delete(Comment).where(Comment.id == comment_id, Comment.status == comment.status)
     )
     if rows_changed(result) != 1:
         return False  # restored after all (the caller rolls the moved replies back)
+    if comment.status == Status.APPROVED:
+        adjust_approved_count(comment.article_id, -1)
     if not quiet:
         detail = f"{comment.name}: {comment.body}"
         log(

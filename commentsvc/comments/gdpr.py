@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, select, update
 
 from commentsvc.comments.deleting import delete_permanently
 from commentsvc.comments.moderation import log
 from commentsvc.core.extensions import db
+from commentsvc.db.connections import rows_changed
 from commentsvc.db.models import Article, Comment, ModerationEntry, utcnow
+from commentsvc.notify.models import OutboxMessage
 
 ANONYMOUS = "Anonymous"
 
@@ -67,31 +70,87 @@ def export_commenter(email: str) -> dict[str, Any]:
     }
 
 
+# An erasure looks for the address's comments again after each pass, so one posted or
+# restored while it ran goes too; a commenter who keeps posting cannot keep it going.
+ERASE_PASSES = 3
+
+
 def erase_commenter(email: str, moderator: str, *, keep_text: bool = False) -> int:
     """Delete every comment of ``email``, or keep the text and anonymise the rest; how many.
 
-    The log records the count only: writing the address into it would undo the erasure.
+    Whatever their status when their turn comes: a moderator approving one meanwhile does
+    not keep it. The log records the count only (writing the address into it would undo the
+    erasure), and only when something was erased: an erasure run twice is logged once.
     """
-    comments = _comments_of(email)
-    ids = [c.id for c in comments]
-    if not ids:
-        return 0
-    # Earlier log lines may quote these comments' names and text: keep the facts, drop those.
-    db.session.execute(
-        update(ModerationEntry).where(ModerationEntry.comment_id.in_(ids)).values(detail="")
-    )
-    if keep_text:
-        db.session.execute(
-            update(Comment)
-            .where(Comment.id.in_(ids))
-            .values(name=ANONYMOUS, email="", website="", ip="", user_agent="")
-        )
-        log(moderator, "anonymise-commenter", detail=f"{len(ids)} comment(s), text kept")
-        db.session.commit()
-        return len(ids)
+    address = email.strip().lower()
+    touched: set[int] = set()
     erased = 0
-    for start in range(0, len(ids), 200):
-        erased += delete_permanently(ids[start : start + 200], moderator, quiet=True)
-    log(moderator, "erase-commenter", detail=f"{erased} comment(s) deleted")
+    for _pass in range(ERASE_PASSES):
+        ids = [c.id for c in _comments_of(email)]
+        if not ids:
+            break
+        touched.update(ids)
+        if keep_text:
+            # Locked in id order first, as a permanent delete locks a thread (its top comment,
+            # the oldest, first); an UPDATE alone locks rows in whatever order it finds them.
+            db.session.execute(
+                select(Comment.id)
+                .where(Comment.id.in_(ids))
+                .order_by(Comment.id)
+                .with_for_update(key_share=True)
+            )
+            result = db.session.execute(
+                update(Comment)
+                .where(Comment.id.in_(ids), func.lower(Comment.email) == address)
+                .values(name=ANONYMOUS, email="", website="", ip="", user_agent="")
+            )
+            erased += rows_changed(result)
+            db.session.commit()
+        else:
+            for start in range(0, len(ids), 200):
+                chunk = ids[start : start + 200]
+                erased += delete_permanently(chunk, moderator, quiet=True, erasing=True)
+    if touched:
+        _forget_quotes(touched)
+    if erased:
+        if keep_text:
+            log(moderator, "anonymise-commenter", detail=f"{erased} comment(s), text kept")
+        else:
+            log(moderator, "erase-commenter", detail=f"{erased} comment(s) deleted")
     db.session.commit()
     return erased
+
+
+def _forget_quotes(comment_ids: set[int]) -> None:
+    """Drop what still quotes these comments' authors and text: the details of their lines
+    in the moderation log (the facts stay) and the notifications not sent yet.
+
+    After the erasure itself, so a line a moderator's delete wrote meanwhile goes too.
+    """
+    ids = sorted(comment_ids)
+    for start in range(0, len(ids), 500):
+        db.session.execute(
+            update(ModerationEntry)
+            .where(ModerationEntry.comment_id.in_(ids[start : start + 500]))
+            .values(detail="")
+        )
+    outbox = OutboxMessage.__table__
+    pending = db.session.execute(
+        select(outbox.c.id, outbox.c.payload).where(outbox.c.status == "pending")
+    )
+    quoting = [row.id for row in pending if _quoted_comment(row.payload) in comment_ids]
+    for start in range(0, len(quoting), 500):
+        db.session.execute(delete(outbox).where(outbox.c.id.in_(quoting[start : start + 500])))
+
+
+def _quoted_comment(payload: str) -> int | None:
+    """The id of the comment a notification's payload quotes (mail or webhook), if any."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    quoted = data.get("comment", data.get("data"))
+    comment_id = quoted.get("id") if isinstance(quoted, dict) else None
+    return comment_id if isinstance(comment_id, int) else None

@@ -7,6 +7,7 @@ the same as acting once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,12 +16,12 @@ from sqlalchemy import select, update
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.posting import (
     adjust_approved_count,
+    change_status,
     reply_position,
     reply_target,
-    set_status,
 )
 from commentsvc.core.extensions import db
-from commentsvc.db.connections import rows_changed
+from commentsvc.db.connections import rows_changed, take_sqlite_write_lock
 from commentsvc.db.events import emit
 from commentsvc.db.models import Article, Comment, ModerationEntry, Status
 
@@ -78,36 +79,68 @@ def unique_ids(ids: Iterable[int]) -> list[int]:
     return list(dict.fromkeys(ids))[:MAX_BULK]
 
 
-def apply(action: str, comment_ids: Iterable[int], moderator: str) -> int:
-    """Apply a status action (approve, unapprove, spam, trash, restore); how many changed."""
+def apply(
+    action: str,
+    comment_ids: Iterable[int],
+    moderator: str,
+    *,
+    only_from: frozenset[Status] | None = None,
+) -> int:
+    """Apply a status action (approve, unapprove, spam, trash, restore); how many changed.
+
+    ``only_from`` narrows the statuses it applies to (an email's link acts on a comment only
+    while it still waits for moderation).
+    """
     if action not in STATUS_ACTIONS:
         raise ModerationError(f"Unknown action {action!r}.")
     target, sources = STATUS_ACTIONS[action]
+    if only_from is not None:
+        sources = only_from if sources is None else sources & only_from
     changed = 0
     for comment_id in unique_ids(comment_ids):
-        row = db.session.execute(
-            db.select(Comment.status, Comment.article_id).filter_by(id=comment_id)
-        ).first()
-        if row is None or (sources is not None and row.status not in sources):
-            continue
-        if set_status(comment_id, target):
+        change = change_status(comment_id, target, sources)
+        if change is not None:
+            # In the change's transaction: logged exactly when it happened, with what it was.
             log(
                 moderator,
                 action,
                 comment_id=comment_id,
-                article_id=row.article_id,
-                detail=f"{row.status} → {target.value}",
+                article_id=change.article_id,
+                detail=f"{change.old.value} → {target.value}",
             )
             db.session.commit()
             changed += 1
     return changed
 
 
-def edit_comment(comment_id: int, name: str, website: str, body: str, moderator: str) -> bool:
+def shown_version(name: str, website: str, body: str) -> str:
+    """A short fingerprint of a comment's editable fields, as an edit page shows them."""
+    material = "\x1f".join((name, website, body)).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+class ChangedMeanwhile(ModerationError):
+    """The comment changed after the edit page showed it; ``version`` is what it is now."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(
+            "Someone changed this comment while you were editing it (an erasure, the author or "
+            "another moderator). Above is the comment as it is now; your text is still in the "
+            "form: save again to replace it."
+        )
+        self.version = version
+
+
+def edit_comment(
+    comment_id: int, name: str, website: str, body: str, moderator: str, shown: str | None = None
+) -> bool:
     """Change a comment's name, website and text; False when nothing changed.
 
-    Raises ModerationError when the comment is gone, also when it is deleted while this edit
-    is on its way: the UPDATE is conditional on the row, and nothing is logged then.
+    ``shown``: the ``shown_version`` of the values the moderator's page showed. Raises
+    ChangedMeanwhile when the comment no longer holds them (or changes before the UPDATE,
+    which is conditional on the values read): an erasure or another edit is not undone by a
+    page opened before it. Raises CommentGone when it is gone, also when it is deleted while
+    this edit is on its way. Nothing is logged then.
     """
     comment = db.session.execute(
         select(
@@ -116,6 +149,9 @@ def edit_comment(comment_id: int, name: str, website: str, body: str, moderator:
     ).first()
     if comment is None:
         raise CommentGone
+    now = shown_version(comment.name, comment.website, comment.body)
+    if shown is not None and shown != now:
+        raise ChangedMeanwhile(now)
     new = {"name": name, "website": website, "body": body}
     changed = [field for field, value in new.items() if getattr(comment, field) != value]
     if not changed:
@@ -126,13 +162,23 @@ def edit_comment(comment_id: int, name: str, website: str, body: str, moderator:
         values["body_html"] = render_markdown(body)
     result = db.session.execute(
         update(Comment)
-        .where(Comment.id == comment_id)
+        .where(
+            Comment.id == comment_id,
+            Comment.name == comment.name,
+            Comment.website == comment.website,
+            Comment.body == comment.body,
+        )
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     if rows_changed(result) != 1:
         db.session.rollback()
-        raise CommentGone
+        current = db.session.execute(
+            select(Comment.name, Comment.website, Comment.body).where(Comment.id == comment_id)
+        ).first()
+        if current is None:
+            raise CommentGone
+        raise ChangedMeanwhile(shown_version(*current))
     log(
         moderator,
         "edit",
@@ -188,7 +234,11 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
 def _reply_target(comment_id: int) -> Any:
     """The comment a site reply answers, locked as a reader's reply locks it; ModerationError
     when it is gone."""
-    parent = reply_target(db.session.connection(), comment_id)
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        # SQLite: the write lock first, so no delete commits between this read and the reply.
+        take_sqlite_write_lock(connection)
+    parent = reply_target(connection, comment_id)
     if parent is None:
         db.session.rollback()
         raise CommentGone

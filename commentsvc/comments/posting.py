@@ -7,7 +7,7 @@ of ``commentsvc.comments.publishing_rules``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
@@ -101,7 +101,10 @@ def reply_position(parent: Any) -> tuple[int | None, int | None, int]:
     """(parent_id, root_id, depth) of a reply to ``parent`` (a Comment or a row of its columns)."""
     root_id = parent.root_id or parent.id
     if parent.depth + 1 >= current_app.config["THREAD_DEPTH"]:
-        # At the deepest level a reply sits beside its parent, as WordPress does.
+        # At the deepest level a reply sits beside its parent, as WordPress does; beside a
+        # top comment (THREAD_DEPTH 1) that is a top comment of its own.
+        if parent.parent_id is None:
+            return None, None, 0
         return parent.parent_id, root_id, parent.depth
     return parent.id, root_id, parent.depth + 1
 
@@ -288,17 +291,38 @@ def adjust_approved_count(
 
 
 def set_status(comment_id: int, status: Status) -> bool:
-    """Move a comment to ``status``; True if it changed, False if it already was (or is gone).
+    """Move a comment to ``status``; True if it changed, False if it already was (or is gone)."""
+    change = change_status(comment_id, status)
+    db.session.commit()
+    return change is not None
 
-    The update is conditional on the status we read, so concurrent moderators never count
-    an approval twice.
+
+class StatusChange(NamedTuple):
+    """What ``change_status`` changed: the comment's status before, and its article."""
+
+    old: Status
+    article_id: int
+
+
+def change_status(
+    comment_id: int, status: Status, sources: frozenset[Status] | None = None
+) -> StatusChange | None:
+    """Move a comment to ``status`` from one of ``sources`` (None: any other status), in the
+    session's transaction (the caller commits); None when it did not change (already there,
+    not in ``sources``, or gone).
+
+    The update is conditional on the status it read, so concurrent moderators never count an
+    approval twice, and an action never applies to a status it does not apply to, however
+    the comment changed since the caller looked.
     """
     for _attempt in range(5):
         row = db.session.execute(
             db.select(Comment.status, Comment.article_id).filter_by(id=comment_id)
         ).first()
         if row is None or row.status == status:
-            return False
+            return None
+        if sources is not None and row.status not in sources:
+            return None
         result = db.session.execute(
             update(Comment)
             .where(Comment.id == comment_id, Comment.status == row.status)
@@ -309,7 +333,6 @@ def set_status(comment_id: int, status: Status) -> bool:
                 adjust_approved_count(row.article_id, +1 if status == Status.APPROVED else -1)
             change = {"id": comment_id, "old": row.status, "new": status.value}
             emit(db.session.connection(), "comment.status", change)
-            db.session.commit()
-            return True
+            return StatusChange(Status(row.status), row.article_id)
         db.session.rollback()  # someone changed it between our read and write: look again
-    return False
+    return None

@@ -92,10 +92,17 @@ def moderate() -> Any:
             message="Open the admin to change the comment again.",
         )
     # The same rules and log as the admin's buttons; the moderator is named by the link.
-    changed = moderation.apply(action, [comment_id], "email link")
+    # Only while it still waits: a moderator may have dealt with it since the check above.
+    pending = frozenset({Status.PENDING})
+    changed = moderation.apply(action, [comment_id], "email link", only_from=pending)
     db.session.commit()
-    message = done if changed else "Nothing changed: the comment already was in that state."
-    return _page(title="Done", message=message)
+    if not changed:
+        return _page(
+            409,
+            title="This comment was already moderated",
+            message="A moderator dealt with it meanwhile. Open the admin to change it.",
+        )
+    return _page(title="Done", message=done)
 
 
 def _subscriber(purpose: str) -> tuple[Any, int | None, str]:

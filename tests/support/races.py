@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -102,3 +103,58 @@ def chain(app: Flask, article: int, length: int) -> list[int]:
             )
         )
     return ids
+
+
+# How long a paused request waits to be told to go on before it goes on by itself. A request
+# that waits for the paused one (as it must, when they race) never tells it, so a test that
+# uses a pause spends this once.
+PAUSE = 1.0
+
+
+class Paused:
+    """A request that stops in ``function`` of ``module`` until told to go on (or ``PAUSE``).
+
+    Only the first thread to get there stops; every other call goes straight through.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, module: Any, function: str) -> None:
+        self.arrived, self.go_on = threading.Event(), threading.Event()
+        real = getattr(module, function)
+        guard = threading.Lock()
+        stopped: list[int] = []
+
+        def stop_then_go(*args: Any, **kwargs: Any) -> Any:
+            with guard:
+                first = not stopped
+                if first:
+                    stopped.append(threading.get_ident())
+            if first:
+                self.arrived.set()
+                self.go_on.wait(PAUSE)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, function, stop_then_go)
+        self.thread: threading.Thread | None = None
+        self.result: list[Any] = []
+
+    def start(self, call: Callable[[], Any]) -> None:
+        """Run ``call`` in a thread of its own and wait until it has stopped."""
+
+        def run() -> None:
+            try:
+                self.result.append(call())
+            except BaseException as error:  # reported by the test
+                self.result.append(error)
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+        while not self.arrived.wait(0.05):
+            assert self.thread.is_alive(), f"it ended before its pause: {self.result}"
+
+    def finish(self) -> Any:
+        """Let it go on; its response (or the error it raised)."""
+        self.go_on.set()
+        assert self.thread is not None
+        self.thread.join(60)
+        assert not self.thread.is_alive(), "the paused request never finished"
+        return self.result[0]
