@@ -41,22 +41,17 @@ def request(connection: Connection, email: str, comment: Any, language: str = "e
     """
     email = normalised(email)
     now = utcnow()
+    # One statement that stores the address or, when it is stored, takes its row's lock: an
+    # unsubscribe-from-all or an erasure that comes meanwhile waits for this transaction and
+    # then deletes the subscription too; one that came first is seen (the address is stored
+    # anew). A row read without the lock could be deleted before the subscription's insert
+    # named it, which then failed on its foreign key and lost the comment with it.
     subscriber = connection.execute(
-        select(_SUBSCRIBERS).where(_SUBSCRIBERS.c.email == email)
-    ).first()
-    if subscriber is None:
-        connection.execute(
-            upsert_for(connection.dialect.name, Subscriber)
-            .values(email=email, secret=secrets.token_hex(16), created_at=now, language=language)
-            .on_conflict_do_nothing(index_elements=["email"])
-        )
-        subscriber = connection.execute(
-            select(_SUBSCRIBERS).where(_SUBSCRIBERS.c.email == email)
-        ).one()
-    elif subscriber.language != language:
-        connection.execute(
-            update(_SUBSCRIBERS).where(_SUBSCRIBERS.c.id == subscriber.id).values(language=language)
-        )
+        upsert_for(connection.dialect.name, Subscriber)
+        .values(email=email, secret=secrets.token_hex(16), created_at=now, language=language)
+        .on_conflict_do_update(index_elements=["email"], set_={"language": language})
+        .returning(_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.confirmed_at, _SUBSCRIBERS.c.confirm_sent_at)
+    ).one()
     connection.execute(
         upsert_for(connection.dialect.name, Subscription)
         .values(subscriber_id=subscriber.id, article_id=comment.article_id, created_at=now)
@@ -144,10 +139,12 @@ def confirm(connection: Connection, subscriber_id: int) -> bool:
 def unsubscribe(connection: Connection, subscriber_id: int, article_id: int | None) -> None:
     """Stop notifications for one article, or for all (the address is then forgotten)."""
     if article_id is None:
+        # The address's row first, as ``request`` locks it first: a post subscribing it
+        # meanwhile is waited for, not deadlocked with over a subscription row this deleted.
+        connection.execute(delete(_SUBSCRIBERS).where(_SUBSCRIBERS.c.id == subscriber_id))
         connection.execute(
             delete(_SUBSCRIPTIONS).where(_SUBSCRIPTIONS.c.subscriber_id == subscriber_id)
         )
-        connection.execute(delete(_SUBSCRIBERS).where(_SUBSCRIBERS.c.id == subscriber_id))
     else:
         connection.execute(
             delete(_SUBSCRIPTIONS).where(

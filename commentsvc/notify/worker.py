@@ -2,9 +2,11 @@
 
 A pass claims due messages, then delivers them. Claiming marks rows ``sending`` in one
 committed transaction before anything is sent, and only pending rows can be claimed, so two
-workers never send the same message: on PostgreSQL they skip each other's rows
-(``FOR UPDATE SKIP LOCKED``); on SQLite writers take turns (``writer_turn``) and the claim is
-a conditional UPDATE. A failure puts the message back with a later ``not_before``
+workers never send the same message. Claims take turns: on PostgreSQL through a
+transaction-level advisory lock (rows other transactions hold are skipped, ``FOR UPDATE SKIP
+LOCKED``), on SQLite through the writer's turn (``writer_turn``); the claim is a conditional
+UPDATE. Taking turns also keeps a digest whole: a pass claims all of it, never a part that
+another pass claimed meanwhile. A failure puts the message back with a later ``not_before``
 (exponential backoff with jitter) until ``NOTIFY_RETRY_HOURS`` have passed, then it is
 failed; the admin can retry it. A worker killed while sending leaves its rows ``sending``:
 after ``STALE_CLAIM`` they are marked failed rather than sent again, since the mail may
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.engine import Connection
 
 from commentsvc.core.extensions import db
@@ -38,6 +40,11 @@ from commentsvc.notify.models import OutboxMessage, Subscriber, UsedToken
 
 log = logging.getLogger(__name__)
 _OUTBOX = OutboxMessage.__table__
+# Held by a pass's claim until it commits (PostgreSQL). The key is any fixed number outside
+# the 32-bit range of the ``hashtext`` keys of the senders' locks (commentsvc.comments.spam);
+# written into the SQL, as a bound value would be sent as a (too small) INTEGER.
+_CLAIM_LOCK_ID = 0x636F6D6D_6F757462  # "commoutb"
+_TAKE_CLAIM_LOCK = text(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK_ID})")
 STALE_CLAIM = timedelta(minutes=15)
 FIRST_RETRY_SECONDS = 30
 LONGEST_WAIT_SECONDS = 3600
@@ -80,6 +87,11 @@ def claim(now: datetime, limit: int) -> list[Any]:
     """Mark up to ``limit`` due messages (and the rest of their digests) as this pass's own."""
     token = secrets.token_hex(16)
     with write_transaction() as connection:
+        if connection.dialect.name == "postgresql":
+            # Passes claim one at a time (SQLite's writers take turns already). Skipping
+            # locked rows alone let a second pass take the part of a digest the first had
+            # not locked yet, so one digest went out as several mails.
+            connection.execute(_TAKE_CLAIM_LOCK)
         _housekeeping(connection, now)
         # Rows a worker killed mid-send left behind: failed, not sent twice.
         connection.execute(
