@@ -23,7 +23,7 @@ from commentsvc.comments.posting import (
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import rows_changed, take_sqlite_write_lock
 from commentsvc.db.events import emit
-from commentsvc.db.models import Article, Comment, ModerationEntry, Status
+from commentsvc.db.models import Article, Comment, ModerationEntry, Status, hash_body
 
 # Each action: the status it moves a comment to, and the statuses it moves it from (None: any).
 STATUS_ACTIONS: dict[str, tuple[Status, frozenset[Status] | None]] = {
@@ -156,10 +156,12 @@ def edit_comment(
     changed = [field for field, value in new.items() if getattr(comment, field) != value]
     if not changed:
         return False
-    values = {field: new[field] for field in changed}
-    if "body" in changed and comment.body_html is not None:
-        # A comment written in Markdown stays Markdown; an older one keeps its plain rendering.
-        values["body_html"] = render_markdown(body)
+    values: dict[str, Any] = {field: new[field] for field in changed}
+    if "body" in changed:
+        values["body_hash"] = hash_body(body)  # a Core UPDATE: the ORM's listener is not run
+        if comment.body_html is not None:
+            # Markdown stays Markdown; an older comment keeps its plain rendering.
+            values["body_html"] = render_markdown(body)
     result = db.session.execute(
         update(Comment)
         .where(
