@@ -95,23 +95,30 @@ def import_job(job_id: str) -> Any:
 
 @bp.post("/import/<job_id>/confirm")
 def import_confirm(job_id: str) -> Any:
-    """Run the import the moderator has seen the dry run of."""
-    from commentsvc.transfer.jobs import job_folder, read_state, start, write_state
+    """Run the import the moderator has seen the dry run of.
+
+    Of Confirms pressed at once (a double click, several moderators or browsers), one starts
+    the import and logs it (``claim_import``); the others see the job as it goes on.
+    """
+    from commentsvc.transfer.jobs import claim_import, job_folder, release_import, start
 
     folder = job_folder(job_id)
     if folder is None:
         abort(404, "There is no such import.")
     if not CsrfForm().validate():
         abort(400, "The form expired; open the import again.")
-    state = read_state(folder)
-    if state["phase"] != "checked":
-        # Conditional: a second click (or a second moderator) never starts it twice.
-        return redirect(url_for("admin.import_job", job_id=job_id))
-    state["phase"] = "importing"
-    write_state(folder, state)
-    log(moderator_name(), "import", detail=f"{state['filename']} ({state.get('format')})"[:500])
-    db.session.commit()
-    start(folder, dry_run=False)
+    state = claim_import(folder)
+    if state is not None:
+        try:
+            detail = f"{state['filename']} ({state.get('format')})"[:500]
+            log(moderator_name(), "import", detail=detail)
+            db.session.commit()
+        except BaseException:
+            # Not started, and not logged: the job waits for a Confirm again.
+            db.session.rollback()
+            release_import(folder, state)
+            raise
+        start(folder, dry_run=False)
     return redirect(url_for("admin.import_job", job_id=job_id))
 
 

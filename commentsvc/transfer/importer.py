@@ -4,6 +4,13 @@ Each batch is one transaction: its articles, its comments, their origins (``impo
 and the approved counts. A re-run finds the origins and adds nothing; an import stopped
 half-way keeps its committed batches and the next run goes on after them. The revision
 triggers see every insert, so cached widget pages never outlive an import.
+
+Moderators work while an import runs: a comment stored by an earlier batch (or run) may be
+deleted, or moved in its thread by a delete above it, before a later batch's reply to it is
+written. So each batch reads the places of such parents again in its own transaction, and
+holds them until it commits (``_place_parents``), as a reader's reply holds its parent
+(``posting.reply_target``); a reply whose parent is gone goes to the top level, as a re-run
+would place it.
 """
 
 from __future__ import annotations
@@ -11,14 +18,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from commentsvc.articles.rows import article_ids
-from commentsvc.comments.posting import adjust_approved_count, reply_position
+from commentsvc.comments.posting import REPLY_TARGET_READS, adjust_approved_count, reply_position
 from commentsvc.core.extensions import db
-from commentsvc.db.connections import upsert, write_transaction
+from commentsvc.db.connections import take_sqlite_write_lock, upsert, write_transaction
 from commentsvc.db.models import Article, Comment, Status, hash_body, utcnow
 from commentsvc.shares.models import ShareCount
 from commentsvc.transfer.checks import Row, checked, checked_article
@@ -36,6 +44,9 @@ from commentsvc.transfer.report import Report
 COMMENTS = Comment.__table__
 SOURCES = ImportSource.__table__
 ARTICLES = Article.__table__
+TOPS = COMMENTS.alias("tops")
+# The constraint a batch breaks when another import stored the same origins meanwhile.
+ORIGIN_CONSTRAINT = "uq_import_sources_origin"
 
 
 class Importer:
@@ -63,6 +74,8 @@ class Importer:
         self.articles: dict[str, SourceArticle] = {}
         # (article id, source id) -> position of the comment stored for it, this run.
         self.known: dict[tuple[int, str], Position] = {}
+        # Origins imported before whose comment is gone (a moderator deleted it).
+        self.gone: set[tuple[int, str]] = set()
         # Replies whose parent has not been seen yet, by (article key, parent source id).
         self.waiting: dict[tuple[str, str], list[Row]] = defaultdict(list)
         self.article_seen: dict[str, int] = {}
@@ -122,6 +135,8 @@ class Importer:
             with self._transaction() as connection:
                 self._write(connection, rows)
         except IntegrityError as error:
+            if not _origin_taken(error):
+                raise  # not a race with another import: a fault, not to be explained away
             # Another import of the same file committed these origins meanwhile.
             raise TransferError(
                 "Another import of the same comments ran at the same time; run this one again "
@@ -132,11 +147,20 @@ class Importer:
                 db.session.rollback()
 
     def _write(self, connection: Connection, rows: list[Row]) -> None:
-        ids = self._article_ids(connection, rows)
+        if not self.dry_run and connection.dialect.name != "postgresql":
+            # SQLite: the write lock first, so that nothing read below is older than another
+            # writer's commit (a moderator's delete, one that changes a status).
+            take_sqlite_write_lock(connection)
+        # Read first, written last: the parents are locked before anything is written, in
+        # the order a reply takes its locks (posting.reply_target), then a delete's.
+        existing = self._existing_articles(connection, rows)
         for row in rows:
-            row.article_id = ids[row.key]
+            row.article_id = self._stored_article_id(row.key, existing)
         fresh = self._drop_duplicates(connection, rows)
-        self._resolve_parents(connection, fresh)
+        self._place_parents(connection, fresh)
+        ids = self._article_ids(connection, rows, existing)
+        for row in fresh:
+            row.article_id = ids[row.key]
         approved: Counter[int] = Counter()
         pending = fresh
         while pending:
@@ -157,7 +181,26 @@ class Importer:
             for article_id, count in approved.items():
                 adjust_approved_count(article_id, count, connection)
 
-    def _article_ids(self, connection: Connection, rows: list[Row]) -> dict[str, int]:
+    def _existing_articles(self, connection: Connection, rows: list[Row]) -> dict[str, Any]:
+        """The stored rows (id, url, title) of this batch's articles this run has not seen
+        yet, by key: read, nothing written."""
+        keys = {row.key for row in rows} | self.articles.keys()
+        unseen = keys - self.article_seen.keys()
+        if not unseen:
+            return {}
+        query = select(ARTICLES.c.key, ARTICLES.c.id, ARTICLES.c.url, ARTICLES.c.title)
+        return {a.key: a for a in connection.execute(query.where(ARTICLES.c.key.in_(unseen)))}
+
+    def _stored_article_id(self, key: str, existing: dict[str, Any]) -> int:
+        """The id of the article ``key`` before this batch stores any: 0 while there is none
+        (a dry run's stand-in id is < 0)."""
+        if key in self.article_seen:
+            return self.article_seen[key]
+        return existing[key].id if key in existing else 0
+
+    def _article_ids(
+        self, connection: Connection, rows: list[Row], existing: dict[str, Any]
+    ) -> dict[str, int]:
         wanted: dict[str, tuple[str, str]] = {}
         for row in rows:
             wanted.setdefault(row.key, (row.url, row.item.article_title))
@@ -165,23 +208,20 @@ class Importer:
             wanted.setdefault(key, (article.url, article.title))
         unseen = [key for key in wanted if key not in self.article_seen]
         if unseen:
-            existing = set(
-                connection.execute(select(ARTICLES.c.key).where(ARTICLES.c.key.in_(unseen)))
-                .scalars()
-                .all()
-            )
-            self.report.articles_matched += len(existing)
-            self.report.articles_created += len(unseen) - len(existing)
+            matched = [key for key in unseen if key in existing]
+            self.report.articles_matched += len(matched)
+            self.report.articles_created += len(unseen) - len(matched)
             if self.dry_run:
-                found: dict[str, int] = dict(
-                    connection.execute(
-                        select(ARTICLES.c.key, ARTICLES.c.id).where(ARTICLES.c.key.in_(existing))
-                    ).all()
-                )
                 for key in unseen:
-                    self.article_seen[key] = found.get(key) or self._fake_id()
+                    self.article_seen[key] = (
+                        existing[key].id if key in existing else self._fake_id()
+                    )
             else:
-                created = article_ids(connection, {key: wanted[key] for key in unseen})
+                created = article_ids(
+                    connection,
+                    {key: wanted[key] for key in unseen},
+                    {key: existing.get(key) for key in unseen},
+                )
                 self.article_seen.update(created)
                 self._article_state(
                     connection, {k: created[k] for k in unseen if k not in existing}
@@ -212,19 +252,23 @@ class Importer:
         return self.fake_ids
 
     def _drop_duplicates(self, connection: Connection, rows: list[Row]) -> list[Row]:
-        """The rows not imported before (by this run or an earlier one); the others skipped."""
+        """The rows not imported before (by this run or an earlier one); the others skipped.
+
+        A row's ``article_id`` is 0 while its article is not stored yet: none of its rows
+        can have been imported.
+        """
         stored = self._stored(connection, {(row.article_id, row.item.source_id) for row in rows})
         fresh = []
-        batch_seen: set[tuple[int, str]] = set()
+        batch_seen: set[tuple[str, str]] = set()
         for row in rows:
             origin = (row.article_id, row.item.source_id)
-            if origin in stored or origin in self.known or origin in batch_seen:
+            if origin in stored or origin in self.known or (row.key, origin[1]) in batch_seen:
                 self.report.skip("duplicate")
                 if origin in stored and stored[origin] is not None:
                     self.known.setdefault(origin, stored[origin])  # type: ignore[arg-type]
                 self._release_waiting(row.key, row.item.source_id)
                 continue
-            batch_seen.add(origin)
+            batch_seen.add((row.key, origin[1]))
             fresh.append(row)
         return fresh
 
@@ -233,17 +277,73 @@ class Importer:
     ) -> dict[tuple[int, str], Position | None]:
         return stored_origins(connection, self.fmt, origins)
 
-    def _resolve_parents(self, connection: Connection, rows: list[Row]) -> None:
-        """Learn the positions of parents imported by an earlier run."""
-        unknown = {
-            (row.article_id, row.item.parent_source_id)
-            for row in rows
-            if row.item.parent_source_id is not None
-            and (row.article_id, row.item.parent_source_id) not in self.known
-        }
+    def _place_parents(self, connection: Connection, rows: list[Row]) -> None:
+        """Where the stored parents of ``rows`` are now, held there until the batch commits.
+
+        A parent stored by an earlier batch or run may have been deleted since, or moved up
+        its thread by a delete above it: ``known`` may be stale. Each is read again here
+        (``_positions``); one that is gone is forgotten, and its replies go to the top level
+        (counted as missing their parent), where a re-run puts them. A parent not stored yet
+        may come in this batch or a later one.
+        """
+        parents: set[tuple[int, str]] = set()
+        for row in rows:
+            if row.item.parent_source_id is not None and row.article_id > 0:
+                parents.add((row.article_id, row.item.parent_source_id))
+        unknown = parents - self.known.keys() - self.gone
         for origin, position in self._stored(connection, unknown).items():
-            if position is not None:
+            if position is None:
+                self.gone.add(origin)  # deleted since an earlier run
+            else:
                 self.known[origin] = position
+        # A dry run's own "inserted" comments have ids < 0: nothing stored to read.
+        stored = {
+            self.known[origin].id: origin
+            for origin in parents
+            if origin in self.known and self.known[origin].id > 0
+        }
+        now = self._positions(connection, set(stored))
+        for comment_id, origin in stored.items():
+            if comment_id in now:
+                self.known[origin] = now[comment_id]
+            else:
+                del self.known[origin]
+                self.gone.add(origin)
+        for row in rows:
+            if (row.article_id, row.item.parent_source_id) in self.gone:
+                row.item.parent_source_id = None
+                self.report.parent_missing += 1
+
+    def _positions(self, connection: Connection, ids: set[int]) -> dict[int, Position]:
+        """Where the comments ``ids`` are now (absent: deleted).
+
+        On PostgreSQL (not in a dry run) each is locked FOR KEY SHARE with its thread's top
+        comment, as ``posting.reply_target`` locks a reader's reply's parent: a delete of it,
+        or one that would move it, waits for this batch's commit (or gives way, and tries
+        again: ``deleting``). The batch's first locks: it has written nothing yet, so a
+        delete holding one of them never waits for it. A comment moved to another thread
+        while this waited for it is not found by the join: it is read again.
+        """
+        if not ids:
+            return {}
+        query = select(COMMENTS.c.id, COMMENTS.c.parent_id, COMMENTS.c.root_id, COMMENTS.c.depth)
+        lock = not self.dry_run and connection.dialect.name == "postgresql"
+        if lock:
+            query = query.join(
+                TOPS, TOPS.c.id == func.coalesce(COMMENTS.c.root_id, COMMENTS.c.id)
+            ).with_for_update(read=True, key_share=True)
+        found: dict[int, Position] = {}
+        missing = set(ids)
+        for _attempt in range(REPLY_TARGET_READS if lock else 1):
+            rows = connection.execute(
+                query.where(COMMENTS.c.id.in_(sorted(missing))).order_by(COMMENTS.c.id)
+            )
+            for row in rows:
+                found[row.id] = Position(row.id, row.parent_id, row.root_id, row.depth)
+            missing -= found.keys()
+            if not missing:
+                break
+        return found
 
     def _insert(self, connection: Connection, rows: list[Row], approved: Counter[int]) -> None:
         rows.sort(key=lambda r: (r.item.created_at is None, r.item.created_at or utcnow()))
@@ -309,3 +409,14 @@ class Importer:
     def _release_waiting(self, key: str, source_id: str) -> None:
         """A duplicate's waiting replies go into the next batch (their parent is known now)."""
         self.batch.extend(self.waiting.pop((key, source_id), []))
+
+
+def _origin_taken(error: IntegrityError) -> bool:
+    """Whether ``error`` is the unique violation of an import's origins (another import
+    stored the same comments meanwhile), not another constraint's."""
+    diagnostic = getattr(error.orig, "diag", None)  # psycopg: the constraint's name
+    name = getattr(diagnostic, "constraint_name", None)
+    if name is not None:
+        return bool(name == ORIGIN_CONSTRAINT)
+    # SQLite names the columns of the unique constraint it found broken.
+    return "UNIQUE constraint failed: import_sources." in str(error.orig)

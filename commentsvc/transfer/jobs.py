@@ -3,6 +3,10 @@
 A job is a folder ``instance/imports/<id>/`` holding the upload and ``state.json`` (phase,
 report so far, error). The state is a file, not process memory, so whichever worker serves
 the next request sees it; large files are imported on a thread, outside the request.
+
+Several requests may confirm one job at once (a double click, two moderators, workers of
+several processes): ``claim_import`` lets exactly one of them start the import, by creating
+a marker file beside the state that only one creator can create (``O_EXCL``).
 """
 
 from __future__ import annotations
@@ -68,10 +72,47 @@ def read_state(folder: Path) -> dict[str, Any]:
 
 
 def write_state(folder: Path, state: dict[str, Any]) -> None:
-    # Written whole then renamed: a reader never sees half a file.
-    temporary = folder / "state.json.tmp"
-    temporary.write_text(json.dumps(state))
-    os.replace(temporary, folder / "state.json")
+    # Written whole then renamed: a reader never sees half a file. A temporary file of this
+    # writer's own: two writers never write into (or rename away) the same one.
+    temporary = folder / f"state.json.{secrets.token_hex(8)}.tmp"
+    try:
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, folder / "state.json")
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+# Created by the one request that starts the job's import; never removed once it started.
+_CLAIM = "import.claimed"
+
+
+def claim_import(folder: Path) -> dict[str, Any] | None:
+    """Take the job's import for this request: its state, now "importing", or None when the
+    job is not ready to import (its dry run is not done, or not passed) or another request
+    took it first (it is importing, or done).
+
+    Atomic across threads and processes: of requests racing here, one creates the marker
+    file, and the others find it. A request that read "checked" then lost the race was too
+    late; one that reads the state after the winner wrote it sees it is not "checked".
+    """
+    state = read_state(folder)
+    if state["phase"] != "checked":
+        return None
+    try:
+        os.close(os.open(folder / _CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return None
+    state["phase"] = "importing"
+    write_state(folder, state)
+    return state
+
+
+def release_import(folder: Path, state: dict[str, Any]) -> None:
+    """Give back a claim whose import never started (``claim_import``'s caller failed before
+    ``start``): the job shows its dry run again, to be confirmed again."""
+    state["phase"] = "checked"
+    write_state(folder, state)
+    (folder / _CLAIM).unlink(missing_ok=True)
 
 
 def start(folder: Path, dry_run: bool) -> None:
