@@ -1,7 +1,9 @@
 """Lua scripts on Redis: one EVALSHA per call, on a connection of the calling thread's own.
 
-The connections come from the client of ``commentsvc.core.redis_client``, so its timeouts and
-circuit breaker apply to every script call.
+The connections are made as the client of ``commentsvc.core.redis_client`` makes its own, so
+its timeouts and circuit breaker apply to every script call. A thread's connection is closed
+when the thread ends, and is never counted against the client's pool: threads come and go
+(a server replaces idle ones), and the pool's limit is for the pool's own connections.
 """
 
 from __future__ import annotations
@@ -69,9 +71,21 @@ def _script_connection(client: Redis) -> Any:
         kept = _SCRIPT_CONNECTIONS.by_client = weakref.WeakKeyDictionary()
     entry = kept.get(client)
     if entry is None:
-        # The pool's own factory: its connection class (the breaker's guard) and settings.
-        entry = kept[client] = _ScriptConnection(client.connection_pool.make_connection())
+        entry = kept[client] = _ScriptConnection(_new_connection(client.connection_pool))
     return entry.ready()
+
+
+def _new_connection(pool: Any) -> Any:
+    """A connection made as ``pool`` makes its own (its connection class, the breaker's guard,
+    and its settings), not counted among them.
+
+    ``pool.make_connection()`` would count it against the pool's ``max_connections`` for
+    good: the pool forgets a connection only when it is given back, and this one never is.
+    It is closed instead when its thread ends (``_ScriptConnection.__del__``): a process
+    whose threads come and go would otherwise reach the limit after that many threads, and
+    every call of a new thread, the pool's own too, would fail ("Too many connections").
+    """
+    return pool.connection_class(**pool.connection_kwargs)
 
 
 class _ScriptConnection:
@@ -83,8 +97,9 @@ class _ScriptConnection:
         self._poll: Any = None
 
     def __del__(self) -> None:
-        # Dropped with its client or its thread: closed now, not by the garbage collector in
-        # whatever order it finalises the connection's parts (an unclosed-socket warning).
+        # Dropped with its client or its thread (a thread's locals go when it ends): closed
+        # now, not by the garbage collector in whatever order it finalises the connection's
+        # parts (an unclosed-socket warning).
         with contextlib.suppress(Exception):
             self.connection.disconnect()
 
