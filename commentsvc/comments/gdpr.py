@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from commentsvc.comments.deleting import delete_permanently
 from commentsvc.comments.moderation import log
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import rows_changed
+from commentsvc.db.events import emit
 from commentsvc.db.models import Article, Comment, ModerationEntry, utcnow
-from commentsvc.notify.models import OutboxMessage
 
 ANONYMOUS = "Anonymous"
 
@@ -123,7 +122,7 @@ def erase_commenter(email: str, moderator: str, *, keep_text: bool = False) -> i
 
 def _forget_quotes(comment_ids: set[int]) -> None:
     """Drop what still quotes these comments' authors and text: the details of their lines
-    in the moderation log (the facts stay) and the notifications not sent yet.
+    in the moderation log (the facts stay) and the notifications not sent yet (an event).
 
     After the erasure itself, so a line a moderator's delete wrote meanwhile goes too.
     """
@@ -134,23 +133,5 @@ def _forget_quotes(comment_ids: set[int]) -> None:
             .where(ModerationEntry.comment_id.in_(ids[start : start + 500]))
             .values(detail="")
         )
-    outbox = OutboxMessage.__table__
-    pending = db.session.execute(
-        select(outbox.c.id, outbox.c.payload).where(outbox.c.status == "pending")
-    )
-    quoting = [row.id for row in pending if _quoted_comment(row.payload) in comment_ids]
-    for start in range(0, len(quoting), 500):
-        db.session.execute(delete(outbox).where(outbox.c.id.in_(quoting[start : start + 500])))
-
-
-def _quoted_comment(payload: str) -> int | None:
-    """The id of the comment a notification's payload quotes (mail or webhook), if any."""
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    quoted = data.get("comment", data.get("data"))
-    comment_id = quoted.get("id") if isinstance(quoted, dict) else None
-    return comment_id if isinstance(comment_id, int) else None
+    # The notifications not sent yet are the outbox's (commentsvc.notify), told by event.
+    emit(db.session.connection(), "comment.erased", {"ids": ids})

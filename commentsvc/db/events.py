@@ -20,6 +20,7 @@ _LISTENERS: list[Listener] = []
 # What is emitted, and what ``data`` holds:
 #   comment.created  {"id": new comment's id, "notify": whether its author asked for replies}
 #   comment.status   {"id": comment id, "old": previous status, "new": new status}
+#   comment.erased   {"ids": comments erased or anonymised on their author's request}
 #   share.counted    {"batch": batch id, "counts": {article key: {network: clicks}}}
 
 

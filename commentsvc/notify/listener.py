@@ -17,7 +17,7 @@ from commentsvc.comments.i18n import current_language
 from commentsvc.core.flask_app import app_config
 from commentsvc.db.models import Status
 from commentsvc.notify import subscriptions, webhooks
-from commentsvc.notify.outbox import comment_row, enqueue, next_slot, snapshot
+from commentsvc.notify.outbox import comment_row, drop_quoting, enqueue, next_slot, snapshot
 from commentsvc.notify.settings import notify_settings
 
 # Webhook event types for a status a comment reaches.
@@ -32,6 +32,9 @@ def on_event(connection: Connection, event: str, data: Mapping[str, Any]) -> Non
     """The listener of ``commentsvc.db.events``: write the outbox rows an event calls for."""
     if event == "share.counted":
         webhooks.enqueue_event(connection, "share.counted", dict(data))
+        return
+    if event == "comment.erased":
+        drop_quoting(connection, data["ids"])
         return
     endpoints = webhooks.active_endpoints(connection)
     mails = bool(app_config()["SMTP_URL"])

@@ -7,11 +7,11 @@ all; the worker (``commentsvc.notify.worker``) delivers them later.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
 from commentsvc.db.connections import upsert_for
@@ -116,3 +116,28 @@ def snapshot(row: Any) -> dict[str, Any]:
         "created_at": created.isoformat(timespec="seconds"),
         "article": {"key": row.article_key, "url": row.article_url, "title": row.article_title},
     }
+
+
+def drop_quoting(connection: Connection, comment_ids: Iterable[int]) -> None:
+    """Drop the messages not sent yet that quote any of ``comment_ids`` (a mail's comment, a
+    webhook call's data): their author asked to be erased."""
+    ids = set(comment_ids)
+    pending = connection.execute(
+        select(_OUTBOX.c.id, _OUTBOX.c.payload).where(_OUTBOX.c.status == "pending")
+    )
+    quoting = [row.id for row in pending if _quoted_comment(row.payload) in ids]
+    for start in range(0, len(quoting), 500):
+        connection.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(quoting[start : start + 500])))
+
+
+def _quoted_comment(payload: str) -> int | None:
+    """The id of the comment a notification's payload quotes (mail or webhook), if any."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    quoted = data.get("comment", data.get("data"))
+    comment_id = quoted.get("id") if isinstance(quoted, dict) else None
+    return comment_id if isinstance(comment_id, int) else None
