@@ -19,6 +19,7 @@ from commentsvc.comments.forms import Form
 from commentsvc.core.clients import client_ip
 from commentsvc.core.extensions import csrf, db
 from commentsvc.core.limits import sign_in_limit
+from commentsvc.db.connections import upsert
 from commentsvc.db.models import AdminUser, SignInFailure, utcnow
 
 MAX_FAILURES = 5
@@ -51,11 +52,19 @@ def create_moderator(username: str, password: str) -> AdminUser:
         )
     if len(password) < 10:
         raise ValueError("Choose a password of at least 10 characters.")
-    exists = db.session.execute(db.select(AdminUser.id).filter_by(username=username)).first()
-    if exists:
-        raise ValueError(f"There is already a moderator called {username!r}.")
-    user = AdminUser(username=username, password_hash=hash_password(password))
-    db.session.add(user)
+    taken = ValueError(f"There is already a moderator called {username!r}.")
+    # Checked first so a taken name costs no password hash; the INSERT decides, though: of
+    # two commands creating one name at once, the second waits for the first and is refused.
+    if db.session.execute(db.select(AdminUser.id).filter_by(username=username)).first():
+        raise taken
+    insert = upsert(AdminUser).values(username=username, password_hash=hash_password(password))
+    created = db.session.execute(
+        insert.on_conflict_do_nothing(index_elements=[AdminUser.username]).returning(AdminUser.id)
+    ).first()
+    if created is None:
+        raise taken
+    user = db.session.get(AdminUser, created.id)
+    assert user is not None  # inserted by this transaction
     return user
 
 
@@ -112,28 +121,42 @@ def end_sessions(user: AdminUser) -> None:
 
 
 def change_password(username: str, password: str) -> None:
-    """Set a moderator's password and end all their sessions; ValueError if unknown or weak."""
+    """Set a moderator's password and end all their sessions; ValueError if unknown or weak.
+
+    One conditional UPDATE: an account deleted meanwhile is "no such moderator", not an error.
+    """
     if len(password) < 10:
         raise ValueError("Choose a password of at least 10 characters.")
-    user = _moderator_named(username)
-    user.password_hash = hash_password(password)
-    end_sessions(user)
+    changed = db.session.execute(
+        update(AdminUser)
+        .where(AdminUser.username == username.strip())
+        .values(
+            password_hash=hash_password(password),
+            session_version=AdminUser.session_version + 1,
+        )
+        .returning(AdminUser.id)
+    ).first()
+    if changed is None:
+        raise _no_such_moderator(username)
     db.session.commit()
 
 
 def delete_moderator(username: str) -> None:
-    """Delete a moderator account: their sessions end with it; ValueError if unknown."""
-    db.session.delete(_moderator_named(username))
+    """Delete a moderator account: their sessions end with it; ValueError if unknown.
+
+    One conditional DELETE: of two deletes at once (or a delete racing a password change),
+    whichever finds the account gone is told so.
+    """
+    deleted = db.session.execute(
+        delete(AdminUser).where(AdminUser.username == username.strip()).returning(AdminUser.id)
+    ).first()
+    if deleted is None:
+        raise _no_such_moderator(username)
     db.session.commit()
 
 
-def _moderator_named(username: str) -> AdminUser:
-    user = db.session.execute(
-        db.select(AdminUser).filter_by(username=username.strip())
-    ).scalar_one_or_none()
-    if user is None:
-        raise ValueError(f"There is no moderator called {username.strip()!r}.")
-    return user
+def _no_such_moderator(username: str) -> ValueError:
+    return ValueError(f"There is no moderator called {username.strip()!r}.")
 
 
 def authenticate(username: str, password: str) -> AdminUser | None:

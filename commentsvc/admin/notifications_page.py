@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import flash, redirect, render_template, url_for
@@ -12,14 +13,15 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 
 from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import CsrfForm, moderator_name
+from commentsvc.admin.shown_forms import ShownField, only_edited, show_conflict
 from commentsvc.comments import moderation
 from commentsvc.comments.forms import Form
 from commentsvc.core.extensions import db
 from commentsvc.db.models import MAX_URL_LENGTH
-from commentsvc.db.site_settings import word_list
+from commentsvc.db.site_settings import SettingsConflict, word_list
 from commentsvc.notify.models import OutboxMessage, WebhookEndpoint
-from commentsvc.notify.settings import notify_settings, save_notify_settings
-from commentsvc.notify.webhooks import EVENTS, new_secret, url_problem
+from commentsvc.notify.settings import STORED, notify_settings, save_notify_settings
+from commentsvc.notify.webhooks import EVENTS, delete_endpoint, new_secret, url_problem
 
 # commentsvc.notify.worker (and through it the mail code and smtplib) is imported in the retry
 # view only: delivery runs in `commentsvc worker`, never in a serving worker (issue 18).
@@ -68,6 +70,22 @@ class NotifyForm(Form):
         "Moderators' email addresses (one per line)",
         validators=[Length(max=2000), _addresses],
     )
+    shown = ShownField(kinds=dict.fromkeys(STORED, str))
+
+
+def _emails(text: str) -> str:
+    """A list of addresses as it is stored: one per line, lower-case."""
+    return "\n".join(word_list(text))
+
+
+def _as_submitted(name: str, value: str) -> str:
+    return _emails(value) if name == "moderator_emails" else value
+
+
+def _described(name: str, value: str) -> str:
+    if name == "notify_moderators":
+        return f"“{MODES.get(value, value)}”"
+    return f"“{', '.join(word_list(value))}”" if word_list(value) else "no addresses"
 
 
 class EndpointForm(Form):
@@ -94,9 +112,10 @@ def _page(
     notify_form: NotifyForm | None = None,
     endpoint_form: EndpointForm | None = None,
     status: int = 200,
+    conflict: bool = False,
 ) -> Any:
-    settings = notify_settings(db.session.connection())
-    notify_form = notify_form or NotifyForm(formdata=None, data=vars(settings))
+    settings = asdict(notify_settings(db.session.connection()))
+    notify_form = notify_form or NotifyForm(formdata=None, data={**settings, "shown": settings})
     counts = dict(
         db.session.execute(
             db.select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
@@ -124,6 +143,7 @@ def _page(
         counts=counts,
         rows=rows,
         endpoints=endpoints,
+        notify_conflict=conflict,
     ), status
 
 
@@ -135,15 +155,26 @@ def notifications() -> Any:
 
 @bp.post("/notifications/settings")
 def notifications_settings() -> Any:
-    """Save who is told of held comments; each change is logged."""
+    """Save who is told of held comments; each change is logged.
+
+    Only what the moderator changed on the form is saved; a setting another moderator changed
+    meanwhile to something else is shown again with its new value (409), nothing saved.
+    """
     form = NotifyForm()
     if not form.validate():
         return _page(notify_form=form, status=400)
-    emails = "\n".join(word_list(form.moderator_emails.data or ""))
-    changed = save_notify_settings(
-        db.session.connection(),
-        {"notify_moderators": form.notify_moderators.data, "moderator_emails": emails},
-    )
+    values = {
+        "notify_moderators": form.notify_moderators.data,
+        "moderator_emails": _emails(form.moderator_emails.data or ""),
+    }
+    edited, expected = only_edited(values, form.shown.data, _as_submitted)
+    try:
+        changed = save_notify_settings(db.session.connection(), edited, expected)
+    except SettingsConflict as conflict:
+        db.session.rollback()
+        now = asdict(notify_settings(db.session.connection()))
+        show_conflict(form, conflict, edited, now, _described, _as_submitted)
+        return _page(notify_form=form, status=409, conflict=True)
     moderation.log_settings(changed, moderator_name())
     db.session.commit()
     flash(f"Settings saved ({len(changed)} changed)." if changed else "Nothing changed.", "success")
@@ -187,15 +218,18 @@ def notifications_add_webhook() -> Any:
 
 @bp.post("/notifications/webhooks/<int(max=2147483647):endpoint_id>/delete")
 def notifications_delete_webhook(endpoint_id: int) -> Any:
-    """Remove a webhook endpoint (its waiting calls then fail)."""
+    """Remove a webhook endpoint (its waiting calls then fail).
+
+    Deleted and logged by whichever request deletes it: pressed twice, or by two moderators
+    at once, it is logged once and the other is told it was gone already.
+    """
     if not CsrfForm().validate():
         return _page(status=400)
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is not None:
-        db.session.delete(endpoint)
-        moderation.log(
-            moderator_name(), "webhook", detail=f"deleted endpoint {endpoint_id}: {endpoint.url}"
-        )
-        db.session.commit()
-        flash("Endpoint deleted.", "success")
+    url = delete_endpoint(db.session.connection(), endpoint_id)
+    if url is None:
+        flash(f"Endpoint {endpoint_id} was deleted already: nothing to do.", "info")
+        return redirect(url_for("admin.notifications"), code=303)
+    moderation.log(moderator_name(), "webhook", detail=f"deleted endpoint {endpoint_id}: {url}")
+    db.session.commit()
+    flash("Endpoint deleted.", "success")
     return redirect(url_for("admin.notifications"), code=303)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -13,12 +13,19 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import moderator_name
+from commentsvc.admin.shown_forms import ShownField, only_edited, show_conflict
 from commentsvc.comments import moderation
 from commentsvc.comments.forms import Form, control_characters
 from commentsvc.comments.sorting import SORTS
 from commentsvc.core.config import MODERATION_MODES
 from commentsvc.core.extensions import db
-from commentsvc.db.site_settings import DEFAULTS_FROM, current_settings, save_settings
+from commentsvc.db.site_settings import (
+    DEFAULTS_FROM,
+    Settings,
+    SettingsConflict,
+    current_settings,
+    save_settings,
+)
 
 MAX_WORDS_LENGTH = 20_000
 MODE_LABELS = {
@@ -97,6 +104,22 @@ def _no_control_characters(form: FlaskForm, field: Any) -> None:
         raise ValidationError(f"{field.label.text}: remove the invisible control characters.")
 
 
+def _described(name: str, value: Any) -> str:
+    labels = {"moderation": MODE_LABELS, "default_sort": SORT_LABELS}.get(name)
+    if labels is not None:
+        return f"“{labels.get(value, value)}”"
+    if isinstance(value, str):
+        words = [line.strip() for line in value.splitlines() if line.strip()]
+        return f"“{', '.join(words)}”" if words else "an empty list"
+    return f"{value:,}"
+
+
+def _as_submitted(name: str, value: Any) -> Any:
+    # A shown list of words as the form's filter would give it back: spaces or blank lines
+    # of the environment's default are no change of the moderator's.
+    return _normalise_words(value) if name.endswith("_words") else value
+
+
 class SettingsForm(Form):
     """The settings a moderator may change; the environment's values are the defaults."""
 
@@ -138,6 +161,7 @@ class SettingsForm(Form):
         choices=[SelectChoice(sort, SORT_LABELS[sort]) for sort in SORTS],
         validators=[InputRequired("Default order: choose oldest, newest or most liked first.")],
     )
+    shown = ShownField(kinds={f.name: int if f.type == "int" else str for f in fields(Settings)})
 
     def changes(self) -> dict[str, Any]:
         """The submitted value of every setting, by name."""
@@ -150,10 +174,25 @@ def _empty(name: str) -> Any:
 
 @bp.route("/settings", methods=["GET", "POST"])
 def settings() -> Any:
-    """Change the moderation rules; each change is logged and applies to the next comment."""
-    form = SettingsForm(data=asdict(current_settings()) if request.method == "GET" else None)
+    """Change the moderation rules; each change is logged and applies to the next comment.
+
+    Only the settings the moderator changed on the form are saved; one that another moderator
+    changed meanwhile to something else is shown again with its new value (409), nothing saved.
+    """
+    if request.method == "GET":
+        shown = asdict(current_settings())
+        form = SettingsForm(data={**shown, "shown": shown})
+    else:
+        form = SettingsForm()
     if form.validate_on_submit():
-        changed = save_settings(form.changes())
+        edited, expected = only_edited(form.changes(), form.shown.data, _as_submitted)
+        try:
+            changed = save_settings(edited, expected)
+        except SettingsConflict as conflict:
+            db.session.rollback()
+            now = asdict(current_settings())
+            show_conflict(form, conflict, edited, now, _described, _as_submitted)
+            return render_template("admin/settings.html", form=form, conflict=True), 409
         moderation.log_settings(changed, moderator_name())
         db.session.commit()
         if changed:

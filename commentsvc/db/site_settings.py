@@ -6,15 +6,17 @@ import json
 import operator
 import re
 from contextlib import suppress
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from typing import Any
 
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
 
 from commentsvc.core.extensions import db
 from commentsvc.core.flask_app import app_config, request_globals
+from commentsvc.db.connections import take_sqlite_write_lock, upsert_for
 from commentsvc.db.models import SiteSetting
 
 
@@ -114,21 +116,94 @@ def settings_from(stored: tuple[tuple[str, str], ...], defaults: tuple[Any, ...]
     return Settings(**values)
 
 
-def save_settings(changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Store changed settings (the caller commits); returns {name: (old, new)} for the log."""
-    before = current_settings()
+class SettingsConflict(Exception):
+    """Settings another moderator changed after this one's form showed them, to another value
+    than this one chose: ``conflicts`` is {name: (value now, value chosen)}. Nothing was
+    stored (the caller rolls back)."""
+
+    def __init__(self, conflicts: dict[str, tuple[Any, Any]]) -> None:
+        super().__init__(", ".join(conflicts))
+        self.conflicts = conflicts
+
+
+def lock_site_settings(connection: Connection) -> dict[str, str]:
+    """Make saves of the settings take turns until this transaction ends; the stored rows,
+    read once the turn has come (so nothing read is older than another save's commit).
+
+    PostgreSQL: the table locked SHARE ROW EXCLUSIVE, which only its writers wait for (reads
+    go on); SQLite: its one write lock, taken before reading.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_TABLE)
+    else:
+        take_sqlite_write_lock(connection)
+    return {row.key: row.value for row in connection.execute(select(_TABLE.c.key, _TABLE.c.value))}
+
+
+_TABLE = SiteSetting.__table__
+_LOCK_TABLE = text("LOCK TABLE site_settings IN SHARE ROW EXCLUSIVE MODE")
+
+
+def store_setting(connection: Connection, name: str, value: str) -> bool:
+    """Store ``value`` as setting ``name`` unless it is stored already: whether it was.
+
+    One conditional statement (an upsert that changes nothing when the value is the same),
+    so a save sent twice, or by two moderators at once, stores and reports it once.
+    """
+    insert = upsert_for(connection.dialect.name, _TABLE).values(key=name, value=value)
+    statement = insert.on_conflict_do_update(
+        index_elements=[_TABLE.c.key],
+        set_={"value": insert.excluded.value},
+        where=_TABLE.c.value.is_distinct_from(insert.excluded.value),
+    ).returning(_TABLE.c.key)
+    return connection.execute(statement).first() is not None
+
+
+def store_changes(
+    connection: Connection,
+    current: dict[str, Any],
+    changes: dict[str, Any],
+    expected: dict[str, Any] | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Store each of ``changes`` that differs from ``current`` (the values in force, read
+    after ``lock_site_settings``); {name: (old, new)} of those stored, for the log.
+
+    ``expected``: the value each setting had when the moderator's form showed it. A setting
+    changed since by someone else, to another value than this change's, raises
+    ``SettingsConflict`` before anything is stored: the later save does not undo the
+    earlier one unseen.
+    """
+    unknown = set(changes) - set(current)
+    if unknown:
+        raise KeyError(sorted(unknown)[0])
+    if expected is not None:
+        conflicts = {
+            name: (current[name], value)
+            for name, value in changes.items()
+            if name in expected and current[name] not in (expected[name], value)
+        }
+        if conflicts:
+            raise SettingsConflict(conflicts)
     changed: dict[str, tuple[Any, Any]] = {}
     for name, value in changes.items():
-        if name not in DEFAULTS_FROM:
-            raise KeyError(name)
-        old = getattr(before, name)
-        if value == old:
-            continue
-        row = db.session.get(SiteSetting, name)
-        if row is None:
-            db.session.add(SiteSetting(key=name, value=str(value)))
-        else:
-            row.value = str(value)
-        changed[name] = (old, value)
-    g.pop("commentsvc_settings", None)
+        if value != current[name] and store_setting(connection, name, str(value)):
+            changed[name] = (current[name], value)
     return changed
+
+
+def save_settings(
+    changes: dict[str, Any], expected: dict[str, Any] | None = None
+) -> dict[str, tuple[Any, Any]]:
+    """Store changed settings (the caller commits); returns {name: (old, new)} for the log.
+
+    Saves take turns (``lock_site_settings``) and each value is stored by a conditional
+    statement: two moderators saving the same change at once store and log it once.
+    ``expected`` as ``store_changes`` has it (a ``SettingsConflict`` leaves nothing stored).
+    """
+    connection = db.session.connection()
+    stored = lock_site_settings(connection)
+    before = settings_from(tuple(sorted(stored.items())), _defaults())
+    try:
+        return store_changes(connection, asdict(before), changes, expected)
+    finally:
+        g.pop("commentsvc_settings", None)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from commentsvc.db.models import SiteSetting
-from commentsvc.db.site_settings import word_list
+from commentsvc.db.site_settings import lock_site_settings, store_changes, word_list
 
 # The rows of site_settings this feature owns, and the config key of each one's default.
 STORED = {"notify_moderators": "NOTIFY_MODERATORS", "moderator_emails": "MODERATOR_EMAILS"}
@@ -34,27 +34,23 @@ def notify_settings(connection: Connection) -> NotifySettings:
             select(SiteSetting.key, SiteSetting.value).where(SiteSetting.key.in_(STORED))
         ).all()
     )
+    return _in_force(rows)
+
+
+def _in_force(rows: dict[str, str]) -> NotifySettings:
     values = {name: rows.get(name, current_app.config[key]) for name, key in STORED.items()}
     return NotifySettings(**values)
 
 
 def save_notify_settings(
-    connection: Connection, values: dict[str, str]
+    connection: Connection, values: dict[str, str], expected: dict[str, str] | None = None
 ) -> dict[str, tuple[str, str]]:
-    """Store changed settings (the caller commits); {name: (old, new)} for the log."""
-    before = notify_settings(connection)
-    changed = {}
-    for name, value in values.items():
-        if name not in STORED:
-            raise KeyError(name)
-        old = getattr(before, name)
-        if value == old:
-            continue
-        table = SiteSetting.__table__
-        updated = connection.execute(
-            table.update().where(table.c.key == name).values(value=value)
-        ).rowcount
-        if not updated:
-            connection.execute(table.insert().values(key=name, value=value))
-        changed[name] = (old, value)
-    return changed
+    """Store changed settings (the caller commits); {name: (old, new)} for the log.
+
+    As ``commentsvc.db.site_settings.save_settings`` does (in the same table, taking the same
+    turns): two moderators saving the same change at once store and log it once, and with
+    ``expected`` (the values the moderator's form showed) a setting changed meanwhile by
+    someone else raises ``SettingsConflict`` instead of being overwritten unseen.
+    """
+    before = _in_force(lock_site_settings(connection))
+    return store_changes(connection, asdict(before), values, expected)

@@ -93,6 +93,18 @@ _ACTIVE_ENDPOINTS = Statement(
 )
 
 
+def delete_endpoint(connection: Connection, endpoint_id: int) -> str | None:
+    """Delete an endpoint (the caller commits): its URL, or None when it was gone already.
+
+    One conditional statement: of two deletes at once, one deletes it (and logs it), the
+    other waits for it and finds nothing to delete.
+    """
+    deleted = connection.execute(
+        _ENDPOINTS.delete().where(_ENDPOINTS.c.id == endpoint_id).returning(_ENDPOINTS.c.url)
+    ).first()
+    return None if deleted is None else deleted.url
+
+
 def enqueue_event(
     connection: Connection, event: str, data: dict[str, Any], endpoints: list[Any] | None = None
 ) -> None:
