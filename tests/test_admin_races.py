@@ -11,7 +11,6 @@ StaleDataError traceback.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
@@ -21,7 +20,7 @@ from click.testing import Result
 from flask import Flask
 from flask.cli import ScriptInfo
 from support.admin import Admin, log_entries, make_moderator
-from support.races import flash
+from support.races import Paused, flash
 
 from commentsvc.admin import auth
 from commentsvc.admin.auth import create_moderator, delete_moderator
@@ -36,77 +35,9 @@ pytestmark = pytest.mark.settings(
     DB_LOCK_TIMEOUT_MS=15_000,
 )
 
-# How long a paused request waits for the other before it goes on by itself. The other one,
-# when it waits for the paused one (as it must), never finishes first: each test spends this
-# once.
-PAUSE = 1.0
 SETTINGS = "/admin/settings"
 NOTIFICATIONS = "/admin/notifications/settings"
 PASSWORD = "a long enough password"
-
-
-class Paused:
-    """A request (or command) run by ``start`` that stops at ``here`` until told to go on
-    (or ``PAUSE``)."""
-
-    def __init__(self) -> None:
-        self.arrived, self.go_on = threading.Event(), threading.Event()
-        self.thread: threading.Thread | None = None
-        self.result: list[Any] = []
-
-    @classmethod
-    def at(cls, monkeypatch: pytest.MonkeyPatch, module: Any, function: str) -> Paused:
-        """Calls of ``function`` of ``module`` by the thread ``start`` runs stop first; other
-        threads' calls do not stop."""
-        paused = cls()
-        real = getattr(module, function)
-
-        def stop_then_go(*args: Any, **kwargs: Any) -> Any:
-            paused.here()
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(module, function, stop_then_go)
-        return paused
-
-    def here(self) -> None:
-        """Stop here, if this is the thread ``start`` runs."""
-        if threading.current_thread() is self.thread:
-            self.arrived.set()
-            self.go_on.wait(PAUSE)
-
-    def start(self, call: Callable[[], Any]) -> None:
-        """Run ``call`` in a thread of its own and wait until it has stopped."""
-        self.thread = threading.Thread(target=lambda: self.result.append(outcome(call)))
-        self.thread.start()
-        while not self.arrived.wait(0.05):
-            assert self.thread.is_alive(), f"it ended before its pause: {self.result}"
-
-    def meanwhile(self, call: Callable[[], Any]) -> Any:
-        """Run ``call`` while this is stopped, in a thread of its own; let this go on once
-        ``call`` is done (or waits for this); ``call``'s result (or the error it raised)."""
-        done: list[Any] = []
-        other = threading.Thread(target=lambda: done.append(outcome(call)))
-        other.start()
-        other.join(PAUSE)  # one that does not wait for this is done by then
-        self.go_on.set()
-        other.join(60)
-        assert not other.is_alive(), "the other request never finished"
-        return done[0]
-
-    def finish(self) -> Any:
-        """Let it go on; its result (or the error it raised)."""
-        self.go_on.set()
-        assert self.thread is not None
-        self.thread.join(60)
-        assert not self.thread.is_alive(), "the paused request never finished"
-        return self.result[0]
-
-
-def outcome(call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except Exception as error:  # reported by the test
-        return error
 
 
 class _FormFields(HTMLParser):

@@ -24,7 +24,15 @@ import sqlalchemy as sa
 from flask import Flask, g, has_request_context, request
 from support.admin import Admin, log_entries
 from support.imports import comments, counts_are_consistent
-from support.races import DELETED_ONE, at_once, browser, confirm_delete, flash, positions
+from support.races import (
+    DELETED_ONE,
+    Paused,
+    at_once,
+    browser,
+    confirm_delete,
+    flash,
+    positions,
+)
 
 from commentsvc.admin import import_page
 from commentsvc.core.extensions import db
@@ -40,9 +48,6 @@ pytestmark = pytest.mark.settings(
     DB_LOCK_TIMEOUT_MS=15_000,
 )
 
-# How long a paused request waits to be told to go on before it goes on by itself. A request
-# that waits for it (as it must) never tells it, so such a test spends this once.
-PAUSE = 1.0
 # How long a test waits for an import on a thread before it calls it stuck.
 STUCK = 60
 BROWSERS = 4
@@ -208,46 +213,6 @@ def test_a_confirm_that_failed_before_the_import_started_can_be_pressed_again(
 # --- a moderator's delete while an import runs ----------------------------------------------
 
 
-class Paused:
-    """A call to ``function`` of ``module`` that stops until told to go on (or ``PAUSE``)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, module: Any, function: str) -> None:
-        self.arrived, self.go_on = threading.Event(), threading.Event()
-        real = getattr(module, function)
-
-        def stop_then_go(*args: Any, **kwargs: Any) -> Any:
-            if not self.arrived.is_set():  # the first call only
-                self.arrived.set()
-                self.go_on.wait(PAUSE)
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(module, function, stop_then_go)
-        self.thread: threading.Thread | None = None
-        self.result: list[Any] = []
-
-    def start(self, call: Callable[[], Any]) -> None:
-        """Run ``call`` in a thread of its own and wait until it has stopped."""
-
-        def run() -> None:
-            try:
-                self.result.append(call())
-            except BaseException as error:  # reported by the test
-                self.result.append(error)
-
-        self.thread = threading.Thread(target=run)
-        self.thread.start()
-        while not self.arrived.wait(0.05):
-            assert self.thread.is_alive(), f"it ended before its pause: {self.result}"
-
-    def finish(self) -> Any:
-        """Let it go on; its result (or the error it raised)."""
-        self.go_on.set()
-        assert self.thread is not None
-        self.thread.join(STUCK)
-        assert not self.thread.is_alive(), "the paused call never finished"
-        return self.result[0]
-
-
 def delete_for_good(app: Flask, admin: Admin, comment_id: int) -> str:
     """A moderator's permanent delete of ``comment_id`` (in a request of its own): the
     message the moderator sees."""
@@ -311,7 +276,7 @@ def test_a_delete_of_a_parent_while_its_reply_is_written_waits_for_the_batch(
 ) -> None:
     # The import stops at its first reply (4, to 2), in the second batch's transaction,
     # after it has looked at the parent and before it writes the reply.
-    paused = Paused(monkeypatch, importer, "reply_position")
+    paused = Paused.at(monkeypatch, importer, "reply_position")
     paused.start(importing(app, export(tmp_path / "export.json")))
     # The delete waits for the batch (or gives way and tries again): the reply is stored
     # under its parent, then moved up with the rest of the thread.
@@ -328,7 +293,7 @@ def test_the_same_file_imported_twice_at_once_is_stored_once(app, monkeypatch, t
     """The later import says so when it ran into the other's comments; nothing is twice."""
     path = export(tmp_path / "export.json", {"1": None, "2": "1"})
     # The first stops before its batch commits, its comments written.
-    paused = Paused(monkeypatch, importer, "adjust_approved_count")
+    paused = Paused.at(monkeypatch, importer, "adjust_approved_count")
     paused.start(importing(app, path))
     second = importing(app, path)()
     first = paused.finish()

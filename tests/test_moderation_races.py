@@ -73,7 +73,7 @@ def test_an_erasure_deletes_a_comment_a_moderator_approves_meanwhile(
     article = add_article(app)
     held = erin_comments(app, article, [Status.PENDING, Status.PENDING])
     # The erasure stops before deleting the first comment; a moderator approves both then.
-    paused = Paused(monkeypatch, deleting, "_delete_trashed")
+    paused = Paused.at(monkeypatch, deleting, "_delete_trashed")
     token = admin.token()
     eraser = browser(app, admin)
     paused.start(lambda: erase(eraser, token))
@@ -89,7 +89,7 @@ def test_an_erasure_run_twice_at_once_is_logged_once(app, admin, monkeypatch) ->
     article = add_article(app)
     erin_comments(app, article, [Status.APPROVED, Status.PENDING])
     # The first erasure stops before its first delete; the second does everything meanwhile.
-    paused = Paused(monkeypatch, deleting, "_delete_trashed")
+    paused = Paused.at(monkeypatch, deleting, "_delete_trashed")
     token = admin.token()
     first = browser(app, admin)
     paused.start(lambda: erase(first, token))
@@ -103,7 +103,7 @@ def test_a_delete_racing_an_erasure_leaves_no_quote_in_the_log(app, admin, monke
     [comment] = erin_comments(app, article, [Status.APPROVED])
     # The moderator's delete stops just before it logs "Erin: Erin's secret 0", holding the
     # thread: the erasure waits for it, then must not leave that line behind.
-    paused = Paused(monkeypatch, deleting, "log")
+    paused = Paused.at(monkeypatch, deleting, "log")
     token = admin.token()
     deleter = browser(app, admin)
     paused.start(lambda: confirm_delete(deleter, token, comment)())
@@ -148,7 +148,7 @@ def test_a_restore_never_applies_to_a_comment_approved_meanwhile(app, admin, mon
     article = add_article(app)
     comment = add_comment(app, article, "Was it spam?", Status.TRASH)
     # The restore stops after it has read the comment in the trash, before it writes.
-    paused = Paused(monkeypatch, posting, "update")
+    paused = Paused.at(monkeypatch, posting, "update")
     token = admin.token()
     restorer = browser(app, admin)
     paused.start(lambda: action(restorer, token, "restore", comment))
@@ -169,7 +169,7 @@ def test_an_email_link_does_not_approve_a_comment_a_moderator_trashed_meanwhile(
     with app.app_context():
         token = links.moderation_token(comment, "approve", secrets.token_hex(16))
     # The link's page has checked that the comment still waits; it stops before acting.
-    paused = Paused(monkeypatch, views.moderation, "apply")
+    paused = Paused.at(monkeypatch, views.moderation, "apply")
     reader = app.test_client()
     paused.start(lambda: reader.post("/notify/moderate", data={"token": token}))
     flashes(admin.client, action(admin.client, admin.token(), "trash", comment))

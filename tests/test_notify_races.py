@@ -14,7 +14,6 @@ the same tests hold it to.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import ScriptInfo
 from support.mailserver import MailServer, mail_server, text_of
+from support.races import Paused
 from support.readers import Reader
 
 from commentsvc.cli import main as cli_group
@@ -37,9 +37,6 @@ pytestmark = pytest.mark.settings(
     DB_LOCK_TIMEOUT_MS=15_000,
 )
 
-# How long a paused side waits before it goes on by itself. The other side waits for it (as
-# it must) and so never finishes first: each test spends this once.
-PAUSE = 1.0
 EMAIL = "sub@example.com"
 MOD = "mod@example.org"
 FIRST = "https://news.example/a"
@@ -63,47 +60,21 @@ def config(config: dict[str, Any], smtp: MailServer) -> dict[str, Any]:
     return config
 
 
-class PausedAt:
-    """A call run in a thread of its own that stops at the first statement ``matches`` picks
-    (before it is sent, or ``after`` it has run) until told to go on, or ``PAUSE``."""
+class PausedAt(Paused):
+    """One that stops at the first statement ``matches`` picks (before it is sent, or
+    ``after`` it has run)."""
 
     def __init__(self, app: Flask, matches: Callable[[str], bool], after: bool) -> None:
-        self.arrived, self.go_on = threading.Event(), threading.Event()
+        super().__init__()
         self.matches = matches
-        self.thread: threading.Thread | None = None
-        self.result: list[Any] = []
         with app.app_context():
             self.engine = db.engine
         self.event = "after_cursor_execute" if after else "before_cursor_execute"
         sa.event.listen(self.engine, self.event, self._stop)
 
     def _stop(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        mine = threading.current_thread() is self.thread
-        if mine and not self.arrived.is_set() and self.matches(statement):
-            self.arrived.set()
-            self.go_on.wait(PAUSE)
-
-    def start(self, call: Callable[[], Any]) -> None:
-        """Run ``call`` in a thread of its own and wait until it has stopped."""
-
-        def run() -> None:
-            try:
-                self.result.append(call())
-            except BaseException as error:  # reported by the test
-                self.result.append(error)
-
-        self.thread = threading.Thread(target=run)
-        self.thread.start()
-        while not self.arrived.wait(0.05):
-            assert self.thread.is_alive(), f"it ended before its pause: {self.result}"
-
-    def finish(self) -> Any:
-        """Let it go on; what the call returned (or the error it raised)."""
-        self.go_on.set()
-        assert self.thread is not None
-        self.thread.join(60)
-        assert not self.thread.is_alive(), "the paused call never finished"
-        return self.result[0]
+        if self.matches(statement):
+            self.here()
 
     def close(self) -> None:
         self.go_on.set()

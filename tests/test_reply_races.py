@@ -97,7 +97,7 @@ def test_a_reply_that_has_read_its_parent_is_moved_with_the_thread_it_joins(
 ) -> None:
     answered, deleted, length, left = REPLY_CASES[case]
     article, ids = article_with(app, length)
-    paused = Paused(monkeypatch, posting, "reply_position")
+    paused = Paused.at(monkeypatch, posting, "reply_position")
     paused.start(reply(app, ids[answered]))
     # The delete waits for the reply: it is stored, then moved up with the rest of the thread.
     assert delete_while(app, admin, paused, ids[deleted]) == DELETED_ONE
@@ -115,7 +115,7 @@ def test_a_reply_posted_while_a_delete_moves_its_parent_takes_the_parents_new_pl
 ) -> None:
     article, ids = article_with(app, 3)
     # The delete stops once it knows what it moves, before it moves it.
-    paused = Paused(monkeypatch, deleting, "_move")
+    paused = Paused.at(monkeypatch, deleting, "_move")
     token = admin.token()  # first: it starts the session the browser copies
     client = browser(app, admin)
     paused.start(confirm_delete(client, token, ids[deleted]))
@@ -137,7 +137,7 @@ def test_a_like_on_its_way_while_its_comment_is_deleted_is_counted_first(
 ) -> None:
     article, ids = article_with(app, 1)
     # The like stops after reading the comment in its transaction, before storing the like.
-    paused = Paused(monkeypatch, likes._REMEMBER, "write")
+    paused = Paused.at(monkeypatch, likes._REMEMBER, "write")
     client = app.test_client()
     paused.start(lambda: client.post(f"/api/v1/comments/{ids[0]}/like", headers=BROWSER))
     assert delete_while(app, admin, paused, ids[0]) == DELETED_ONE
@@ -152,7 +152,7 @@ def test_a_moderators_edit_of_a_comment_deleted_meanwhile_says_it_is_gone(
     article = add_article(app, key=ARTICLE, url=ARTICLE)
     comment = add_comment(app, article, "Teh text", OK, body_html="<p>Teh text</p>")
     # The edit stops after reading the comment, before writing the new text.
-    paused = Paused(monkeypatch, moderation, "render_markdown")
+    paused = Paused.at(monkeypatch, moderation, "render_markdown")
     token = admin.token()  # first: it starts the session the browser copies
     editor = browser(app, admin)
     form = {"name": "Ann", "website": "", "body": "The text", "csrf_token": token}
@@ -167,7 +167,7 @@ def test_a_site_reply_to_a_comment_deleted_meanwhile_says_it_is_gone(
     app, admin, monkeypatch
 ) -> None:
     article, ids = article_with(app, 1)
-    paused = Paused(monkeypatch, moderation, "render_markdown")
+    paused = Paused.at(monkeypatch, moderation, "render_markdown")
     token = admin.token()  # first: it starts the session the browser copies
     replier = browser(app, admin)
     form = {"body": "Thanks!", "csrf_token": token}
@@ -183,7 +183,7 @@ def test_a_site_reply_that_has_read_its_parent_is_moved_with_the_thread(
 ) -> None:
     article, ids = article_with(app, 2)
     # The site reply stops once it has read the comment it answers, before it writes.
-    paused = Paused(monkeypatch, moderation, "reply_position")
+    paused = Paused.at(monkeypatch, moderation, "reply_position")
     token = admin.token()  # first: it starts the session the browser copies
     replier = browser(app, admin)
     form = {"body": "Thanks!", "csrf_token": token}

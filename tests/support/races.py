@@ -111,48 +111,63 @@ def chain(app: Flask, article: int, length: int) -> list[int]:
 PAUSE = 1.0
 
 
+def outcome(call: Callable[[], Any]) -> Any:
+    """What ``call`` returned, or the error it raised (reported by the test)."""
+    try:
+        return call()
+    except BaseException as error:
+        return error
+
+
 class Paused:
-    """A request that stops in ``function`` of ``module`` until told to go on (or ``PAUSE``).
+    """A request (or command) run by ``start`` in a thread of its own, that stops the first
+    time it reaches ``here`` until told to go on (or ``PAUSE``). Other threads never stop."""
 
-    Only the first thread to get there stops; every other call goes straight through.
-    """
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, module: Any, function: str) -> None:
+    def __init__(self) -> None:
         self.arrived, self.go_on = threading.Event(), threading.Event()
-        real = getattr(module, function)
-        guard = threading.Lock()
-        stopped: list[int] = []
-
-        def stop_then_go(*args: Any, **kwargs: Any) -> Any:
-            with guard:
-                first = not stopped
-                if first:
-                    stopped.append(threading.get_ident())
-            if first:
-                self.arrived.set()
-                self.go_on.wait(PAUSE)
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(module, function, stop_then_go)
         self.thread: threading.Thread | None = None
         self.result: list[Any] = []
 
+    @classmethod
+    def at(cls, monkeypatch: pytest.MonkeyPatch, module: Any, function: str) -> Paused:
+        """One that stops when it calls ``function`` of ``module``."""
+        paused = cls()
+        real = getattr(module, function)
+
+        def stop_then_go(*args: Any, **kwargs: Any) -> Any:
+            paused.here()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, function, stop_then_go)
+        return paused
+
+    def here(self) -> None:
+        """Stop here, the first time the thread ``start`` runs gets here."""
+        if threading.current_thread() is self.thread and not self.arrived.is_set():
+            self.arrived.set()
+            self.go_on.wait(PAUSE)
+
     def start(self, call: Callable[[], Any]) -> None:
         """Run ``call`` in a thread of its own and wait until it has stopped."""
-
-        def run() -> None:
-            try:
-                self.result.append(call())
-            except BaseException as error:  # reported by the test
-                self.result.append(error)
-
-        self.thread = threading.Thread(target=run)
+        self.thread = threading.Thread(target=lambda: self.result.append(outcome(call)))
         self.thread.start()
         while not self.arrived.wait(0.05):
             assert self.thread.is_alive(), f"it ended before its pause: {self.result}"
 
+    def meanwhile(self, call: Callable[[], Any]) -> Any:
+        """Run ``call`` while this is stopped, in a thread of its own; let this go on once
+        ``call`` is done (or waits for this); ``call``'s result (or the error it raised)."""
+        done: list[Any] = []
+        other = threading.Thread(target=lambda: done.append(outcome(call)))
+        other.start()
+        other.join(PAUSE)  # one that does not wait for this is done by then
+        self.go_on.set()
+        other.join(60)
+        assert not other.is_alive(), "the other request never finished"
+        return done[0]
+
     def finish(self) -> Any:
-        """Let it go on; its response (or the error it raised)."""
+        """Let it go on; its result (or the error it raised)."""
         self.go_on.set()
         assert self.thread is not None
         self.thread.join(60)
