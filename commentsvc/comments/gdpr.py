@@ -89,6 +89,10 @@ def erase_commenter(email: str, moderator: str, *, keep_text: bool = False) -> i
         if not ids:
             break
         touched.update(ids)
+        # First too: an erasure stopped half-way (a crash) leaves no quote of what it
+        # deleted, which a second run would no longer find.
+        _forget_log_details(ids)
+        db.session.commit()
         if keep_text:
             # Locked in id order first, as a permanent delete locks a thread (its top comment,
             # the oldest, first); an UPDATE alone locks rows in whatever order it finds them.
@@ -127,11 +131,16 @@ def _forget_quotes(comment_ids: set[int]) -> None:
     After the erasure itself, so a line a moderator's delete wrote meanwhile goes too.
     """
     ids = sorted(comment_ids)
+    _forget_log_details(ids)
+    # The notifications not sent yet are the outbox's (commentsvc.notify), told by event.
+    emit(db.session.connection(), "comment.erased", {"ids": ids})
+
+
+def _forget_log_details(ids: list[int]) -> None:
+    """Empty the details (names, text) of the moderation log's lines about these comments."""
     for start in range(0, len(ids), 500):
         db.session.execute(
             update(ModerationEntry)
             .where(ModerationEntry.comment_id.in_(ids[start : start + 500]))
             .values(detail="")
         )
-    # The notifications not sent yet are the outbox's (commentsvc.notify), told by event.
-    emit(db.session.connection(), "comment.erased", {"ids": ids})
