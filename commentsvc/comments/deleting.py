@@ -1,8 +1,9 @@
 """Deleting comments for good, their replies kept in the thread, one thread at a time.
 
 A moderator's permanent delete (the queue) and an erasure on request (``gdpr``) come here.
-Each comment goes through the trash first (``set_status``: the approved count stays right),
-then is deleted in a transaction of its own while its thread is this transaction's alone, so
+A moderator's delete moves each comment through the trash first (``set_status``: the approved
+count stays right); an erasure deletes it whatever its status, adjusting the count itself.
+Each is deleted in a transaction of its own while its thread is this transaction's alone, so
 two deletes in one thread never move the same replies from what they were.
 """
 
@@ -65,7 +66,8 @@ class _GaveWay(Exception):
 
 
 def _delete_trashed(comment_id: int, moderator: str, quiet: bool, erasing: bool = False) -> bool:
-    """Delete one comment if it is in the trash, its replies moved up; False if it is not.
+    """Delete one comment if it is in the trash (erasing: whatever its status), its replies
+    moved up; False if it is not (or is gone).
 
     Deletes in one thread take turns (``_lock_thread``): each reads the thread as the one
     before left it, so two never move the same replies from what they were.
