@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from support.admin import FLASH, add_article, add_comment, approved_count, log_entries
-from support.races import Paused, approved_stored, browser, confirm_delete
+from support.races import Paused, approved_stored, confirm_delete, signed_in_browser
 
 from commentsvc.comments import deleting, gdpr, moderation, posting
 from commentsvc.core.extensions import db
@@ -74,8 +74,7 @@ def test_an_erasure_deletes_a_comment_a_moderator_approves_meanwhile(
     held = erin_comments(app, article, [Status.PENDING, Status.PENDING])
     # The erasure stops before deleting the first comment; a moderator approves both then.
     paused = Paused.at(monkeypatch, deleting, "_delete_trashed")
-    token = admin.token()
-    eraser = browser(app, admin)
+    eraser, token = signed_in_browser(app, admin)
     paused.start(lambda: erase(eraser, token))
     assert flashes(admin.client, action(admin.client, token, "approve", *held)) == [
         moderation.outcome_message("approve", 2, 2)
@@ -90,8 +89,7 @@ def test_an_erasure_run_twice_at_once_is_logged_once(app, admin, monkeypatch) ->
     erin_comments(app, article, [Status.APPROVED, Status.PENDING])
     # The first erasure stops before its first delete; the second does everything meanwhile.
     paused = Paused.at(monkeypatch, deleting, "_delete_trashed")
-    token = admin.token()
-    first = browser(app, admin)
+    first, token = signed_in_browser(app, admin)
     paused.start(lambda: erase(first, token))
     assert flashes(admin.client, erase(admin.client, token))[0] == "2 comment(s) deleted."
     assert flashes(first, paused.finish())[0] == "No comments are stored for that address."
@@ -104,8 +102,7 @@ def test_a_delete_racing_an_erasure_leaves_no_quote_in_the_log(app, admin, monke
     # The moderator's delete stops just before it logs "Erin: Erin's secret 0", holding the
     # thread: the erasure waits for it, then must not leave that line behind.
     paused = Paused.at(monkeypatch, deleting, "log")
-    token = admin.token()
-    deleter = browser(app, admin)
+    deleter, token = signed_in_browser(app, admin)
     paused.start(lambda: confirm_delete(deleter, token, comment)())
     erased = erase(admin.client, token)
     paused.finish()
@@ -149,8 +146,7 @@ def test_a_restore_never_applies_to_a_comment_approved_meanwhile(app, admin, mon
     comment = add_comment(app, article, "Was it spam?", Status.TRASH)
     # The restore stops after it has read the comment in the trash, before it writes.
     paused = Paused.at(monkeypatch, posting, "update")
-    token = admin.token()
-    restorer = browser(app, admin)
+    restorer, token = signed_in_browser(app, admin)
     paused.start(lambda: action(restorer, token, "restore", comment))
     assert flashes(admin.client, action(admin.client, token, "approve", comment)) == [
         moderation.outcome_message("approve", 1, 1)

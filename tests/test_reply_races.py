@@ -22,11 +22,11 @@ from support.races import (
     PAUSE,
     Paused,
     approved_stored,
-    browser,
     chain,
     confirm_delete,
     flash,
     positions,
+    signed_in_browser,
 )
 from support.readers import Reader
 
@@ -45,8 +45,7 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/201001
 def delete_while(app: Flask, admin: Admin, paused: Paused, comment_id: int) -> str:
     """Confirm the delete of ``comment_id`` while ``paused`` is stopped; once the delete is
     done (or ``paused`` has gone on by itself) let it go on. The moderator's message."""
-    token = admin.token()  # first: it starts the session the browser copies
-    client = browser(app, admin)
+    client, token = signed_in_browser(app, admin)
     response = confirm_delete(client, token, comment_id)()
     paused.go_on.set()
     return flash(client, response)
@@ -116,8 +115,7 @@ def test_a_reply_posted_while_a_delete_moves_its_parent_takes_the_parents_new_pl
     article, ids = article_with(app, 3)
     # The delete stops once it knows what it moves, before it moves it.
     paused = Paused.at(monkeypatch, deleting, "_move")
-    token = admin.token()  # first: it starts the session the browser copies
-    client = browser(app, admin)
+    client, token = signed_in_browser(app, admin)
     paused.start(confirm_delete(client, token, ids[deleted]))
     replied: list[Any] = []
     poster = threading.Thread(target=lambda: replied.append(reply(app, ids[2])()))
@@ -153,8 +151,7 @@ def test_a_moderators_edit_of_a_comment_deleted_meanwhile_says_it_is_gone(
     comment = add_comment(app, article, "Teh text", OK, body_html="<p>Teh text</p>")
     # The edit stops after reading the comment, before writing the new text.
     paused = Paused.at(monkeypatch, moderation, "render_markdown")
-    token = admin.token()  # first: it starts the session the browser copies
-    editor = browser(app, admin)
+    editor, token = signed_in_browser(app, admin)
     form = {"name": "Ann", "website": "", "body": "The text", "csrf_token": token}
     paused.start(lambda: editor.post(f"/admin/comments/{comment}/edit", data=form))
     assert delete_while(app, admin, paused, comment) == DELETED_ONE
@@ -168,8 +165,7 @@ def test_a_site_reply_to_a_comment_deleted_meanwhile_says_it_is_gone(
 ) -> None:
     article, ids = article_with(app, 1)
     paused = Paused.at(monkeypatch, moderation, "render_markdown")
-    token = admin.token()  # first: it starts the session the browser copies
-    replier = browser(app, admin)
+    replier, token = signed_in_browser(app, admin)
     form = {"body": "Thanks!", "csrf_token": token}
     paused.start(lambda: replier.post(f"/admin/comments/{ids[0]}/reply", data=form))
     assert delete_while(app, admin, paused, ids[0]) == DELETED_ONE
@@ -184,8 +180,7 @@ def test_a_site_reply_that_has_read_its_parent_is_moved_with_the_thread(
     article, ids = article_with(app, 2)
     # The site reply stops once it has read the comment it answers, before it writes.
     paused = Paused.at(monkeypatch, moderation, "reply_position")
-    token = admin.token()  # first: it starts the session the browser copies
-    replier = browser(app, admin)
+    replier, token = signed_in_browser(app, admin)
     form = {"body": "Thanks!", "csrf_token": token}
     paused.start(lambda: replier.post(f"/admin/comments/{ids[1]}/reply", data=form))
     # The delete waits for the reply: it is stored, then moved up with the thread.

@@ -16,17 +16,20 @@ from commentsvc.db.models import Article, Comment, ModerationEntry, utcnow
 ANONYMOUS = "Anonymous"
 
 
-def _comments_of(email: str) -> list[Comment]:
+def _of_address(email: str, *what: Any) -> list[Any]:
+    """``what`` (Comment, or some of its columns) of every comment of ``email``, by id."""
     # Only a real address matches: "" would match every site reply and anonymised comment.
     if "@" not in email:
         return []
     # Stored addresses are normalised (domain lower-cased); compare case-insensitively.
     query = (
-        db.select(Comment)
-        .where(func.lower(Comment.email) == email.strip().lower())
-        .order_by(Comment.id)
+        select(*what).where(func.lower(Comment.email) == email.strip().lower()).order_by(Comment.id)
     )
     return list(db.session.execute(query).scalars())
+
+
+def _comments_of(email: str) -> list[Comment]:
+    return _of_address(email, Comment)
 
 
 def export_commenter(email: str) -> dict[str, Any]:
@@ -85,7 +88,7 @@ def erase_commenter(email: str, moderator: str, *, keep_text: bool = False) -> i
     touched: set[int] = set()
     erased = 0
     for _pass in range(ERASE_PASSES):
-        ids = [c.id for c in _comments_of(email)]
+        ids = _of_address(email, Comment.id)  # the ids only: each pass reads them again
         if not ids:
             break
         touched.update(ids)

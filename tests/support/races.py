@@ -51,6 +51,13 @@ def browser(app: Flask, admin: Admin) -> FlaskClient:
     return client
 
 
+def signed_in_browser(app: Flask, admin: Admin) -> tuple[FlaskClient, str]:
+    """Another browser of the signed-in moderator, and a form token it can post with (asked
+    for first: asking starts the session the browser copies)."""
+    token = admin.token()
+    return browser(app, admin), token
+
+
 def confirm_delete(client: FlaskClient, token: str, comment_id: int) -> Callable[[], Any]:
     def post() -> Any:
         data = {"ids": comment_id, "csrf_token": token, "next": "/admin/"}
