@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask, g, has_request_context, request
 from support.admin import Admin, log_entries
-from support.imports import comments, counts_are_consistent
+from support.imports import comments, counts_are_consistent, our_export
 from support.races import (
     DELETED_ONE,
     Paused,
@@ -58,38 +58,8 @@ THREADS = {"1": None, "2": None, "3": None, "4": "2", "5": "3", "6": "4"}
 
 
 def export(path: Path, parents: dict[str, str | None] = THREADS) -> Path:
-    """One of our JSON exports: one article, the comments of ``parents``, oldest first."""
-    document = {
-        "format": "commentsvc-export",
-        "version": 1,
-        "exported_at": "2020-01-02T00:00:00Z",
-        "private_fields": False,
-        "articles": [
-            {
-                "key": "news.example/imported",
-                "url": "https://news.example/imported",
-                "title": "Imported",
-                "comments_closed": False,
-                "created_at": "2020-01-01T00:00:00Z",
-                "shares": {},
-                "comments": [
-                    {
-                        "id": source,
-                        "parent_id": parent,
-                        "name": f"Reader {source}",
-                        "website": "",
-                        "body": f"Comment {source}",
-                        "status": "approved",
-                        "created_at": f"2020-01-01T10:00:{n:02d}Z",
-                        "from_site": False,
-                    }
-                    for n, (source, parent) in enumerate(parents.items())
-                ],
-            }
-        ],
-    }
-    path.write_text(json.dumps(document))
-    return path
+    """``our_export`` of ``parents`` (THREADS unless given)."""
+    return our_export(path, parents)
 
 
 def comment_ids(app: Flask) -> dict[str, int | None]:

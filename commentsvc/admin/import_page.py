@@ -83,14 +83,21 @@ def import_upload() -> Any:
 
 @bp.get("/import/<job_id>")
 def import_job(job_id: str) -> Any:
-    """The job's progress, its dry-run report with a Confirm button, or its result."""
-    from commentsvc.transfer.jobs import job_folder, read_state
+    """The job's progress, its dry-run report with a Confirm button, or its result; a run that
+    was interrupted, with a button to run it again."""
+    from commentsvc.transfer.jobs import interrupted, job_folder, read_state
 
     folder = job_folder(job_id)
     if folder is None:
         abort(404, "There is no such import.")
     state = read_state(folder)
-    return render_template("admin/import_job.html", job_id=job_id, state=state, form=CsrfForm())
+    return render_template(
+        "admin/import_job.html",
+        job_id=job_id,
+        state=state,
+        interrupted=interrupted(folder, state),
+        form=CsrfForm(),
+    )
 
 
 @bp.post("/import/<job_id>/confirm")
@@ -119,6 +126,35 @@ def import_confirm(job_id: str) -> Any:
             release_import(folder, state)
             raise
         start(folder, dry_run=False)
+    return redirect(url_for("admin.import_job", job_id=job_id))
+
+
+@bp.post("/import/<job_id>/resume")
+def import_resume(job_id: str) -> Any:
+    """Run an interrupted dry run or import again (``jobs.take_over``: one request of several
+    pressing it at once). An import run again skips the comments the interrupted one stored."""
+    from commentsvc.transfer.jobs import job_folder, start, take_over
+
+    folder = job_folder(job_id)
+    if folder is None:
+        abort(404, "There is no such import.")
+    if not CsrfForm().validate():
+        abort(400, "The form expired; open the import again.")
+    taken = take_over(folder)
+    if taken is not None:
+        state, run = taken
+        dry_run = state["phase"] == "checking"
+        if not dry_run:
+            try:
+                detail = f"{state['filename']} ({state.get('format')}), run again"[:500]
+                log(moderator_name(), "import", detail=detail)
+                db.session.commit()
+            except BaseException:
+                # Not started, and not logged: the job shows as stopped, to go on again.
+                db.session.rollback()
+                run.unlink(missing_ok=True)
+                raise
+        start(folder, dry_run=dry_run, run=run)
     return redirect(url_for("admin.import_job", job_id=job_id))
 
 

@@ -7,6 +7,12 @@ the next request sees it; large files are imported on a thread, outside the requ
 Several requests may confirm one job at once (a double click, two moderators, workers of
 several processes): ``claim_import`` lets exactly one of them start the import, by creating
 a marker file beside the state that only one creator can create (``O_EXCL``).
+
+A run whose process is gone (a restart, a deploy, a crash or ``kill -9`` of the worker) was
+interrupted (``interrupted``; ``commentsvc.transfer.job_runs`` tells): its page says so
+instead of showing its last progress for ever, and ``take_over`` lets one request run it
+again. An import run again skips what the interrupted run stored (imports remember each
+comment's origin).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import IO, Any
 from flask import Flask, current_app
 
 from commentsvc.core.extensions import db
+from commentsvc.transfer import job_runs
 from commentsvc.transfer.items import TransferError
 from commentsvc.transfer.report import Report
 from commentsvc.transfer.run import import_file
@@ -115,22 +122,30 @@ def release_import(folder: Path, state: dict[str, Any]) -> None:
     (folder / _CLAIM).unlink(missing_ok=True)
 
 
-def start(folder: Path, dry_run: bool) -> None:
-    """Run the dry run or the import: in this request for a small file, else on a thread."""
+def start(folder: Path, dry_run: bool, run: Path | None = None) -> None:
+    """Run the dry run or the import: in this request for a small file, else on a thread.
+
+    ``run``: the run's file when the caller has created it already (``take_over``); else the
+    job's next one is created here (the caller is the only one starting this job).
+    """
+    run = run or job_runs.begin(folder, job_runs.latest(folder) + 1)
+    if run is None:
+        return  # another request started this run a moment ago
     state = read_state(folder)
     state.update(phase="checking" if dry_run else "importing", error=None, report=None)
     write_state(folder, state)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if (folder / "upload").stat().st_size <= IN_REQUEST_BYTES:
-        _run(app, folder, dry_run)
+        with job_runs.heartbeat(run):
+            _run(app, folder, dry_run)
         db.session.rollback()
         return
-    thread = threading.Thread(target=_run_in_context, args=(app, folder, dry_run), daemon=True)
+    thread = threading.Thread(target=_run_in_context, args=(app, folder, dry_run, run), daemon=True)
     thread.start()
 
 
-def _run_in_context(app: Flask, folder: Path, dry_run: bool) -> None:
-    with app.app_context():
+def _run_in_context(app: Flask, folder: Path, dry_run: bool, run: Path) -> None:
+    with job_runs.heartbeat(run), app.app_context():
         _run(app, folder, dry_run)
 
 
@@ -169,3 +184,37 @@ def _run(app: Flask, folder: Path, dry_run: bool) -> None:
         # The upload holds commenters' emails: not kept once it has served its purpose.
         (folder / "upload").unlink(missing_ok=True)
     write_state(folder, state)
+
+
+# --- runs that were interrupted ----------------------------------------------------------------
+
+
+def interrupted(folder: Path, state: dict[str, Any], run: int | None = None) -> bool:
+    """Whether the job's dry run or import (its run ``run``, by default the latest) stopped
+    without finishing (``job_runs.stopped``)."""
+    if state["phase"] not in ("checking", "importing"):
+        return False
+    number = job_runs.latest(folder) if run is None else run
+    return job_runs.stopped(folder, number, since=float(state.get("updated") or 0))
+
+
+def take_over(folder: Path) -> tuple[dict[str, Any], Path] | None:
+    """Take an interrupted job for this request, to run it again: its state and the new
+    run's file, or None when it is not interrupted or another request took it first.
+
+    Atomic across threads and processes, as ``claim_import`` is: the new run's file is
+    created with ``O_EXCL``, so of requests racing here exactly one creates it.
+    """
+    # The number first: a request that reads it after another has started the new run sees
+    # that run going, and one that read it before loses the race to create the next file.
+    last = job_runs.latest(folder)
+    state = read_state(folder)
+    if not interrupted(folder, state, last):
+        return None
+    run = job_runs.begin(folder, last + 1)
+    if run is None:
+        return None
+    if state["phase"] == "importing":
+        state["imports_interrupted"] = int(state.get("imports_interrupted") or 0) + 1
+        write_state(folder, state)
+    return state, run

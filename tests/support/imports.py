@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,39 @@ def articles() -> list[Article]:
 def nesting(rows: list[Comment]) -> int:
     """The deepest level of the threads: 1 for top-level comments only."""
     return max((c.depth for c in rows), default=-1) + 1
+
+
+def our_export(path: Path, parents: dict[str, str | None]) -> Path:
+    """Write one of our JSON exports to ``path``: one article, a comment for each key of
+    ``parents`` (source id: the parent's source id or None), oldest first."""
+    document = {
+        "format": "commentsvc-export",
+        "version": 1,
+        "exported_at": "2020-01-02T00:00:00Z",
+        "private_fields": False,
+        "articles": [
+            {
+                "key": "news.example/imported",
+                "url": "https://news.example/imported",
+                "title": "Imported",
+                "comments_closed": False,
+                "created_at": "2020-01-01T00:00:00Z",
+                "shares": {},
+                "comments": [
+                    {
+                        "id": source,
+                        "parent_id": parent,
+                        "name": f"Reader {source}",
+                        "website": "",
+                        "body": f"Comment {source}",
+                        "status": "approved",
+                        "created_at": f"2020-01-01T10:00:{n:02d}Z",
+                        "from_site": False,
+                    }
+                    for n, (source, parent) in enumerate(parents.items())
+                ],
+            }
+        ],
+    }
+    path.write_text(json.dumps(document))
+    return path
