@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from support.admin import Admin, log_entries
 from support.imports import comments, counts_are_consistent, our_export
 from support.races import at_once, browser
@@ -278,3 +278,82 @@ def test_going_on_that_failed_before_the_import_started_can_be_pressed_again(
     assert imports_logged(app) == ["export.json (json), run again"]
     with app.app_context():
         assert len(comments()) == len(SIX)
+
+
+# --- discarding a job ----------------------------------------------------------------------
+
+
+def test_a_dry_run_not_confirmed_can_be_discarded_and_its_upload_is_deleted(
+    app, admin, tmp_path
+) -> None:
+    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    folder = folder_of(app, url)
+    assert (folder / "upload").exists()
+    assert admin.post(url + "/discard").status_code == 302
+    assert not (folder / "upload").exists()  # commenters' emails: not kept for nothing
+    page = admin.page(url)
+    assert "Discarded: the uploaded file was deleted." in page
+    assert "Import these comments" not in page
+    # A Confirm sent from a page opened before: nothing is imported.
+    assert admin.post(url + "/confirm").status_code == 302
+    assert state_of(app, url)["phase"] == "discarded"
+    with app.app_context():
+        assert comments() == []
+
+
+def test_a_stopped_import_can_be_discarded_keeping_what_it_stored(app, admin, tmp_path) -> None:
+    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    with app.app_context():
+        import_file(our_export(tmp_path / "first.json", FIRST_THREE), None)
+    left_running(app, url, "importing", a_killed_worker())
+    assert admin.post(url + "/discard").status_code == 302
+    assert not (folder_of(app, url) / "upload").exists()
+    assert "the comments the import had stored before it stopped are kept" in admin.page(url)
+    assert admin.post(url + "/resume").status_code == 302  # from a page opened before
+    assert state_of(app, url)["phase"] == "discarded"
+    with app.app_context():
+        assert len(comments()) == len(FIRST_THREE)
+
+
+def test_a_running_import_cannot_be_discarded(app, admin, tmp_path) -> None:
+    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    left_running(app, url, "importing", this_process())
+    assert admin.post(url + "/discard").status_code == 302
+    assert state_of(app, url)["phase"] == "importing"
+    assert (folder_of(app, url) / "upload").exists()
+
+
+def test_discard_and_confirm_pressed_at_once_do_one_or_the_other(
+    app, admin, tmp_path, monkeypatch
+) -> None:
+    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    token = admin.token(url)
+    confirming, discarding = browser(app, admin), browser(app, admin)
+    # Both read the job's state ("checked") before either acts on it.
+    both_looked = threading.Barrier(2)
+    real = jobs.read_state
+
+    def read_then_wait(folder: Path) -> dict[str, Any]:
+        state = real(folder)
+        acting = has_request_context() and request.endpoint in (
+            "admin.import_confirm",
+            "admin.import_discard",
+        )
+        if acting and not g.get("looked"):
+            g.looked = True
+            both_looked.wait(STUCK)
+        return state
+
+    monkeypatch.setattr(jobs, "read_state", read_then_wait)
+    at_once(
+        lambda: confirming.post(url + "/confirm", data={"csrf_token": token}),
+        lambda: discarding.post(url + "/discard", data={"csrf_token": token}),
+    )
+    state = settled(app, url)
+    with app.app_context():
+        if state["phase"] == "done":
+            assert len(comments()) == len(SIX)
+        else:
+            assert state["phase"] == "discarded", state
+            assert comments() == []
+            assert not (folder_of(app, url) / "upload").exists()

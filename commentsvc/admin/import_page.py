@@ -158,6 +158,21 @@ def import_resume(job_id: str) -> Any:
     return redirect(url_for("admin.import_job", job_id=job_id))
 
 
+@bp.post("/import/<job_id>/discard")
+def import_discard(job_id: str) -> Any:
+    """Give up a dry run not confirmed, or a stopped import not gone on with: the upload is
+    deleted (``jobs.discard``)."""
+    from commentsvc.transfer.jobs import discard, job_folder
+
+    folder = job_folder(job_id)
+    if folder is None:
+        abort(404, "There is no such import.")
+    if not CsrfForm().validate():
+        abort(400, "The form expired; open the import again.")
+    discard(folder)
+    return redirect(url_for("admin.import_job", job_id=job_id))
+
+
 @bp.get("/export")
 def export_download() -> Any:
     """Download every article and comment as our JSON or as WXR."""

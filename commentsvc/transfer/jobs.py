@@ -114,6 +114,30 @@ def claim_import(folder: Path) -> dict[str, Any] | None:
     return state
 
 
+def discard(folder: Path) -> bool:
+    """Give up a job the moderator will not import, or not go on with: its upload (which
+    holds commenters' emails) is deleted and the job is "discarded". True if it was; False
+    when the job is not waiting for a decision (its dry run to confirm, or a stopped run to
+    go on with), or another request has just started its import or run.
+
+    It takes the job as starting it would (the import's claim, or the next run's file), so
+    a Confirm or a "go on" pressed at the same time either starts first or finds it taken.
+    """
+    last = job_runs.latest(folder)
+    state = read_state(folder)
+    if state["phase"] == "checked":
+        try:
+            os.close(os.open(folder / _CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            return False
+    elif not interrupted(folder, state, last) or job_runs.begin(folder, last + 1) is None:
+        return False
+    state.update(phase="discarded", discarded_from=state["phase"])
+    write_state(folder, state)
+    (folder / "upload").unlink(missing_ok=True)
+    return True
+
+
 def release_import(folder: Path, state: dict[str, Any]) -> None:
     """Give back a claim whose import never started (``claim_import``'s caller failed before
     ``start``): the job shows its dry run again, to be confirmed again."""
