@@ -67,7 +67,7 @@ def test_comment_shows_name_linked_to_website_date_and_formatted_body(reader, cl
     )
     html = page(client)
     assert (
-        '<a href="https://ann.example" rel="nofollow ugc noopener" target="_blank">Ann &lt;b&gt;</a>'
+        '<a href="https://ann.example" rel="nofollow ugc noopener" target="_blank"><bdi>Ann &lt;b&gt;</bdi></a>'
         in html
     )
     assert "<p>Hi &lt;i&gt;</p>" in html

@@ -13,10 +13,24 @@ A = {"url": "https://news.example/a", "title": "Lighthouse"}
 
 def test_theme_is_the_pages_data_theme_and_links_keep_it(client) -> None:
     html = client.get("/embed", query_string={**A, "theme": "dark"}).get_data(as_text=True)
-    assert '<html lang="en" dir="ltr" data-theme="dark">' in html
+    assert '<html lang="en" dir="ltr" data-theme="dark" data-own-background>' in html
     assert "theme=dark" in re.search(r'<form action="([^"]+)"', html).group(1)
     unknown = client.get("/embed", query_string={**A, "theme": "neon"}).get_data(as_text=True)
     assert 'data-theme="auto"' in unknown
+
+
+def test_a_background_of_its_own_makes_the_widget_a_box_and_the_hosts_does_not(client) -> None:
+    # No host colour (an explicit theme, or the plain iframe): the widget's background may
+    # stand out from the page, so its content keeps off the box's edges (widget.css).
+    own = client.get("/embed", query_string={**A, "theme": "dark"}).get_data(as_text=True)
+    assert "data-own-background" in own
+    hosts = {**A, "theme": "auto", "background": "#ffffff", "text": "#111111"}
+    matched = client.get("/embed", query_string=hosts).get_data(as_text=True)
+    assert "data-own-background" not in matched
+    response = client.get("/static/widget.css")
+    css = response.get_data(as_text=True)
+    response.close()
+    assert ":root[data-own-background] .commentsvc { padding: 12px 16px 16px; }" in css
 
 
 @pytest.mark.parametrize(

@@ -106,10 +106,13 @@ def _hex(rgb: RGB) -> str:
 
 @dataclass(frozen=True)
 class Theme:
-    """What the page needs: the ``data-theme`` of <html>, and the CSS of its <style> (or "")."""
+    """What the page needs: the ``data-theme`` of <html>, the CSS of its <style> (or ""), and
+    whether the widget paints a background of its own choosing (``own_background``: no host
+    colour was given, so it may stand out from the host page, and gets a margin inside it)."""
 
     scheme: str
     css: str
+    own_background: bool = False
 
     @property
     def csp_hash(self) -> str | None:
@@ -130,6 +133,7 @@ def _theme(values: tuple[tuple[str, str], ...]) -> Theme:
     asked = dict(values)
     scheme = asked["theme"] if asked["theme"] in THEMES else "auto"
     background = parse_color(asked["background"])
+    own_background = background is None
     text = parse_color(asked["text"])
     accent = parse_color(asked["accent"])
     border = parse_color(asked["border"])
@@ -166,4 +170,4 @@ def _theme(values: tuple[tuple[str, str], ...]) -> Theme:
     if declarations:
         body = "".join(f"{name}:{value};" for name, value in declarations.items())
         css = f":root:root[data-theme]{{{body}}}"
-    return Theme(scheme=scheme, css=css)
+    return Theme(scheme=scheme, css=css, own_background=own_background)

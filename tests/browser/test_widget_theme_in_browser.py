@@ -5,15 +5,19 @@ violation (colour contrast included) in any of them. Screenshots go to test-arti
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Frame, expect
+from support.admin import add_article, add_comment
 from support.axe import axe_violations
 from support.sites import serving_in_threads
 from werkzeug.serving import make_server
+
+from commentsvc.db.models import Status
 
 pytestmark = pytest.mark.browser
 
@@ -33,9 +37,10 @@ def host_site(widget: str) -> Any:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         name = environ.get("PATH_INFO", "").strip("/")
         style, extra, _ = HOSTS.get(name, HOSTS["light"])
-        language = environ.get("QUERY_STRING", "").removeprefix("lang=")
-        if language:
-            extra += ' data-lang="' + language + '"'
+        asked = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        for attribute in ("lang", "theme"):
+            if attribute in asked:
+                extra += f' data-{attribute}="{asked[attribute][0]}"'
         body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>A {name} article</title></head><body style="margin:0;{style}">
 <main style="max-width:680px;margin:0 auto;padding:1rem"><h1>A {name} article</h1>
@@ -119,5 +124,54 @@ def test_widget_speaks_six_languages_arabic_right_to_left_and_passes_axe(
                 page.locator("iframe[title=Comments]").screenshot(
                     path=artifacts_dir / "e2e-language-ar.png"
                 )
+    finally:
+        context.close()
+
+
+def test_arabic_mirrors_the_layout_and_keeps_english_comments_left_to_right(
+    browser: Browser, host: str, sites: Any, artifacts_dir: Path
+) -> None:
+    article = add_article(sites.app, key="theme-rtl-article", title="A right-to-left article")
+    add_comment(sites.app, article, "Hello, World.", Status.APPROVED, name="Peter")
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{host}/rtl-article?lang=ar")
+        frame = widget_frame(page)
+        # Nothing to scroll sideways to (the hidden anti-spam field once sat 10,000 px off
+        # the left, which a right-to-left page can scroll to).
+        width, scrolled = frame.evaluate(
+            "[document.documentElement.clientWidth, document.documentElement.scrollWidth]"
+        )
+        assert scrolled <= width, (scrolled, width)
+        comment = frame.locator("li.comment", has_text="Hello, World.")
+        body = comment.locator(".comment-body").first.bounding_box()
+        avatar = comment.locator("img.avatar").first.bounding_box()
+        assert body and avatar
+        # The avatar at the start of the line: the right, beside the name.
+        assert avatar["x"] + avatar["width"] > body["x"] + body["width"] - 8, (avatar, body)
+        content = comment.locator(".comment-content").first
+        assert content.evaluate("e => getComputedStyle(e).direction") == "ltr"
+        page.locator("iframe[title=Comments]").screenshot(path=artifacts_dir / "e2e-rtl-en.png")
+    finally:
+        context.close()
+
+
+def test_an_explicit_dark_theme_on_a_light_page_is_a_box_with_room_inside(
+    browser: Browser, host: str, artifacts_dir: Path
+) -> None:
+    context = browser.new_context(color_scheme="light")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{host}/light?theme=dark")
+        frame = widget_frame(page)
+        assert frame.evaluate("document.documentElement.dataset.theme") == "dark"
+        widget_bg = frame.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert widget_bg != page.evaluate("getComputedStyle(document.body).backgroundColor")
+        left = frame.locator("#reply-title-text").evaluate("e => e.getBoundingClientRect().left")
+        assert left >= 12, left  # the text keeps off the dark box's edge
+        page.locator("iframe[title=Comments]").screenshot(path=artifacts_dir / "e2e-dark-box.png")
     finally:
         context.close()
