@@ -8,14 +8,17 @@ Alembic, the heaviest import of all (tests/test_imports.py keeps it so).
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from commentsvc.core.config import ConfigError, ensure_secret_key
 from commentsvc.core.extensions import db
@@ -121,15 +124,35 @@ def require_utf8_database(app: Flask) -> None:
         )
 
 
+def require_metrics_folder() -> None:
+    """Make the multiprocess metrics folder (``PROMETHEUS_MULTIPROC_DIR``, set by the server's
+    launcher or the operator) if it is missing; refuse one the workers cannot write to, where
+    every request would fail writing its counters."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"PROMETHEUS_MULTIPROC_DIR={folder!r} cannot be used for the metrics "
+            f"({error.strerror or error}): give a folder the server can write to, or unset it"
+        ) from None
+
+
 def prepare(app: Flask) -> None:
-    """Make the instance folder, the secret key and the schema ready for serving."""
+    """Make the instance folder, the metrics folder, the secret key and the schema ready."""
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    require_metrics_folder()
     ensure_secret_key(app)
     require_utf8_database(app)
     upgrade_database(app)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """``python -m commentsvc.startup``: prepare, or exit with one line saying what to fix."""
     from commentsvc import create_app
 
     try:
@@ -138,3 +161,15 @@ if __name__ == "__main__":
     except ConfigError as error:
         # A refused setting is the operator's to fix: the message says it all, no traceback.
         sys.exit(f"commentsvc: {error}")
+    except DBAPIError as error:
+        # Unreachable, absent or refusing: said as `commentsvc run` says it.
+        from commentsvc.cli.database_errors import database_problem
+
+        problem = database_problem(error, str(app.config["SQLALCHEMY_DATABASE_URI"]))
+        if problem is None:
+            raise
+        sys.exit(f"commentsvc: {problem}")
+
+
+if __name__ == "__main__":
+    main()

@@ -165,6 +165,17 @@ def test_a_database_of_a_kind_the_service_does_not_use_is_refused_with_the_ones_
     )
 
 
+@pytest.mark.parametrize(
+    "url", ["postgresql://", "postgres://db.example:5432", "postgresql://app@db.example/"]
+)
+def test_a_postgresql_url_naming_no_database_is_refused(
+    settings: pytest.MonkeyPatch, url: str
+) -> None:
+    # libpq would use the user's name as the database's: the migrations once ran in "root".
+    result = run_on(settings, url, "pending")
+    refused(result, f"COMMENTSVC_DATABASE_URL is {url!r}: it names no database")
+
+
 @pytest.mark.parametrize("action", ["approve", "unapprove", "spam", "trash", "restore"])
 @pytest.mark.parametrize("comment_id", [TOO_BIG, "2147483648", "0"])
 def test_an_id_no_comment_can_have_is_refused_before_the_database_sees_it(

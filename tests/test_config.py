@@ -135,6 +135,50 @@ def test_the_start_before_gunicorn_forks_says_what_is_wrong_in_one_line(instance
     ]
 
 
+def test_the_start_says_an_unreachable_database_in_one_line(instance: Path) -> None:
+    # gunicorn's on_starting runs this; it printed a 116-line traceback for a database down.
+    url = "postgresql://root:secret@127.0.0.1:9/commentsvc"  # the discard port: nobody there
+    env = {**os.environ, "COMMENTSVC_DATABASE_URL": url, "COMMENTSVC_SECRET_KEY": "k" * 40}
+    ran = subprocess.run(
+        [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 1
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1, ran.stderr
+    assert lines[0].startswith(
+        "commentsvc: Cannot open the database at postgresql+psycopg://root:***@127.0.0.1:9/"
+    )
+    assert "secret" not in ran.stderr
+
+
+def test_the_start_makes_a_missing_metrics_folder_and_refuses_an_unusable_one(
+    instance: Path, tmp_path: Path
+) -> None:
+    # prometheus_client writes each worker's counters there: a missing folder made every
+    # request a 500, /healthz included.
+    missing = tmp_path / "metrics" / "new"
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    env = {**os.environ, "COMMENTSVC_SECRET_KEY": "k" * 40}
+    startup = [sys.executable, "-m", "commentsvc.startup"]
+    made = subprocess.run(
+        startup, env={**env, "PROMETHEUS_MULTIPROC_DIR": str(missing)}, capture_output=True
+    )
+    assert made.returncode == 0, made.stderr
+    assert missing.is_dir()
+    refused = subprocess.run(
+        startup,
+        env={**env, "PROMETHEUS_MULTIPROC_DIR": str(not_a_folder / "x")},
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        f"commentsvc: PROMETHEUS_MULTIPROC_DIR={str(not_a_folder / 'x')!r} cannot be used for"
+        " the metrics (Not a directory): give a folder the server can write to, or unset it"
+    ]
+
+
 def test_a_postgresql_database_not_in_utf8_is_refused_with_how_to_make_one(instance: Path) -> None:
     server = require_postgresql()
     name = f"commentsvc_ascii_{uuid.uuid4().hex[:10]}"

@@ -130,7 +130,18 @@ def _database_url(value: object) -> str | None:
         raise ValueError()
     if scheme not in DATABASE_SCHEMES:
         raise ValueError(f"{quoted(scheme + '://')} is not a database commentsvc uses")
+    if scheme != "sqlite" and not _names_a_database(_rest):
+        # libpq would take the user's name for the database's and migrate whatever is there.
+        raise ValueError("it names no database (write …/dbname after the host)")
     return url
+
+
+def _names_a_database(rest: str) -> bool:
+    """Whether what follows ``postgresql://`` names a database: a path after the host, or a
+    ``dbname=`` parameter."""
+    location, _, query = rest.partition("?")
+    path = location.partition("/")[2]
+    return bool(path) or any(part.startswith("dbname=") for part in query.split("&"))
 
 
 def _redis_url(value: object) -> str | None:
