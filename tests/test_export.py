@@ -70,7 +70,15 @@ def snapshot() -> tuple[Any, Any]:
         for s in db.session.execute(select(ShareCount)).scalars()
     }
     article_rows = sorted(
-        (a.key, a.url, a.title, a.approved_count, a.comments_closed) for a in articles()
+        (
+            a.key,
+            a.url,
+            a.title,
+            a.approved_count,
+            a.comments_closed,
+            a.created_at.replace(tzinfo=None),  # from which COMMENTSVC_CLOSE_AFTER_DAYS counts
+        )
+        for a in articles()
     )
     return shown, (article_rows, shares)
 

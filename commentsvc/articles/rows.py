@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
@@ -180,3 +181,21 @@ def article_ids(
         if filled:
             connection.execute(update(articles).where(articles.c.id == row.id).values(**filled))
     return {key: row.id for key, row in rows.items()}
+
+
+def backdate(connection: Connection, dates: Mapping[int, datetime]) -> None:
+    """Move each article's start (``created_at``, from which COMMENTSVC_CLOSE_AFTER_DAYS
+    counts) back to the date given for it ({article id: moment}), if that is earlier.
+
+    An imported article is at least as old as its own date in the file, and as its oldest
+    comment: a story of 2014 brought over today must not take comments as if new.
+    """
+    for article_id, moment in dates.items():
+        connection.execute(_BACKDATE, {"article": article_id, "moment": moment})
+
+
+_BACKDATE = (
+    update(_ARTICLES)
+    .where(_ARTICLES.c.id == bindparam("article"), _ARTICLES.c.created_at > bindparam("moment"))
+    .values(created_at=bindparam("moment"))
+)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from commentsvc.articles.rows import article_ids
+from commentsvc.articles.rows import article_ids, backdate
 from commentsvc.comments.posting import REPLY_TARGET_READS, adjust_approved_count, reply_position
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import take_sqlite_write_lock, upsert, write_transaction
@@ -158,9 +158,16 @@ class Importer:
             row.article_id = self._stored_article_id(row.key, existing)
         fresh = self._drop_duplicates(connection, rows)
         self._place_parents(connection, fresh)
+        dated = {key: a.created_at for key, a in self.articles.items() if a.created_at}
         ids = self._article_ids(connection, rows, existing)
         for row in fresh:
             row.article_id = ids[row.key]
+        # An article is as old as its date in the file, and as its oldest comment.
+        earliest = {ids[key]: moment for key, moment in dated.items()}
+        for row in fresh:
+            moment, known = row.item.created_at, earliest.get(row.article_id)
+            if moment is not None and (known is None or moment < known):
+                earliest[row.article_id] = moment
         approved: Counter[int] = Counter()
         pending = fresh
         while pending:
@@ -180,6 +187,7 @@ class Importer:
         if not self.dry_run:
             for article_id, count in approved.items():
                 adjust_approved_count(article_id, count, connection)
+            backdate(connection, earliest)
 
     def _existing_articles(self, connection: Connection, rows: list[Row]) -> dict[str, Any]:
         """The stored rows (id, url, title) of this batch's articles this run has not seen

@@ -64,6 +64,7 @@ class SourceArticle:
     title: str
     comments_closed: bool = False
     shares: dict[str, int] | None = None
+    created_at: datetime | None = None
 
 
 Item = SourceComment | Skipped | SourceArticle

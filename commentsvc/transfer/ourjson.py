@@ -71,6 +71,7 @@ def _article(article: dict[str, Any], key: str, place: Place) -> Iterator[Item]:
         title=title,
         comments_closed=bool(article.get("comments_closed")),
         shares={str(k): v for k, v in shares.items() if isinstance(v, int)},
+        created_at=parse_time(text_at(article, "created_at", place)),
     )
     for where, comment in objects_at(article, "comments", "comment", place):
         source_id = id_at(comment, "id", where)
