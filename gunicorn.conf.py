@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,8 +38,16 @@ errorlog = "-"
 # known before any worker imports prometheus_client. Set but empty counts as unset:
 # prometheus_client would write its files into the working directory, while /metrics would
 # read only the answering worker's own.
+_OWN_METRICS_FOLDER = ""
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="commentsvc-metrics-")
+    _OWN_METRICS_FOLDER = tempfile.mkdtemp(prefix="commentsvc-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_FOLDER
+
+# gunicorn 27's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl), shared by
+# every master on the host: the last one started takes it from the others. Off unless given a
+# path of this server's own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 
 
 def on_starting(server: Any) -> None:
@@ -103,6 +112,12 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics folder this server made for itself (one was left per start)."""
+    if _OWN_METRICS_FOLDER:
+        shutil.rmtree(_OWN_METRICS_FOLDER, ignore_errors=True)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -13,10 +13,12 @@ import platform
 import runpy
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
-from support.servers import ROOT
+from support.servers import GUNICORN, ROOT, SECRET, children_of, fetch, free_port, running
 
 THREADS = 6
 
@@ -118,3 +120,34 @@ def test_an_empty_or_missing_metrics_folder_gets_a_folder_of_its_own(env: dict) 
 
 def test_a_given_metrics_folder_is_kept(tmp_path: Any) -> None:
     assert metrics_folder_after_conf({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}) == str(tmp_path)
+
+
+def test_the_server_removes_its_own_metrics_folder_and_makes_no_shared_control_socket(
+    tmp_path: Any,
+) -> None:
+    port = free_port()
+    home = tmp_path / "home"  # gunicorn's default control socket: $HOME/.gunicorn/gunicorn.ctl
+    home.mkdir()
+    env = {
+        "COMMENTSVC_INSTANCE_PATH": str(tmp_path / "instance"),
+        "COMMENTSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'comments.db'}",
+        "COMMENTSVC_SECRET_KEY": SECRET,
+        "COMMENTSVC_BIND": f"127.0.0.1:{port}",
+        "PROMETHEUS_MULTIPROC_DIR": "",  # this server makes its own
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": "",
+    }
+    temporary = Path(tempfile.gettempdir())
+    command = [GUNICORN, "--config", "gunicorn.conf.py", "wsgi:app"]
+    with running(command, env, port) as server:
+        assert fetch(server.base + "/metrics")[0] == 200
+        # Its folder: the one holding its workers' files (other servers may run meanwhile).
+        workers = {str(pid) for pid in children_of(server.process.pid)}
+        folders = [
+            folder
+            for folder in temporary.glob("commentsvc-metrics-*")
+            if any(f.stem.rsplit("_", 1)[-1] in workers for f in folder.glob("*.db"))
+        ]
+        assert len(folders) == 1, folders
+        assert not (home / ".gunicorn").exists()
+    assert not folders[0].exists()  # one was left behind per start
