@@ -14,9 +14,22 @@ import sys
 import tempfile
 from typing import Any
 
+
+def _whole_number(name: str, default: int, least: int = 1) -> int:
+    """The environment's ``name`` as a whole number of at least ``least``; else no start."""
+    text = os.environ.get(name, "").strip() or str(default)
+    try:
+        number = int(text)
+    except ValueError:
+        number = least - 1
+    if number < least:
+        sys.exit(f"commentsvc: {name} is {text!r}; expected a whole number of at least {least}")
+    return number
+
+
 bind = os.environ.get("COMMENTSVC_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+workers = _whole_number("WEB_CONCURRENCY", 2)
+timeout = _whole_number("GUNICORN_TIMEOUT", 30, least=0)  # 0: no timeout, as gunicorn reads it
 # Slow clients: a sync worker gives its whole process to one connection while it trickles in
 # its request (three clients sending a byte a second stopped the service). A gthread worker
 # waits for a connection to become readable in its main loop and gives it one of ``threads``
@@ -24,7 +37,7 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # WEB_CONCURRENCY x GUNICORN_THREADS slow connections to starve the service. Facing the open
 # Internet, put a buffering proxy (nginx) in front too: it reads whole requests first.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = _whole_number("GUNICORN_THREADS", 8)
 # The count API promises 100 article URLs in its query string, about 10 KB of request line:
 # over gunicorn's 8,190-byte ceiling, so 0, which gunicorn still caps (at 1 MiB). POST takes
 # the same keys as a JSON body.

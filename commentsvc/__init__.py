@@ -20,7 +20,12 @@ from commentsvc.comments import (
     widget_views,
 )
 from commentsvc.core import errors, health, limits, observability, security, static_files
-from commentsvc.core.config import default_database_url, load_settings, normalise_database_url
+from commentsvc.core.config import (
+    ConfigError,
+    default_database_url,
+    load_settings,
+    normalise_database_url,
+)
 from commentsvc.core.extensions import csrf, db
 from commentsvc.core.flask_app import CommentsApp
 from commentsvc.db import change_listener, connections, sqlite_versions
@@ -38,6 +43,17 @@ def _templates_dir() -> str:
     return str(shipped if shipped.is_dir() else PACKAGE_DIR.parent / "templates")
 
 
+def _instance_path() -> str | None:
+    """COMMENTSVC_INSTANCE_PATH, which must be absolute (Flask's own refusal is a traceback)."""
+    path = os.environ.get("COMMENTSVC_INSTANCE_PATH") or None
+    if path is not None and not os.path.isabs(path):
+        raise ConfigError(
+            f"COMMENTSVC_INSTANCE_PATH is {path!r}; expected an absolute folder path, such as "
+            f"{os.path.abspath(path)}"
+        )
+    return path
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application. Reads configuration only: no files, network or database.
 
@@ -49,7 +65,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=_templates_dir(),
         instance_relative_config=True,
         # A container keeps the instance folder where its unprivileged user may write.
-        instance_path=os.environ.get("COMMENTSVC_INSTANCE_PATH") or None,
+        instance_path=_instance_path(),
     )
     _configure(app, test_config)
     _trust_proxies(app)

@@ -144,7 +144,15 @@ def require_metrics_folder() -> None:
 
 def prepare(app: Flask) -> None:
     """Make the instance folder, the metrics folder, the secret key and the schema ready."""
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=app.instance_path):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"the instance folder {app.instance_path} (COMMENTSVC_INSTANCE_PATH) cannot be "
+            f"made or written to ({error.strerror or error}): give a folder the server can write to"
+        ) from None
     require_metrics_folder()
     ensure_secret_key(app)
     require_utf8_database(app)

@@ -94,6 +94,13 @@ MODERATION = "one of all, first-time, none"
             "comma-separated share networks among facebook, x",
         ),
         ("REDIS_URL", "localhost:6379", "a redis://, rediss:// or unix:// URL"),
+        # Each once accepted, and failing only later: a 429 on every sign-in, mails retried
+        # for a day against a web server, links in mails without a scheme.
+        ("RATE_LIMIT_SIGN_IN", "0 per minute", RATE_LIMIT),
+        ("PUBLIC_URL", "comments.example.org", "an http:// or https:// address"),
+        ("MAIL_FROM", "comments at news.example", "an email address"),
+        ("MODERATOR_EMAILS", "desk@news.example, editor", "email addresses separated by commas"),
+        ("STAFF_EMAILS", "editor", "email addresses separated by commas"),
     ],
 )
 def test_a_bad_value_stops_the_start_naming_the_setting_the_value_and_the_expectation(
@@ -108,6 +115,71 @@ def test_a_bad_value_stops_the_start_naming_the_setting_the_value_and_the_expect
     message = start_error()
     assert message.startswith(refusal(source, instance, key, value))
     assert f"expected {expected}" in message
+
+
+@pytest.mark.parametrize(
+    "url", ["http://mail.example:25", "smtp://", "smtp://mail.example:twenty-five"]
+)
+def test_a_mail_server_url_that_names_none_is_refused_and_kept_hidden(
+    instance: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    # Accepted before: the error came at the first mail, retried for 24 hours.
+    configure("environment", instance, monkeypatch, SMTP_URL=url)
+    message = start_error()
+    assert message.startswith("COMMENTSVC_SMTP_URL is (hidden)")
+    assert "expected smtp://user:pass@host:587 or smtps://" in message
+
+
+def test_the_reasons_of_a_refused_value_are_said(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure("environment", instance, monkeypatch, RATE_LIMIT_SIGN_IN="20 per minute;0 per hour")
+    assert "a limit of 0 allows nothing at all" in start_error()
+    configure("environment", instance, monkeypatch, RATE_LIMIT_SIGN_IN="20 per minute")
+    configure("environment", instance, monkeypatch, STAFF_EMAILS="desk@news.example\nbob")
+    assert "'bob' is not an email address" in start_error()
+
+
+def test_well_formed_mail_settings_pass(instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(
+        "environment",
+        instance,
+        monkeypatch,
+        SMTP_URL="smtps://user:p%40ss@mail.example:465",
+        PUBLIC_URL="https://comments.example.org",
+        MAIL_FROM="News comments <comments@news.example>",
+        MODERATOR_EMAILS="desk@news.example,\neditor@news.example",
+    )
+    app = create_app()
+    assert app.config["MAIL_FROM"] == "News comments <comments@news.example>"
+
+
+def test_a_relative_instance_folder_is_refused_with_the_absolute_one_it_meant(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMMENTSVC_INSTANCE_PATH", "instance")  # Flask raised a ValueError
+    assert start_error() == (
+        "COMMENTSVC_INSTANCE_PATH is 'instance'; expected an absolute folder path, such as "
+        f"{os.path.abspath('instance')}"
+    )
+
+
+def test_the_start_says_an_instance_folder_it_cannot_make_in_one_line(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    env = {
+        **os.environ,
+        "COMMENTSVC_INSTANCE_PATH": str(blocked / "instance"),
+        "COMMENTSVC_SECRET_KEY": "k" * 40,
+    }
+    ran = subprocess.run(
+        [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 1
+    assert ran.stderr.strip().splitlines() == [
+        f"commentsvc: the instance folder {blocked / 'instance'} (COMMENTSVC_INSTANCE_PATH)"
+        " cannot be made or written to (Not a directory): give a folder the server can write to"
+    ]
 
 
 def test_a_configuration_error_is_a_runtime_error() -> None:

@@ -151,3 +151,25 @@ def test_the_server_removes_its_own_metrics_folder_and_makes_no_shared_control_s
         assert len(folders) == 1, folders
         assert not (home / ".gunicorn").exists()
     assert not folders[0].exists()  # one was left behind per start
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "least"),
+    [("WEB_CONCURRENCY", "0", 1), ("GUNICORN_THREADS", "eight", 1), ("GUNICORN_TIMEOUT", "-5", 0)],
+)
+def test_a_server_number_that_is_not_one_stops_the_start_in_one_line(
+    name: str, value: str, least: int
+) -> None:
+    # WEB_CONCURRENCY=0 listened with no worker at all: every request hung.
+    run = subprocess.run(
+        [sys.executable, "-c", "import runpy; runpy.run_path('gunicorn.conf.py')"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", name: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert run.stderr.strip() == (
+        f"commentsvc: {name} is {value!r}; expected a whole number of at least {least}"
+    )

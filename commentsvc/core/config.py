@@ -21,11 +21,15 @@ from flask import Config, Flask
 
 from commentsvc.core.setting_kinds import (
     BOOLEAN,
+    EMAIL_ADDRESS,
+    EMAIL_LIST,
     LONG_RANDOM_KEY,
     ORIGIN_LIST,
     POSITIVE_NUMBER,
+    PUBLIC_ADDRESS,
     RATE_LIMIT,
     REDIS_SERVER_URL,
+    SMTP_SERVER_URL,
     SQLALCHEMY_URL,
     TEXT,
     TIME_ZONE,
@@ -305,7 +309,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PUBLIC_URL",
         "",
-        TEXT,
+        PUBLIC_ADDRESS,
         "This service's address as people reach it (https://comments.example.org), for the "
         "links in emails. Empty: http://localhost:8000.",
         default_in_words="empty",
@@ -313,7 +317,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SMTP_URL",
         "",
-        TEXT,
+        SMTP_SERVER_URL,
         "Mail server: smtp://user:pass@host:587 (STARTTLS when offered; a password is sent only "
         "over TLS or to this host) or smtps://user:pass@host:465. Empty: no email is sent.",
         default_in_words="empty (no email)",
@@ -322,7 +326,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MAIL_FROM",
         "",
-        TEXT,
+        EMAIL_ADDRESS,
         "The From address of every email, e.g. comments@news.example.",
         default_in_words="empty",
     ),
@@ -337,7 +341,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MODERATOR_EMAILS",
         "",
-        WORDS,
+        EMAIL_LIST,
         "Addresses (comma- or newline-separated) told of held comments. Changeable in the admin.",
     ),
     Setting(
@@ -508,7 +512,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "STAFF_EMAILS",
         "",
-        WORDS,
+        EMAIL_LIST,
         "Emails (comma- or newline-separated) whose comments show a Staff badge.",
     ),
     # --- The widget at home on any site (issue 14) ---

@@ -10,7 +10,9 @@ import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
+from urllib.parse import urlsplit
 
 from commentsvc.core.rates import UNIT_SECONDS, parse_rules
 
@@ -98,9 +100,61 @@ def _origins(value: object) -> tuple[str, ...]:
 def _rate_limit(value: object) -> str:
     text = _text(value)
     try:
-        parse_rules(text)
+        rules = parse_rules(text)
     except ValueError:
         raise ValueError() from None  # its message only quotes the value again
+    if any(rule.amount == 0 for rule in rules):
+        raise ValueError("a limit of 0 allows nothing at all")
+    return text
+
+
+def _smtp_url(value: object) -> str:
+    url = _text(value).strip()
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        raise ValueError() from None
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError()
+    return url
+
+
+def _public_url(value: object) -> str:
+    url = _text(value).strip()
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError()
+    return url
+
+
+def _address(text: str) -> None:
+    """Raise ValueError unless ``text`` is one email address (``Name <address>`` too)."""
+    # Only when one is given: email-validator's own import is left to the first post.
+    from email_validator import EmailNotValidError, validate_email
+
+    _name, address = parseaddr(text)
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError(f"{quoted(text)} is not an email address") from None
+
+
+def _email_address(value: object) -> str:
+    text = _text(value).strip()
+    if text:
+        _address(text)
+    return text
+
+
+def _email_list(value: object) -> str:
+    text = text_or_list(value)
+    for address in re.split(r"[,\n]", text):
+        if address.strip():
+            _address(address.strip())
     return text
 
 
@@ -166,6 +220,14 @@ POSITIVE_NUMBER = _whole_number(1)
 BOOLEAN = Kind("true or false (or yes/no, on/off, 1/0)", _boolean)
 TEXT = Kind("text", _text)
 WORDS = Kind("text: words or phrases separated by commas or new lines", _text)
+SMTP_SERVER_URL = Kind(
+    "smtp://user:pass@host:587 or smtps://user:pass@host:465 (empty: no email)", _smtp_url
+)
+PUBLIC_ADDRESS = Kind(
+    "an http:// or https:// address such as https://comments.example.org", _public_url
+)
+EMAIL_ADDRESS = Kind("an email address such as comments@news.example (or empty)", _email_address)
+EMAIL_LIST = Kind("email addresses separated by commas or new lines", _email_list)
 ORIGIN_LIST = Kind(
     "space- or comma-separated http(s):// origins such as https://news.example "
     "(a list of them in config.py)",
