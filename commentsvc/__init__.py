@@ -15,6 +15,7 @@ from commentsvc.comments import (
     api_views,
     avatar_views,
     comment_cache,
+    count_script,
     own_views,
     page_cache,
     widget_views,
@@ -89,6 +90,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     own_views.init_app(app)
     avatar_views.init_app(app)
     share_views.init_app(app)
+    count_script.init_app(app)
     notify.init_app(app)
     openapi.init_app(app)
     admin.init_app(app)

@@ -139,14 +139,14 @@ def lazy_gettext(message: str, **values: Any) -> LazyProxy:
 
 # A number of each CLDR plural category (Intl.PluralRules in the browser names the category;
 # the catalogue's own plural rule picks the form): 0 zero, 1 one, 2 two, 3 few, 11 many, 100 other.
-_PLURAL_SAMPLES = {"zero": 0, "one": 1, "two": 2, "few": 3, "many": 11, "other": 100}
+PLURAL_SAMPLES = {"zero": 0, "one": 1, "two": 2, "few": 3, "many": 11, "other": 100}
 
 
 def plural_forms(singular: str, plural: str) -> dict[str, str]:
     """Each plural form of a message, by CLDR category, placeholders kept, for the scripts."""
     catalogue = translations(current_language())
     return {
-        category: catalogue.ngettext(singular, plural, n) for category, n in _PLURAL_SAMPLES.items()
+        category: catalogue.ngettext(singular, plural, n) for category, n in PLURAL_SAMPLES.items()
     }
 
 
