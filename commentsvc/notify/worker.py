@@ -32,6 +32,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.engine import Connection
 
 from commentsvc.core.extensions import db
+from commentsvc.core.failure_log import RepeatedFailure
 from commentsvc.db.connections import write_transaction
 from commentsvc.db.models import utcnow
 from commentsvc.notify import messages, subscriptions, webhooks
@@ -246,6 +247,9 @@ def _record(group: list[Any], outcome: str, error: str, now: datetime, result: P
         )
 
 
+_PASS_FAILURES = RepeatedFailure("An outbox pass (sending mails and webhook calls)")
+
+
 def run_worker(stop: threading.Event, poll_seconds: float | None = None) -> None:
     """Send due messages until ``stop`` is set, looking again every ``poll_seconds``."""
     poll = poll_seconds if poll_seconds is not None else current_app.config["NOTIFY_POLL_SECONDS"]
@@ -253,11 +257,13 @@ def run_worker(stop: threading.Event, poll_seconds: float | None = None) -> None
     while not stop.is_set():
         try:
             done = send_pending()
-        except Exception:
-            # A database hiccup must not end the worker: log it and look again later.
-            log.exception("An outbox pass failed")
+        except Exception as error:
+            # A database hiccup must not end the worker: log it (once, not every poll while
+            # the database is down) and look again later.
+            _PASS_FAILURES.failed(log, error)
             done = PassResult()
         else:
+            _PASS_FAILURES.succeeded(log)
             # For a healthcheck: the file's age says when a pass last went through.
             with suppress(OSError):
                 heartbeat.touch()

@@ -32,6 +32,7 @@ from flask import Flask, current_app
 
 from commentsvc.articles.rows import article_ids
 from commentsvc.core.extensions import db
+from commentsvc.core.failure_log import RepeatedFailure
 from commentsvc.core.redis_client import live_redis_client, redis_client, redis_error
 from commentsvc.db.connections import upsert
 from commentsvc.db.events import emit
@@ -221,12 +222,18 @@ def flush_when_due() -> bool:
         return False
     try:
         # Across every worker and host, at most one flush per interval.
-        if client.set(buffer_key("flush-due"), 1, nx=True, px=int(interval * 1000)):
+        due = bool(client.set(buffer_key("flush-due"), 1, nx=True, px=int(interval * 1000)))
+        if due:
             flush_shares()
-            return True
-    except Exception:  # noqa: BLE001 - a thread that stops would leave clicks waiting in Redis
-        current_app.logger.exception("Share flush failed; the next one will retry it")
-    return False
+    except Exception as error:  # noqa: BLE001 - a thread that stops would leave clicks in Redis
+        _FLUSH_FAILURES.failed(current_app.logger, error)
+        return False
+    _FLUSH_FAILURES.succeeded(current_app.logger)
+    return due
+
+
+# Once per process: a Redis or database outage is logged once, not at every interval.
+_FLUSH_FAILURES = RepeatedFailure("The share flush (clicks buffered in Redis to the database)")
 
 
 def flush_at_exit(app: Flask) -> None:
