@@ -148,3 +148,43 @@ def test_the_wxr_export_imports_back_with_its_threads_and_statuses(tmp_path: Pat
     assert sorted((c.status, c.depth, c.email) for c in comments()) == before
     assert sorted(c.body for c in comments()) == bodies
     counts_are_consistent()
+
+
+def test_the_wxr_export_keeps_articles_known_by_their_key_alone(tmp_path: Path) -> None:
+    # An article the widget knows by article=… only has no address for <link>: imported
+    # back, its comments were skipped ("invalid field: article URL"), 3 of 4 in the README's
+    # own example. An article with both keeps its key, not its URL, as its key.
+    by_key = Article(key="demo-lighthouse", url="", title="Keep it lit")
+    both = Article(key="story-42", url="https://news.example/story", title="Story")
+    db.session.add_all([by_key, both])
+    db.session.commit()
+    for article, text in ((by_key, "On the key alone"), (both, "On a key and a URL")):
+        db.session.add(
+            Comment(
+                article_id=article.id,
+                name="Ann",
+                email="ann@example.com",
+                website="",
+                body=text,
+                status=Status.APPROVED.value,
+                ip="192.0.2.0",
+                user_agent="",
+                depth=0,
+            )
+        )
+        db.session.execute(update(Article).where(Article.id == article.id).values(approved_count=1))
+    db.session.commit()
+    out = io.StringIO()
+    write_wxr(out, include_private=True)
+    path = tmp_path / "export.xml"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    empty_the_database()
+
+    report = run_import(path, "wxr")
+    assert report.imported_total == 2, report.skipped
+    stored = {a.key: (a.url, a.approved_count) for a in articles()}
+    assert stored == {
+        "demo-lighthouse": ("", 1),
+        "story-42": ("https://news.example/story", 1),
+    }
+    counts_are_consistent()

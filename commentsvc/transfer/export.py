@@ -20,6 +20,7 @@ from commentsvc.core.xml_text import xml_text
 from commentsvc.db.models import Article, Comment, Status, utcnow
 from commentsvc.shares.models import ShareCount
 from commentsvc.transfer.ourjson import FORMAT_NAME, VERSION
+from commentsvc.transfer.wxr import OUR_WXR_NAMESPACE
 
 ARTICLES = Article.__table__
 COMMENTS = Comment.__table__
@@ -126,7 +127,8 @@ def write_wxr(out: IO[str], article_key: str | None = None, include_private: boo
         '<rss version="2.0" xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" '
         'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/" '
-        'xmlns:wp="http://wordpress.org/export/1.2/">\n<channel>\n'
+        'xmlns:wp="http://wordpress.org/export/1.2/" '
+        f'xmlns:commentsvc="{OUR_WXR_NAMESPACE}">\n<channel>\n'
         "<title>commentsvc export</title>\n<wp:wxr_version>1.2</wp:wxr_version>\n"
     )
     written = 0
@@ -136,6 +138,9 @@ def write_wxr(out: IO[str], article_key: str | None = None, include_private: boo
         out.write(_tag("title", article.title or link) + "\n")
         out.write(_tag("link", link) + "\n")
         out.write(_tag("guid", link) + "\n")
+        # WordPress ignores it; our import keys the article by it again (an article known by
+        # its id alone has no address for <link>).
+        out.write(_tag("commentsvc:key", article.key) + "\n")
         out.write(_cdata("content:encoded", "") + "\n")
         out.write(_tag("wp:post_id", article.id) + "\n")
         out.write(_tag("wp:post_type", "post") + _tag("wp:status", "publish") + "\n")

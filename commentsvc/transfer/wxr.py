@@ -12,6 +12,8 @@ from commentsvc.transfer.items import Item, Skipped, SourceComment, parse_time
 from commentsvc.transfer.xmlstream import child_text, children, ends, local, text_of
 
 # comment_approved: 1 approved, 0 held, spam; trash (and a trashed post's) are not imported.
+# The namespace of what our own WXR export adds to each item (commentsvc:key).
+OUR_WXR_NAMESPACE = "urn:commentsvc:wxr:1"
 _STATUSES = {"1": Status.APPROVED, "0": Status.PENDING, "spam": Status.SPAM}
 _TRASH = {"trash", "post-trashed"}
 # Not readers' comments: pings from other sites and the editor's private notes (WP 6.9).
@@ -45,6 +47,11 @@ def _item(item: Element, site_url: str) -> Iterator[Item]:
         # Nothing names the page: keep the post under an article id of its own, which the
         # publisher can pass as article=… (or re-import with --site-url).
         key = f"wordpress-post-{post_id or 'unknown'}"
+    ours = item.find(f"{{{OUR_WXR_NAMESPACE}}}key")
+    if ours is not None and (ours.text or "").strip():
+        # Our own WXR export: the article's key as it was, and its address only if it had one.
+        key = (ours.text or "").strip()
+        link = link if link.startswith(("http://", "https://")) else ""
     title = child_text(item, "title").strip()
     for element in item:
         if local(element.tag) != "comment":
