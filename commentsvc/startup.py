@@ -20,7 +20,7 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from commentsvc.core.config import ConfigError, ensure_secret_key
+from commentsvc.core.config import ConfigError, ensure_secret_key, unknown_names
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import restore_session_limits, without_session_limits
 
@@ -163,6 +163,8 @@ def main() -> None:
     """``python -m commentsvc.startup``: prepare, or exit with one line saying what to fix."""
     from commentsvc import create_app
 
+    for warning in unknown_names(os.environ):
+        print(f"commentsvc: warning: {warning}", file=sys.stderr)
     try:
         app = create_app()
         prepare(app)

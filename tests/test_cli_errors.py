@@ -203,6 +203,21 @@ def test_an_export_onto_a_full_device_says_so(app: Flask) -> None:
     refused(result, "Cannot write the export to /dev/full: No space left on device.")
 
 
+def test_an_export_of_an_article_nobody_has_says_so_instead_of_writing_nothing(
+    app: Flask,
+) -> None:
+    refused(
+        invoke(app, "export", "--article", "no-such-story"),
+        "No article has the key 'no-such-story'; leave out --article to export them all.",
+    )
+
+
+def test_a_new_password_for_nobody_is_refused_before_it_is_asked_for(app: Flask) -> None:
+    # No input at all: asking for the password first would fail on the missing line.
+    result = invoke(app, "set-admin-password", "nobody", "--password-stdin", input="")
+    refused(result, "There is no moderator called 'nobody'.")
+
+
 @pytest.mark.parametrize(
     "args",
     [

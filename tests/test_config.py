@@ -182,6 +182,26 @@ def test_the_start_says_an_instance_folder_it_cannot_make_in_one_line(tmp_path: 
     ]
 
 
+def test_the_start_warns_of_a_misspelt_setting_and_names_the_one_meant(instance: Path) -> None:
+    # A misspelt name was ignored without a word: moderation stayed on, the depth at 5.
+    env = {
+        **os.environ,
+        "COMMENTSVC_SECRET_KEY": "k" * 40,
+        "COMMENTSVC_MODERATON": "none",
+        "COMMENTSVC_SHINY": "yes",
+        "COMMENTSVC_TEST_ANYTHING": "the test suite's own",
+    }
+    ran = subprocess.run(
+        [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr.strip().splitlines() == [
+        "commentsvc: warning: COMMENTSVC_MODERATON is not a setting of commentsvc; did you mean"
+        " COMMENTSVC_MODERATION?",
+        "commentsvc: warning: COMMENTSVC_SHINY is not a setting of commentsvc (it is ignored)",
+    ]
+
+
 def test_a_configuration_error_is_a_runtime_error() -> None:
     assert issubclass(ConfigError, RuntimeError)
 

@@ -155,6 +155,15 @@ def delete_moderator(username: str) -> None:
     db.session.commit()
 
 
+def require_moderator(username: str) -> None:
+    """ValueError unless a moderator of this name exists (asked before a password is typed)."""
+    found = db.session.execute(
+        db.select(AdminUser.id).where(AdminUser.username == username.strip())
+    ).first()
+    if found is None:
+        raise _no_such_moderator(username)
+
+
 def _no_such_moderator(username: str) -> ValueError:
     return ValueError(f"There is no moderator called {username.strip()!r}.")
 

@@ -21,7 +21,12 @@ from flask.cli import (
 from werkzeug.serving import WSGIRequestHandler
 
 from commentsvc import create_app
-from commentsvc.admin.auth import change_password, create_moderator, delete_moderator
+from commentsvc.admin.auth import (
+    change_password,
+    create_moderator,
+    delete_moderator,
+    require_moderator,
+)
 from commentsvc.cli.arguments import COMMENT_ID, LIST_LENGTH, UTF8_TEXT
 from commentsvc.cli.database_errors import CommandGroup
 from commentsvc.cli.output_files import replaced_whole
@@ -133,8 +138,9 @@ def create_admin(name: str, password_stdin: bool) -> None:
 @with_appcontext
 def set_admin_password(name: str, password_stdin: bool) -> None:
     """Change a moderator's password; every session of theirs ends."""
-    password = read_password(password_stdin, "New password")
     try:
+        require_moderator(name)  # before the password is typed for nobody
+        password = read_password(password_stdin, "New password")
         change_password(name, password)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
@@ -296,6 +302,13 @@ def export_command(
 ) -> None:
     """Export every article and comment as our versioned JSON or as WordPress WXR."""
     writer = write_json if fmt == "json" else write_wxr
+    if (
+        article_key is not None
+        and not db.session.execute(db.select(Article.id).where(Article.key == article_key)).first()
+    ):
+        raise click.ClickException(
+            f"No article has the key {article_key!r}; leave out --article to export them all."
+        )
     try:
         if output is None:
             writer(sys.stdout, article_key, include_private)

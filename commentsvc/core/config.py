@@ -536,6 +536,29 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
 
 
+# COMMENTSVC_* names read elsewhere than the settings: by gunicorn.conf.py and create_app,
+# the compose file, and the test suite (COMMENTSVC_TEST_*).
+_OTHER_NAMES = frozenset({"BIND", "INSTANCE_PATH", "PORT"})
+
+
+def unknown_names(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each COMMENTSVC_* variable that names no setting (a misspelt one is
+    otherwise ignored without a word), with the setting it most looks like."""
+    import difflib  # only at start-up
+
+    warnings = []
+    for name in sorted(environ):
+        key = name.removeprefix(ENV_PREFIX)
+        if not name.startswith(ENV_PREFIX) or key in _BY_KEY or key in _OTHER_NAMES:
+            continue
+        if key.startswith("TEST_"):
+            continue
+        close = difflib.get_close_matches(key, [*_BY_KEY, *_OTHER_NAMES], n=1, cutoff=0.75)
+        hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else " (it is ignored)"
+        warnings.append(f"{name} is not a setting of commentsvc{hint}")
+    return warnings
+
+
 def load_settings(
     app: Flask, environ: Mapping[str, str], test_config: Mapping[str, Any] | None = None
 ) -> None:
