@@ -18,6 +18,7 @@ from support.admin import (
     statuses,
 )
 
+from commentsvc.admin.auth import change_password
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment, SiteSetting
 
@@ -115,6 +116,16 @@ def test_lock_out_is_per_account_across_networks(admin) -> None:
         assert admin.sign_in(password="wrong password!", **network).status_code == 401
     response = admin.sign_in(environ_base={"REMOTE_ADDR": "198.51.100.7"})
     assert response.status_code == 429 and LOCKED in response.get_data(as_text=True)
+
+
+def test_a_new_password_from_the_operator_lifts_the_accounts_lock_out(app, admin) -> None:
+    for number in range(5):  # someone guessing from five networks
+        network = {"environ_base": {"REMOTE_ADDR": f"203.0.{number}.9"}}
+        assert admin.sign_in(password="wrong password!", **network).status_code == 401
+    assert admin.sign_in().status_code == 429
+    with app.app_context():
+        change_password("mod", "a brand new password")
+    assert admin.sign_in(password="a brand new password").status_code == 302
 
 
 def test_signing_out_ends_the_session(admin) -> None:

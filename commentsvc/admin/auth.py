@@ -121,7 +121,8 @@ def end_sessions(user: AdminUser) -> None:
 
 
 def change_password(username: str, password: str) -> None:
-    """Set a moderator's password and end all their sessions; ValueError if unknown or weak.
+    """Set a moderator's password, end all their sessions and lift their account's lock-out;
+    ValueError if unknown or weak.
 
     One conditional UPDATE: an account deleted meanwhile is "no such moderator", not an error.
     """
@@ -138,6 +139,9 @@ def change_password(username: str, password: str) -> None:
     ).first()
     if changed is None:
         raise _no_such_moderator(username)
+    # A moderator locked out by failed sign-ins (theirs, or someone guessing) gets in again
+    # with the new password; a network's own lock-out stays.
+    db.session.execute(delete(SignInFailure).where(SignInFailure.username == username.strip()))
     db.session.commit()
 
 
