@@ -13,7 +13,11 @@
   var params = new URLSearchParams();
   params.set("url", pageUrl);
   if (data.article) params.set("article", data.article);
-  if (data.title || document.title) params.set("title", data.title || document.title);
+  // The article's own headline: the publisher's, else the page's og:title, else its <title>
+  // (which often ends with the site's name).
+  var ogTitle = document.querySelector('meta[property="og:title"]');
+  var title = data.title || (ogTitle && ogTitle.content.trim()) || document.title;
+  if (title) params.set("title", title);
   if (data.parts) params.set("parts", data.parts);
   // The reader's chosen order (kept in this page's storage), else the publisher's data-sort.
   var SORT_KEY = "commentsvc.sort:" + serviceOrigin;

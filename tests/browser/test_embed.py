@@ -11,7 +11,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Locator, Page, expect
@@ -215,3 +215,13 @@ def test_saved_details_stay_in_the_browser_not_in_a_cookie(page: Page, sites: An
     expect(frame.locator("li.comment", has_text="Now forget me")).to_be_visible()
     page.reload()
     expect(field(page.frame_locator("iframe[title=Comments]"), "Name")).to_have_value("")
+
+
+def test_without_data_title_the_headline_is_the_pages_og_title(page: Page, sites: Any) -> None:
+    # The page's <title> ends with the site's name ("… — News Example"): the widget's heading
+    # would have read "2 Responses to “Harbour town keeps its lighthouse lit — News Example”".
+    page.goto(sites.host + "/articles/lighthouse-og")
+    iframe = page.locator("iframe[title=Comments]")
+    expect(iframe).to_have_attribute("src", re.compile(r"title="), timeout=TIMEOUT_MS)
+    query = parse_qs(urlsplit(iframe.get_attribute("src") or "").query)
+    assert query["title"] == ["Lighthouse story"]

@@ -45,11 +45,11 @@ class Sites:
         return f"{self.host}/articles/lighthouse-iframe"
 
 
-def _article_page(embed: str) -> str:
+def _article_page(embed: str, head: str = "") -> str:
     return f"""<!doctype html>
 <html lang="en">
 <head>
-  <meta charset="utf-8">
+  <meta charset="utf-8">{head}
   <title>Harbour town keeps its lighthouse lit — News Example</title>
   <link rel="canonical" href="{CANONICAL_URL}">
 </head>
@@ -77,8 +77,12 @@ def publisher_site(widget: str) -> Callable[[dict[str, Any], Callable[..., Any]]
         f'<iframe title="Comments" src="{html.escape(f"{widget}/embed?{query}")}" '
         'style="display:block;width:100%;height:1400px;border:0"></iframe>'
     )
+    # No data-title: the headline comes from the page's og:title (its <title> adds the site's).
+    untitled = f'<script src="{widget}/embed.js" data-article="{ARTICLE_ID}" async></script>'
+    og_title = f'\n  <meta property="og:title" content="{ARTICLE_TITLE}">'
     pages = {
         "/articles/lighthouse": _article_page(script).encode(),
+        "/articles/lighthouse-og": _article_page(untitled, og_title).encode(),
         "/articles/lighthouse-iframe": _article_page(iframe).encode(),
     }
 
