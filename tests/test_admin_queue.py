@@ -100,6 +100,14 @@ def test_filter_by_article(app, admin) -> None:
     assert f'<option value="{second}" selected>Two</option>' in html
 
 
+def test_articles_of_one_title_are_told_apart_by_their_key_in_the_filter(app, admin) -> None:
+    story = add_article(app, key="demo-lighthouse", title="Harbour lighthouse lit")
+    update = add_article(app, key="lighthouse-2026", title="Harbour lighthouse lit")
+    html = admin.page("/admin/")
+    assert f'<option value="{story}">Harbour lighthouse lit (demo-lighthouse)</option>' in html
+    assert f'<option value="{update}">Harbour lighthouse lit (lighthouse-2026)</option>' in html
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
