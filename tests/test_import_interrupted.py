@@ -11,7 +11,6 @@ ended. ``tests/test_import_killed_worker.py`` kills a real gunicorn worker mid-i
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -23,8 +22,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask, g, has_request_context, request
-from support.admin import Admin, log_entries
-from support.imports import comments, counts_are_consistent, our_export
+from support.admin import log_entries
+from support.imports import (
+    comments,
+    counts_are_consistent,
+    job_folder_of,
+    job_settled,
+    job_state,
+    our_export,
+    upload_job,
+)
 from support.races import at_once, browser
 
 from commentsvc.admin import import_page
@@ -36,41 +43,6 @@ pytestmark = pytest.mark.settings(MODERATION="none")
 SIX = {str(n): None for n in range(1, 7)}
 FIRST_THREE = {str(n): None for n in range(1, 4)}
 STUCK = 60
-
-
-def upload(admin: Admin, path: Path) -> str:
-    """Upload ``path`` on the Import page; the job's page, once its dry run is done."""
-    response = admin.client.post(
-        "/admin/import",
-        data={
-            "csrf_token": admin.token("/admin/import"),
-            "file": (io.BytesIO(path.read_bytes()), path.name),
-        },
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    url = response.headers["Location"]
-    assert settled(admin.client.application, url)["phase"] == "checked"
-    return url
-
-
-def folder_of(app: Flask, url: str) -> Path:
-    return Path(app.instance_path) / "imports" / url.rsplit("/", 1)[1]
-
-
-def state_of(app: Flask, url: str) -> dict[str, Any]:
-    return dict(json.loads((folder_of(app, url) / "state.json").read_text()))
-
-
-def settled(app: Flask, url: str) -> dict[str, Any]:
-    """The job's state once no run of it is going on."""
-    deadline = time.monotonic() + STUCK
-    while (state := state_of(app, url))["phase"] in ("new", "checking", "importing"):
-        if jobs.interrupted(folder_of(app, url), state):
-            return state
-        assert time.monotonic() < deadline, f"the job is stuck: {state}"
-        time.sleep(0.05)
-    return state
 
 
 def ended_process() -> tuple[int, str | None]:
@@ -85,7 +57,7 @@ def ended_process() -> tuple[int, str | None]:
 def left_running(app: Flask, url: str, phase: str, runner: dict[str, Any]) -> Path:
     """Leave the job as a run stopped half-way leaves it: ``phase``, and a new run file
     naming ``runner`` (its process, as ``job_runs.begin`` records it)."""
-    folder = folder_of(app, url)
+    folder = job_folder_of(app, url)
     if phase == "importing":
         assert jobs.claim_import(folder) is not None  # as Confirm does
     state = jobs.read_state(folder)
@@ -116,7 +88,7 @@ def imports_logged(app: Flask) -> list[str]:
 def test_an_import_whose_worker_died_says_so_and_goes_on_where_it_stopped(
     app, admin, tmp_path
 ) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
     # The interrupted run had committed its first batch: comments 1-3.
     with app.app_context():
         import_file(our_export(tmp_path / "first.json", FIRST_THREE), None)
@@ -129,7 +101,7 @@ def test_an_import_whose_worker_died_says_so_and_goes_on_where_it_stopped(
     assert 'http-equiv="refresh"' not in page  # no progress to wait for
 
     assert admin.post(url + "/resume").status_code == 302
-    state = settled(app, url)
+    state = job_settled(app, url)
     assert state["phase"] == "done"
     assert state["report"]["imported"] == {"approved": 3}
     assert state["report"]["skipped"] == {"duplicate": 3}  # already imported
@@ -141,17 +113,17 @@ def test_an_import_whose_worker_died_says_so_and_goes_on_where_it_stopped(
     assert "Comments imported: 3 (3 approved)" in done
     assert imports_logged(app) == ["export.json (json), run again"]
     # The upload (commenters' emails) is gone once the import has served its purpose.
-    assert not (folder_of(app, url) / "upload").exists()
+    assert not (job_folder_of(app, url) / "upload").exists()
 
 
 def test_a_dry_run_whose_worker_died_can_be_checked_again(app, admin, tmp_path) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
     left_running(app, url, "checking", a_killed_worker())
     page = admin.page(url)
     assert "The dry run stopped before it finished" in page
     assert "Check the file again" in page
     assert admin.post(url + "/resume").status_code == 302
-    assert settled(app, url)["phase"] == "checked"
+    assert job_settled(app, url)["phase"] == "checked"
     assert "Comments would be imported: 6 (6 approved)" in admin.page(url)
     with app.app_context():
         assert comments() == []
@@ -159,31 +131,31 @@ def test_a_dry_run_whose_worker_died_can_be_checked_again(app, admin, tmp_path) 
 
 
 def test_an_import_still_running_is_not_run_twice(app, admin, tmp_path) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
     run = left_running(app, url, "importing", this_process())
     page = admin.page(url)
     assert "Importing…" in page
     assert "stopped before it finished" not in page
     # A form opened while the run looked stopped, sent while it goes on: nothing happens.
     assert admin.post(url + "/resume").status_code == 302
-    assert state_of(app, url)["phase"] == "importing"
-    assert job_runs.latest(folder_of(app, url)) == int(run.name.split(".")[1])
+    assert job_state(app, url)["phase"] == "importing"
+    assert job_runs.latest(job_folder_of(app, url)) == int(run.name.split(".")[1])
     with app.app_context():
         assert comments() == []
 
 
 def test_a_run_on_another_host_is_stopped_once_its_file_goes_stale(app, admin, tmp_path) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
     # Another host's process: this one cannot look it up, so only the heartbeat tells.
     run = left_running(app, url, "importing", {"host": "another-host", "pid": 1, "started": "1"})
-    folder = folder_of(app, url)
-    assert not jobs.interrupted(folder, state_of(app, url))
+    folder = job_folder_of(app, url)
+    assert not jobs.interrupted(folder, job_state(app, url))
     beaten = time.time() - job_runs.STALE_SECONDS + 5
     os.utime(run, (beaten, beaten))
-    assert not jobs.interrupted(folder, state_of(app, url))
+    assert not jobs.interrupted(folder, job_state(app, url))
     stale = time.time() - job_runs.STALE_SECONDS - 1
     os.utime(run, (stale, stale))
-    assert jobs.interrupted(folder, state_of(app, url))
+    assert jobs.interrupted(folder, job_state(app, url))
     assert "The import stopped before it finished" in admin.page(url)
 
 
@@ -224,7 +196,7 @@ def all_past_their_look(monkeypatch: pytest.MonkeyPatch, parties: int) -> None:
 def test_go_on_pressed_in_several_browsers_runs_the_import_once(
     app, admin, tmp_path, monkeypatch
 ) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
     left_running(app, url, "importing", a_killed_worker())
     token = admin.token(url)
     clients = [browser(app, admin) for _ in range(4)]
@@ -233,7 +205,7 @@ def test_go_on_pressed_in_several_browsers_runs_the_import_once(
         *(lambda c=c: c.post(url + "/resume", data={"csrf_token": token}) for c in clients)
     )
     assert [a.status_code for a in answers] == [302] * 4, answers
-    assert settled(app, url)["phase"] == "done"
+    assert job_settled(app, url)["phase"] == "done"
     assert imports_logged(app) == ["export.json (json), run again"]
     with app.app_context():
         assert len(comments()) == len(SIX)
@@ -241,8 +213,8 @@ def test_go_on_pressed_in_several_browsers_runs_the_import_once(
 
 
 def test_a_job_started_before_runs_had_files_is_stopped_after_a_while(app, admin, tmp_path) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
-    folder = folder_of(app, url)
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
+    folder = job_folder_of(app, url)
     for run in folder.glob("run.*"):
         run.unlink()
     state = jobs.read_state(folder)
@@ -253,7 +225,7 @@ def test_a_job_started_before_runs_had_files_is_stopped_after_a_while(app, admin
     jobs.write_state(folder, state)
     assert jobs.interrupted(folder, state)
     assert admin.post(url + "/resume").status_code == 302
-    assert settled(app, url)["phase"] == "done"
+    assert job_settled(app, url)["phase"] == "done"
     with app.app_context():
         assert len(comments()) == len(SIX)
 
@@ -261,7 +233,7 @@ def test_a_job_started_before_runs_had_files_is_stopped_after_a_while(app, admin
 def test_going_on_that_failed_before_the_import_started_can_be_pressed_again(
     app, admin, tmp_path, monkeypatch
 ) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
     left_running(app, url, "importing", a_killed_worker())
     real = import_page.log
 
@@ -274,7 +246,7 @@ def test_going_on_that_failed_before_the_import_started_can_be_pressed_again(
     assert "The import stopped before it finished" in admin.page(url)
     monkeypatch.setattr(import_page, "log", real)
     assert admin.post(url + "/resume").status_code == 302
-    assert settled(app, url)["phase"] == "done"
+    assert job_settled(app, url)["phase"] == "done"
     assert imports_logged(app) == ["export.json (json), run again"]
     with app.app_context():
         assert len(comments()) == len(SIX)
@@ -286,8 +258,8 @@ def test_going_on_that_failed_before_the_import_started_can_be_pressed_again(
 def test_a_dry_run_not_confirmed_can_be_discarded_and_its_upload_is_deleted(
     app, admin, tmp_path
 ) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
-    folder = folder_of(app, url)
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
+    folder = job_folder_of(app, url)
     assert (folder / "upload").exists()
     assert admin.post(url + "/discard").status_code == 302
     assert not (folder / "upload").exists()  # commenters' emails: not kept for nothing
@@ -296,37 +268,37 @@ def test_a_dry_run_not_confirmed_can_be_discarded_and_its_upload_is_deleted(
     assert "Import these comments" not in page
     # A Confirm sent from a page opened before: nothing is imported.
     assert admin.post(url + "/confirm").status_code == 302
-    assert state_of(app, url)["phase"] == "discarded"
+    assert job_state(app, url)["phase"] == "discarded"
     with app.app_context():
         assert comments() == []
 
 
 def test_a_stopped_import_can_be_discarded_keeping_what_it_stored(app, admin, tmp_path) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
     with app.app_context():
         import_file(our_export(tmp_path / "first.json", FIRST_THREE), None)
     left_running(app, url, "importing", a_killed_worker())
     assert admin.post(url + "/discard").status_code == 302
-    assert not (folder_of(app, url) / "upload").exists()
+    assert not (job_folder_of(app, url) / "upload").exists()
     assert "the comments the import had stored before it stopped are kept" in admin.page(url)
     assert admin.post(url + "/resume").status_code == 302  # from a page opened before
-    assert state_of(app, url)["phase"] == "discarded"
+    assert job_state(app, url)["phase"] == "discarded"
     with app.app_context():
         assert len(comments()) == len(FIRST_THREE)
 
 
 def test_a_running_import_cannot_be_discarded(app, admin, tmp_path) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
     left_running(app, url, "importing", this_process())
     assert admin.post(url + "/discard").status_code == 302
-    assert state_of(app, url)["phase"] == "importing"
-    assert (folder_of(app, url) / "upload").exists()
+    assert job_state(app, url)["phase"] == "importing"
+    assert (job_folder_of(app, url) / "upload").exists()
 
 
 def test_discard_and_confirm_pressed_at_once_do_one_or_the_other(
     app, admin, tmp_path, monkeypatch
 ) -> None:
-    url = upload(admin, our_export(tmp_path / "export.json", SIX))
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
     token = admin.token(url)
     confirming, discarding = browser(app, admin), browser(app, admin)
     # Both read the job's state ("checked") before either acts on it.
@@ -349,11 +321,11 @@ def test_discard_and_confirm_pressed_at_once_do_one_or_the_other(
         lambda: confirming.post(url + "/confirm", data={"csrf_token": token}),
         lambda: discarding.post(url + "/discard", data={"csrf_token": token}),
     )
-    state = settled(app, url)
+    state = job_settled(app, url)
     with app.app_context():
         if state["phase"] == "done":
             assert len(comments()) == len(SIX)
         else:
             assert state["phase"] == "discarded", state
             assert comments() == []
-            assert not (folder_of(app, url) / "upload").exists()
+            assert not (job_folder_of(app, url) / "upload").exists()

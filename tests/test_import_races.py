@@ -11,10 +11,7 @@ blaming "another import".
 
 from __future__ import annotations
 
-import io
-import json
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,14 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask, g, has_request_context, request
 from support.admin import Admin, log_entries
-from support.imports import comments, counts_are_consistent, our_export
+from support.imports import (
+    comments,
+    counts_are_consistent,
+    job_settled,
+    job_state,
+    our_export,
+    upload_job,
+)
 from support.races import (
     DELETED_ONE,
     Paused,
@@ -76,37 +80,6 @@ def imports_logged(app: Flask) -> int:
 # --- Confirm pressed at once --------------------------------------------------------------
 
 
-def upload(admin: Admin, path: Path) -> str:
-    """Upload ``path`` on the Import page: the job's page, once its dry run is done."""
-    response = admin.client.post(
-        "/admin/import",
-        data={
-            "csrf_token": admin.token("/admin/import"),
-            "file": (io.BytesIO(path.read_bytes()), path.name),
-        },
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    url = response.headers["Location"]
-    assert settled(admin, url)["phase"] == "checked"
-    return url
-
-
-def state_of(app: Flask, url: str) -> dict[str, Any]:
-    folder = Path(app.instance_path) / "imports" / url.rsplit("/", 1)[1]
-    return dict(json.loads((folder / "state.json").read_text()))
-
-
-def settled(admin: Admin, url: str) -> dict[str, Any]:
-    """The job's state once it is not running (a dry run or an import on a thread)."""
-    app = admin.client.application
-    deadline = time.monotonic() + STUCK
-    while (state := state_of(app, url))["phase"] in ("new", "checking", "importing"):
-        assert time.monotonic() < deadline, f"the job is stuck: {state}"
-        time.sleep(0.05)
-    return state
-
-
 def all_past_their_look(monkeypatch: pytest.MonkeyPatch, parties: int) -> None:
     """The next ``parties`` Confirm requests, once each has read the job's state, wait there
     until all have read it: each sees the job as the others saw it, ready to import."""
@@ -131,7 +104,7 @@ def test_confirms_pressed_at_once_start_the_import_once(
 ) -> None:
     if where == "on a thread":
         monkeypatch.setattr(jobs, "IN_REQUEST_BYTES", 100)
-    url = upload(admin, export(tmp_path / "export.json"))
+    url = upload_job(admin, export(tmp_path / "export.json"))
     token = admin.token(url)  # first: it starts the session the browsers copy
     browsers = [browser(app, admin) for _ in range(BROWSERS)]
     all_past_their_look(monkeypatch, BROWSERS)
@@ -143,7 +116,7 @@ def test_confirms_pressed_at_once_start_the_import_once(
     # Each browser is shown the job, none an error.
     assert [getattr(a, "status_code", a) for a in answers] == [302] * BROWSERS
     assert all(a.headers["Location"] == url for a in answers)
-    state = settled(admin, url)
+    state = job_settled(app, url)
     assert (state["phase"], state["error"]) == ("done", None)
     assert state["report"]["imported"] == {"approved": len(THREADS)}
     assert imports_logged(app) == 1
@@ -153,13 +126,13 @@ def test_confirms_pressed_at_once_start_the_import_once(
     # Confirmed again later (a page left open): nothing more.
     assert admin.post(url + "/confirm").status_code == 302
     assert imports_logged(app) == 1
-    assert settled(admin, url)["report"]["imported"] == {"approved": len(THREADS)}
+    assert job_settled(app, url)["report"]["imported"] == {"approved": len(THREADS)}
 
 
 def test_a_confirm_that_failed_before_the_import_started_can_be_pressed_again(
     app, admin, monkeypatch, tmp_path
 ) -> None:
-    url = upload(admin, export(tmp_path / "export.json"))
+    url = upload_job(admin, export(tmp_path / "export.json"))
     real = import_page.log
 
     def database_away(*args: Any, **kwargs: Any) -> None:
@@ -168,13 +141,13 @@ def test_a_confirm_that_failed_before_the_import_started_can_be_pressed_again(
     monkeypatch.setattr(import_page, "log", database_away)
     assert admin.post(url + "/confirm").status_code == 500
     # Not left "importing" with nothing running: the dry run is shown, to confirm again.
-    assert state_of(app, url)["phase"] == "checked"
+    assert job_state(app, url)["phase"] == "checked"
     assert imports_logged(app) == 0
     with app.app_context():
         assert comments() == []
     monkeypatch.setattr(import_page, "log", real)
     assert admin.post(url + "/confirm").status_code == 302
-    assert settled(admin, url)["phase"] == "done"
+    assert job_settled(app, url)["phase"] == "done"
     assert imports_logged(app) == 1
     with app.app_context():
         assert len(comments()) == len(THREADS)

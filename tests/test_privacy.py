@@ -85,6 +85,7 @@ def public_responses(client, reader, posted) -> dict[str, object]:
         "/api/v1/comments/1/delete", json={"token": "not-mine"}
     )
     yield_["GET /embed.js"] = client.get("/embed.js")
+    yield_["GET /count.js"] = client.get("/count.js")
     yield_["GET /favicon.ico"] = client.get("/favicon.ico")
     yield_["GET /embed (themed, own held)"] = client.get(
         posted["location"] + "&theme=auto&background=%23101010&font=Georgia"

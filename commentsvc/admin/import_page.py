@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
@@ -100,6 +102,35 @@ def import_job(job_id: str) -> Any:
     )
 
 
+def _posted_job(job_id: str) -> Path:
+    """The folder of the job a button of its page posted to: 404 for none, 400 for a form
+    that expired."""
+    from commentsvc.transfer.jobs import job_folder
+
+    folder = job_folder(job_id)
+    if folder is None:
+        abort(404, "There is no such import.")
+    if not CsrfForm().validate():
+        abort(400, "The form expired; open the import again.")
+    return folder
+
+
+def _log_import(state: dict[str, Any], note: str, undo: Callable[[], None]) -> None:
+    """Log an import about to start, committed; on failure roll back, ``undo`` the job's
+    claim, and raise."""
+    try:
+        log(
+            moderator_name(),
+            "import",
+            detail=f"{state['filename']} ({state.get('format')}){note}"[:500],
+        )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        undo()
+        raise
+
+
 @bp.post("/import/<job_id>/confirm")
 def import_confirm(job_id: str) -> Any:
     """Run the import the moderator has seen the dry run of.
@@ -107,24 +138,13 @@ def import_confirm(job_id: str) -> Any:
     Of Confirms pressed at once (a double click, several moderators or browsers), one starts
     the import and logs it (``claim_import``); the others see the job as it goes on.
     """
-    from commentsvc.transfer.jobs import claim_import, job_folder, release_import, start
+    from commentsvc.transfer.jobs import claim_import, release_import, start
 
-    folder = job_folder(job_id)
-    if folder is None:
-        abort(404, "There is no such import.")
-    if not CsrfForm().validate():
-        abort(400, "The form expired; open the import again.")
+    folder = _posted_job(job_id)
     state = claim_import(folder)
     if state is not None:
-        try:
-            detail = f"{state['filename']} ({state.get('format')})"[:500]
-            log(moderator_name(), "import", detail=detail)
-            db.session.commit()
-        except BaseException:
-            # Not started, and not logged: the job waits for a Confirm again.
-            db.session.rollback()
-            release_import(folder, state)
-            raise
+        # Not started, and not logged, if the log fails: the job waits for a Confirm again.
+        _log_import(state, "", undo=lambda: release_import(folder, state))
         start(folder, dry_run=False)
     return redirect(url_for("admin.import_job", job_id=job_id))
 
@@ -133,27 +153,17 @@ def import_confirm(job_id: str) -> Any:
 def import_resume(job_id: str) -> Any:
     """Run an interrupted dry run or import again (``jobs.take_over``: one request of several
     pressing it at once). An import run again skips the comments the interrupted one stored."""
-    from commentsvc.transfer.jobs import job_folder, start, take_over
+    from commentsvc.transfer.jobs import start, take_over
 
-    folder = job_folder(job_id)
-    if folder is None:
-        abort(404, "There is no such import.")
-    if not CsrfForm().validate():
-        abort(400, "The form expired; open the import again.")
+    folder = _posted_job(job_id)
     taken = take_over(folder)
     if taken is not None:
         state, run = taken
         dry_run = state["phase"] == "checking"
         if not dry_run:
-            try:
-                detail = f"{state['filename']} ({state.get('format')}), run again"[:500]
-                log(moderator_name(), "import", detail=detail)
-                db.session.commit()
-            except BaseException:
-                # Not started, and not logged: the job shows as stopped, to go on again.
-                db.session.rollback()
-                run.unlink(missing_ok=True)
-                raise
+            # Not started, and not logged, if the log fails: the job shows as stopped, to go
+            # on again.
+            _log_import(state, ", run again", undo=lambda: run.unlink(missing_ok=True))
         start(folder, dry_run=dry_run, run=run)
     return redirect(url_for("admin.import_job", job_id=job_id))
 
@@ -162,14 +172,9 @@ def import_resume(job_id: str) -> Any:
 def import_discard(job_id: str) -> Any:
     """Give up a dry run not confirmed, or a stopped import not gone on with: the upload is
     deleted (``jobs.discard``)."""
-    from commentsvc.transfer.jobs import discard, job_folder
+    from commentsvc.transfer.jobs import discard
 
-    folder = job_folder(job_id)
-    if folder is None:
-        abort(404, "There is no such import.")
-    if not CsrfForm().validate():
-        abort(400, "The form expired; open the import again.")
-    discard(folder)
+    discard(_posted_job(job_id))
     return redirect(url_for("admin.import_job", job_id=job_id))
 
 

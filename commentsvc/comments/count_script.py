@@ -3,16 +3,16 @@ page's language ("3 comments", "3 Kommentare"), from the count API (``/api/v1/co
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask
 from flask.typing import ResponseReturnValue
 
 from commentsvc.comments.i18n import LANGUAGES, PLURAL_SAMPLES, html_lang, translations
 from commentsvc.core.flask_app import this_app
+from commentsvc.core.static_files import publisher_script
 
 bp = Blueprint("count_script", __name__)
 
@@ -20,12 +20,7 @@ bp = Blueprint("count_script", __name__)
 @bp.get("/count.js")
 def count_js() -> ResponseReturnValue:
     """The script a listing page includes once; see the top of static/count.js."""
-    response = Response(_script(this_app().static_folder or ""), mimetype="text/javascript")
-    # Publishers link this URL as it is (no version in it): cache it for minutes, not a year.
-    response.headers["Cache-Control"] = "public, max-age=300"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
-    return response.make_conditional(request)
+    return publisher_script(_script(this_app().static_folder or ""))
 
 
 def words() -> dict[str, dict[str, dict[str, str]]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from flask import (
     abort,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -48,6 +46,7 @@ from commentsvc.core.extensions import csrf, db
 from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import posting_limit
 from commentsvc.core.security import widget_csp
+from commentsvc.core.static_files import publisher_script
 from commentsvc.db.models import Article, Comment, Status, parse_id
 from commentsvc.db.site_settings import current_settings
 from commentsvc.shares.counts import network_counts, shares_shape
@@ -266,12 +265,7 @@ def share_bar(ref: ArticleRef, article: Article | None) -> dict[str, Any] | None
 @bp.get("/embed.js")
 def embed_js() -> ResponseReturnValue:
     """The script tag's loader: inserts the widget iframe and keeps its height fitted."""
-    response = Response(_embed_js(this_app().static_folder or ""), mimetype="text/javascript")
-    # Publishers link this URL as it is (no version in it): cache it for minutes, not a year.
-    response.headers["Cache-Control"] = "public, max-age=300"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
-    return response.make_conditional(request)
+    return publisher_script(_embed_js(this_app().static_folder or ""))
 
 
 @cache

@@ -61,6 +61,17 @@ def _long_cache(response: Response) -> Response:
     return response
 
 
+def publisher_script(body: bytes) -> Response:
+    """A script publishers include by a fixed URL (embed.js, count.js): readable from any page,
+    cached for minutes (its URL carries no version), and answered 304 when unchanged."""
+    response = Response(body, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.set_etag(hashlib.sha256(body).hexdigest()[:32])
+    response.make_conditional(this_request())  # makes the 304 in place
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Version every static URL and cache versioned files for a year."""
     app.url_defaults(_add_version)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +95,47 @@ def our_export(path: Path, parents: dict[str, str | None]) -> Path:
     }
     path.write_text(json.dumps(document))
     return path
+
+
+# --- the admin's Import page ---------------------------------------------------------------
+
+# How long a test waits for a job's dry run or import before it calls it stuck.
+JOB_STUCK_SECONDS = 60
+
+
+def upload_job(admin: Any, path: Path) -> str:
+    """Upload ``path`` on the Import page: the job's page, once its dry run is done."""
+    response = admin.client.post(
+        "/admin/import",
+        data={
+            "csrf_token": admin.token("/admin/import"),
+            "file": (io.BytesIO(path.read_bytes()), path.name),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    url = response.headers["Location"]
+    assert job_settled(admin.client.application, url)["phase"] == "checked"
+    return url
+
+
+def job_folder_of(app: Any, url: str) -> Path:
+    """The folder of the job whose page is ``url``."""
+    return Path(app.instance_path) / "imports" / url.rsplit("/", 1)[1]
+
+
+def job_state(app: Any, url: str) -> dict[str, Any]:
+    return dict(json.loads((job_folder_of(app, url) / "state.json").read_text()))
+
+
+def job_settled(app: Any, url: str) -> dict[str, Any]:
+    """The job's state once no run of it is going on (finished, or stopped half-way)."""
+    from commentsvc.transfer import jobs
+
+    deadline = time.monotonic() + JOB_STUCK_SECONDS
+    while (state := job_state(app, url))["phase"] in ("new", "checking", "importing"):
+        if jobs.interrupted(job_folder_of(app, url), state):
+            return state
+        assert time.monotonic() < deadline, f"the job is stuck: {state}"
+        time.sleep(0.05)
+    return state
