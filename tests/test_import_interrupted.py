@@ -70,12 +70,18 @@ def left_running(app: Flask, url: str, phase: str, runner: dict[str, Any]) -> Pa
 
 def a_killed_worker() -> dict[str, Any]:
     pid, started = ended_process()
-    return {"host": job_runs._HOST, "pid": pid, "started": started}
+    return {
+        "host": job_runs._HOST,
+        "pidns": job_runs._PID_NAMESPACE,
+        "pid": pid,
+        "started": started,
+    }
 
 
 def this_process() -> dict[str, Any]:
     return {
         "host": job_runs._HOST,
+        "pidns": job_runs._PID_NAMESPACE,
         "pid": os.getpid(),
         "started": job_runs._process_start(os.getpid()),
     }
@@ -144,10 +150,23 @@ def test_an_import_still_running_is_not_run_twice(app, admin, tmp_path) -> None:
         assert comments() == []
 
 
-def test_a_run_on_another_host_is_stopped_once_its_file_goes_stale(app, admin, tmp_path) -> None:
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        {"host": "another-host", "pidns": job_runs._PID_NAMESPACE},
+        # A container sharing this host name (network_mode: host), not its process table:
+        # its pid here is nobody's, which must not pass for a dead run.
+        {"host": job_runs._HOST, "pidns": "pid:[1]"},
+    ],
+    ids=["another host", "another pid namespace"],
+)
+def test_a_run_elsewhere_is_stopped_only_once_its_file_goes_stale(
+    app, admin, tmp_path, elsewhere
+) -> None:
     url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
-    # Another host's process: this one cannot look it up, so only the heartbeat tells.
-    run = left_running(app, url, "importing", {"host": "another-host", "pid": 1, "started": "1"})
+    # A process this one cannot look up: only the heartbeat tells.
+    pid, started = ended_process()
+    run = left_running(app, url, "importing", {**elsewhere, "pid": pid, "started": started})
     folder = job_folder_of(app, url)
     assert not jobs.interrupted(folder, job_state(app, url))
     beaten = time.time() - job_runs.STALE_SECONDS + 5
@@ -329,3 +348,30 @@ def test_discard_and_confirm_pressed_at_once_do_one_or_the_other(
             assert state["phase"] == "discarded", state
             assert comments() == []
             assert not (job_folder_of(app, url) / "upload").exists()
+
+
+def test_a_confirm_long_after_the_dry_run_never_looks_stopped_before_its_import_runs(
+    app, admin, tmp_path
+) -> None:
+    # The moderator read the report for two minutes: the dry run's file is that old. Between
+    # Confirm's claim and its start, the job must not look stopped to another request, which
+    # would run the import a second time, or discard it and leave Confirm with no file.
+    url = upload_job(admin, our_export(tmp_path / "export.json", SIX))
+    folder = job_folder_of(app, url)
+    dry_run = folder / f"run.{job_runs.latest(folder)}"
+    old = time.time() - job_runs.STALE_SECONDS - 60
+    os.utime(dry_run, (old, old))
+    claimed = jobs.claim_import(folder)
+    assert claimed is not None
+    state, run = claimed
+    assert job_state(app, url)["phase"] == "importing"
+    assert not jobs.interrupted(folder, job_state(app, url))
+    assert jobs.take_over(folder) is None
+    assert not jobs.discard(folder)
+    assert (folder / "upload").exists()
+    with app.test_request_context():
+        jobs.start(folder, dry_run=False, run=run)
+    assert job_settled(app, url)["phase"] == "done"
+    assert job_runs.latest(folder) == int(run.name.split(".")[1])  # one import run
+    with app.app_context():
+        assert len(comments()) == len(SIX)

@@ -141,11 +141,12 @@ def import_confirm(job_id: str) -> Any:
     from commentsvc.transfer.jobs import claim_import, release_import, start
 
     folder = _posted_job(job_id)
-    state = claim_import(folder)
-    if state is not None:
+    claimed = claim_import(folder)
+    if claimed is not None:
+        state, run = claimed
         # Not started, and not logged, if the log fails: the job waits for a Confirm again.
-        _log_import(state, "", undo=lambda: release_import(folder, state))
-        start(folder, dry_run=False)
+        _log_import(state, "", undo=lambda: release_import(folder, state, run))
+        start(folder, dry_run=False, run=run)
     return redirect(url_for("admin.import_job", job_id=job_id))
 
 

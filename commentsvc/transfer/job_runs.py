@@ -5,8 +5,10 @@ Each run (the dry run, the import, and any run again after an interruption) has 
 own in the job's folder, ``run.<n>``, created with ``O_EXCL`` (so of requests starting a run at
 once exactly one does), naming the process that runs it, and touched by that process every
 ``HEARTBEAT_SECONDS`` while the run goes on. The latest run has stopped (``stopped``) when its
-process is gone, or when its file has not been touched for ``STALE_SECONDS`` (the run may be
-on another host, whose processes this one cannot see, or hang).
+process is gone, or when its file has not been touched for ``STALE_SECONDS``: a run on
+another host (or in another PID namespace), whose processes this one cannot see, is known
+by its file alone. A run whose process lives but hangs is not seen as stopped (its heartbeat
+is a thread of its own).
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 60.0
 _RUN_FILE = re.compile(r"^run\.(\d+)$")
 _HOST = socket.gethostname()
+
+
+def _pid_namespace() -> str | None:
+    """This process's PID namespace (two containers may share a host name, not their pids)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+_PID_NAMESPACE = _pid_namespace()
 
 
 def latest(folder: Path) -> int:
@@ -50,7 +63,8 @@ def stopped(folder: Path, number: int, since: float) -> bool:
         runner = {}  # created a moment ago, its content not written yet
     if age > STALE_SECONDS:
         return True
-    return runner.get("host") == _HOST and not _alive(runner)
+    visible = runner.get("host") == _HOST and runner.get("pidns") == _PID_NAMESPACE
+    return visible and not _alive(runner)
 
 
 def begin(folder: Path, number: int) -> Path | None:
@@ -63,7 +77,8 @@ def begin(folder: Path, number: int) -> Path | None:
         return None
     pid = os.getpid()
     with os.fdopen(fd, "w") as out:
-        json.dump({"host": _HOST, "pid": pid, "started": _process_start(pid)}, out)
+        runner = {"host": _HOST, "pidns": _PID_NAMESPACE, "pid": pid}
+        json.dump({**runner, "started": _process_start(pid)}, out)
     return run
 
 

@@ -93,14 +93,17 @@ def write_state(folder: Path, state: dict[str, Any]) -> None:
 _CLAIM = "import.claimed"
 
 
-def claim_import(folder: Path) -> dict[str, Any] | None:
-    """Take the job's import for this request: its state, now "importing", or None when the
-    job is not ready to import (its dry run is not done, or not passed) or another request
-    took it first (it is importing, or done).
+def claim_import(folder: Path) -> tuple[dict[str, Any], Path] | None:
+    """Take the job's import for this request: its state, now "importing", and the import
+    run's file (for ``start``); None when the job is not ready to import (its dry run is not
+    done, or not passed) or another request took it first (it is importing, or done).
 
     Atomic across threads and processes: of requests racing here, one creates the marker
     file, and the others find it. A request that read "checked" then lost the race was too
-    late; one that reads the state after the winner wrote it sees it is not "checked".
+    late; one that reads the state after the winner wrote it sees it is not "checked". The
+    run's file is made before the state says "importing": the job never shows as importing
+    with only its dry run's file, which (done more than STALE_SECONDS ago) would make it look
+    stopped to another request, free to run or discard it meanwhile.
     """
     state = read_state(folder)
     if state["phase"] != "checked":
@@ -109,9 +112,11 @@ def claim_import(folder: Path) -> dict[str, Any] | None:
         os.close(os.open(folder / _CLAIM, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         return None
+    run = job_runs.begin(folder, job_runs.latest(folder) + 1)
+    assert run is not None  # the claim is this request's: nobody else starts a run now
     state["phase"] = "importing"
     write_state(folder, state)
-    return state
+    return state, run
 
 
 def discard(folder: Path) -> bool:
@@ -138,11 +143,12 @@ def discard(folder: Path) -> bool:
     return True
 
 
-def release_import(folder: Path, state: dict[str, Any]) -> None:
+def release_import(folder: Path, state: dict[str, Any], run: Path) -> None:
     """Give back a claim whose import never started (``claim_import``'s caller failed before
     ``start``): the job shows its dry run again, to be confirmed again."""
     state["phase"] = "checked"
     write_state(folder, state)
+    run.unlink(missing_ok=True)
     (folder / _CLAIM).unlink(missing_ok=True)
 
 
