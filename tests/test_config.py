@@ -101,6 +101,10 @@ MODERATION = "one of all, first-time, none"
         ("MAIL_FROM", "comments at news.example", "an email address"),
         ("MODERATOR_EMAILS", "desk@news.example, editor", "email addresses separated by commas"),
         ("STAFF_EMAILS", "editor", "email addresses separated by commas"),
+        # Compared with commenters' addresses: a name before it would never match.
+        ("STAFF_EMAILS", "Editor <editor@news.example>", "email addresses separated by commas"),
+        ("PUBLIC_URL", "https://comments.example.org:99999", "an http:// or https:// address"),
+        ("MAIL_FROM", "a@news.example, b@news.example", "an email address"),
     ],
 )
 def test_a_bad_value_stops_the_start_naming_the_setting_the_value_and_the_expectation(
@@ -152,6 +156,10 @@ def test_well_formed_mail_settings_pass(instance: Path, monkeypatch: pytest.Monk
     )
     app = create_app()
     assert app.config["MAIL_FROM"] == "News comments <comments@news.example>"
+    # Relayed by this network's own mail server: names not on the Internet are fine.
+    for sender in ("commentsvc@localhost", "noreply@mail.local", '"Doe, J" <j@news.example>'):
+        configure("environment", instance, monkeypatch, MAIL_FROM=sender)
+        assert create_app().config["MAIL_FROM"] == sender
 
 
 def test_a_relative_instance_folder_is_refused_with_the_absolute_one_it_meant(

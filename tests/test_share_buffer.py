@@ -6,6 +6,7 @@ Real Redis, real SQLite and PostgreSQL. A crash is simulated by running the flus
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -487,3 +488,24 @@ def test_a_worker_that_answers_only_count_calls_flushes_the_clicks_waiting(
         time.sleep(0.1)
     assert stored(app) == {"facebook": 2}
     assert redis_leftovers(app) == []
+
+
+def test_an_outage_of_the_flush_is_over_only_when_this_worker_has_flushed(
+    app, caplog, monkeypatch
+) -> None:
+    # With several workers, Redis answering "another worker's turn" said nothing of the
+    # database: each worker logged a false "works again", then the whole traceback again.
+    failures = share_flush.RepeatedFailure("The share flush")
+    monkeypatch.setattr(share_flush, "_FLUSH_FAILURES", failures)
+    caplog.set_level(logging.WARNING)
+    with app.app_context():
+        failures.failed(app.logger, ConnectionError("the database is away"))  # an earlier turn
+        client = redis_client()
+        assert client is not None
+        client.set(share_flush.buffer_key("flush-due"), 1, px=60_000)  # another worker's turn
+        assert share_flush.flush_when_due() is False
+        assert not [r for r in caplog.records if "works again" in r.getMessage()]
+        client.delete(share_flush.buffer_key("flush-due"))
+        assert share_flush.flush_when_due() is True
+        over = [r.getMessage() for r in caplog.records if "works again" in r.getMessage()]
+        assert over == ["The share flush works again (after 1 failed attempts over 0 s)"]

@@ -10,7 +10,7 @@ import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parseaddr
+from email.utils import getaddresses
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -125,36 +125,56 @@ def _smtp_url(value: object) -> str:
 def _public_url(value: object) -> str:
     url = _text(value).strip()
     if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (a port that is not one raises here)
+        except ValueError:
+            raise ValueError() from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError()
     return url
 
 
-def _address(text: str) -> None:
-    """Raise ValueError unless ``text`` is one email address (``Name <address>`` too)."""
+def _address(text: str, named: bool) -> None:
+    """Raise ValueError unless ``text`` is one email address (``Name <address>`` too when
+    ``named``). Mail relayed through the host's own server may come from a name that is not
+    on the Internet (commentsvc@localhost, the sender when none is set): those pass."""
     # Only when one is given: email-validator's own import is left to the first post.
     from email_validator import EmailNotValidError, validate_email
 
-    _name, address = parseaddr(text)
+    found = getaddresses([text])
+    name, address = found[0] if len(found) == 1 else ("", "")
+    if name and not named:
+        raise ValueError(f"give {quoted(address)} alone, without a name")
+    if not named and address != text:
+        address = ""  # "<a@b>" or other wrapping: not the bare address compared with
     try:
-        validate_email(address, check_deliverability=False)
+        validate_email(address, check_deliverability=False, globally_deliverable=False)
     except EmailNotValidError:
-        raise ValueError(f"{quoted(text)} is not an email address") from None
+        # email-validator refuses special-use names (localhost, .local) outright.
+        if not _LOCAL_ADDRESS.fullmatch(address):
+            raise ValueError(f"{quoted(text)} is not an email address") from None
+
+
+# An address at a host name of this network: commentsvc@localhost, noreply@mail.local.
+_LOCAL_ADDRESS = re.compile(
+    r"[^@\s\"<>,;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
 
 
 def _email_address(value: object) -> str:
     text = _text(value).strip()
     if text:
-        _address(text)
+        _address(text, named=True)
     return text
 
 
 def _email_list(value: object) -> str:
+    # Bare addresses: each is compared with a commenter's (STAFF_EMAILS) or mailed alone.
     text = text_or_list(value)
     for address in re.split(r"[,\n]", text):
         if address.strip():
-            _address(address.strip())
+            _address(address.strip(), named=False)
     return text
 
 

@@ -228,7 +228,10 @@ def flush_when_due() -> bool:
     except Exception as error:  # noqa: BLE001 - a thread that stops would leave clicks in Redis
         _FLUSH_FAILURES.failed(current_app.logger, error)
         return False
-    _FLUSH_FAILURES.succeeded(current_app.logger)
+    if due:
+        # Only a flush that ran says the outage is over: with another worker's turn, Redis
+        # answered, but the database (the flush's other half) was not tried.
+        _FLUSH_FAILURES.succeeded(current_app.logger)
     return due
 
 
