@@ -37,12 +37,14 @@
   function articleOf(element) {
     var data = element.dataset;
     if (data.article) return ["article", data.article];
-    if (data.url) return ["url", data.url];
+    if (data.url) {
+      try { return ["url", new URL(data.url, location.href).href]; } catch (e) { return null; }
+    }
     if (element.href) return ["url", element.href.split("#")[0]];
     return null;
   }
 
-  function ask(wanted) {
+  function request(wanted) {
     var query = new URLSearchParams();
     wanted.forEach(function (pair) { query.append(pair[0], pair[1]); });
     var url = api + "?" + query.toString();
@@ -57,9 +59,30 @@
     });
   }
 
+  // The counts of ``wanted`` as {articles: {...}}. One article the API refuses (a link to a
+  // site it does not serve, say) refuses the whole call: then each half is asked on its own,
+  // so the others still get their counts, and only the refused one keeps its text.
+  function ask(wanted) {
+    return request(wanted).then(function (response) {
+      if (response.ok) return response.json();
+      if (response.status !== 400 || wanted.length < 2) return { articles: {} };
+      var half = Math.ceil(wanted.length / 2);
+      return Promise.all([ask(wanted.slice(0, half)), ask(wanted.slice(half))]).then(
+        function (parts) {
+          var articles = {};
+          parts.forEach(function (part) {
+            Object.keys(part.articles).forEach(function (key) { articles[key] = part.articles[key]; });
+          });
+          return { articles: articles };
+        }
+      );
+    });
+  }
+
   function fill(elements, answer, lang) {
     elements.forEach(function (element) {
-      var counts = answer.articles[articleOf(element)[1]];
+      var pair = articleOf(element);
+      var counts = pair && answer.articles[pair[1]];
       if (!counts) return;
       if (element.dataset.commentsvcCount === "shares") {
         // Below the publisher's minimum (display null) the element keeps its own text.
@@ -87,8 +110,7 @@
     });
     for (var start = 0; start < wanted.length; start += BATCH) {
       ask(wanted.slice(start, start + BATCH))
-        .then(function (response) { return response.ok ? response.json() : null; })
-        .then(function (answer) { if (answer) fill(elements, answer, lang); })
+        .then(function (answer) { fill(elements, answer, lang); })
         .catch(function () { /* counts are an extra: the page stays as written */ });
     }
   }

@@ -29,6 +29,8 @@ def listing_site(widget: str) -> Any:
 <li><span id="none" data-commentsvc-count data-url="{{HOST}}/story-none">Comments</span></li>
 <li><span id="shared" data-commentsvc-count="shares" data-article="count-two">Share it</span></li>
 <li><span id="unshared" data-commentsvc-count="shares" data-article="count-none">Share it</span></li>
+<li><span id="refused" data-commentsvc-count data-url="ftp://files.example/story">Comments</span></li>
+<li><span id="relative" data-commentsvc-count data-url="/story-one">Comments</span></li>
 </ul><script src="{widget}/count.js" async></script></body></html>"""
         host = f"http://{environ['HTTP_HOST']}"
         start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
@@ -80,6 +82,10 @@ def test_a_listing_page_shows_each_articles_counts_in_its_language(
         expect(page.locator("#shared")).to_have_text(shared.replace("{1234}", number))
         # Below COMMENTSVC_SHARE_MIN_COUNT the element keeps the publisher's own text.
         expect(page.locator("#unshared")).to_have_text("Share it")
-        assert len(calls) == 1, calls  # one call for the whole page
+        expect(page.locator("#relative")).to_have_text(one)  # data-url read from this page
+        # The API refuses an address it does not serve (here not http): the whole call, so
+        # count.js asks the halves on their own; that element alone keeps its text.
+        expect(page.locator("#refused")).to_have_text("Comments")
+        assert "ftp" in calls[0] and "count-two" in calls[0], calls  # one call for the page first
     finally:
         context.close()
