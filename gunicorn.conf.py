@@ -51,10 +51,21 @@ errorlog = "-"
 # known before any worker imports prometheus_client. Set but empty counts as unset:
 # prometheus_client would write its files into the working directory, while /metrics would
 # read only the answering worker's own.
-_OWN_METRICS_FOLDER = ""
+# The folder this master made is noted as "<pid>:<folder>" in the environment: a reload
+# (SIGHUP) reads this file again with the folder already set, and must still know it is its
+# own; a new master started by SIGUSR2 inherits both, and must leave it to the old one.
+_OWNED = "_COMMENTSVC_OWN_METRICS_DIR"
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    _OWN_METRICS_FOLDER = tempfile.mkdtemp(prefix="commentsvc-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_FOLDER
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="commentsvc-metrics-")
+    os.environ[_OWNED] = f"{os.getpid()}:{os.environ['PROMETHEUS_MULTIPROC_DIR']}"
+
+
+def _remove_own_metrics_folder() -> None:
+    """Remove the metrics folder this master made (one was left behind per start)."""
+    owner, _, folder = os.environ.get(_OWNED, "").partition(":")
+    if folder and owner == str(os.getpid()):
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 # gunicorn 27's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl), shared by
 # every master on the host: the last one started takes it from the others. Off unless given a
@@ -71,6 +82,7 @@ def on_starting(server: Any) -> None:
     """
     ready = subprocess.run([sys.executable, "-m", "commentsvc.startup"])
     if ready.returncode:
+        _remove_own_metrics_folder()  # on_exit does not run after a refused start
         sys.exit(ready.returncode)  # it has said why (a refused setting: one line, no traceback)
 
 
@@ -128,9 +140,8 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
-    """Remove the metrics folder this server made for itself (one was left per start)."""
-    if _OWN_METRICS_FOLDER:
-        shutil.rmtree(_OWN_METRICS_FOLDER, ignore_errors=True)
+    """Remove the metrics folder this server made for itself."""
+    _remove_own_metrics_folder()
 
 
 def worker_exit(server: Any, worker: Any) -> None:

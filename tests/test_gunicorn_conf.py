@@ -11,9 +11,11 @@ import ctypes
 import os
 import platform
 import runpy
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,7 @@ def test_the_server_removes_its_own_metrics_folder_and_makes_no_shared_control_s
         "PROMETHEUS_MULTIPROC_DIR": "",  # this server makes its own
         "HOME": str(home),
         "XDG_RUNTIME_DIR": "",
+        "_COMMENTSVC_OWN_METRICS_DIR": "",
     }
     temporary = Path(tempfile.gettempdir())
     command = [GUNICORN, "--config", "gunicorn.conf.py", "wsgi:app"]
@@ -150,7 +153,14 @@ def test_the_server_removes_its_own_metrics_folder_and_makes_no_shared_control_s
         ]
         assert len(folders) == 1, folders
         assert not (home / ".gunicorn").exists()
-    assert not folders[0].exists()  # one was left behind per start
+        # A reload reads the config again, the folder already set: still this server's own.
+        os.kill(server.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while workers & {str(pid) for pid in children_of(server.process.pid)}:
+            assert time.monotonic() < deadline, "the workers were not replaced"
+            time.sleep(0.1)
+        assert fetch(server.base + "/metrics")[0] == 200
+    assert not folders[0].exists()  # one was left behind per start, and after any reload
 
 
 @pytest.mark.parametrize(
