@@ -19,8 +19,25 @@ from commentsvc.shares.models import ShareCount
 pytestmark = pytest.mark.browser
 
 
+# Addresses long enough that 60 of them make a URL past what count.js sends by GET.
+LONG = "/" + "a-long-headline-" * 8
+
+
+def many_page(widget: str, host: str) -> str:
+    """A listing of 60 articles with long addresses; the first has a comment."""
+    items = "".join(
+        f'<li><span id="many-{n}" data-commentsvc-count data-url="{host}{LONG}{n}">…</span></li>'
+        for n in range(60)
+    )
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>All news</title>
+</head><body><ul>{items}</ul><script src="{widget}/count.js" async></script></body></html>"""
+
+
 def listing_site(widget: str) -> Any:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ.get("PATH_INFO") == "/many":
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [many_page(widget, f"http://{environ['HTTP_HOST']}").encode()]
         language = environ.get("QUERY_STRING", "").removeprefix("lang=") or "en"
         body = f"""<!doctype html><html lang="{language}"><head><meta charset="utf-8">
 <title>Latest news</title></head><body><h1>Latest news</h1><ul>
@@ -49,6 +66,8 @@ def listing(sites: Any) -> Iterator[str]:
     add_comment(sites.app, two, "Second", Status.APPROVED)
     add_comment(sites.app, one, "Only", Status.APPROVED)
     add_comment(sites.app, one, "Held: not counted")
+    first = add_article(sites.app, key=f"{host}{LONG}0", url=f"{host}{LONG}0", title="Long")
+    add_comment(sites.app, first, "On a long address", Status.APPROVED)
     with sites.app.app_context():
         db.session.add(ShareCount(article_id=two, network="mastodon", count=1234))
         db.session.commit()
@@ -87,5 +106,21 @@ def test_a_listing_page_shows_each_articles_counts_in_its_language(
         # count.js asks the halves on their own; that element alone keeps its text.
         expect(page.locator("#refused")).to_have_text("Comments")
         assert "ftp" in calls[0] and "count-two" in calls[0], calls  # one call for the page first
+    finally:
+        context.close()
+
+
+def test_a_listing_too_long_for_a_get_is_asked_by_post(browser: Browser, listing: str) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        methods: list[str] = []
+        page.on("request", lambda r: methods.append(r.method) if "/counts" in r.url else None)
+        page.goto(f"{listing}/many")
+        expect(page.locator("#many-0")).to_have_text("1 comment")
+        expect(page.locator("#many-59")).to_have_text("0 comments")
+        # One call, its addresses in the body (a CORS preflight may come before it).
+        assert [m for m in methods if m != "OPTIONS"] == ["POST"], methods
     finally:
         context.close()
