@@ -155,8 +155,9 @@ def release_import(folder: Path, state: dict[str, Any], run: Path) -> None:
 def start(folder: Path, dry_run: bool, run: Path | None = None) -> None:
     """Run the dry run or the import: in this request for a small file, else on a thread.
 
-    ``run``: the run's file when the caller has created it already (``take_over``); else the
-    job's next one is created here (the caller is the only one starting this job).
+    ``run``: the run's file when the caller has created it already (``claim_import``,
+    ``take_over``); else the job's next one is created here (the dry run of a job just
+    uploaded, which no other request knows of yet).
     """
     run = run or job_runs.begin(folder, job_runs.latest(folder) + 1)
     if run is None:
