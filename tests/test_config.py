@@ -60,6 +60,13 @@ def refusal(source: str, instance: Path, key: str, value: Any) -> str:
     return f"{named(source, instance, key)} is {shown!r}"
 
 
+def start_up(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m commentsvc.startup`` (what gunicorn.conf.py runs before forking) in ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
+    )
+
+
 def start_error(**test_config: Any) -> str:
     with pytest.raises(ConfigError) as raised:
         create_app(test_config or None)
@@ -180,9 +187,7 @@ def test_the_start_says_an_instance_folder_it_cannot_make_in_one_line(tmp_path: 
         "COMMENTSVC_INSTANCE_PATH": str(blocked / "instance"),
         "COMMENTSVC_SECRET_KEY": "k" * 40,
     }
-    ran = subprocess.run(
-        [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
-    )
+    ran = start_up(env)
     assert ran.returncode == 1
     assert ran.stderr.strip().splitlines() == [
         f"commentsvc: the instance folder {blocked / 'instance'} (COMMENTSVC_INSTANCE_PATH)"
@@ -199,9 +204,7 @@ def test_the_start_warns_of_a_misspelt_setting_and_names_the_one_meant(instance:
         "COMMENTSVC_SHINY": "yes",
         "COMMENTSVC_TEST_ANYTHING": "the test suite's own",
     }
-    ran = subprocess.run(
-        [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
-    )
+    ran = start_up(env)
     assert ran.returncode == 0, ran.stderr
     assert ran.stderr.strip().splitlines() == [
         "commentsvc: warning: COMMENTSVC_MODERATON is not a setting of commentsvc; did you mean"
@@ -226,9 +229,7 @@ def test_the_command_line_says_what_is_wrong_without_a_traceback(
 
 def test_the_start_before_gunicorn_forks_says_what_is_wrong_in_one_line(instance: Path) -> None:
     env = {**os.environ, "COMMENTSVC_THREAD_DEPTH": "five"}
-    ran = subprocess.run(
-        [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
-    )
+    ran = start_up(env)
     assert ran.returncode == 1
     assert ran.stderr.strip().splitlines() == [
         "commentsvc: COMMENTSVC_THREAD_DEPTH is 'five'; expected a whole number of at least 1"
@@ -239,9 +240,7 @@ def test_the_start_says_an_unreachable_database_in_one_line(instance: Path) -> N
     # gunicorn's on_starting runs this; it printed a 116-line traceback for a database down.
     url = "postgresql://root:secret@127.0.0.1:9/commentsvc"  # the discard port: nobody there
     env = {**os.environ, "COMMENTSVC_DATABASE_URL": url, "COMMENTSVC_SECRET_KEY": "k" * 40}
-    ran = subprocess.run(
-        [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
-    )
+    ran = start_up(env)
     assert ran.returncode == 1
     lines = ran.stderr.strip().splitlines()
     assert len(lines) == 1, ran.stderr
@@ -260,18 +259,10 @@ def test_the_start_makes_a_missing_metrics_folder_and_refuses_an_unusable_one(
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("")
     env = {**os.environ, "COMMENTSVC_SECRET_KEY": "k" * 40}
-    startup = [sys.executable, "-m", "commentsvc.startup"]
-    made = subprocess.run(
-        startup, env={**env, "PROMETHEUS_MULTIPROC_DIR": str(missing)}, capture_output=True
-    )
+    made = start_up({**env, "PROMETHEUS_MULTIPROC_DIR": str(missing)})
     assert made.returncode == 0, made.stderr
     assert missing.is_dir()
-    refused = subprocess.run(
-        startup,
-        env={**env, "PROMETHEUS_MULTIPROC_DIR": str(not_a_folder / "x")},
-        capture_output=True,
-        text=True,
-    )
+    refused = start_up({**env, "PROMETHEUS_MULTIPROC_DIR": str(not_a_folder / "x")})
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [
         f"commentsvc: PROMETHEUS_MULTIPROC_DIR={str(not_a_folder / 'x')!r} cannot be used for"
@@ -292,9 +283,7 @@ def test_a_postgresql_database_not_in_utf8_is_refused_with_how_to_make_one(insta
     try:
         url = server.rsplit("/", 1)[0] + f"/{name}"
         env = {**os.environ, "COMMENTSVC_DATABASE_URL": url, "COMMENTSVC_SECRET_KEY": "k" * 40}
-        ran = subprocess.run(
-            [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
-        )
+        ran = start_up(env)
         assert ran.returncode == 1
         assert ran.stderr.strip().splitlines() == [
             f"commentsvc: the PostgreSQL database '{name}' is encoded SQL_ASCII, and commentsvc"

@@ -17,7 +17,6 @@ import os
 import re
 import signal
 import sqlite3
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -31,7 +30,7 @@ import pytest
 from support.admin import csrf_token
 from support.databases import fresh_postgresql_database, require_postgresql
 from support.imports import our_export
-from support.servers import COMMENTSVC, GUNICORN, ROOT, SECRET, free_port, serving
+from support.servers import GUNICORN, SECRET, create_admin, free_port, serving
 
 from commentsvc.transfer import jobs
 
@@ -140,15 +139,7 @@ def test_an_import_whose_worker_is_killed_goes_on_to_the_end(kind: str, tmp_path
         }
         command = [GUNICORN, "--config", "gunicorn.conf.py", "wsgi:app"]
         with serving(command, env, port) as base:
-            subprocess.run(
-                [COMMENTSVC, "create-admin", "mod", "--password-stdin"],
-                input=PASSWORD + "\n",
-                text=True,
-                check=True,
-                capture_output=True,
-                cwd=ROOT,
-                env={**os.environ, **env},
-            )
+            create_admin(env, "mod", PASSWORD)
             moderator = Browser(base)
             status, page, _ = moderator.request("/admin/sign-in")
             form = {"csrf_token": csrf_token(page), "username": "mod", "password": PASSWORD}

@@ -15,9 +15,7 @@ import functools
 import http.client
 import http.cookiejar
 import json
-import os
 import re
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -38,7 +36,14 @@ from support.databases import (
     require_redis,
     unique_redis_prefix,
 )
-from support.servers import COMMENTSVC, GUNICORN, RELAXED, ROOT, SECRET, free_port, serving
+from support.servers import (
+    GUNICORN,
+    RELAXED,
+    SECRET,
+    create_admin,
+    free_port,
+    serving,
+)
 
 pytestmark = [pytest.mark.database, pytest.mark.xdist_group("multi_host")]
 
@@ -183,15 +188,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             hosts.append(f"127.0.0.1:{port}")
             if n == 0:
                 for name in ("mod", "locked-mod"):
-                    subprocess.run(
-                        [COMMENTSVC, "create-admin", name, "--password-stdin"],
-                        input=PASSWORD + "\n",
-                        text=True,
-                        check=True,
-                        capture_output=True,
-                        cwd=ROOT,
-                        env={**os.environ, **env},
-                    )
+                    create_admin(env, name, PASSWORD)
         base = stack.enter_context(balancing(tmp / "nginx", free_port(), hosts))
         yield Cluster(base, hosts, database_url, redis_url, prefix, stack)
     with redis.Redis.from_url(redis_url) as client:

@@ -160,14 +160,23 @@ def test_a_moderators_edit_of_a_comment_deleted_meanwhile_says_it_is_gone(
     assert [e["action"] for e in log_entries(app) if e["comment_id"] == comment] == ["delete"]
 
 
+def site_reply_paused_at(
+    app: Any, admin: Any, monkeypatch: pytest.MonkeyPatch, where: str, parent: int
+) -> tuple[Any, Paused]:
+    """A moderator's reply from the site to ``parent``, started in a browser of its own and
+    stopped at ``moderation.<where>``: (that browser, the pause)."""
+    paused = Paused.at(monkeypatch, moderation, where)
+    replier, token = signed_in_browser(app, admin)
+    form = {"body": "Thanks!", "csrf_token": token}
+    paused.start(lambda: replier.post(f"/admin/comments/{parent}/reply", data=form))
+    return replier, paused
+
+
 def test_a_site_reply_to_a_comment_deleted_meanwhile_says_it_is_gone(
     app, admin, monkeypatch
 ) -> None:
     article, ids = article_with(app, 1)
-    paused = Paused.at(monkeypatch, moderation, "render_markdown")
-    replier, token = signed_in_browser(app, admin)
-    form = {"body": "Thanks!", "csrf_token": token}
-    paused.start(lambda: replier.post(f"/admin/comments/{ids[0]}/reply", data=form))
+    replier, paused = site_reply_paused_at(app, admin, monkeypatch, "render_markdown", ids[0])
     assert delete_while(app, admin, paused, ids[0]) == DELETED_ONE
     assert flash(replier, paused.finish()) == "That comment no longer exists."
     assert positions(app, ids) == {}
@@ -179,10 +188,7 @@ def test_a_site_reply_that_has_read_its_parent_is_moved_with_the_thread(
 ) -> None:
     article, ids = article_with(app, 2)
     # The site reply stops once it has read the comment it answers, before it writes.
-    paused = Paused.at(monkeypatch, moderation, "reply_position")
-    replier, token = signed_in_browser(app, admin)
-    form = {"body": "Thanks!", "csrf_token": token}
-    paused.start(lambda: replier.post(f"/admin/comments/{ids[1]}/reply", data=form))
+    replier, paused = site_reply_paused_at(app, admin, monkeypatch, "reply_position", ids[1])
     # The delete waits for the reply: it is stored, then moved up with the thread.
     assert delete_while(app, admin, paused, ids[1]) == DELETED_ONE
     assert flash(replier, paused.finish()) == "Your reply is published."

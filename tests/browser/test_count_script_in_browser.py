@@ -3,11 +3,12 @@ shares) as its readers' language writes them, from one call to the count API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, Request, expect
 from support.admin import add_article, add_comment
 from support.sites import serving_in_threads
 from werkzeug.serving import make_server
@@ -75,6 +76,19 @@ def listing(sites: Any) -> Iterator[str]:
         yield host
 
 
+@contextmanager
+def reader(browser: Browser, asked: list[str], keep: Callable[[Request], str]) -> Iterator[Page]:
+    """A fresh browser page; ``keep(request)`` of each count API call it makes goes to ``asked``."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("request", lambda r: asked.append(keep(r)) if "/api/v1/counts" in r.url else None)
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize(
     ("language", "two", "one", "none", "shared"),
     [
@@ -86,12 +100,8 @@ def listing(sites: Any) -> Iterator[str]:
 def test_a_listing_page_shows_each_articles_counts_in_its_language(
     browser: Browser, listing: str, language: str, two: str, one: str, none: str, shared: str
 ) -> None:
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        calls: list[str] = []
-        page.on("request", lambda r: calls.append(r.url) if "/api/v1/counts" in r.url else None)
+    calls: list[str] = []
+    with reader(browser, calls, lambda r: r.url) as page:
         page.goto(f"{listing}/?lang={language}")
         expect(page.locator("#two")).to_have_text(two)
         expect(page.locator("#one")).to_have_text(one)  # the link's own address, pending aside
@@ -106,21 +116,13 @@ def test_a_listing_page_shows_each_articles_counts_in_its_language(
         # count.js asks the halves on their own; that element alone keeps its text.
         expect(page.locator("#refused")).to_have_text("Comments")
         assert "ftp" in calls[0] and "count-two" in calls[0], calls  # one call for the page first
-    finally:
-        context.close()
 
 
 def test_a_listing_too_long_for_a_get_is_asked_by_post(browser: Browser, listing: str) -> None:
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        methods: list[str] = []
-        page.on("request", lambda r: methods.append(r.method) if "/counts" in r.url else None)
+    methods: list[str] = []
+    with reader(browser, methods, lambda r: r.method) as page:
         page.goto(f"{listing}/many")
         expect(page.locator("#many-0")).to_have_text("1 comment")
         expect(page.locator("#many-59")).to_have_text("0 comments")
         # One call, its addresses in the body (a CORS preflight may come before it).
         assert [m for m in methods if m != "OPTIONS"] == ["POST"], methods
-    finally:
-        context.close()

@@ -155,6 +155,19 @@ def running(
             process.stdout.close()
 
 
+def create_admin(env: dict[str, str], name: str, password: str) -> None:
+    """``commentsvc create-admin NAME`` with the settings ``env`` (a real server's)."""
+    subprocess.run(
+        [COMMENTSVC, "create-admin", name, "--password-stdin"],
+        input=password + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+
+
 def children_of(pid: int) -> list[int]:
     """The pids of ``pid``'s child processes now (from /proc: Linux)."""
     found = []
