@@ -115,6 +115,10 @@ def config(redis_url: str) -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": f"commentsvc-test-{uuid.uuid4().hex}:",
         "SHARE_FLUSH_SECONDS": 3600,
+        # A hundred threads at once on a loaded CI machine: one slow answer over the 200 ms
+        # default fell back to the database once. A pool that has run out fails at once,
+        # whatever the timeout, so the test still catches what it is about.
+        "REDIS_TIMEOUT_MS": 5000,
     }
 
 
