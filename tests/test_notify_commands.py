@@ -6,10 +6,11 @@ import os
 import signal
 import subprocess
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from flask.cli import ScriptInfo
-from support.mailserver import mail_server
+from support.mailserver import links_in, mail_server
 from support.servers import COMMENTSVC, SECRET
 
 from commentsvc.cli import main as cli_group
@@ -70,3 +71,31 @@ def test_the_worker_process_delivers_until_it_is_stopped(app, reader, smtp, data
     assert delivered == [MOD], output
     assert heartbeat.exists(), output
     assert worker.returncode == 0, output
+
+
+def test_send_pending_signs_links_with_the_key_generated_into_the_instance(
+    app, client, reader, smtp, database_url, tmp_path
+) -> None:
+    # The README's default: no COMMENTSVC_SECRET_KEY, so the server generated one into the
+    # instance folder; the command must sign with that key, or every link is refused.
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "secret_key").write_text(app.config["SECRET_KEY"])
+    env = {k: v for k, v in os.environ.items() if k != "COMMENTSVC_SECRET_KEY"}
+    env.update(
+        COMMENTSVC_DATABASE_URL=database_url,
+        COMMENTSVC_SMTP_URL=smtp.url,
+        COMMENTSVC_MODERATOR_EMAILS=MOD,
+        COMMENTSVC_INSTANCE_PATH=str(instance),
+    )
+    reader.post(A, email="held@example.com")
+    done = subprocess.run(
+        [COMMENTSVC, "send-pending"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 sent"), done.stdout + done.stderr
+    [approve, *_] = links_in(smtp.inbox.messages[0], "/notify/moderate")
+    token = urlsplit(approve).query.removeprefix("token=")
+    page = client.get("/notify/moderate", query_string={"token": token})
+    assert page.status_code == 200, page.get_data(as_text=True)
+    assert "Approve this comment" in page.get_data(as_text=True)

@@ -32,7 +32,7 @@ from commentsvc.cli.database_errors import CommandGroup
 from commentsvc.cli.output_files import replaced_whole
 from commentsvc.comments import moderation
 from commentsvc.comments.gdpr import erase_commenter, export_commenter
-from commentsvc.core.config import ConfigError
+from commentsvc.core.config import ConfigError, ensure_secret_key
 from commentsvc.core.extensions import db
 from commentsvc.core.redis_client import redis_error
 from commentsvc.db.models import Article, Comment, Status
@@ -336,6 +336,9 @@ def _cli_app() -> Flask:
         # A refused setting is the operator's to fix: the message says it all, no traceback.
         raise click.ClickException(str(error)) from None
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # The server's key, also when it was generated into the instance folder: the worker and
+    # send-pending sign the links in emails, which the server must then accept.
+    ensure_secret_key(app)
     # `commentsvc db …` (Flask-Migrate's command group) needs the extension bound.
     from flask_migrate import Migrate
 
