@@ -133,7 +133,8 @@ var commentsvcText = (function () {
     if (typeof sources[id] === "string") return Promise.resolve(sources[id]);
     var here = new URLSearchParams(location.search);
     var params = new URLSearchParams();
-    ["url", "article", "sort"].forEach(function (name) { if (here.get(name)) params.set(name, here.get(name)); });
+    // "mine": a held comment is in the answer only for its author's token.
+    ["url", "article", "sort", "mine"].forEach(function (name) { if (here.get(name)) params.set(name, here.get(name)); });
     if (here.get("page")) params.set("cursor", here.get("page"));
     return fetch("/api/v1/comments?" + params.toString(), { credentials: "omit" })
       .then(function (response) { return response.json(); })
