@@ -35,6 +35,7 @@ from commentsvc.core.extensions import csrf
 from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import client_network, posting_limit
 from commentsvc.core.text import encodable
+from commentsvc.db.models import Status
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The API holds no session authority (no cookie logs anybody in), so CSRF tokens protect nothing.
@@ -192,14 +193,15 @@ def create_comment() -> Any:
     earlier = own_comment_ids(payload.get("mine"))
     mine = own_token([*earlier, comment.id])
     published = answer_as_published(comment, earlier)
-    shape = public_comment(comment, own=True)
-    shape["awaiting_moderation"] = not published
+    shape = public_comment(comment, own=True, as_held=not published)
+    # The count as the poster may know it: without their comment when it is answered as held.
+    shown_count = posted.approved_count - (comment.status == Status.APPROVED and not published)
     body = {
         "comment": shape,
         "mine": mine,
         # The widget inserts the server's own rendering (commentsvc.comments.fragments).
         "html": comment_html(shape, {**payload.to_dict(), "mine": mine}),
-        "heading_html": heading_html(posted.approved_count, posted.title, shown=True),
+        "heading_html": heading_html(shown_count, posted.title, shown=True),
     }
     status = 201 if published else 202
     if app_config()["EDIT_MINUTES"]:
