@@ -50,7 +50,9 @@ def test_a_held_post_under_someone_elses_address_shows_the_neutral_avatar(
 def test_a_staff_address_typed_into_the_form_is_held_without_a_badge(
     reader, client, approve
 ) -> None:
-    answer = reader.post_json(comment="OFFICIAL: retracted", name="Editor", email="Editor@News.Example")
+    answer = reader.post_json(
+        comment="OFFICIAL: retracted", name="Editor", email="Editor@News.Example"
+    )
     assert answer.status_code == 202, answer.get_json()
     assert answer.get_json()["comment"]["badge"] is None
     assert shown(client) == []
