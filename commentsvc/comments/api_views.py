@@ -32,6 +32,7 @@ from commentsvc.comments.tokens import (
 )
 from commentsvc.core.errors import error_response
 from commentsvc.core.extensions import csrf
+from commentsvc.core.clients import from_another_site
 from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import client_network, posting_limit
 from commentsvc.core.text import encodable
@@ -237,8 +238,7 @@ def like(comment_id: int) -> Any:
     req = this_request()
     if not app_config()["LIKES"]:
         return error_response(404, "Likes are switched off on this site.", "likes_off")
-    origin = req.headers.get("Origin")
-    if origin and origin.rstrip("/") != req.host_url.rstrip("/"):
+    if from_another_site():
         return error_response(403, "Likes are only accepted from the comment widget.", "origin")
     try:
         result = like_comment(comment_id, client_network(), req.headers.get("User-Agent", ""))

@@ -17,3 +17,14 @@ def client_ip() -> str:
 def client_user_agent() -> str:
     """The client's User-Agent header, cut to what we store."""
     return (this_request().user_agent.string or "")[:MAX_USER_AGENT_LENGTH]
+
+
+def from_another_site() -> bool:
+    """Whether a browser sent this request from a page of another origin.
+
+    Browsers name the page's origin on every POST; a form of ours posts from ours. ``null``
+    (a sandboxed frame, say) is another site too. No header at all: not a browser's form.
+    """
+    req = this_request()
+    origin = req.headers.get("Origin")
+    return origin is not None and origin.rstrip("/") != req.host_url.rstrip("/")
