@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from commentsvc.core.flask_app import this_request
 from commentsvc.core.privacy import anonymise_ip
 
@@ -27,4 +29,11 @@ def from_another_site() -> bool:
     """
     req = this_request()
     origin = req.headers.get("Origin")
-    return origin is not None and origin.rstrip("/") != req.host_url.rstrip("/")
+    # The host alone: behind a TLS proxy not named in TRUSTED_PROXIES the scheme we see is
+    # http while the page's is https, and no other site can send our host as its origin.
+    if origin is None:
+        return False
+    try:
+        return urlsplit(origin).netloc.lower() != req.host.lower()
+    except ValueError:  # "http://[::1", say: no origin of ours
+        return True
