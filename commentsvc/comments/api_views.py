@@ -30,9 +30,9 @@ from commentsvc.comments.tokens import (
     own_comment_ids,
     own_token,
 )
+from commentsvc.core.clients import from_another_site
 from commentsvc.core.errors import error_response
 from commentsvc.core.extensions import csrf
-from commentsvc.core.clients import from_another_site
 from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import client_network, posting_limit
 from commentsvc.core.text import encodable

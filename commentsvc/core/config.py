@@ -488,6 +488,13 @@ SETTINGS: tuple[Setting, ...] = (
         "The order of threads when the page does not ask: oldest, newest or likes.",
     ),
     Setting("LIKES", True, BOOLEAN, "Show a Like button on each comment and count likes."),
+    Setting(
+        "LIKES_PER_PREFIX",
+        3,
+        WHOLE_NUMBER,
+        "Likes of one comment counted per day from one network (IPv4 /24, IPv6 /48), "
+        "whatever the user agent (0: no such limit).",
+    ),
     # Gravatar opt-in (issue 17): off, avatars are our own keyed-hash identicons.
     Setting(
         "GRAVATAR",
