@@ -8,7 +8,9 @@ A = {"url": "https://news.example/a"}
 
 
 @pytest.mark.settings(MODERATION="none")
-@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://localhost.evil", "http://[::1"])
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "null", "http://localhost.evil", "http://[::1"]
+)
 def test_a_form_posted_from_another_site_is_refused_and_stores_nothing(
     reader, comments, origin
 ) -> None:

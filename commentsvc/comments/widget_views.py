@@ -112,7 +112,9 @@ def post() -> Any:
     except TokenError as error:
         return render_widget(ref, form, status=400, form_error=str(error))
     except CommentError as error:
-        return render_widget(ref, form, status=error.status, form_error=error.message)
+        refused = render_widget(ref, form, status=error.status, form_error=error.message)
+        refused.headers.update(error.headers())
+        return refused
     mine = own_token([*own_comment_ids(this_request().args.get("mine")), comment.id])
     sort = requested_sort(this_request().args.get("sort"))
     # Without JavaScript the edit token travels in this link (issue 17).
