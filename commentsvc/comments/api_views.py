@@ -31,7 +31,7 @@ from commentsvc.comments.tokens import (
     own_token,
 )
 from commentsvc.core.clients import from_another_site
-from commentsvc.core.errors import error_response
+from commentsvc.core.errors import error_response, public_read
 from commentsvc.core.extensions import csrf
 from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import client_network, posting_limit
@@ -62,6 +62,7 @@ COMMENT_FIELDS = (
 
 
 @bp.get("/comments")
+@public_read
 def list_comments() -> Response:
     """A page of an article's approved comments, public fields only, oldest first.
 
