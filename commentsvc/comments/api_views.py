@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.embedding import widget_return_url
-from commentsvc.comments.forms import CommentForm, new_comment_from
+from commentsvc.comments.forms import CommentForm, control_characters, new_comment_from
 from commentsvc.comments.fragments import comment_html, heading_html
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.likes import LikeRefused, like_comment, like_limit
@@ -226,6 +226,11 @@ def preview() -> Any:
     limit = app_config()["MAX_COMMENT_LENGTH"]
     if len(text) > limit:
         abort(400, f"A comment can be at most {limit:,} characters long.")
+    if control_characters(text, allowed="\n\r\t"):
+        # Refused as posting refuses it: a preview must not promise a comment that fails.
+        abort(
+            400, _("Your comment may not contain control characters or invalid (non-UTF-8) bytes.")
+        )
     return jsonify({"html": render_markdown(text)}), 200, {"Cache-Control": "no-store"}
 
 
