@@ -38,12 +38,11 @@ from commentsvc.db.models import Comment, Status, utcnow
 from commentsvc.notify import messages, subscriptions, webhooks
 from commentsvc.notify.mail import Mailer, MailError
 from commentsvc.notify.models import OutboxMessage, Subscriber, UsedToken
+from commentsvc.notify.outbox import NOT_WANTED
 
 log = logging.getLogger(__name__)
 _OUTBOX = OutboxMessage.__table__
 _COMMENTS = Comment.__table__
-# The last_error of a message cancelled because its cause went away before it was sent.
-NOT_WANTED = "no longer wanted"
 # Held by a pass's claim until it commits (PostgreSQL). The key is any fixed number outside
 # the 32-bit range of the ``hashtext`` keys of the senders' locks (commentsvc.comments.spam);
 # written into the SQL, as a bound value would be sent as a (too small) INTEGER.
@@ -197,6 +196,9 @@ def _deliver(mailer: Mailer, group: list[Any]) -> tuple[str, str, list[Any]]:
         payloads = [json.loads(row.payload) for row in wanted]
         mailer.send(messages.render(first.topic, first.recipient, payloads, secret))
         return "sent", "", unwanted
+    except webhooks.EndpointGone:
+        # Deleted or switched off while the call waited: nobody to call, nothing to retry.
+        return "cancelled", NOT_WANTED, group
     except (MailError, webhooks.WebhookError) as error:
         return ("failed" if error.permanent else "retry"), str(error), []
     except Exception as error:
