@@ -190,8 +190,8 @@ def create_comment() -> Any:
         return error_response(400, str(error), "invalid_token")
     except CommentError as error:
         marked = {error.field: error.message} if error.field else None
-        body, status = error_response(error.status, error.message, error.code, marked)
-        return body, status, error.headers()
+        refusal, code = error_response(error.status, error.message, error.code, marked)
+        return refusal, code, error.headers()
     comment = posted.comment
     earlier = own_comment_ids(payload.get("mine"))
     mine = own_token([*earlier, comment.id])
