@@ -1,0 +1,84 @@
+"""A reader's walkthrough of the embedded widget in Chromium: what it found, one test each.
+
+Each test runs in the cross-site iframe the script tag makes (tests/support/sites.py), in a
+desktop reader's browser (a headless user agent is refused as a bot by likes and shares).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, FrameLocator, Page, expect
+
+pytestmark = pytest.mark.browser
+
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(user_agent=DESKTOP_CHROME)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def settings(sites: Any) -> Iterator[dict[str, Any]]:
+    """The widget's config for one test: what the test changes is put back afterwards."""
+    config = sites.app.config
+    saved = dict(config)
+    yield config
+    config.clear()
+    config.update(saved)
+
+
+def comments_frame(page: Page) -> FrameLocator:
+    frame = page.frame_locator("iframe[title=Comments]")
+    expect(frame.locator("form#commentform[data-enhanced=true]")).to_have_count(1)
+    return frame
+
+
+def fill(
+    frame: FrameLocator, text: str, name: str = "Tess Reader", email: str = "tess@example.com"
+) -> None:
+    frame.get_by_role("textbox", name="Comment", exact=True).fill(text)
+    frame.get_by_role("textbox", name="Name", exact=True).fill(name)
+    frame.get_by_role("textbox", name="Email", exact=True).fill(email)
+
+
+def post(frame: FrameLocator, text: str, **who: str) -> int:
+    """Post through the widget's script; the new comment's id."""
+    before = set(frame.locator("li.comment").evaluate_all("els => els.map(e => e.id)"))
+    fill(frame, text, **who)
+    frame.get_by_role("button", name="Post Comment").click()
+    expect(frame.locator("li.comment")).to_have_count(len(before) + 1)
+    after = frame.locator("li.comment").evaluate_all("els => els.map(e => e.id)")
+    (new,) = set(after) - before
+    return int(new.split("-")[1])
+
+
+def test_editing_a_held_comment_after_a_reload_starts_from_its_markdown(
+    page: Page, sites: Any, settings: dict[str, Any]
+) -> None:
+    settings["MODERATION"] = "first-time"  # the default: a first comment is held
+    page.goto(sites.script_article)
+    frame = comments_frame(page)
+    text = "Markdown **strong** and `code` here"
+    comment_id = post(frame, text, email="held-edit@example.com")
+    expect(frame.locator(f"#comment-{comment_id}.comment-held")).to_be_visible()
+
+    # After a reload the held comment is shown from the host page's "mine" token, and its
+    # text as written comes from the comments JSON, which holds it only for that token.
+    page.reload()
+    frame = comments_frame(page)
+    own = frame.locator(f"#comment-{comment_id}")
+    expect(own.locator(".comment-content strong")).to_have_text("strong")
+    own.get_by_role("button", name="Edit").click()
+    expect(own.locator(".comment-edit-text")).to_have_value(text)
