@@ -177,7 +177,8 @@ def refused_pages(reader, language: str) -> list[tuple[str, list[str]]]:
     refuse(
         [
             "Your name may be at most %(limit)s characters.",
-            "The website must be an address starting with http:// or https://.",
+            "The website must be a web address such as example.com/blog, "
+            "or one starting with http:// or https://.",
             "Please enter a valid email address.",
         ],
         400,

@@ -82,3 +82,16 @@ def test_editing_a_held_comment_after_a_reload_starts_from_its_markdown(
     expect(own.locator(".comment-content strong")).to_have_text("strong")
     own.get_by_role("button", name="Edit").click()
     expect(own.locator(".comment-edit-text")).to_have_value(text)
+
+
+def test_a_website_without_its_scheme_is_posted(
+    page: Page, sites: Any, settings: dict[str, Any]
+) -> None:
+    settings["MODERATION"] = "none"
+    page.goto(sites.script_article)
+    frame = comments_frame(page)
+    frame.get_by_role("textbox", name="Website", exact=True).fill("tess.example/blog")
+    comment_id = post(frame, "My blog has more on the lamp.", email="tess-blog@example.com")
+    # Chromium does not refuse it ("Please enter a URL."); the server adds https://.
+    author = frame.locator(f"#comment-{comment_id} .comment-author a")
+    expect(author).to_have_attribute("href", "https://tess.example/blog")
