@@ -43,3 +43,12 @@ def test_the_website_field_takes_an_address_without_its_scheme(reader, client) -
     ) in page
     german = reader.post({**A, "lang": "de"}, website="ftp://tess.example/blog")
     assert "Webadresse wie example.com/blog" in german.get_data(as_text=True)
+
+
+def test_a_refused_email_keeps_its_note_next_to_its_error(reader) -> None:
+    page = reader.post(A, email="not-an-email").get_data(as_text=True)
+    email = re.search(r'<input id="email"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in email
+    assert 'aria-describedby="email-notes email-error"' in email
+    name = re.search(r'<input id="name"[^>]*>', page).group(0)
+    assert "aria-describedby" not in name  # no error, no note of its own

@@ -6,6 +6,7 @@ desktop reader's browser (a headless user agent is refused as a bot by likes and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,3 +96,58 @@ def test_a_website_without_its_scheme_is_posted(
     # Chromium does not refuse it ("Please enter a URL."); the server adds https://.
     author = frame.locator(f"#comment-{comment_id} .comment-author a")
     expect(author).to_have_attribute("href", "https://tess.example/blog")
+
+
+def described_by(locator: Any) -> list[str]:
+    return (locator.get_attribute("aria-describedby") or "").split()
+
+
+def test_old_errors_go_when_the_reader_edits_or_posts_again(page: Page, sites: Any) -> None:
+    page.goto(sites.script_article)
+    frame = comments_frame(page)
+    textarea = frame.get_by_role("textbox", name="Comment", exact=True)
+    name = frame.get_by_role("textbox", name="Name", exact=True)
+    # Spaces only pass the browser's "required" and are refused by the server.
+    fill(frame, "   ", name="   ", email="errors@example.com")
+    frame.get_by_role("button", name="Post Comment").click()
+    expect(frame.locator("#comment-error")).to_have_text("Please type your comment.")
+    expect(frame.locator("#name-error")).to_have_text("Please enter your name.")
+
+    # Editing a field takes its own error away, and only its own.
+    name.fill("Tess Reader")
+    expect(frame.locator("#name-error")).to_have_count(0)
+    expect(name).not_to_have_attribute("aria-invalid", "true")
+    expect(frame.locator("#comment-error")).to_have_count(1)
+
+    # A new attempt starts clean, even one the over-long text stops before sending: set
+    # without an input event, so only the submit can clear the old message.
+    limit = sites.app.config["MAX_COMMENT_LENGTH"]
+    textarea.evaluate("(box, n) => { box.value = 'x'.repeat(n); }", limit + 3)
+    frame.get_by_role("button", name="Post Comment").click()
+    expect(frame.locator("#comment-counter")).to_contain_text("over the limit: 3")
+    expect(frame.locator("#comment-error")).to_have_count(0)
+    expect(textarea).not_to_have_attribute("aria-invalid", "true")
+    expect(frame.locator(".has-error")).to_have_count(0)
+
+
+def test_an_error_is_added_to_the_fields_own_description(page: Page, sites: Any) -> None:
+    page.goto(sites.script_article)
+    frame = comments_frame(page)
+    email = frame.get_by_role("textbox", name="Email", exact=True)
+    textarea = frame.get_by_role("textbox", name="Comment", exact=True)
+    assert described_by(email) == ["email-notes"]
+    assert "comment-counter" in described_by(textarea)
+    # The browser takes "tess@example"; the server wants a domain with a dot.
+    fill(frame, "   ", email="tess@example")
+    frame.get_by_role("button", name="Post Comment").click()
+    expect(frame.locator("#email-error")).to_be_visible()
+    assert described_by(email) == ["email-notes", "email-error"]
+    assert set(described_by(textarea)) >= {"comment-counter", "comment-error"}
+    expect(email).to_have_accessible_description(
+        re.compile(r"^Your email address will not be published\. Please enter a valid email")
+    )
+
+    email.fill("tess@example.com")
+    assert described_by(email) == ["email-notes"]
+    textarea.fill("Now with words.")
+    assert described_by(textarea) == ["comment-counter"]
