@@ -28,8 +28,15 @@
       element.scrollIntoView();
     }
   }
-  if (location.hash.indexOf("#comment-") === 0) {
-    window.addEventListener("load", function () { scrollParentTo(document.getElementById(location.hash.slice(1))); });
+  // Whatever the frame's address names: a comment (#comment-N), or the page links' and sort
+  // links' #comments and the form's #respond. The host page scrolls, not this frame, which
+  // is as tall as its content: without this the reader stays where the link was.
+  if (location.hash.length > 1) {
+    window.addEventListener("load", function () {
+      var id;
+      try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { return; }
+      scrollParentTo(document.getElementById(id));
+    });
   }
 
   // --- Dates in the reader's own language and time zone; "2 hours ago" within a week. --------

@@ -7,6 +7,7 @@ desktop reader's browser (a headless user agent is refused as a bot by likes and
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -151,3 +152,40 @@ def test_an_error_is_added_to_the_fields_own_description(page: Page, sites: Any)
     assert described_by(email) == ["email-notes"]
     textarea.fill("Now with words.")
     assert described_by(textarea) == ["comment-counter"]
+
+
+def in_view(page: Page, selector: str) -> bool:
+    """Whether the widget's element is in the upper half of the host page's viewport."""
+    frame = page.locator("iframe[title=Comments]").element_handle().content_frame()
+    assert frame is not None and page.viewport_size is not None
+    box = frame.locator(selector).bounding_box()  # in the host page's viewport already
+    return box is not None and 0 <= box["y"] <= page.viewport_size["height"] / 2
+
+
+def test_a_page_link_scrolls_the_host_page_to_the_comments(
+    page: Page, sites: Any, settings: dict[str, Any]
+) -> None:
+    settings["MODERATION"] = "none"
+    settings["COMMENTS_PER_PAGE"] = 2
+    page.goto(sites.script_article)
+    frame = comments_frame(page)
+    for n in range(3):
+        post(frame, f"Comment number {n} on the lamp.", email=f"pages{n}@example.com")
+    page.reload()
+    frame = comments_frame(page)
+    # Read to the bottom of the host page, where the page links are, and follow one.
+    link = frame.locator(".comment-navigation a").first
+    expect(link).to_have_attribute("href", re.compile(r"#comments$"))
+    href = link.get_attribute("href")
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    assert not in_view(page, "#comments")
+    link.click()
+    widget = page.locator("iframe[title=Comments]").element_handle().content_frame()
+    assert widget is not None and href is not None
+    widget.wait_for_url(re.compile(re.escape(href.split("?", 1)[1]) + "$"))
+    widget.wait_for_load_state("load")
+    # The host page scrolls up to the comments heading of the new page.
+    deadline = time.monotonic() + 10
+    while not in_view(page, "#comments") and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert in_view(page, "#comments")
