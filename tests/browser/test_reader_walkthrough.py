@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect
@@ -48,14 +49,17 @@ def comments_frame(page: Page) -> FrameLocator:
 
 
 def fill(
-    frame: FrameLocator, text: str, name: str = "Tess Reader", email: str = "tess@example.com"
+    frame: FrameLocator | Page,
+    text: str,
+    name: str = "Tess Reader",
+    email: str = "tess@example.com",
 ) -> None:
     frame.get_by_role("textbox", name="Comment", exact=True).fill(text)
     frame.get_by_role("textbox", name="Name", exact=True).fill(name)
     frame.get_by_role("textbox", name="Email", exact=True).fill(email)
 
 
-def post(frame: FrameLocator, text: str, **who: str) -> int:
+def post(frame: FrameLocator | Page, text: str, **who: str) -> int:
     """Post through the widget's script; the new comment's id."""
     before = set(frame.locator("li.comment").evaluate_all("els => els.map(e => e.id)"))
     fill(frame, text, **who)
@@ -189,3 +193,43 @@ def test_a_page_link_scrolls_the_host_page_to_the_comments(
     while not in_view(page, "#comments") and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert in_view(page, "#comments")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_linked_comment_stands_out(
+    page: Page, sites: Any, settings: dict[str, Any], theme: str
+) -> None:
+    settings["MODERATION"] = "none"
+    embed = f"{sites.widget}/embed?" + urlencode(
+        {"url": "https://news.example/articles/target", "theme": theme}
+    )
+    page.goto(embed)
+    first = post(page, "The first comment.", email=f"target-a-{theme}@example.com")
+    second = post(page, "The linked comment.", email=f"target-b-{theme}@example.com")
+    page.goto(f"{embed}#comment-{second}")
+    style = """el => { const s = getComputedStyle(el);
+        return [s.outlineStyle, parseFloat(s.outlineWidth), s.backgroundColor]; }"""
+    body_background = page.locator("body").evaluate("el => getComputedStyle(el).backgroundColor")
+    outline, width, background = page.locator(f"#comment-{second} > .comment-body").evaluate(style)
+    assert outline == "solid" and width >= 2
+    assert background not in (body_background, "rgba(0, 0, 0, 0)")
+    outline, _width, background = page.locator(f"#comment-{first} > .comment-body").evaluate(style)
+    assert outline == "none" and background == "rgba(0, 0, 0, 0)"
+
+
+def test_the_notify_checkbox_looks_like_the_save_checkbox(
+    page: Page, sites: Any, settings: dict[str, Any]
+) -> None:
+    settings["SMTP_URL"] = "smtp://localhost:2525"  # the checkbox is offered with mail only
+    page.goto(f"{sites.widget}/embed?" + urlencode({"url": "https://news.example/articles/n"}))
+    notify, remember = page.locator("#notify"), page.locator("#remember")
+    for box in (notify, remember):
+        expect(box).to_be_visible()
+    assert notify.bounding_box()["width"] == remember.bounding_box()["width"] == 20  # 1.25rem
+    # The label beside the box, on its line, in the same weight as the save checkbox's.
+    box, label = notify.bounding_box(), page.locator("label[for=notify]").bounding_box()
+    assert label["x"] > box["x"] + box["width"] and label["y"] < box["y"] + box["height"]
+    weight = "el => getComputedStyle(el).fontWeight"
+    assert page.locator("label[for=notify]").evaluate(weight) == page.locator(
+        "label[for=remember]"
+    ).evaluate(weight)
