@@ -233,3 +233,14 @@ def test_the_notify_checkbox_looks_like_the_save_checkbox(
     assert page.locator("label[for=notify]").evaluate(weight) == page.locator(
         "label[for=remember]"
     ).evaluate(weight)
+
+
+def test_the_demo_page_works_without_javascript(browser: Browser, sites: Any) -> None:
+    context = browser.new_context(user_agent=DESKTOP_CHROME, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{sites.widget}/")
+        frame = page.frame_locator("iframe[title=Comments]")
+        expect(frame.get_by_role("button", name="Post Comment")).to_be_visible()
+    finally:
+        context.close()
