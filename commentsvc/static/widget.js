@@ -197,7 +197,11 @@
       event.preventDefault();
     } else if (event.target === cancel) {
       event.preventDefault();
+      var under = document.getElementById("comment-" + form.elements.parent_id.value);
       cancelReply();
+      // The Cancel link is hidden now: back to the Reply link the reader came from.
+      var back = under && under.querySelector(":scope > article .comment-reply-link");
+      if (back) back.focus();
     }
   });
 

@@ -244,3 +244,32 @@ def test_the_demo_page_works_without_javascript(browser: Browser, sites: Any) ->
         expect(frame.get_by_role("button", name="Post Comment")).to_be_visible()
     finally:
         context.close()
+
+
+def test_focus_follows_the_reader_through_edit_reply_and_delete(
+    page: Page, sites: Any, settings: dict[str, Any]
+) -> None:
+    settings["MODERATION"] = "none"
+    page.goto(sites.script_article)
+    frame = comments_frame(page)
+    comment_id = post(frame, "A comment to edit, answer and delete.", email="focus@example.com")
+    own = frame.locator(f"#comment-{comment_id}")
+
+    own.get_by_role("button", name="Edit").click()
+    expect(own.locator(".comment-edit-text")).to_be_focused()
+    own.locator(".comment-edit-text").fill("Edited, then answered, then deleted.")
+    own.get_by_role("button", name="Save").click()
+    expect(own.locator(".comment-content")).to_have_text("Edited, then answered, then deleted.")
+    expect(own.get_by_role("button", name="Edit")).to_be_focused()
+
+    reply = own.locator(".comment-reply-link")
+    reply.click()
+    expect(frame.get_by_role("textbox", name="Comment", exact=True)).to_be_focused()
+    frame.get_by_role("link", name="Cancel reply").click()
+    expect(reply).to_be_focused()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    own.get_by_role("button", name="Delete").click()
+    expect(own).to_have_count(0)
+    expect(frame.locator("#commentsvc-status")).to_have_text("Your comment was deleted.")
+    expect(frame.locator("#comments-title")).to_be_focused()
