@@ -37,6 +37,10 @@ var commentsvcText = (function () {
           count.textContent = String(body.likes);
           count.setAttribute("data-likes", String(body.likes));
           button.setAttribute("aria-pressed", "true");
+          // A repeat (liked before, maybe on an earlier visit) is not counted again: say so,
+          // or the button only turns pressed and nothing seems to have happened.
+          var status = form.querySelector(".comment-like-status");
+          if (status && body.counted === false) status.textContent = commentsvcText("already_liked", "You already liked this.");
         }
       })
       .catch(function () { button.disabled = false; });

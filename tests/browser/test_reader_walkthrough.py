@@ -273,3 +273,23 @@ def test_focus_follows_the_reader_through_edit_reply_and_delete(
     expect(own).to_have_count(0)
     expect(frame.locator("#commentsvc-status")).to_have_text("Your comment was deleted.")
     expect(frame.locator("#comments-title")).to_be_focused()
+
+
+def test_a_repeat_like_is_explained_and_the_count_is_in_the_buttons_description(
+    page: Page, sites: Any, settings: dict[str, Any]
+) -> None:
+    settings["MODERATION"] = "none"
+    page.goto(sites.script_article)
+    comment_id = post(comments_frame(page), "Worth a like.", email="likes@example.com")
+    like = comments_frame(page).locator(f"#comment-{comment_id} .comment-like")
+    like.get_by_role("button").click()
+    expect(like.locator(".comment-like-count")).to_have_text("1")
+    expect(like.get_by_role("status")).to_have_text("")  # counted: the count says it
+    page.reload()
+    like = comments_frame(page).locator(f"#comment-{comment_id} .comment-like")
+    button = like.get_by_role("button", name="Like this comment by Tess Reader")
+    expect(button).to_have_accessible_description("1")
+    button.click()
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(like.get_by_role("status")).to_have_text("You already liked this.")
+    expect(like.locator(".comment-like-count")).to_have_text("1")
