@@ -293,3 +293,33 @@ def test_a_repeat_like_is_explained_and_the_count_is_in_the_buttons_description(
     expect(button).to_have_attribute("aria-pressed", "true")
     expect(like.get_by_role("status")).to_have_text("You already liked this.")
     expect(like.locator(".comment-like-count")).to_have_text("1")
+
+
+@pytest.mark.parametrize("embedded", [True, False], ids=["script-tag", "own-page"])
+def test_a_share_repeated_on_a_later_visit_is_not_shown_as_a_new_one(
+    page: Page, sites: Any, embedded: bool
+) -> None:
+    page.context.route("https://t.me/**", lambda route: route.fulfill(status=200, body="ok"))
+    if embedded:
+        page.goto(sites.script_article)
+        frame: Page | FrameLocator = comments_frame(page)
+    else:
+        page.goto(
+            f"{sites.widget}/embed?"
+            + urlencode({"url": "https://news.example/articles/again", "parts": "share"})
+        )
+        frame = page
+    telegram = frame.locator("a[data-network=telegram]")
+    before = int(telegram.get_attribute("data-count") or 0)
+    for visit in range(2):
+        if visit:
+            page.reload()
+            frame = comments_frame(page) if embedded else page
+            telegram = frame.locator("a[data-network=telegram]")
+        expect(frame.locator(".spread[data-earlier-known=true]")).to_have_count(1)
+        with page.context.expect_page() as tab:
+            telegram.click()
+        tab.value.close()
+        # The server counted the first click only (same reader, within SHARE_DEDUPE_SECONDS).
+        expect(telegram.locator(".spread-count")).to_have_text(str(before + 1))
+        expect(telegram).to_have_attribute("data-count", str(before + 1))
