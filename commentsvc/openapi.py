@@ -98,11 +98,13 @@ ARTICLE_FIELDS = {
     "url": _text(
         "The article's page address (absolute http or https); normalised, it is the article's "
         "key unless `article` is given. Every request names the article by `url` or `article`.",
+        minLength=1,
         maxLength=models.MAX_URL_LENGTH,
         pattern=HTTP_URL,
     ),
     "article": _text(
         "The article's own id, its key instead of the URL.",
+        minLength=1,
         maxLength=models.MAX_KEY_LENGTH,
         pattern=PLAIN,
     ),
@@ -266,7 +268,8 @@ def _paths() -> dict[str, Any]:
         Cache_Control=_header("Cacheable.", COUNTS_CACHE_CONTROL),
         ETag=_header("Strong; the same whatever the order asked in."),
     )
-    many = {"type": "array", "maxItems": MAX_COUNT_KEYS, "items": STRING}
+    # A list, or one string for one article (as ?url=… once).
+    many = {"anyOf": [{"type": "array", "maxItems": MAX_COUNT_KEYS, "items": STRING}, STRING]}
     count_keys = {
         "type": "object",
         "properties": {"url": many, "article": many},
@@ -437,6 +440,7 @@ def _paths() -> dict[str, Any]:
                     "headers": {"Cache-Control": NO_STORE},
                 },
                 "400": _error("Unknown network, no article, or a body that is not UTF-8."),
+                "415": _error("A JSON body: send the fields form-encoded or as text/plain."),
                 **TOO_LARGE_OR_MANY,
                 **DATABASE_DOWN,
             },

@@ -43,6 +43,17 @@ def test_read_shape_and_cursor_pagination(reader, client) -> None:
     assert first.headers["Access-Control-Allow-Origin"] == "*"
 
 
+def test_a_refused_read_is_readable_cross_site_too(client) -> None:
+    # Another site's script must be able to read why: "start again from the first page".
+    refused = client.get(
+        "/api/v1/comments",
+        query_string={**A, "cursor": "zzz"},
+        headers={"Origin": "https://x.example"},
+    )
+    assert refused.status_code == 400
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+
+
 def test_read_unknown_article_is_empty_not_an_error(client) -> None:
     body = client.get("/api/v1/comments", query_string={"article": "nobody-yet"}).get_json()
     assert body["comments"] == [] and body["article"]["comments"] == 0

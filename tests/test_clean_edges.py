@@ -100,6 +100,18 @@ def test_count_api_refusals_carry_cors(client) -> None:
     )
 
 
+def test_a_page_too_large_says_the_limit_on_html_pages_too(client) -> None:
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    page = client.post(
+        "/embed",
+        query_string={"url": "https://news.example/a"},
+        data={"comment": "x" * (limit + 10)},
+        headers={"Accept": "text/html"},
+    )
+    assert page.status_code == 413 and page.mimetype == "text/html"
+    assert f"larger than the limit of {limit:,} bytes" in page.get_data(as_text=True)
+
+
 def test_counts_preflight_allows_a_json_post_from_any_page(client) -> None:
     response = client.open(
         "/api/v1/counts",

@@ -78,6 +78,15 @@ def test_refused_after_the_window(app, reader, client, monkeypatch) -> None:
     assert delete(client, comment_id, token).status_code == 403
 
 
+def test_a_body_that_is_not_json_is_told_what_each_route_takes(reader, client) -> None:
+    comment_id, _token = posted(reader)
+    refused_edit = client.post(f"/api/v1/comments/{comment_id}/edit", data="token=x")
+    refused_delete = client.post(f"/api/v1/comments/{comment_id}/delete", data="token=x")
+    assert refused_edit.status_code == refused_delete.status_code == 400
+    assert refused_edit.get_json()["message"] == 'Send JSON: {"token": …, "comment": …}.'
+    assert refused_delete.get_json()["message"] == 'Send JSON: {"token": …}.'
+
+
 @pytest.mark.settings(MODERATION="none")
 def test_a_deleted_comment_without_replies_disappears(app, reader, client) -> None:
     comment_id, token = posted(reader, comment="regretted")

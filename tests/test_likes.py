@@ -88,6 +88,26 @@ def test_the_button_works_without_javascript_and_the_count_shows(reader, client)
     assert like(client, 1, OTHER_BROWSER, data={"back": "https://evil.example/"}).status_code == 200
 
 
+@pytest.mark.settings(MODERATION="none", LIKES_PER_PREFIX=3)
+def test_one_network_rotating_its_user_agent_counts_three_likes_a_day(app, reader, client) -> None:
+    reader.post(comment="a good point")
+    answers = [like(client, 1, f"{BROWSER} rotated-{n}").get_json() for n in range(6)]
+    assert [a["counted"] for a in answers] == [True, True, True, False, False, False]
+    assert answers[-1]["likes"] == 3
+    # Nothing of the refused ones was kept: a later day's salt starts afresh.
+    assert len(stored_like_rows(app)) == 3
+    # Another network is other readers.
+    other = like(client, 1, f"{BROWSER} rotated-0", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.get_json() == {"counted": True, "likes": 4}
+
+
+@pytest.mark.settings(MODERATION="none", LIKES_PER_PREFIX=0)
+def test_no_network_limit_when_switched_off(reader, client) -> None:
+    reader.post(comment="a good point")
+    answers = [like(client, 1, f"{BROWSER} rotated-{n}").get_json() for n in range(5)]
+    assert answers[-1] == {"counted": True, "likes": 5}
+
+
 @pytest.mark.settings(MODERATION="none", RATELIMIT_ENABLED=True, RATE_LIMIT_LIKES="3 per minute")
 def test_likes_are_rate_limited(reader, client) -> None:
     reader.post(comment="a good point")
@@ -108,7 +128,9 @@ def test_exactly_once_under_concurrency(app, reader) -> None:
         client = app.test_client()
         try:
             start.wait()
-            response = like(client, 1, f"{BROWSER} reader-{n}")
+            # Each reader on a network of its own (one network counts LIKES_PER_PREFIX).
+            address = {"REMOTE_ADDR": f"10.0.{n}.1"}
+            response = like(client, 1, f"{BROWSER} reader-{n}", environ_base=address)
             assert response.status_code == 200, response.get_data(as_text=True)
             results.append(response.get_json())
         except BaseException as error:  # reported below, in the test's thread

@@ -195,6 +195,16 @@ def test_preview_refuses_what_is_not_text_with_a_message(client) -> None:
         assert response.status_code == 400 and response.get_json()["message"]
 
 
+def test_preview_refuses_the_control_characters_posting_refuses(client, reader) -> None:
+    text = "a \u0084 b"
+    preview = client.post("/api/v1/preview", json={"comment": text})
+    assert preview.status_code == 400
+    assert "control characters" in preview.get_json()["message"]
+    assert reader.post_json(comment=text).status_code == 400
+    # Line breaks and tabs are text.
+    assert client.post("/api/v1/preview", json={"comment": "a\r\n\tb"}).status_code == 200
+
+
 def test_the_form_says_what_works(reader) -> None:
     page = reader.widget(**A).get_data(as_text=True)
     assert 'id="comment-format-hint"' in page and "no images or HTML" in page

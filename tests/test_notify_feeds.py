@@ -91,3 +91,56 @@ def test_the_widget_page_points_feed_readers_at_both_feeds(reader) -> None:
     page = reader.widget(**A).get_data(as_text=True)
     assert 'type="application/atom+xml"' in page
     assert "/feeds/article.atom?url=https" in page and "/feeds/recent.atom" in page
+
+
+KEYED = {"article": "lighthouse-1", "title": "Lighthouse"}
+FORGED = {"Host": "evil.example"}
+
+
+@pytest.fixture
+def keyed(app, reader):
+    """An approved comment on A and one on an article known by its key only (no URL)."""
+    reader.post(A, name="Ann", comment="On A")
+    reader.post(KEYED, name="Kay", comment="On the keyed one")
+    with app.app_context():
+        set_status(1, Status.APPROVED)
+        set_status(2, Status.APPROVED)
+
+
+def links_of(body: bytes) -> list[str]:
+    """Every absolute link and id in a feed."""
+    feed = ET.fromstring(body)
+    hrefs = [link.get("href") for link in feed.iter(f"{ATOM}link")]
+    return hrefs + [element.text for element in feed.iter(f"{ATOM}id")]
+
+
+@pytest.mark.settings(PUBLIC_URL="https://comments.example.org/")
+@pytest.mark.parametrize(
+    "path", ["/feeds/recent.atom", "/feeds/article.atom?article=lighthouse-1&title=Lighthouse"]
+)
+def test_feed_links_point_at_the_public_url_whatever_the_host_header_says(
+    client, keyed, path
+) -> None:
+    response = client.get(path, headers=FORGED)
+    assert response.status_code == 200
+    assert b"evil.example" not in response.data
+    links = links_of(response.data)
+    own = [link for link in links if "news.example" not in link]
+    assert own and all(link.startswith("https://comments.example.org/") for link in own), links
+    feed = feedparser.parse(response.data)
+    assert feed.feed.links[0].href == "https://comments.example.org" + path
+
+
+@pytest.mark.settings(PUBLIC_URL="https://comments.example.org")
+def test_an_entry_of_an_article_known_by_key_links_to_its_widget_page(client, keyed) -> None:
+    entries = feedparser.parse(client.get("/feeds/recent.atom").data).entries
+    links = {entry.content[0].value: entry.link for entry in entries}
+    assert links == {
+        "On A": "https://news.example/a#comment-1",
+        "On the keyed one": "https://comments.example.org/embed?article=lighthouse-1#comment-2",
+    }
+
+
+def test_without_a_public_url_the_feed_links_to_the_address_it_was_asked_at(client, keyed) -> None:
+    entries = feedparser.parse(client.get("/feeds/recent.atom").data).entries
+    assert entries[0].link == "http://localhost/embed?article=lighthouse-1#comment-2"

@@ -81,6 +81,8 @@ def test_a_commenter_writing_in_german_gets_german_mails_and_pages(
     assert '<html lang="de" dir="ltr">' in html and "Abonnement bestätigen" in html
     # The confirmation page behind the link speaks German too, whatever the browser says.
     assert '<html lang="de"' in page and "Ja, schick mir neue Kommentare per E-Mail" in page
+    assert '<a href="https://news.example/a#comments"' in page
+    assert "Kommentare zu Leuchtturm" in page
     smtp.inbox.messages.clear()
 
     reader.post(A, email=OTHER, name="Oth", comment="Eine Antwort", parent_id="1")  # English page

@@ -184,10 +184,15 @@ def test_retries_end_in_failed_and_the_admin_can_put_it_back(app, reader) -> Non
         assert len(smtp.inbox.messages) == 1
 
 
+@pytest.mark.settings(NOTIFY_MODERATORS="none")
 def test_two_workers_at_once_never_send_a_message_twice(app, reader, smtp) -> None:
     from commentsvc.db.connections import write_transaction
     from commentsvc.notify.outbox import enqueue
 
+    # Every message asks about this held comment (a mail about one moderated meanwhile
+    # would be cancelled, not sent).
+    reader.post(A, email="bea@example.com")
+    assert status_of(app, 1) == Status.PENDING
     with app.app_context(), write_transaction() as connection:
         for n in range(40):
             enqueue(
@@ -197,7 +202,7 @@ def test_two_workers_at_once_never_send_a_message_twice(app, reader, smtp) -> No
                 recipient=f"mod{n}@example.org",
                 payload={
                     "comment": {
-                        "id": n,
+                        "id": 1,
                         "article_id": 1,
                         "parent_id": None,
                         "name": "N",
@@ -251,3 +256,63 @@ def test_sent_messages_are_forgotten_after_a_month(app, reader, smtp) -> None:
     assert len(outbox(app)) == 1
     run_pass(app, now=utcnow() + timedelta(days=31))
     assert outbox(app) == []
+
+
+def outbox_errors(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        rows = db.session.execute(db.select(OutboxMessage).order_by(OutboxMessage.id)).scalars()
+        return [(r.status, r.last_error) for r in rows]
+
+
+def test_a_moderator_mail_for_a_comment_moderated_while_it_waited_is_not_sent(
+    app, reader, admin
+) -> None:
+    with mail_server(started=False) as smtp:
+        app.config["SMTP_URL"] = smtp.url
+        reader.post(A, email="bea@example.com", comment="Held, then approved")
+        assert run_pass(app).retrying == 1  # the mail server is down
+        admin.act("approve", 1)
+        smtp.start()
+        done = run_pass(app, now=utcnow() + timedelta(hours=2))
+        assert (done.sent, done.cancelled) == (0, 1)
+        assert smtp.inbox.messages == []
+        assert outbox_errors(app) == [("cancelled", "no longer wanted")]
+
+
+@pytest.mark.settings(NOTIFY_MODERATORS="digest", NOTIFY_DIGEST_MINUTES=30)
+def test_a_digest_lists_and_counts_only_the_comments_still_held_when_it_goes(
+    app, reader, admin, smtp
+) -> None:
+    reader.post(A, email="one@example.com", comment="First held")
+    assert run_pass(app).sent == 1
+    for n, text in enumerate(["Approved meanwhile", "Still held", "Also still held"]):
+        reader.post(A, email=f"p{n}@example.com", comment=text)
+    admin.act("approve", 2)
+    done = run_pass(app, now=utcnow() + timedelta(minutes=31))
+    assert (done.sent, done.cancelled) == (2, 1)
+    _first, digest = smtp.inbox.messages
+    assert digest["Subject"] == "[News] 2 comments await moderation"
+    assert "Still held" in text_of(digest) and "Also still held" in text_of(digest)
+    assert "Approved meanwhile" not in text_of(digest) + html_of(digest)
+    assert len(links_in(digest, "/notify/moderate")) == 6
+    assert [status for status, _error in outbox_errors(app)] == [
+        "sent",
+        "cancelled",
+        "sent",
+        "sent",
+    ]
+
+
+@pytest.mark.settings(NOTIFY_MODERATORS="digest", NOTIFY_DIGEST_MINUTES=30)
+def test_no_digest_goes_when_every_comment_in_it_was_moderated_meanwhile(
+    app, reader, admin, smtp
+) -> None:
+    reader.post(A, email="one@example.com", comment="First held")
+    run_pass(app)
+    reader.post(A, email="two@example.com", comment="Trashed meanwhile")
+    reader.post(A, email="three@example.com", comment="Spam meanwhile")
+    admin.act("trash", 2)
+    admin.act("spam", 3)
+    done = run_pass(app, now=utcnow() + timedelta(minutes=31))
+    assert (done.sent, done.cancelled) == (0, 2)
+    assert len(smtp.inbox.messages) == 1  # the first comment's mail only

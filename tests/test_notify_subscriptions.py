@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -218,3 +219,53 @@ def test_the_commenter_data_page_shows_and_erases_subscriptions(
     # The confirmation link dies with the erasure.
     [link] = links_in(smtp.inbox.to(SUB)[0], "/notify/confirm")
     assert client.post("/notify/confirm", data={"token": token_of(link)}).status_code == 400
+
+
+def article_links(html: str) -> list[tuple[str, str]]:
+    """(href, text) of each article a link page names, in order."""
+    return re.findall(r'<p class="notify-article">(?:<a href="([^"]*)"[^>]*>)?([^<]*)', html)
+
+
+def test_the_confirm_and_unsubscribe_pages_name_the_article_and_link_back_to_it(
+    app, client, reader, smtp
+) -> None:
+    B = {"url": "https://news.example/b", "title": "Bee & co"}
+    named_a = [("https://news.example/a#comments", "Comments on An article")]
+    reader.post(A, email=SUB, comment="On A", notify="y")
+    reader.post(B, email=SUB, comment="On B", notify="y")
+    set_to(app, 1, Status.APPROVED)
+    run_pass(app)
+    [confirm_link] = links_in(smtp.inbox.to(SUB)[0], "/notify/confirm")
+    question = client.get("/notify/confirm", query_string={"token": token_of(confirm_link)})
+    assert article_links(question.get_data(as_text=True)) == named_a
+    done = client.post("/notify/confirm", data={"token": token_of(confirm_link)})
+    assert article_links(done.get_data(as_text=True)) == named_a
+
+    smtp.inbox.messages.clear()
+    reader.post(A, email=OTHER, comment="Reply on A")
+    set_to(app, 3, Status.APPROVED)
+    run_pass(app)
+    this_article, everything = links_in(smtp.inbox.to(SUB)[0], "/notify/unsubscribe")
+    page = client.get("/notify/unsubscribe", query_string={"token": token_of(this_article)})
+    assert article_links(page.get_data(as_text=True)) == named_a
+    # The link for everything names every article it stops.
+    page = client.get("/notify/unsubscribe", query_string={"token": token_of(everything)})
+    assert article_links(page.get_data(as_text=True)) == [
+        *named_a,
+        ("https://news.example/b#comments", "Comments on Bee &amp; co"),
+    ]
+    done = client.post(
+        "/notify/unsubscribe", data={"token": token_of(this_article), "scope": "article"}
+    )
+    assert "no more notifications for this article" in done.get_data(as_text=True)
+    assert article_links(done.get_data(as_text=True)) == named_a
+    for html in (question, done):
+        assert SUB not in html.get_data(as_text=True)
+
+
+def test_an_article_known_by_key_only_is_named_without_a_link(app, client, reader, smtp) -> None:
+    reader.post({"article": "lighthouse-1", "title": "Lighthouse"}, email=SUB, notify="y")
+    run_pass(app)
+    [link] = links_in(smtp.inbox.to(SUB)[0], "/notify/confirm")
+    page = client.get("/notify/confirm", query_string={"token": token_of(link)})
+    assert article_links(page.get_data(as_text=True)) == [("", "Comments on Lighthouse")]

@@ -167,3 +167,47 @@ def test_a_share_batch_counted_is_one_event(app, receiver, redis_url):
     [(_, _, body)] = receiver.calls
     counts = json.loads(body)["data"]["counts"]
     assert sum(sum(c.values()) for c in counts.values()) >= 2
+
+
+def outbox_rows(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        rows = db.session.execute(db.select(OutboxMessage).order_by(OutboxMessage.id)).scalars()
+        return [(r.status, r.last_error) for r in rows]
+
+
+@pytest.mark.settings(WEBHOOK_ALLOW_PRIVATE=True)
+def test_deleting_an_endpoint_cancels_its_waiting_calls_instead_of_failing_them(
+    app, admin, reader, receiver
+):
+    add_endpoint(app, receiver.url, events="comment.created comment.held")
+    receiver.status = 500
+    reader.post(A, email=EMAIL)
+    assert run_pass(app).retrying == 2
+    assert admin.post("/admin/notifications/webhooks/1/delete").status_code == 303
+    assert outbox_rows(app) == [("cancelled", "no longer wanted")] * 2
+    # On SQLite the next endpoint gets the deleted one's id: the old calls are not its own.
+    receiver.status = 204
+    add_endpoint(app, receiver.url, events="comment.created")
+    later = run_pass(app, now=utcnow() + timedelta(days=1))
+    assert later.handled == 0 and len(receiver.calls) == 2  # the two first tries only
+    page = admin.page("/admin/notifications")
+    assert "Retry" not in page
+
+
+@pytest.mark.settings(WEBHOOK_ALLOW_PRIVATE=True)
+def test_a_call_to_an_endpoint_switched_off_or_gone_by_the_time_it_goes_is_cancelled(
+    app, reader, receiver
+):
+    add_endpoint(app, receiver.url, events="comment.created")
+    add_endpoint(app, receiver.url, events="comment.created")
+    reader.post(A, email=EMAIL)
+    with app.app_context():
+        # Behind the admin's back (a delete by an older version, a switch in the database).
+        switch_off = db.update(WebhookEndpoint).where(WebhookEndpoint.id == 1)
+        db.session.execute(switch_off.values(active=False))
+        db.session.execute(db.delete(WebhookEndpoint).where(WebhookEndpoint.id == 2))
+        db.session.commit()
+    done = run_pass(app)
+    assert (done.cancelled, done.failed) == (2, 0)
+    assert outbox_rows(app) == [("cancelled", "no longer wanted")] * 2
+    assert receiver.calls == []

@@ -64,6 +64,20 @@ def test_metrics_count_requests_comments_and_share_clicks(client, reader) -> Non
     assert 'commentsvc_http_request_duration_seconds_bucket{le="0.005",route="/embed"}' in text
 
 
+def test_made_up_methods_are_counted_as_one_other_series(client) -> None:
+    before = metric(
+        client, "commentsvc_http_requests_total", route="unmatched", method="other", status="405"
+    )
+    for n in range(5):
+        assert client.open("/healthz", method=f"Q{n:04x}").status_code == 405
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'method="Q0000"' not in text
+    after = metric(
+        client, "commentsvc_http_requests_total", route="unmatched", method="other", status="405"
+    )
+    assert after - before == 5
+
+
 @pytest.mark.settings(METRICS_TOKEN="s3cret-token")
 def test_metrics_can_sit_behind_a_token(client) -> None:
     assert client.get("/metrics").status_code == 401

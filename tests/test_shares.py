@@ -54,6 +54,17 @@ def test_beacon_accepts_text_plain_as_sendbeacon_sends_a_string(client) -> None:
     assert shares(client)["networks"] == {"bluesky": 1}
 
 
+def test_a_json_beacon_is_told_what_to_send(client) -> None:
+    response = client.post(
+        "/api/v1/shares",
+        json={"url": "https://news.example/a", "network": "x"},
+        headers=reader_ua(1),
+    )
+    assert response.status_code == 415
+    assert "form-encoded or as text/plain" in response.get_json()["message"]
+    assert shares(client)["total"] == 0
+
+
 def test_beacon_by_article_id(client) -> None:
     client.post("/api/v1/shares", data={"article": "story-9", "network": "x"}, headers=reader_ua(1))
     assert shares(client, article="story-9")["networks"] == {"x": 1}

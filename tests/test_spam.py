@@ -63,9 +63,12 @@ def test_flood_from_one_network_is_refused_with_429(reader, comments) -> None:
     assert reader.post(A, email="one@example.com").status_code == 303
     again = reader.post(A, email="two@example.com", comment="other text")
     assert again.status_code == 429
-    assert "You are posting comments too quickly. Slow down." in again.get_data(as_text=True)
+    assert "Please wait 15 seconds, then post again." in again.get_data(as_text=True)
+    assert again.headers["Retry-After"] == "15"
     api = reader.post_json(email="three@example.com", comment="third")
     assert api.status_code == 429 and api.get_json()["error"] == "too_fast"
+    assert api.headers["Retry-After"] == "15"
+    assert "wait 15 seconds" in api.get_json()["message"]
     assert len(comments()) == 1
 
 

@@ -149,7 +149,10 @@ def server_messages() -> list[str]:
 def test_server_messages_are_marked() -> None:
     messages = server_messages()
     assert "Please type your comment." in messages  # a form validator's (lazy, _l)
-    assert "You are posting comments too quickly. Slow down." in messages  # spam.py
+    assert (
+        "You are posting comments too quickly. Please wait %(num)s second, then post again."
+        in messages
+    )  # spam.py
     assert "This form belongs to another article. Please reload the page." in messages  # tokens
 
 

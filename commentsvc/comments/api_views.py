@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.articles.rows import find_article
 from commentsvc.comments.embedding import widget_return_url
-from commentsvc.comments.forms import CommentForm, new_comment_from
+from commentsvc.comments.forms import CommentForm, control_characters, new_comment_from
 from commentsvc.comments.fragments import comment_html, heading_html
 from commentsvc.comments.i18n import gettext as _
 from commentsvc.comments.likes import LikeRefused, like_comment, like_limit
@@ -30,11 +30,13 @@ from commentsvc.comments.tokens import (
     own_comment_ids,
     own_token,
 )
-from commentsvc.core.errors import error_response
+from commentsvc.core.clients import from_another_site
+from commentsvc.core.errors import error_response, public_read
 from commentsvc.core.extensions import csrf
 from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import client_network, posting_limit
 from commentsvc.core.text import encodable
+from commentsvc.db.models import Status
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # The API holds no session authority (no cookie logs anybody in), so CSRF tokens protect nothing.
@@ -60,6 +62,7 @@ COMMENT_FIELDS = (
 
 
 @bp.get("/comments")
+@public_read
 def list_comments() -> Response:
     """A page of an article's approved comments, public fields only, oldest first.
 
@@ -187,19 +190,21 @@ def create_comment() -> Any:
         return error_response(400, str(error), "invalid_token")
     except CommentError as error:
         marked = {error.field: error.message} if error.field else None
-        return error_response(error.status, error.message, error.code, marked)
+        body, status = error_response(error.status, error.message, error.code, marked)
+        return body, status, error.headers()
     comment = posted.comment
     earlier = own_comment_ids(payload.get("mine"))
     mine = own_token([*earlier, comment.id])
     published = answer_as_published(comment, earlier)
-    shape = public_comment(comment, own=True)
-    shape["awaiting_moderation"] = not published
+    shape = public_comment(comment, own=True, as_held=not published)
+    # The count as the poster may know it: without their comment when it is answered as held.
+    shown_count = posted.approved_count - (comment.status == Status.APPROVED and not published)
     body = {
         "comment": shape,
         "mine": mine,
         # The widget inserts the server's own rendering (commentsvc.comments.fragments).
         "html": comment_html(shape, {**payload.to_dict(), "mine": mine}),
-        "heading_html": heading_html(posted.approved_count, posted.title, shown=True),
+        "heading_html": heading_html(shown_count, posted.title, shown=True),
     }
     status = 201 if published else 202
     if app_config()["EDIT_MINUTES"]:
@@ -221,6 +226,11 @@ def preview() -> Any:
     limit = app_config()["MAX_COMMENT_LENGTH"]
     if len(text) > limit:
         abort(400, f"A comment can be at most {limit:,} characters long.")
+    if control_characters(text, allowed="\n\r\t"):
+        # Refused as posting refuses it: a preview must not promise a comment that fails.
+        abort(
+            400, _("Your comment may not contain control characters or invalid (non-UTF-8) bytes.")
+        )
     return jsonify({"html": render_markdown(text)}), 200, {"Cache-Control": "no-store"}
 
 
@@ -235,8 +245,7 @@ def like(comment_id: int) -> Any:
     req = this_request()
     if not app_config()["LIKES"]:
         return error_response(404, "Likes are switched off on this site.", "likes_off")
-    origin = req.headers.get("Origin")
-    if origin and origin.rstrip("/") != req.host_url.rstrip("/"):
+    if from_another_site():
         return error_response(403, "Likes are only accepted from the comment widget.", "origin")
     try:
         result = like_comment(comment_id, client_network(), req.headers.get("User-Agent", ""))

@@ -112,6 +112,13 @@ def translations(language: str) -> NullTranslations:
     return Translations(compiled)
 
 
+def ngettext(singular: str, plural: str, num: int, **values: Any) -> str:
+    """``gettext`` for a message that depends on a number: its plural form in the reader's
+    language, with ``%(num)s`` and the other values filled in."""
+    text = translations(current_language()).ngettext(singular, plural, num)
+    return text % {"num": num, **values}
+
+
 def _gettext(message: str) -> str:
     # Jinja's new-style gettext fills in %(name)s itself, escaping the values.
     return translations(current_language()).gettext(message)

@@ -16,14 +16,17 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from commentsvc.comments.models import CommentLike
+from commentsvc.core.flask_app import app_config
 from commentsvc.core.limits import Limit
 from commentsvc.db.connections import read_connection, upsert_for, write_transaction
 from commentsvc.db.models import MAX_ID, Comment, Status
 from commentsvc.db.statements import Statement
 from commentsvc.shares.bots import is_bot
-from commentsvc.shares.dedupe import daily_salt
+from commentsvc.shares.dedupe import daily_salt, within_prefix_limit
 
 like_limit = Limit("RATE_LIMIT_LIKES", "likes", methods=("POST",))
+# A network's likes of one comment are counted for a day at most LIKES_PER_PREFIX times.
+PREFIX_SECONDS = 86400
 
 _COMMENTS = Comment.__table__
 _LIKES = CommentLike.__table__
@@ -45,6 +48,16 @@ def like_fingerprint(comment_id: int, ip_prefix: str, user_agent: str) -> str:
     """The salted hash that recognises one reader's like of one comment today."""
     material = "\x1f".join((daily_salt(), "like", ip_prefix, user_agent, str(comment_id)))
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def prefix_key(comment_id: int, ip_prefix: str) -> str:
+    """The salted hash that names one network's likes of one comment, whatever the browser."""
+    material = "\x1f".join((daily_salt(), "like-prefix", ip_prefix, str(comment_id)))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class _PrefixFull(Exception):
+    """Raised inside the like's transaction to undo it: the network's likes are all used."""
 
 
 _COMMENT = Statement(
@@ -92,12 +105,22 @@ def like_comment(comment_id: int, ip_prefix: str, user_agent: str) -> LikeResult
         return LikeResult(False, row.like_count)
     # The salt before the transaction: it may need a write of its own.
     key = like_fingerprint(comment_id, ip_prefix, user_agent)
-    with write_transaction() as connection:
-        row = _LOCKED_COMMENT.first(connection, id=comment_id)
-        if row is None or row.status != Status.APPROVED:
-            raise LikeRefused("That comment cannot be liked: it is not published.")
-        # Concurrent likes from one reader: the primary key lets exactly one insert through.
-        if not _REMEMBER.write(connection, comment_id=comment_id, fingerprint=key):
-            return LikeResult(False, row.like_count)
-        count = _INCREMENT.write(connection, liked_id=comment_id)[0].like_count
+    per_prefix = int(app_config()["LIKES_PER_PREFIX"])
+    network = prefix_key(comment_id, ip_prefix) if per_prefix else ""
+    try:
+        with write_transaction() as connection:
+            row = _LOCKED_COMMENT.first(connection, id=comment_id)
+            if row is None or row.status != Status.APPROVED:
+                raise LikeRefused("That comment cannot be liked: it is not published.")
+            # Concurrent likes from one reader: the primary key lets exactly one insert through.
+            if not _REMEMBER.write(connection, comment_id=comment_id, fingerprint=key):
+                return LikeResult(False, row.like_count)
+            # A new browser, but one network rotating its user agent is still one network.
+            if per_prefix and not within_prefix_limit(
+                network, connection=connection, rule=(per_prefix, PREFIX_SECONDS)
+            ):
+                raise _PrefixFull(row.like_count)
+            count = _INCREMENT.write(connection, liked_id=comment_id)[0].like_count
+    except _PrefixFull as full:
+        return LikeResult(False, full.args[0])
     return LikeResult(True, count)

@@ -28,7 +28,9 @@ def _payload(comment_id: int) -> dict[str, Any]:
         abort(403, "Comments cannot be edited or deleted on this site.")
     payload = request.get_json(silent=True) if request.is_json else None
     if not isinstance(payload, dict):
-        abort(400, 'Send JSON: {"token": …, "comment": …}.')
+        # What the asking route takes: an edit the new text too, a delete the token alone.
+        wanted = '{"token": …, "comment": …}' if request.path.endswith("/edit") else '{"token": …}'
+        abort(400, f"Send JSON: {wanted}.")
     for name in ("token", "comment"):
         if name in payload and not isinstance(payload[name], str):
             abort(400, f"The field {name!r} must be a string.")

@@ -5,36 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from commentsvc.comments.avatars import avatar_url
+from commentsvc.comments.publishing_rules import is_staff_address
 from commentsvc.comments.render import render_body
 from commentsvc.comments.threads import Node
-from commentsvc.core.flask_app import app_config
 from commentsvc.db.models import Comment, Status
 
 DELETED_HTML = "<p>This comment was deleted.</p>"
 
 
-def is_staff(comment: Comment) -> bool:
-    """A reply from the site, or a comment from one of ``STAFF_EMAILS`` (any case)."""
-    if comment.from_site:
-        return True
-    staff = app_config()["STAFF_EMAILS"]
-    if not staff or not comment.email:
-        return False
-    return comment.email.strip().lower() in {e.strip().lower() for e in _words(staff)}
-
-
-def _words(value: object) -> list[str]:
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return [w for w in str(value).replace("\n", ",").split(",") if w.strip()]
-
-
-def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
+def public_comment(comment: Comment, *, own: bool = False, as_held: bool = False) -> dict[str, Any]:
     """The allow-listed fields of ``comment`` for HTML and JSON alike.
 
     The email, IP and user agent are never included. ``own`` marks a comment shown to its
-    author, who alone may learn that it is awaiting moderation.
+    author, who alone may learn that it is awaiting moderation. ``as_held`` shows a published
+    comment exactly as a held one (the answer to a post: see ``answer_as_published``).
     """
+    published = comment.status == Status.APPROVED and not as_held
     shape: dict[str, Any] = {
         "id": comment.id,
         "parent_id": comment.parent_id,
@@ -54,17 +40,21 @@ def public_comment(comment: Comment, *, own: bool = False) -> dict[str, Any]:
         "deleted": comment.deleted_at is not None,
         "featured": comment.featured_at is not None,
         # Decided here from the stored email, which never leaves the server.
-        "badge": "staff" if is_staff(comment) else None,
+        # A held one shows none: that would tell whoever typed an address whether it is staff.
+        "badge": "staff"
+        if comment.from_site or (published and is_staff_address(comment.email or ""))
+        else None,
         # A keyed hash (see comments/avatars.py): nobody can test a guessed address against it
-        # (unless the publisher turned on Gravatar).
-        "avatar": avatar_url(comment.email or "", bool(comment.from_site)),
+        # (unless the publisher turned on Gravatar). A held comment shows the neutral one:
+        # posting under a guessed address must not show whose avatar that address draws.
+        "avatar": avatar_url((comment.email or "") if published else "", bool(comment.from_site)),
     }
     if comment.deleted_at is not None:
         # Deleted by its author but kept for its replies: only its place remains.
         shape.update(author="", website=None, body="", body_html=DELETED_HTML)
     if own:
         # Spam is shown to its author as merely held: telling a spammer helps the spammer.
-        shape["awaiting_moderation"] = comment.status != Status.APPROVED
+        shape["awaiting_moderation"] = not published
     return shape
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from commentsvc.articles.rows import ArticleState
 from commentsvc.comments.submission import NewComment
 from commentsvc.core.extensions import db
+from commentsvc.core.flask_app import app_config
 from commentsvc.db.models import Article, Comment, Status, utcnow
 from commentsvc.db.site_settings import current_settings
 
@@ -54,6 +55,20 @@ def answer_as_published(comment: Comment, mine: list[int]) -> bool:
     return db.session.execute(query).first() is not None
 
 
+def is_staff_address(email: str) -> bool:
+    """Whether ``email`` is one of ``STAFF_EMAILS`` (any case, spaces ignored)."""
+    staff = app_config()["STAFF_EMAILS"]
+    if not staff or not email:
+        return False
+    return email.strip().lower() in {e.strip().lower() for e in _address_list(staff)}
+
+
+def _address_list(value: object) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [w for w in str(value).replace("\n", ",").split(",") if w.strip()]
+
+
 _LINK = re.compile(r"https?://|<a\s", re.IGNORECASE)
 
 
@@ -73,8 +88,8 @@ def initial_status(
 ) -> Status:
     """The status a new comment gets, by the WordPress rules in their WordPress order.
 
-    Disallowed words send it to spam; moderation words or too many links hold it; then the
-    moderation mode decides (``first-time`` publishes authors whose name and email together
+    Disallowed words send it to spam; moderation words, a staff address or too many links
+    hold it; then the moderation mode decides (``first-time`` publishes authors whose name and email together
     have an approved comment: ``known`` when the caller has looked already, else asked here,
     and only when the answer matters).
     """
@@ -93,6 +108,10 @@ def initial_statuses(new: NewComment) -> tuple[Status, Status]:
     if _matches(settings.disallowed_word_list, new):
         return Status.SPAM, Status.SPAM
     if _matches(settings.moderation_word_list, new):
+        return Status.PENDING, Status.PENDING
+    if is_staff_address(new.email):
+        # Anybody can type a staff address into the public form: a moderator, not the
+        # address, decides whether it was staff (it would be published with a Staff badge).
         return Status.PENDING, Status.PENDING
     if settings.hold_links and link_count(new) >= settings.hold_links:
         return Status.PENDING, Status.PENDING

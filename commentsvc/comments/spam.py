@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from commentsvc.articles.rows import ArticleState, state_statement
 from commentsvc.comments.i18n import gettext as _
+from commentsvc.comments.i18n import ngettext
 from commentsvc.comments.submission import Duplicate, NewComment, TooFast
 from commentsvc.core.flask_app import app_config
 from commentsvc.db.connections import take_sqlite_write_lock
@@ -128,7 +129,17 @@ def refuse_flagged(row: Any) -> None:
             _("Duplicate comment detected; it looks as though you’ve already said that!")
         )
     if row.recent is not None:
-        raise TooFast(_("You are posting comments too quickly. Slow down."))
+        wait = int(app_config()["FLOOD_SECONDS"])
+        raise TooFast(
+            ngettext(
+                "You are posting comments too quickly. Please wait %(num)s second, then post "
+                "again.",
+                "You are posting comments too quickly. Please wait %(num)s seconds, then post "
+                "again.",
+                wait,
+            ),
+            retry_after=wait,
+        )
 
 
 _C = Comment.__table__.c

@@ -16,6 +16,10 @@ class CommentError(ValueError):
         self.message = message
         self.field = field
 
+    def headers(self) -> dict[str, str]:
+        """The HTTP headers the refusal carries (a wait, say)."""
+        return {}
+
 
 class CommentsClosed(CommentError):
     """The article no longer takes comments."""
@@ -40,10 +44,17 @@ class NewComment:
 
 
 class TooFast(CommentError):
-    """The same network or email posted moments ago."""
+    """The same network or email posted moments ago; ``retry_after``: seconds to wait."""
 
     status = 429
     code = "too_fast"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class Duplicate(CommentError):

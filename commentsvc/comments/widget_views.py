@@ -42,6 +42,7 @@ from commentsvc.comments.tokens import (
     own_comment_ids,
     own_token,
 )
+from commentsvc.core.clients import from_another_site
 from commentsvc.core.extensions import csrf, db
 from commentsvc.core.flask_app import app_config, this_app, this_request
 from commentsvc.core.limits import posting_limit
@@ -97,6 +98,10 @@ def public_widget(ref: ArticleRef) -> Response:
 @posting_limit
 def post() -> Any:
     """Accept the form without JavaScript, then redirect back to the new comment."""
+    if from_another_site():
+        # Our form posts from our own page; another site's would post in its visitors' names
+        # (the form token is anybody's to fetch), each from their own IP, past the limits.
+        abort(403, "Comments are accepted only from the comment form itself.")
     ref = requested_article()
     form = CommentForm()
     if not form.validate():
@@ -107,7 +112,9 @@ def post() -> Any:
     except TokenError as error:
         return render_widget(ref, form, status=400, form_error=str(error))
     except CommentError as error:
-        return render_widget(ref, form, status=error.status, form_error=error.message)
+        refused = render_widget(ref, form, status=error.status, form_error=error.message)
+        refused.headers.update(error.headers())
+        return refused
     mine = own_token([*own_comment_ids(this_request().args.get("mine")), comment.id])
     sort = requested_sort(this_request().args.get("sort"))
     # Without JavaScript the edit token travels in this link (issue 17).

@@ -311,7 +311,8 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         PUBLIC_ADDRESS,
         "This service's address as people reach it (https://comments.example.org), for the "
-        "links in emails. Empty: http://localhost:8000.",
+        "links in emails and feeds. Empty: http://localhost:8000 in emails, the address a "
+        "feed was asked at in feeds.",
         default_in_words="empty",
     ),
     Setting(
@@ -488,6 +489,13 @@ SETTINGS: tuple[Setting, ...] = (
         "The order of threads when the page does not ask: oldest, newest or likes.",
     ),
     Setting("LIKES", True, BOOLEAN, "Show a Like button on each comment and count likes."),
+    Setting(
+        "LIKES_PER_PREFIX",
+        3,
+        WHOLE_NUMBER,
+        "Likes of one comment counted per day from one network (IPv4 /24, IPv6 /48), "
+        "whatever the user agent (0: no such limit).",
+    ),
     # Gravatar opt-in (issue 17): off, avatars are our own keyed-hash identicons.
     Setting(
         "GRAVATAR",

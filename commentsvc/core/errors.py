@@ -133,11 +133,15 @@ def _handle_http(error: HTTPException) -> Any:
     status = error.code or 500
     # Keep headers such as Allow (405) and Retry-After (429), but not the HTML content type.
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    message = error.description or error.name
+    if status == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
+        # Werkzeug's own text names no limit: say which, so the sender can shorten it.
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        message = (
+            f"What was sent is larger than the limit of {limit:,} bytes: "
+            "shorten it and send it again."
+        )
     if wants_json():
-        message = error.description or error.name
-        if status == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
-            limit = current_app.config["MAX_CONTENT_LENGTH"]
-            message = f"The request body is larger than the limit of {limit} bytes."
         response, _ = error_response(status, message)
         if _is_public_read():
             # Its answers are readable from any page: so are its refusals (else the browser
@@ -147,7 +151,9 @@ def _handle_http(error: HTTPException) -> Any:
     if request.blueprint == "widget":
         # Shown inside the publisher's iframe: it must be framable there like the widget.
         headers.append(("Content-Security-Policy", widget_csp()))
-    page = render_template("error.html", error=error, status=status, stylesheet=_stylesheet())
+    page = render_template(
+        "error.html", error=error, message=message, status=status, stylesheet=_stylesheet()
+    )
     return page, status, headers
 
 

@@ -212,7 +212,9 @@ def _add_headers(response: Response) -> Response:
         response.headers["X-RateLimit-Limit"] = str(outcome.rule.amount)
         response.headers["X-RateLimit-Remaining"] = str(outcome.remaining)
         response.headers["X-RateLimit-Reset"] = str(int(outcome.reset_at))
-        response.headers["Retry-After"] = str(max(0, int(outcome.reset_at - time.time())))
+        # Only on a refusal (RFC 6585), and a refusal that says its own wait keeps it.
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            response.headers["Retry-After"] = str(max(0, int(outcome.reset_at - time.time())))
     return response
 
 

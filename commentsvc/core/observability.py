@@ -66,7 +66,16 @@ def time_request_from(started: float) -> None:
     request_globals().commentsvc_started = started
 
 
+# The methods HTTP defines: any other name a client makes up is counted as "other", so a
+# client cannot grow the metrics (one time series per name) without bound.
+KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+)
+
+
 def _request_counter(route: str, method: str, status: int) -> Any:
+    if method not in KNOWN_METHODS:
+        method = "other"
     key = (route, method, status)
     child = _REQUESTS_BY_LABELS.get(key)
     if child is None:

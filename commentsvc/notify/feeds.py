@@ -1,8 +1,10 @@
 """Atom 1.0 feeds of approved comments: per article, and the whole site's recent ones.
 
 No email ever: an entry carries the author's name, the text and a link to the comment on
-its article. ``ETag`` (a hash of the feed) and ``Last-Modified`` (its newest comment) let
-feed readers ask again for nothing.
+its article (on the widget's page for an article known only by its key). The service's own
+links are under ``COMMENTSVC_PUBLIC_URL`` when it is set, never a forged Host header's.
+``ETag`` (a hash of the feed) and ``Last-Modified`` (its newest comment) let feed readers
+ask again for nothing.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy import select, true
 from werkzeug.http import http_date
+from werkzeug.sansio.utils import get_current_url
 
 from commentsvc.articles.keys import ArticleRef, requested_article
 from commentsvc.core.extensions import db
@@ -58,12 +62,30 @@ def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: st
     return element
 
 
-def _entry_link(comment: Comment, url: str) -> str:
-    return (
-        f"{url}#comment-{comment.id}"
-        if url
-        else f"{request.url_root}feeds/recent.atom#comment-{comment.id}"
-    )
+def _public_url(path: str | None = None, query: bytes | None = None) -> str:
+    """An absolute URL of this service: under ``COMMENTSVC_PUBLIC_URL`` when it is set (as
+    the links in mails are), else under the address the request was made to.
+
+    Not the Host header when the operator named the address: a request with a forged one
+    must not put its host in a feed, which a cache or a feed reader may keep and show.
+    An IRI, as ``request.url`` is.
+    """
+    configured = current_app.config["PUBLIC_URL"]
+    if not configured:
+        scheme, host, root = request.scheme, request.host, request.root_path
+    else:
+        parts = urlsplit(configured)
+        scheme, host, root = parts.scheme, parts.netloc, parts.path.rstrip("/")
+    return get_current_url(scheme, host, root, path, query)
+
+
+def _entry_link(comment: Comment, key: str, url: str) -> str:
+    """The comment on its article's page, or on the widget's own page for an article known
+    only by its key (it has no page of its own that we know)."""
+    if url:
+        return f"{url}#comment-{comment.id}"
+    widget = _public_url("/embed", urlencode({"article": key}).encode())
+    return f"{widget}#comment-{comment.id}"
 
 
 def _feed(title: str, alternate: str | None, rows: list[Any], fallback: datetime) -> Response:
@@ -73,7 +95,7 @@ def _feed(title: str, alternate: str | None, rows: list[Any], fallback: datetime
     ET.register_namespace("", ATOM)
     updated = max((row[0].created_utc for row in rows), default=fallback)
     feed = ET.Element(f"{{{ATOM}}}feed")
-    self_url = request.url
+    self_url = _public_url(request.path, request.query_string)
     _add(feed, "id", self_url)
     _add(feed, "title", title)
     _add(feed, "updated", _stamp(updated))
@@ -81,11 +103,11 @@ def _feed(title: str, alternate: str | None, rows: list[Any], fallback: datetime
     if alternate:
         _add(feed, "link", rel="alternate", type="text/html", href=alternate)
     _add(feed, "generator", "commentsvc")
-    for comment, _key, url, article_title in rows:
-        link = _entry_link(comment, url)
+    for comment, key, url, article_title in rows:
+        link = _entry_link(comment, key, url)
         entry = _add(feed, "entry")
         _add(entry, "id", link)
-        _add(entry, "title", f"{comment.name} on “{article_title or url or _key}”")
+        _add(entry, "title", f"{comment.name} on “{article_title or url or key}”")
         _add(entry, "link", rel="alternate", type="text/html", href=link)
         _add(entry, "published", _stamp(comment.created_utc))
         _add(entry, "updated", _stamp(comment.created_utc))

@@ -3,7 +3,8 @@
 ``smtp://user:pass@host:587`` uses STARTTLS when the server offers it and sends a password
 only over TLS (or to this machine); ``smtps://user:pass@host:465`` speaks TLS from the
 start. Every message has ``Date``, ``Message-ID`` and ``Auto-Submitted: auto-generated``;
-mails to subscribers add ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058).
+mails to subscribers add ``List-Unsubscribe`` (a plain ``<URL>`` on one line) and
+``List-Unsubscribe-Post`` (RFC 8058).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formataddr, formatdate, make_msgid
 from types import TracebackType
 from urllib.parse import unquote, urlsplit
@@ -19,6 +21,40 @@ from urllib.parse import unquote, urlsplit
 from flask import current_app
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# RFC 5322's limit for any line of a message, CRLF not counted.
+LONGEST_LINE = 998
+# Headers written on one line as they are: a URL in angle brackets (RFC 2369) cannot be
+# folded, and the default policy then wrote it as RFC 2047 words (=?utf-8?q?=3Chttp...?=),
+# in which no mail client finds the one-click unsubscribe URL (RFC 8058).
+ONE_LINE_HEADERS = frozenset({"list-unsubscribe"})
+
+
+class MailPolicy(EmailPolicy):
+    """The default policy (lines of 78, non-ASCII as RFC 2047 words), except that the
+    ``ONE_LINE_HEADERS`` go out unfolded and unencoded while they are ASCII and fit a line."""
+
+    def fold(self, name: str, value: str) -> str:
+        if _one_line(name, value):
+            return f"{name}: {value}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if _one_line(name, value):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+def _one_line(name: str, value: str) -> bool:
+    # Line breaks never get here: setting a header refuses them (no header injection).
+    text = str(value)
+    return (
+        name.lower() in ONE_LINE_HEADERS
+        and text.isascii()
+        and len(name) + 2 + len(text) <= LONGEST_LINE
+    )
+
+
+MAIL_POLICY = MailPolicy()
 
 
 class MailError(RuntimeError):
@@ -72,7 +108,7 @@ def build_message(
     """
     config = current_app.config
     sender = config["MAIL_FROM"] or "commentsvc@localhost"
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = formataddr((config["SITE_NAME"], sender))
     message["To"] = to
     message["Subject"] = subject

@@ -91,7 +91,8 @@ def _moderator_mail(recipient: str, payloads: list[dict[str, Any]]) -> EmailMess
 
 
 def _confirm_mail(recipient: str, payload: dict[str, Any], secret: str) -> EmailMessage:
-    token = subscriber_token("confirm", payload["subscriber_id"], secret)
+    # The article in the link too, for the page it opens (older payloads have no id).
+    token = subscriber_token("confirm", payload["subscriber_id"], secret, payload.get("article_id"))
     confirm = url_for("notify.confirm", token=token, _external=True)
     article = payload["article"]
     subject = f"[{current_app.config['SITE_NAME']}] " + _("Please confirm your subscription")

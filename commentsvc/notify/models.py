@@ -16,7 +16,8 @@ class OutboxMessage(Model):
 
     ``status`` goes pending -> sending (claimed by one worker) -> sent, or back to pending
     with a later ``not_before`` after a failure, or failed once retries are used up;
-    cancelled when it is no longer wanted (an unsubscribed address, an unapproved reply).
+    cancelled when it is no longer wanted (an unsubscribed address, an unapproved reply, a
+    held comment moderated before its mail went, a deleted webhook endpoint).
     Rows sharing a ``digest_key`` are sent as one mail.
     """
 

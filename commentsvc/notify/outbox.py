@@ -20,6 +20,8 @@ from commentsvc.db.statements import Statement
 from commentsvc.notify.models import OutboxMessage
 
 _OUTBOX = OutboxMessage.__table__
+# The last_error of a message cancelled because its cause went away before it was sent.
+NOT_WANTED = "no longer wanted"
 
 
 def enqueue(

@@ -72,6 +72,8 @@ def request(connection: Connection, email: str, comment: Any, language: str = "e
         recipient=email,
         payload={
             "subscriber_id": subscriber.id,
+            # For the mail, and for its link: the page it opens names the article.
+            "article_id": comment.article_id,
             "article": snapshot(comment)["article"],
             "language": language,
         },
@@ -194,20 +196,29 @@ def of_address(connection: Connection, email: str) -> dict[str, Any] | None:
     ).first()
     if row is None:
         return None
-    articles = Article.__table__
-    subscribed = connection.execute(
-        select(articles.c.key, articles.c.url, articles.c.title)
-        .join(_SUBSCRIPTIONS, _SUBSCRIPTIONS.c.article_id == articles.c.id)
-        .where(_SUBSCRIPTIONS.c.subscriber_id == row.id)
-        .order_by(articles.c.id)
-    ).all()
     return {
         "email": row.email,
         "subscribed_at": _aware(row.created_at).isoformat(timespec="seconds"),
         "confirmed_at": row.confirmed_at and _aware(row.confirmed_at).isoformat(timespec="seconds"),
         "language": row.language,
-        "articles": [{"key": a.key, "url": a.url, "title": a.title} for a in subscribed],
+        "articles": articles_of(connection, row.id),
     }
+
+
+def articles_of(
+    connection: Connection, subscriber_id: int, article_id: int | None = None
+) -> list[dict[str, str]]:
+    """The key, URL and title of the article ``article_id`` (if it still exists), or without
+    one of every article the subscriber is subscribed to, in the order they were added."""
+    articles = Article.__table__
+    query = select(articles.c.key, articles.c.url, articles.c.title).order_by(articles.c.id)
+    if article_id is not None:
+        query = query.where(articles.c.id == article_id)
+    else:
+        query = query.join(_SUBSCRIPTIONS, _SUBSCRIPTIONS.c.article_id == articles.c.id).where(
+            _SUBSCRIPTIONS.c.subscriber_id == subscriber_id
+        )
+    return [{"key": a.key, "url": a.url, "title": a.title} for a in connection.execute(query)]
 
 
 def erase_address(connection: Connection, email: str) -> int:

@@ -125,23 +125,37 @@ def _subscriber(purpose: str) -> tuple[Any, int | None, str]:
 NOT_SUBSCRIBED = N_("This address is not subscribed (any more).")
 
 
+def _articles(subscriber_id: int, article_id: int | None) -> list[dict[str, str]]:
+    """What a link page names and links back to: the link's article, or without one every
+    article the address is subscribed to."""
+    with db.engine.connect() as connection:
+        return subscriptions.articles_of(connection, subscriber_id, article_id)
+
+
 @bp.route("/confirm", methods=["GET", "POST"])
 def confirm() -> Any:
-    """Confirm a subscription (double opt-in): a GET shows the button, the POST confirms."""
-    row, _article_id, problem = _subscriber("confirm")
+    """Confirm a subscription (double opt-in): a GET shows the button, the POST confirms.
+
+    The page names the article the confirmation mail was about; links mailed before they
+    carried it name none (the address's other subscriptions are not its business).
+    """
+    row, article_id, problem = _subscriber("confirm")
     if row is None:
         return _page(400, title=_("This link cannot be used"), message=problem)
+    articles = _articles(row.id, article_id) if article_id is not None else []
     if request.method == "GET":
         return _page(
             title=_("Confirm your subscription"),
             button=_("Yes, send me new comments by email"),
             token=_token(),
+            articles=articles,
         )
     with write_transaction() as connection:
         subscriptions.confirm(connection, row.id)
     return _page(
         title=_("Subscription confirmed"),
         message=_("You will get an email when someone comments after you."),
+        articles=articles,
     )
 
 
@@ -159,10 +173,13 @@ def unsubscribe() -> Any:
             unsubscribe=True,
             article_id=article_id,
             token=_token(),
+            articles=_articles(row.id, article_id),
         )
     # One-click POSTs carry only "List-Unsubscribe=One-Click": the link's own scope applies.
     scope = request.form.get("scope")
     target = None if scope == "all" or article_id is None else article_id
+    # Read before they are gone: the articles this stops.
+    articles = _articles(row.id, target)
     with write_transaction() as connection:
         subscriptions.unsubscribe(connection, row.id, target)
     message = (
@@ -170,7 +187,7 @@ def unsubscribe() -> Any:
         if target is not None
         else _("You will get no more notifications from us.")
     )
-    return _page(title=_("Unsubscribed"), message=message)
+    return _page(title=_("Unsubscribed"), message=message, articles=articles)
 
 
 def init_app(app: Flask) -> None:

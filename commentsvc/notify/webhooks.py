@@ -24,14 +24,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from commentsvc.db.kept_states import ENDPOINTS, UNKNOWN, known_states
 from commentsvc.db.models import utcnow
 from commentsvc.db.statements import Statement
-from commentsvc.notify.models import WebhookEndpoint
-from commentsvc.notify.outbox import enqueue
+from commentsvc.notify.models import OutboxMessage, WebhookEndpoint
+from commentsvc.notify.outbox import NOT_WANTED, enqueue
 
 EVENTS = (
     "comment.created",
@@ -42,6 +42,7 @@ EVENTS = (
     "share.counted",
 )
 _ENDPOINTS = WebhookEndpoint.__table__
+_OUTBOX = OutboxMessage.__table__
 
 
 class WebhookError(RuntimeError):
@@ -50,6 +51,13 @@ class WebhookError(RuntimeError):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class EndpointGone(WebhookError):
+    """The call's endpoint was deleted or switched off: the call is no longer wanted."""
+
+    def __init__(self) -> None:
+        super().__init__("The endpoint was deleted or switched off.", permanent=True)
 
 
 def new_secret() -> str:
@@ -94,7 +102,8 @@ _ACTIVE_ENDPOINTS = Statement(
 
 
 def delete_endpoint(connection: Connection, endpoint_id: int) -> str | None:
-    """Delete an endpoint (the caller commits): its URL, or None when it was gone already.
+    """Delete an endpoint and cancel its calls not sent (the caller commits): its URL, or
+    None when it was gone already.
 
     One conditional statement: of two deletes at once, one deletes it (and logs it), the
     other waits for it and finds nothing to delete.
@@ -102,7 +111,23 @@ def delete_endpoint(connection: Connection, endpoint_id: int) -> str | None:
     deleted = connection.execute(
         _ENDPOINTS.delete().where(_ENDPOINTS.c.id == endpoint_id).returning(_ENDPOINTS.c.url)
     ).first()
-    return None if deleted is None else deleted.url
+    if deleted is None:
+        return None
+    _cancel_calls(connection, endpoint_id)
+    return str(deleted.url)
+
+
+def _cancel_calls(connection: Connection, endpoint_id: int) -> None:
+    """Cancel an endpoint's calls waiting or failed: retried, they could only fail again
+    (and on SQLite the next endpoint added may get the same id, and would get them)."""
+    connection.execute(
+        update(_OUTBOX)
+        .where(
+            _OUTBOX.c.recipient == f"endpoint:{endpoint_id}",
+            _OUTBOX.c.status.in_(("pending", "failed")),
+        )
+        .values(status="cancelled", last_error=NOT_WANTED)
+    )
 
 
 def enqueue_event(
@@ -192,11 +217,12 @@ def url_problem(url: str) -> str | None:
 
 
 def deliver(connection: Connection, message: Any) -> None:
-    """POST one outbox message to its endpoint; WebhookError unless it answered 2xx."""
+    """POST one outbox message to its endpoint; WebhookError unless it answered 2xx
+    (EndpointGone when the endpoint was deleted or switched off)."""
     endpoint_id = int(message.recipient.removeprefix("endpoint:"))
     endpoint = connection.execute(select(_ENDPOINTS).where(_ENDPOINTS.c.id == endpoint_id)).first()
     if endpoint is None or not endpoint.active:
-        raise WebhookError("The endpoint was deleted or switched off.", permanent=True)
+        raise EndpointGone()
     body = message.payload.encode()
     message_id = f"msg_{message.id}"
     timestamp = int(time.time())

@@ -34,13 +34,15 @@ from sqlalchemy.engine import Connection
 from commentsvc.core.extensions import db
 from commentsvc.core.failure_log import RepeatedFailure
 from commentsvc.db.connections import write_transaction
-from commentsvc.db.models import utcnow
+from commentsvc.db.models import Comment, Status, utcnow
 from commentsvc.notify import messages, subscriptions, webhooks
 from commentsvc.notify.mail import Mailer, MailError
 from commentsvc.notify.models import OutboxMessage, Subscriber, UsedToken
+from commentsvc.notify.outbox import NOT_WANTED
 
 log = logging.getLogger(__name__)
 _OUTBOX = OutboxMessage.__table__
+_COMMENTS = Comment.__table__
 # Held by a pass's claim until it commits (PostgreSQL). The key is any fixed number outside
 # the 32-bit range of the ``hashtext`` keys of the senders' locks (commentsvc.comments.spam);
 # written into the SQL, as a bound value would be sent as a (too small) INTEGER.
@@ -166,41 +168,63 @@ def send_pending(now: datetime | None = None, limit: int = 100) -> PassResult:
         return result
     with Mailer(current_app.config["SMTP_URL"]) as mailer:
         for group in _groups(rows):
-            outcome, error = _deliver(mailer, group)
-            _record(group, outcome, error, now, result)
+            outcome, error, unwanted = _deliver(mailer, group)
+            # A digest's rows left out of its mail are cancelled; the others share its fate.
+            left_out = {row.id for row in unwanted}
+            if unwanted:
+                _record(unwanted, "cancelled", NOT_WANTED, now, result)
+            rest = [row for row in group if row.id not in left_out]
+            if rest:
+                _record(rest, outcome, error, now, result)
     return result
 
 
-def _deliver(mailer: Mailer, group: list[Any]) -> tuple[str, str]:
-    """('sent' | 'retry' | 'failed' | 'cancelled', error) for one message or digest."""
+def _deliver(mailer: Mailer, group: list[Any]) -> tuple[str, str, list[Any]]:
+    """('sent' | 'retry' | 'failed' | 'cancelled', error, the rows no longer wanted) for one
+    message or digest: those rows are left out of the mail (all of them: no mail at all)."""
     first = group[0]
     try:
         with db.engine.connect() as connection:
             if first.channel == "webhook":
                 webhooks.deliver(connection, first)
-                return "sent", ""
+                return "sent", "", []
             wanted = [row for row in group if _still_wanted(connection, row)]
+            unwanted = [row for row in group if row not in wanted]
             if not wanted:
-                return "cancelled", "no longer wanted"
+                return "cancelled", NOT_WANTED, unwanted
             secret = _subscriber_secret(connection, first)
         payloads = [json.loads(row.payload) for row in wanted]
         mailer.send(messages.render(first.topic, first.recipient, payloads, secret))
-        if len(wanted) < len(group):
-            return "sent", f"{len(group) - len(wanted)} left out: no longer wanted"
-        return "sent", ""
+        return "sent", "", unwanted
+    except webhooks.EndpointGone:
+        # Deleted or switched off while the call waited: nobody to call, nothing to retry.
+        return "cancelled", NOT_WANTED, group
     except (MailError, webhooks.WebhookError) as error:
-        return ("failed" if error.permanent else "retry"), str(error)
+        return ("failed" if error.permanent else "retry"), str(error), []
     except Exception as error:
         # A message that cannot even be built (a bug, a broken payload) fails alone and is
         # listed in the admin; the pass goes on with the others.
         log.exception("Outbox message %s could not be delivered", first.id)
-        return "failed", f"{type(error).__name__}: {error}"
+        return "failed", f"{type(error).__name__}: {error}", []
 
 
 def _still_wanted(connection: Connection, row: Any) -> bool:
+    """Whether a waiting mail should still go (asked just before sending)."""
     if row.topic in ("confirm", "reply"):
         return subscriptions.still_wanted(connection, row.topic, json.loads(row.payload))
+    if row.topic == "moderator.held":
+        return _still_held(connection, json.loads(row.payload))
     return True
+
+
+def _still_held(connection: Connection, payload: dict[str, Any]) -> bool:
+    """Whether the comment a moderator mail asks about still awaits moderation: one dealt
+    with meanwhile (in the admin, through another mail) needs no mail, nor a place in a
+    digest's list and count."""
+    status = connection.execute(
+        select(_COMMENTS.c.status).where(_COMMENTS.c.id == payload["comment"]["id"])
+    ).scalar()
+    return status == Status.PENDING
 
 
 def _subscriber_secret(connection: Connection, row: Any) -> str:

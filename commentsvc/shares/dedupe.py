@@ -106,15 +106,18 @@ def prefix_rule() -> tuple[int, int]:
 
 
 def within_prefix_limit(
-    key: str, use_redis: bool = True, connection: Connection | None = None
+    key: str,
+    use_redis: bool = True,
+    connection: Connection | None = None,
+    rule: tuple[int, int] | None = None,
 ) -> bool:
     """Count one new click of prefix fingerprint ``key``; False past the prefix limit.
 
     In Redis when configured and up (``INCR`` with the window's expiry), else in the
     window_counts table on the caller's transaction (so the count is stored only with the
-    click's).
+    click's). ``rule`` is (clicks, seconds), by default the share clicks' ``prefix_rule``.
     """
-    clicks, seconds = prefix_rule()
+    clicks, seconds = rule or prefix_rule()
     if clicks <= 0:
         return True
     client = live_redis_client() if use_redis else None

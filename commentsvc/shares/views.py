@@ -106,6 +106,12 @@ def _beacon_fields() -> MultiDict:
         abort(413, f"A share beacon is at most {MAX_BEACON_BYTES} bytes.")
     if req.mimetype == "multipart/form-data":
         return req.form
+    if req.is_json:
+        # Read as a query string, JSON would only say "unknown network ''".
+        abort(
+            415,
+            "Send the share beacon form-encoded or as text/plain (url=…&network=…), not JSON.",
+        )
     # A form-encoded body is a query string too: parsed here for less than Werkzeug's form
     # parser costs (about 57 against 76 µs for a beacon's body).
     raw = req.get_data(cache=True)[:MAX_BEACON_BYTES]
