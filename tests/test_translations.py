@@ -180,7 +180,8 @@ def refused_pages(reader, language: str) -> list[tuple[str, list[str]]]:
     refuse(
         [
             "Your name may be at most %(limit)s characters.",
-            "The website must be an address starting with http:// or https://.",
+            "The website must be a web address such as example.com/blog, "
+            "or one starting with http:// or https://.",
             "Please enter a valid email address.",
         ],
         400,
@@ -323,3 +324,29 @@ def test_templates_gettext_formats_and_escapes_as_jinjas_own(app) -> None:
     with app.test_request_context("/embed?lang=de"):
         says = app.jinja_env.from_string('{{ _("says:") }}').render()
     assert says == translations("de").gettext("says:") != "says:"
+
+
+def test_arabic_plurals_change_with_the_number() -> None:
+    # Arabic counts in six forms: 2 takes the dual ("مشاركتان"), 3-10 the plural noun
+    # ("مشاركات"), 11-99 and 100+ the singular ("مشاركة"). The shares messages had one form
+    # for all six ("3 مشاركة").
+    arabic = translations("ar")
+    assert arabic.ngettext("%(num)s share", "%(num)s shares", 2) == "%(num)s مشاركتان"
+    assert arabic.ngettext("%(num)s share", "%(num)s shares", 3) == "%(num)s مشاركات"
+    assert arabic.ngettext("%(num)s share", "%(num)s shares", 10) == "%(num)s مشاركات"
+    assert arabic.ngettext("%(num)s share", "%(num)s shares", 11) == "%(num)s مشاركة"
+    assert arabic.ngettext("share", "shares", 3) == "مشاركات"
+    # The same mistake anywhere: an Arabic noun after 3-10 never reads as after 11-99, nor
+    # the dual as the plural.
+    for message in catalogue_of("ar"):
+        if message.pluralizable:
+            two, few, many = (message.string[i] for i in (2, 3, 4))
+            assert few != many and two != few, message.id
+
+
+@pytest.mark.parametrize("language", ["de", "es", "fr", "pt_BR"])
+def test_plural_forms_differ_where_the_language_says_so(language) -> None:
+    # German "-mal geteilt" is the same for one and many; a noun is not.
+    for message in catalogue_of(language):
+        if message.pluralizable and "geteilt" not in message.string[0]:
+            assert message.string[0] != message.string[-1], (language, message.id)

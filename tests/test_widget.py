@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -221,3 +222,13 @@ def test_demo_page_embeds_the_widget_with_the_script_tag(client) -> None:
         assert js.status_code == 200
         assert js.mimetype in ("text/javascript", "application/javascript")
         assert "web-share; clipboard-write" in js.get_data(as_text=True)
+
+
+def test_demo_page_has_the_plain_iframe_for_readers_without_javascript(client) -> None:
+    html = client.get("/").get_data(as_text=True)
+    # Right after the script tag, as the README recommends.
+    noscript = re.search(r"</script>\s*<noscript>(<iframe [^>]*>)</iframe></noscript>", html)
+    assert noscript, html
+    src = html_module.unescape(re.search(r'src="([^"]+)"', noscript.group(1)).group(1))
+    assert src.startswith("/embed?") and "article=demo-lighthouse" in src
+    assert client.get(src).status_code == 200

@@ -26,3 +26,29 @@ def test_the_comment_counter_is_in_the_page_for_the_script(client) -> None:
     assert re.search(r'<textarea id="comment" [^>]*maxlength="\d+"', html)  # without JavaScript
     assert 'id="comment-counter" aria-live="polite" hidden' in html
     assert 'id="form-hold" role="status" hidden' in html
+
+
+def test_the_website_field_takes_an_address_without_its_scheme(reader, client) -> None:
+    # type="url" made browsers refuse "tess.example/blog", which the server takes (adding
+    # https://): a text input, with the address keyboard and autofill kept.
+    html = client.get("/embed", query_string=A).get_data(as_text=True)
+    website = re.search(r'<input id="website"[^>]*>', html).group(0)
+    assert 'type="text"' in website and 'inputmode="url"' in website
+    assert 'autocomplete="url"' in website
+    # The refusal says what is accepted: a bare address too, not only http:// or https://.
+    page = reader.post(A, website="ftp://tess.example/blog").get_data(as_text=True)
+    assert (
+        "The website must be a web address such as example.com/blog, "
+        "or one starting with http:// or https://."
+    ) in page
+    german = reader.post({**A, "lang": "de"}, website="ftp://tess.example/blog")
+    assert "Webadresse wie example.com/blog" in german.get_data(as_text=True)
+
+
+def test_a_refused_email_keeps_its_note_next_to_its_error(reader) -> None:
+    page = reader.post(A, email="not-an-email").get_data(as_text=True)
+    email = re.search(r'<input id="email"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in email
+    assert 'aria-describedby="email-notes email-error"' in email
+    name = re.search(r'<input id="name"[^>]*>', page).group(0)
+    assert "aria-describedby" not in name  # no error, no note of its own

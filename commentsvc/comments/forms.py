@@ -143,7 +143,10 @@ def website_address(form: FlaskForm, field: Field) -> None:
     host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
     if scheme.lower() not in ("http", "https") or not host or host.startswith(":"):
         raise ValidationError(
-            _("The website must be an address starting with http:// or https://.")
+            _(
+                "The website must be a web address such as example.com/blog, "
+                "or one starting with http:// or https://."
+            )
         )
     if not _parses(value):
         raise ValidationError(_("The website address is not valid; please check it."))

@@ -124,6 +124,22 @@
     return tokens;
   }
 
+  // The share networks this reader's clicks were counted for on this article, each until the
+  // end of the service's de-duplication window, so a repeat on a later visit is not shown as
+  // a new share (share.js). Network names and times only.
+  var SHARED_KEY = "commentsvc.shared:" + serviceOrigin + ":" + (data.article || pageUrl);
+  function sharedNetworks(add, seconds) {
+    var kept = {};
+    try { kept = JSON.parse(window.localStorage.getItem(SHARED_KEY) || "{}") || {}; } catch (e) { kept = {}; }
+    var now = Date.now();
+    Object.keys(kept).forEach(function (network) { if (!(kept[network] > now)) delete kept[network]; });
+    if (typeof add === "string" && /^[a-z]{1,20}$/.test(add) && isFinite(seconds) && seconds > 0) {
+      kept[add] = now + Math.min(seconds, 86400) * 1000;
+    }
+    try { window.localStorage.setItem(SHARED_KEY, JSON.stringify(kept)); } catch (e) { /* blocked */ }
+    return Object.keys(kept);
+  }
+
   window.addEventListener("message", function (event) {
     // Only our own widget, in our own iframe, may resize it or scroll the page.
     if (event.origin !== serviceOrigin || event.source !== iframe.contentWindow) return;
@@ -145,6 +161,8 @@
       iframe.contentWindow.postMessage({ type: "commentsvc:edit-tokens", tokens: editTokens(message.add) }, serviceOrigin);
     } else if (message.type === "commentsvc:mine" && typeof message.mine === "string") {
       if (/^[A-Za-z0-9_.\-]{1,2000}$/.test(message.mine)) storageSet(MINE_KEY, message.mine);
+    } else if (message.type === "commentsvc:shared") {
+      iframe.contentWindow.postMessage({ type: "commentsvc:shared", networks: sharedNetworks(message.add, Number(message.seconds)) }, serviceOrigin);
     } else if (message.type === "commentsvc:forget") {
       writeSaved(null);
     }

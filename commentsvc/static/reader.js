@@ -37,6 +37,10 @@ var commentsvcText = (function () {
           count.textContent = String(body.likes);
           count.setAttribute("data-likes", String(body.likes));
           button.setAttribute("aria-pressed", "true");
+          // A repeat (liked before, maybe on an earlier visit) is not counted again: say so,
+          // or the button only turns pressed and nothing seems to have happened.
+          var status = form.querySelector(".comment-like-status");
+          if (status && body.counted === false) status.textContent = commentsvcText("already_liked", "You already liked this.");
         }
       })
       .catch(function () { button.disabled = false; });
@@ -178,6 +182,8 @@ var commentsvcText = (function () {
       content.hidden = true;
       edit.hidden = true;
       bar.prepend(box, save);
+      // The Edit button is hidden now: focus goes where the reader is going to type.
+      box.focus();
       source(id).then(function (text) { box.value = text !== null ? text : content.innerText; });
       save.addEventListener("click", function () {
         call(id, "edit", { comment: box.value }).then(function (result) {
@@ -189,6 +195,7 @@ var commentsvcText = (function () {
           box.remove();
           save.remove();
           edit.hidden = false;
+          edit.focus();  // back where the reader started, not lost with the removed Save
           if (!article.querySelector(".comment-edited")) {
             var mark = document.createElement("small");
             mark.className = "comment-edited";
@@ -203,13 +210,25 @@ var commentsvcText = (function () {
       if (!window.confirm(commentsvcText("confirm_delete", "Delete your comment?"))) return;
       call(id, "delete", {}).then(function (result) {
         if (!result.ok) { message.textContent = (result.body && result.body.message) || commentsvcText("not_deleted", "Not deleted."); return; }
+        // Focus was on the Delete button, which goes: to the comment when its replies keep
+        // it in the page, else to the comments heading. The widget's live region, which may
+        // still say the comment was sent, now says it is gone.
+        var landing;
         if (li.querySelector(":scope > ol.children > li")) {
           var gone = document.createElement("p");
           gone.textContent = commentsvcText("deleted", "This comment was deleted.");
           content.replaceChildren(gone);
           bar.remove();
+          landing = article;
         } else {
           li.remove();
+          landing = document.getElementById("comments-title");
+        }
+        var status = document.getElementById("commentsvc-status");
+        if (status) status.textContent = commentsvcText("deleted_own", "Your comment was deleted.");
+        if (landing) {
+          landing.setAttribute("tabindex", "-1");
+          landing.focus();
         }
       });
     });

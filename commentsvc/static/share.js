@@ -10,6 +10,45 @@
   var minimum = parseInt(data.min, 10) || 0;
   var status = bar.querySelector(".spread-status");
   var counted = {};  // networks this page already counted: the server counts a repeat once too
+  // Networks this reader's clicks already counted on an earlier visit. The beacon's answer
+  // cannot tell (sendBeacon gives none to read, and the server answers 202 whatever it
+  // decided), so the reader's own clicks are remembered for the server's de-duplication
+  // window (SHARE_DEDUPE_SECONDS): in the host page's storage when embedded (embed.js; a
+  // cross-site frame's own storage is blocked), else in this page's. Names of networks and
+  // an expiry only, never sent anywhere.
+  var parentOrigin = document.body.getAttribute("data-parent-origin");
+  var viaParent = Boolean(parentOrigin && window.parent !== window);
+  var repeatMillis = (parseFloat(document.body.getAttribute("data-share-dedupe-seconds")) || 0) * 1000;
+  var SHARED_KEY = "commentsvc.shared:" + (data.article || data.url);
+  var earlier = {};
+  function receivedShared(networks) {
+    earlier = {};
+    (Array.isArray(networks) ? networks : []).forEach(function (network) { earlier[network] = true; });
+    bar.setAttribute("data-earlier-known", "true");  // the answer came (tests wait for it)
+  }
+  function ownShared(add) {
+    var kept = {}, now = Date.now();
+    try { kept = JSON.parse(window.localStorage.getItem(SHARED_KEY) || "{}") || {}; } catch (e) { kept = {}; }
+    Object.keys(kept).forEach(function (network) { if (!(kept[network] > now)) delete kept[network]; });
+    if (add) kept[add] = now + repeatMillis;
+    try { window.localStorage.setItem(SHARED_KEY, JSON.stringify(kept)); } catch (e) { /* blocked */ }
+    receivedShared(Object.keys(kept));
+  }
+  function rememberShared(network) {
+    if (!repeatMillis) return;
+    if (viaParent) {
+      window.parent.postMessage({ type: "commentsvc:shared", add: network || null, seconds: repeatMillis / 1000 }, parentOrigin);
+    } else {
+      ownShared(network);
+    }
+  }
+  if (viaParent) {
+    window.addEventListener("message", function (event) {
+      if (event.origin !== parentOrigin || event.source !== window.parent) return;
+      if (event.data && event.data.type === "commentsvc:shared") receivedShared(event.data.networks);
+    });
+  }
+  rememberShared(null);  // ask what is remembered
 
   // --- Counts: the same compact form as commentsvc.share_links.compact_count. --------------
   var UNITS = [[1e9, "B"], [1e6, "M"], [1e3, "K"]];
@@ -91,6 +130,10 @@
       fetch(data.beacon, { method: "POST", keepalive: true, body: body, credentials: "omit" })
         .catch(function () { /* counting is best effort; the share itself went ahead */ });
     }
+    // Sent all the same (from another address the server may count it), but shown as the
+    // repeat it most likely is: the count on the page already includes the earlier click.
+    if (earlier[network]) return;
+    rememberShared(network);
     showCount(button);
   }
 

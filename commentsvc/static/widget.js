@@ -28,8 +28,15 @@
       element.scrollIntoView();
     }
   }
-  if (location.hash.indexOf("#comment-") === 0) {
-    window.addEventListener("load", function () { scrollParentTo(document.getElementById(location.hash.slice(1))); });
+  // Whatever the frame's address names: a comment (#comment-N), or the page links' and sort
+  // links' #comments and the form's #respond. The host page scrolls, not this frame, which
+  // is as tall as its content: without this the reader stays where the link was.
+  if (location.hash.length > 1) {
+    window.addEventListener("load", function () {
+      var id;
+      try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { return; }
+      scrollParentTo(document.getElementById(id));
+    });
   }
 
   // --- Dates in the reader's own language and time zone; "2 hours ago" within a week. --------
@@ -190,34 +197,59 @@
       event.preventDefault();
     } else if (event.target === cancel) {
       event.preventDefault();
+      var under = document.getElementById("comment-" + form.elements.parent_id.value);
       cancelReply();
+      // The Cancel link is hidden now: back to the Reply link the reader came from.
+      var back = under && under.querySelector(":scope > article .comment-reply-link");
+      if (back) back.focus();
     }
   });
 
   // --- Post without a reload; show errors next to their fields. -----------------------------
   var formError = document.getElementById("form-error");
+  // aria-describedby is a list: a field's own descriptions (the email's "not published" note,
+  // the comment's counter) stay while its error is added and taken away.
+  function describedBy(input, id, add) {
+    var ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (each) {
+      return each && each !== id;
+    });
+    if (add) ids.push(id);
+    if (ids.length) input.setAttribute("aria-describedby", ids.join(" "));
+    else input.removeAttribute("aria-describedby");
+  }
+  // Also removes an error the server rendered (a refused post without the script).
+  function clearFieldError(input) {
+    var note = document.getElementById(input.id + "-error");
+    if (note) note.remove();
+    describedBy(input, input.id + "-error", false);
+    input.removeAttribute("aria-invalid");
+    input.parentNode.classList.remove("has-error");
+  }
   function clearErrors() {
     formError.hidden = true;
     formError.textContent = "";
-    Array.prototype.forEach.call(form.querySelectorAll(".field-error.js"), function (el) { el.remove(); });
-    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (el) {
-      el.removeAttribute("aria-invalid");
-      el.parentNode.classList.remove("has-error");
-    });
+    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), clearFieldError);
   }
   function showFieldError(name, message) {
     var input = form.elements[name];
     if (!input || !input.parentNode) return false;
+    clearFieldError(input);
     var note = document.createElement("span");
     note.className = "field-error js";
     note.id = input.id + "-error";
     note.textContent = message;
     input.parentNode.classList.add("has-error");
     input.setAttribute("aria-invalid", "true");
-    input.setAttribute("aria-describedby", note.id);
+    describedBy(input, note.id, true);
     input.after(note);
     return true;
   }
+  // A field's error goes once the reader changes that field: it may be right now, and a
+  // message left under it would contradict what they see. Other fields keep theirs.
+  form.addEventListener("input", function (event) {
+    var input = event.target;
+    if (input.id && input.hasAttribute("aria-invalid")) clearFieldError(input);
+  });
   function showFormError(message) {
     formError.textContent = message;
     formError.hidden = false;
@@ -291,7 +323,7 @@
   }
   if (limit && counter) {
     textarea.removeAttribute("maxlength");
-    textarea.setAttribute("aria-describedby", "comment-counter");
+    describedBy(textarea, "comment-counter", true);
     textarea.addEventListener("input", updateCounter);
     updateCounter();
   }
@@ -301,9 +333,10 @@
   form.addEventListener("submit", function (event) {
     if (!window.fetch || busy) return;
     event.preventDefault();
+    // First: the messages of the last attempt no longer apply, whatever stops this one.
+    clearErrors();
     if (!updateCounter()) { textarea.focus(); return; }
     saveOrForget();
-    clearErrors();
     busy = true;
     form.elements.submit.disabled = true;
     form.elements.submit.value = t("posting", "Posting…");

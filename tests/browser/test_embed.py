@@ -182,7 +182,8 @@ def test_invalid_email_is_shown_next_to_its_field(page: Page, sites: Any) -> Non
     expect_same_document(frame)
     email = field(frame, "Email")
     expect(email).to_have_attribute("aria-invalid", "true")
-    expect(email).to_have_attribute("aria-describedby", "email-error")
+    # Its own note ("not published") stays in the description, beside the error.
+    expect(email).to_have_attribute("aria-describedby", "email-notes email-error")
     expect(frame.locator("#email-error")).to_be_visible()
     # The reader's text is kept, and nothing was posted.
     expect(field(frame, "Comment")).to_have_value(text)
