@@ -134,8 +134,10 @@ def _handle_http(error: HTTPException) -> Any:
     # Keep headers such as Allow (405) and Retry-After (429), but not the HTML content type.
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     message = error.description or error.name
-    if status == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
-        # Werkzeug's own text names no limit: say which, so the sender can shorten it.
+    default_text = error.description == type(error).description
+    if status == 413 and default_text and current_app.config.get("MAX_CONTENT_LENGTH"):
+        # Werkzeug's own text names no limit: say which, so the sender can shorten it (a
+        # route with a limit of its own, the import's, has said its own).
         limit = current_app.config["MAX_CONTENT_LENGTH"]
         message = (
             f"What was sent is larger than the limit of {limit:,} bytes: "
