@@ -210,7 +210,9 @@ def test_every_admin_url_refuses_a_visitor(app, client, seeded) -> None:
             assert parse_qs(location.query)["next"][0].startswith(path), endpoint
         else:
             without = client.open(path, method=method, data=EVERY_FIELD)
-            assert without.status_code in (400, 401), endpoint
+            # Signing out when signed out already is simply done (a tab left open).
+            refused = (303,) if endpoint == "admin.sign_out" else (400, 401)
+            assert without.status_code in refused, endpoint
             with_token = client.open(path, method=method, data={**EVERY_FIELD, "csrf_token": token})
             assert with_token.status_code == 401, endpoint
             assert "Sign in first." in with_token.get_data(as_text=True)
