@@ -89,6 +89,30 @@ def test_wrong_credentials_are_refused(admin, username, password) -> None:
     assert not signed_in(admin.client)
 
 
+@pytest.mark.parametrize(
+    ("username", "password", "field", "message"),
+    [
+        ("", PASSWORD, "username", "Please enter your username."),
+        ("   ", PASSWORD, "username", "Please enter your username."),
+        ("mod", "", "password", "Please enter your password."),
+        ("m" * 101, PASSWORD, "username", "A username is at most 100 characters."),
+        ("mod", "p" * 501, "password", "A password is at most 500 characters."),
+    ],
+    ids=["no-username", "blank-username", "no-password", "long-username", "long-password"],
+)
+def test_an_empty_or_too_long_field_is_named_on_the_sign_in_page(
+    app, admin, username, password, field, message
+) -> None:
+    response = admin.sign_in(username=username, password=password)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    errors = html.split(f'<ul class="field-errors" id="{field}-errors">')[1].split("</ul>")[0]
+    assert f"<li>{message}</li>" in errors
+    assert f'aria-describedby="{field}-errors"' in html and 'aria-invalid="true"' in html
+    assert not signed_in(admin.client)
+    assert log_entries(app) == []
+
+
 def test_sixth_attempt_is_locked_out_even_with_the_right_password(admin) -> None:
     for _ in range(5):
         assert admin.sign_in(password="wrong password!").status_code == 401
