@@ -16,7 +16,8 @@ from support.admin import (
     statuses,
 )
 
-from commentsvc.db.models import Status
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment, Status
 
 P, OK, SPAM, TRASH = Status.PENDING, Status.APPROVED, Status.SPAM, Status.TRASH
 
@@ -359,6 +360,52 @@ def test_replying_to_a_held_comment_approves_it_first(app, admin, article) -> No
     assert [e["action"] for e in log_entries(app)] == ["approve", "reply"]
     html = widget(admin.client)
     assert "held question" in html and "answer" in html
+
+
+def site_replies(app) -> list[int]:
+    with app.app_context():
+        return list(db.session.execute(db.select(Comment.id).filter_by(from_site=True)).scalars())
+
+
+@pytest.mark.parametrize("start", [P, OK], ids=["approve-and-reply", "reply"])
+def test_a_reply_form_sent_twice_publishes_the_reply_once(app, admin, article, start) -> None:
+    parent = add_comment(app, article, "held question", start)
+    path = f"/admin/comments/{parent}/reply"
+    form = {"csrf_token": admin.token(path), "body": "Our answer", "next": "/admin/"}
+    assert admin.flashes(admin.client.post(path, data=form)) == ["Your reply is published."]
+    reply = parent + 1
+    # Back, then "Approve and reply" again: the same form, sent again.
+    again = admin.client.post(path, data=form)
+    assert again.status_code == 303
+    assert urlsplit(again.headers["Location"]).path == "/admin/"
+    assert parse_qs(urlsplit(again.headers["Location"]).query)["comment"] == [str(reply)]
+    assert admin.flashes(again) == [
+        "Your reply was already posted, so it was not posted again. "
+        f"It is comment {reply}, shown here."
+    ]
+    # Back to a page opened anew (a new token), the text kept: still the one reply.
+    admin.post(path, {"body": "Our answer"})
+    assert site_replies(app) == [reply]
+    assert approved_count(app, article) == 2
+    assert [e["action"] for e in log_entries(app)] == (
+        ["approve", "reply"] if start == P else ["reply"]
+    )
+    assert widget(admin.client).count("Our answer") == 1
+
+
+def test_another_reply_to_the_same_comment_is_published(app, admin, article) -> None:
+    parent = add_comment(app, article, "question", OK)
+    other = add_comment(app, article, "another question", OK)
+    admin.post(f"/admin/comments/{parent}/reply", {"body": "Our answer"})
+    admin.post(f"/admin/comments/{parent}/reply", {"body": "And one more thing"})
+    # The same words to another comment are another reply.
+    admin.post(f"/admin/comments/{other}/reply", {"body": "Our answer"})
+    assert len(site_replies(app)) == 3
+    # A reply the moderator trashed may be written again.
+    admin.act("trash", site_replies(app)[0])
+    response = admin.post(f"/admin/comments/{parent}/reply", {"body": "Our answer"})
+    assert admin.flashes(response) == ["Your reply is published."]
+    assert len(site_replies(app)) == 4
 
 
 @pytest.mark.settings(THREAD_DEPTH=2)
