@@ -16,6 +16,7 @@ from support.admin import (
     statuses,
 )
 
+from commentsvc.comments import deleting
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Comment, Status
 
@@ -153,6 +154,48 @@ def test_acting_on_a_comment_that_is_gone_changes_nothing(app, admin, article) -
     response = admin.act("approve", 999)
     assert admin.flashes(response)[0].startswith("Nothing changed")
     assert log_entries(app) == []
+
+
+GONE = (
+    "Nothing changed: the selected comment no longer exists "
+    "(deleted permanently, perhaps by another moderator)."
+)
+
+
+@pytest.mark.parametrize("action", ["approve", "feature"])
+def test_acting_on_a_comment_another_moderator_deleted_says_it_is_gone(
+    app, admin, article, action
+) -> None:
+    comment = add_comment(app, article, "deleted meanwhile", OK if action == "feature" else P)
+    token = admin.token()  # the queue, still showing it
+    with app.app_context():
+        deleting.delete_permanently([comment], "bob")
+    response = admin.client.post(
+        "/admin/comments/actions",
+        data={"csrf_token": token, "act": f"{action}:{comment}", "next": "/admin/"},
+    )
+    assert admin.flashes(response) == [GONE]
+
+
+def test_a_bulk_action_says_how_many_of_the_selected_are_gone(app, admin, article) -> None:
+    ids = [add_comment(app, article, f"comment {n}") for n in range(4)]
+    admin.act("approve", ids[0])
+    with app.app_context():
+        deleting.delete_permanently(ids[2:], "bob")
+    response = admin.bulk("approve", ids)
+    assert admin.flashes(response) == [
+        "1 comment approved (1 unchanged). 2 of the selected comments no longer exist "
+        "(deleted permanently)."
+    ]
+    response = admin.bulk("approve", ids[2:])
+    assert admin.flashes(response) == [
+        "Nothing changed: the 2 selected comments no longer exist "
+        "(deleted permanently, perhaps by another moderator)."
+    ]
+    # Still there, already approved: as before.
+    assert admin.flashes(admin.bulk("approve", ids[:2]))[0].startswith(
+        "Nothing changed: the selected comments were already approved"
+    )
 
 
 def test_redirects_back_to_the_same_view(app, admin, article) -> None:

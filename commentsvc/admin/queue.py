@@ -210,8 +210,33 @@ def comment_actions() -> Any:
         changed = featured.set_featured(ids, action == "feature", moderator_name())
     else:
         changed = moderation.apply(action, ids, moderator_name())
-    flash(moderation.outcome_message(action, changed, len(set(ids))), "success")
+    flash(action_outcome(action, ids, changed), "success")
     return redirect(back, code=303)
+
+
+def action_outcome(action: str, ids: list[int], changed: int) -> str:
+    """The message after an action on ``ids`` that changed ``changed`` of them, saying so
+    when some no longer exist (another moderator deleted them permanently meanwhile)."""
+    acted_on = moderation.unique_ids(ids)  # the actions take at most MAX_BULK of them
+    asked = len(acted_on)
+    gone = 0 if changed == asked else asked - existing(acted_on)
+    if not gone:
+        return moderation.outcome_message(action, changed, asked)
+    no_longer = "no longer exists" if gone == 1 else "no longer exist"
+    if gone == asked:
+        selected = "the selected comment" if gone == 1 else f"the {gone} selected comments"
+        return (
+            f"Nothing changed: {selected} {no_longer} "
+            "(deleted permanently, perhaps by another moderator)."
+        )
+    done = moderation.outcome_message(action, changed, asked - gone)
+    return f"{done} {gone} of the selected comments {no_longer} (deleted permanently)."
+
+
+def existing(ids: list[int]) -> int:
+    """How many of ``ids`` name a stored comment."""
+    query = db.select(func.count()).where(Comment.id.in_(ids))
+    return db.session.execute(query).scalar_one()
 
 
 @bp.get("/comments/delete")
