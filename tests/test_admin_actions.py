@@ -122,6 +122,18 @@ def test_a_queue_of_fifty_in_one_click_with_select_all(app, admin, article) -> N
     assert "No pending comments." in admin.page("/admin/")
 
 
+def test_without_javascript_the_rows_ticked_win_over_select_all(app, admin, article) -> None:
+    ids = [add_comment(app, article, f"comment number {n}") for n in range(4)]
+    # Rows ticked, then "Select all" (which ticks no rows without JavaScript), then one
+    # row unticked again: the moderator means the rows still ticked.
+    response = admin.post(
+        "/admin/comments/actions",
+        {"action": "spam", "select_all": "1", "page_ids": ids, "ids": ids[:2], "next": "/admin/"},
+    )
+    assert admin.flashes(response) == ["2 comments marked as spam."]
+    assert statuses(app) == dict(zip(ids, ["spam", "spam", "pending", "pending"], strict=True))
+
+
 def test_a_row_button_acts_on_its_own_comment_only(app, admin, article) -> None:
     first = add_comment(app, article, "first")
     second = add_comment(app, article, "second")

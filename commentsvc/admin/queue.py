@@ -188,9 +188,13 @@ def requested_action() -> tuple[str, list[int]]:
     if row_action:
         action, _, comment_id = row_action.partition(":")
         return action, _ids([comment_id])
-    # "Select all" works without JavaScript: it stands for every comment listed on the page.
-    source = "page_ids" if request.form.get("select_all") else "ids"
-    return request.form.get("action", ""), _ids(request.form.getlist(source))
+    # The rows ticked win: without JavaScript, ticking "Select all" does not tick the rows,
+    # so a moderator who then unticks one means the others. With none ticked, "Select all"
+    # stands for every comment listed on the page (with JavaScript it ticks them all).
+    ticked = _ids(request.form.getlist("ids"))
+    if ticked or not request.form.get("select_all"):
+        return request.form.get("action", ""), ticked
+    return request.form.get("action", ""), _ids(request.form.getlist("page_ids"))
 
 
 @bp.post("/comments/actions")
