@@ -1,4 +1,4 @@
-"""A refused form inside /admin/: in the admin's layout, with its navigation and a way back.
+"""Error pages inside /admin/: in the admin's layout, with its navigation and a way back.
 
 A refused CSRF token (a form opened before the moderator last signed in or out, in another
 tab) is not an attack to shout about: the page says what happened, shows the text they
@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import admin_url
@@ -62,3 +63,17 @@ def form_refused(error: CSRFError) -> Any:
         sign_in=url_for("admin.sign_in", next=back),
         typed=typed_text(),
     ), 400
+
+
+@bp.errorhandler(HTTPException)
+def admin_error(error: HTTPException) -> Any:
+    """Any other refusal by an admin page (a comment that is gone, say), in the admin layout.
+
+    Refusals made before a page is found (an address no admin page has) stay the app's
+    plain page: the blueprint is not known yet then.
+    """
+    status = error.code or 500
+    # Keep headers such as Allow (405) and Retry-After (429), not the HTML content type.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    page = render_template("admin/error.html", error=error, status=status)
+    return page, status, headers
