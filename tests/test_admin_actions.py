@@ -16,7 +16,9 @@ from support.admin import (
     statuses,
 )
 
-from commentsvc.db.models import Status
+from commentsvc.comments import deleting
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment, Status
 
 P, OK, SPAM, TRASH = Status.PENDING, Status.APPROVED, Status.SPAM, Status.TRASH
 
@@ -120,6 +122,18 @@ def test_a_queue_of_fifty_in_one_click_with_select_all(app, admin, article) -> N
     assert "No pending comments." in admin.page("/admin/")
 
 
+def test_without_javascript_the_rows_ticked_win_over_select_all(app, admin, article) -> None:
+    ids = [add_comment(app, article, f"comment number {n}") for n in range(4)]
+    # Rows ticked, then "Select all" (which ticks no rows without JavaScript), then one
+    # row unticked again: the moderator means the rows still ticked.
+    response = admin.post(
+        "/admin/comments/actions",
+        {"action": "spam", "select_all": "1", "page_ids": ids, "ids": ids[:2], "next": "/admin/"},
+    )
+    assert admin.flashes(response) == ["2 comments marked as spam."]
+    assert statuses(app) == dict(zip(ids, ["spam", "spam", "pending", "pending"], strict=True))
+
+
 def test_a_row_button_acts_on_its_own_comment_only(app, admin, article) -> None:
     first = add_comment(app, article, "first")
     second = add_comment(app, article, "second")
@@ -152,6 +166,48 @@ def test_acting_on_a_comment_that_is_gone_changes_nothing(app, admin, article) -
     response = admin.act("approve", 999)
     assert admin.flashes(response)[0].startswith("Nothing changed")
     assert log_entries(app) == []
+
+
+GONE = (
+    "Nothing changed: the selected comment no longer exists "
+    "(deleted permanently, perhaps by another moderator)."
+)
+
+
+@pytest.mark.parametrize("action", ["approve", "feature"])
+def test_acting_on_a_comment_another_moderator_deleted_says_it_is_gone(
+    app, admin, article, action
+) -> None:
+    comment = add_comment(app, article, "deleted meanwhile", OK if action == "feature" else P)
+    token = admin.token()  # the queue, still showing it
+    with app.app_context():
+        deleting.delete_permanently([comment], "bob")
+    response = admin.client.post(
+        "/admin/comments/actions",
+        data={"csrf_token": token, "act": f"{action}:{comment}", "next": "/admin/"},
+    )
+    assert admin.flashes(response) == [GONE]
+
+
+def test_a_bulk_action_says_how_many_of_the_selected_are_gone(app, admin, article) -> None:
+    ids = [add_comment(app, article, f"comment {n}") for n in range(4)]
+    admin.act("approve", ids[0])
+    with app.app_context():
+        deleting.delete_permanently(ids[2:], "bob")
+    response = admin.bulk("approve", ids)
+    assert admin.flashes(response) == [
+        "1 comment approved (1 unchanged). 2 of the selected comments no longer exist "
+        "(deleted permanently)."
+    ]
+    response = admin.bulk("approve", ids[2:])
+    assert admin.flashes(response) == [
+        "Nothing changed: the 2 selected comments no longer exist "
+        "(deleted permanently, perhaps by another moderator)."
+    ]
+    # Still there, already approved: as before.
+    assert admin.flashes(admin.bulk("approve", ids[:2]))[0].startswith(
+        "Nothing changed: the selected comments were already approved"
+    )
 
 
 def test_redirects_back_to_the_same_view(app, admin, article) -> None:
@@ -359,6 +415,52 @@ def test_replying_to_a_held_comment_approves_it_first(app, admin, article) -> No
     assert [e["action"] for e in log_entries(app)] == ["approve", "reply"]
     html = widget(admin.client)
     assert "held question" in html and "answer" in html
+
+
+def site_replies(app) -> list[int]:
+    with app.app_context():
+        return list(db.session.execute(db.select(Comment.id).filter_by(from_site=True)).scalars())
+
+
+@pytest.mark.parametrize("start", [P, OK], ids=["approve-and-reply", "reply"])
+def test_a_reply_form_sent_twice_publishes_the_reply_once(app, admin, article, start) -> None:
+    parent = add_comment(app, article, "held question", start)
+    path = f"/admin/comments/{parent}/reply"
+    form = {"csrf_token": admin.token(path), "body": "Our answer", "next": "/admin/"}
+    assert admin.flashes(admin.client.post(path, data=form)) == ["Your reply is published."]
+    reply = parent + 1
+    # Back, then "Approve and reply" again: the same form, sent again.
+    again = admin.client.post(path, data=form)
+    assert again.status_code == 303
+    assert urlsplit(again.headers["Location"]).path == "/admin/"
+    assert parse_qs(urlsplit(again.headers["Location"]).query)["comment"] == [str(reply)]
+    assert admin.flashes(again) == [
+        "Your reply was already posted, so it was not posted again. "
+        f"It is comment {reply}, shown here."
+    ]
+    # Back to a page opened anew (a new token), the text kept: still the one reply.
+    admin.post(path, {"body": "Our answer"})
+    assert site_replies(app) == [reply]
+    assert approved_count(app, article) == 2
+    assert [e["action"] for e in log_entries(app)] == (
+        ["approve", "reply"] if start == P else ["reply"]
+    )
+    assert widget(admin.client).count("Our answer") == 1
+
+
+def test_another_reply_to_the_same_comment_is_published(app, admin, article) -> None:
+    parent = add_comment(app, article, "question", OK)
+    other = add_comment(app, article, "another question", OK)
+    admin.post(f"/admin/comments/{parent}/reply", {"body": "Our answer"})
+    admin.post(f"/admin/comments/{parent}/reply", {"body": "And one more thing"})
+    # The same words to another comment are another reply.
+    admin.post(f"/admin/comments/{other}/reply", {"body": "Our answer"})
+    assert len(site_replies(app)) == 3
+    # A reply the moderator trashed may be written again.
+    admin.act("trash", site_replies(app)[0])
+    response = admin.post(f"/admin/comments/{parent}/reply", {"body": "Our answer"})
+    assert admin.flashes(response) == ["Your reply is published."]
+    assert len(site_replies(app)) == 4
 
 
 @pytest.mark.settings(THREAD_DEPTH=2)

@@ -47,7 +47,9 @@ def test_a_row_shows_everything_a_moderator_needs(app, admin) -> None:
         'href="https://carl.example"',
         "198.51.100.0",
         "Mozilla/5.0 (X11; Linux) TestAgent/9",
-        '<a href="https://news.example/a" target="_blank" rel="noopener noreferrer">Harbour lights</a>',
+        # The article, opened at the comment (the embed script passes #comment-N on).
+        '<a href="https://news.example/a#comment-2" target="_blank" rel="noopener noreferrer">'
+        "Harbour lights</a>",
         "A reply with\ntwo lines &lt;b&gt;bold&lt;/b&gt;",
         "In reply to",
         ">Bea</a>",

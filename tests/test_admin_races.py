@@ -19,15 +19,15 @@ import pytest
 from click.testing import Result
 from flask import Flask
 from flask.cli import ScriptInfo
-from support.admin import Admin, log_entries, make_moderator
-from support.races import Paused, flash
+from support.admin import Admin, add_article, add_comment, log_entries, make_moderator
+from support.races import Paused, browser, flash
 
 from commentsvc.admin import auth
 from commentsvc.admin.auth import create_moderator, delete_moderator
 from commentsvc.cli import main
 from commentsvc.comments import moderation
 from commentsvc.core.extensions import db
-from commentsvc.db.models import AdminUser, SiteSetting
+from commentsvc.db.models import AdminUser, Comment, SiteSetting, Status
 from commentsvc.notify.models import WebhookEndpoint
 
 pytestmark = pytest.mark.settings(
@@ -268,6 +268,28 @@ def test_a_webhook_endpoint_deleted_twice_at_once_is_deleted_and_logged_once(
     assert logged(app) == [("mod", f"deleted endpoint {endpoint_id}: https://hooks.example/a")]
     with app.app_context():
         assert db.session.execute(db.select(WebhookEndpoint)).first() is None
+
+
+def test_a_reply_form_sent_twice_at_once_publishes_the_reply_once(app, admin, monkeypatch) -> None:
+    article = add_article(app)
+    parent = add_comment(app, article, "a question", Status.APPROVED)
+    path = f"/admin/comments/{parent}/reply"
+    data = {"csrf_token": admin.token(path), "body": "Our answer"}
+    second_click = browser(app, admin)
+    # The first stops once it has stored its reply, before it logs and commits it.
+    paused = Paused.at(monkeypatch, moderation, "log")
+    paused.start(lambda: admin.client.post(path, data=data))
+    second = paused.meanwhile(lambda: second_click.post(path, data=data))
+    first = paused.finish()
+    assert flash(admin.client, first) == "Your reply is published."
+    reply = parent + 1
+    assert flash(second_click, second) == (
+        "Your reply was already posted, so it was not posted again. "
+        f"It is comment {reply}, shown here."
+    )
+    with app.app_context():
+        replies = db.session.execute(db.select(Comment.id).filter_by(from_site=True))
+        assert list(replies.scalars()) == [reply]
 
 
 def in_context(app: Flask, call: Callable[[], Any]) -> Callable[[], Any]:

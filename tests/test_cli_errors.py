@@ -184,6 +184,29 @@ def test_an_id_no_comment_can_have_is_refused_before_the_database_sees_it(
     refused(invoke(app, action, comment_id), f"{comment_id} {NOT_AN_ID}", code=2)
 
 
+@pytest.mark.parametrize("action", ["approve", "trash"])
+@pytest.mark.parametrize("comment_id", ["abc", "1.5", ""])
+def test_an_id_that_is_no_number_is_refused_saying_what_is_expected(
+    app: Flask, action: str, comment_id: str
+) -> None:
+    refused(
+        invoke(app, action, comment_id),
+        f"{comment_id!r} is not a comment id (`commentsvc pending` lists them): expected a "
+        "whole number from 1 to 2147483647.",
+        code=2,
+    )
+
+
+def test_a_pending_limit_that_is_no_number_is_refused_saying_what_is_expected(
+    app: Flask,
+) -> None:
+    refused(
+        invoke(app, "pending", "--limit", "many"),
+        "'many' is not a number of comments: expected a whole number from 1 to 2147483647.",
+        code=2,
+    )
+
+
 @pytest.mark.parametrize("limit", [TOO_BIG, "0"])
 def test_a_pending_limit_out_of_range_is_refused(app: Flask, limit: str) -> None:
     refused(invoke(app, "pending", "--limit", limit), f"{limit} {NOT_AN_ID}", code=2)
@@ -255,3 +278,20 @@ def test_a_json_file_nested_too_deeply_is_refused_as_a_broken_file(
     deep.write_text(opening * 100_000)
     result = invoke(app, "import", "--dry-run", str(deep))
     refused(result, "nests its arrays or objects too deeply to be read")
+
+
+def test_create_admin_says_where_to_sign_in(app: Flask) -> None:
+    result = invoke(app, "create-admin", "ann", "--password-stdin", input=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "Moderator 'ann' created. Sign in at /admin/."
+
+
+@pytest.mark.settings(PUBLIC_URL="https://comments.example.org/")
+def test_create_admin_gives_the_full_sign_in_address_when_the_public_url_is_set(
+    app: Flask,
+) -> None:
+    result = invoke(app, "create-admin", "ann", "--password-stdin", input=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        "Moderator 'ann' created. Sign in at https://comments.example.org/admin/."
+    )

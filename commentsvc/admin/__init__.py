@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from flask import Flask
 
-from commentsvc.admin import auth, pages
+from commentsvc.admin import auth, error_pages, pages
 from commentsvc.admin.blueprint import bp
 from commentsvc.admin.session import SessionInterface, current_moderator
 
-__all__ = ["auth", "init_app", "pages"]
+__all__ = ["auth", "error_pages", "init_app", "pages"]
 
 
 def init_app(app: Flask) -> None:

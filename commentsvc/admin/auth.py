@@ -186,8 +186,21 @@ def authenticate(username: str, password: str) -> AdminUser | None:
 class SignInForm(Form):
     """Username and password, with Flask-WTF's CSRF token."""
 
-    username = StringField("Username", validators=[DataRequired(), Length(max=100)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=500)])
+    # Each refusal says what to fix: the page shows these beside the fields (it has novalidate).
+    username = StringField(
+        "Username",
+        validators=[
+            DataRequired("Please enter your username."),
+            Length(max=100, message="A username is at most 100 characters."),
+        ],
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired("Please enter your password."),
+            Length(max=500, message="A password is at most 500 characters."),
+        ],
+    )
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

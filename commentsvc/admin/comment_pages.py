@@ -126,6 +126,10 @@ def reply_comment(comment_id: int) -> Any:
         except moderation.CommentGone as error:
             flash(str(error), "error")
             return redirect(_back(comment_id), code=303)
+        except moderation.AlreadyReplied as error:
+            # The form was sent again (Back, then send): show the reply that was published.
+            flash(f"{error} It is comment {error.reply_id}, shown here.", "info")
+            return redirect(url_for("admin.queue", comment=error.reply_id, status="all"), code=303)
         except moderation.ModerationError as error:
             flash(str(error), "error")
         else:

@@ -188,9 +188,13 @@ def requested_action() -> tuple[str, list[int]]:
     if row_action:
         action, _, comment_id = row_action.partition(":")
         return action, _ids([comment_id])
-    # "Select all" works without JavaScript: it stands for every comment listed on the page.
-    source = "page_ids" if request.form.get("select_all") else "ids"
-    return request.form.get("action", ""), _ids(request.form.getlist(source))
+    # The rows ticked win: without JavaScript, ticking "Select all" does not tick the rows,
+    # so a moderator who then unticks one means the others. With none ticked, "Select all"
+    # stands for every comment listed on the page (with JavaScript it ticks them all).
+    ticked = _ids(request.form.getlist("ids"))
+    if ticked or not request.form.get("select_all"):
+        return request.form.get("action", ""), ticked
+    return request.form.get("action", ""), _ids(request.form.getlist("page_ids"))
 
 
 @bp.post("/comments/actions")
@@ -210,8 +214,33 @@ def comment_actions() -> Any:
         changed = featured.set_featured(ids, action == "feature", moderator_name())
     else:
         changed = moderation.apply(action, ids, moderator_name())
-    flash(moderation.outcome_message(action, changed, len(set(ids))), "success")
+    flash(action_outcome(action, ids, changed), "success")
     return redirect(back, code=303)
+
+
+def action_outcome(action: str, ids: list[int], changed: int) -> str:
+    """The message after an action on ``ids`` that changed ``changed`` of them, saying so
+    when some no longer exist (another moderator deleted them permanently meanwhile)."""
+    acted_on = moderation.unique_ids(ids)  # the actions take at most MAX_BULK of them
+    asked = len(acted_on)
+    gone = 0 if changed == asked else asked - existing(acted_on)
+    if not gone:
+        return moderation.outcome_message(action, changed, asked)
+    no_longer = "no longer exists" if gone == 1 else "no longer exist"
+    if gone == asked:
+        selected = "the selected comment" if gone == 1 else f"the {gone} selected comments"
+        return (
+            f"Nothing changed: {selected} {no_longer} "
+            "(deleted permanently, perhaps by another moderator)."
+        )
+    done = moderation.outcome_message(action, changed, asked - gone)
+    return f"{done} {gone} of the selected comments {no_longer} (deleted permanently)."
+
+
+def existing(ids: list[int]) -> int:
+    """How many of ``ids`` name a stored comment."""
+    query = db.select(func.count()).where(Comment.id.in_(ids))
+    return db.session.execute(query).scalar_one()
 
 
 @bp.get("/comments/delete")

@@ -30,7 +30,9 @@ from commentsvc.db.site_settings import (
 MAX_WORDS_LENGTH = 20_000
 MODE_LABELS = {
     "all": "Hold every comment for moderation",
-    "first-time": "Hold a comment unless its author (by email) has an approved comment",
+    "first-time": (
+        "Hold a comment unless its author (the same name and email) has an approved comment"
+    ),
     "none": "Publish comments at once (the rules below still apply)",
 }
 

@@ -129,7 +129,13 @@ def create_admin(name: str, password_stdin: bool) -> None:
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     db.session.commit()
-    click.echo(f"Moderator {name.strip()!r} created. Sign in at /admin/.")
+    click.echo(f"Moderator {name.strip()!r} created. Sign in at {sign_in_address()}.")
+
+
+def sign_in_address() -> str:
+    """Where moderators sign in: the full address when COMMENTSVC_PUBLIC_URL says it."""
+    public_url = current_app.config["PUBLIC_URL"]
+    return f"{public_url.rstrip('/')}/admin/" if public_url else "/admin/"
 
 
 @click.command("set-admin-password")

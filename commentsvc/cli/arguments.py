@@ -9,10 +9,34 @@ import click
 from commentsvc.core.text import encodable
 from commentsvc.db.models import MAX_ID
 
+
+class WholeNumber(click.IntRange):
+    """A whole number from 1 to ``MAX_ID``; anything else is refused saying what it should be.
+
+    Click's own refusal of "abc" ("is not a valid integer range") named no expectation.
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(1, MAX_ID)
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            try:
+                int(value)
+            except ValueError:
+                self.fail(
+                    f"{value!r} is not {self.what}: expected a whole number from 1 to {MAX_ID}.",
+                    param,
+                    ctx,
+                )
+        return super().convert(value, param, ctx)
+
+
 # The database's ids run from 1 to MAX_ID, so no larger number names a comment, and no list
 # can be longer either.
-COMMENT_ID = click.IntRange(1, MAX_ID)
-LIST_LENGTH = click.IntRange(1, MAX_ID)
+COMMENT_ID = WholeNumber("a comment id (`commentsvc pending` lists them)")
+LIST_LENGTH = WholeNumber("a number of comments")
 
 
 class Utf8Text(click.ParamType):

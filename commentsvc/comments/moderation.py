@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.posting import (
@@ -40,6 +40,14 @@ MAX_DETAIL = 500
 
 class ModerationError(ValueError):
     """An action that cannot be done; the message says why, for the moderator."""
+
+
+class AlreadyReplied(ModerationError):
+    """The same site reply to the same comment is published already (a form sent twice)."""
+
+    def __init__(self, reply_id: int) -> None:
+        super().__init__("Your reply was already posted, so it was not posted again.")
+        self.reply_id = reply_id
 
 
 class CommentGone(ModerationError):
@@ -203,6 +211,11 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
         parent = _reply_target(comment_id)
     if parent.status != Status.APPROVED:
         raise ModerationError("Restore the comment before replying to it.")
+    # Back and send again (or a double click) must not publish the answer twice.
+    earlier = _same_site_reply(parent, body)
+    if earlier is not None:
+        db.session.rollback()
+        raise AlreadyReplied(earlier)
     parent_id, root_id, depth = reply_position(parent)
     reply = Comment(
         article_id=parent.article_id,
@@ -227,10 +240,46 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
         "reply",
         comment_id=reply.id,
         article_id=reply.article_id,
-        detail=f"in reply to comment {parent.id}: {body}",
+        detail=_reply_detail(parent.id) + body,
     )
     db.session.commit()
     return reply
+
+
+def _reply_detail(parent_id: int) -> str:
+    """How a site reply's log line starts: it names the comment answered, which the reply's
+    own parent_id does not always (at the deepest level it sits beside it)."""
+    return f"in reply to comment {parent_id}: "
+
+
+def _same_site_reply(parent: Any, body: str) -> int | None:
+    """The id of a site reply to ``parent`` with this very text, still published or held;
+    None if there is none. Site replies to one comment take turns from here to their commit,
+    so of two sent at once the second sees the first."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # SQLite: the write lock _reply_target took does this already.
+        connection.execute(
+            select(func.pg_advisory_xact_lock(func.hashtext(f"site-reply:{parent.id}")))
+        )
+    query = (
+        select(Comment.id)
+        .join(ModerationEntry, ModerationEntry.comment_id == Comment.id)
+        .where(
+            # Site replies have no email: the duplicate check's index finds them by text.
+            Comment.email == "",
+            Comment.article_id == parent.article_id,
+            Comment.body_hash == hash_body(body),
+            Comment.body == body,
+            Comment.from_site.is_(True),
+            Comment.status.in_((Status.APPROVED.value, Status.PENDING.value)),
+            ModerationEntry.action == "reply",
+            ModerationEntry.detail.startswith(_reply_detail(parent.id), autoescape=True),
+        )
+        .order_by(Comment.id)
+        .limit(1)
+    )
+    return db.session.execute(query).scalar()
 
 
 def _reply_target(comment_id: int) -> Any:

@@ -111,6 +111,11 @@ def init_app(app: Flask) -> None:
     # Flask answers 413 for a larger body before any view reads it.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # _check_csrf runs the same check, cheaper
+    # A token lasts as long as the session holding it, not Flask-WTF's hour: an admin session
+    # lasts 8 hours idle, and a form left open over lunch failed with a bare 400. Signing in
+    # and out clears the session and with it the token; an ended session is refused by the
+    # admin's guard whatever token it carries. The widget's forms never use these tokens.
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
     # The NUL check first: CSRF's check parses the form, after which the raw body it scans
     # reads as empty (a moderator's form with %00 then reached PostgreSQL: a 500).
     app.before_request(refuse_nul_bytes)

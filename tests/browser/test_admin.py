@@ -165,3 +165,30 @@ def test_select_all_and_bulk_approve_on_a_phone(
 
     for text in texts:
         expect_in_widget(browser, sites, text)
+
+
+def test_back_and_approve_and_reply_again_publishes_the_reply_once(
+    page: Page, sites: Any, moderator: str
+) -> None:
+    question = "Is the harbour lamp LED now? (reply e2e)"
+    answer = "Yes, since the spring refit. (reply e2e)"
+    comment_id = post_held_comment(sites, question, "Ida Asks", "ida@example.com")
+    sign_in(page, sites, moderator)
+    page.get_by_role("link", name=f"Approve and reply to comment {comment_id} by Ida Asks").click()
+    page.get_by_label("Reply").fill(answer)
+    page.get_by_role("button", name="Approve and reply").click()
+    expect(page.get_by_role("status")).to_have_text("Your reply is published.")
+
+    # Back to the form (admin pages are no-store: fetched anew), and send it again.
+    page.go_back()
+    reply_box = page.get_by_label("Reply")
+    if reply_box.input_value() != answer:  # the browser did not keep the text: typed again
+        reply_box.fill(answer)
+    page.get_by_role("button", name="Publish reply").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Your reply was already posted, so it was not posted again."
+    )
+    with sites.app.app_context():
+        replies = db.session.execute(db.select(Comment.id).filter_by(body=answer)).all()
+    assert len(replies) == 1
+    assert status_of(sites, comment_id) == "approved"
