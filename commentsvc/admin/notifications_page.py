@@ -218,7 +218,7 @@ def notifications_add_webhook() -> Any:
 
 @bp.post("/notifications/webhooks/<int(max=2147483647):endpoint_id>/delete")
 def notifications_delete_webhook(endpoint_id: int) -> Any:
-    """Remove a webhook endpoint (its waiting calls then fail).
+    """Remove a webhook endpoint (its waiting calls are cancelled with it).
 
     Deleted and logged by whichever request deletes it: pressed twice, or by two moderators
     at once, it is logged once and the other is told it was gone already.

@@ -1,5 +1,6 @@
 // commentsvc admin: "Select all" ticks every row's box too. Without this script the checkbox
-// still works: the server reads it as "every comment listed on this page".
+// still works: the server reads it as "every comment listed on this page" when no row is
+// ticked, and as the ticked rows otherwise.
 (function () {
   "use strict";
   var all = document.getElementById("select-all");
