@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import Unauthorized
 
 from commentsvc.admin.session import current_moderator
 
@@ -20,7 +21,15 @@ def require_moderator() -> ResponseReturnValue | None:
         return None
     if request.method == "GET":
         return redirect(url_for("admin.sign_in", next=request.full_path.rstrip("?")))
-    return Response("Sign in first.", status=401, mimetype="text/plain")
+    # A form sent after the session ended (signed out elsewhere, or idle too long): the page
+    # says so and keeps what was typed (admin/error_pages.py).
+    raise SignedOut()
+
+
+class SignedOut(Unauthorized):
+    """A form sent to an admin page without a signed-in moderator."""
+
+    description = "Sign in first."
 
 
 @bp.after_request

@@ -14,7 +14,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from commentsvc.admin.blueprint import bp
+from commentsvc.admin.blueprint import SignedOut, bp
 from commentsvc.admin.common import admin_url
 from commentsvc.admin.session import current_moderator
 
@@ -63,6 +63,25 @@ def form_refused(error: CSRFError) -> Any:
         sign_in=url_for("admin.sign_in", next=back),
         typed=typed_text(),
     ), 400
+
+
+@bp.errorhandler(SignedOut)
+def signed_out(error: SignedOut) -> Any:
+    """A form sent after the session ended: a 401 page to sign in again, what was typed kept.
+
+    Signing out then is simply done.
+    """
+    if request.endpoint == "admin.sign_out":
+        flash("You are signed out.", "info")
+        return redirect(url_for("admin.sign_in"), code=303)
+    back = came_from()
+    return render_template(
+        "admin/form_refused.html",
+        signed_in=False,
+        back=back,
+        sign_in=url_for("admin.sign_in", next=back),
+        typed=typed_text(),
+    ), 401
 
 
 @bp.errorhandler(HTTPException)
