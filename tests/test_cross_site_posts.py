@@ -7,6 +7,13 @@ import pytest
 A = {"url": "https://news.example/a"}
 
 
+def post_from(reader, origin: str, comment: str):
+    """The widget's plain form, posted by a browser on a page of ``origin``."""
+    fields = {"comment": comment, "name": "Ann", "email": "a@example.com"}
+    fields["token"] = reader.token(**A)
+    return reader.client.post("/embed", query_string=A, data=fields, headers={"Origin": origin})
+
+
 @pytest.mark.settings(MODERATION="none")
 @pytest.mark.parametrize(
     "origin", ["https://evil.example", "null", "http://localhost.evil", "http://[::1"]
@@ -14,18 +21,7 @@ A = {"url": "https://news.example/a"}
 def test_a_form_posted_from_another_site_is_refused_and_stores_nothing(
     reader, comments, origin
 ) -> None:
-    token = reader.token(**A)
-    refused = reader.client.post(
-        "/embed",
-        query_string=A,
-        data={
-            "comment": "Posted by a visitor's browser",
-            "name": "Eve",
-            "email": "e@example.com",
-            "token": token,
-        },
-        headers={"Origin": origin},
-    )
+    refused = post_from(reader, origin, "Posted by a visitor's browser")
     assert refused.status_code == 403
     assert "only from the comment form" in refused.get_data(as_text=True)
     assert comments() == []
@@ -33,18 +29,7 @@ def test_a_form_posted_from_another_site_is_refused_and_stores_nothing(
 
 @pytest.mark.settings(MODERATION="none")
 def test_the_widgets_own_page_and_clients_without_origin_may_post(reader, comments) -> None:
-    token = reader.token(**A)
-    own = reader.client.post(
-        "/embed",
-        query_string=A,
-        data={
-            "comment": "From the widget",
-            "name": "Ann",
-            "email": "a@example.com",
-            "token": token,
-        },
-        headers={"Origin": "http://localhost"},
-    )
+    own = post_from(reader, "http://localhost", "From the widget")
     assert own.status_code == 303
     assert reader.post(comment="No Origin header at all").status_code == 303
     assert [c["body"] for c in comments()] == ["From the widget", "No Origin header at all"]

@@ -55,14 +55,7 @@ def form_refused(error: CSRFError) -> Any:
         # Nothing to end (current_moderator emptied a stale cookie already).
         flash("You are signed out.", "info")
         return redirect(url_for("admin.sign_in"), code=303)
-    back = came_from()
-    return render_template(
-        "admin/form_refused.html",
-        signed_in=signed_in,
-        back=back,
-        sign_in=url_for("admin.sign_in", next=back),
-        typed=typed_text(),
-    ), 400
+    return _refused_page(signed_in), 400
 
 
 @bp.errorhandler(SignedOut)
@@ -74,14 +67,18 @@ def signed_out(error: SignedOut) -> Any:
     if request.endpoint == "admin.sign_out":
         flash("You are signed out.", "info")
         return redirect(url_for("admin.sign_in"), code=303)
+    return _refused_page(signed_in=False), 401
+
+
+def _refused_page(signed_in: bool) -> str:
     back = came_from()
     return render_template(
         "admin/form_refused.html",
-        signed_in=False,
+        signed_in=signed_in,
         back=back,
         sign_in=url_for("admin.sign_in", next=back),
         typed=typed_text(),
-    ), 401
+    )
 
 
 @bp.errorhandler(HTTPException)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.sites import Sites, publisher_site, serving_in_threads
+from support.sites import DESKTOP_CHROME, Sites, publisher_site, serving_in_threads
 from werkzeug.serving import make_server
 
 from commentsvc import create_app
@@ -30,6 +30,17 @@ CHROMIUM_ARGS = [
 ]
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def desktop_page(browser: Any) -> Iterator[Any]:
+    """A page in a context of its own that says it is a desktop Chrome (likes and shares
+    count it)."""
+    context = browser.new_context(user_agent=DESKTOP_CHROME)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
 
 
 def _chromium_available() -> bool:

@@ -3,31 +3,21 @@ sorting kept by the host page, and likes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, FrameLocator, Page, expect
+from playwright.sync_api import FrameLocator, Page, expect
+from support.sites import DESKTOP_CHROME
 
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Comment
 
 pytestmark = pytest.mark.browser
 
-# Headless Chromium says "HeadlessChrome", which the bot filter rightly refuses to count.
-DESKTOP_CHROME = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(user_agent=DESKTOP_CHROME)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+def page(desktop_page: Page) -> Page:
+    return desktop_page
 
 
 def comments_frame(page: Page) -> FrameLocator:

@@ -18,6 +18,12 @@ from urllib.parse import urlencode
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer
 
+# Headless Chromium says "HeadlessChrome", which the bot filter rightly refuses to count.
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
 ARTICLE_ID = "e2e-article"
 ARTICLE_TITLE = "Lighthouse story"
 CANONICAL_URL = "https://news.example/articles/lighthouse"
