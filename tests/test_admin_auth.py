@@ -119,6 +119,7 @@ def test_sixth_attempt_is_locked_out_even_with_the_right_password(admin) -> None
     response = admin.sign_in()
     assert response.status_code == 429
     assert LOCKED in response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "900"  # "paused for up to 15 minutes"
     assert not signed_in(admin.client)
 
 

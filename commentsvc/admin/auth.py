@@ -233,7 +233,11 @@ def sign_in() -> Any:
             status = 401
     elif request.method == "POST":
         status = 400
-    return render_template("admin/sign_in.html", form=form), status
+    page = render_template("admin/sign_in.html", form=form)
+    if status == 429:
+        # The lock-out's own wait at most, not the sign-in rate limit's window.
+        return page, status, {"Retry-After": str(int(LOCKOUT_WINDOW.total_seconds()))}
+    return page, status
 
 
 @bp.post("/sign-out")
