@@ -8,6 +8,7 @@ from typing import Any
 from markupsafe import Markup
 
 from commentsvc.admin import (
+    article_page,
     articles_page,
     comment_pages,
     commenter_page,
@@ -22,6 +23,7 @@ from commentsvc.comments.render import configured_zone
 
 __all__ = [
     "NAV",
+    "article_page",
     "articles_page",
     "comment_pages",
     "commenter_page",
