@@ -38,8 +38,11 @@ from commentsvc.transfer.items import (
     TransferError,
 )
 from commentsvc.transfer.models import ImportSource
-from commentsvc.transfer.origins import Position, stored_origins
+from commentsvc.transfer.origins import Exported, Position, exported_here, stored_origins
 from commentsvc.transfer.report import Report
+
+# The formats our exports are written in: their comment ids are this database's own.
+OUR_EXPORTS = ("json", "wxr")
 
 COMMENTS = Comment.__table__
 SOURCES = ImportSource.__table__
@@ -265,7 +268,10 @@ class Importer:
         A row's ``article_id`` is 0 while its article is not stored yet: none of its rows
         can have been imported.
         """
-        stored = self._stored(connection, {(row.article_id, row.item.source_id) for row in rows})
+        stored: dict[tuple[int, str], Position | None] = {
+            **self._exported_here(connection, rows),
+            **self._stored(connection, {(row.article_id, row.item.source_id) for row in rows}),
+        }
         fresh = []
         batch_seen: set[tuple[str, str]] = set()
         for row in rows:
@@ -279,6 +285,19 @@ class Importer:
             batch_seen.add((row.key, origin[1]))
             fresh.append(row)
         return fresh
+
+    def _exported_here(
+        self, connection: Connection, rows: list[Row]
+    ) -> dict[tuple[int, str], Position]:
+        if self.fmt not in OUR_EXPORTS:
+            return {}
+        return exported_here(
+            connection,
+            [
+                Exported(row.article_id, row.item.source_id, row.item.name, row.item.created_at)
+                for row in rows
+            ],
+        )
 
     def _stored(
         self, connection: Connection, origins: set[tuple[int, str]]
