@@ -114,6 +114,8 @@ def test_articles_of_one_title_are_told_apart_by_their_key_in_the_filter(app, ad
     ("query", "expected"),
     [
         ("zoe", [1]),  # name, any case
+        ("ZOË", [1]),  # any case of any letter, not only ASCII's
+        ("I AM 100%", [3]),
         ("zoe@EXAMPLE", [1]),  # email
         ("zoe.example", [1]),  # website
         ("lighthouse keeper", [2]),  # body

@@ -77,15 +77,7 @@ class QueueFilter:
         if self.comment_id:
             conditions.append(Comment.id == self.comment_id)
         if self.search:
-            pattern = like_pattern(self.search)
-            conditions.append(
-                or_(
-                    *(
-                        column.ilike(pattern, escape="\\")
-                        for column in (Comment.name, Comment.email, Comment.website, Comment.body)
-                    )
-                )
-            )
+            conditions.append(or_(*(_contains(column, self.search) for column in SEARCHED)))
         return conditions
 
     def params(self, **changes: Any) -> dict[str, Any]:
@@ -273,3 +265,15 @@ def delete_comments() -> Any:
     deleted = deleting.delete_permanently(ids, moderator_name())
     flash(moderation.outcome_message("delete", deleted, len(set(ids))), "success")
     return redirect(back, code=303)
+
+
+SEARCHED = (Comment.name, Comment.email, Comment.website, Comment.body)
+
+
+def _contains(column: Any, text: str) -> Any:
+    """``column`` holds ``text``, whatever the case of any letter (not only ASCII's)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        # commentsvc_casefold: registered on each SQLite connection (commentsvc.db.connections).
+        folded = func.commentsvc_casefold(column)
+        return folded.like(like_pattern(text.casefold()), escape="\\")
+    return column.ilike(like_pattern(text), escape="\\")

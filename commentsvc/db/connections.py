@@ -161,6 +161,13 @@ def _sqlite_pragmas(connection: Any, record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # SQLite's LIKE and lower() fold ASCII letters only: the admin's search finds "Zoë"
+        # for "ZOË" through this (commentsvc.admin.queue).
+        connection.create_function("commentsvc_casefold", 1, _casefold, deterministic=True)
+
+
+def _casefold(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
 
 
 # --- writers take turns on SQLite ------------------------------------------------------------
