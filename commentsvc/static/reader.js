@@ -28,7 +28,9 @@ var commentsvcText = (function () {
     if (!form.classList || !form.classList.contains("comment-like")) return;
     event.preventDefault();
     var button = form.querySelector("button");
-    button.disabled = true;
+    // aria-disabled, not disabled: a disabled button loses the keyboard focus to <body>.
+    if (button.getAttribute("aria-disabled") === "true") return;
+    button.setAttribute("aria-disabled", "true");
     fetch(form.action, { method: "POST", headers: { Accept: "application/json" }, credentials: "omit" })
       .then(function (response) { return response.json(); })
       .then(function (body) {
@@ -43,7 +45,7 @@ var commentsvcText = (function () {
           if (status && body.counted === false) status.textContent = commentsvcText("already_liked", "You already liked this.");
         }
       })
-      .catch(function () { button.disabled = false; });
+      .catch(function () { button.removeAttribute("aria-disabled"); });
   });
 
   // Preview: the server renders the text exactly as it will be stored.
