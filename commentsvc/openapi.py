@@ -333,8 +333,12 @@ def _paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(
-                        _object({"counted": {"type": "boolean"}, "likes": COUNT}),
-                        "Whether this like counted, and the comment's likes.",
+                        _object(
+                            {"counted": {"type": "boolean"}, "likes": COUNT},
+                            {"limited": {"type": "boolean", "enum": [True]}},
+                        ),
+                        "Whether this like counted, and the comment's likes; `limited` when "
+                        "it did not because the network's likes of it today are used up.",
                         Cache_Control=NO_STORE,
                     ),
                     "303": {"description": "From the widget's form: back to the widget."},

@@ -254,7 +254,10 @@ def like(comment_id: int) -> Any:
     back = widget_return_url(req.form.get("back"))
     if back is not None:
         return redirect(f"{back}#comment-{comment_id}", code=303)
-    body = {"counted": result.counted, "likes": result.likes}
+    body: dict[str, Any] = {"counted": result.counted, "likes": result.likes}
+    if result.limited:
+        # Not a repeat: the widget must not tell this reader they liked it already.
+        body["limited"] = True
     return jsonify(body), 200, {"Cache-Control": "no-store"}
 
 

@@ -38,10 +38,12 @@ class LikeRefused(ValueError):
 
 @dataclass(frozen=True)
 class LikeResult:
-    """What a like did: ``counted`` (False for a repeat or a bot) and the comment's count."""
+    """What a like did: ``counted`` (False for a repeat, a bot, or a network past its share:
+    ``limited``) and the comment's count."""
 
     counted: bool
     likes: int
+    limited: bool = False
 
 
 def like_fingerprint(comment_id: int, ip_prefix: str, user_agent: str) -> str:
@@ -122,5 +124,5 @@ def like_comment(comment_id: int, ip_prefix: str, user_agent: str) -> LikeResult
                 raise _PrefixFull(row.like_count)
             count = _INCREMENT.write(connection, liked_id=comment_id)[0].like_count
     except _PrefixFull as full:
-        return LikeResult(False, full.args[0])
+        return LikeResult(False, full.args[0], limited=True)
     return LikeResult(True, count)

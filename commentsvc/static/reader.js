@@ -38,10 +38,15 @@ var commentsvcText = (function () {
           var count = form.querySelector(".comment-like-count");
           count.textContent = String(body.likes);
           count.setAttribute("data-likes", String(body.likes));
+          var status = form.querySelector(".comment-like-status");
+          if (body.limited) {
+            // Refused for the network (LIKES_PER_PREFIX), not a repeat: not pressed, and said.
+            if (status) status.textContent = commentsvcText("like_limited", "Not counted: enough likes of this comment came from your network today.");
+            return;
+          }
           button.setAttribute("aria-pressed", "true");
           // A repeat (liked before, maybe on an earlier visit) is not counted again: say so,
           // or the button only turns pressed and nothing seems to have happened.
-          var status = form.querySelector(".comment-like-status");
           if (status && body.counted === false) status.textContent = commentsvcText("already_liked", "You already liked this.");
         }
       })

@@ -292,6 +292,30 @@ def test_a_repeat_like_is_explained_and_the_count_is_in_the_buttons_description(
     expect(like.locator(".comment-like-count")).to_have_text("1")
 
 
+def test_a_like_past_the_networks_share_is_not_taken_for_a_repeat(
+    page: Page, sites: Any, settings: dict[str, Any]
+) -> None:
+    settings.update(MODERATION="none", LIKES_PER_PREFIX=1)
+    page.goto(sites.script_article)
+    comment_id = post(comments_frame(page), "Liked from one office.", email="office@example.com")
+    comments_frame(page).locator(f"#comment-{comment_id} .comment-like button").click()
+    expect(comments_frame(page).locator(f"#comment-{comment_id} .comment-like-count")).to_have_text(
+        "1"
+    )
+    # A colleague: another browser on the same network.
+    colleague = page.context.browser.new_context(user_agent=DESKTOP_CHROME + " Colleague")
+    other = colleague.new_page()
+    other.goto(sites.script_article)
+    like = comments_frame(other).locator(f"#comment-{comment_id} .comment-like")
+    like.get_by_role("button").click()
+    expect(like.get_by_role("status")).to_have_text(
+        "Not counted: enough likes of this comment came from your network today."
+    )
+    expect(like.get_by_role("button")).not_to_have_attribute("aria-pressed", "true")
+    expect(like.locator(".comment-like-count")).to_have_text("1")
+    colleague.close()
+
+
 @pytest.mark.parametrize("embedded", [True, False], ids=["script-tag", "own-page"])
 def test_a_share_repeated_on_a_later_visit_is_not_shown_as_a_new_one(
     page: Page, sites: Any, embedded: bool
