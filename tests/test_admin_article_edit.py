@@ -84,3 +84,19 @@ def test_an_address_the_widget_would_refuse_is_refused_here_too(
 
 def test_an_unknown_article_is_404(admin) -> None:
     admin.page("/admin/articles/999999/edit", expect=404)
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_a_title_or_address_cannot_be_emptied_for_the_next_poster_to_refill(
+    app, reader, admin
+) -> None:
+    reader.post_json(**SPOOF, comment="first!")
+    path = f"/admin/articles/{article_id(app)}/edit"
+    for fields, message in (
+        ({"title": "", "url": "https://news.example/a"}, "Give the article a title"),
+        ({"title": "Right", "url": ""}, "Give the page address"),
+    ):
+        refused = admin.post(path, fields)
+        assert refused.status_code == 400
+        assert message in refused.get_data(as_text=True)
+    assert stored(app) == (SPOOF["title"], SPOOF["url"])

@@ -10,7 +10,12 @@ from wtforms.validators import Length
 
 from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import back_url, moderator_name
-from commentsvc.articles.details import checked_details, set_details
+from commentsvc.articles.details import (
+    EmptiedField,
+    checked_details,
+    refuse_emptying,
+    set_details,
+)
 from commentsvc.articles.keys import ArticleError
 from commentsvc.comments import moderation
 from commentsvc.comments.forms import Form, strip_whitespace
@@ -54,7 +59,10 @@ def edit_article(article_id: int) -> Any:
     if form.validate_on_submit():
         try:
             new = checked_details(article.key, form.title.data or "", form.url.data or "")
+            refuse_emptying(article, new)
             old = set_details(article, new)
+        except EmptiedField as error:
+            getattr(form, error.field).errors = [str(error)]
         except ArticleError as error:
             form.url.errors = [str(error)]
         else:

@@ -32,6 +32,28 @@ def checked_details(key: str, title: str, url: str) -> Details:
     return Details(title=ref.title, url=ref.url)
 
 
+class EmptiedField(ArticleError):
+    """A title or address a moderator tried to empty (``field``: which)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def refuse_emptying(article: Article, new: Details) -> None:
+    """EmptiedField when ``new`` empties a title or address ``article`` has: the next comment
+    or share click fills an empty one with whatever it sends (``articles.rows.article_ids``),
+    so emptying would hand it back to whoever sends first."""
+    if article.title and not new.title:
+        raise EmptiedField(
+            "title", "Give the article a title: an empty one is filled by the next comment."
+        )
+    if article.url and not new.url:
+        raise EmptiedField(
+            "url", "Give the page address: an empty one is filled by the next comment."
+        )
+
+
 def set_details(article: Article, new: Details) -> Details | None:
     """Store ``new`` on ``article`` if it differs (the caller commits); the details it had,
     or None when nothing changed. Raising the revision shows it on the next view."""
