@@ -39,6 +39,15 @@ def reply_form(admin: Admin, comment: int) -> tuple[str, str]:
     return path, csrf_token(admin.page(path))
 
 
+def send_answer(admin: Admin, path: str, token: str):
+    """Send the reply form at ``path`` with ``token``, as from that page."""
+    return admin.client.post(
+        path,
+        data={"csrf_token": token, "body": "My long answer"},
+        headers={"Referer": f"http://localhost{path}"},
+    )
+
+
 def sign_out(admin: Admin) -> None:
     response = admin.post("/admin/sign-out")
     assert admin.flashes(response) == ["You are signed out."]
@@ -66,11 +75,7 @@ def test_a_form_from_before_signing_in_again_gets_an_admin_page_with_a_way_back(
     path, old_token = reply_form(admin, comment)  # tab B
     sign_out(admin)  # tab A: out, and in again (a new session, a new token)
     admin.sign_in()
-    response = admin.client.post(
-        path,
-        data={"csrf_token": old_token, "body": "My long answer"},
-        headers={"Referer": f"http://localhost{path}"},
-    )
+    response = send_answer(admin, path, old_token)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert ADMIN_NAV in html  # the admin's layout and navigation
@@ -86,11 +91,7 @@ def test_a_form_from_before_signing_out_elsewhere_says_so_and_keeps_the_text(
     comment = add_comment(app, article, "a question")
     path, old_token = reply_form(admin, comment)  # tab B
     sign_out(admin)  # tab A
-    response = admin.client.post(
-        path,
-        data={"csrf_token": old_token, "body": "My long answer"},
-        headers={"Referer": f"http://localhost{path}"},
-    )
+    response = send_answer(admin, path, old_token)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "You are signed out, so nothing was saved." in html

@@ -77,7 +77,8 @@ class QueueFilter:
         if self.comment_id:
             conditions.append(Comment.id == self.comment_id)
         if self.search:
-            conditions.append(or_(*(_contains(column, self.search) for column in SEARCHED)))
+            sqlite = db.session.get_bind().dialect.name == "sqlite"
+            conditions.append(or_(*(_contains(column, self.search, sqlite) for column in SEARCHED)))
         return conditions
 
     def params(self, **changes: Any) -> dict[str, Any]:
@@ -270,9 +271,9 @@ def delete_comments() -> Any:
 SEARCHED = (Comment.name, Comment.email, Comment.website, Comment.body)
 
 
-def _contains(column: Any, text: str) -> Any:
+def _contains(column: Any, text: str, sqlite: bool) -> Any:
     """``column`` holds ``text``, whatever the case of any letter (not only ASCII's)."""
-    if db.session.get_bind().dialect.name == "sqlite":
+    if sqlite:
         # commentsvc_casefold: registered on each SQLite connection (commentsvc.db.connections).
         folded = func.commentsvc_casefold(column)
         return folded.like(like_pattern(text.casefold()), escape="\\")

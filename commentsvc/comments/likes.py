@@ -22,7 +22,7 @@ from commentsvc.db.connections import read_connection, upsert_for, write_transac
 from commentsvc.db.models import MAX_ID, Comment, Status
 from commentsvc.db.statements import Statement
 from commentsvc.shares.bots import is_bot
-from commentsvc.shares.dedupe import daily_salt, within_prefix_limit
+from commentsvc.shares.dedupe import daily_salt, prefix_fingerprint, within_prefix_limit
 
 like_limit = Limit("RATE_LIMIT_LIKES", "likes", methods=("POST",))
 # A network's likes of one comment are counted for a day at most LIKES_PER_PREFIX times.
@@ -49,12 +49,6 @@ class LikeResult:
 def like_fingerprint(comment_id: int, ip_prefix: str, user_agent: str) -> str:
     """The salted hash that recognises one reader's like of one comment today."""
     material = "\x1f".join((daily_salt(), "like", ip_prefix, user_agent, str(comment_id)))
-    return hashlib.sha256(material.encode()).hexdigest()
-
-
-def prefix_key(comment_id: int, ip_prefix: str) -> str:
-    """The salted hash that names one network's likes of one comment, whatever the browser."""
-    material = "\x1f".join((daily_salt(), "like-prefix", ip_prefix, str(comment_id)))
     return hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -108,7 +102,9 @@ def like_comment(comment_id: int, ip_prefix: str, user_agent: str) -> LikeResult
     # The salt before the transaction: it may need a write of its own.
     key = like_fingerprint(comment_id, ip_prefix, user_agent)
     per_prefix = int(app_config()["LIKES_PER_PREFIX"])
-    network = prefix_key(comment_id, ip_prefix) if per_prefix else ""
+    # The share clicks' per-network key, with the comment as the "article" and "like" as the
+    # network (no share network is called that).
+    network = prefix_fingerprint(ip_prefix, f"comment:{comment_id}", "like") if per_prefix else ""
     try:
         with write_transaction() as connection:
             row = _LOCKED_COMMENT.first(connection, id=comment_id)
