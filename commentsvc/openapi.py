@@ -141,7 +141,16 @@ def _schemas(config: Any) -> dict[str, Any]:
                 "from_site": _text("A reply the site posted from the admin.", type="boolean"),
                 "likes": COUNT,
                 "edited": _text("Its author edited it.", type="boolean"),
-                "deleted": _text("Deleted by its author; kept for its replies.", type="boolean"),
+                "deleted": _text(
+                    "Only its place is shown, kept for its replies: deleted by its author, or"
+                    " no longer published (see removed).",
+                    type="boolean",
+                ),
+                "removed": _text(
+                    "No longer published (removed, or held by moderation) but kept for its"
+                    " replies. Nothing of it is shown; it cannot be liked or replied to.",
+                    type="boolean",
+                ),
                 "featured": _text("Featured by a moderator.", type="boolean"),
                 "avatar": _text("The path of its avatar (an SVG named by a keyed hash)."),
                 "badge": _nullable(_enum("staff")),

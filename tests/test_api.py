@@ -18,6 +18,7 @@ PUBLIC_FIELDS = {
     "likes",
     "edited",
     "deleted",
+    "removed",
     "featured",
     "avatar",
     "badge",

@@ -161,7 +161,7 @@ def test_sqlite_never_hands_out_a_deleted_comments_id_again(tmp_path) -> None:
                     "IS NOT NULL AND type IN ('index', 'trigger')"
                 )
             ).all()
-            assert len([n for t, n in names if t == "index"]) == 10
+            assert len([n for t, n in names if t == "index"]) == 11
             assert len([n for t, n in names if t == "trigger"]) == 3
             assert connection.execute(run("PRAGMA foreign_key_check")).all() == []
             new = "INSERT INTO comments (article_id, depth, name, email, website, body, status, "
@@ -177,4 +177,67 @@ def test_sqlite_never_hands_out_a_deleted_comments_id_again(tmp_path) -> None:
             ddl = connection.execute(run("SELECT sql FROM sqlite_master WHERE name = 'comments'"))
             assert "AUTOINCREMENT" not in ddl.scalar_one()
             assert connection.execute(run("SELECT count(*) FROM comments")).scalar() == 4
+        db.engine.dispose()
+
+
+def test_hidden_top_comments_with_approved_replies_keep_their_place(empty_database) -> None:
+    """Migration 0017 marks what was hidden with its replies before it, on either database."""
+    import flask_migrate
+
+    from commentsvc.startup import MIGRATIONS_DIR
+
+    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": empty_database})
+    flask_migrate.Migrate(app, db, directory=str(MIGRATIONS_DIR))
+    run = sa.text
+    with app.app_context():
+        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR), revision="f6a8b0c49e26")
+        with db.engine.begin() as connection:
+            for article in (1, 2):
+                connection.execute(
+                    run(
+                        "INSERT INTO articles (id, key, url, title, created_at, approved_count, "
+                        "comments_closed, revision) VALUES (:id, :key, 'https://x/a', 'A', "
+                        "'2026-01-01', 1, false, 0)"
+                    ),
+                    {"id": article, "key": f"a{article}"},
+                )
+            # 1 trashed with an approved reply; 3 spam with a held one; 5 approved.
+            for id_, article, root, status in (
+                (1, 1, None, "trash"),
+                (2, 1, 1, "approved"),
+                (3, 2, None, "spam"),
+                (4, 2, 3, "pending"),
+                (5, 2, None, "approved"),
+            ):
+                connection.execute(
+                    run(
+                        "INSERT INTO comments (id, article_id, parent_id, root_id, depth, name, "
+                        "email, website, body, status, created_at, ip, user_agent, from_site, "
+                        "like_count) VALUES (:id, :article, :root, :root, :depth, 'N', "
+                        "'n@x.org', '', 'b', :status, '2026-01-01', '', '', false, 0)"
+                    ),
+                    {
+                        "id": id_,
+                        "article": article,
+                        "root": root,
+                        "depth": 0 if root is None else 1,
+                        "status": status,
+                    },
+                )
+        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as connection:
+            kept = connection.execute(run("SELECT id, kept_for_replies FROM comments ORDER BY id"))
+            assert [(i, bool(k)) for i, k in kept] == [
+                (1, True),
+                (2, False),
+                (3, False),
+                (4, False),
+                (5, False),
+            ]
+            flags = connection.execute(run("SELECT id, has_kept_places FROM articles ORDER BY id"))
+            assert [(i, bool(f)) for i, f in flags] == [(1, True), (2, False)]
+        flask_migrate.downgrade(directory=str(MIGRATIONS_DIR), revision="f6a8b0c49e26")
+        with db.engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("comments")}
+            assert "kept_for_replies" not in columns and "id" in columns
         db.engine.dispose()

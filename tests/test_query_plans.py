@@ -67,3 +67,28 @@ def test_every_sort_order_reads_a_page_from_its_index(app, reader, client, sort)
             assert "TEMP B-TREE" not in plan and "SCAN comments" not in plan.replace(
                 f"SCAN comments USING INDEX {index}", ""
             ), plan
+
+
+@pytest.mark.settings(MODERATION="none", PAGE_CACHE_MB=0)
+def test_a_page_finds_kept_places_in_their_partial_index(app, reader, client, admin) -> None:
+    """The hidden top-level comments kept for their replies (comments/kept_places.py) are read
+    from the index that holds only them, never by walking the article's hidden comments."""
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite"):
+        pytest.skip("PostgreSQL plans from its statistics; this is about SQLite's planner")
+    for n in range(3):
+        assert reader.post(comment=f"comment {n}", email=f"r{n}@example.com").status_code == 303
+    assert reader.post(comment="a reply", email="r@example.com", parent_id="1").status_code == 303
+    admin.act("spam", 1)
+    with app.app_context():
+        connection = db.session.connection().connection.driver_connection
+        with sent_statements(app) as sent:
+            page = client.get("/api/v1/comments", query_string={"url": "https://news.example/a"})
+        assert [c["id"] for c in page.get_json()["comments"]] == [1, 4, 2, 3]
+        kept = [(s, p) for s, p in sent if "comments.kept_for_replies = 1" in s]
+        assert len(kept) == 1, sent
+        plan = " | ".join(
+            row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {kept[0][0]}", kept[0][1])
+        )
+        assert "USING INDEX ix_comments_kept_for_replies" in plan, (plan, kept[0][0])
+        index = "SELECT sql FROM sqlite_master WHERE name = 'ix_comments_kept_for_replies'"
+        assert connection.execute(index).fetchone()[0].endswith("WHERE kept_for_replies = 1")

@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired
 
 from commentsvc.comments.forms import comment_text, strip_whitespace
 from commentsvc.comments.i18n import gettext as _
+from commentsvc.comments.kept_places import keep_place_after_change
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.moderation import log
 from commentsvc.comments.posting import adjust_approved_count
@@ -109,6 +110,7 @@ def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
         raise EditRefused(_("This comment was just changed by a moderator; reload the page."))
     if before == Status.APPROVED and status != Status.APPROVED:
         adjust_approved_count(comment.article_id, -1)
+        keep_place_after_change(comment.id, comment.root_id, status)
     detail = "changed the text" + ("" if status == before else f"; now {status.value}")
     log(AUTHOR, "edit", comment_id=comment.id, article_id=comment.article_id, detail=detail)
     db.session.commit()
@@ -162,6 +164,9 @@ def _delete_as_read(comment: Comment) -> bool:
         return False
     if not has_replies and before == Status.APPROVED:
         adjust_approved_count(comment.article_id, -1)
+    if not has_replies:
+        # Its replies may all be in the trash while theirs are not.
+        keep_place_after_change(comment.id, comment.root_id, Status.TRASH)
     log(AUTHOR, "delete", comment_id=comment.id, article_id=comment.article_id, detail=detail)
     db.session.commit()
     return True

@@ -17,6 +17,7 @@ from werkzeug.exceptions import TooManyRequests
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import ArticleState, article_id_for, known_article_state
 from commentsvc.comments.i18n import gettext as _
+from commentsvc.comments.kept_places import keep_place_after_change
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.post_statements import INSERT_COMMENT, checked_insert
 from commentsvc.comments.publishing_rules import comments_closed, initial_statuses
@@ -192,6 +193,7 @@ def _store_in(connection: Connection, ref: ArticleRef, new: NewComment, body_htm
         "edited_at": None,
         "deleted_at": None,
         "featured_at": None,
+        "kept_for_replies": False,
     }
     # ``count``: the article's count once this comment is in. The answer's heading shows
     # it, so the article need not be read again after the commit.
@@ -317,7 +319,7 @@ def change_status(
     """
     for _attempt in range(5):
         row = db.session.execute(
-            db.select(Comment.status, Comment.article_id).filter_by(id=comment_id)
+            db.select(Comment.status, Comment.article_id, Comment.root_id).filter_by(id=comment_id)
         ).first()
         if row is None or row.status == status:
             return None
@@ -331,6 +333,7 @@ def change_status(
         if rows_changed(result) == 1:
             if Status.APPROVED in (row.status, status):
                 adjust_approved_count(row.article_id, +1 if status == Status.APPROVED else -1)
+            keep_place_after_change(comment_id, row.root_id, status)
             change = {"id": comment_id, "old": row.status, "new": status.value}
             emit(db.session.connection(), "comment.status", change)
             return StatusChange(Status(row.status), row.article_id)

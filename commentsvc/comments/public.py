@@ -5,19 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from commentsvc.comments.avatars import avatar_url
+from commentsvc.comments.kept_places import is_removed
 from commentsvc.comments.publishing_rules import is_staff_address
 from commentsvc.comments.render import render_body
 from commentsvc.comments.threads import Node
 from commentsvc.db.models import Comment, Status
 
 DELETED_HTML = "<p>This comment was deleted.</p>"
+REMOVED_HTML = "<p>This comment was removed.</p>"
 
 
 def public_comment(comment: Comment, *, own: bool = False, as_held: bool = False) -> dict[str, Any]:
     """The allow-listed fields of ``comment`` for HTML and JSON alike.
 
     The email, IP and user agent are never included. ``own`` marks a comment shown to its
-    author, who alone may learn that it is awaiting moderation. ``as_held`` shows a published
+    author, who alone may learn that it is awaiting moderation; to anybody else a comment
+    that is not published is shown only as the place it keeps for its replies (``removed``).
+    ``as_held`` shows a published
     comment exactly as a held one (the answer to a post: see ``answer_as_published``).
     """
     published = comment.status == Status.APPROVED and not as_held
@@ -52,6 +56,22 @@ def public_comment(comment: Comment, *, own: bool = False, as_held: bool = False
     if comment.deleted_at is not None:
         # Deleted by its author but kept for its replies: only its place remains.
         shape.update(author="", website=None, body="", body_html=DELETED_HTML)
+    shape["removed"] = is_removed(comment, own)
+    if shape["removed"]:
+        # Hidden by a moderator but kept for its approved replies (comments/kept_places.py):
+        # nothing of what it said, who said it, or what readers made of it.
+        shape.update(
+            author="",
+            website=None,
+            body="",
+            body_html=REMOVED_HTML,
+            from_site=False,
+            likes=0,
+            edited=False,
+            deleted=True,
+            featured=False,
+            badge=None,
+        )
     if own:
         # Spam is shown to its author as merely held: telling a spammer helps the spammer.
         shape["awaiting_moderation"] = not published

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from commentsvc.comments.kept_places import kept_places
 from commentsvc.comments.sorting import (
     CursorError,
     after,
@@ -88,8 +89,9 @@ def comment_page(
 ) -> Page:
     """A page of approved threads in ``sort`` order, plus the reader's own held comments.
 
-    Two queries whatever the thread size: one for the page's top-level comments (keyset on
-    the order's index), one for their replies. ``older``/``newer`` are the cursors of the
+    Three queries whatever the thread size: one for the page's top-level comments (keyset on
+    the order's index), one for the hidden ones kept for their replies (commentsvc.comments.
+    kept_places: usually none), one for the replies of both. ``older``/``newer`` are the cursors of the
     previous and the next page in that order.
     """
     mode, bound = parse_cursor(cursor, sort)
@@ -98,6 +100,8 @@ def comment_page(
     per_page = current_app.config["COMMENTS_PER_PAGE"]
     top = _top_level(article, sort, mode, bound, per_page)
     more = len(top) > per_page
+    # Reading forwards, the extra row read is the next page's first thread.
+    following = top[per_page] if more and mode == "after" else None
     top = top[:per_page]
     if mode == "after":
         previous_exists, next_exists = bound is not None, more
@@ -116,18 +120,63 @@ def comment_page(
     else:
         # Held comments of the reader's own are shown at the top of the first page.
         own_window = (0, None) if not previous_exists else None
-    page.threads = _build_threads(article, top, own_ids or [], own_window, sort)
+    kept = _kept_on_page(article, sort, top, previous_exists, following, mode, bound)
+    page.threads = _build_threads(article, top, kept, own_ids or [], own_window, sort)
     return page
+
+
+def _kept_on_page(
+    article: Article,
+    sort: str,
+    top: list[Comment],
+    previous_exists: bool,
+    following: Comment | None,
+    mode: str,
+    bound: tuple[int, ...] | None,
+) -> list[Comment]:
+    """The hidden top-level comments kept for their replies that this page shows.
+
+    Each goes on the page of the thread before it (the first page, when none is): after this
+    page's first thread, before the next page's. Past the last thread, after the cursor's.
+    """
+    start, end = None, None  # exclusive; None: no bound
+    if top and previous_exists:
+        start = reading_rank(top[0], sort)
+    elif not top and mode == "after" and bound is not None:
+        start = reading_rank_of(bound, sort)
+    if following is not None:
+        end = reading_rank(following, sort)
+    elif mode == "before" and bound is not None:
+        end = reading_rank_of(bound, sort)
+    return [
+        c
+        for c in kept_places(article)
+        if (start is None or reading_rank(c, sort) > start)
+        and (end is None or reading_rank(c, sort) < end)
+    ]
+
+
+def reading_rank_of(key: tuple[int, ...], sort: str) -> tuple[int, ...]:
+    """A sort key as a value that grows in ``sort``'s reading order."""
+    return key if sort == "oldest" else tuple(-part for part in key)
+
+
+def reading_rank(comment: Comment, sort: str) -> tuple[int, ...]:
+    """Where ``comment`` comes when reading in ``sort``: smaller first."""
+    return reading_rank_of(sort_key(comment, sort), sort)
 
 
 def _build_threads(
     article: Article,
     top: list[Comment],
+    kept: list[Comment],
     own_ids: list[int],
     own_window: tuple[int, int | None] | None,
     sort: str,
 ) -> list[Node]:
-    top_ids = [c.id for c in top]
+    own_set = set(own_ids)
+    kept = [c for c in kept if c.id not in own_set]  # its author sees it as their own
+    top_ids = [c.id for c in [*top, *kept]]
     replies: list[Comment] = []
     if top_ids:
         # No ORDER BY: sorted below. Asking the database to sort by id tempts SQLite into
@@ -136,6 +185,9 @@ def _build_threads(
             Comment.root_id.in_(top_ids), Comment.status == Status.APPROVED
         )
         replies = list(db.session.execute(query).scalars())
+    answered = {c.root_id for c in replies}
+    # A kept place whose replies have all gone since is not shown at all.
+    kept = [c for c in kept if c.id in answered]
     own: list[Comment] = []
     if own_ids:
         query = db.select(Comment).where(
@@ -151,9 +203,10 @@ def _build_threads(
             if comment.root_id in top_ids or (comment.root_id is None and in_window):
                 own.append(comment)
     own_set = {c.id for c in own}
-    nodes = {c.id: Node(c, own=c.id in own_set) for c in [*top, *replies, *own]}
+    shown = [*top, *kept, *replies, *own]
+    nodes = {c.id: Node(c, own=c.id in own_set) for c in shown}
     threads: list[Node] = []
-    for comment in sorted([*top, *replies, *own], key=lambda c: c.id):
+    for comment in sorted(shown, key=lambda c: c.id):
         node = nodes[comment.id]
         if comment.root_id is None:
             threads.append(node)
@@ -164,8 +217,12 @@ def _build_threads(
             parent.replies.append(node)
     if sort != "oldest":
         # The page's order, the reader's own held threads first; replies stay oldest first.
-        place = {c.id: i for i, c in enumerate(top)}
-        threads.sort(key=lambda n: place.get(n.comment.id, -1))
+        ranked = {c.id for c in [*top, *kept]}
+        threads.sort(
+            key=lambda n: (
+                (True, reading_rank(n.comment, sort)) if n.comment.id in ranked else (False, ())
+            )
+        )
     return threads
 
 

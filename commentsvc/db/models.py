@@ -97,11 +97,17 @@ class Article(Model):
     # Kept in step with status changes so the widget heading never counts a large thread.
     approved_count: Mapped[int] = mapped_column(default=0)
     comments_closed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Set once one of its hidden top-level comments keeps its place for its replies
+    # (commentsvc.comments.kept_places): only then does a page look for such comments.
+    has_kept_places: Mapped[bool] = mapped_column(server_default=false())
     # Raised by database triggers whenever a comment or share count of the article changes
     # (commentsvc.db.revisions): the cached widget page is checked against it.
     revision: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     comments: Mapped[list[Comment]] = relationship(back_populates="article", lazy="raise")
+
+
+KEPT_PLACES_INDEX = "ix_comments_kept_for_replies"
 
 
 class Comment(Model):
@@ -130,6 +136,11 @@ class Comment(Model):
         Index("ix_comments_article_likes", "article_id", "status", "root_id", "like_count", "id"),
         # The featured comments of an article.
         Index("ix_comments_article_featured", "article_id", "featured_at"),
+        # The hidden top-level comments that keep their place for their replies: only
+        # those rows are in it (a partial index, see below), so a page finds them without
+        # reading the article's spam. Its condition's column is in it too: SQLite, planning
+        # without statistics, then prefers it to another index on article_id alone.
+        Index(KEPT_PLACES_INDEX, "article_id", "kept_for_replies"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -166,6 +177,10 @@ class Comment(Model):
     deleted_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
     # Set while a moderator features it (commentsvc.comments.featured): shown above the thread.
     featured_at: Mapped[datetime | None] = mapped_column(db.DateTime(timezone=True), default=None)
+    # Set on a top-level comment hidden by moderation (or by its author's edit) while approved
+    # replies hang under it (commentsvc.comments.kept_places): its page shows "This comment
+    # was removed." in its place, so the replies, which the count includes, stay readable.
+    kept_for_replies: Mapped[bool] = mapped_column(server_default=false())
 
     article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
 
@@ -197,6 +212,18 @@ def _ids_never_reused_on_sqlite(table: Any, connection: Any, **kw: Any) -> None:
     # which would load SQLAlchemy's SQLite dialect into every PostgreSQL worker (1-2 MiB).
     if connection.dialect.name == "sqlite":
         table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+@event.listens_for(Comment.__table__, "before_create")
+def _kept_places_index_is_partial(table: Any, connection: Any, **kw: Any) -> None:
+    # Said here, for the connection's own dialect, as the migration says it: a table
+    # argument naming both dialects' conditions would load each dialect into the other's
+    # workers. SQLite uses a partial index only for a query that repeats its condition.
+    dialect = connection.dialect.name
+    condition = {"sqlite": "kept_for_replies = 1", "postgresql": "kept_for_replies"}.get(dialect)
+    for index in table.indexes:
+        if index.name == KEPT_PLACES_INDEX and condition is not None:
+            index.dialect_kwargs[f"{dialect}_where"] = text(condition)
 
 
 @event.listens_for(Comment, "before_update")

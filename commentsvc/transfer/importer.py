@@ -24,6 +24,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from commentsvc.articles.rows import article_ids, backdate
+from commentsvc.comments.kept_places import keep_places_of_articles
 from commentsvc.comments.posting import REPLY_TARGET_READS, adjust_approved_count, reply_position
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import take_sqlite_write_lock, upsert, write_transaction
@@ -191,6 +192,9 @@ class Importer:
             for article_id, count in approved.items():
                 adjust_approved_count(article_id, count, connection)
             backdate(connection, earliest)
+            # An approved reply under a trashed or held top-level comment (a WordPress file
+            # has them) keeps that comment's place, as a moderator's action would.
+            keep_places_of_articles(connection, approved.keys())
 
     def _existing_articles(self, connection: Connection, rows: list[Row]) -> dict[str, Any]:
         """The stored rows (id, url, title) of this batch's articles this run has not seen

@@ -1,0 +1,116 @@
+"""A hidden top-level comment keeps its place while approved replies hang under it.
+
+A moderator who trashes, spams or unapproves a top-level comment (or its author, by an edit
+that sends it back to moderation) would otherwise hide its approved replies with it: a page
+reads the replies of the top-level comments it shows, and the article's count still
+includes them. Such a comment is marked (``Comment.kept_for_replies``), and a page shows it
+as "This comment was removed." with nothing of what it said or who said it, its replies
+under it, as Disqus, Isso and Remark42 show a removed comment with replies.
+
+The mark is set when the status changes, in the change's transaction: a top-level comment
+hidden while it has an approved reply, and the hidden top-level comment of a reply being
+approved; its article is marked too (``Article.has_kept_places``), so that the pages of
+every other article never look. It is never cleared: a marked comment approved again is simply shown (the page
+asks for marked comments that are not approved), and one whose replies all went is not
+shown (``commentsvc.comments.threads`` drops a kept place with no reply to show).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
+
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Comment, Status
+
+_REPLY = aliased(Comment, name="replies")
+_HAS_APPROVED_REPLY = exists().where(
+    _REPLY.root_id == Comment.id, _REPLY.status == Status.APPROVED.value
+)
+
+
+def keep_place_after_change(
+    comment_id: int, root_id: int | None, status: Status, connection: Connection | None = None
+) -> None:
+    """After ``comment_id`` (in thread ``root_id``) moved to ``status``: mark the hidden
+    top-level comment that now has an approved reply to show, if there is one.
+
+    On ``connection``'s transaction, else the session's (the caller commits).
+    """
+    connection = connection or db.session.connection()
+    if root_id is None and status != Status.APPROVED:
+        marked = connection.execute(
+            update(Comment)
+            .where(Comment.id == comment_id, ~Comment.kept_for_replies, _HAS_APPROVED_REPLY)
+            .values(kept_for_replies=True)
+            .returning(Comment.article_id)
+        ).first()
+    elif root_id is not None and status == Status.APPROVED:
+        marked = connection.execute(
+            update(Comment)
+            .where(
+                Comment.id == root_id,
+                Comment.status != Status.APPROVED.value,
+                ~Comment.kept_for_replies,
+            )
+            .values(kept_for_replies=True)
+            .returning(Comment.article_id)
+        ).first()
+    else:
+        return
+    if marked is not None:
+        connection.execute(
+            update(Article)
+            .where(Article.id == marked.article_id, ~Article.has_kept_places)
+            .values(has_kept_places=True)
+        )
+
+
+def keep_places_of_articles(connection: Connection, article_ids: Collection[int]) -> None:
+    """Mark every hidden top-level comment of these articles that has an approved reply
+    (after an import wrote replies and their threads in any order)."""
+    if not article_ids:
+        return
+    ids = sorted(article_ids)
+    connection.execute(
+        update(Comment)
+        .where(
+            Comment.article_id.in_(ids),
+            Comment.root_id.is_(None),
+            Comment.status != Status.APPROVED.value,
+            ~Comment.kept_for_replies,
+            _HAS_APPROVED_REPLY,
+        )
+        .values(kept_for_replies=True)
+    )
+    connection.execute(
+        update(Article)
+        .where(
+            Article.id.in_(ids),
+            ~Article.has_kept_places,
+            exists().where(Comment.article_id == Article.id, Comment.kept_for_replies == True),  # noqa: E712
+        )
+        .values(has_kept_places=True)
+    )
+
+
+def kept_places(article: Article) -> list[Comment]:
+    """The article's hidden top-level comments that keep a place: none without a query for
+    almost every article, a few read by the partial index that holds only them otherwise."""
+    if not article.has_kept_places:
+        return []
+    query = select(Comment).where(
+        Comment.article_id == article.id,
+        Comment.kept_for_replies == True,  # noqa: E712 (the partial index's own condition)
+        Comment.status != Status.APPROVED.value,
+        Comment.root_id.is_(None),
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def is_removed(comment: Comment, own: bool = False) -> bool:
+    """Whether a shown comment is only a kept place: hidden, and not shown to its author."""
+    return comment.status != Status.APPROVED and not own
