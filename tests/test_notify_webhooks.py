@@ -211,3 +211,34 @@ def test_a_call_to_an_endpoint_switched_off_or_gone_by_the_time_it_goes_is_cance
     assert (done.cancelled, done.failed) == (2, 0)
     assert outbox_rows(app) == [("cancelled", "no longer wanted")] * 2
     assert receiver.calls == []
+
+
+@pytest.mark.settings(WEBHOOK_ALLOW_PRIVATE=True)
+@pytest.mark.parametrize("how", ["deleted", "switched off"])
+def test_a_cancelled_call_is_not_put_back_in_line_by_a_retry_posted_by_hand(
+    app, admin, reader, receiver, how
+):
+    add_endpoint(app, receiver.url, events="comment.created")
+    receiver.status = 500
+    reader.post(A, email=EMAIL)
+    assert run_pass(app).retrying == 1
+    if how == "deleted":
+        assert admin.post("/admin/notifications/webhooks/1/delete").status_code == 303
+    else:
+        with app.app_context():
+            db.session.execute(db.update(WebhookEndpoint).values(active=False))
+            db.session.commit()
+        assert run_pass(app, now=utcnow() + timedelta(days=1)).cancelled == 1
+    assert outbox_rows(app) == [("cancelled", "no longer wanted")]
+    # The page offers no Retry for it; the form's POST made by hand is refused all the same.
+    response = admin.post("/admin/notifications/1/retry")
+    assert admin.flashes(response) == [
+        "Message 1 was cancelled (no longer wanted): it is not sent again."
+    ]
+    assert outbox_rows(app) == [("cancelled", "no longer wanted")]
+    # Nothing goes later, not even to an endpoint added since: on SQLite it may get the
+    # deleted one's id, and with it the old call had it been put back in line.
+    receiver.status = 204
+    add_endpoint(app, receiver.url, events="comment.created")
+    assert run_pass(app, now=utcnow() + timedelta(days=2)).handled == 0
+    assert len(receiver.calls) == 1  # the first try only
