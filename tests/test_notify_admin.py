@@ -50,10 +50,21 @@ def test_a_failed_message_is_listed_and_retried_from_the_admin(app, admin, reade
         assert "Retry" in page
         response = admin.post("/admin/notifications/1/retry")
         assert "Message 1 will be sent again." in admin.flashes(response)
+        # Pressed again (a second tab, a double click): it is waiting already, nothing changes.
+        again = admin.post("/admin/notifications/1/retry")
+        assert admin.flashes(again) == [
+            "Message 1 is already waiting to be sent: nothing to retry."
+        ]
+        assert messages(app) == [("mod@example.org", "pending")]
         smtp.start()
         with app.app_context():
             assert send_pending().sent == 1
         assert len(smtp.inbox.messages) == 1
+
+
+def test_retrying_a_message_that_does_not_exist_says_so(admin):
+    response = admin.post("/admin/notifications/12345/retry")
+    assert admin.flashes(response) == ["There is no message 12345: nothing to retry."]
 
 
 def test_webhook_endpoints_are_added_with_a_secret_and_private_hosts_refused(app, admin):

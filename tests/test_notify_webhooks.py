@@ -31,12 +31,18 @@ class Receiver:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, str], bytes]] = []
         self.status = 204
+        # Set by the first call; answers wait for ``release`` when a test sets one.
+        self.arrived = threading.Event()
+        self.release: threading.Event | None = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.calls.append((self.path, dict(self.headers), body))
+                receiver.arrived.set()
+                if receiver.release is not None:
+                    receiver.release.wait(10)
                 self.send_response(receiver.status)
                 if receiver.status in (301, 302, 307, 308):
                     self.send_header("Location", "/elsewhere")
@@ -211,3 +217,62 @@ def test_a_call_to_an_endpoint_switched_off_or_gone_by_the_time_it_goes_is_cance
     assert (done.cancelled, done.failed) == (2, 0)
     assert outbox_rows(app) == [("cancelled", "no longer wanted")] * 2
     assert receiver.calls == []
+
+
+@pytest.mark.settings(WEBHOOK_ALLOW_PRIVATE=True)
+@pytest.mark.parametrize("how", ["deleted", "switched off"])
+def test_a_cancelled_call_is_not_put_back_in_line_by_a_retry_posted_by_hand(
+    app, admin, reader, receiver, how
+):
+    add_endpoint(app, receiver.url, events="comment.created")
+    receiver.status = 500
+    reader.post(A, email=EMAIL)
+    assert run_pass(app).retrying == 1
+    if how == "deleted":
+        assert admin.post("/admin/notifications/webhooks/1/delete").status_code == 303
+    else:
+        with app.app_context():
+            db.session.execute(db.update(WebhookEndpoint).values(active=False))
+            db.session.commit()
+        assert run_pass(app, now=utcnow() + timedelta(days=1)).cancelled == 1
+    assert outbox_rows(app) == [("cancelled", "no longer wanted")]
+    # The page offers no Retry for it; the form's POST made by hand is refused all the same.
+    response = admin.post("/admin/notifications/1/retry")
+    assert admin.flashes(response) == [
+        "Message 1 was cancelled (no longer wanted): it is not sent again."
+    ]
+    assert outbox_rows(app) == [("cancelled", "no longer wanted")]
+    # Nothing goes later, not even to an endpoint added since: on SQLite it may get the
+    # deleted one's id, and with it the old call had it been put back in line.
+    receiver.status = 204
+    add_endpoint(app, receiver.url, events="comment.created")
+    assert run_pass(app, now=utcnow() + timedelta(days=2)).handled == 0
+    assert len(receiver.calls) == 1  # the first try only
+
+
+@pytest.mark.settings(WEBHOOK_ALLOW_PRIVATE=True)
+def test_a_call_waiting_its_turn_in_a_pass_is_cancelled_if_its_endpoint_goes_meanwhile(
+    app, admin, reader, receiver
+):
+    # One pass claims both calls, then makes them one after the other: the second waits,
+    # claimed ("sending", which deleting an endpoint leaves alone), while the first is
+    # answered, and its endpoint is deleted then. The endpoint is looked up again just
+    # before each call, so the second is not made.
+    add_endpoint(app, f"{receiver.url}?one", events="comment.created")
+    add_endpoint(app, f"{receiver.url}?two", events="comment.created")
+    reader.post(A, email=EMAIL)
+    receiver.release = threading.Event()
+    done = []
+    worker = threading.Thread(target=lambda: done.append(run_pass(app)))
+    worker.start()
+    try:
+        assert receiver.arrived.wait(10)
+        first_path = receiver.calls[0][0]
+        other = 2 if first_path == "/hook?one" else 1
+        assert admin.post(f"/admin/notifications/webhooks/{other}/delete").status_code == 303
+    finally:
+        receiver.release.set()
+        worker.join(30)
+    assert (done[0].sent, done[0].cancelled) == (1, 1)
+    assert [path for path, _, _ in receiver.calls] == [first_path]
+    assert sorted(outbox_rows(app)) == [("cancelled", "no longer wanted"), ("sent", "")]

@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
-from commentsvc.admin.blueprint import SignedOut, bp
+from commentsvc.admin.blueprint import SignedOut, admin_headers, bp
 from commentsvc.admin.common import admin_url
 from commentsvc.admin.session import current_moderator
+from commentsvc.core.errors import answer_http_error
 
 # Form fields holding text a moderator typed at length, shown again after a refusal so they
 # can copy it (never a password, never a token).
@@ -85,11 +86,27 @@ def _refused_page(signed_in: bool) -> str:
 def admin_error(error: HTTPException) -> Any:
     """Any other refusal by an admin page (a comment that is gone, say), in the admin layout.
 
-    Refusals made before a page is found (an address no admin page has) stay the app's
-    plain page: the blueprint is not known yet then.
+    Refusals made before a page is found reach it only for a 404 (``not_found``); the others
+    (a 405 for another method) stay the app's plain page: the blueprint is not known then.
     """
     status = error.code or 500
     # Keep headers such as Allow (405) and Retry-After (429), not the HTML content type.
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     page = render_template("admin/error.html", error=error, status=status)
     return page, status, headers
+
+
+@bp.app_errorhandler(NotFound)
+def not_found(error: NotFound) -> Any:
+    """Every 404 of the app: the admin's page under /admin/, the app's own elsewhere.
+
+    Flask routes an address no admin page has (``/admin/nope``) to no blueprint, so the
+    blueprint's ``admin_error`` never sees its 404: hence a handler of the app's. Flask prefers
+    a handler for a status code to one for a class, so the admin pages' own 404s come here
+    too. A signed-out visitor gets the same page without the navigation, which the layout
+    shows to a moderator only.
+    """
+    if not request.path.startswith(f"{bp.url_prefix}/"):
+        return answer_http_error(error)
+    # Outside the blueprint its after_request does not run: never framed, never cached.
+    return admin_headers(make_response(admin_error(error)))

@@ -32,6 +32,13 @@ MODES = {
     "none": "Do not email",
 }
 SHOWN = 50
+# Why a Retry changed nothing, by the message's state (only a failed one is retried).
+NOT_RETRIED = {
+    "cancelled": "Message {id} was cancelled (no longer wanted): it is not sent again.",
+    "pending": "Message {id} is already waiting to be sent: nothing to retry.",
+    "sending": "Message {id} is being sent: nothing to retry.",
+    "sent": "Message {id} was sent already: nothing to retry.",
+}
 
 
 def _addresses(form: Form, field: Any) -> None:
@@ -183,7 +190,7 @@ def notifications_settings() -> Any:
 
 @bp.post("/notifications/<int(max=2147483647):message_id>/retry")
 def notifications_retry(message_id: int) -> Any:
-    """Put a failed message back in line."""
+    """Put a failed message back in line; any other is left as it is, and the page says why."""
     from commentsvc.notify.worker import retry
 
     if not CsrfForm().validate():
@@ -191,8 +198,17 @@ def notifications_retry(message_id: int) -> Any:
     if retry(message_id):
         flash(f"Message {message_id} will be sent again.", "success")
     else:
-        flash(f"Message {message_id} is not failed: nothing to retry.", "info")
+        flash(*_not_retried(message_id))
     return redirect(url_for("admin.notifications"), code=303)
+
+
+def _not_retried(message_id: int) -> tuple[str, str]:
+    """The flash message, and its category, saying why a message was not retried."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        return f"There is no message {message_id}: nothing to retry.", "error"
+    text = NOT_RETRIED.get(message.status, "Message {id} is not failed: nothing to retry.")
+    return text.format(id=message_id), "error" if message.status == "cancelled" else "info"
 
 
 @bp.post("/notifications/webhooks")

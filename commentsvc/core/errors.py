@@ -129,7 +129,8 @@ def error_response(
     return jsonify(body), status
 
 
-def _handle_http(error: HTTPException) -> Any:
+def answer_http_error(error: HTTPException) -> Any:
+    """The app's answer to a refusal: the API's JSON shape under /api/, else a plain page."""
     status = error.code or 500
     # Keep headers such as Allow (405) and Retry-After (429), but not the HTML content type.
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
@@ -200,7 +201,7 @@ def _handle_unexpected(error: Exception) -> Any:
         current_app.logger.error(
             "Database unavailable on %s %s: %s", request.method, request.path, error
         )
-        return _handle_http(
+        return answer_http_error(
             ServiceUnavailable(
                 "The comment service cannot reach its database right now. "
                 "Please try again in a moment."
@@ -209,7 +210,7 @@ def _handle_unexpected(error: Exception) -> Any:
     # Anything we did not foresee, database errors included, is logged with its stack; the
     # reader gets a plain page.
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-    return _handle_http(InternalServerError())
+    return answer_http_error(InternalServerError())
 
 
 def _roll_back() -> None:
@@ -271,5 +272,5 @@ def init_app(app: Flask) -> None:
     """Register the error handlers; make every JSON parse error a 400, every body too big a 413."""
     app.json = JSONProvider(app)
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app)  # type: ignore[method-assign]
-    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(HTTPException, answer_http_error)
     app.register_error_handler(Exception, _handle_unexpected)

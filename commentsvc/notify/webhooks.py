@@ -119,7 +119,13 @@ def delete_endpoint(connection: Connection, endpoint_id: int) -> str | None:
 
 def _cancel_calls(connection: Connection, endpoint_id: int) -> None:
     """Cancel an endpoint's calls waiting or failed: retried, they could only fail again
-    (and on SQLite the next endpoint added may get the same id, and would get them)."""
+    (and on SQLite the next endpoint added may get the same id, and would get them).
+
+    Calls a worker has claimed (``sending``) are left to it: it looks the endpoint up again
+    just before each call (``deliver``) and cancels the call then. One already under way
+    cannot be called back, so it is recorded as what it was (sent, or failed); making this
+    delete wait for it would hold a lock for as long as the call may take.
+    """
     connection.execute(
         update(_OUTBOX)
         .where(

@@ -295,12 +295,22 @@ def run_worker(stop: threading.Event, poll_seconds: float | None = None) -> None
             stop.wait(poll)
 
 
+# The states a moderator's Retry is for: given up after its retries, or left by a worker that
+# stopped while sending. Never cancelled: nobody wants that message any more (its webhook
+# endpoint deleted or switched off, its address unsubscribed, its comment moderated first).
+RETRYABLE = ("failed",)
+
+
 def retry(message_id: int) -> bool:
-    """Put a failed (or cancelled) message back in line now; False if it is not one."""
+    """Put a failed message back in line now; False, changing nothing, for any other.
+
+    Conditional, hence idempotent: pressed twice (or by two moderators), the second finds
+    it pending; a hand-made request cannot put a cancelled one back.
+    """
     with write_transaction() as connection:
         result = connection.execute(
             update(_OUTBOX)
-            .where(_OUTBOX.c.id == message_id, _OUTBOX.c.status.in_(("failed", "cancelled")))
+            .where(_OUTBOX.c.id == message_id, _OUTBOX.c.status.in_(RETRYABLE))
             .values(status="pending", not_before=utcnow(), created_at=utcnow(), last_error="")
         )
     return result.rowcount == 1
