@@ -208,3 +208,15 @@ def test_an_imported_reply_under_a_trashed_top_comment_keeps_its_place(app, clie
     html = widget(client, url="https://news.example/imported", article="news.example/imported")
     assert "2 Responses" in html and "This comment was removed." in html
     assert "Comment 2" in html and "Comment 3" in html and "Comment 1" not in html
+
+
+@pytest.mark.settings(MODERATION="none", COMMENTS_PER_PAGE=2)
+def test_a_reply_under_a_kept_place_lands_on_the_page_that_shows_it(reader, client, admin):
+    tops = [post(reader, f"top {n}", name=f"N{n}", email=f"n{n}@example.com") for n in range(5)]
+    answer = post(reader, "an answer", parent_id=tops[3], name="R", email="r@example.com")
+    admin.act("trash", tops[3])
+    # Without JavaScript the form redirects to the page of the new reply's thread.
+    sent = reader.post(A, comment="a later answer", parent_id=str(answer), email="z@example.com")
+    assert sent.status_code == 303
+    html = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "a later answer" in html and "This comment was removed." in html

@@ -100,8 +100,8 @@ def comment_page(
     per_page = current_app.config["COMMENTS_PER_PAGE"]
     top = _top_level(article, sort, mode, bound, per_page)
     more = len(top) > per_page
-    # Reading forwards, the extra row read is the next page's first thread.
-    following = top[per_page] if more and mode == "after" else None
+    # Reading backwards, the extra row read is the previous page's last thread.
+    preceding = top[per_page] if more and mode != "after" else None
     top = top[:per_page]
     if mode == "after":
         previous_exists, next_exists = bound is not None, more
@@ -120,7 +120,7 @@ def comment_page(
     else:
         # Held comments of the reader's own are shown at the top of the first page.
         own_window = (0, None) if not previous_exists else None
-    kept = _kept_on_page(article, sort, top, previous_exists, following, mode, bound)
+    kept = _kept_on_page(article, sort, top, preceding, next_exists, mode, bound)
     page.threads = _build_threads(article, top, kept, own_ids or [], own_window, sort)
     return page
 
@@ -129,25 +129,27 @@ def _kept_on_page(
     article: Article,
     sort: str,
     top: list[Comment],
-    previous_exists: bool,
-    following: Comment | None,
+    preceding: Comment | None,
+    next_exists: bool,
     mode: str,
     bound: tuple[int, ...] | None,
 ) -> list[Comment]:
     """The hidden top-level comments kept for their replies that this page shows.
 
-    Each goes on the page of the thread before it (the first page, when none is): after this
-    page's first thread, before the next page's. Past the last thread, after the cursor's.
+    Each goes with the first published thread after it (the last page, when none is), so
+    whatever cursor a page was reached by, each is on exactly one page of a walk, and on the
+    page ``cursor_for`` gives for its replies. The page's threads are ``top``; the one before
+    them is ``bound`` reading forwards, ``preceding`` (the extra row read) backwards.
     """
+    if not top and mode == "before":
+        return []  # nothing before the cursor: what is there goes with the cursor's thread
     start, end = None, None  # exclusive; None: no bound
-    if top and previous_exists:
-        start = reading_rank(top[0], sort)
-    elif not top and mode == "after" and bound is not None:
+    if mode == "after" and bound is not None:
         start = reading_rank_of(bound, sort)
-    if following is not None:
-        end = reading_rank(following, sort)
-    elif mode == "before" and bound is not None:
-        end = reading_rank_of(bound, sort)
+    elif preceding is not None:
+        start = reading_rank(preceding, sort)
+    if next_exists and top:
+        end = reading_rank(top[-1], sort)
     return [
         c
         for c in kept_places(article)
