@@ -220,3 +220,18 @@ def test_a_reply_under_a_kept_place_lands_on_the_page_that_shows_it(reader, clie
     assert sent.status_code == 303
     html = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert "a later answer" in html and "This comment was removed." in html
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_a_hidden_reply_moved_up_by_a_delete_keeps_its_place(reader, client, admin) -> None:
+    top = post(reader, "Top", name="T", email="t@example.com")
+    middle = post(reader, "Middle reply", parent_id=top, **HIDDEN)
+    last = post(reader, "Last reply", parent_id=middle, name="L", email="l@example.com")
+    admin.act("trash", middle)
+    admin.act("trash", top)
+    # Deleted for good, the top comment's replies move up: the hidden one is now a top one.
+    deleted = admin.post("/admin/comments/delete", {"ids": top, "next": "/admin/"})
+    assert deleted.status_code in (302, 303)
+    comments = api_page(client)["comments"]
+    assert [(c["id"], c["removed"]) for c in comments] == [(middle, True), (last, False)]
+    assert "Middle reply" not in widget(client) and "Last reply" in widget(client)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Integer, case, cast, delete, or_, select, update
 from sqlalchemy.exc import OperationalError
 
+from commentsvc.comments.kept_places import keep_places_of
 from commentsvc.comments.moderation import log, unique_ids
 from commentsvc.comments.posting import adjust_approved_count, set_status
 from commentsvc.core.extensions import db
@@ -185,6 +186,8 @@ def _reparent_replies(comment: Any) -> None:
         locked |= unlocked
     if moved:
         _move(moved)
+        # A hidden reply that becomes a top-level comment keeps its place for its replies.
+        keep_places_of([cid for cid, (_parent, root, _depth) in moved.items() if root is None])
 
 
 # How long a delete waits for a comment another transaction holds before it gives way (and

@@ -40,31 +40,34 @@ def keep_place_after_change(
 
     On ``connection``'s transaction, else the session's (the caller commits).
     """
-    connection = connection or db.session.connection()
     if root_id is None and status != Status.APPROVED:
-        marked = connection.execute(
-            update(Comment)
-            .where(Comment.id == comment_id, ~Comment.kept_for_replies, _HAS_APPROVED_REPLY)
-            .values(kept_for_replies=True)
-            .returning(Comment.article_id)
-        ).first()
+        keep_places_of([comment_id], connection)
     elif root_id is not None and status == Status.APPROVED:
-        marked = connection.execute(
-            update(Comment)
-            .where(
-                Comment.id == root_id,
-                Comment.status != Status.APPROVED.value,
-                ~Comment.kept_for_replies,
-            )
-            .values(kept_for_replies=True)
-            .returning(Comment.article_id)
-        ).first()
-    else:
+        keep_places_of([root_id], connection)
+
+
+def keep_places_of(comment_ids: Collection[int], connection: Connection | None = None) -> None:
+    """Mark those of ``comment_ids`` that are hidden top-level comments with an approved
+    reply, and their articles (on ``connection``'s transaction, else the session's)."""
+    if not comment_ids:
         return
-    if marked is not None:
+    connection = connection or db.session.connection()
+    marked = connection.execute(
+        update(Comment)
+        .where(
+            Comment.id.in_(sorted(comment_ids)),
+            Comment.root_id.is_(None),
+            Comment.status != Status.APPROVED.value,
+            ~Comment.kept_for_replies,
+            _HAS_APPROVED_REPLY,
+        )
+        .values(kept_for_replies=True)
+        .returning(Comment.article_id)
+    ).all()
+    for article_id in sorted({row.article_id for row in marked}):
         connection.execute(
             update(Article)
-            .where(Article.id == marked.article_id, ~Article.has_kept_places)
+            .where(Article.id == article_id, ~Article.has_kept_places)
             .values(has_kept_places=True)
         )
 
