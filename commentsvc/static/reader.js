@@ -223,6 +223,7 @@ var commentsvcText = (function () {
         var landing;
         if (li.querySelector(":scope > ol.children > li")) {
           var gone = document.createElement("p");
+          gone.className = "comment-gone";
           gone.textContent = commentsvcText("deleted", "This comment was deleted.");
           content.replaceChildren(gone);
           bar.remove();

@@ -108,7 +108,35 @@ def test_admin_pages_have_no_accessibility_violations(page: Page, sites: Any) ->
         assert axe_violations(page) == [], path
 
 
-def post_held(sites: Any) -> int:
+def test_a_removed_comment_kept_for_its_replies_has_no_violations(
+    context: BrowserContext, sites: Any
+) -> None:
+    top = post_held(sites, "Kept for its reply, then removed.")
+    approve(sites, top)
+    reply = post_held(sites, "A reply that stays.", parent_id=top)
+    approve(sites, reply)
+    with sites.app.app_context():
+        apply("spam", [top], "test")
+        db.session.commit()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(sites.script_article)
+    frame = widget(page)
+    kept = frame.locator(f"#comment-{top} > article")
+    expect(kept).to_contain_text("This comment was removed.")
+    expect(kept).not_to_contain_text("Kept for its reply")
+    expect(kept.locator(".comment-reply-link, .comment-like")).to_have_count(0)
+    expect(frame.locator(f"#comment-{top} #comment-{reply}")).to_contain_text("A reply that stays.")
+    assert axe_violations(frame) == []
+
+
+def approve(sites: Any, comment_id: int) -> None:
+    with sites.app.app_context():
+        apply("approve", [comment_id], "test")
+        db.session.commit()
+
+
+def post_held(sites: Any, text: str = "For the admin.", parent_id: int | None = None) -> int:
     client = sites.app.test_client()
     article = {"url": sites.canonical_url, "article": sites.article_id}
     token = client.get("/api/v1/form-token", query_string=article).get_json()["token"]
@@ -116,10 +144,11 @@ def post_held(sites: Any) -> int:
         "/api/v1/comments",
         json={
             **article,
-            "comment": "For the admin.",
+            "comment": text,
             "name": "Bo",
             "email": "bo@example.com",
             "token": token,
+            **({"parent_id": parent_id} if parent_id is not None else {}),
         },
     )
     assert response.status_code == 202, response.get_json()
