@@ -73,6 +73,9 @@ def test_a_hidden_top_comment_keeps_its_place_for_its_replies(reader, client, ad
     assert (kept["author"], kept["body"], kept["website"], kept["likes"]) == ("", "", None, 0)
     assert kept["body_html"] == "<p>This comment was removed.</p>"
     assert comments[reply]["removed"] is False and comments[reply]["parent_id"] == top
+    # The moderator is told what readers now see.
+    queue = admin.page("/admin/", status="all")
+    assert "in its place, above its 2 published replies." in queue
 
 
 @pytest.mark.settings(MODERATION="none")
@@ -113,6 +116,7 @@ def test_a_kept_place_whose_replies_all_went_is_not_shown(reader, client, admin)
     html = widget(client)
     assert "This comment was removed." not in html and "No comments yet" in html
     assert api_page(client)["comments"] == []
+    assert "in its place" not in admin.page("/admin/", status="all")
 
 
 @pytest.mark.settings(MODERATION="all")

@@ -18,6 +18,7 @@ from commentsvc.admin.common import (
     requested_page,
 )
 from commentsvc.comments import deleting, featured, moderation
+from commentsvc.comments.kept_places import shown_replies_of_kept
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment, parse_id
 
@@ -164,6 +165,7 @@ def queue() -> Any:
         pages=pages,
         rows=rows,
         parents=parents_of([row.Comment for row in rows]),
+        kept=shown_replies_of_kept([row.Comment for row in rows]),
         articles=article_choices(),
         row_actions=ROW_ACTIONS,
         bulk_actions=BULK_ACTIONS,

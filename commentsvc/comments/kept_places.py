@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
@@ -112,6 +112,20 @@ def kept_places(article: Article) -> list[Comment]:
         Comment.root_id.is_(None),
     )
     return list(db.session.execute(query).scalars())
+
+
+def shown_replies_of_kept(comments: Collection[Comment]) -> dict[int, int]:
+    """For those of ``comments`` that readers see as a kept place: how many published
+    replies it keeps its place for (one query, none when none is marked)."""
+    ids = [c.id for c in comments if c.kept_for_replies and is_removed(c) and c.root_id is None]
+    if not ids:
+        return {}
+    query = (
+        select(Comment.root_id, func.count())
+        .where(Comment.root_id.in_(ids), Comment.status == Status.APPROVED.value)
+        .group_by(Comment.root_id)
+    )
+    return {root: count for root, count in db.session.execute(query) if root}
 
 
 def is_removed(comment: Comment, own: bool = False) -> bool:
