@@ -147,6 +147,30 @@ def test_a_mail_server_url_that_names_none_is_refused_and_kept_hidden(
     assert "expected smtp://user:pass@host:587 or smtps://" in message
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("THREAD_DEPTH = 7\nSECRET_KEY = \n", "line 2: invalid syntax"),
+        (
+            "import no_such_module\n",
+            "line 1: ModuleNotFoundError: No module named 'no_such_module'",
+        ),
+        ("THREAD_DEPTH = SEVEN\n", "line 1: NameError: name 'SEVEN' is not defined"),
+    ],
+)
+def test_a_config_file_that_cannot_run_stops_the_start_naming_the_file_and_line(
+    instance: Path, text: str, reason: str
+) -> None:
+    # It was a traceback through Flask's loader; the line's text (a secret key?) is not quoted.
+    (instance / "config.py").write_text(text)
+    run = start_up({**os.environ, "COMMENTSVC_INSTANCE_PATH": str(instance)})
+    assert run.returncode == 1
+    assert run.stderr == (
+        f"commentsvc: {instance / 'config.py'}, {reason}; "
+        "fix the file (settings as NAME = value) or remove it\n"
+    )
+
+
 def test_the_reasons_of_a_refused_value_are_said(
     instance: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
