@@ -27,7 +27,25 @@ def _whole_number(name: str, default: int, least: int = 1) -> int:
     return number
 
 
-bind = os.environ.get("COMMENTSVC_BIND", "0.0.0.0:8000")
+def _bind_address() -> str:
+    """COMMENTSVC_BIND when gunicorn can listen there; else no start, naming the variable.
+
+    gunicorn itself answered a port past 65535 with an OverflowError's traceback, and a port
+    that is no number without naming the variable it came from.
+    """
+    address = os.environ.get("COMMENTSVC_BIND", "").strip() or "0.0.0.0:8000"
+    if address.startswith(("unix:", "fd://")):
+        return address
+    _host, colon, port = address.rpartition(":")
+    if colon and not port.endswith("]") and not (port.isdigit() and 0 < int(port) <= 65535):
+        sys.exit(
+            f"commentsvc: COMMENTSVC_BIND is {address!r}; expected host:port with a port "
+            "from 1 to 65535, such as 127.0.0.1:8000 (or unix:/path/to/socket)"
+        )
+    return address
+
+
+bind = _bind_address()
 workers = _whole_number("WEB_CONCURRENCY", 2)
 timeout = _whole_number("GUNICORN_TIMEOUT", 30, least=0)  # 0: no timeout, as gunicorn reads it
 # Slow clients: a sync worker gives its whole process to one connection while it trickles in

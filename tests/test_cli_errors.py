@@ -4,7 +4,10 @@ nested too deeply to read and names that are not text are each a message and a n
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -295,3 +298,22 @@ def test_create_admin_gives_the_full_sign_in_address_when_the_public_url_is_set(
     assert result.output.strip() == (
         "Moderator 'ann' created. Sign in at https://comments.example.org/admin/."
     )
+
+
+def test_the_compose_files_env_is_neither_loaded_nor_hinted_at(tmp_path: Path) -> None:
+    # The README's production steps put a .env (docker compose's: placeholder secret,
+    # POSTGRES_PASSWORD) in the checkout; every command then said "Install python-dotenv to
+    # use them", and --help offered -e/--env-file, which failed without python-dotenv.
+    (tmp_path / ".env").write_text("COMMENTSVC_THREAD_DEPTH=2\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "commentsvc", "--help"],
+        cwd=tmp_path,
+        env={**os.environ, "COMMENTSVC_INSTANCE_PATH": str(tmp_path / "instance")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "dotenv" not in run.stdout + run.stderr
+    assert "--env-file" not in run.stdout
+    assert "--app" not in run.stdout

@@ -101,6 +101,12 @@ MODERATION = "one of all, first-time, none"
             "comma-separated share networks among facebook, x",
         ),
         ("REDIS_URL", "localhost:6379", "a redis://, rediss:// or unix:// URL"),
+        # Each once accepted: /readyz answered 500 (a port that is no number, an option redis-py
+        # cannot read), or redis-py quietly used database 0, another install's perhaps.
+        ("REDIS_URL", "redis://127.0.0.1:notaport/8", "a redis://, rediss:// or unix:// URL"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/eight", "a redis://, rediss:// or unix:// URL"),
+        ("REDIS_URL", "redis://127.0.0.1/0?socket_timeout=soon", "a redis://, rediss://"),
+        ("REDIS_URL", "unix:///run/redis.sock?db=eight", "a redis://, rediss:// or unix:// URL"),
         # Each once accepted, and failing only later: a 429 on every sign-in, mails retried
         # for a day against a web server, links in mails without a scheme.
         ("RATE_LIMIT_SIGN_IN", "0 per minute", RATE_LIMIT),
@@ -141,6 +147,30 @@ def test_a_mail_server_url_that_names_none_is_refused_and_kept_hidden(
     assert "expected smtp://user:pass@host:587 or smtps://" in message
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("THREAD_DEPTH = 7\nSECRET_KEY = \n", "line 2: invalid syntax"),
+        (
+            "import no_such_module\n",
+            "line 1: ModuleNotFoundError: No module named 'no_such_module'",
+        ),
+        ("THREAD_DEPTH = SEVEN\n", "line 1: NameError: name 'SEVEN' is not defined"),
+    ],
+)
+def test_a_config_file_that_cannot_run_stops_the_start_naming_the_file_and_line(
+    instance: Path, text: str, reason: str
+) -> None:
+    # It was a traceback through Flask's loader; the line's text (a secret key?) is not quoted.
+    (instance / "config.py").write_text(text)
+    run = start_up({**os.environ, "COMMENTSVC_INSTANCE_PATH": str(instance)})
+    assert run.returncode == 1
+    assert run.stderr == (
+        f"commentsvc: {instance / 'config.py'}, {reason}; "
+        "fix the file (settings as NAME = value) or remove it\n"
+    )
+
+
 def test_the_reasons_of_a_refused_value_are_said(
     instance: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -149,6 +179,23 @@ def test_the_reasons_of_a_refused_value_are_said(
     configure("environment", instance, monkeypatch, RATE_LIMIT_SIGN_IN="20 per minute")
     configure("environment", instance, monkeypatch, STAFF_EMAILS="desk@news.example\nbob")
     assert "'bob' is not an email address" in start_error()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/8",
+        "redis://redis",
+        "redis://127.0.0.1:6379/",
+        "rediss://:p%40ss@redis.example:6380/1",
+        "unix:///run/redis.sock?db=2",
+    ],
+)
+def test_well_formed_redis_urls_pass(
+    instance: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    configure("environment", instance, monkeypatch, REDIS_URL=url)
+    assert create_app().config["REDIS_URL"] == url
 
 
 def test_well_formed_mail_settings_pass(instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:

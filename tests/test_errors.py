@@ -20,6 +20,7 @@ from commentsvc import create_app
 from commentsvc.core import errors
 from commentsvc.core.errors import is_database_outage
 from commentsvc.core.extensions import db
+from commentsvc.db.connections import write_transaction
 from commentsvc.shares.models import ShareSalt
 
 A = {"url": "https://news.example/a"}
@@ -52,6 +53,15 @@ def _add_broken_routes(app: Flask) -> None:
         db.session.execute(sa.text("SELECT 1"))
         return "unreachable"
 
+    def write_transaction_then_lose_the_connection() -> str:
+        # As a comment is posted: a Core transaction (``write_transaction``), not the session.
+        with write_transaction() as connection:
+            connection.execute(sa.insert(ShareSalt).values(day="2000-01-02", salt="half"))
+            pid = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            terminate_backend(app.config["SQLALCHEMY_DATABASE_URI"], pid)
+            connection.execute(sa.text("SELECT 1"))
+        return "unreachable"
+
     def salts() -> dict[str, int]:
         count = db.session.execute(sa.select(sa.func.count()).select_from(ShareSalt)).scalar()
         db.session.commit()
@@ -61,6 +71,11 @@ def _add_broken_routes(app: Flask) -> None:
     app.add_url_rule("/api/broken/<name>", "broken_api", run_broken)
     app.add_url_rule("/broken-write", "broken_write", write_then_fail)
     app.add_url_rule("/lost-connection", "lost_connection", write_then_lose_the_connection)
+    app.add_url_rule(
+        "/lost-connection-in-write",
+        "lost_connection_in_write",
+        write_transaction_then_lose_the_connection,
+    )
     app.add_url_rule("/salts", "salts", salts)
 
 
@@ -128,6 +143,22 @@ def test_a_connection_lost_mid_request_is_a_503_and_the_next_request_works(broke
     (record,) = _error_records(caplog)
     assert record.getMessage().startswith("Database unavailable on GET /lost-connection")
     assert record.exc_info is None  # an outage is not a bug: no traceback
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.settings(PUSH_INVALIDATION=True)  # the default, whose listeners see the rollback
+def test_a_connection_lost_in_a_write_transaction_is_a_503(broken, caplog) -> None:
+    # The rollback listener read the dead connection's info, which raised PendingRollbackError
+    # over the driver's error: a 500 with a traceback where a 503 was due.
+    client = broken.test_client()
+    with broken.app_context():
+        lost = client.get("/lost-connection-in-write")
+        assert lost.status_code == 503
+        assert OUTAGE_MESSAGE in lost.get_data(as_text=True)
+        response = client.get("/salts")
+    assert response.get_json() == {"salts": 0}
+    (record,) = _error_records(caplog)
+    assert record.getMessage().startswith("Database unavailable on GET /lost-connection-in-write")
 
 
 # --- an unreachable database is a 503 -------------------------------------------------------

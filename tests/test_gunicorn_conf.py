@@ -183,3 +183,36 @@ def test_a_server_number_that_is_not_one_stops_the_start_in_one_line(
     assert run.stderr.strip() == (
         f"commentsvc: {name} is {value!r}; expected a whole number of at least {least}"
     )
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:99999", "localhost:http-alt", "127.0.0.1:"])
+def test_an_address_gunicorn_cannot_listen_on_stops_the_start_in_one_line(address: str) -> None:
+    # gunicorn answered 99999 with an OverflowError's traceback after the start-up step ran.
+    run = subprocess.run(
+        [sys.executable, "-c", "import runpy; runpy.run_path('gunicorn.conf.py')"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "COMMENTSVC_BIND": address},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert run.stderr.strip() == (
+        f"commentsvc: COMMENTSVC_BIND is {address!r}; expected host:port with a port from 1 "
+        "to 65535, such as 127.0.0.1:8000 (or unix:/path/to/socket)"
+    )
+
+
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1:8000", "0.0.0.0", "[::1]:8000", "[::1]", "unix:/run/commentsvc.sock"]
+)
+def test_an_address_gunicorn_can_listen_on_is_taken_as_given(address: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", "import runpy; print(runpy.run_path('gunicorn.conf.py')['bind'])"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "COMMENTSVC_BIND": address},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.stdout.strip() == address, run.stderr

@@ -356,8 +356,14 @@ def _make_cli() -> FlaskGroup:
     cli = CommandGroup(
         create_app=_cli_app,
         add_default_commands=False,
+        # A .env in the checkout is docker compose's (placeholder secret, POSTGRES_PASSWORD),
+        # not the command's: Flask told every command to install python-dotenv to load it.
+        load_dotenv=False,
         help="Run and manage the commentsvc comment service.",
     )
+    # Flask's -e/--env-file (which needs python-dotenv, not installed) and -A/--app (the app
+    # is always commentsvc's) only confused whoever read --help.
+    cli.params = [param for param in cli.params if param.name not in {"env_file", "app"}]
     # Flask's `run` is replaced by ours, which migrates first; `shell` and `routes` stay.
     for command in (
         run,

@@ -581,7 +581,9 @@ def load_settings(
     # An operator may keep settings in instance/config.py instead of the environment.
     path = Path(app.instance_path) / "config.py"
     from_file = Config(app.instance_path)
-    from_file.from_pyfile(str(path), silent=True)
+    problem = _read_config_file(from_file, path)
+    if problem:
+        raise ConfigError(problem)
     refused = _take(app.config, from_file, lambda setting: f"{setting.key} in {path}")
     from_environment = {s.key: environ[s.env] for s in SETTINGS if s.env in environ}
     refused += _take(app.config, from_environment, lambda setting: setting.env)
@@ -593,6 +595,29 @@ def load_settings(
         # Raised outside the except blocks, so no refusing error is chained: one may quote its
         # value, and a secret's value must never reach a log.
         raise ConfigError("\n".join(refused))
+
+
+def _read_config_file(config: Config, path: Path) -> str | None:
+    """Run the instance ``config.py`` at ``path`` (if any) into ``config``; what stops it, if
+    anything, as one line naming the file and the line."""
+    try:
+        config.from_pyfile(str(path), silent=True)
+    except Exception as error:
+        # The operator's Python, not ours: a traceback through Flask's loader hid the one line
+        # that matters. The line's text is not quoted: it may hold the secret key.
+        if isinstance(error, SyntaxError):
+            line, reason = error.lineno, error.msg
+        else:
+            import traceback  # only for a file that failed
+
+            frames = [
+                f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(path)
+            ]
+            line = frames[-1].lineno if frames else None
+            reason = f"{type(error).__name__}: {error}"
+        where = f"{path}, line {line}" if line else str(path)
+        return f"{where}: {reason}; fix the file (settings as NAME = value) or remove it"
+    return None
 
 
 # Tests sign with short keys such as "test-secret"; no operator reaches create_app's mapping.

@@ -220,9 +220,22 @@ def _names_a_database(rest: str) -> bool:
 
 def _redis_url(value: object) -> str | None:
     url = _text(value).strip()
-    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+    if not url:
+        return None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError()
-    return url or None
+    # redis-py reads the URL only at the first call: a port or an option it cannot read made
+    # /readyz a 500, and a database number that is no number meant database 0, quietly.
+    from redis.connection import parse_url  # only when Redis is configured: it is used then
+
+    try:
+        parse_url(url)
+    except ValueError as error:
+        raise ValueError(str(error).rstrip(".")) from None
+    database = urlsplit(url).path.strip("/")
+    if not url.startswith("unix://") and database and not database.isdigit():
+        raise ValueError(f"its database {quoted(database)} is not a number such as /0")
+    return url
 
 
 def _secret_key(value: object) -> str:

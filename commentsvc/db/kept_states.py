@@ -108,6 +108,11 @@ def end_declarations_with_transactions(engine: Any) -> None:
 
 
 def _drop_declaration(connection: Any) -> None:
+    if connection.invalidated:
+        # The connection died under the transaction: its info is unreachable (reading it
+        # raises PendingRollbackError over the driver's error, turning an outage's 503 into a
+        # 500) and is cleared when the pool connects anew.
+        return
     connection.info.pop(_CHANGED_ONLY, None)
     connection.info.pop(_UNNARROWED, None)
 
