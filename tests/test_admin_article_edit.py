@@ -62,6 +62,21 @@ def test_a_spoofed_title_and_address_are_corrected_and_show_on_the_next_view(
     assert len([e for e in log_entries(app) if e["action"] == "article"]) == 1
 
 
+@pytest.mark.settings(MODERATION="none")
+def test_the_edit_page_says_where_the_corrected_title_shows(app, reader, client, admin) -> None:
+    """The widget's heading takes the embedding page's own title first (embed.js always
+    sends it), so a corrected title shows there only on a page that gives none."""
+    assert reader.post_json(**SPOOF, comment="first!").status_code == 201
+    path = f"/admin/articles/{article_id(app)}/edit"
+    words = " ".join(admin.page(path).split())
+    assert "in the widget's heading when the page gives no title of its own" in words
+    admin.post(path, {"title": "Corrected", "url": "https://news.example/lighthouse"})
+    bare = client.get("/embed", query_string=KEY).get_data(as_text=True)
+    assert "One Response to “Corrected”" in bare
+    titled = client.get("/embed", query_string={**KEY, "title": "The page's headline"})
+    assert "One Response to “The page&#39;s headline”" in titled.get_data(as_text=True)
+
+
 @pytest.mark.settings(MODERATION="none", ALLOWED_ORIGINS=["https://news.example"])
 @pytest.mark.parametrize(
     ("url", "message"),

@@ -104,6 +104,8 @@ def test_no_articles_yet(admin) -> None:
 def test_closing_comments_shows_the_notice_and_refuses_posts(app, admin, reader) -> None:
     article = add_article(app)
     add_comment(app, article, "earlier comment", Status.APPROVED)
+    widget = admin.client.get("/embed", query_string=A).get_data(as_text=True)
+    assert "comment-reply-link" in widget
     response = admin.post(
         f"/admin/articles/{article}/close", {"next": "/admin/articles?sort=title"}
     )
@@ -112,6 +114,8 @@ def test_closing_comments_shows_the_notice_and_refuses_posts(app, admin, reader)
     widget = admin.client.get("/embed", query_string=A).get_data(as_text=True)
     assert "Comments are closed." in widget and "earlier comment" in widget
     assert 'value="Post Comment"' not in widget
+    # No Reply link leads to a form that is not there (nor does a kept comment bring one back).
+    assert "comment-reply-link" not in widget
     refused = reader.post_json(comment="too late", email="new@example.com")
     assert refused.status_code == 403
     assert refused.get_json()["error"] == "comments_closed"
@@ -125,6 +129,7 @@ def test_closing_comments_shows_the_notice_and_refuses_posts(app, admin, reader)
     assert admin.flashes(opened) == ["Comments on “Lighthouse” are now open."]
     widget = admin.client.get("/embed", query_string=A).get_data(as_text=True)
     assert "Comments are closed." not in widget and 'value="Post Comment"' in widget
+    assert "comment-reply-link" in widget
     assert reader.post_json(comment="welcome back", email="new@example.com").status_code == 202
     assert [e["action"] for e in log_entries(app)] == ["close", "open"]
 

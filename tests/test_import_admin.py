@@ -85,6 +85,27 @@ def test_a_broken_file_shows_the_error(admin) -> None:
     assert "Unsupported version 481" in html
 
 
+def test_a_refusal_names_the_import_pages_own_fields(admin) -> None:
+    """The reader's advice must be something a moderator can do here, not only a CLI flag."""
+    blogger = upload(admin, fixture("getpelican-pelican__pelican-tests-content-bloggerexport.xml"))
+    html = wait_for(admin, blogger.headers["Location"], ("failed",))
+    assert "neither a WordPress (WXR) nor a Disqus export" in html
+    assert "Format on the admin&#39;s Import page" in html
+
+    paths_only = upload(admin, fixture("isso-comments-isso__isso-tests-generic.json"))
+    html = wait_for(admin, paths_only.headers["Location"], ("failed",))
+    assert "names its articles by path only (/posts/0001/)" in html
+    assert "Site address on the admin&#39;s Import page" in html
+    # Given there, the same file is read.
+    site = upload(
+        admin,
+        fixture("isso-comments-isso__isso-tests-generic.json"),
+        site_url="https://blog.example",
+    )
+    html = wait_for(admin, site.headers["Location"], ("checked",))
+    assert "Comments would be imported: 2 (2 approved)" in html
+
+
 @pytest.mark.settings(IMPORT_UPLOAD_MB=1)
 def test_a_file_over_the_upload_limit_is_refused_with_the_reason(admin) -> None:
     body = b"--x\r\n" + b" " * (3 * 1024 * 1024)

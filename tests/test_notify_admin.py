@@ -36,6 +36,23 @@ def test_moderators_addresses_saved_in_the_admin_get_the_next_held_comment(app, 
     assert bad.status_code == 400 and "Not an email address: nobody." in bad.get_data(as_text=True)
 
 
+@pytest.mark.settings(SMTP_URL="")
+def test_without_a_mail_server_the_page_says_no_mail_goes_out(app, admin, reader):
+    """Addresses saved here would otherwise wait for mails that are never written."""
+    admin.post(
+        "/admin/notifications/settings",
+        {"notify_moderators": "each", "moderator_emails": "a@example.org"},
+    )
+    page = admin.page("/admin/notifications")
+    assert "No mail server is configured" in page and "COMMENTSVC_SMTP_URL" in page
+    reader.post(A, email="held@example.com")
+    assert messages(app) == []
+
+
+def test_with_a_mail_server_the_page_has_no_such_warning(admin):
+    assert "No mail server is configured" not in admin.page("/admin/notifications")
+
+
 @pytest.mark.settings(MODERATOR_EMAILS="mod@example.org")
 def test_a_failed_message_is_listed_and_retried_from_the_admin(app, admin, reader):
     with mail_server(started=False) as smtp:

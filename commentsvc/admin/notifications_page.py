@@ -17,6 +17,7 @@ from commentsvc.admin.shown_forms import ShownField, only_edited, show_conflict
 from commentsvc.comments import moderation
 from commentsvc.comments.forms import Form
 from commentsvc.core.extensions import db
+from commentsvc.core.flask_app import app_config
 from commentsvc.db.models import MAX_URL_LENGTH
 from commentsvc.db.site_settings import SettingsConflict, word_list
 from commentsvc.notify.models import OutboxMessage, WebhookEndpoint
@@ -151,6 +152,8 @@ def _page(
         rows=rows,
         endpoints=endpoints,
         notify_conflict=conflict,
+        # Without a mail server no mail is even written: the page says so, or moderators wait.
+        mail_configured=bool(app_config()["SMTP_URL"]),
     ), status
 
 

@@ -4,8 +4,8 @@ A page of a popular article is rendered again after every post and every flush o
 clicks (the page cache is keyed by the article's revision); rendering its 75 comments took
 most of that (about 0.3 ms each, bench/viral.py). A comment's part of the page depends only on
 its public shape and a few things of the page (the reader's language, the Reply link's base,
-the depth and likes settings), so it is kept under all of those: a new comment is rendered
-alone, and the others come from here. A comment's edit form carries the reader's own edit
+the depth and likes settings, whether comments are closed), so it is kept under all of those:
+a new comment is rendered alone, and the others come from here. A comment's edit form carries the reader's own edit
 token and is never kept.
 """
 
@@ -42,6 +42,7 @@ def fragment_key(context: Context, shape: dict[str, Any]) -> bytes:
         context.get("reply_base"),
         context.get("max_depth"),
         context.get("likes_on"),
+        context.get("closed"),
     )
     return hashlib.blake2b(repr((page, own)).encode(), digest_size=16).digest()
 

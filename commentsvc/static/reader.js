@@ -1,6 +1,6 @@
 /* commentsvc reader features: sort choice, likes without a reload, Markdown preview.
  * Each only improves what works without JavaScript (links and plain form posts). */
-/* The scripts' words in the reader's language: templates/_form.html renders them (#commentsvc-strings). */
+/* The scripts' words in the reader's language: templates/_strings.html renders them (#commentsvc-strings). */
 var commentsvcText = (function () {
   "use strict";
   var strings = {};

@@ -60,9 +60,11 @@ def checked(item: SourceComment, report: Report, max_body: int) -> Row | None:
             return None
     else:
         if item.article_url.startswith("/"):
+            # Said on the admin's Import page as well as by the command: name both ways.
             raise TransferError(
                 f"This export names its articles by path only ({item.article_url[:80]}): "
-                "give the site's address with --site-url (e.g. https://example.com)."
+                "give the site's address (Site address on the admin's Import page, --site-url "
+                "on the command line), e.g. https://example.com."
             )
         try:
             url = key = _normalised(item.article_url)

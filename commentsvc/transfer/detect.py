@@ -24,9 +24,10 @@ def detect(path: Path, max_bytes: int) -> str:
             return "disqus"
         if "wordpress.org/export" in text or re.search(r"<rss[\s>]", text):
             return "wxr"
+        # Said on the admin's Import page as well as by the command: name both ways.
         raise TransferError(
-            "The XML file is neither a WordPress (WXR) nor a Disqus export; name its format "
-            "with --format."
+            "The XML file is neither a WordPress (WXR) nor a Disqus export. If it is one, choose "
+            "its format (Format on the admin's Import page, --format on the command line)."
         )
     if text.startswith("["):
         return "isso"  # Isso's generic JSON: a list of threads

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,21 @@ from commentsvc.transfer.report import Report
 from commentsvc.transfer.run import import_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "import"
+# Beside the checkout by default; a clone elsewhere (a review's working copy) names the folder.
+FIXTURES = Path(
+    os.environ.get("COMMENTSVC_TEST_IMPORT_FIXTURES")
+    or REPO_ROOT.parent / "shared" / "fixtures" / "import"
+)
 
 
 def fixture(name: str) -> Path:
     """A shared import fixture (real exports of other projects); skip when they are absent."""
     path = FIXTURES / name
     if not path.is_file():
-        pytest.skip(f"the shared import fixtures are not here ({FIXTURES})")
+        pytest.skip(
+            f"the shared import fixtures are not here ({FIXTURES}; "
+            "COMMENTSVC_TEST_IMPORT_FIXTURES names another folder)"
+        )
     return path
 
 
