@@ -69,22 +69,26 @@ def migration_heads(directory: Path = MIGRATIONS_DIR) -> set[str] | None:
     return (revisions - parents) or None
 
 
-def schema_is_current(app: Flask) -> bool:
-    """Whether the database is at our migrations' head, asked without importing Alembic."""
-    heads = migration_heads()
-    if heads is None:
-        return False
+def stamped_revisions(app: Flask) -> set[str]:
+    """The migrations the database says it is at (none for an empty database)."""
     with app.app_context():
         try:
             with db.engine.connect() as connection:
                 stamped = connection.execute(text("SELECT version_num FROM alembic_version"))
-                return set(stamped.scalars()) == heads
+                return set(stamped.scalars())
         except Exception:  # no alembic_version table yet (an empty database)
-            return False
+            return set()
+
+
+def schema_is_current(app: Flask) -> bool:
+    """Whether the database is at our migrations' head, asked without importing Alembic."""
+    heads = migration_heads()
+    return heads is not None and stamped_revisions(app) == heads
 
 
 def upgrade_database(app: Flask) -> None:
-    """Apply pending migrations (a no-op when the schema is current)."""
+    """Apply pending migrations (a no-op when the schema is current), and say on stderr
+    what changed: an operator upgrading sees that the schema moved, and from where."""
     if schema_is_current(app):
         return
     # Only now: Alembic is the heaviest import of all and a current schema never needs it.
@@ -92,8 +96,35 @@ def upgrade_database(app: Flask) -> None:
 
     if "migrate" not in app.extensions:
         flask_migrate.Migrate(app, db, directory=str(MIGRATIONS_DIR))
+    before = stamped_revisions(app)
     with app.app_context(), _migration_lock(app):
         flask_migrate.upgrade(directory=app.extensions["migrate"].directory)
+    after = stamped_revisions(app)
+    if after != before:
+        print(f"commentsvc: {schema_change(before, after)}", file=sys.stderr)
+
+
+def schema_change(before: set[str], after: set[str]) -> str:
+    """One line for the log: the schema made, or moved from one migration to another, each
+    named by its script (``0017_comments_kept_for_replies``) where one is found."""
+    names = migration_names()
+
+    def named(revisions: set[str]) -> str:
+        return ", ".join(sorted(names.get(r, r) for r in revisions)) or "none"
+
+    if not before:
+        return f"made the database's tables (schema {named(after)})"
+    return f"migrated the database's schema from {named(before)} to {named(after)}"
+
+
+def migration_names(directory: Path = MIGRATIONS_DIR) -> dict[str, str]:
+    """Each migration script's revision id, to its file's name without ``.py``."""
+    names = {}
+    for script in (directory / "versions").glob("*.py"):
+        revision = _REVISION.search(script.read_text())
+        if revision is not None:
+            names[revision.group(1)] = script.stem
+    return names
 
 
 def require_utf8_database(app: Flask) -> None:

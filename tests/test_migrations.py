@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -241,3 +245,33 @@ def test_hidden_top_comments_with_approved_replies_keep_their_place(empty_databa
             columns = {c["name"] for c in sa.inspect(connection).get_columns("comments")}
             assert "kept_for_replies" not in columns and "id" in columns
         db.engine.dispose()
+
+
+def test_the_start_up_step_says_what_it_did_to_the_schema(tmp_path) -> None:
+    """An operator upgrading sees the schema made, or moved and from where; then nothing."""
+    import flask_migrate
+
+    from commentsvc.startup import MIGRATIONS_DIR, migration_heads, migration_names
+
+    url = f"sqlite:///{tmp_path}/db.sqlite3"
+    env = {**os.environ, "COMMENTSVC_DATABASE_URL": url}
+    env["COMMENTSVC_INSTANCE_PATH"] = str(tmp_path / "instance")
+
+    def start() -> str:
+        run = subprocess.run(
+            [sys.executable, "-m", "commentsvc.startup"], env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stderr
+
+    (head,) = migration_heads() or set()
+    latest = migration_names()[head]
+    assert f"commentsvc: made the database's tables (schema {latest})" in start()
+    assert "schema" not in start()  # current: nothing done, nothing said
+    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": url})
+    flask_migrate.Migrate(app, db, directory=str(MIGRATIONS_DIR))
+    with app.app_context():
+        flask_migrate.downgrade(directory=str(MIGRATIONS_DIR), revision="f6a8b0c49e26")
+        db.engine.dispose()
+    said = start()
+    assert f"from 0016_comment_ids_never_reused to {latest}" in said, said
