@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         format="[%(asctime)s] %(levelname)s %(name)s: %(message)s", level=logging.INFO
     )
 
+    server_settings()  # a refused setting stops here, once, not in a restarted child
     ensure_metrics_folder()
     if not args.skip_startup:
         ready = subprocess.run([sys.executable, "-m", "commentsvc.startup"])
@@ -76,19 +77,46 @@ def main(argv: list[str] | None = None) -> int:
     return supervise([sys.executable, str(Path(__file__).resolve()), "--once", "--skip-startup"])
 
 
+def server_settings() -> tuple[str, int, int, int]:
+    """(host, port, workers, threads) from the environment; SystemExit with one line naming
+    the variable when one is not a number it can be (granian's own int() gave a traceback)."""
+    bind = os.environ.get("COMMENTSVC_BIND", "").strip() or "0.0.0.0:8000"
+    host, _, port = bind.rpartition(":")
+    return (
+        host.strip("[]") or "0.0.0.0",
+        _whole_number("COMMENTSVC_BIND", port, 1, 65535, shown=bind),
+        _whole_number("WEB_CONCURRENCY", os.environ.get("WEB_CONCURRENCY", "").strip() or "2"),
+        _whole_number(
+            "GRANIAN_BLOCKING_THREADS",
+            os.environ.get("GRANIAN_BLOCKING_THREADS", "").strip() or "1",
+        ),
+    )
+
+
+def _whole_number(
+    name: str, text: str, least: int = 1, most: int | None = None, shown: str | None = None
+) -> int:
+    number = int(text) if text.isdigit() else least - 1
+    if number < least or (most is not None and number > most):
+        wanted = f"from {least} to {most}" if most is not None else f"of at least {least}"
+        what = "host:port with a port" if name == "COMMENTSVC_BIND" else "a whole number"
+        raise SystemExit(f"commentsvc: {name} is {shown or text!r}; expected {what} {wanted}")
+    return number
+
+
 def serve() -> int:
     """One granian server until SIGTERM/SIGINT (SIGHUP: new workers) or a worker crash loop."""
     from granian.constants import Interfaces
     from granian.server import Server
 
-    host, _, port = os.environ.get("COMMENTSVC_BIND", "0.0.0.0:8000").rpartition(":")
+    host, port, workers, threads = server_settings()
     server = Server(
         "wsgi:app",
-        address=host or "0.0.0.0",
-        port=int(port),
+        address=host,
+        port=port,
         interface=Interfaces.WSGI,
-        workers=int(os.environ.get("WEB_CONCURRENCY", "2")),
-        blocking_threads=int(os.environ.get("GRANIAN_BLOCKING_THREADS", "1")),
+        workers=workers,
+        blocking_threads=threads,
         respawn_failed_workers=True,
         workers_kill_timeout=20,  # as gunicorn.conf.py's graceful_timeout
         log_access=False,  # the app logs one line per request itself

@@ -15,6 +15,7 @@ import importlib.util
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -306,3 +307,26 @@ def test_an_empty_or_missing_metrics_folder_gets_one_of_its_own(
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     assert "commentsvc-metrics-" in folder and os.path.isdir(folder)
     os.rmdir(folder)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("WEB_CONCURRENCY", "two", "expected a whole number of at least 1"),
+        ("GRANIAN_BLOCKING_THREADS", "0", "expected a whole number of at least 1"),
+        ("COMMENTSVC_BIND", "127.0.0.1:99999", "expected host:port with a port from 1 to 65535"),
+        ("COMMENTSVC_BIND", "localhost:http", "expected host:port with a port from 1 to 65535"),
+    ],
+)
+def test_a_setting_granian_cannot_take_stops_the_start_in_one_line(variable, value, expected):
+    # granian's own int() ended in a traceback; the supervisor would have restarted it.
+    env = {**os.environ, variable: value}
+    ran = subprocess.run(
+        [sys.executable, str(ROOT / "granian_serve.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 1
+    assert ran.stderr.strip() == f"commentsvc: {variable} is {value!r}; {expected}"
