@@ -398,3 +398,18 @@ def test_on_postgresql_a_lock_wait_over_its_timeout_is_an_outage(pg_engine) -> N
         holder.execute(sa.text("SELECT pg_advisory_unlock(424242)"))
     assert error.orig.sqlstate == "55P03"
     assert is_database_outage(error)
+
+
+def test_an_outage_is_logged_once_then_when_it_is_over(tmp_path, caplog) -> None:
+    # Every request of an outage logged its own lines: 12,000 lines in 15 s under load.
+    folder = tmp_path / "not-yet"
+    url = f"sqlite:///{folder}/commentsvc.sqlite3"
+    client = create_app({"SECRET_KEY": "x", "DATABASE_URL": url}).test_client()
+    for _ in range(5):
+        assert client.get("/embed", query_string=A).status_code == 503
+    told = [r.getMessage() for r in caplog.records if "atabase" in r.getMessage()]
+    assert len(told) == 1 and told[0].startswith("Database unavailable on GET /embed: ")
+    folder.mkdir()  # the database can be reached again
+    client.get("/embed", query_string=A)
+    over = [r.getMessage() for r in caplog.records if "works again" in r.getMessage()]
+    assert over == ["The database works again (after 5 failed attempts over 0 s)"]

@@ -26,8 +26,9 @@ class RepeatedFailure:
         self._count = 0
         self._reminded = 0.0
 
-    def failed(self, log: logging.Logger, error: BaseException) -> None:
-        """Log a failure: whole the first time, then a line at most every REMIND_SECONDS."""
+    def failed(self, log: logging.Logger, error: BaseException, message: str | None = None) -> None:
+        """Log a failure: whole the first time (``message`` instead, without the traceback,
+        when given), then a line at most every REMIND_SECONDS."""
         now = time.monotonic()
         with self._lock:
             self._count += 1
@@ -39,7 +40,9 @@ class RepeatedFailure:
             else:
                 return
             count, since = self._count, self._since or now
-        if first:
+        if first and message is not None:
+            log.error("%s", message)
+        elif first:
             log.error("%s failed; retrying", self.what, exc_info=error)
         else:
             log.warning(
