@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
 
 from commentsvc.comments.avatars import avatar_url
+from commentsvc.comments.posting import change_status
 from commentsvc.core.extensions import db
+from commentsvc.db.models import Status
 
 A = {"url": "https://news.example/a"}
 HIDDEN = {
@@ -239,3 +243,126 @@ def test_a_hidden_reply_moved_up_by_a_delete_keeps_its_place(reader, client, adm
     comments = api_page(client)["comments"]
     assert [(c["id"], c["removed"]) for c in comments] == [(middle, True), (last, False)]
     assert "Middle reply" not in widget(client) and "Last reply" in widget(client)
+
+
+@pytest.mark.settings(MODERATION="none")
+@pytest.mark.parametrize("action", ["trash", "spam", "unapprove"])
+def test_the_author_of_a_kept_place_still_sees_its_replies(reader, client, admin, action):
+    answer = reader.post_json(comment="My top comment", **HIDDEN).get_json()
+    top, mine = answer["comment"]["id"], answer["mine"]
+    post(reader, "A reply by Ann", parent_id=top, name="Ann", email="ann@example.com")
+    admin.act(action, top)
+    assert [c["body"] for c in api_page(client)["comments"]] == ["", "A reply by Ann"]
+    author = api_page(client, mine=mine)["comments"]
+    assert [c["id"] for c in author][1:] == [top + 1]  # the reply, under its top comment
+    assert "A reply by Ann" in widget(client, mine=mine)
+    # A held one is shown to its author as theirs; a trashed one as everybody sees it.
+    assert author[0]["removed"] is (action == "trash")
+
+
+@pytest.mark.settings(MODERATION="none", COMMENTS_PER_PAGE=2)
+def test_in_likes_order_a_kept_place_counts_no_likes(app, reader, client, admin) -> None:
+    tops = [post(reader, f"top {n}", name=f"N{n}", email=f"n{n}@example.com") for n in range(5)]
+    post(reader, "reply", parent_id=tops[0], name="R", email="r@example.com")
+    with app.app_context():
+        for comment_id, likes in zip(tops, [50, 1, 2, 3, 4], strict=True):
+            db.session.execute(
+                sa.text("UPDATE comments SET like_count = :likes WHERE id = :id"),
+                {"likes": likes, "id": comment_id},
+            )
+        db.session.commit()
+    admin.act("trash", tops[0])
+    forwards = walk(client, "likes", None, "next")
+    # Its 50 likes would have put it first: it comes last, as a thread nobody liked.
+    assert [i for page in forwards for i in page] == [tops[4], tops[3], tops[2], tops[1], tops[0]]
+    backwards = walk(client, "likes", "last", "previous")
+    assert forwards == list(reversed(backwards))
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_a_hidden_comments_likes_edit_and_feature_are_not_shown(app, reader, client, admin):
+    answer = reader.post_json(comment="Liked, edited, featured", **HIDDEN).get_json()
+    top = answer["comment"]["id"]
+    client.post(
+        f"/api/v1/comments/{top}/edit", json={"token": answer["edit_token"], "comment": "x"}
+    )
+    post(reader, "reply", parent_id=top, name="R", email="r@example.com")
+    with app.app_context():
+        db.session.execute(
+            sa.text("UPDATE comments SET like_count = 7, featured_at = created_at WHERE id = :id"),
+            {"id": top},
+        )
+        db.session.commit()
+    shown = api_page(client)["comments"][0]
+    assert (shown["likes"], shown["edited"], shown["featured"]) == (7, True, True)
+    admin.act("spam", top)
+    kept = api_page(client)["comments"][0]
+    assert (kept["likes"], kept["edited"], kept["featured"], kept["badge"]) == (
+        0,
+        False,
+        False,
+        None,
+    )
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_an_authors_delete_to_the_trash_keeps_a_place_for_deeper_replies(reader, client, admin):
+    answer = reader.post_json(comment="Soon deleted", **HIDDEN).get_json()
+    top = answer["comment"]["id"]
+    middle = post(reader, "middle", parent_id=top, name="M", email="m@example.com")
+    post(reader, "deepest", parent_id=middle, name="D", email="d@example.com")
+    admin.act("trash", middle)  # its only direct reply is in the trash: its delete trashes it
+    deleted = client.post(f"/api/v1/comments/{top}/delete", json={"token": answer["edit_token"]})
+    assert deleted.status_code == 200
+    html = widget(client)
+    assert "deepest" in html and "This comment was removed." in html
+
+
+@pytest.mark.settings(MODERATION="none")
+@pytest.mark.xfail(
+    strict=True,
+    reason="Known race on PostgreSQL: a reply committed while its top comment, which had no "
+    "published reply yet, is being hidden stays hidden (its post holds the top comment FOR "
+    "KEY SHARE, which the status UPDATE does not wait for). Fixing it needs the post and the "
+    "moderator to lock the top comment in modes that conflict; see the closing note.",
+)
+def test_a_reply_committed_while_its_top_comment_is_hidden_stays_shown(
+    app, other_host, reader, client, database_url
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time")
+    top = post(reader, "Top", **HIDDEN)
+    errors: list[BaseException] = []
+    with app.app_context():
+        reply = db.engine.connect()
+        posting = reply.begin()
+        # What a reader's post does first (posting.reply_target): its parent, FOR KEY SHARE.
+        reply.execute(sa.text("SELECT id FROM comments WHERE id = :id FOR KEY SHARE"), {"id": top})
+
+        def moderator() -> None:
+            try:
+                with other_host.app_context():
+                    assert change_status(top, Status.TRASH) is not None
+                    db.session.commit()
+            except BaseException as error:  # noqa: BLE001 (reported below)
+                errors.append(error)
+
+        trashing = threading.Thread(target=moderator)
+        trashing.start()
+        time.sleep(0.3)  # the moderator reaches the top comment meanwhile
+        reply.execute(
+            sa.text(
+                "INSERT INTO comments (article_id, parent_id, root_id, depth, name, email, "
+                "website, body, status, created_at, ip, user_agent, from_site, like_count) "
+                "SELECT article_id, id, id, 1, 'Ann', 'ann@example.com', '', 'Racing reply', "
+                "'approved', created_at, '', '', false, 0 FROM comments WHERE id = :id"
+            ),
+            {"id": top},
+        )
+        reply.execute(sa.text("UPDATE articles SET approved_count = approved_count + 1"))
+        posting.commit()
+        reply.close()
+        trashing.join()
+    assert errors == []
+    shown = [(c["removed"], c["body"]) for c in api_page(client)["comments"]]
+    assert shown == [(True, ""), (False, "Racing reply")]

@@ -299,6 +299,20 @@ def set_status(comment_id: int, status: Status) -> bool:
     return change is not None
 
 
+def _lock_thread_top(root_id: int | None, status: Status) -> None:
+    """PostgreSQL: before approving a reply, lock its thread's top comment FOR UPDATE.
+
+    The approval may mark that top comment as a kept place (comments/kept_places.py) after
+    its own UPDATE has locked the reply and, by the revision trigger, the article's row; a
+    moderator changing the top comment meanwhile locks it, then the article's row. Locking
+    the top comment first gives both the same order: they take turns instead of deadlocking.
+    """
+    if root_id is None or status != Status.APPROVED:
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Comment.id).where(Comment.id == root_id).with_for_update())
+
+
 class StatusChange(NamedTuple):
     """What ``change_status`` changed: the comment's status before, and its article."""
 
@@ -325,6 +339,7 @@ def change_status(
             return None
         if sources is not None and row.status not in sources:
             return None
+        _lock_thread_top(row.root_id, status)
         result = db.session.execute(
             update(Comment)
             .where(Comment.id == comment_id, Comment.status == row.status)

@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import tuple_
 
-from commentsvc.db.models import Comment, parse_id
+from commentsvc.db.models import Comment, Status, parse_id
 from commentsvc.db.site_settings import current_settings
 
 SORTS = ("oldest", "newest", "likes")
@@ -44,7 +44,9 @@ def _descending(sort: str) -> bool:
 def sort_key(comment: Comment, sort: str) -> tuple[int, ...]:
     """The values of ``comment`` that place it in ``sort``."""
     if sort == "likes":
-        return (comment.like_count or 0, comment.id)
+        # A hidden comment kept for its replies shows no likes: its place must not tell them.
+        shown = comment.status == Status.APPROVED
+        return ((comment.like_count or 0) if shown else 0, comment.id)
     return (comment.id,)
 
 

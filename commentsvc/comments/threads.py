@@ -176,8 +176,6 @@ def _build_threads(
     own_window: tuple[int, int | None] | None,
     sort: str,
 ) -> list[Node]:
-    own_set = set(own_ids)
-    kept = [c for c in kept if c.id not in own_set]  # its author sees it as their own
     top_ids = [c.id for c in [*top, *kept]]
     replies: list[Comment] = []
     if top_ids:
@@ -190,6 +188,7 @@ def _build_threads(
     answered = {c.root_id for c in replies}
     # A kept place whose replies have all gone since is not shown at all.
     kept = [c for c in kept if c.id in answered]
+    kept_ids = {c.id for c in kept}
     own: list[Comment] = []
     if own_ids:
         query = db.select(Comment).where(
@@ -202,10 +201,16 @@ def _build_threads(
             in_window = own_window is not None and (
                 comment.id > low and (high is None or comment.id < high)
             )
-            if comment.root_id in top_ids or (comment.root_id is None and in_window):
+            # Its own kept place is shown to its author as their held comment, in its place.
+            if (
+                comment.root_id in top_ids
+                or comment.id in kept_ids
+                or (comment.root_id is None and in_window)
+            ):
                 own.append(comment)
     own_set = {c.id for c in own}
-    shown = [*top, *kept, *replies, *own]
+    ranked = {c.id for c in [*top, *kept]}
+    shown = [*top, *(c for c in kept if c.id not in own_set), *replies, *own]
     nodes = {c.id: Node(c, own=c.id in own_set) for c in shown}
     threads: list[Node] = []
     for comment in sorted(shown, key=lambda c: c.id):
@@ -219,7 +224,6 @@ def _build_threads(
             parent.replies.append(node)
     if sort != "oldest":
         # The page's order, the reader's own held threads first; replies stay oldest first.
-        ranked = {c.id for c in [*top, *kept]}
         threads.sort(
             key=lambda n: (
                 (True, reading_rank(n.comment, sort)) if n.comment.id in ranked else (False, ())

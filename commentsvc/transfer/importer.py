@@ -75,6 +75,8 @@ class Importer:
         self.progress = progress
         self.fraction = fraction
         self.batch: list[Row] = []
+        # The articles the last batch gave approved comments (their kept places to mark).
+        self.answered_articles: set[int] = set()
         self.articles: dict[str, SourceArticle] = {}
         # (article id, source id) -> position of the comment stored for it, this run.
         self.known: dict[tuple[int, str], Position] = {}
@@ -135,9 +137,18 @@ class Importer:
         if not self.batch and not self.articles:
             return
         rows, self.batch = self.batch, []
+        self.answered_articles = set()
         try:
             with self._transaction() as connection:
                 self._write(connection, rows)
+            if self.answered_articles:
+                # An approved reply under a trashed or held top-level comment (a WordPress
+                # file has them) keeps that comment's place, as a moderator's action would.
+                # In a transaction of its own: it locks those comments, then their article,
+                # as a moderator does; after the batch's inserts, which locked the article
+                # first, the two could deadlock.
+                with write_transaction() as connection:
+                    keep_places_of_articles(connection, self.answered_articles)
         except IntegrityError as error:
             if not _origin_taken(error):
                 raise  # not a race with another import: a fault, not to be explained away
@@ -192,9 +203,7 @@ class Importer:
             for article_id, count in approved.items():
                 adjust_approved_count(article_id, count, connection)
             backdate(connection, earliest)
-            # An approved reply under a trashed or held top-level comment (a WordPress file
-            # has them) keeps that comment's place, as a moderator's action would.
-            keep_places_of_articles(connection, approved.keys())
+            self.answered_articles = set(approved)
 
     def _existing_articles(self, connection: Connection, rows: list[Row]) -> dict[str, Any]:
         """The stored rows (id, url, title) of this batch's articles this run has not seen
