@@ -115,3 +115,28 @@ def test_a_cursor_of_another_order_is_a_clear_400(client, params) -> None:
 def test_an_unknown_sort_falls_back_to_the_default(client) -> None:
     body = client.get("/api/v1/comments", query_string={**A, "sort": "random"}).get_json()
     assert body["sort"] == "oldest"
+
+
+@pytest.mark.settings(MODERATION="none", COMMENTS_PER_PAGE=2)
+def test_a_readers_held_comment_between_two_pages_is_on_one_of_them(reader, client, admin):
+    """Oldest first, a reader's own held comment goes with the thread after it: one that fell
+    between the last thread of a page and the first of the next was on neither."""
+
+    def top(text: str, email: str) -> dict:
+        return reader.post_json(comment=text, name="N", email=email).get_json()
+
+    for n in range(4):
+        top(f"top {n}", f"n{n}@example.com")
+    answer = top("my held one", "me@example.com")
+    mine, held = answer["mine"], answer["comment"]["id"]
+    top("top after", "z@example.com")
+    admin.act("unapprove", held)
+    pages, cursor = [], None
+    while True:
+        params = {**A, "mine": mine, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/api/v1/comments", query_string=params).get_json()
+        pages.append([c["id"] for c in body["comments"]])
+        cursor = body["cursors"]["next"]
+        if cursor is None:
+            break
+    assert [i for page in pages for i in page] == [1, 2, 3, 4, held, 6]

@@ -112,50 +112,61 @@ def comment_page(
     if top:
         page.older = f"b{format_key(sort_key(top[0], sort))}" if previous_exists else None
         page.newer = f"a{format_key(sort_key(top[-1], sort))}" if next_exists else None
+    window = _between(sort, top, preceding, next_exists, mode, bound)
     own_window: tuple[int, int | None] | None
     if sort == "oldest":
-        low = top[0].id if (top and previous_exists) else (bound[0] if bound else 0)
-        high = top[-1].id if next_exists and top else None
-        own_window = (low, high)
+        # The reader's own held threads go where their ids put them, as kept places do.
+        own_window = None if window is None else _ids_of(window)
     else:
         # Held comments of the reader's own are shown at the top of the first page.
         own_window = (0, None) if not previous_exists else None
-    kept = _kept_on_page(article, sort, top, preceding, next_exists, mode, bound)
+    kept = [] if window is None else [c for c in kept_places(article) if _within(c, sort, window)]
     page.threads = _build_threads(article, top, kept, own_ids or [], own_window, sort)
     return page
 
 
-def _kept_on_page(
-    article: Article,
+# Reading ranks a page's unlisted threads lie between (exclusive; None: no bound).
+Window = tuple[tuple[int, ...] | None, tuple[int, ...] | None]
+
+
+def _between(
     sort: str,
     top: list[Comment],
     preceding: Comment | None,
     next_exists: bool,
     mode: str,
     bound: tuple[int, ...] | None,
-) -> list[Comment]:
-    """The hidden top-level comments kept for their replies that this page shows.
+) -> Window | None:
+    """Where the threads not in the page's keyset (kept places, the reader's own held
+    comments) must lie to be shown on this page; None: nowhere.
 
     Each goes with the first published thread after it (the last page, when none is), so
     whatever cursor a page was reached by, each is on exactly one page of a walk, and on the
-    page ``cursor_for`` gives for its replies. The page's threads are ``top``; the one before
-    them is ``bound`` reading forwards, ``preceding`` (the extra row read) backwards.
+    page ``cursor_for`` gives for it and its replies. The page's threads are ``top``; the one
+    before them is ``bound`` reading forwards, ``preceding`` (the extra row read) backwards.
     """
     if not top and mode == "before":
-        return []  # nothing before the cursor: what is there goes with the cursor's thread
-    start, end = None, None  # exclusive; None: no bound
+        return None  # nothing before the cursor: what is there goes with the cursor's thread
+    start, end = None, None
     if mode == "after" and bound is not None:
         start = reading_rank_of(bound, sort)
     elif preceding is not None:
         start = reading_rank(preceding, sort)
     if next_exists and top:
         end = reading_rank(top[-1], sort)
-    return [
-        c
-        for c in kept_places(article)
-        if (start is None or reading_rank(c, sort) > start)
-        and (end is None or reading_rank(c, sort) < end)
-    ]
+    return start, end
+
+
+def _within(comment: Comment, sort: str, window: Window) -> bool:
+    start, end = window
+    rank = reading_rank(comment, sort)
+    return (start is None or rank > start) and (end is None or rank < end)
+
+
+def _ids_of(window: Window) -> tuple[int, int | None]:
+    """An "oldest" window as ids: (low, high), both exclusive; high None for no bound."""
+    start, end = window
+    return (start[0] if start else 0), (end[0] if end else None)
 
 
 def reading_rank_of(key: tuple[int, ...], sort: str) -> tuple[int, ...]:
