@@ -10,9 +10,10 @@ under it, as Disqus, Isso and Remark42 show a removed comment with replies.
 The mark is set when the status changes, in the change's transaction: a top-level comment
 hidden while it has an approved reply, and the hidden top-level comment of a reply being
 approved; its article is marked too (``Article.has_kept_places``), so that the pages of
-every other article never look. It is never cleared: a marked comment approved again is simply shown (the page
-asks for marked comments that are not approved), and one whose replies all went is not
-shown (``commentsvc.comments.threads`` drops a kept place with no reply to show).
+every other article never look. It is never cleared: a marked comment approved again is
+simply shown (the page asks for marked comments that are not approved), and one whose
+replies all went is not shown (``commentsvc.comments.threads`` drops a kept place with no
+reply to show). Why this and not counting such replies out: docs/decisions/0023.
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment, Status
 
 _REPLY = aliased(Comment, name="replies")
-_HAS_APPROVED_REPLY = exists().where(
-    _REPLY.root_id == Comment.id, _REPLY.status == Status.APPROVED.value
+# A hidden top-level comment, not marked yet, with an approved reply: one to mark.
+_TO_MARK = (
+    Comment.root_id.is_(None),
+    Comment.status != Status.APPROVED.value,
+    ~Comment.kept_for_replies,
+    exists().where(_REPLY.root_id == Comment.id, _REPLY.status == Status.APPROVED.value),
 )
 
 
@@ -54,13 +59,7 @@ def keep_places_of(comment_ids: Collection[int], connection: Connection | None =
     connection = connection or db.session.connection()
     marked = connection.execute(
         update(Comment)
-        .where(
-            Comment.id.in_(sorted(comment_ids)),
-            Comment.root_id.is_(None),
-            Comment.status != Status.APPROVED.value,
-            ~Comment.kept_for_replies,
-            _HAS_APPROVED_REPLY,
-        )
+        .where(Comment.id.in_(sorted(comment_ids)), *_TO_MARK)
         .values(kept_for_replies=True)
         .returning(Comment.article_id)
     ).all()
@@ -79,23 +78,12 @@ def keep_places_of_articles(connection: Connection, article_ids: Collection[int]
         return
     ids = sorted(article_ids)
     connection.execute(
-        update(Comment)
-        .where(
-            Comment.article_id.in_(ids),
-            Comment.root_id.is_(None),
-            Comment.status != Status.APPROVED.value,
-            ~Comment.kept_for_replies,
-            _HAS_APPROVED_REPLY,
-        )
-        .values(kept_for_replies=True)
+        update(Comment).where(Comment.article_id.in_(ids), *_TO_MARK).values(kept_for_replies=True)
     )
+    marked = exists().where(Comment.article_id == Article.id, Comment.kept_for_replies.is_(True))
     connection.execute(
         update(Article)
-        .where(
-            Article.id.in_(ids),
-            ~Article.has_kept_places,
-            exists().where(Comment.article_id == Article.id, Comment.kept_for_replies == True),  # noqa: E712
-        )
+        .where(Article.id.in_(ids), ~Article.has_kept_places, marked)
         .values(has_kept_places=True)
     )
 
@@ -125,7 +113,7 @@ def shown_replies_of_kept(comments: Collection[Comment]) -> dict[int, int]:
         .where(Comment.root_id.in_(ids), Comment.status == Status.APPROVED.value)
         .group_by(Comment.root_id)
     )
-    return {root: count for root, count in db.session.execute(query) if root}
+    return {root: count for root, count in db.session.execute(query) if root is not None}
 
 
 def is_removed(comment: Comment, own: bool = False) -> bool:

@@ -21,8 +21,8 @@ def public_comment(comment: Comment, *, own: bool = False, as_held: bool = False
     The email, IP and user agent are never included. ``own`` marks a comment shown to its
     author, who alone may learn that it is awaiting moderation; to anybody else a comment
     that is not published is shown only as the place it keeps for its replies (``removed``).
-    ``as_held`` shows a published
-    comment exactly as a held one (the answer to a post: see ``answer_as_published``).
+    ``as_held`` shows a published comment exactly as a held one (the answer to a post: see
+    ``answer_as_published``).
     """
     published = comment.status == Status.APPROVED and not as_held
     shape: dict[str, Any] = {

@@ -89,10 +89,10 @@ def comment_page(
 ) -> Page:
     """A page of approved threads in ``sort`` order, plus the reader's own held comments.
 
-    Three queries whatever the thread size: one for the page's top-level comments (keyset on
-    the order's index), one for the hidden ones kept for their replies (commentsvc.comments.
-    kept_places: usually none), one for the replies of both. ``older``/``newer`` are the cursors of the
-    previous and the next page in that order.
+    Two queries whatever the thread size: one for the page's top-level comments (keyset on
+    the order's index), one for their replies; a third, for the hidden ones kept for their
+    replies (``kept_places``), only on an article that has some. ``older``/``newer`` are the
+    cursors of the previous and the next page in that order.
     """
     mode, bound = parse_cursor(cursor, sort)
     if article is None:
