@@ -6,13 +6,6 @@ import re
 
 import pytest
 import schemathesis
-
-# schemathesis imports its OpenAPI loader on first use, and pytest rewrites the asserts of a
-# plugin's modules as they are imported: once, inside a test, with the app's threads about,
-# CPython 3.11.7's ast.parse failed there with "AST constructor recursion depth mismatch" (a
-# CPython bug seen in threaded programs, python/cpython#106905). Imported here, at
-# collection, before any test starts a thread, it is parsed then.
-import schemathesis.specs.openapi.schemas  # noqa: F401
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
