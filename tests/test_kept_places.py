@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
 
 import pytest
 import sqlalchemy as sa
+from support.races import Paused, signed_in_browser
+from support.readers import Reader
 
+from commentsvc.comments import moderation, posting
 from commentsvc.comments.avatars import avatar_url
-from commentsvc.comments.posting import change_status
 from commentsvc.core.extensions import db
-from commentsvc.db.models import Status
 
 A = {"url": "https://news.example/a"}
 HIDDEN = {
@@ -318,51 +317,58 @@ def test_an_authors_delete_to_the_trash_keeps_a_place_for_deeper_replies(reader,
     assert "deepest" in html and "This comment was removed." in html
 
 
-@pytest.mark.settings(MODERATION="none")
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known race on PostgreSQL: a reply committed while its top comment, which had no "
-    "published reply yet, is being hidden stays hidden (its post holds the top comment FOR "
-    "KEY SHARE, which the status UPDATE does not wait for). Fixing it needs the post and the "
-    "moderator to lock the top comment in modes that conflict; see the closing note.",
-)
-def test_a_reply_committed_while_its_top_comment_is_hidden_stays_shown(
-    app, other_host, reader, client, database_url
-) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite runs one writer at a time")
-    top = post(reader, "Top", **HIDDEN)
-    errors: list[BaseException] = []
-    with app.app_context():
-        reply = db.engine.connect()
-        posting = reply.begin()
-        # What a reader's post does first (posting.reply_target): its parent, FOR KEY SHARE.
-        reply.execute(sa.text("SELECT id FROM comments WHERE id = :id FOR KEY SHARE"), {"id": top})
+# Where the reply stops while the moderator trashes its top comment: once it has read and
+# locked its parent (the trash then commits first), or once its count has locked the
+# article's row (on PostgreSQL the trash's revision trigger then waits for the reply).
+STOPS = ["reply_position", "emit"]
 
-        def moderator() -> None:
-            try:
-                with other_host.app_context():
-                    assert change_status(top, Status.TRASH) is not None
-                    db.session.commit()
-            except BaseException as error:  # noqa: BLE001 (reported below)
-                errors.append(error)
 
-        trashing = threading.Thread(target=moderator)
-        trashing.start()
-        time.sleep(0.3)  # the moderator reaches the top comment meanwhile
-        reply.execute(
-            sa.text(
-                "INSERT INTO comments (article_id, parent_id, root_id, depth, name, email, "
-                "website, body, status, created_at, ip, user_agent, from_site, like_count) "
-                "SELECT article_id, id, id, 1, 'Ann', 'ann@example.com', '', 'Racing reply', "
-                "'approved', created_at, '', '', false, 0 FROM comments WHERE id = :id"
-            ),
-            {"id": top},
+def _hidden_meanwhile(app, admin, monkeypatch, module, reply, stop) -> tuple[int, object]:
+    """Post a top comment, then ``reply`` to it (a call taking its id), stopped at ``stop``;
+    a moderator trashes the top comment meanwhile."""
+    top = post(Reader(app.test_client()), "Top", **HIDDEN)
+    paused = Paused.at(monkeypatch, module, stop)
+    paused.start(lambda: reply(top))
+    moderator, token = signed_in_browser(app, admin)
+    trashed = paused.meanwhile(
+        lambda: moderator.post(
+            "/admin/comments/actions",
+            data={"action": "trash", "ids": [str(top)], "csrf_token": token},
         )
-        reply.execute(sa.text("UPDATE articles SET approved_count = approved_count + 1"))
-        posting.commit()
-        reply.close()
-        trashing.join()
-    assert errors == []
-    shown = [(c["removed"], c["body"]) for c in api_page(client)["comments"]]
+    )
+    assert trashed.status_code == 303
+    return top, paused.finish()
+
+
+@pytest.mark.settings(MODERATION="none")
+@pytest.mark.parametrize("stop", STOPS)
+def test_a_reply_posted_while_its_top_comment_is_hidden_stays_shown(
+    app, admin, monkeypatch, stop
+) -> None:
+    # On PostgreSQL the trash does not wait for the reply's lock on its parent (SQLite runs
+    # one writer at a time): the reply commits after it and must mark the top comment.
+    def reply(top: int):
+        return Reader(app.test_client()).post_json(
+            comment="Racing reply", parent_id=top, name="Ann", email="ann@example.com"
+        )
+
+    top, answer = _hidden_meanwhile(app, admin, monkeypatch, posting, reply, stop)
+    assert answer.status_code == 201, answer.get_json()
+    shown = [(c["removed"], c["body"]) for c in api_page(app.test_client())["comments"]]
     assert shown == [(True, ""), (False, "Racing reply")]
+
+
+@pytest.mark.parametrize("stop", STOPS)
+def test_a_site_reply_published_while_its_top_comment_is_hidden_stays_shown(
+    app, admin, monkeypatch, stop
+) -> None:
+    def reply(top: int):
+        other, token = signed_in_browser(app, admin)
+        return other.post(
+            f"/admin/comments/{top}/reply", data={"body": "Site answer", "csrf_token": token}
+        )
+
+    top, answer = _hidden_meanwhile(app, admin, monkeypatch, moderation, reply, stop)
+    assert answer.status_code == 303
+    shown = [(c["removed"], c["body"]) for c in api_page(app.test_client())["comments"]]
+    assert shown == [(True, ""), (False, "Site answer")]

@@ -14,19 +14,30 @@ every other article never look. It is never cleared: a marked comment approved a
 simply shown (the page asks for marked comments that are not approved), and one whose
 replies all went is not shown (``commentsvc.comments.threads`` drops a kept place with no
 reply to show). Why this and not counting such replies out: docs/decisions/0023.
+
+On PostgreSQL the hiding of a top-level comment does not wait for a reply being posted
+under it (the post holds the comment FOR KEY SHARE, which a status UPDATE does not
+conflict with), but both update the article's row: the hiding by its revision trigger,
+before it looks for replies; the post by its count, in the INSERT's transaction. Whichever
+gets that row second sees the other committed: a hiding that comes second finds the reply;
+a reply that comes second looks after its commit (``recheck_after_reply``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from commentsvc.core.extensions import db
+from commentsvc.db.connections import read_connection, write_transaction
 from commentsvc.db.models import Article, Comment, Status
 
+log = logging.getLogger(__name__)
 _REPLY = aliased(Comment, name="replies")
 # A hidden top-level comment, not marked yet, with an approved reply: one to mark.
 _TO_MARK = (
@@ -69,6 +80,27 @@ def keep_places_of(comment_ids: Collection[int], connection: Connection | None =
             .where(Article.id == article_id, ~Article.has_kept_places)
             .values(has_kept_places=True)
         )
+
+
+def recheck_after_reply(root_id: int | None) -> None:
+    """Once an approved reply in the thread of ``root_id`` has committed: on PostgreSQL,
+    mark that top-level comment if it was hidden meanwhile (one read that finds nothing
+    almost always, and a transaction of its own when it finds it).
+
+    The reply is committed and answered already: a failure here is logged, not raised
+    (approving a reply under that comment, or hiding it again, marks it later).
+    """
+    if root_id is None or db.engine.dialect.name != "postgresql":
+        return  # SQLite: the hiding and the reply take turns at the one write lock
+    try:
+        with read_connection() as connection:
+            query = select(Comment.id).where(Comment.id == root_id, *_TO_MARK)
+            unmarked = list(connection.execute(query).scalars())
+        if unmarked:
+            with write_transaction() as connection:
+                keep_places_of(unmarked, connection)
+    except SQLAlchemyError:
+        log.warning("could not check whether comment %s keeps a place", root_id)
 
 
 def keep_places_of_articles(connection: Connection, article_ids: Collection[int]) -> None:

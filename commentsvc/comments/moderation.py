@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from commentsvc.comments.kept_places import recheck_after_reply
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.posting import (
     adjust_approved_count,
@@ -243,6 +244,7 @@ def reply_as_site(comment_id: int, body: str, moderator: str) -> Comment:
         detail=_reply_detail(parent.id) + body,
     )
     db.session.commit()
+    recheck_after_reply(root_id)  # its top comment may have been hidden meanwhile
     return reply
 
 

@@ -17,7 +17,7 @@ from werkzeug.exceptions import TooManyRequests
 from commentsvc.articles.keys import ArticleRef
 from commentsvc.articles.rows import ArticleState, article_id_for, known_article_state
 from commentsvc.comments.i18n import gettext as _
-from commentsvc.comments.kept_places import keep_place_after_change
+from commentsvc.comments.kept_places import keep_place_after_change, recheck_after_reply
 from commentsvc.comments.markdown import render_markdown
 from commentsvc.comments.post_statements import INSERT_COMMENT, checked_insert
 from commentsvc.comments.publishing_rules import comments_closed, initial_statuses
@@ -152,6 +152,9 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
     deferred_hit_committed()
     if posted is None:
         raise TooManyRequests(TOO_MANY)
+    if posted.comment.status == Status.APPROVED:
+        # Its top comment may have been hidden while this reply was being stored.
+        recheck_after_reply(posted.comment.root_id)
     return posted
 
 
