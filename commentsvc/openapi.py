@@ -336,7 +336,8 @@ def _paths() -> dict[str, Any]:
         ),
         "/api/v1/comments/{comment_id}/like": {
             "post": {
-                "summary": "Like a published comment (once per reader; bots are not counted)",
+                "summary": "Like a published comment on an open article (once per reader; "
+                "bots are not counted)",
                 "parameters": [
                     {"name": "comment_id", "in": "path", "required": True, "schema": ID}
                 ],
@@ -351,7 +352,10 @@ def _paths() -> dict[str, Any]:
                         Cache_Control=NO_STORE,
                     ),
                     "303": {"description": "From the widget's form: back to the widget."},
-                    "403": _error("Sent from another site."),
+                    "403": _error(
+                        "Sent from another site, or the article's comments are closed "
+                        "(`comments_closed`: a closed article is read-only, likes included)."
+                    ),
                     "404": _error("No such published comment, or likes are off."),
                     **TOO_LARGE_OR_MANY,
                     **DATABASE_DOWN,

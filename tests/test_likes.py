@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from support.admin import add_article, add_comment
 
 from commentsvc.core.extensions import db
+from commentsvc.db.models import Status, utcnow
 
 A = {"url": "https://news.example/a"}
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -150,3 +153,62 @@ def test_exactly_once_under_concurrency(app, reader) -> None:
     with app.app_context():
         count = db.session.execute(sa.text("SELECT like_count FROM comments WHERE id = 1")).scalar()
     assert count == readers and len(stored_like_rows(app)) == readers
+
+
+CLOSED = {"error": "comments_closed", "message": "Comments are closed."}
+
+
+@pytest.mark.settings(MODERATION="none")
+def test_a_closed_article_takes_no_likes_and_says_its_counts_in_words(
+    app, admin, reader, client
+) -> None:
+    reader.post(comment="a good point")
+    assert like(client, 1).get_json() == {"counted": True, "likes": 1}
+    # Rendered (and kept: the page cache, the comment's fragment) while open: a Like button.
+    assert "comment-like-button" in reader.widget(**A).get_data(as_text=True)
+    assert admin.post("/admin/articles/1/close").status_code == 303
+
+    page = reader.widget(**A).get_data(as_text=True)
+    assert "comment-like-button" not in page and "/api/v1/comments/1/like" not in page
+    assert '<p class="comment-likes" data-likes="1">1 like</p>' in page
+    back = "/embed?url=https%3A%2F%2Fnews.example%2Fa"
+    # The script's call and the form without JavaScript (a page shown before the close).
+    for response in (like(client, 1, OTHER_BROWSER), like(client, 1, data={"back": back})):
+        assert response.status_code == 403 and response.get_json() == CLOSED
+    # Worded as a post to the closed article is refused, in the reader's language too.
+    refused_post = reader.post_json(comment="too late", email="late@example.com")
+    assert (
+        refused_post.status_code == 403 and refused_post.get_json()["message"] == CLOSED["message"]
+    )
+    german = like(client, 1, OTHER_BROWSER, query_string={"lang": "de"}).get_json()
+    assert german["message"] == "Die Kommentare sind geschlossen."
+    # Nothing stored: the one like from before the close, and its count.
+    assert len(stored_like_rows(app)) == 1
+    assert client.get("/api/v1/comments", query_string=A).get_json()["comments"][0]["likes"] == 1
+
+    # Opened again: the button is back, and likes count again.
+    assert admin.post("/admin/articles/1/open").status_code == 303
+    assert "comment-like-button" in reader.widget(**A).get_data(as_text=True)
+    assert like(client, 1, OTHER_BROWSER).get_json() == {"counted": True, "likes": 2}
+
+
+@pytest.mark.settings(MODERATION="none", CLOSE_AFTER_DAYS=30)
+def test_an_article_closed_by_its_age_takes_no_likes_and_stores_nothing(
+    app, reader, client
+) -> None:
+    old = add_article(app, key=A["url"], created_at=utcnow() - timedelta(days=31))
+    liked = add_comment(app, old, "from last month", Status.APPROVED, like_count=3)
+    unliked = add_comment(app, old, "nobody liked this", Status.APPROVED)
+    page = reader.widget(**A).get_data(as_text=True)
+    assert "Comments are closed." in page and "comment-like-button" not in page
+    assert '<p class="comment-likes" data-likes="3">3 likes</p>' in page
+    assert page.count('class="comment-likes"') == 1  # no "0 likes" under the other one
+    for comment_id in (liked, unliked):
+        response = like(client, comment_id)
+        assert response.status_code == 403 and response.get_json() == CLOSED
+    assert stored_like_rows(app) == []
+    with app.app_context():
+        # Not even today's salt: refused before anything is written.
+        assert db.session.execute(sa.text("SELECT count(*) FROM share_salts")).scalar() == 0
+        counts = db.session.execute(sa.text("SELECT like_count FROM comments ORDER BY id"))
+        assert [row[0] for row in counts] == [3, 0]

@@ -10,9 +10,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
-    Text,
-    cast,
-    func,
     literal_column,
     select,
     update,
@@ -23,8 +20,8 @@ from commentsvc.articles.keys import ArticleRef
 from commentsvc.core.extensions import db
 from commentsvc.db.connections import read_connection, upsert
 from commentsvc.db.kept_states import UNKNOWN, known_states
-from commentsvc.db.models import Article, SiteSetting, utcnow
-from commentsvc.db.site_settings import use_stored_settings_json
+from commentsvc.db.models import Article, utcnow
+from commentsvc.db.site_settings import stored_settings_json, use_stored_settings_json
 from commentsvc.db.statements import Statement
 
 # An article's row as ``article_state`` reads it: a named tuple of plain values.
@@ -46,11 +43,7 @@ def state_statement(dialect: str, first: tuple[ColumnElement[Any], ...] = ()) ->
     """The article's row and the saved settings in one statement (binds ``key``), after the
     columns ``first``, which ride in the same round trip (a post's sender locks)."""
     # The saved settings ride along as one JSON object, so a page costs a single statement.
-    if dialect == "postgresql":
-        stored = func.json_object_agg(SiteSetting.key, SiteSetting.value)
-    else:
-        stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
-    settings = select(cast(stored, Text)).scalar_subquery()
+    settings = stored_settings_json(dialect)
     one_row = select(literal_column("1").label("one")).subquery()
     return select(*first, settings.label("settings"), *_ARTICLE_COLUMNS).select_from(
         one_row.outerjoin(Article, Article.key == bindparam("key"))

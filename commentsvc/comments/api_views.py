@@ -240,7 +240,9 @@ def like(comment_id: int) -> Any:
     """Like a published comment: once per reader (no cookie, no stored IP); bots do not count.
 
     From a form without JavaScript (the widget's Like button), answers with a redirect back
-    to ``back``, a widget URL; otherwise JSON ``{"counted": …, "likes": …}``.
+    to ``back``, a widget URL; otherwise JSON ``{"counted": …, "likes": …}``. Refused with a
+    404 for a comment not published, and with a 403 ``comments_closed`` on an article whose
+    comments are closed, as a post there is.
     """
     req = this_request()
     if not app_config()["LIKES"]:
@@ -250,7 +252,7 @@ def like(comment_id: int) -> Any:
     try:
         result = like_comment(comment_id, client_network(), req.headers.get("User-Agent", ""))
     except LikeRefused as error:
-        return error_response(404, str(error), "not_found")
+        return error_response(error.status, str(error), error.code)
     back = widget_return_url(req.form.get("back"))
     if back is not None:
         return redirect(f"{back}#comment-{comment_id}", code=303)

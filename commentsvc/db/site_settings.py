@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import g
-from sqlalchemy import select, text
+from sqlalchemy import ScalarSelect, Text, cast, func, select, text
 from sqlalchemy.engine import Connection
 
 from commentsvc.core.extensions import db
@@ -79,6 +79,16 @@ def current_settings() -> Settings:
 def use_stored_settings(stored: dict[str, str]) -> Settings:
     """Make the settings for this request from the stored rows a caller has already read."""
     return _use(settings_from(tuple(sorted(stored.items())), _defaults()))
+
+
+def stored_settings_json(dialect: str) -> ScalarSelect[Any]:
+    """The saved settings as one JSON object, a column that rides in another statement (whose
+    reader then calls ``use_stored_settings_json``), so a request needs no query of its own."""
+    if dialect == "postgresql":
+        stored = func.json_object_agg(SiteSetting.key, SiteSetting.value)
+    else:
+        stored = func.json_group_object(SiteSetting.key, SiteSetting.value)
+    return select(cast(stored, Text)).scalar_subquery()
 
 
 def use_stored_settings_json(stored: str | None) -> Settings:

@@ -31,14 +31,26 @@ var commentsvcText = (function () {
     // aria-disabled, not disabled: a disabled button loses the keyboard focus to <body>.
     if (button.getAttribute("aria-disabled") === "true") return;
     button.setAttribute("aria-disabled", "true");
-    fetch(form.action, { method: "POST", headers: { Accept: "application/json" }, credentials: "omit" })
-      .then(function (response) { return response.json(); })
-      .then(function (body) {
+    var status = form.querySelector(".comment-like-status");
+    // A refusal comes back in the widget's language.
+    var lang = "lang=" + encodeURIComponent(document.documentElement.lang || "");
+    fetch(form.action + (form.action.indexOf("?") < 0 ? "?" : "&") + lang, { method: "POST", headers: { Accept: "application/json" }, credentials: "omit" })
+      .then(function (response) {
+        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      })
+      .then(function (result) {
+        var body = result.body;
+        if (!result.ok) {
+          // Refused: comments closed since this page was shown, the comment taken down, too
+          // many likes. Said, and nothing counted; the button may be pressed again.
+          if (status && body && typeof body.message === "string") status.textContent = body.message;
+          button.removeAttribute("aria-disabled");
+          return;
+        }
         if (body && typeof body.likes === "number") {
           var count = form.querySelector(".comment-like-count");
           count.textContent = String(body.likes);
           count.setAttribute("data-likes", String(body.likes));
-          var status = form.querySelector(".comment-like-status");
           if (body.limited) {
             // Refused for the network (LIKES_PER_PREFIX), not a repeat: not pressed, and said.
             if (status) status.textContent = commentsvcText("like_limited", "Not counted: enough likes of this comment came from your network today.");
