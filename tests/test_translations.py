@@ -15,6 +15,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from commentsvc.comments.i18n import CATALOGUES, LANGUAGES, match_language, translations
+from commentsvc.core import limits
 from commentsvc.db.models import MAX_NAME_LENGTH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +155,38 @@ def test_server_messages_are_marked() -> None:
         in messages
     )  # spam.py
     assert "This form belongs to another article. Please reload the page." in messages  # tokens
+    assert limits.TOO_MANY in marked_strings()  # core/limits.py, named in babel.cfg
+
+
+@pytest.mark.settings(
+    MODERATION="none",
+    RATELIMIT_ENABLED=True,
+    RATE_LIMIT_COMMENTS="1 per minute",
+    RATE_LIMIT_LIKES="1 per minute",
+)
+@pytest.mark.parametrize("language", ["de", "ar"])
+def test_likes_and_limits_refuse_in_the_readers_language(reader, client, language) -> None:
+    catalogue = catalogue_of(language)
+
+    def said(response, status: int) -> str:
+        assert response.status_code == status, response.get_data(as_text=True)
+        return response.get_json()["message"]
+
+    def like(comment_id: int):
+        return client.post(f"/api/v1/comments/{comment_id}/like", query_string={"lang": language})
+
+    not_published = catalogue.get("That comment cannot be liked: it is not published.").string
+    assert said(like(999_999), 404) == not_published
+    too_many = catalogue.get(limits.TOO_MANY).string
+    assert said(like(999_998), 429) == too_many  # the minute's one like is used
+    token = client.get("/api/v1/form-token", query_string={"url": A["url"]}).get_json()["token"]
+    post = {**A, "name": "Ann", "email": "ann@example.com", "token": token}
+    for text, status in (("One", 201), ("Two", 429)):
+        answer = client.post(
+            "/api/v1/comments", query_string={"lang": language}, json=post | {"comment": text}
+        )
+        assert answer.status_code == status, answer.get_json()
+    assert answer.get_json()["message"] == too_many
 
 
 def refused_pages(reader, language: str) -> list[tuple[str, list[str]]]:

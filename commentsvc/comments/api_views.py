@@ -246,9 +246,9 @@ def like(comment_id: int) -> Any:
     """
     req = this_request()
     if not app_config()["LIKES"]:
-        return error_response(404, "Likes are switched off on this site.", "likes_off")
+        return error_response(404, _("Likes are switched off on this site."), "likes_off")
     if from_another_site():
-        return error_response(403, "Likes are only accepted from the comment widget.", "origin")
+        return error_response(403, _("Likes are only accepted from the comment widget."), "origin")
     try:
         result = like_comment(comment_id, client_network(), req.headers.get("User-Agent", ""))
     except LikeRefused as error:

@@ -24,6 +24,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from commentsvc.core.flask_app import request_globals, this_request
+from commentsvc.core.limits import translate_refusals_with
 
 CATALOGUES = Path(__file__).resolve().parents[1] / "translations"
 # The languages shipped; English is the templates' own text.
@@ -203,3 +204,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(_gettext, "gettext_label")
     app.add_template_global(html_lang)
     app.add_template_global(text_direction)
+    translate_refusals_with(_gettext)

@@ -127,7 +127,7 @@ _INCREMENT = Statement(
 def _refuse_unless_likeable(row: Any) -> None:
     """Raise LikeRefused unless ``row`` (a comment and its article, _comment_of) may be liked now."""
     if row is None or row.status != Status.APPROVED:
-        raise LikeRefused("That comment cannot be liked: it is not published.")
+        raise LikeRefused(_("That comment cannot be liked: it is not published."))
     if comments_closed(row):
         raise LikesClosed(_("Comments are closed."))
 
@@ -136,7 +136,7 @@ def like_comment(comment_id: int, ip_prefix: str, user_agent: str) -> LikeResult
     """Count one reader's like of an approved comment on an open article, once; raises
     LikeRefused (LikesClosed on a closed article) otherwise."""
     if not 0 < comment_id <= MAX_ID:
-        raise LikeRefused("That comment cannot be liked: it is not published.")
+        raise LikeRefused(_("That comment cannot be liked: it is not published."))
     # Refusals first, storing nothing (not even today's salt).
     with read_connection() as connection:
         row = _COMMENT.first(connection, id=comment_id)

@@ -32,7 +32,7 @@ from commentsvc.comments.spam import (
 from commentsvc.comments.submission import CommentError, CommentsClosed, NewComment
 from commentsvc.core.clients import MAX_USER_AGENT_LENGTH
 from commentsvc.core.extensions import db
-from commentsvc.core.limits import TOO_MANY, count_deferred_hit, deferred_hit_committed
+from commentsvc.core.limits import count_deferred_hit, deferred_hit_committed, too_many
 from commentsvc.core.observability import COMMENTS
 from commentsvc.db.connections import rows_changed, write_transaction
 from commentsvc.db.events import emit
@@ -151,7 +151,7 @@ def _store_comment(ref: ArticleRef, new: NewComment) -> Posted:
         )
     deferred_hit_committed()
     if posted is None:
-        raise TooManyRequests(TOO_MANY)
+        raise TooManyRequests(too_many())
     if posted.comment.status == Status.APPROVED:
         # Its top comment may have been hidden while this reply was being stored.
         recheck_after_reply(posted.comment.root_id)

@@ -30,7 +30,28 @@ from commentsvc.core.privacy import anonymise_ip
 from commentsvc.core.rates import Rule, parse_rules
 from commentsvc.core.redis_client import live_redis_client
 
-TOO_MANY = "You are doing that too often. Please wait a minute and try again."
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's name: extracted, translated where shown)
+    """``message`` itself: marks it for the catalogs (babel.cfg) without translating it."""
+    return message
+
+
+TOO_MANY = N_("You are doing that too often. Please wait a minute and try again.")
+# Readers meet this refusal in the widget: in their language, once commentsvc.comments.i18n
+# has handed over its gettext (core knows no catalogs).
+_translate: Callable[[str], str] = str
+
+
+def translate_refusals_with(translate: Callable[[str], str]) -> None:
+    """Say how ``too_many`` puts its text in the reader's language (called once at start)."""
+    global _translate
+    _translate = translate
+
+
+def too_many() -> str:
+    """The refusal of a limited request (``TOO_MANY``), in the reader's language."""
+    return _translate(TOO_MANY)
+
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -177,13 +198,13 @@ def _check_declared_limit() -> None:
         refused = counters.known_full(f"{limit.scope}:{network}")
         if refused is not None:
             store.commentsvc_rate_limit = refused
-            raise TooManyRequests(TOO_MANY)
+            raise TooManyRequests(too_many())
         store.commentsvc_limit_due = (limit, network)
         return
     outcome = counters.hit(app, limit.scope, network, rules)
     store.commentsvc_rate_limit = outcome
     if outcome.exceeded:
-        raise TooManyRequests(TOO_MANY)
+        raise TooManyRequests(too_many())
 
 
 def _count_due_hit(refuse: bool, store: Any = None) -> None:
@@ -200,7 +221,7 @@ def _count_due_hit(refuse: bool, store: Any = None) -> None:
     outcome = counters.hit_locally(limit.scope, network, rules_of(limit.setting), remember=True)
     store.commentsvc_rate_limit = outcome
     if refuse and outcome.exceeded:
-        raise TooManyRequests(TOO_MANY)
+        raise TooManyRequests(too_many())
 
 
 def _add_headers(response: Response) -> Response:

@@ -14,7 +14,7 @@ from commentsvc.core.clients import client_ip, client_user_agent
 from commentsvc.core.errors import public_read
 from commentsvc.core.extensions import csrf
 from commentsvc.core.flask_app import app_config, this_request
-from commentsvc.core.limits import TOO_MANY, Limit
+from commentsvc.core.limits import Limit, too_many
 from commentsvc.shares.buffer import SHARE_LIMIT_SCOPE, SHARE_LIMIT_SETTING
 from commentsvc.shares.clicks import (
     Click,
@@ -141,7 +141,7 @@ def beacon() -> Response:
     fields = _beacon_fields()
     network = _network((fields.get("network") or "").strip())
     if record_click(_click(network, fields, beacon_from_allowed_page())) == "rate_limited":
-        abort(429, TOO_MANY)
+        abort(429, too_many())
     # Always 202: a client learns nothing about de-duplication or bot filtering.
     return Response(status=202, headers={"Cache-Control": "no-store"})
 
@@ -157,7 +157,7 @@ def share_redirect(network: str) -> ResponseReturnValue:
     if not click.ref.url:
         abort(400, "Give the page address as url=… so there is something to share.")
     if record_click(click) == "rate_limited":
-        abort(429, TOO_MANY)
+        abort(429, too_many())
     # Built from our own template for the network: the request never chooses the target.
     target = share_url(network, click.ref.url, click.ref.title)
     assert target is not None  # a "link" network always has one
