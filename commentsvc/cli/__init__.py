@@ -266,7 +266,8 @@ def import_command(
     """Import comments from WordPress (WXR), Disqus, Isso, Commento, Comentario or our JSON.
 
     Safe to run twice: comments imported before are recognised and skipped; an import stopped
-    half-way goes on where it stopped. gzip and zip archives are opened transparently.
+    half-way goes on where it stopped. gzip and zip archives are opened transparently. The
+    progress bar is drawn on a terminal only.
     """
     try:
         report = import_file(
