@@ -44,6 +44,11 @@ class SourceComment:
     from_site: bool = False
     # Our own export names its article by key (which may not be a URL).
     article_key: str | None = None
+    # Where ``source_id`` is unique in the system the comment came from, as the file names it
+    # (a WordPress post's link, a Disqus thread's id, an Isso thread's path, our article's
+    # key), before --site-url makes an address of it: with ``source_id``, the comment's
+    # identity there, which recognises it again however it is mapped to our articles.
+    source_thread: str = ""
 
 
 @dataclass

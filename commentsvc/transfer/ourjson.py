@@ -94,4 +94,5 @@ def _article(article: dict[str, Any], key: str, place: Place) -> Iterator[Item]:
             created_at=parse_time(text_at(comment, "created_at", where)),
             ip=text_at(comment, "ip", where),
             from_site=bool(comment.get("from_site")),
+            source_thread=key,
         )

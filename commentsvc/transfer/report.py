@@ -26,6 +26,8 @@ class Report:
     invalid_fields: Counter[str] = field(default_factory=Counter)
     # Replies whose parent was not imported: placed at the top level.
     parent_missing: int = 0
+    # Imported before onto another article, moved to the one this import names for them.
+    moved: int = 0
     fraction: float = 0.0
     started: float = field(default_factory=time.monotonic)
     finished: bool = False
@@ -51,6 +53,7 @@ class Report:
             "skipped": dict(self.skipped),
             "invalid_fields": dict(self.invalid_fields),
             "parent_missing": self.parent_missing,
+            "moved": self.moved,
             "fraction": round(self.fraction, 4),
             "finished": self.finished,
         }
@@ -69,6 +72,12 @@ class Report:
         lines.append(
             f"Comments {verb + ' ' if verb else ''}imported: {self.imported_total} ({statuses})"
         )
+        if self.moved:
+            lines.append(
+                "Comments imported before onto another article, "
+                f"{'to be ' if self.dry_run else ''}moved to the one this import names "
+                f"(with the replies under them): {self.moved}"
+            )
         if self.parent_missing:
             lines.append(
                 f"Replies whose parent was not imported, placed at the top level: "
@@ -86,7 +95,7 @@ class Report:
                         + ")"
                     )
                 lines.append(f"Skipped, {label}: {self.skipped[reason]}{detail}")
-        if not self.imported_total and self.skipped["duplicate"]:
+        if not self.imported_total and (self.skipped["duplicate"] or self.moved):
             lines.append("Every comment in this file was imported before: nothing added.")
         elif not self.items:
             lines.append("Nothing to import: the file holds no comments.")

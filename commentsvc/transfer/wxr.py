@@ -38,6 +38,8 @@ def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
 def _item(item: Element, site_url: str) -> Iterator[Item]:
     link = child_text(item, "link").strip() or child_text(item, "guid").strip()
     post_id = child_text(item, "post_id").strip()
+    # The post as WordPress names it, whatever address --site-url gives it here.
+    thread = link or (f"post:{post_id}" if post_id else "")
     key = None
     if link.startswith("/") and site_url:
         link = site_url.rstrip("/") + link
@@ -52,6 +54,7 @@ def _item(item: Element, site_url: str) -> Iterator[Item]:
         # Our own WXR export: the article's key as it was, and its address only if it had one.
         key = (ours.text or "").strip()
         link = link if link.startswith(("http://", "https://")) else ""
+        thread = key
     title = child_text(item, "title").strip()
     for element in item:
         if local(element.tag) != "comment":
@@ -59,6 +62,7 @@ def _item(item: Element, site_url: str) -> Iterator[Item]:
         comment = _comment(element, link, title)
         if isinstance(comment, SourceComment):
             comment.article_key = key
+            comment.source_thread = thread
         yield comment
 
 
