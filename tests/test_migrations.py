@@ -280,8 +280,8 @@ def test_the_start_up_step_says_what_it_did_to_the_schema(tmp_path) -> None:
 def test_import_origins_stored_before_0018_still_recognise_their_comments(
     empty_database, tmp_path
 ) -> None:
-    """Migration 0018 keeps the origins it finds (no thread: found by their article), on
-    either database."""
+    """Migration 0018 keeps the origins it finds (no thread: found by their article), and
+    files our JSON export's under the name our WXR export shares, on either database."""
     import json
 
     import flask_migrate
@@ -322,7 +322,7 @@ def test_import_origins_stored_before_0018_still_recognise_their_comments(
             origins = connection.execute(
                 run("SELECT format, source_thread, source_id FROM import_sources ORDER BY id")
             )
-            assert list(origins) == [("json", None, "7"), ("wxr", None, "7")]
+            assert list(origins) == [("commentsvc", None, "7"), ("wxr", None, "7")]
 
         export = {
             "format": "commentsvc-export",

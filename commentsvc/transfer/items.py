@@ -14,6 +14,11 @@ class TransferError(ValueError):
     """The file cannot be imported; the message names the problem and where it is."""
 
 
+# The origin format of the comments of our own exports, JSON or WXR alike: both name each
+# comment by its id in the commentsvc it came from (docs/decisions/0015, 2026-12-08).
+OUR_ORIGIN = "commentsvc"
+
+
 # Why an item was not imported, in the order the report lists them.
 SKIP_REASONS = {
     "deleted": "deleted in the source",
@@ -49,6 +54,8 @@ class SourceComment:
     # key), before --site-url makes an address of it: with ``source_id``, the comment's
     # identity there, which recognises it again however it is mapped to our articles.
     source_thread: str = ""
+    # Whose ids these are: "" for the file's format, OUR_ORIGIN for our own exports.
+    origin_format: str = ""
 
 
 @dataclass

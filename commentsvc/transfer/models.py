@@ -38,7 +38,7 @@ class ImportSource(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The file's format.
+    # The file's format, or OUR_ORIGIN ("commentsvc") for our JSON and WXR exports alike.
     format: Mapped[str] = mapped_column(String(20))
     # Where ``article_id`` is now: a move (transfer.moves) carries the origin with the comment.
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))

@@ -2,8 +2,9 @@
 another one (to move there), or nowhere (to store).
 
 A comment is known by its identity in the system it came from (``origins.Wanted``): its
-format, the thread that names it there, and its id. So an export imported again with another
-site address is recognised and stores nothing twice (docs/decisions/0015, 2026-12-08).
+origin's format (our JSON and WXR exports share one), the thread that names it there, and its
+id. So an export imported again with another site address, or our own export of a site in
+the other format, is recognised and stores nothing twice (docs/decisions/0015, 2026-12-08).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import Connection
 
 from commentsvc.core.extensions import db
 from commentsvc.transfer.checks import Row
+from commentsvc.transfer.items import OUR_ORIGIN
 from commentsvc.transfer.moves import Move, move_threads
 from commentsvc.transfer.origins import (
     Exported,
@@ -26,9 +28,7 @@ from commentsvc.transfer.origins import (
 )
 from commentsvc.transfer.report import Report
 
-Identity = tuple[str, str, str]  # (format, thread, source id)
-# The formats our exports are written in: their comment ids are this database's own.
-OUR_EXPORTS = ("json", "wxr")
+Identity = tuple[str, str, str]  # (origin format, thread, source id)
 
 
 class Recognition:
@@ -50,7 +50,9 @@ class Recognition:
     def wanted(self, row: Row) -> Wanted:
         """The origin that names ``row``'s comment, on the article the import gives it."""
         item = row.item
-        return Wanted(self.fmt, item.source_thread, item.source_id, row.article_id)
+        return Wanted(
+            item.origin_format or self.fmt, item.source_thread, item.source_id, row.article_id
+        )
 
     def formats(self, rows: list[Row]) -> set[str]:
         """The formats whose origins may name the comments of ``rows``."""
@@ -137,12 +139,13 @@ class Recognition:
     def _exported_here(
         self, connection: Connection, rows: list[Row]
     ) -> dict[tuple[int, str], Position]:
-        if self.fmt not in OUR_EXPORTS:
+        ours = [row for row in rows if row.item.origin_format == OUR_ORIGIN]
+        if not ours:
             return {}
         return exported_here(
             connection,
             [
                 Exported(row.article_id, row.item.source_id, row.item.name, row.item.created_at)
-                for row in rows
+                for row in ours
             ],
         )

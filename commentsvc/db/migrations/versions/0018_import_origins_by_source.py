@@ -9,7 +9,8 @@ later import recognises the comment however it maps it (docs/decisions/0015, 202
 
 The unique key becomes (format, source_thread, source_id, article_id). Origins stored before
 keep ``source_thread`` NULL (what the file named is not known any more) and are still found
-by their article, as before.
+by their article, as before. Our own JSON export's origins move to the format name that our
+WXR export now shares ("commentsvc"): both name a comment by its id in the same database.
 
 Revision ID: 18b0d2f4a6c8
 Revises: 07a9c1e3b5d8
@@ -36,9 +37,11 @@ def upgrade():
         batch_op.create_unique_constraint(
             'uq_import_sources_origin', ['format', 'source_thread', 'source_id', 'article_id']
         )
+    op.execute("UPDATE import_sources SET format = 'commentsvc' WHERE format = 'json'")
 
 
 def downgrade():
+    op.execute("UPDATE import_sources SET format = 'json' WHERE format = 'commentsvc'")
     # An origin recognised by its identity only would break the old key: the duplicates of
     # (format, article, source id) keep their oldest row.
     op.execute(
