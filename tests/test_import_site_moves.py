@@ -8,14 +8,24 @@ wants the comments where the pages are now, once each.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from support.imports import articles, comments, counts_are_consistent, fixture, run_import
+from flask.cli import ScriptInfo
+from support.imports import (
+    articles,
+    comments,
+    counts_are_consistent,
+    fixture,
+    job_settled,
+    run_import,
+)
 from support.races import Paused
 
+from commentsvc.cli import main as cli_group
 from commentsvc.comments import posting
 from commentsvc.comments.deleting import delete_permanently
 from commentsvc.core.extensions import db
@@ -195,3 +205,55 @@ def test_an_approval_racing_the_move_is_counted_on_the_article_it_lands_on(
         assert approved.status == Status.APPROVED
         assert approved_counts() == {f"{OLD}/2020/post/": 0, f"{NEW}/2020/post/": 1}
         counts_are_consistent()
+
+
+def test_the_import_page_says_what_it_would_move_then_moves_it(app, admin) -> None:
+    """The publisher's walkthrough on the admin's Import page: a first import for the wrong
+    address, then the same file for the right one."""
+
+    def imported_for(site: str, expected: str) -> str:
+        path = fixture(ISSO_DB)
+        sent = admin.client.post(
+            "/admin/import",
+            data={
+                "csrf_token": admin.token("/admin/import"),
+                "file": (io.BytesIO(path.read_bytes()), path.name),
+                "site_url": site,
+            },
+            content_type="multipart/form-data",
+        )
+        assert sent.status_code == 302, sent.get_data(as_text=True)[:500]
+        url = sent.headers["Location"]
+        assert job_settled(app, url)["phase"] == "checked"
+        assert expected in admin.page(url)
+        assert admin.post(url + "/confirm").status_code == 302
+        assert job_settled(app, url)["phase"] == "done"
+        return admin.page(url)
+
+    imported_for(OLD, "Comments would be imported: 8 (8 approved)")
+    done = imported_for(NEW, "to be moved to the one this import names")
+    assert "moved to the one this import names (with the replies under them): 8" in done
+    with app.app_context():
+        assert len(comments()) == 8
+        assert {a.key: a.approved_count for a in articles() if a.approved_count} == {
+            f"{NEW}/2014/test/": 7,
+            f"{NEW}/?p=4": 1,
+        }
+        counts_are_consistent()
+
+
+def test_the_command_reports_the_move(app) -> None:
+    def command(*args: str) -> str:
+        with app.app_context():
+            result = app.test_cli_runner().invoke(
+                cli_group, ["import", *args], obj=ScriptInfo(create_app=lambda: app)
+            )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    path = str(fixture(ISSO_DB))
+    command("--site-url", "http://www.blog.example", path)
+    said = command("--site-url", "https://blog.example", path)
+    assert "Comments imported: 0 (none)" in said
+    assert "moved to the one this import names (with the replies under them): 8" in said
+    assert "Every comment in this file was imported before: nothing added." in said
