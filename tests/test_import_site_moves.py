@@ -112,6 +112,7 @@ def test_a_moved_thread_takes_the_replies_readers_posted_under_it(app, reader) -
     reply = reader.post_json(url=url, parent_id=top, comment="A reader's reply")
     own = reader.post_json(url=url, comment="A reader's own comment")
     assert (reply.status_code, own.status_code) == (201, 201), reply.get_json()
+    assert "Zweiter." in reader.widget(url=url).get_data(as_text=True)  # cached now
 
     with app.app_context():
         report = run_import(fixture(ISSO_DB), site_url=NEW)
@@ -126,6 +127,11 @@ def test_a_moved_thread_takes_the_replies_readers_posted_under_it(app, reader) -
         assert approved_counts()[url] == 1
         assert approved_counts()[f"{NEW}/2014/test/"] == 7
         counts_are_consistent()
+    # Readers see it at once: no page cached before the move is served after it.
+    old_page = reader.widget(url=url).get_data(as_text=True)
+    new_page = reader.widget(url=f"{NEW}/2014/test/").get_data(as_text=True)
+    assert "Zweiter." not in old_page and "s own comment" in old_page
+    assert "Zweiter." in new_page and "s reply" in new_page
 
 
 def test_a_comment_of_another_source_with_the_same_identity_is_imported_beside_it(
