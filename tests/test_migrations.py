@@ -275,3 +275,82 @@ def test_the_start_up_step_says_what_it_did_to_the_schema(tmp_path) -> None:
         db.engine.dispose()
     said = start()
     assert f"from 0016_comment_ids_never_reused to {latest}" in said, said
+
+
+def test_import_origins_stored_before_0018_still_recognise_their_comments(
+    empty_database, tmp_path
+) -> None:
+    """Migration 0018 keeps the origins it finds (no thread: found by their article), and
+    files our JSON export's under the name our WXR export shares, on either database."""
+    import json
+
+    import flask_migrate
+
+    from commentsvc.startup import MIGRATIONS_DIR
+    from commentsvc.transfer.run import import_file
+
+    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": empty_database})
+    app.instance_path = str(tmp_path / "instance")
+    flask_migrate.Migrate(app, db, directory=str(MIGRATIONS_DIR))
+    run = sa.text
+    with app.app_context():
+        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR), revision="07a9c1e3b5d8")
+        with db.engine.begin() as connection:
+            connection.execute(
+                run(
+                    "INSERT INTO articles (id, key, url, title, created_at, approved_count, "
+                    "comments_closed, revision) VALUES (1, 'story', '', 'Story', '2020-01-01', "
+                    "1, false, 0)"
+                )
+            )
+            connection.execute(
+                run(
+                    "INSERT INTO comments (id, article_id, depth, name, email, website, body, "
+                    "status, created_at, ip, user_agent, from_site, like_count) VALUES (1, 1, 0, "
+                    "'Ann', '', '', 'Imported', 'approved', '2020-01-02 10:00:00', '', '', "
+                    "false, 0)"
+                )
+            )
+            connection.execute(
+                run(
+                    "INSERT INTO import_sources (format, article_id, source_id, comment_id) "
+                    "VALUES ('json', 1, '7', 1), ('wxr', 1, '7', NULL)"
+                )
+            )
+        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as connection:
+            origins = connection.execute(
+                run("SELECT format, source_thread, source_id FROM import_sources ORDER BY id")
+            )
+            assert list(origins) == [("commentsvc", None, "7"), ("wxr", None, "7")]
+
+        export = {
+            "format": "commentsvc-export",
+            "version": 1,
+            "articles": [
+                {
+                    "key": "story",
+                    "url": "",
+                    "title": "Story",
+                    "comments": [
+                        {
+                            "id": 7,
+                            "name": "Ann",
+                            "body": "Imported",
+                            "status": "approved",
+                            "created_at": "2020-01-02T10:00:00Z",
+                        }
+                    ],
+                }
+            ],
+        }
+        path = tmp_path / "export.json"
+        path.write_text(json.dumps(export))
+        report = import_file(path)
+        assert (report.imported_total, report.skipped["duplicate"]) == (0, 1)
+
+        flask_migrate.downgrade(directory=str(MIGRATIONS_DIR), revision="07a9c1e3b5d8")
+        with db.engine.connect() as connection:
+            formats = connection.execute(run("SELECT format FROM import_sources ORDER BY id"))
+            assert [f for (f,) in formats] == ["json", "wxr"]
+        db.engine.dispose()

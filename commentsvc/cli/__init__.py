@@ -256,7 +256,10 @@ def worker_command() -> None:
     "--site-url",
     type=UTF8_TEXT,
     default="",
-    help="The site's address, for exports that store only paths (Isso, Comentario).",
+    help=(
+        "The site's address, for exports that store only paths (Isso, Comentario). Run again "
+        "with another address, comments imported before move to the articles it names."
+    ),
 )
 @click.option("--batch-size", default=1000, show_default=True, help="Comments per transaction.")
 @with_appcontext
@@ -265,8 +268,10 @@ def import_command(
 ) -> None:
     """Import comments from WordPress (WXR), Disqus, Isso, Commento, Comentario or our JSON.
 
-    Safe to run twice: comments imported before are recognised and skipped; an import stopped
-    half-way goes on where it stopped. gzip and zip archives are opened transparently.
+    Safe to run twice: comments imported before are recognised and skipped (or moved, when
+    --site-url now names other articles); an import stopped half-way goes on where it stopped.
+    gzip and zip archives are opened transparently. The progress bar is drawn on a terminal
+    only.
     """
     try:
         report = import_file(

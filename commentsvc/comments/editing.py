@@ -95,7 +95,7 @@ def edit_own(comment_id: int, token: str | None, text: str) -> Comment:
         status = judged
     result = db.session.execute(
         update(Comment)
-        .where(*_unchanged_since_read(comment.id, before))
+        .where(*_unchanged_since_read(comment, before))
         .values(
             body=body,
             body_hash=hash_body(body),
@@ -147,7 +147,7 @@ def _delete_as_read(comment: Comment) -> bool:
     if has_replies:
         result = db.session.execute(
             update(Comment)
-            .where(*_unchanged_since_read(comment.id, before))
+            .where(*_unchanged_since_read(comment, before))
             .values(
                 deleted_at=utcnow(), body="", body_hash=hash_body(""), body_html=None, website=""
             )
@@ -156,7 +156,7 @@ def _delete_as_read(comment: Comment) -> bool:
     else:
         result = db.session.execute(
             update(Comment)
-            .where(*_unchanged_since_read(comment.id, before))
+            .where(*_unchanged_since_read(comment, before))
             .values(status=Status.TRASH.value)
         )
         detail = "deleted (moved to the trash)"
@@ -172,8 +172,14 @@ def _delete_as_read(comment: Comment) -> bool:
     return True
 
 
-def _unchanged_since_read(comment_id: int, status: Status) -> tuple[ColumnElement[bool], ...]:
-    """An author's UPDATE changes the comment only while it has the status read and is not
-    deleted: one of two requests sent at once finds it changed (and no text comes back to
+def _unchanged_since_read(comment: Comment, status: Status) -> tuple[ColumnElement[bool], ...]:
+    """An author's UPDATE changes the comment only while it has the status read, is on the
+    article read (whose count it adjusts; an import may move a thread, transfer.moves) and is
+    not deleted: one of two requests sent at once finds it changed (and no text comes back to
     a comment deleted meanwhile)."""
-    return (Comment.id == comment_id, Comment.status == status, Comment.deleted_at.is_(None))
+    return (
+        Comment.id == comment.id,
+        Comment.status == status,
+        Comment.article_id == comment.article_id,
+        Comment.deleted_at.is_(None),
+    )

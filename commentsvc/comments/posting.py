@@ -330,9 +330,10 @@ def change_status(
     session's transaction (the caller commits); None when it did not change (already there,
     not in ``sources``, or gone).
 
-    The update is conditional on the status it read, so concurrent moderators never count an
-    approval twice, and an action never applies to a status it does not apply to, however
-    the comment changed since the caller looked.
+    The update is conditional on the status (and article) it read, so concurrent moderators
+    never count an approval twice, nor on an article the comment has left, and an action
+    never applies to a status it does not apply to, however the comment changed since the
+    caller looked.
     """
     for _attempt in range(5):
         row = db.session.execute(
@@ -343,9 +344,15 @@ def change_status(
         if sources is not None and row.status not in sources:
             return None
         _lock_thread_top(row.root_id, status)
+        # On the article read too: an import may have moved its thread since (transfer.moves),
+        # and the count to adjust is that of the article it is on.
         result = db.session.execute(
             update(Comment)
-            .where(Comment.id == comment_id, Comment.status == row.status)
+            .where(
+                Comment.id == comment_id,
+                Comment.status == row.status,
+                Comment.article_id == row.article_id,
+            )
             .values(status=status.value)
         )
         if rows_changed(result) == 1:

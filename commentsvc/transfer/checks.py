@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,7 +18,7 @@ from commentsvc.db.models import (
 )
 from commentsvc.shares.networks import NETWORKS
 from commentsvc.transfer.items import SourceArticle, SourceComment, TransferError
-from commentsvc.transfer.models import MAX_SOURCE_ID_LENGTH
+from commentsvc.transfer.models import MAX_SOURCE_ID_LENGTH, MAX_SOURCE_THREAD_LENGTH
 from commentsvc.transfer.report import Report
 
 # share_counts.count is a 32-bit integer on PostgreSQL.
@@ -46,6 +47,14 @@ def storable(text: str) -> str:
     return text
 
 
+def thread_reference(text: str) -> str:
+    """``text`` as ``import_sources.source_thread`` holds it: a long one by its digest."""
+    text = storable(text)
+    if len(text) <= MAX_SOURCE_THREAD_LENGTH:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def checked(item: SourceComment, report: Report, max_body: int) -> Row | None:
     """The comment ready to store, or None (counted in ``report`` as skipped, with why)."""
     for name in ("name", "email", "website", "body", "ip", "article_title", "article_url"):
@@ -53,6 +62,7 @@ def checked(item: SourceComment, report: Report, max_body: int) -> Row | None:
     if not item.source_id or len(item.source_id) > MAX_SOURCE_ID_LENGTH:
         report.skip("invalid", "id")
         return None
+    item.source_thread = thread_reference(item.source_thread)
     if item.article_key is not None:
         key, url = storable(item.article_key), item.article_url
         if not key or len(key) > MAX_KEY_LENGTH or len(url) > MAX_URL_LENGTH:

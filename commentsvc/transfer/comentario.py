@@ -81,6 +81,7 @@ def read_v3(document: dict[str, Any], site_url: str = "") -> Iterator[Item]:
             else html_to_text(text_at(comment, "html", where)),
             status=status,
             created_at=parse_time(text_at(comment, "createdTime", where)),
+            source_thread=text_at(comment, "pageId", where),
         )
 
 

@@ -60,4 +60,5 @@ def read_v1(document: dict[str, Any], site_url: str = "") -> Iterator[Item]:
             else html_to_text(text_at(comment, "html", where)),
             status=status,
             created_at=parse_time(text_at(comment, "creationDate", where)),
+            source_thread=f"{host}{path}",
         )

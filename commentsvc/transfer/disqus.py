@@ -22,6 +22,7 @@ _DSQ_ID = "{http://disqus.com/disqus-internals}id"
 
 @dataclass
 class _Thread:
+    id: str
     link: str
     title: str
     deleted: bool
@@ -57,7 +58,10 @@ def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
             if link.startswith("/") and site_url:
                 link = site_url.rstrip("/") + link
             threads[_id_of(element)] = _Thread(
-                link, text_of(found.get("title")).strip(), bool(_flag(found, "isDeleted"))
+                _id_of(element),
+                link,
+                text_of(found.get("title")).strip(),
+                bool(_flag(found, "isDeleted")),
             )
         elif name == "post":
             if _id_of(child(element, "thread")) in threads:
@@ -106,4 +110,5 @@ def _post(element: Element, threads: dict[str, _Thread]) -> Item:
         status=Status.APPROVED,
         created_at=created,
         ip=text_of(found.get("ipAddress")).strip(),
+        source_thread=thread.id,
     )

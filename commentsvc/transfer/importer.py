@@ -5,6 +5,11 @@ and the approved counts. A re-run finds the origins and adds nothing; an import 
 half-way keeps its committed batches and the next run goes on after them. The revision
 triggers see every insert, so cached widget pages never outlive an import.
 
+An origin names a comment as its source does, whatever article an import gave it
+(``transfer.recognition``): a re-run that names other articles for comments stored before
+(another site address) moves them there first, in a transaction of its own
+(``transfer.moves``), and the batch then finds them in their place.
+
 Moderators work while an import runs: a comment stored by an earlier batch (or run) may be
 deleted, or moved in its thread by a delete above it, before a later batch's reply to it is
 written. So each batch reads the places of such parents again in its own transaction, and
@@ -39,11 +44,9 @@ from commentsvc.transfer.items import (
     TransferError,
 )
 from commentsvc.transfer.models import ImportSource
-from commentsvc.transfer.origins import Exported, Position, exported_here, stored_origins
+from commentsvc.transfer.origins import Position, stored_origins
+from commentsvc.transfer.recognition import Recognition
 from commentsvc.transfer.report import Report
-
-# The formats our exports are written in: their comment ids are this database's own.
-OUR_EXPORTS = ("json", "wxr")
 
 COMMENTS = Comment.__table__
 SOURCES = ImportSource.__table__
@@ -86,6 +89,7 @@ class Importer:
         self.waiting: dict[tuple[str, str], list[Row]] = defaultdict(list)
         self.article_seen: dict[str, int] = {}
         self.fake_ids = 0
+        self.recognition = Recognition(fmt, report, dry_run)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -139,6 +143,8 @@ class Importer:
         rows, self.batch = self.batch, []
         self.answered_articles = set()
         try:
+            if not self.dry_run:
+                self.recognition.move_elsewhere(rows, self._place_rows)
             with self._transaction() as connection:
                 self._write(connection, rows)
             if self.answered_articles:
@@ -168,13 +174,14 @@ class Importer:
             take_sqlite_write_lock(connection)
         # Read first, written last: the parents are locked before anything is written, in
         # the order a reply takes its locks (posting.reply_target), then a delete's.
-        existing = self._existing_articles(connection, rows)
-        for row in rows:
-            row.article_id = self._stored_article_id(row.key, existing)
-        fresh = self._drop_duplicates(connection, rows)
+        existing = self._place_rows(connection, rows)
+        fresh, seen_before = self.recognition.sort(connection, rows, self.known)
+        for row in seen_before:
+            self._release_waiting(row.key, row.item.source_id)
         self._place_parents(connection, fresh)
         dated = {key: a.created_at for key, a in self.articles.items() if a.created_at}
         ids = self._article_ids(connection, rows, existing)
+        self.recognition.place_would_move(ids, self.known)
         for row in fresh:
             row.article_id = ids[row.key]
         # An article is as old as its date in the file, and as its oldest comment.
@@ -205,6 +212,14 @@ class Importer:
             backdate(connection, earliest)
             self.answered_articles = set(approved)
 
+    def _place_rows(self, connection: Connection, rows: list[Row]) -> dict[str, Any]:
+        """Give each row the id of its article as stored now (0: none yet); the stored rows
+        of the articles this run has not seen yet, by key."""
+        existing = self._existing_articles(connection, rows)
+        for row in rows:
+            row.article_id = self._stored_article_id(row.key, existing)
+        return existing
+
     def _existing_articles(self, connection: Connection, rows: list[Row]) -> dict[str, Any]:
         """The stored rows (id, url, title) of this batch's articles this run has not seen
         yet, by key: read, nothing written."""
@@ -232,7 +247,9 @@ class Importer:
             wanted.setdefault(key, (article.url, article.title))
         unseen = [key for key in wanted if key not in self.article_seen]
         if unseen:
-            matched = [key for key in unseen if key in existing]
+            # An article a move created for this import is counted as created by it.
+            made = self.recognition.made_for_moves
+            matched = [key for key in unseen if key in existing and key not in made]
             self.report.articles_matched += len(matched)
             self.report.articles_created += len(unseen) - len(matched)
             if self.dry_run:
@@ -248,7 +265,8 @@ class Importer:
                 )
                 self.article_seen.update(created)
                 self._article_state(
-                    connection, {k: created[k] for k in unseen if k not in existing}
+                    connection,
+                    {k: created[k] for k in unseen if k not in existing or k in made},
                 )
         self.articles.clear()
         return {key: self.article_seen[key] for key in wanted}
@@ -275,47 +293,10 @@ class Importer:
         self.fake_ids -= 1
         return self.fake_ids
 
-    def _drop_duplicates(self, connection: Connection, rows: list[Row]) -> list[Row]:
-        """The rows not imported before (by this run or an earlier one); the others skipped.
-
-        A row's ``article_id`` is 0 while its article is not stored yet: none of its rows
-        can have been imported.
-        """
-        stored: dict[tuple[int, str], Position | None] = {
-            **self._exported_here(connection, rows),
-            **self._stored(connection, {(row.article_id, row.item.source_id) for row in rows}),
-        }
-        fresh = []
-        batch_seen: set[tuple[str, str]] = set()
-        for row in rows:
-            origin = (row.article_id, row.item.source_id)
-            if origin in stored or origin in self.known or (row.key, origin[1]) in batch_seen:
-                self.report.skip("duplicate")
-                if origin in stored and stored[origin] is not None:
-                    self.known.setdefault(origin, stored[origin])  # type: ignore[arg-type]
-                self._release_waiting(row.key, row.item.source_id)
-                continue
-            batch_seen.add((row.key, origin[1]))
-            fresh.append(row)
-        return fresh
-
-    def _exported_here(
-        self, connection: Connection, rows: list[Row]
-    ) -> dict[tuple[int, str], Position]:
-        if self.fmt not in OUR_EXPORTS:
-            return {}
-        return exported_here(
-            connection,
-            [
-                Exported(row.article_id, row.item.source_id, row.item.name, row.item.created_at)
-                for row in rows
-            ],
-        )
-
     def _stored(
-        self, connection: Connection, origins: set[tuple[int, str]]
+        self, connection: Connection, rows: list[Row], origins: set[tuple[int, str]]
     ) -> dict[tuple[int, str], Position | None]:
-        return stored_origins(connection, self.fmt, origins)
+        return stored_origins(connection, self.recognition.formats(rows), origins)
 
     def _place_parents(self, connection: Connection, rows: list[Row]) -> None:
         """Where the stored parents of ``rows`` are now, held there until the batch commits.
@@ -331,7 +312,7 @@ class Importer:
             if row.item.parent_source_id is not None and row.article_id > 0:
                 parents.add((row.article_id, row.item.parent_source_id))
         unknown = parents - self.known.keys() - self.gone
-        for origin, position in self._stored(connection, unknown).items():
+        for origin, position in self._stored(connection, rows, unknown).items():
             if position is None:
                 self.gone.add(origin)  # deleted since an earlier run
             else:
@@ -426,8 +407,9 @@ class Importer:
                 insert(SOURCES),
                 [
                     {
-                        "format": self.fmt,
+                        "format": self.recognition.wanted(row).format,
                         "article_id": row.article_id,
+                        "source_thread": row.item.source_thread,
                         "source_id": row.item.source_id,
                         "comment_id": new_id,
                     }

@@ -100,6 +100,7 @@ def _comment(row: Any, site_url: str) -> Item:
         status=status,
         created_at=from_unix(row["created"]),
         ip=text("remote_addr"),
+        source_thread=text("uri", thread),
     )
 
 
@@ -113,7 +114,8 @@ def read_generic(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
             raise TransferError(
                 f"{capitalised(place)} of the Isso generic JSON has no comment list."
             )
-        url = _absolute(text_at(thread, "id", place), site_url)
+        uri = text_at(thread, "id", place)
+        url = _absolute(uri, site_url)
         title = text_at(thread, "title", place)
         for where, comment in objects_at(thread, "comments", "comment", place):
             yield SourceComment(
@@ -128,4 +130,6 @@ def read_generic(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
                 status=Status.APPROVED,
                 created_at=parse_time(text_at(comment, "created", where)),
                 ip=text_at(comment, "remote_addr", where),
+                # Isso's generic ids count from 0 in each thread.
+                source_thread=uri,
             )

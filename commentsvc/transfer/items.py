@@ -14,6 +14,11 @@ class TransferError(ValueError):
     """The file cannot be imported; the message names the problem and where it is."""
 
 
+# The origin format of the comments of our own exports, JSON or WXR alike: both name each
+# comment by its id in the commentsvc it came from (docs/decisions/0015, 2026-12-08).
+OUR_ORIGIN = "commentsvc"
+
+
 # Why an item was not imported, in the order the report lists them.
 SKIP_REASONS = {
     "deleted": "deleted in the source",
@@ -44,6 +49,13 @@ class SourceComment:
     from_site: bool = False
     # Our own export names its article by key (which may not be a URL).
     article_key: str | None = None
+    # Where ``source_id`` is unique in the system the comment came from, as the file names it
+    # (a WordPress post's link, a Disqus thread's id, an Isso thread's path, our article's
+    # key), before --site-url makes an address of it: with ``source_id``, the comment's
+    # identity there, which recognises it again however it is mapped to our articles.
+    source_thread: str = ""
+    # Whose ids these are: "" for the file's format, OUR_ORIGIN for our own exports.
+    origin_format: str = ""
 
 
 @dataclass

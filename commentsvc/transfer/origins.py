@@ -1,11 +1,14 @@
-"""Where imported comments came from: looking up origins already stored, with their place."""
+"""Where imported comments came from: the origins stored before that name a file's comments."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Collection
 from datetime import UTC, datetime
+from enum import Enum
 from typing import NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, or_, select
 
 from commentsvc.db.models import Comment
 from commentsvc.transfer.models import ImportSource
@@ -24,9 +27,9 @@ class Position(NamedTuple):
 
 
 def stored_origins(
-    connection: Connection, fmt: str, origins: set[tuple[int, str]]
+    connection: Connection, formats: Collection[str], origins: set[tuple[int, str]]
 ) -> dict[tuple[int, str], Position | None]:
-    """Which (article id, source id) of ``fmt`` are imported already, with the position of
+    """Which (article id, source id) of ``formats`` are imported already, with the position of
     their comment (None when a moderator has deleted it since)."""
     wanted = {(a, s) for a, s in origins if a > 0}  # a dry run's new articles have ids < 0
     if not wanted:
@@ -42,7 +45,7 @@ def stored_origins(
         )
         .outerjoin(COMMENTS, COMMENTS.c.id == SOURCES.c.comment_id)
         .where(
-            SOURCES.c.format == fmt,
+            SOURCES.c.format.in_(sorted(formats)),
             SOURCES.c.article_id.in_({a for a, _ in wanted}),
             SOURCES.c.source_id.in_({s for _, s in wanted}),
         )
@@ -57,6 +60,115 @@ def stored_origins(
                 else None
             )
     return found
+
+
+class Wanted(NamedTuple):
+    """A comment of a file as its origin names it, and the article the import gives it."""
+
+    format: str  # the origin's format: the file's, or OUR_ORIGIN
+    thread: str
+    source_id: str
+    article_id: int  # 0 while that article is not stored (a dry run's stand-in id is < 0)
+
+
+class Earlier(NamedTuple):
+    """An origin stored by an earlier import that names a comment of the file."""
+
+    article_id: int  # where its comment is now (for a deleted comment, the origin's article)
+    position: Position | None  # None: a moderator has deleted the comment since
+    created_at: datetime | None
+
+
+def earlier_imports(
+    connection: Connection, wanted: Collection[Wanted], file_format: str
+) -> dict[Wanted, list[Earlier]]:
+    """The origins stored before that name each of ``wanted``, on any article.
+
+    An origin names a comment by its identity in the source (format, thread, id), whatever
+    article the import that stored it gave it. One stored before threads were (NULL) names
+    it only on the same article, in the file's format or the origin's (decision 0015).
+    """
+    if not wanted:
+        return {}
+    formats = {w.format for w in wanted} | {file_format}
+    articles = {w.article_id for w in wanted if w.article_id > 0}
+    query = (
+        select(
+            SOURCES.c.format,
+            SOURCES.c.source_thread,
+            SOURCES.c.source_id,
+            SOURCES.c.article_id.label("origin_article_id"),
+            COMMENTS.c.id,
+            COMMENTS.c.article_id,
+            COMMENTS.c.parent_id,
+            COMMENTS.c.root_id,
+            COMMENTS.c.depth,
+            COMMENTS.c.created_at,
+        )
+        .outerjoin(COMMENTS, COMMENTS.c.id == SOURCES.c.comment_id)
+        .where(
+            SOURCES.c.format.in_(sorted(formats)),
+            SOURCES.c.source_id.in_({w.source_id for w in wanted}),
+            or_(
+                SOURCES.c.source_thread.in_({w.thread for w in wanted}),
+                and_(SOURCES.c.source_thread.is_(None), SOURCES.c.article_id.in_(articles)),
+            ),
+        )
+    )
+    by_identity: dict[tuple[str, str, str], list[Earlier]] = defaultdict(list)
+    by_article: dict[tuple[str, int, str], list[Earlier]] = defaultdict(list)
+    for row in connection.execute(query):
+        stored = row.id is not None
+        earlier = Earlier(
+            row.article_id if stored else row.origin_article_id,
+            Position(row.id, row.parent_id, row.root_id, row.depth) if stored else None,
+            row.created_at,
+        )
+        if row.source_thread is None:
+            by_article[(row.format, row.origin_article_id, row.source_id)].append(earlier)
+        else:
+            by_identity[(row.format, row.source_thread, row.source_id)].append(earlier)
+    found: dict[Wanted, list[Earlier]] = {}
+    for w in wanted:
+        matches = list(by_identity.get((w.format, w.thread, w.source_id), ()))
+        for fmt in {w.format, file_format}:
+            matches += by_article.get((fmt, w.article_id, w.source_id), ())
+        if matches:
+            found[w] = matches
+    return found
+
+
+class Seen(Enum):
+    """What earlier imports make of a comment of the file."""
+
+    NEW = "new"  # imported by none: to store
+    HERE = "here"  # imported onto the article the import gives it (or deleted since)
+    ELSEWHERE = "elsewhere"  # imported onto another article: to move there
+
+
+def recognised(
+    matches: list[Earlier], article_id: int, created_at: datetime | None
+) -> tuple[Seen, Earlier | None]:
+    """Whether a comment of the file that ``matches`` name was imported before, and where.
+
+    A match on another article is the same comment only when it was written at the moment
+    the file gives (to the second; a file that gives none cannot tell): two sources may share
+    an identity (two Isso blogs, each with a comment 3 on /about/), and a stranger's comment
+    must neither be moved nor keep this one out. A comment deleted since is recognised on
+    any article: a moderator's delete stays.
+    """
+    for match in matches:
+        if article_id > 0 and match.article_id == article_id:
+            return Seen.HERE, match
+    for match in matches:
+        if match.position is not None and (
+            created_at is None or _second(match.created_at) == _second(created_at)
+        ):
+            return Seen.ELSEWHERE, match
+    for match in matches:
+        if match.position is None:
+            return Seen.HERE, match
+    return Seen.NEW, None
 
 
 class Exported(NamedTuple):

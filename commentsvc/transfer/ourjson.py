@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from commentsvc.db.models import Status
 from commentsvc.transfer.items import (
+    OUR_ORIGIN,
     Item,
     Skipped,
     SourceArticle,
@@ -94,4 +95,6 @@ def _article(article: dict[str, Any], key: str, place: Place) -> Iterator[Item]:
             created_at=parse_time(text_at(comment, "created_at", where)),
             ip=text_at(comment, "ip", where),
             from_site=bool(comment.get("from_site")),
+            source_thread=key,
+            origin_format=OUR_ORIGIN,
         )

@@ -26,6 +26,8 @@ class Report:
     invalid_fields: Counter[str] = field(default_factory=Counter)
     # Replies whose parent was not imported: placed at the top level.
     parent_missing: int = 0
+    # Imported before onto another article, moved to the one this import names for them.
+    moved: int = 0
     fraction: float = 0.0
     started: float = field(default_factory=time.monotonic)
     finished: bool = False
@@ -51,6 +53,7 @@ class Report:
             "skipped": dict(self.skipped),
             "invalid_fields": dict(self.invalid_fields),
             "parent_missing": self.parent_missing,
+            "moved": self.moved,
             "fraction": round(self.fraction, 4),
             "finished": self.finished,
         }
@@ -69,6 +72,12 @@ class Report:
         lines.append(
             f"Comments {verb + ' ' if verb else ''}imported: {self.imported_total} ({statuses})"
         )
+        if self.moved:
+            lines.append(
+                "Comments imported before onto another article, "
+                f"{'to be ' if self.dry_run else ''}moved to the one this import names "
+                f"(with the replies under them): {self.moved}"
+            )
         if self.parent_missing:
             lines.append(
                 f"Replies whose parent was not imported, placed at the top level: "
@@ -86,7 +95,7 @@ class Report:
                         + ")"
                     )
                 lines.append(f"Skipped, {label}: {self.skipped[reason]}{detail}")
-        if not self.imported_total and self.skipped["duplicate"]:
+        if not self.imported_total and (self.skipped["duplicate"] or self.moved):
             lines.append("Every comment in this file was imported before: nothing added.")
         elif not self.items:
             lines.append("Nothing to import: the file holds no comments.")
@@ -94,27 +103,38 @@ class Report:
 
 
 class ProgressPrinter:
-    """A progress bar on a terminal (redrawn in place), plain lines every few seconds otherwise."""
+    """Progress as an import goes: on a terminal, a bar redrawn in place; anywhere else (a
+    pipe, a log file) a plain line every ``every`` seconds, so that a short import prints
+    nothing but its report and a log holds no bar and no carriage returns."""
 
     def __init__(self, stream: IO[str] | None = None, every: float = 5.0) -> None:
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        self.tty = _is_terminal(self.stream)
         self.every = 0.2 if self.tty else every
-        self.last = 0.0
+        # A plain line only once ``every`` has passed: the report says the rest.
+        self.last = 0.0 if self.tty else time.monotonic()
 
     def __call__(self, report: Report, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self.last < self.every:
-            return
-        self.last = now
-        line = progress_line(report, now)
         if self.tty:
-            self.stream.write("\r" + line.ljust(100)[:100])
+            if not force and now - self.last < self.every:
+                return
+            self.stream.write("\r" + progress_line(report, now).ljust(100)[:100])
             if force:
                 self.stream.write("\n")
         else:
-            self.stream.write(line + "\n")
+            if force or now - self.last < self.every:
+                return  # at the end (force) the report follows: no line for it
+            self.stream.write(plain_progress_line(report, now) + "\n")
+        self.last = now
         self.stream.flush()
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
 
 
 def progress_line(report: Report, now: float | None = None) -> str:
@@ -129,6 +149,15 @@ def progress_line(report: Report, now: float | None = None) -> str:
     return (
         f"[{'#' * filled}{'.' * (width - filled)}] {report.fraction * 100:3.0f}% "
         f"{report.items:,} items, {rate:,.0f}/s{left}"
+    )
+
+
+def plain_progress_line(report: Report, now: float | None = None) -> str:
+    """``Importing: 41,000 items read (42% of the file), 9,800/s``: for a log, no bar."""
+    elapsed = max(1e-6, (now or time.monotonic()) - report.started)
+    return (
+        f"Importing: {report.items:,} items read ({report.fraction * 100:.0f}% of the file), "
+        f"{report.items / elapsed:,.0f}/s"
     )
 
 

@@ -8,7 +8,7 @@ from xml.etree.ElementTree import Element
 
 from commentsvc.db.models import Status
 from commentsvc.transfer.html_text import wordpress_to_text
-from commentsvc.transfer.items import Item, Skipped, SourceComment, parse_time
+from commentsvc.transfer.items import OUR_ORIGIN, Item, Skipped, SourceComment, parse_time
 from commentsvc.transfer.xmlstream import child_text, children, ends, local, text_of
 
 # comment_approved: 1 approved, 0 held, spam; trash (and a trashed post's) are not imported.
@@ -38,6 +38,9 @@ def read(stream: IO[bytes], site_url: str = "") -> Iterator[Item]:
 def _item(item: Element, site_url: str) -> Iterator[Item]:
     link = child_text(item, "link").strip() or child_text(item, "guid").strip()
     post_id = child_text(item, "post_id").strip()
+    # The post as WordPress names it, whatever address --site-url gives it here.
+    thread = link or (f"post:{post_id}" if post_id else "")
+    origin = ""
     key = None
     if link.startswith("/") and site_url:
         link = site_url.rstrip("/") + link
@@ -52,6 +55,7 @@ def _item(item: Element, site_url: str) -> Iterator[Item]:
         # Our own WXR export: the article's key as it was, and its address only if it had one.
         key = (ours.text or "").strip()
         link = link if link.startswith(("http://", "https://")) else ""
+        thread, origin = key, OUR_ORIGIN
     title = child_text(item, "title").strip()
     for element in item:
         if local(element.tag) != "comment":
@@ -59,6 +63,7 @@ def _item(item: Element, site_url: str) -> Iterator[Item]:
         comment = _comment(element, link, title)
         if isinstance(comment, SourceComment):
             comment.article_key = key
+            comment.source_thread, comment.origin_format = thread, origin
         yield comment
 
 
