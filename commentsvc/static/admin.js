@@ -16,3 +16,16 @@
     });
   });
 })();
+
+// The sticky bulk bar: scrolling (to a focused control, or to a row a link names) stops just
+// below it, at its height on this screen (admin.css has fixed heights for when this cannot run).
+(function () {
+  "use strict";
+  var bar = document.querySelector(".bulk");
+  if (!bar) return;
+  function fit() {
+    document.documentElement.style.scrollPaddingTop = bar.offsetHeight + 8 + "px";
+  }
+  fit();
+  window.addEventListener("resize", fit);
+})();

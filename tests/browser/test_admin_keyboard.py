@@ -1,0 +1,89 @@
+"""A moderator works through the queue by keyboard, in a real Chromium: what has focus stays in
+sight, and after acting on a comment they go on from where they were."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from support.admin import add_article, add_comment
+
+from commentsvc.admin.auth import create_moderator
+from commentsvc.core.extensions import db
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 10_000
+PASSWORD = "lighthouse keeper 42"
+PHONE = {"width": 390, "height": 844}
+# Short enough that the queue scrolls under the sticky bulk bar with a few comments.
+DESKTOP = {"width": 1280, "height": 600}
+
+# Whether the sticky bulk bar covers any of the focused element (one outside the bar).
+FOCUS_UNDER_BAR = """() => {
+  const bar = document.querySelector('.bulk');
+  if (bar.contains(document.activeElement)) return false;
+  const focused = document.activeElement.getBoundingClientRect();
+  const covering = bar.getBoundingClientRect();
+  return focused.top < covering.bottom && focused.bottom > covering.top;
+}"""
+
+
+@pytest.fixture(scope="module")
+def moderator(sites: Any) -> str:
+    with sites.app.app_context():
+        create_moderator("keys-mod", PASSWORD)
+        db.session.commit()
+    return "keys-mod"
+
+
+@pytest.fixture(scope="module")
+def held(sites: Any) -> list[int]:
+    """Eight held comments on one article, newest last."""
+    article = add_article(sites.app, key="keyboard-story", title="Keyboard story")
+    return [
+        add_comment(sites.app, article, f"Held comment {n} for the keyboard.", name=f"Reader {n}")
+        for n in range(8)
+    ]
+
+
+def signed_in_page(
+    browser: Browser, sites: Any, viewport: dict[str, int], javascript: bool
+) -> Page:
+    context = browser.new_context(viewport=viewport, java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{sites.widget}/admin/sign-in")
+    page.get_by_label("Username").fill("keys-mod")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Comments", exact=True)).to_be_visible()
+    return page
+
+
+@pytest.mark.parametrize(
+    ("viewport", "javascript"),
+    [(PHONE, True), (PHONE, False), (DESKTOP, False)],
+    ids=["phone", "phone-no-javascript", "desktop-no-javascript"],
+)
+def test_the_sticky_bulk_bar_never_hides_the_focused_control(
+    browser: Browser,
+    sites: Any,
+    moderator: str,
+    held: list[int],
+    viewport: dict[str, int],
+    javascript: bool,
+) -> None:
+    page = signed_in_page(browser, sites, viewport, javascript)
+    try:
+        for _ in range(60):  # down through the rows, then back up with Shift+Tab
+            page.keyboard.press("Tab")
+        hidden = []
+        for _ in range(40):
+            page.keyboard.press("Shift+Tab")
+            if page.evaluate(FOCUS_UNDER_BAR):
+                hidden.append(page.evaluate("() => document.activeElement.outerHTML.slice(0, 120)"))
+        assert hidden == []
+    finally:
+        page.context.close()
