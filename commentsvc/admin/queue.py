@@ -11,16 +11,16 @@ from sqlalchemy import func, or_
 from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import (
     CsrfForm,
-    admin_url,
     back_url,
+    ids_from,
     moderator_name,
     positive_int,
     requested_page,
 )
-from commentsvc.comments import deleting, featured, moderation
+from commentsvc.comments import featured, moderation
 from commentsvc.comments.kept_places import shown_replies_of_kept
 from commentsvc.core.extensions import db
-from commentsvc.db.models import Article, Comment, parse_id
+from commentsvc.db.models import Article, Comment
 
 TABS = ("pending", "approved", "spam", "trash", "all")
 # Per-row buttons by status: (action, label). Delete goes through a confirmation page.
@@ -173,23 +173,19 @@ def queue() -> Any:
     )
 
 
-def _ids(values: list[str]) -> list[int]:
-    return [number for v in values if (number := parse_id(v)) is not None]
-
-
 def requested_action() -> tuple[str, list[int]]:
     """(action, comment ids) from the queue form: a row's button, else the bulk menu."""
     row_action = request.form.get("act", "")
     if row_action:
         action, _, comment_id = row_action.partition(":")
-        return action, _ids([comment_id])
+        return action, ids_from([comment_id])
     # The rows ticked win: without JavaScript, ticking "Select all" does not tick the rows,
     # so a moderator who then unticks one means the others. With none ticked, "Select all"
     # stands for every comment listed on the page (with JavaScript it ticks them all).
-    ticked = _ids(request.form.getlist("ids"))
+    ticked = ids_from(request.form.getlist("ids"))
     if ticked or not request.form.get("select_all"):
         return request.form.get("action", ""), ticked
-    return request.form.get("action", ""), _ids(request.form.getlist("page_ids"))
+    return request.form.get("action", ""), ids_from(request.form.getlist("page_ids"))
 
 
 @bp.post("/comments/actions")
@@ -236,38 +232,6 @@ def existing(ids: list[int]) -> int:
     """How many of ``ids`` name a stored comment."""
     query = db.select(func.count()).where(Comment.id.in_(ids))
     return db.session.execute(query).scalar_one()
-
-
-@bp.get("/comments/delete")
-def confirm_delete() -> Any:
-    """Ask before deleting comments permanently, showing what would go."""
-    ids = _ids(request.args.getlist("ids"))[: moderation.MAX_BULK]
-    query = (
-        db.select(Comment, Article.title)
-        .join(Article, Article.id == Comment.article_id)
-        .where(Comment.id.in_(ids))
-        .order_by(Comment.id.desc())
-    )
-    rows = list(db.session.execute(query)) if ids else []
-    return render_template(
-        "admin/confirm_delete.html",
-        rows=rows,
-        form=CsrfForm(),
-        back=admin_url(request.args.get("next"), url_for("admin.queue")),
-    )
-
-
-@bp.post("/comments/delete")
-def delete_comments() -> Any:
-    """Delete the confirmed comments for good; their replies stay in the thread."""
-    ids = _ids(request.form.getlist("ids"))
-    back = back_url("admin.queue")
-    if not ids:
-        flash("Select at least one comment.", "error")
-        return redirect(back, code=303)
-    deleted = deleting.delete_permanently(ids, moderator_name())
-    flash(moderation.outcome_message("delete", deleted, len(set(ids))), "success")
-    return redirect(back, code=303)
 
 
 SEARCHED = (Comment.name, Comment.email, Comment.website, Comment.body)
