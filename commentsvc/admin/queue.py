@@ -188,11 +188,27 @@ def requested_action() -> tuple[str, list[int]]:
     return request.form.get("action", ""), ids_from(request.form.getlist("page_ids"))
 
 
+def place_after(acted: list[int]) -> str:
+    """``#comment-N`` naming the row listed after the one a row's button acted on (else the
+    one before it), so the moderator goes on from there; empty after a bulk action.
+
+    The page's own order comes with the form (``page_ids``), as it was shown.
+    """
+    listed = ids_from(request.form.getlist("page_ids"))
+    if not request.form.get("act") or len(acted) != 1 or acted[0] not in listed:
+        return ""
+    at = listed.index(acted[0])
+    following = listed[at + 1 : at + 2] or listed[max(at - 1, 0) : at]
+    return f"#comment-{following[0]}" if following else ""
+
+
 @bp.post("/comments/actions")
 def comment_actions() -> Any:
     """Apply an action to one comment (its row's button) or to the ticked ones (bulk menu)."""
-    back = back_url("admin.queue")
     action, ids = requested_action()
+    # Back to the page, at the next comment: a keyboard user goes on from there with Tab,
+    # not from the top of the page; everyone else finds their place where they left it.
+    back = back_url("admin.queue") + place_after(ids)
     if action not in moderation.PAST_TENSE:
         flash("Choose an action from the menu.", "error")
         return redirect(back, code=303)

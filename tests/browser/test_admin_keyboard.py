@@ -87,3 +87,34 @@ def test_the_sticky_bulk_bar_never_hides_the_focused_control(
         assert hidden == []
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("viewport", "javascript"), [(DESKTOP, True), (PHONE, False)], ids=["desktop", "phone-no-js"]
+)
+def test_after_a_rows_button_the_keyboard_goes_on_from_the_next_comment(
+    browser: Browser,
+    sites: Any,
+    moderator: str,
+    held: list[int],
+    viewport: dict[str, int],
+    javascript: bool,
+) -> None:
+    page = signed_in_page(browser, sites, viewport, javascript)
+    try:
+        listed = page.locator(".queue-item").evaluate_all("rows => rows.map(r => r.id)")
+        acted, after = listed[2], listed[3]
+        number = acted.removeprefix("comment-")
+        page.get_by_role("button", name=f"Approve comment {number} by").focus()
+        page.keyboard.press("Enter")
+
+        status = page.get_by_role("status")
+        expect(status).to_have_text("1 comment approved.")
+        expect(status).to_be_in_viewport()  # in the sticky bar, though the page has scrolled
+        expect(page).to_have_title("1 comment approved. – Comments · commentsvc")
+        expect(page.locator(f"#{acted}")).to_have_count(0)
+        page.keyboard.press("Tab")
+        expect(page.locator(f"#{after} input.select-one")).to_be_focused()
+        assert not page.evaluate(FOCUS_UNDER_BAR)
+    finally:
+        page.context.close()
