@@ -3,6 +3,7 @@ sight, and after acting on a comment they go on from where they were."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -116,5 +117,57 @@ def test_after_a_rows_button_the_keyboard_goes_on_from_the_next_comment(
         page.keyboard.press("Tab")
         expect(page.locator(f"#{after} input.select-one")).to_be_focused()
         assert not page.evaluate(FOCUS_UNDER_BAR)
+    finally:
+        page.context.close()
+
+
+def test_a_refused_sign_in_focuses_the_field_to_fix(browser: Browser, sites: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(f"{sites.widget}/admin/sign-in")
+        expect(page.get_by_label("Username")).to_be_focused()
+        page.get_by_label("Username").fill("keys-mod")
+        page.get_by_role("button", name="Sign in").click()  # no password
+        password = page.get_by_label("Password")
+        expect(password).to_be_focused()
+        expect(password).to_have_accessible_description("Please enter your password.")
+    finally:
+        context.close()
+
+
+def test_each_refused_admin_form_opens_at_its_first_refused_field(
+    browser: Browser, sites: Any, moderator: str, held: list[int]
+) -> None:
+    page = signed_in_page(browser, sites, DESKTOP, True)
+    try:
+        page.goto(f"{sites.widget}/admin/comments/{held[0]}/edit")
+        page.get_by_label("Name").fill("")
+        page.get_by_role("textbox", name="Comment").fill("")
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.get_by_label("Name")).to_be_focused()  # the first of the two
+        expect(page.get_by_label("Name")).to_have_accessible_description("Please enter a name.")
+
+        page.goto(f"{sites.widget}/admin/comments/{held[0]}/reply")
+        page.get_by_role("button", name=re.compile("(Approve and|Publish) reply")).click()
+        expect(page.get_by_label("Reply", exact=True)).to_be_focused()
+
+        page.goto(f"{sites.widget}/admin/settings")
+        page.get_by_label("Close comments on articles older than this many days").fill("99999")
+        page.get_by_role("button", name="Save settings").click()
+        days = page.get_by_label("Close comments on articles older than this many days")
+        expect(days).to_be_focused()
+
+        page.goto(f"{sites.widget}/admin/notifications")
+        page.get_by_label("Moderators' email addresses (one per line)").fill("not an address")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_label("Moderators' email addresses (one per line)")).to_be_focused()
+
+        page.goto(f"{sites.widget}/admin/commenter?email=ann%40example.com")
+        page.get_by_role("button", name="Erase this commenter's comments").click()
+        confirm = page.get_by_label("I understand this cannot be undone")
+        expect(confirm).to_be_focused()
+        expect(confirm).to_have_accessible_description("Tick the box to confirm.")
     finally:
         page.context.close()
