@@ -6,9 +6,11 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import insert
 from support.admin import add_article, add_comment
 
-from commentsvc.db.models import Status, utcnow
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Status, utcnow
 
 
 def shown_ids(html: str) -> list[int]:
@@ -208,3 +210,21 @@ def test_emails_are_shown_in_the_queue_only(app, admin) -> None:
     response = admin.client.get("/admin/")
     assert response.status_code == 302
     assert "secret.person" not in response.get_data(as_text=True)
+
+
+def test_the_article_filtered_by_stays_chosen_however_old(app, admin) -> None:
+    old = add_article(app, key="https://news.example/old", title="An old story")
+    add_comment(app, old, "On the old story")
+    with app.app_context():
+        # More articles after it than the menu lists (the newest 1,000).
+        newer = [
+            {"key": f"https://news.example/{n}", "url": "", "title": f"{n}"} for n in range(1000)
+        ]
+        db.session.execute(insert(Article), newer)
+        db.session.commit()
+    html = admin.page("/admin/", article=old, q="story")
+    assert shown_ids(html) == [1]
+    # The menu shows the filter in force, so the next search keeps it.
+    assert f'<option value="{old}" selected>An old story</option>' in html
+    menu = html.partition('id="article-filter"')[2].partition("</select>")[0]
+    assert menu.count("<option value=") == 1002  # "All articles", the old one, the newest

@@ -46,6 +46,8 @@ BULK_ACTIONS = (
     ("unfeature", "Unfeature"),
 )
 MAX_SEARCH = 200
+# The article filter's menu lists this many, the newest (and the one chosen).
+MAX_ARTICLE_CHOICES = 1000
 
 
 @dataclass(frozen=True)
@@ -140,14 +142,21 @@ def parents_of(comments: list[Comment]) -> dict[int, Any]:
     return {row.id: row for row in db.session.execute(query)}
 
 
-def article_choices() -> list[Any]:
-    """Articles for the filter menu, most recently created first."""
+def article_choices(chosen: int | None) -> list[Any]:
+    """Articles for the filter menu, most recently created first, and the ``chosen`` one
+    (the filter in force) first when it is older than those: a menu without it would show
+    "All articles" and drop the filter on the next search."""
+    columns = (Article.id, Article.title, Article.key)
     query = (
-        db.select(Article.id, Article.title, Article.key)
+        db.select(*columns)
         .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(1000)
+        .limit(MAX_ARTICLE_CHOICES)
     )
-    return list(db.session.execute(query))
+    choices = list(db.session.execute(query))
+    if chosen and all(choice.id != chosen for choice in choices):
+        older = db.session.execute(db.select(*columns).where(Article.id == chosen)).first()
+        choices[:0] = [older] if older else []
+    return choices
 
 
 @bp.get("/")
@@ -166,7 +175,7 @@ def queue() -> Any:
         rows=rows,
         parents=parents_of([row.Comment for row in rows]),
         kept=shown_replies_of_kept([row.Comment for row in rows]),
-        articles=article_choices(),
+        articles=article_choices(view.article_id),
         row_actions=ROW_ACTIONS,
         bulk_actions=BULK_ACTIONS,
         form=CsrfForm(),
