@@ -138,3 +138,11 @@ def test_closing_an_unknown_article_says_so(app, admin) -> None:
     response = admin.post("/admin/articles/77/close")
     assert admin.flashes(response) == ["That article does not exist."]
     assert log_entries(app) == []
+
+
+def test_the_pages_links_follow_the_articles_order(app, admin) -> None:
+    for n in range(51):
+        add_article(app, key=f"https://news.example/{n}", title=f"Story {n}")
+    assert "Older ›</a>" in admin.page("/admin/articles")
+    assert "Newer ›</a>" in admin.page("/admin/articles", sort="oldest")
+    assert "Next ›</a>" in admin.page("/admin/articles", sort="title")
