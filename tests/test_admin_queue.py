@@ -246,3 +246,18 @@ def test_a_row_links_to_every_comment_of_its_address_and_of_its_network(app, adm
     # Every status: what this commenter or network sent, approved, held or spam.
     assert shown_ids(admin.page(html_unescape(by_address[1]))) == [latest, first]
     assert shown_ids(admin.page(html_unescape(by_network[1]))) == [latest, spam]
+
+
+def test_oldest_first_works_through_the_queue_in_the_order_it_filled(app, admin) -> None:
+    article = add_article(app)
+    for n in range(52):
+        add_comment(app, article, f"comment {n}")
+    first = admin.page("/admin/", order="oldest")
+    assert shown_ids(first) == list(range(1, 51))
+    assert '<option value="oldest" selected>Oldest first</option>' in first
+    # Pages, tabs, filters and the form's way back keep the order.
+    assert 'rel="next" href="/admin/?order=oldest&amp;page=2">Newer ›</a>' in first
+    assert 'href="/admin/?status=all&amp;order=oldest"' in first
+    assert '<input type="hidden" name="next" value="/admin/?order=oldest">' in first
+    assert shown_ids(admin.page("/admin/", order="oldest", page=2)) == [51, 52]
+    assert shown_ids(admin.page("/admin/", order="sideways"))[:2] == [52, 51]  # the default

@@ -23,6 +23,8 @@ from commentsvc.core.extensions import db
 from commentsvc.db.models import Article, Comment
 
 TABS = ("pending", "approved", "spam", "trash", "all")
+# Newest first by default; oldest first works through a queue in the order it filled.
+ORDERS = {"newest": "Newest first", "oldest": "Oldest first"}
 # Per-row buttons by status: (action, label). Delete goes through a confirmation page.
 ROW_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "pending": (("approve", "Approve"), ("spam", "Spam"), ("trash", "Trash")),
@@ -52,24 +54,28 @@ MAX_ARTICLE_CHOICES = 1000
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """What the moderator is looking at: a status tab, an article, a search, one comment."""
+    """What the moderator is looking at: a status tab, an article, a search, one comment, in
+    which order."""
 
     status: str = "pending"
     article_id: int | None = None
     search: str = ""
     comment_id: int | None = None
+    order: str = "newest"
 
     @classmethod
     def from_args(cls) -> QueueFilter:
         """Read the filter from the query string; anything unrecognised falls back to a default."""
         status = request.args.get("status", "")
         comment_id = positive_int(request.args.get("comment"))
+        order = request.args.get("order", "")
         return cls(
             # Looking up one comment by id (from the log) shows it whatever its status.
             status=status if status in TABS else ("all" if comment_id else "pending"),
             article_id=positive_int(request.args.get("article")),
             search=" ".join((request.args.get("q") or "").split())[:MAX_SEARCH],
             comment_id=comment_id,
+            order=order if order in ORDERS else "newest",
         )
 
     def conditions(self) -> list[Any]:
@@ -93,6 +99,7 @@ class QueueFilter:
             "article": changed.article_id,
             "q": changed.search or None,
             "comment": changed.comment_id,
+            "order": changed.order if changed.order != "newest" else None,
             "page": page if page and page > 1 else None,
         }
         return {k: v for k, v in params.items() if v is not None}
@@ -117,12 +124,12 @@ def status_counts(queue: QueueFilter) -> dict[str, int]:
 
 
 def queue_rows(queue: QueueFilter, offset: int, limit: int) -> list[Any]:
-    """One page of comments, newest first, each with its article's title and address."""
+    """One page of comments in the view's order, each with its article's title and address."""
     query = (
         db.select(Comment, Article.title, Article.url, Article.key)
         .join(Article, Article.id == Comment.article_id)
         .where(*queue.conditions())
-        .order_by(Comment.id.desc())
+        .order_by(Comment.id.asc() if queue.order == "oldest" else Comment.id.desc())
         .offset(offset)
         .limit(limit)
     )
@@ -161,7 +168,7 @@ def article_choices(chosen: int | None) -> list[Any]:
 
 @bp.get("/")
 def queue() -> Any:
-    """The moderation queue: newest comments first, pending by default."""
+    """The moderation queue: pending comments by default, newest first unless asked."""
     view = QueueFilter.from_args()
     counts = status_counts(view)
     pages = requested_page(counts[view.status])
@@ -171,6 +178,7 @@ def queue() -> Any:
         view=view,
         counts=counts,
         tabs=TABS,
+        orders=ORDERS,
         pages=pages,
         rows=rows,
         parents=parents_of([row.Comment for row in rows]),
