@@ -192,3 +192,19 @@ def test_back_and_approve_and_reply_again_publishes_the_reply_once(
         replies = db.session.execute(db.select(Comment.id).filter_by(body=answer)).all()
     assert len(replies) == 1
     assert status_of(sites, comment_id) == "approved"
+
+
+def test_on_a_phone_a_rows_details_sit_beside_their_labels(
+    page: Page, sites: Any, moderator: str
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    comment_id = post_held_comment(sites, "Short and to the point.", "Pia Phone", "pia@example.com")
+    sign_in(page, sites, moderator)
+    row = page.locator(f"#comment-{comment_id}")
+    # Each label (Email, IP, ...) beside its value: a row half as tall as with the labels
+    # stacked above their values, so more comments fit on the screen.
+    for label, value in zip(row.locator("dt").all(), row.locator("dd").all(), strict=True):
+        assert abs(label.bounding_box()["y"] - value.bounding_box()["y"]) < 2, label.text_content()
+    # The links to other comments are targets of at least 24 px (WCAG 2.5.8).
+    for link in row.locator("a.filter-link").all():
+        assert link.bounding_box()["height"] >= 24, link.text_content()
