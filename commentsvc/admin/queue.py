@@ -37,6 +37,9 @@ ROW_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "spam": (("restore", "Not spam"), ("trash", "Trash"), ("delete", "Delete permanently")),
     "trash": (("restore", "Restore"), ("delete", "Delete permanently")),
 }
+# The key that presses a row's button while the focus is in its comment (admin.js), as on
+# WordPress's comment screen: d for trash, z to restore.
+ROW_KEYS = {"approve": "a", "unapprove": "u", "spam": "s", "trash": "d", "restore": "z"}
 BULK_ACTIONS = (
     ("approve", "Approve"),
     ("unapprove", "Unapprove"),
@@ -185,6 +188,7 @@ def queue() -> Any:
         kept=shown_replies_of_kept([row.Comment for row in rows]),
         articles=article_choices(view.article_id),
         row_actions=ROW_ACTIONS,
+        row_keys=ROW_KEYS,
         bulk_actions=BULK_ACTIONS,
         form=CsrfForm(),
     )

@@ -1,5 +1,6 @@
 """A moderator works through the queue by keyboard, in a real Chromium: what has focus stays in
-sight, and after acting on a comment they go on from where they were."""
+sight, after acting on a comment they go on from where they were, a refused form opens at
+what to fix, and keys move between comments and act on them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from support.admin import add_article, add_comment
 
 from commentsvc.admin.auth import create_moderator
 from commentsvc.core.extensions import db
+from commentsvc.db.models import Comment
 
 pytestmark = pytest.mark.browser
 
@@ -169,5 +171,51 @@ def test_each_refused_admin_form_opens_at_its_first_refused_field(
         confirm = page.get_by_label("I understand this cannot be undone")
         expect(confirm).to_be_focused()
         expect(confirm).to_have_accessible_description("Tick the box to confirm.")
+    finally:
+        page.context.close()
+
+
+def test_keys_move_between_comments_and_act_on_the_one_with_the_focus(
+    browser: Browser, sites: Any, moderator: str, held: list[int]
+) -> None:
+    page = signed_in_page(browser, sites, DESKTOP, True)
+    try:
+        expect(page.locator("#queue-keys")).to_be_visible()
+        listed = page.locator(".queue-item").evaluate_all("rows => rows.map(r => r.id)")
+        page.locator(f"#{listed[0]} input.select-one").focus()
+        page.keyboard.press("j")
+        expect(page.locator(f"#{listed[1]} input.select-one")).to_be_focused()
+        page.keyboard.press("k")
+        page.keyboard.press("x")
+        expect(page.locator(f"#{listed[0]} input.select-one")).to_be_checked()
+        page.keyboard.press("j")
+        page.keyboard.press("a")  # approves the second comment
+        expect(page.get_by_role("status")).to_have_text("1 comment approved.")
+        # The page opens with the focus on the comment after it: the keys go on from there.
+        expect(page.locator(f"#{listed[2]}")).to_be_focused()
+        page.keyboard.press("d")
+        expect(page.get_by_role("status")).to_have_text("1 comment moved to the trash.")
+        with sites.app.app_context():
+            changed = {
+                row: db.session.get(Comment, int(row.removeprefix("comment-"))).status
+                for row in listed[:3]
+            }
+        assert changed == {listed[0]: "pending", listed[1]: "approved", listed[2]: "trash"}
+        # Typed anywhere else, a letter is a letter.
+        search = page.get_by_label("Search name, email, website, IP and text")
+        search.press("a")
+        expect(search).to_have_value("a")
+    finally:
+        page.context.close()
+
+
+def test_the_keys_are_not_offered_without_javascript(
+    browser: Browser, sites: Any, moderator: str, held: list[int]
+) -> None:
+    page = signed_in_page(browser, sites, DESKTOP, False)
+    try:
+        keys = page.locator("#queue-keys")
+        expect(keys).to_have_count(1)
+        expect(keys).to_be_hidden()  # nothing would answer them
     finally:
         page.context.close()
