@@ -109,7 +109,8 @@ def test_closing_comments_shows_the_notice_and_refuses_posts(app, admin, reader)
     response = admin.post(
         f"/admin/articles/{article}/close", {"next": "/admin/articles?sort=title"}
     )
-    assert response.headers["Location"] == "/admin/articles?sort=title"
+    # Back at the article's row of the page it was closed from.
+    assert response.headers["Location"] == f"/admin/articles?sort=title#article-{article}"
     assert admin.flashes(response) == ["Comments on “Lighthouse” are now closed."]
     widget = admin.client.get("/embed", query_string=A).get_data(as_text=True)
     assert "Comments are closed." in widget and "earlier comment" in widget

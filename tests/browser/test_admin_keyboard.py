@@ -13,7 +13,7 @@ from support.admin import add_article, add_comment
 
 from commentsvc.admin.auth import create_moderator
 from commentsvc.core.extensions import db
-from commentsvc.db.models import Comment
+from commentsvc.db.models import Article, Comment
 
 pytestmark = pytest.mark.browser
 
@@ -219,3 +219,30 @@ def test_the_keys_are_not_offered_without_javascript(
         expect(keys).to_be_hidden()  # nothing would answer them
     finally:
         page.context.close()
+
+
+def test_after_closing_an_article_the_keyboard_goes_on_from_its_row(
+    browser: Browser, sites: Any, moderator: str, held: list[int]
+) -> None:
+    for n in range(12):
+        add_article(sites.app, key=f"closing-story-{n}", title=f"Closing story {n}")
+    page = signed_in_page(browser, sites, PHONE, True)
+    try:
+        page.goto(f"{sites.widget}/admin/articles")
+        close = page.get_by_role("button", name="Close comments on Closing story 3")
+        close.focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("button", name="Open comments on Closing story 3")).to_be_visible()
+        expect(page).to_have_title(
+            "Comments on “Closing story 3” are now closed. – Articles · commentsvc"
+        )
+        page.keyboard.press("Tab")
+        focused_row = page.evaluate("() => document.activeElement.closest('tr')?.id")
+        assert focused_row == f"article-{article_id(sites, 'closing-story-3')}"
+    finally:
+        page.context.close()
+
+
+def article_id(sites: Any, key: str) -> int:
+    with sites.app.app_context():
+        return db.session.execute(db.select(Article.id).filter_by(key=key)).scalar_one()
