@@ -32,7 +32,7 @@
 
 // Keys on a comment of the queue, as on WordPress's comment screen: j and k move to the next
 // and previous comment, x ticks it, and each button or link of a row that has a key says so
-// (data-key; aria-keyshortcuts for screen readers). Only while the focus is in a comment, so
+// (data-key, told to screen readers as aria-keyshortcuts). Only while the focus is in a comment, so
 // typing anywhere else is never taken for a command (WCAG 2.1.4).
 (function () {
   "use strict";
@@ -60,5 +60,9 @@
     }
     event.preventDefault();
   });
+  // Told only where they work: without this script no key would answer.
   document.getElementById("queue-keys").hidden = false;
+  Array.prototype.forEach.call(list.querySelectorAll("[data-key]"), function (control) {
+    control.setAttribute("aria-keyshortcuts", control.getAttribute("data-key"));
+  });
 })();

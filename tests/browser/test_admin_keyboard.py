@@ -182,6 +182,8 @@ def test_keys_move_between_comments_and_act_on_the_one_with_the_focus(
     try:
         expect(page.locator("#queue-keys")).to_be_visible()
         listed = page.locator(".queue-item").evaluate_all("rows => rows.map(r => r.id)")
+        spam = page.locator(f"#{listed[0]}").get_by_role("button", name="Spam comment")
+        expect(spam).to_have_attribute("aria-keyshortcuts", "s")
         page.locator(f"#{listed[0]} input.select-one").focus()
         page.keyboard.press("j")
         expect(page.locator(f"#{listed[1]} input.select-one")).to_be_focused()
@@ -217,6 +219,7 @@ def test_the_keys_are_not_offered_without_javascript(
         keys = page.locator("#queue-keys")
         expect(keys).to_have_count(1)
         expect(keys).to_be_hidden()  # nothing would answer them
+        expect(page.locator("[aria-keyshortcuts]")).to_have_count(0)
     finally:
         page.context.close()
 
