@@ -236,7 +236,8 @@ def test_a_next_that_is_no_admin_address_is_replaced_after_the_action(
     assert (acted.status_code, acted.headers["Location"]) == (303, "/admin/")
     assert statuses(app)[comment] == OK
     closed = admin.post(f"/admin/articles/{article}/close", {"next": bad})
-    assert closed.status_code in (302, 303) and closed.headers["Location"] == "/admin/articles"
+    assert closed.status_code in (302, 303)
+    assert closed.headers["Location"] == f"/admin/articles#article-{article}"
     asked = admin.page("/admin/comments/delete", ids=comment, next=bad)
     assert "Delete permanently?" in asked and "[::1" not in asked and "X-Evil" not in asked
     deleted = admin.post("/admin/comments/delete", {"ids": comment, "next": bad})

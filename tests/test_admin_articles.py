@@ -109,7 +109,8 @@ def test_closing_comments_shows_the_notice_and_refuses_posts(app, admin, reader)
     response = admin.post(
         f"/admin/articles/{article}/close", {"next": "/admin/articles?sort=title"}
     )
-    assert response.headers["Location"] == "/admin/articles?sort=title"
+    # Back at the article's row of the page it was closed from.
+    assert response.headers["Location"] == f"/admin/articles?sort=title#article-{article}"
     assert admin.flashes(response) == ["Comments on “Lighthouse” are now closed."]
     widget = admin.client.get("/embed", query_string=A).get_data(as_text=True)
     assert "Comments are closed." in widget and "earlier comment" in widget
@@ -138,3 +139,11 @@ def test_closing_an_unknown_article_says_so(app, admin) -> None:
     response = admin.post("/admin/articles/77/close")
     assert admin.flashes(response) == ["That article does not exist."]
     assert log_entries(app) == []
+
+
+def test_the_pages_links_follow_the_articles_order(app, admin) -> None:
+    for n in range(51):
+        add_article(app, key=f"https://news.example/{n}", title=f"Story {n}")
+    assert "Older ›</a>" in admin.page("/admin/articles")
+    assert "Newer ›</a>" in admin.page("/admin/articles", sort="oldest")
+    assert "Next ›</a>" in admin.page("/admin/articles", sort="title")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape as html_unescape
 
 import pytest
+from sqlalchemy import insert
 from support.admin import add_article, add_comment
 
-from commentsvc.db.models import Status, utcnow
+from commentsvc.core.extensions import db
+from commentsvc.db.models import Article, Status, utcnow
 
 
 def shown_ids(html: str) -> list[int]:
@@ -118,13 +121,14 @@ def test_articles_of_one_title_are_told_apart_by_their_key_in_the_filter(app, ad
         ("I AM 100%", [3]),
         ("zoe@EXAMPLE", [1]),  # email
         ("zoe.example", [1]),  # website
+        ("198.51.100", [1]),  # IP network
         ("lighthouse keeper", [2]),  # body
         ("100%", [3]),  # % is literal, not "anything"
         ("a_b", [3]),  # _ is literal too
         ("nothing like it", []),
     ],
 )
-def test_search_looks_in_name_email_website_and_text(app, admin, query, expected) -> None:
+def test_search_looks_in_name_email_website_ip_and_text(app, admin, query, expected) -> None:
     article = add_article(app)
     add_comment(
         app,
@@ -133,6 +137,7 @@ def test_search_looks_in_name_email_website_and_text(app, admin, query, expected
         name="Zoë Zoe",
         email="zoe@example.com",
         website="https://zoe.example",
+        ip="198.51.100.0",
     )
     add_comment(app, article, "The Lighthouse keeper waved")
     add_comment(app, article, "I am 100% sure about a_b")
@@ -208,3 +213,51 @@ def test_emails_are_shown_in_the_queue_only(app, admin) -> None:
     response = admin.client.get("/admin/")
     assert response.status_code == 302
     assert "secret.person" not in response.get_data(as_text=True)
+
+
+def test_the_article_filtered_by_stays_chosen_however_old(app, admin) -> None:
+    old = add_article(app, key="https://news.example/old", title="An old story")
+    add_comment(app, old, "On the old story")
+    with app.app_context():
+        # More articles after it than the menu lists (the newest 1,000).
+        newer = [
+            {"key": f"https://news.example/{n}", "url": "", "title": f"{n}"} for n in range(1000)
+        ]
+        db.session.execute(insert(Article), newer)
+        db.session.commit()
+    html = admin.page("/admin/", article=old, q="story")
+    assert shown_ids(html) == [1]
+    # The menu shows the filter in force, so the next search keeps it.
+    assert f'<option value="{old}" selected>An old story</option>' in html
+    menu = html.partition('id="article-filter"')[2].partition("</select>")[0]
+    assert menu.count("<option value=") == 1002  # "All articles", the old one, the newest
+
+
+def test_a_row_links_to_every_comment_of_its_address_and_of_its_network(app, admin) -> None:
+    article = add_article(app)
+    first = add_comment(app, article, "First", Status.APPROVED, email="zoe@example.com")
+    spam = add_comment(app, article, "Spam", Status.SPAM, email="z@example.net", ip="203.0.113.0")
+    latest = add_comment(app, article, "Held", email="zoe@example.com", ip="203.0.113.0")
+    add_comment(app, article, "Someone else's")
+    html = admin.page("/admin/", comment=latest)
+    by_address = re.search(r'href="([^"]+)">all comments<span', html)
+    by_network = re.search(r'href="([^"]+)">all from this network<span', html)
+    assert by_address and by_network
+    # Every status: what this commenter or network sent, approved, held or spam.
+    assert shown_ids(admin.page(html_unescape(by_address[1]))) == [latest, first]
+    assert shown_ids(admin.page(html_unescape(by_network[1]))) == [latest, spam]
+
+
+def test_oldest_first_works_through_the_queue_in_the_order_it_filled(app, admin) -> None:
+    article = add_article(app)
+    for n in range(52):
+        add_comment(app, article, f"comment {n}")
+    first = admin.page("/admin/", order="oldest")
+    assert shown_ids(first) == list(range(1, 51))
+    assert '<option value="oldest" selected>Oldest first</option>' in first
+    # Pages, tabs, filters and the form's way back keep the order.
+    assert 'rel="next" href="/admin/?order=oldest&amp;page=2">Newer ›</a>' in first
+    assert 'href="/admin/?status=all&amp;order=oldest"' in first
+    assert '<input type="hidden" name="next" value="/admin/?order=oldest">' in first
+    assert shown_ids(admin.page("/admin/", order="oldest", page=2)) == [51, 52]
+    assert shown_ids(admin.page("/admin/", order="sideways"))[:2] == [52, 51]  # the default

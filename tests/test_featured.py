@@ -42,3 +42,21 @@ def test_only_published_comments_are_featured_and_twice_changes_nothing(app, rea
     admin.bulk("feature", [1])
     admin.bulk("feature", [1])
     assert [e["action"] for e in log_entries(app)] == ["approve", "feature"]
+
+
+def test_the_queue_marks_a_featured_comment_whatever_its_status(app, reader, admin) -> None:
+    reader.post(comment="featured, then trashed")
+    reader.post(comment="never featured", email="other@example.com")
+    admin.act("approve", 1)
+    admin.act("feature", 1)
+    row = queue_row(admin.page("/admin/", status="approved"), 1)
+    assert '<span class="badge">featured</span>' in row
+    admin.act("trash", 1)
+    # Restored and approved, it shows above the thread again: the trash tab says so.
+    assert '<span class="badge">featured</span>' in queue_row(admin.page("/admin/?status=trash"), 1)
+    assert '<span class="badge">featured</span>' not in queue_row(admin.page("/admin/"), 2)
+
+
+def queue_row(html: str, comment_id: int) -> str:
+    start = html.index(f'id="comment-{comment_id}"')
+    return html[start : html.index("</li>", start)]

@@ -269,3 +269,17 @@ def test_an_article_known_by_key_only_is_named_without_a_link(app, client, reade
     [link] = links_in(smtp.inbox.to(SUB)[0], "/notify/confirm")
     page = client.get("/notify/confirm", query_string={"token": token_of(link)})
     assert article_links(page.get_data(as_text=True)) == [("", "Comments on Lighthouse")]
+
+
+def test_an_erasure_not_confirmed_keeps_subscriptions_and_the_form_in_sight(
+    app, reader, admin
+) -> None:
+    reader.post(A, email=SUB, comment="Q", notify="y")
+    admin.post("/admin/comments/delete", {"ids": 1})  # subscribed, no comment left
+    refused = admin.post("/admin/commenter/erase", {"email": SUB})
+    assert refused.status_code == 400
+    page = " ".join(refused.get_data(as_text=True).split())
+    assert "Email notifications: not confirmed, 1 article: An article." in page
+    assert "Tick the box to confirm." in page
+    assert "Erase this commenter's comments</button>" in page
+    assert subscriber(app) is not None

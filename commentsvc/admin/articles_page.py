@@ -139,17 +139,19 @@ def _set_closed(article_id: int, closed: bool) -> Any:
     article = db.session.get(Article, article_id)
     if article is None:
         flash("That article does not exist.", "error")
-    else:
-        name = article.title or article.key
-        changed = moderation.set_comments_closed(article_id, closed, moderator_name())
-        state = "closed" if closed else "open"
-        flash(
-            f"Comments on “{name}” are now {state}."
-            if changed
-            else f"Comments on “{name}” were already {state}.",
-            "success",
-        )
-    return redirect(back_url("admin.articles"), code=303)
+        return redirect(back_url("admin.articles"), code=303)
+    name = article.title or article.key
+    changed = moderation.set_comments_closed(article_id, closed, moderator_name())
+    state = "closed" if closed else "open"
+    flash(
+        f"Comments on “{name}” are now {state}."
+        if changed
+        else f"Comments on “{name}” were already {state}.",
+        "success",
+    )
+    # Back at the article's row, where Tab goes on: after closing the thirtieth article of
+    # the page, not at its top.
+    return redirect(f"{back_url('admin.articles')}#article-{article_id}", code=303)
 
 
 @bp.post("/articles/<int(max=2147483647):article_id>/close")

@@ -74,9 +74,11 @@ def comment_or_404(comment_id: int) -> tuple[Comment, Any]:
 
 
 def _back(comment_id: int) -> str:
-    return admin_url(
+    """The queue page the moderator came from, at this comment's row (where they were)."""
+    page = admin_url(
         request.values.get("next"), url_for("admin.queue", comment=comment_id, status="all")
     )
+    return f"{page.partition('#')[0]}#comment-{comment_id}"
 
 
 @bp.route("/comments/<int(max=2147483647):comment_id>/edit", methods=["GET", "POST"])

@@ -33,16 +33,20 @@ def _asked_email() -> str:
     return (request.args.get("email") or "").strip()[:254]
 
 
-@bp.get("/commenter")
-def commenter() -> Any:
-    """Look up what is stored for an email address."""
-    email = _asked_email()
+def _page(email: str, form: EraseForm) -> str:
+    """The page showing what is stored for ``email`` (its comments and subscriptions)."""
     found = export_commenter(email)["comments"] if email else []
-    form = EraseForm(formdata=None, data={"email": email})
     notifications = of_address(db.session.connection(), email) if email else None
     return render_template(
         "admin/commenter.html", email=email, found=found, form=form, notifications=notifications
     )
+
+
+@bp.get("/commenter")
+def commenter() -> Any:
+    """Look up what is stored for an email address."""
+    email = _asked_email()
+    return _page(email, EraseForm(formdata=None, data={"email": email}))
 
 
 @bp.get("/commenter/export")
@@ -68,9 +72,9 @@ def commenter_erase() -> Any:
     """Delete (or anonymise) every comment of an address, after an explicit confirmation."""
     form = EraseForm()
     if not form.validate():
-        email = (form.email.data or "").strip()
-        found = export_commenter(email)["comments"] if email else []
-        return render_template("admin/commenter.html", email=email, found=found, form=form), 400
+        # The same page again, subscriptions included: for an address with subscriptions
+        # only, the form and its message would otherwise vanish.
+        return _page((form.email.data or "").strip(), form), 400
     keep_text = bool(form.keep_text.data)
     count = erase_commenter(form.email.data.strip(), moderator_name(), keep_text=keep_text)
     subscriptions = erase_address(db.session.connection(), form.email.data)

@@ -46,6 +46,11 @@ def back_url(default_endpoint: str) -> str:
     return admin_url(request.form.get("next"), url_for(default_endpoint))
 
 
+def ids_from(values: list[str]) -> list[int]:
+    """The comment ids among form or query values, anything else left out."""
+    return [number for v in values if (number := parse_id(v)) is not None]
+
+
 def positive_int(raw: str | None, default: int | None = None) -> int | None:
     """A whole number of at least 1 from a query parameter, or ``default``."""
     number = parse_id(raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import g
 from markupsafe import Markup
 
 from commentsvc.admin import (
@@ -12,6 +13,7 @@ from commentsvc.admin import (
     articles_page,
     comment_pages,
     commenter_page,
+    delete_page,
     import_page,
     log,
     notifications_page,
@@ -27,6 +29,7 @@ __all__ = [
     "articles_page",
     "comment_pages",
     "commenter_page",
+    "delete_page",
     "import_page",
     "log",
     "notifications_page",
@@ -64,12 +67,26 @@ def admin_time(value: datetime | None) -> Markup:
 
 @bp.app_template_global("admin_aria")
 def admin_aria(field: Any, help_id: str | None = None) -> dict[str, str]:
-    """``aria-describedby`` (help text, then errors) and ``aria-invalid`` for a form field."""
+    """``aria-describedby`` (help text, then errors) and ``aria-invalid`` for a form field,
+    and ``autofocus`` for the first field the page shows refused (``takes_focus``)."""
     described_by = [help_id] if help_id else []
     attributes: dict[str, str] = {}
     if field.errors:
         described_by.append(f"{field.id}-errors")
         attributes["aria-invalid"] = "true"
+    if takes_focus(field):
+        attributes["autofocus"] = "autofocus"
     if described_by:
         attributes["aria-describedby"] = " ".join(described_by)
     return attributes
+
+
+@bp.app_template_global("takes_focus")
+def takes_focus(field: Any) -> bool:
+    """Whether ``field`` is the first refused field of the page being rendered: it gets the
+    focus when the page opens, so the keyboard starts at what to fix and a screen reader reads
+    its label and message (a refusal shown on a page that has just opened is not read out)."""
+    if not field.errors or g.get("admin_focus_taken"):
+        return False
+    g.admin_focus_taken = True
+    return True

@@ -11,18 +11,20 @@ from sqlalchemy import func, or_
 from commentsvc.admin.blueprint import bp
 from commentsvc.admin.common import (
     CsrfForm,
-    admin_url,
     back_url,
+    ids_from,
     moderator_name,
     positive_int,
     requested_page,
 )
-from commentsvc.comments import deleting, featured, moderation
+from commentsvc.comments import featured, moderation
 from commentsvc.comments.kept_places import shown_replies_of_kept
 from commentsvc.core.extensions import db
-from commentsvc.db.models import Article, Comment, parse_id
+from commentsvc.db.models import Article, Comment
 
 TABS = ("pending", "approved", "spam", "trash", "all")
+# Newest first by default; oldest first works through a queue in the order it filled.
+ORDERS = {"newest": "Newest first", "oldest": "Oldest first"}
 # Per-row buttons by status: (action, label). Delete goes through a confirmation page.
 ROW_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "pending": (("approve", "Approve"), ("spam", "Spam"), ("trash", "Trash")),
@@ -35,6 +37,9 @@ ROW_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "spam": (("restore", "Not spam"), ("trash", "Trash"), ("delete", "Delete permanently")),
     "trash": (("restore", "Restore"), ("delete", "Delete permanently")),
 }
+# The key that presses a row's button while the focus is in its comment (admin.js), as on
+# WordPress's comment screen: d for trash, z to restore.
+ROW_KEYS = {"approve": "a", "unapprove": "u", "spam": "s", "trash": "d", "restore": "z"}
 BULK_ACTIONS = (
     ("approve", "Approve"),
     ("unapprove", "Unapprove"),
@@ -46,28 +51,34 @@ BULK_ACTIONS = (
     ("unfeature", "Unfeature"),
 )
 MAX_SEARCH = 200
+# The article filter's menu lists this many, the newest (and the one chosen).
+MAX_ARTICLE_CHOICES = 1000
 
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """What the moderator is looking at: a status tab, an article, a search, one comment."""
+    """What the moderator is looking at: a status tab, an article, a search, one comment, in
+    which order."""
 
     status: str = "pending"
     article_id: int | None = None
     search: str = ""
     comment_id: int | None = None
+    order: str = "newest"
 
     @classmethod
     def from_args(cls) -> QueueFilter:
         """Read the filter from the query string; anything unrecognised falls back to a default."""
         status = request.args.get("status", "")
         comment_id = positive_int(request.args.get("comment"))
+        order = request.args.get("order", "")
         return cls(
             # Looking up one comment by id (from the log) shows it whatever its status.
             status=status if status in TABS else ("all" if comment_id else "pending"),
             article_id=positive_int(request.args.get("article")),
             search=" ".join((request.args.get("q") or "").split())[:MAX_SEARCH],
             comment_id=comment_id,
+            order=order if order in ORDERS else "newest",
         )
 
     def conditions(self) -> list[Any]:
@@ -91,6 +102,7 @@ class QueueFilter:
             "article": changed.article_id,
             "q": changed.search or None,
             "comment": changed.comment_id,
+            "order": changed.order if changed.order != "newest" else None,
             "page": page if page and page > 1 else None,
         }
         return {k: v for k, v in params.items() if v is not None}
@@ -115,12 +127,12 @@ def status_counts(queue: QueueFilter) -> dict[str, int]:
 
 
 def queue_rows(queue: QueueFilter, offset: int, limit: int) -> list[Any]:
-    """One page of comments, newest first, each with its article's title and address."""
+    """One page of comments in the view's order, each with its article's title and address."""
     query = (
         db.select(Comment, Article.title, Article.url, Article.key)
         .join(Article, Article.id == Comment.article_id)
         .where(*queue.conditions())
-        .order_by(Comment.id.desc())
+        .order_by(Comment.id.asc() if queue.order == "oldest" else Comment.id.desc())
         .offset(offset)
         .limit(limit)
     )
@@ -140,19 +152,26 @@ def parents_of(comments: list[Comment]) -> dict[int, Any]:
     return {row.id: row for row in db.session.execute(query)}
 
 
-def article_choices() -> list[Any]:
-    """Articles for the filter menu, most recently created first."""
+def article_choices(chosen: int | None) -> list[Any]:
+    """Articles for the filter menu, most recently created first, and the ``chosen`` one
+    (the filter in force) first when it is older than those: a menu without it would show
+    "All articles" and drop the filter on the next search."""
+    columns = (Article.id, Article.title, Article.key)
     query = (
-        db.select(Article.id, Article.title, Article.key)
+        db.select(*columns)
         .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(1000)
+        .limit(MAX_ARTICLE_CHOICES)
     )
-    return list(db.session.execute(query))
+    choices = list(db.session.execute(query))
+    if chosen and all(choice.id != chosen for choice in choices):
+        older = db.session.execute(db.select(*columns).where(Article.id == chosen)).first()
+        choices[:0] = [older] if older else []
+    return choices
 
 
 @bp.get("/")
 def queue() -> Any:
-    """The moderation queue: newest comments first, pending by default."""
+    """The moderation queue: pending comments by default, newest first unless asked."""
     view = QueueFilter.from_args()
     counts = status_counts(view)
     pages = requested_page(counts[view.status])
@@ -162,19 +181,17 @@ def queue() -> Any:
         view=view,
         counts=counts,
         tabs=TABS,
+        orders=ORDERS,
         pages=pages,
         rows=rows,
         parents=parents_of([row.Comment for row in rows]),
         kept=shown_replies_of_kept([row.Comment for row in rows]),
-        articles=article_choices(),
+        articles=article_choices(view.article_id),
         row_actions=ROW_ACTIONS,
+        row_keys=ROW_KEYS,
         bulk_actions=BULK_ACTIONS,
         form=CsrfForm(),
     )
-
-
-def _ids(values: list[str]) -> list[int]:
-    return [number for v in values if (number := parse_id(v)) is not None]
 
 
 def requested_action() -> tuple[str, list[int]]:
@@ -182,21 +199,37 @@ def requested_action() -> tuple[str, list[int]]:
     row_action = request.form.get("act", "")
     if row_action:
         action, _, comment_id = row_action.partition(":")
-        return action, _ids([comment_id])
+        return action, ids_from([comment_id])
     # The rows ticked win: without JavaScript, ticking "Select all" does not tick the rows,
     # so a moderator who then unticks one means the others. With none ticked, "Select all"
     # stands for every comment listed on the page (with JavaScript it ticks them all).
-    ticked = _ids(request.form.getlist("ids"))
+    ticked = ids_from(request.form.getlist("ids"))
     if ticked or not request.form.get("select_all"):
         return request.form.get("action", ""), ticked
-    return request.form.get("action", ""), _ids(request.form.getlist("page_ids"))
+    return request.form.get("action", ""), ids_from(request.form.getlist("page_ids"))
+
+
+def place_after(acted: list[int]) -> str:
+    """``#comment-N`` naming the row listed after the one a row's button acted on (else the
+    one before it), so the moderator goes on from there; empty after a bulk action.
+
+    The page's own order comes with the form (``page_ids``), as it was shown.
+    """
+    listed = ids_from(request.form.getlist("page_ids"))
+    if not request.form.get("act") or len(acted) != 1 or acted[0] not in listed:
+        return ""
+    at = listed.index(acted[0])
+    following = listed[at + 1 : at + 2] or listed[max(at - 1, 0) : at]
+    return f"#comment-{following[0]}" if following else ""
 
 
 @bp.post("/comments/actions")
 def comment_actions() -> Any:
     """Apply an action to one comment (its row's button) or to the ticked ones (bulk menu)."""
-    back = back_url("admin.queue")
     action, ids = requested_action()
+    # Back to the page, at the next comment: a keyboard user goes on from there with Tab,
+    # not from the top of the page; everyone else finds their place where they left it.
+    back = back_url("admin.queue") + place_after(ids)
     if action not in moderation.PAST_TENSE:
         flash("Choose an action from the menu.", "error")
         return redirect(back, code=303)
@@ -238,39 +271,8 @@ def existing(ids: list[int]) -> int:
     return db.session.execute(query).scalar_one()
 
 
-@bp.get("/comments/delete")
-def confirm_delete() -> Any:
-    """Ask before deleting comments permanently, showing what would go."""
-    ids = _ids(request.args.getlist("ids"))[: moderation.MAX_BULK]
-    query = (
-        db.select(Comment, Article.title)
-        .join(Article, Article.id == Comment.article_id)
-        .where(Comment.id.in_(ids))
-        .order_by(Comment.id.desc())
-    )
-    rows = list(db.session.execute(query)) if ids else []
-    return render_template(
-        "admin/confirm_delete.html",
-        rows=rows,
-        form=CsrfForm(),
-        back=admin_url(request.args.get("next"), url_for("admin.queue")),
-    )
-
-
-@bp.post("/comments/delete")
-def delete_comments() -> Any:
-    """Delete the confirmed comments for good; their replies stay in the thread."""
-    ids = _ids(request.form.getlist("ids"))
-    back = back_url("admin.queue")
-    if not ids:
-        flash("Select at least one comment.", "error")
-        return redirect(back, code=303)
-    deleted = deleting.delete_permanently(ids, moderator_name())
-    flash(moderation.outcome_message("delete", deleted, len(set(ids))), "success")
-    return redirect(back, code=303)
-
-
-SEARCHED = (Comment.name, Comment.email, Comment.website, Comment.body)
+# The IP network too: a run of spam from one network is found (and ticked) in one search.
+SEARCHED = (Comment.name, Comment.email, Comment.website, Comment.ip, Comment.body)
 
 
 def _contains(column: Any, text: str, sqlite: bool) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from support.admin import add_article, add_comment
 
 from commentsvc.admin.auth import create_moderator
 from commentsvc.core.extensions import db
@@ -192,3 +193,47 @@ def test_back_and_approve_and_reply_again_publishes_the_reply_once(
         replies = db.session.execute(db.select(Comment.id).filter_by(body=answer)).all()
     assert len(replies) == 1
     assert status_of(sites, comment_id) == "approved"
+
+
+def test_on_a_phone_a_rows_details_sit_beside_their_labels(
+    page: Page, sites: Any, moderator: str
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    comment_id = post_held_comment(sites, "Short and to the point.", "Pia Phone", "pia@example.com")
+    sign_in(page, sites, moderator)
+    row = page.locator(f"#comment-{comment_id}")
+    # Each label (Email, IP, ...) beside its value: a row half as tall as with the labels
+    # stacked above their values, so more comments fit on the screen.
+    for label, value in zip(row.locator("dt").all(), row.locator("dd").all(), strict=True):
+        assert abs(label.bounding_box()["y"] - value.bounding_box()["y"]) < 2, label.text_content()
+    # The links to other comments are targets of at least 24 px (WCAG 2.5.8).
+    for link in row.locator("a.filter-link").all():
+        assert link.bounding_box()["height"] >= 24, link.text_content()
+
+
+def test_at_320_px_no_admin_page_is_wider_than_the_screen(
+    page: Page, sites: Any, moderator: str
+) -> None:
+    """WCAG 1.4.10 (reflow): nothing scrolls sideways on the narrowest phones."""
+    long_title = "Harbour town votes, after a long night of debate, to keep its old lighthouse lit"
+    article = add_article(sites.app, key="reflow-story", title=long_title)
+    comment_id = add_comment(sites.app, article, "A held comment on a long-titled story.")
+    page.set_viewport_size({"width": 320, "height": 640})
+    sign_in(page, sites, moderator)
+    for path in (
+        "/admin/",
+        f"/admin/?article={article}&order=oldest",
+        "/admin/articles",
+        "/admin/settings",
+        "/admin/notifications",
+        "/admin/log",
+        "/admin/commenter?email=ann%40example.com",
+        "/admin/import",
+        f"/admin/comments/{comment_id}/edit",
+        f"/admin/comments/{comment_id}/reply",
+        f"/admin/articles/{article}/edit",
+        f"/admin/comments/delete?ids={comment_id}",
+    ):
+        page.goto(f"{sites.widget}{path}")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 320, path
