@@ -27,7 +27,7 @@ from commentsvc.core.limit_algorithm import (
     rule_args,
 )
 from commentsvc.core.rates import Rule
-from commentsvc.core.redis_client import live_redis_client, redis_error
+from commentsvc.core.redis_client import live_redis_client, redis_error, redis_unavailable
 from commentsvc.core.redis_scripts import run_script
 from commentsvc.core.window_counts import count_hit, counter_transaction
 
@@ -68,7 +68,7 @@ class Counters:
         try:
             return self._redis_hit(client, counter_keys(scope, network, rules), rules)
         except redis_error() as error:
-            self.redis_failed(error)
+            redis_unavailable(error, "counting rate limits in the database", app)
             return self.hit_locally(scope, network, rules)
 
     def hit_locally(
@@ -86,11 +86,6 @@ class Counters:
         if remember:
             self.note(key, outcome)
         return outcome
-
-    def redis_failed(self, error: Exception) -> None:
-        """Say so once per failure: the failed call has opened the breaker, so the next hits
-        go to the database without trying Redis."""
-        log.warning("Rate limit storage unreachable, counting in the database: %s", error)
 
     def _redis_hit(self, client: Any, keys: list[str], rules: Sequence[Rule]) -> Outcome:
         if self.script is None:
