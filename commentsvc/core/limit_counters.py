@@ -17,7 +17,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import Connection
 
+from commentsvc.core.errors import database_outage, is_database_outage
 from commentsvc.core.extensions import db
+from commentsvc.core.flask_app import this_app
 from commentsvc.core.limit_algorithm import (
     HIT,
     MAX_LOCAL_WINDOWS,
@@ -81,7 +83,12 @@ class Counters:
         try:
             outcome = hit_in_database(key, rules, self.clock())
         except Exception as error:  # noqa: BLE001 - limiting per process beats failing
-            log.warning("Rate limit storage unreachable, counting in this process: %s", error)
+            if is_database_outage(error):
+                # Told with the outage's 503s, once: it was a warning on every request.
+                told = f"Database unavailable, counting rate limits in this process: {error}"
+                database_outage(this_app()).failed(log, error, told)
+            else:
+                log.warning("Rate limit storage unreachable, counting in this process: %s", error)
             return self.local.hit(rules, key)
         if remember:
             self.note(key, outcome)
