@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -14,23 +13,17 @@ from flask.cli import FlaskGroup, ScriptInfo, routes_command, run_command, with_
 from werkzeug.serving import WSGIRequestHandler
 
 from commentsvc import create_app
-from commentsvc.admin.auth import (
-    change_password,
-    create_moderator,
-    delete_moderator,
-    require_moderator,
-)
 from commentsvc.cli.arguments import COMMENT_ID, LIST_LENGTH, UTF8_TEXT
 from commentsvc.cli.borrowed import shell, version_option, worded_migration_commands
+from commentsvc.cli.commenters import erase_commenter_command, export_commenter_command
 from commentsvc.cli.database_errors import CommandGroup
+from commentsvc.cli.moderators import create_admin, delete_admin, set_admin_password
 from commentsvc.cli.output_files import replaced_whole
 from commentsvc.comments import moderation
-from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.config import ConfigError, ensure_secret_key
 from commentsvc.core.extensions import db
 from commentsvc.core.redis_client import redis_error
 from commentsvc.db.models import Article, Comment, Status
-from commentsvc.notify.subscriptions import erase_address, of_address
 from commentsvc.notify.worker import run_worker, send_pending
 from commentsvc.shares.flush import LOCK_SECONDS, flush_shares
 from commentsvc.startup import MIGRATIONS_DIR, prepare
@@ -95,124 +88,6 @@ def _status_command(action: str, help_text: str) -> click.Command:
             click.echo(f"Comment {comment_id}: {'done' if changed else 'nothing to change'}.")
 
     return command
-
-
-# Both password commands take the password the same way.
-password_stdin_option = click.option(
-    "--password-stdin",
-    is_flag=True,
-    help="Read the password from standard input (first line) instead of prompting, for scripts.",
-)
-
-
-def read_password(password_stdin: bool, prompt: str) -> str:
-    """The password from standard input's first line, or asked for twice without echo."""
-    if password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
-
-
-@click.command("create-admin")
-@click.argument("name", type=UTF8_TEXT)
-@password_stdin_option
-@with_appcontext
-def create_admin(name: str, password_stdin: bool) -> None:
-    """Create a moderator account for /admin/.
-
-    The password is asked for twice (or read with --password-stdin) and stored as a salted
-    hash.
-    """
-    password = read_password(password_stdin, "Password")
-    try:
-        create_moderator(name, password)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
-    click.echo(f"Moderator {name.strip()!r} created. Sign in at {sign_in_address()}.")
-
-
-def sign_in_address() -> str:
-    """Where moderators sign in: the full address when COMMENTSVC_PUBLIC_URL says it."""
-    public_url = current_app.config["PUBLIC_URL"]
-    return f"{public_url.rstrip('/')}/admin/" if public_url else "/admin/"
-
-
-@click.command("set-admin-password")
-@click.argument("name", type=UTF8_TEXT)
-@password_stdin_option
-@with_appcontext
-def set_admin_password(name: str, password_stdin: bool) -> None:
-    """Change a moderator's password.
-
-    Every session of theirs ends, and their account's sign-in lock-out is lifted.
-    """
-    try:
-        require_moderator(name)  # before the password is typed for nobody
-        password = read_password(password_stdin, "New password")
-        change_password(name, password)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Password of {name.strip()!r} changed; their sessions have ended.")
-
-
-@click.command("delete-admin")
-@click.argument("name", type=UTF8_TEXT)
-@with_appcontext
-def delete_admin(name: str) -> None:
-    """Delete a moderator account.
-
-    Every session of theirs ends.
-    """
-    try:
-        delete_moderator(name)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Moderator {name.strip()!r} deleted.")
-
-
-@click.command("export-commenter")
-@click.argument("email", type=UTF8_TEXT)
-@with_appcontext
-def export_commenter_command(email: str) -> None:
-    """Print EMAIL's comments and subscriptions (GDPR).
-
-    As JSON: every comment stored for the address with all its fields, and its notification
-    subscriptions, for a commenter who asks what is kept about them.
-    """
-    data = export_commenter(email)
-    data["notifications"] = of_address(db.session.connection(), email)
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-@click.command("erase-commenter")
-@click.argument("email", type=UTF8_TEXT)
-@click.option(
-    "--keep-text",
-    is_flag=True,
-    help='Keep the comments\' text, shown as by "Anonymous"; delete their email, website, '
-    "IP network and user agent.",
-)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@with_appcontext
-def erase_commenter_command(email: str, keep_text: bool, yes: bool) -> None:
-    """Delete or anonymise the comments of EMAIL (GDPR).
-
-    Deletes every comment stored for EMAIL, or with --keep-text anonymises them; the
-    address's notification subscriptions are erased either way.
-    """
-    count = len(export_commenter(email)["comments"])
-    if of_address(db.session.connection(), email) is not None:
-        subscriptions = erase_address(db.session.connection(), email)
-        db.session.commit()
-        click.echo(f"{subscriptions} notification subscription(s) erased.")
-    if count == 0:
-        click.echo(f"No comments are stored for {email}.")
-        return
-    what = "anonymise" if keep_text else "delete"
-    if not yes:
-        click.confirm(f"{what.capitalize()} {count} comment(s) of {email}?", abort=True)
-    done = erase_commenter(email, "cli", keep_text=keep_text)
-    click.echo(f"{done} comment(s) {what}d.")
 
 
 @click.command("flush-shares")
