@@ -117,6 +117,10 @@ MODERATION = "one of all, first-time, none"
         # Compared with commenters' addresses: a name before it would never match.
         ("STAFF_EMAILS", "Editor <editor@news.example>", "email addresses separated by commas"),
         ("PUBLIC_URL", "https://comments.example.org:99999", "an http:// or https:// address"),
+        # Links in mails are this address plus a path: ".../?utm_source=mail/admin/".
+        ("PUBLIC_URL", "https://comments.example.org/?utm_source=mail", "an http:// or https://"),
+        ("PUBLIC_URL", "https://comments.example.org/#top", "an http:// or https:// address"),
+        ("PUBLIC_URL", "https://comments.example.org?", "an http:// or https:// address"),
         ("MAIL_FROM", "a@news.example, b@news.example", "an email address"),
     ],
 )
@@ -179,6 +183,12 @@ def test_the_reasons_of_a_refused_value_are_said(
     configure("environment", instance, monkeypatch, RATE_LIMIT_SIGN_IN="20 per minute")
     configure("environment", instance, monkeypatch, STAFF_EMAILS="desk@news.example\nbob")
     assert "'bob' is not an email address" in start_error()
+    configure("environment", instance, monkeypatch, STAFF_EMAILS="desk@news.example")
+    configure("environment", instance, monkeypatch, PUBLIC_URL="https://n.example/?a=1#top")
+    assert (
+        ": a query or fragment would end up inside every link; write 'https://n.example/' "
+        "instead; expected"
+    ) in start_error()
 
 
 @pytest.mark.parametrize(

@@ -413,3 +413,17 @@ def test_an_outage_is_logged_once_then_when_it_is_over(tmp_path, caplog) -> None
     client.get("/embed", query_string=A)
     over = [r.getMessage() for r in caplog.records if "works again" in r.getMessage()]
     assert over == ["The database works again (after 5 failed attempts over 0 s)"]
+
+
+def test_rate_limits_without_their_database_tell_the_outage_once(tmp_path, caplog) -> None:
+    # Each post's rate limit, counted in the unreachable database, logged a warning of its own.
+    url = f"postgresql://root@127.0.0.1:{free_port()}/commentsvc"  # nothing listens there
+    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": url})
+    app.instance_path = str(tmp_path)
+    client = app.test_client()
+    post = {**A, "comment": "Hello", "name": "Ann", "email": "ann@example.com", "token": "x"}
+    for _ in range(5):
+        client.post("/api/v1/comments", json=post)
+    told = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(told) == 1, told
+    assert told[0].startswith("Database unavailable, counting rate limits in this process: ")

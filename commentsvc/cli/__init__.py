@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -10,33 +9,21 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import (
-    FlaskGroup,
-    ScriptInfo,
-    routes_command,
-    run_command,
-    shell_command,
-    with_appcontext,
-)
+from flask.cli import FlaskGroup, ScriptInfo, routes_command, run_command, with_appcontext
 from werkzeug.serving import WSGIRequestHandler
 
 from commentsvc import create_app
-from commentsvc.admin.auth import (
-    change_password,
-    create_moderator,
-    delete_moderator,
-    require_moderator,
-)
 from commentsvc.cli.arguments import COMMENT_ID, LIST_LENGTH, UTF8_TEXT
+from commentsvc.cli.borrowed import shell, version_option, worded_migration_commands
+from commentsvc.cli.commenters import erase_commenter_command, export_commenter_command
 from commentsvc.cli.database_errors import CommandGroup
+from commentsvc.cli.moderators import create_admin, delete_admin, set_admin_password
 from commentsvc.cli.output_files import replaced_whole
 from commentsvc.comments import moderation
-from commentsvc.comments.gdpr import erase_commenter, export_commenter
 from commentsvc.core.config import ConfigError, ensure_secret_key
 from commentsvc.core.extensions import db
 from commentsvc.core.redis_client import redis_error
 from commentsvc.db.models import Article, Comment, Status
-from commentsvc.notify.subscriptions import erase_address, of_address
 from commentsvc.notify.worker import run_worker, send_pending
 from commentsvc.shares.flush import LOCK_SECONDS, flush_shares
 from commentsvc.startup import MIGRATIONS_DIR, prepare
@@ -50,7 +37,8 @@ from commentsvc.transfer.run import import_file
 @click.command(
     "run",
     params=list(run_command.params),
-    help="Apply pending migrations, then serve the service (development server).",
+    help="Apply migrations, then run the development server.\n\nFor trying the service "
+    "out on one machine; in production gunicorn serves it (see the README).",
 )
 @click.pass_context
 def run(ctx: click.Context, **options: object) -> None:
@@ -102,110 +90,13 @@ def _status_command(action: str, help_text: str) -> click.Command:
     return command
 
 
-# Both password commands take the password the same way.
-password_stdin_option = click.option(
-    "--password-stdin",
-    is_flag=True,
-    help="Read the password from standard input (first line) instead of prompting, for scripts.",
-)
-
-
-def read_password(password_stdin: bool, prompt: str) -> str:
-    """The password from standard input's first line, or asked for twice without echo."""
-    if password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
-
-
-@click.command("create-admin")
-@click.argument("name", type=UTF8_TEXT)
-@password_stdin_option
-@with_appcontext
-def create_admin(name: str, password_stdin: bool) -> None:
-    """Create a moderator account for /admin/ (the password is stored as a salted hash)."""
-    password = read_password(password_stdin, "Password")
-    try:
-        create_moderator(name, password)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    db.session.commit()
-    click.echo(f"Moderator {name.strip()!r} created. Sign in at {sign_in_address()}.")
-
-
-def sign_in_address() -> str:
-    """Where moderators sign in: the full address when COMMENTSVC_PUBLIC_URL says it."""
-    public_url = current_app.config["PUBLIC_URL"]
-    return f"{public_url.rstrip('/')}/admin/" if public_url else "/admin/"
-
-
-@click.command("set-admin-password")
-@click.argument("name", type=UTF8_TEXT)
-@password_stdin_option
-@with_appcontext
-def set_admin_password(name: str, password_stdin: bool) -> None:
-    """Change a moderator's password; every session of theirs ends."""
-    try:
-        require_moderator(name)  # before the password is typed for nobody
-        password = read_password(password_stdin, "New password")
-        change_password(name, password)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Password of {name.strip()!r} changed; their sessions have ended.")
-
-
-@click.command("delete-admin")
-@click.argument("name", type=UTF8_TEXT)
-@with_appcontext
-def delete_admin(name: str) -> None:
-    """Delete a moderator account; every session of theirs ends."""
-    try:
-        delete_moderator(name)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Moderator {name.strip()!r} deleted.")
-
-
-@click.command("export-commenter")
-@click.argument("email", type=UTF8_TEXT)
-@with_appcontext
-def export_commenter_command(email: str) -> None:
-    """Print every comment stored for EMAIL, with all its fields, as JSON (GDPR access)."""
-    data = export_commenter(email)
-    data["notifications"] = of_address(db.session.connection(), email)
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-@click.command("erase-commenter")
-@click.argument("email", type=UTF8_TEXT)
-@click.option(
-    "--keep-text",
-    is_flag=True,
-    help="Keep the comments' text; replace name, "
-    'email, website and IP with "Anonymous" instead of deleting.',
-)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@with_appcontext
-def erase_commenter_command(email: str, keep_text: bool, yes: bool) -> None:
-    """Delete every comment stored for EMAIL, or anonymise them with --keep-text (GDPR)."""
-    count = len(export_commenter(email)["comments"])
-    if of_address(db.session.connection(), email) is not None:
-        subscriptions = erase_address(db.session.connection(), email)
-        db.session.commit()
-        click.echo(f"{subscriptions} notification subscription(s) erased.")
-    if count == 0:
-        click.echo(f"No comments are stored for {email}.")
-        return
-    what = "anonymise" if keep_text else "delete"
-    if not yes:
-        click.confirm(f"{what.capitalize()} {count} comment(s) of {email}?", abort=True)
-    done = erase_commenter(email, "cli", keep_text=keep_text)
-    click.echo(f"{done} comment(s) {what}d.")
-
-
 @click.command("flush-shares")
 @with_appcontext
 def flush_shares_command() -> None:
-    """Add the share clicks buffered in Redis to the database now (exactly once)."""
+    """Move share clicks waiting in Redis to the database.
+
+    Now, and exactly once; each worker also does it about once a second and as it stops.
+    """
     if not current_app.config.get("REDIS_URL"):
         click.echo("No Redis is configured: share clicks are already in the database.")
         return
@@ -219,7 +110,10 @@ def flush_shares_command() -> None:
 @click.command("send-pending")
 @with_appcontext
 def send_pending_command() -> None:
-    """Deliver the notifications that are due (one pass, for cron); failures wait for a retry."""
+    """Send the notifications that are due, once.
+
+    One pass, for cron: mails and webhook calls that fail wait for their retry.
+    """
     done = send_pending()
     click.echo(
         f"{done.sent} sent, {done.retrying} to retry later, {done.failed} failed, "
@@ -232,7 +126,11 @@ def send_pending_command() -> None:
 @click.command("worker")
 @with_appcontext
 def worker_command() -> None:
-    """Deliver notifications as they become due, until stopped (SIGTERM or Ctrl-C)."""
+    """Send notifications as they fall due, until stopped.
+
+    Mails and webhook calls, looked for every COMMENTSVC_NOTIFY_POLL_SECONDS; stops on
+    SIGTERM or Ctrl-C.
+    """
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -256,22 +154,21 @@ def worker_command() -> None:
     "--site-url",
     type=UTF8_TEXT,
     default="",
-    help=(
-        "The site's address, for exports that store only paths (Isso, Comentario). Run again "
-        "with another address, comments imported before move to the articles it names."
-    ),
+    help="The site's address (https://blog.example), put before the pages' paths: Isso, "
+    "Commento and Comentario export only paths, WordPress and Disqus sometimes. Run again "
+    "with another address, comments imported before move to the articles it names.",
 )
 @click.option("--batch-size", default=1000, show_default=True, help="Comments per transaction.")
 @with_appcontext
 def import_command(
     file: Path, fmt: str | None, dry_run: bool, site_url: str, batch_size: int
 ) -> None:
-    """Import comments from WordPress (WXR), Disqus, Isso, Commento, Comentario or our JSON.
+    """Import comments from another system or our export.
 
-    Safe to run twice: comments imported before are recognised and skipped (or moved, when
-    --site-url now names other articles); an import stopped half-way goes on where it stopped.
-    gzip and zip archives are opened transparently. The progress bar is drawn on a terminal
-    only.
+    WordPress (WXR), Disqus, Isso, Commento, Comentario or our JSON. Safe to run twice:
+    comments imported before are recognised and skipped (or moved, when --site-url now names
+    other articles); an import stopped half-way goes on where it stopped. gzip and zip
+    archives are opened transparently. The progress bar is drawn on a terminal only.
     """
     try:
         report = import_file(
@@ -295,7 +192,12 @@ def import_command(
 
 @click.command("export")
 @click.option(
-    "--format", "fmt", type=click.Choice(["json", "wxr"]), default="json", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "wxr"]),
+    default="json",
+    show_default=True,
+    help="json: ours (importable again, with share counts); wxr: WordPress's.",
 )
 @click.option(
     "--article", "article_key", type=UTF8_TEXT, default=None, help="Only this article (its key)."
@@ -311,7 +213,11 @@ def import_command(
 def export_command(
     fmt: str, article_key: str | None, include_private: bool, output: Path | None
 ) -> None:
-    """Export every article and comment as our versioned JSON or as WordPress WXR."""
+    """Export articles and comments (JSON or WXR).
+
+    Every article and comment (or one article's) as our versioned JSON or as WordPress WXR,
+    to standard output or to the file given with -o.
+    """
     writer = write_json if fmt == "json" else write_wxr
     if (
         article_key is not None
@@ -367,13 +273,21 @@ def _make_cli() -> FlaskGroup:
         help="Run and manage the commentsvc comment service.",
     )
     # Flask's -e/--env-file (which needs python-dotenv, not installed) and -A/--app (the app
-    # is always commentsvc's) only confused whoever read --help.
-    cli.params = [param for param in cli.params if param.name not in {"env_file", "app"}]
+    # is always commentsvc's) only confused whoever read --help; its --version named no
+    # version of ours.
+    cli.params = [
+        version_option if param.name == "version" else param
+        for param in cli.params
+        if param.name not in {"env_file", "app"}
+    ]
+    from flask_migrate.cli import db as migration_commands  # Flask would load it anyway
+
     # Flask's `run` is replaced by ours, which migrates first; `shell` and `routes` stay.
     for command in (
         run,
-        shell_command,
+        shell,
         routes_command,
+        worded_migration_commands(migration_commands),
         pending,
         create_admin,
         set_admin_password,
@@ -392,7 +306,7 @@ def _make_cli() -> FlaskGroup:
         ("unapprove", "Move approved comments back to pending, by id."),
         ("spam", "Mark comments as spam, by id."),
         ("trash", "Move comments to the trash, by id."),
-        ("restore", "Move comments from spam or trash back to pending, by id."),
+        ("restore", "Move spam or trashed comments to pending, by id."),
     ):
         cli.add_command(_status_command(action, help_text))
     return cli

@@ -310,9 +310,9 @@ SETTINGS: tuple[Setting, ...] = (
         "PUBLIC_URL",
         "",
         PUBLIC_ADDRESS,
-        "This service's address as people reach it (https://comments.example.org), for the "
-        "links in emails and feeds. Empty: http://localhost:8000 in emails, the address a "
-        "feed was asked at in feeds.",
+        "This service's address as people reach it (https://comments.example.org; no query "
+        "or fragment), for the links in emails and feeds. Empty: http://localhost:8000 in "
+        "emails, the address a feed was asked at in feeds.",
         default_in_words="empty",
     ),
     Setting(

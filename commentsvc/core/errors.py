@@ -78,6 +78,12 @@ _SQLITE_OUTAGE_CODES = frozenset(
 _OUTAGE = "commentsvc.database_outage"
 
 
+def database_outage(app: Flask) -> RepeatedFailure:
+    """The app's log of a database outage: told once, then a line a minute, then when over."""
+    outage: RepeatedFailure = app.extensions[_OUTAGE]
+    return outage
+
+
 def is_database_outage(error: BaseException) -> bool:
     """Whether ``error`` means the database cannot be reached or cannot serve right now.
 
@@ -205,7 +211,7 @@ def _handle_unexpected(error: Exception) -> Any:
         # Not a bug: no stack trace, a readable 503, and the next request tries again on a
         # fresh connection. Told once, then a line a minute: every request of an outage
         # logged its three lines (12,000 lines in 15 s under load).
-        current_app.extensions[_OUTAGE].failed(
+        database_outage(current_app).failed(
             current_app.logger,
             error,
             f"Database unavailable on {request.method} {request.path}: {error}",

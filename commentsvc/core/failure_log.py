@@ -19,8 +19,9 @@ class RepeatedFailure:
     """The state of one retried task: ``failed()`` after each failure, ``succeeded()`` after
     each success (logs only when a failure is over). Thread-safe."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, first_level: int = logging.ERROR) -> None:
         self.what = what
+        self.first_level = first_level  # of the first line (a degraded service: WARNING)
         self._lock = threading.Lock()
         self._since: float | None = None
         self._count = 0
@@ -41,9 +42,9 @@ class RepeatedFailure:
                 return
             count, since = self._count, self._since or now
         if first and message is not None:
-            log.error("%s", message)
+            log.log(self.first_level, "%s", message)
         elif first:
-            log.error("%s failed; retrying", self.what, exc_info=error)
+            log.log(self.first_level, "%s failed; retrying", self.what, exc_info=error)
         else:
             log.warning(
                 "%s still failing (%d attempts over %.0f s): %s",

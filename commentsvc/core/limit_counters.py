@@ -17,7 +17,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import Connection
 
+from commentsvc.core.errors import database_outage, is_database_outage
 from commentsvc.core.extensions import db
+from commentsvc.core.flask_app import this_app
 from commentsvc.core.limit_algorithm import (
     HIT,
     MAX_LOCAL_WINDOWS,
@@ -27,7 +29,7 @@ from commentsvc.core.limit_algorithm import (
     rule_args,
 )
 from commentsvc.core.rates import Rule
-from commentsvc.core.redis_client import live_redis_client, redis_error
+from commentsvc.core.redis_client import live_redis_client, redis_error, redis_unavailable
 from commentsvc.core.redis_scripts import run_script
 from commentsvc.core.window_counts import count_hit, counter_transaction
 
@@ -68,7 +70,7 @@ class Counters:
         try:
             return self._redis_hit(client, counter_keys(scope, network, rules), rules)
         except redis_error() as error:
-            self.redis_failed(error)
+            redis_unavailable(error, "counting rate limits in the database", app)
             return self.hit_locally(scope, network, rules)
 
     def hit_locally(
@@ -81,16 +83,16 @@ class Counters:
         try:
             outcome = hit_in_database(key, rules, self.clock())
         except Exception as error:  # noqa: BLE001 - limiting per process beats failing
-            log.warning("Rate limit storage unreachable, counting in this process: %s", error)
+            if is_database_outage(error):
+                # Told with the outage's 503s, once: it was a warning on every request.
+                told = f"Database unavailable, counting rate limits in this process: {error}"
+                database_outage(this_app()).failed(log, error, told)
+            else:
+                log.warning("Rate limit storage unreachable, counting in this process: %s", error)
             return self.local.hit(rules, key)
         if remember:
             self.note(key, outcome)
         return outcome
-
-    def redis_failed(self, error: Exception) -> None:
-        """Say so once per failure: the failed call has opened the breaker, so the next hits
-        go to the database without trying Redis."""
-        log.warning("Rate limit storage unreachable, counting in the database: %s", error)
 
     def _redis_hit(self, client: Any, keys: list[str], rules: Sequence[Rule]) -> Outcome:
         if self.script is None:

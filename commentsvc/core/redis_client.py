@@ -7,12 +7,15 @@ loads it. Lua scripts are called through ``commentsvc.core.redis_scripts``.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
+
+from commentsvc.core.failure_log import RepeatedFailure
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -24,6 +27,8 @@ REDIS_RETRY_SECONDS = 5.0
 # whatever Redis does, and tries once (the prober asks again soon anyway).
 REDIS_PROBE_TIMEOUT = 0.5
 
+log = logging.getLogger(__name__)
+
 
 class RedisBreaker:
     """A process-wide circuit breaker for one Redis server.
@@ -33,6 +38,9 @@ class RedisBreaker:
     each feature already answers by using the database), so a hung Redis costs each process
     one timeout, not one per request. Then one call is let through as a probe: its success
     closes the breaker, its failure opens it again.
+
+    ``outage`` is what the process has logged of the failure (``redis_unavailable``); the
+    breaker closing says it is over.
     """
 
     def __init__(self, retry_seconds: float = REDIS_RETRY_SECONDS) -> None:
@@ -40,6 +48,7 @@ class RedisBreaker:
         self._open_until = 0.0  # 0: closed; else monotonic time of the next probe
         self._prober = 0  # the thread probing now (its connect and send both pass)
         self._lock = threading.Lock()
+        self.outage = RepeatedFailure("Redis", first_level=logging.WARNING)
 
     @property
     def is_open(self) -> bool:
@@ -78,12 +87,15 @@ class RedisBreaker:
         if self._open_until:
             self._prober = 0
             self._open_until = 0.0
+            self.outage.succeeded(log)  # "Redis works again", if a failure was logged
 
     def reset(self) -> None:
-        """Closed, with a fresh lock (in a forked child, the parent's may be held)."""
+        """Closed, with a fresh lock and no outage told (in a forked child, the parent's lock
+        may be held, and the parent's log is not the child's)."""
         self._open_until = 0.0
         self._prober = 0
         self._lock = threading.Lock()
+        self.outage = RepeatedFailure("Redis", first_level=logging.WARNING)
 
 
 _BREAKERS: dict[str, RedisBreaker] = {}
@@ -208,6 +220,23 @@ def redis_state(app: Flask | None = None) -> str:
     if breaker is None:
         return "not configured"
     return "degraded" if breaker.tripped else "ok"
+
+
+def redis_unavailable(error: Exception, instead: str, app: Flask | None = None) -> None:
+    """Log that a Redis call failed and what the caller does instead (``instead``).
+
+    While Redis is down, once per process ("Redis unavailable, <instead>: <error>"), then a
+    line a minute, then "Redis works again" when a call gets its answer: each probe of the
+    breaker (one per ``COMMENTSVC_REDIS_RETRY_SECONDS``) logged a warning of its own in every
+    worker for as long as the outage lasted. A failure that has not tripped the breaker (an
+    error reply: Redis answered) is not an outage and is logged every time.
+    """
+    message = f"Redis unavailable, {instead}: {error}"
+    breaker = redis_breaker(app)
+    if breaker is None or not breaker.tripped:
+        log.warning("%s", message)
+        return
+    breaker.outage.failed(log, error, message)
 
 
 def redis_error() -> type[Exception]:

@@ -132,6 +132,13 @@ def _public_url(value: object) -> str:
             raise ValueError() from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError()
+        if "?" in url or "#" in url:
+            # Links are this address plus a path: "https://c.example/?x=1" made
+            # "https://c.example/?x=1/admin/" in mails, and feeds quietly dropped the query.
+            bare = url.split("?", 1)[0].split("#", 1)[0]
+            raise ValueError(
+                f"a query or fragment would end up inside every link; write {quoted(bare)} instead"
+            )
     return url
 
 

@@ -21,7 +21,12 @@ from commentsvc.core.flask_app import app_config, this_app
 from commentsvc.core.limit_algorithm import LIMIT_HIT_LUA, counter_keys, rule_args
 from commentsvc.core.limits import limits_enabled, rules_of
 from commentsvc.core.rates import Rule
-from commentsvc.core.redis_client import live_redis_client, redis_client, redis_error
+from commentsvc.core.redis_client import (
+    live_redis_client,
+    redis_client,
+    redis_error,
+    redis_unavailable,
+)
 from commentsvc.core.redis_scripts import run_script
 from commentsvc.db.change_listener import announce_clicks_waiting
 from commentsvc.shares.dedupe import prefix_rule
@@ -224,7 +229,7 @@ def pending_deltas(keys: list[str]) -> PendingDeltas | None:
     except redis_error() as error:
         # The database's counts are still right; clicks buffered before the outage show up
         # again when Redis is back.
-        this_app().logger.warning("Redis unavailable, counts from the database only: %s", error)
+        redis_unavailable(error, "counts from the database only", this_app())
         return None
     if raw == b"-":
         return PendingDeltas({}, waiting=False)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from commentsvc.core.extensions import db
 from commentsvc.core.flask_app import app_config, this_app
-from commentsvc.core.redis_client import live_redis_client, redis_error
+from commentsvc.core.redis_client import live_redis_client, redis_error, redis_unavailable
 from commentsvc.core.window_counts import count_hit
 from commentsvc.db.connections import upsert, upsert_for
 from commentsvc.db.models import utcnow
@@ -80,9 +80,9 @@ def _database_salt(day: str) -> str:
 
 
 def redis_down(error: Exception) -> None:
-    """Log that Redis failed and the database is used instead."""
+    """Log that Redis failed and the database is used instead (once per outage)."""
     # Shares keep being counted with the table instead; /readyz reports Redis as down.
-    this_app().logger.warning("Redis unavailable, using the database instead: %s", error)
+    redis_unavailable(error, "using the database instead", this_app())
 
 
 def fingerprint(ip_prefix: str, user_agent: str, article_key: str, network: str) -> str:

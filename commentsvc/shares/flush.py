@@ -33,7 +33,13 @@ from flask import Flask, current_app
 from commentsvc.articles.rows import article_ids
 from commentsvc.core.extensions import db
 from commentsvc.core.failure_log import RepeatedFailure
-from commentsvc.core.redis_client import live_redis_client, redis_client, redis_error
+from commentsvc.core.redis_client import (
+    live_redis_client,
+    redis_client,
+    redis_error,
+    redis_state,
+    redis_unavailable,
+)
 from commentsvc.db.connections import upsert
 from commentsvc.db.events import emit
 from commentsvc.db.models import utcnow
@@ -212,7 +218,9 @@ def flush_when_due() -> bool:
     """Flush unless another worker (or host) has in this interval; whether this one did.
 
     One Redis SET NX decides. A failure is logged and retried at the next interval; nothing is
-    lost meanwhile. While the Redis breaker is open, nothing is tried.
+    lost meanwhile. While the Redis breaker is open, nothing is tried. Redis being down is
+    logged as every feature's Redis failures are (``redis_unavailable``), anything else as
+    this flush's own (``_FLUSH_FAILURES``).
     """
     if not buffering():
         return False
@@ -226,7 +234,11 @@ def flush_when_due() -> bool:
         if due:
             flush_shares()
     except Exception as error:  # noqa: BLE001 - a thread that stops would leave clicks in Redis
-        _FLUSH_FAILURES.failed(current_app.logger, error)
+        if isinstance(error, redis_error()) and redis_state() == "degraded":
+            # Redis is down: told with every other feature's Redis failures, once per outage.
+            redis_unavailable(error, "buffered share clicks wait there for the next flush")
+        else:
+            _FLUSH_FAILURES.failed(current_app.logger, error)
         return False
     if due:
         # Only a flush that ran says the outage is over: with another worker's turn, Redis
