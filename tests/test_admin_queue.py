@@ -237,8 +237,12 @@ def test_a_row_links_to_every_comment_of_its_address_and_of_its_network(app, adm
     article = add_article(app)
     first = add_comment(app, article, "First", Status.APPROVED, email="zoe@example.com")
     spam = add_comment(app, article, "Spam", Status.SPAM, email="z@example.net", ip="203.0.113.0")
-    latest = add_comment(app, article, "Held", email="zoe@example.com", ip="203.0.113.0")
+    latest = add_comment(app, article, "Held", email="Zoe@Example.com", ip="203.0.113.0")
     add_comment(app, article, "Someone else's")
+    # Strangers a search for the address or the network finds, which the links must not:
+    # their list is ticked at once ("Select all", then Spam).
+    add_comment(app, article, "Joe", email="joezoe@example.com", ip="2203.0.113.0")
+    add_comment(app, article, "My network is 203.0.113.0", email="amy@example.org")
     html = admin.page("/admin/", comment=latest)
     by_address = re.search(r'href="([^"]+)">all comments<span', html)
     by_network = re.search(r'href="([^"]+)">all from this network<span', html)
@@ -246,6 +250,12 @@ def test_a_row_links_to_every_comment_of_its_address_and_of_its_network(app, adm
     # Every status: what this commenter or network sent, approved, held or spam.
     assert shown_ids(admin.page(html_unescape(by_address[1]))) == [latest, first]
     assert shown_ids(admin.page(html_unescape(by_network[1]))) == [latest, spam]
+    # A search from there keeps the list to that address.
+    searched = admin.page(html_unescape(by_address[1]) + "&q=First")
+    assert shown_ids(searched) == [first]
+    assert "Showing the comments from zoe@example.com only." in admin.page(
+        "/admin/", email="zoe@example.com"
+    )
 
 
 def test_oldest_first_works_through_the_queue_in_the_order_it_filled(app, admin) -> None:

@@ -20,7 +20,7 @@ from commentsvc.admin.common import (
 from commentsvc.comments import featured, moderation
 from commentsvc.comments.kept_places import shown_replies_of_kept
 from commentsvc.core.extensions import db
-from commentsvc.db.models import Article, Comment
+from commentsvc.db.models import MAX_EMAIL_LENGTH, Article, Comment
 
 TABS = ("pending", "approved", "spam", "trash", "all")
 # Newest first by default; oldest first works through a queue in the order it filled.
@@ -51,6 +51,7 @@ BULK_ACTIONS = (
     ("unfeature", "Unfeature"),
 )
 MAX_SEARCH = 200
+MAX_IP = 50  # the column's size
 # The article filter's menu lists this many, the newest (and the one chosen).
 MAX_ARTICLE_CHOICES = 1000
 
@@ -65,6 +66,10 @@ class QueueFilter:
     search: str = ""
     comment_id: int | None = None
     order: str = "newest"
+    # Exact, where a search finds a part: a row's "all comments" and "all from this network"
+    # links, whose list is ticked at once (bob@x.org must not bring jimbob@x.org along).
+    email: str = ""
+    ip: str = ""
 
     @classmethod
     def from_args(cls) -> QueueFilter:
@@ -79,7 +84,14 @@ class QueueFilter:
             search=" ".join((request.args.get("q") or "").split())[:MAX_SEARCH],
             comment_id=comment_id,
             order=order if order in ORDERS else "newest",
+            email=(request.args.get("email") or "").strip()[:MAX_EMAIL_LENGTH],
+            ip=(request.args.get("ip") or "").strip()[:MAX_IP],
         )
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether anything but the tab and the order narrows the list."""
+        return bool(self.search or self.article_id or self.comment_id or self.email or self.ip)
 
     def conditions(self) -> list[Any]:
         """SQL conditions for everything but the status tab."""
@@ -88,6 +100,10 @@ class QueueFilter:
             conditions.append(Comment.article_id == self.article_id)
         if self.comment_id:
             conditions.append(Comment.id == self.comment_id)
+        if self.email:
+            conditions.append(func.lower(Comment.email) == self.email.lower())
+        if self.ip:
+            conditions.append(Comment.ip == self.ip)
         if self.search:
             sqlite = db.session.get_bind().dialect.name == "sqlite"
             conditions.append(or_(*(_contains(column, self.search, sqlite) for column in SEARCHED)))
@@ -102,6 +118,8 @@ class QueueFilter:
             "article": changed.article_id,
             "q": changed.search or None,
             "comment": changed.comment_id,
+            "email": changed.email or None,
+            "ip": changed.ip or None,
             "order": changed.order if changed.order != "newest" else None,
             "page": page if page and page > 1 else None,
         }
