@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask.cli import ScriptInfo
+from support.admin import add_article, add_comment
 from support.imports import (
     articles,
     comments,
@@ -28,9 +29,11 @@ from support.races import Paused
 from commentsvc.cli import main as cli_group
 from commentsvc.comments import posting
 from commentsvc.comments.deleting import delete_permanently
+from commentsvc.comments.posting import set_status
 from commentsvc.core.extensions import db
 from commentsvc.db.models import Status
 from commentsvc.transfer.models import ImportSource
+from commentsvc.transfer.moves import Move, move_threads
 
 pytestmark = pytest.mark.settings(MODERATION="none", THREAD_DEPTH=10)
 
@@ -263,3 +266,16 @@ def test_the_command_reports_the_move(app) -> None:
     assert "Comments imported: 0 (none)" in said
     assert "moved to the one this import names (with the replies under them): 8" in said
     assert "Every comment in this file was imported before: nothing added." in said
+
+
+def test_a_moved_thread_keeps_the_place_of_its_removed_top_comment(app, client) -> None:
+    old = add_article(app, "https://news.example/first-address", "Story")
+    top = add_comment(app, old, "Spam on top", Status.APPROVED)
+    add_comment(app, old, "A real answer", Status.APPROVED, parent_id=top, root_id=top, depth=1)
+    new = "https://news.example/right-address"
+    with app.app_context():
+        assert set_status(top, Status.TRASH)  # the thread keeps its place on the old article
+        assert move_threads([Move(top, new, new, "Story")]).comments == {top, top + 1}
+    page = client.get("/api/v1/comments", query_string={"url": new}).get_json()
+    shown = [(c["removed"], c["body"]) for c in page["comments"]]
+    assert shown == [(True, ""), (False, "A real answer")]

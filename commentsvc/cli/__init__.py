@@ -156,7 +156,8 @@ def worker_command() -> None:
     default="",
     help="The site's address (https://blog.example), put before the pages' paths: Isso, "
     "Commento and Comentario export only paths, WordPress and Disqus sometimes. Run again "
-    "with another address, comments imported before move to the articles it names.",
+    "with another address, comments imported before move to the articles it names (those "
+    "imported before schema 0018 are recognised on their first articles only).",
 )
 @click.option("--batch-size", default=1000, show_default=True, help="Comments per transaction.")
 @with_appcontext
@@ -167,7 +168,7 @@ def import_command(
 
     WordPress (WXR), Disqus, Isso, Commento, Comentario or our JSON. Safe to run twice:
     comments imported before are recognised and skipped (or moved, when --site-url now names
-    other articles); an import stopped half-way goes on where it stopped. gzip and zip
+    other articles, for those imported since schema 0018); an import stopped half-way goes on where it stopped. gzip and zip
     archives are opened transparently. The progress bar is drawn on a terminal only.
     """
     try:

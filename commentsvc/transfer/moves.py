@@ -21,10 +21,13 @@ locks in the order a moderator's permanent delete takes them (``comments.deletin
    names the article it read, ``posting.change_status``). A comment another transaction
    holds for long is given way to (``GIVE_WAY_AFTER_MS``), and the batch's moves are tried
    again.
-3. The articles: created where missing (``articles.rows.article_ids``), their approved
-   counts moved, their start moved back to the oldest comment moved in, the places of
-   hidden top comments kept (``kept_places``). The revision triggers see every comment
-   moved, so no cached page of either article outlives the move.
+3. The articles: created where missing (``articles.rows.article_ids``), on PostgreSQL
+   locked in the order of their ids, their approved counts moved, their start moved back to
+   the oldest comment moved in. The revision triggers see every comment moved, so no cached
+   page of either article outlives the move.
+
+Once committed, the places of hidden top comments are kept (``kept_places``) in a
+transaction of their own, as after an import's batch.
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ class Moved:
     comments: set[int] = field(default_factory=set)
     # The keys of the articles created to take them.
     created: set[str] = field(default_factory=set)
+    # The ids of the articles they went to.
+    targets: set[int] = field(default_factory=set)
 
 
 class _GaveWay(Exception):
@@ -89,9 +94,16 @@ def move_threads(moves: list[Move]) -> Moved:
     for _attempt in range(MOVE_ATTEMPTS):
         try:
             with write_transaction() as connection:
-                return _move(connection, moves)
+                moved = _move(connection, moves)
         except _GaveWay:
             time.sleep(random.uniform(0.01, 0.05))  # what held the comment is done by then
+            continue
+        if moved.targets:
+            # In a transaction of its own, as after an import's batch (importer.py): marking
+            # locks comments, which in the move's would come after the articles' rows.
+            with write_transaction() as connection:
+                keep_places_of_articles(connection, moved.targets)
+        return moved
     raise TransferError(
         "Comments this import moves to other articles were being changed all the while; "
         "run the import again to move them."
@@ -114,7 +126,13 @@ def _move(connection: Connection, moves: list[Move]) -> Moved:
     query = select(ARTICLES.c.key).where(ARTICLES.c.key.in_(keys))
     existing = set(connection.execute(query).scalars())
     ids = article_ids(connection, keys)
-    moved = Moved(created=keys.keys() - existing)
+    moved = Moved(created=keys.keys() - existing, targets=set(ids.values()))
+    if postgresql:
+        # Every article the moves touch, in the order of their ids, before the first UPDATE:
+        # the revision trigger of each would lock its two articles in the plan's order, and
+        # two imports moving threads both ways between two articles would deadlock.
+        sources = {row.article_id for row in threads.values()}
+        _lock_articles(connection, sources | moved.targets)
     counts: Counter[int] = Counter()
     earliest: dict[int, datetime] = {}
     for root, move in goes_to.items():
@@ -136,8 +154,17 @@ def _move(connection: Connection, moves: list[Move]) -> Moved:
         if counts[article_id]:
             adjust_approved_count(article_id, counts[article_id], connection)
     backdate(connection, earliest)
-    keep_places_of_articles(connection, set(earliest))
     return moved
+
+
+def _lock_articles(connection: Connection, article_ids: set[int]) -> None:
+    """Lock the rows of ``article_ids`` FOR NO KEY UPDATE, in the order of their ids."""
+    connection.execute(
+        select(ARTICLES.c.id)
+        .where(ARTICLES.c.id.in_(sorted(article_ids)))
+        .order_by(ARTICLES.c.id)
+        .with_for_update(key_share=True)
+    )
 
 
 def _carry(connection: Connection, rows: list[Any], target: int) -> None:
