@@ -233,3 +233,16 @@ def test_a_process_keeps_a_few_lock_files_open_and_never_one_in_use(tmp_path) ->
         assert held in connections._LOCK_FILES
         assert _locked_elsewhere(held)
     assert not _locked_elsewhere(held)
+
+
+def test_a_lock_file_that_cannot_be_made_is_told_once(tmp_path, caplog) -> None:
+    # A folder the process may not write to (or gone): each write goes on without the file,
+    # and the log says so once, not once a write.
+    path = str(tmp_path / "gone" / "db.sqlite3-writer.lock")
+    with caplog.at_level("WARNING", logger=connections.log.name):
+        for _write in range(3):
+            with connections._file_lock(path):
+                pass
+    told = [r for r in caplog.records if "No writer lock file" in r.getMessage()]
+    assert len(told) == 1
+    assert not (tmp_path / "gone").exists()

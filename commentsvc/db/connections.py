@@ -320,14 +320,25 @@ def _lock_file(path: str) -> int:
     return fd
 
 
+# The lock files that could not be opened, told once.
+_LOCK_FILES_MISSING: set[str] = set()
+
+
 @contextmanager
 def _file_lock(path: str) -> Iterator[None]:
     with _THREAD_LOCKS.setdefault(path, threading.Lock()):
         try:
             fd = _lock_file(path)
         except OSError as error:
-            # Only slower without it: SQLite's busy timeout still makes writers wait.
-            log.warning("No writer lock file beside the SQLite database (%s)", error)
+            # Only slower without it: SQLite's busy timeout still makes writers wait. Said
+            # once a process: every write would say it again.
+            if path not in _LOCK_FILES_MISSING:
+                _LOCK_FILES_MISSING.add(path)
+                log.warning(
+                    "No writer lock file beside the SQLite database (%s); writers take turns "
+                    "by SQLite's busy timeout alone while it cannot be made (said once)",
+                    error,
+                )
             yield
             return
         fcntl.flock(fd, fcntl.LOCK_EX)
