@@ -96,7 +96,14 @@ class Report:
                     )
                 lines.append(f"Skipped, {label}: {self.skipped[reason]}{detail}")
         if not self.imported_total and (self.skipped["duplicate"] or self.moved):
-            lines.append("Every comment in this file was imported before: nothing added.")
+            if self.moved:
+                verb = "are to be" if self.dry_run else "were"
+                lines.append(
+                    "Every comment in this file was imported before: nothing added; those on "
+                    f"other articles {verb} moved."
+                )
+            else:
+                lines.append("Every comment in this file was imported before: nothing added.")
         elif not self.items:
             lines.append("Nothing to import: the file holds no comments.")
         return lines
