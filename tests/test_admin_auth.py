@@ -106,8 +106,11 @@ def test_an_empty_or_too_long_field_is_named_on_the_sign_in_page(
     response = admin.sign_in(username=username, password=password)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    errors = html.split(f'<ul class="field-errors" id="{field}-errors">')[1].split("</ul>")[0]
-    assert f"<li>{message}</li>" in errors
+    form = html.partition("<form")[2].partition("</form>")[0]
+    errors = form.split(f'<span class="field-errors" id="{field}-errors">')[1]
+    assert errors.startswith(f'<span class="field-error">{message}</span>')
+    # Valid HTML: the errors sit in the field's <p>, where a list would end it early.
+    assert all("<ul" not in paragraph for paragraph in form.split("<p>")[1:])
     assert f'aria-describedby="{field}-errors"' in html and 'aria-invalid="true"' in html
     assert not signed_in(admin.client)
     assert log_entries(app) == []

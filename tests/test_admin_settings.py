@@ -111,8 +111,8 @@ def test_invalid_settings_are_explained_and_nothing_is_saved(app, admin, changes
     assert response.status_code == 400
     assert "Nothing was saved: please correct the marked fields." in html
     assert message in html
-    errors = re.findall(r'<ul class="field-errors"[^>]*>(.*?)</ul>', html, re.S)
-    assert len(errors) == 1 and errors[0].count("<li>") == 1  # one clear message
+    errors = re.findall(r'<span class="field-errors"[^>]*>(.*?)</span>\s*</', html, re.S)
+    assert len(errors) == 1 and errors[0].count('class="field-error"') == 1  # one message
     assert (
         'aria-invalid="true"' in html
         or 'aria-describedby="moderation-errors"' in html
