@@ -85,6 +85,7 @@ def test_a_held_comment_mails_the_moderator_whose_link_approves_it_after_a_confi
     token = urlsplit(approve).query.removeprefix("token=")
     done = client.post("/notify/moderate", data={"token": token})
     assert done.status_code == 200, done.get_data(as_text=True)
+    assert 'href="/admin/?comment=1"' in done.get_data(as_text=True)
     assert status_of(app, 1) == Status.APPROVED
 
     # Single-use: the link, and its siblings in the same mail, are spent.
@@ -104,6 +105,10 @@ def test_a_link_does_nothing_to_a_comment_moderated_since(app, client, reader, a
     response = client.post("/notify/moderate", data={"token": token})
     assert response.status_code == 409 and "It is now trash" in response.get_data(as_text=True)
     assert status_of(app, 1) == Status.TRASH
+    # "Open the admin to change it": a link there, to this comment (behind the sign-in).
+    page = response.get_data(as_text=True)
+    assert '<a href="/admin/?comment=1">Open this comment in the admin</a>' in page
+    assert admin.client.get("/admin/?comment=1").status_code == 200
 
 
 def test_without_a_mail_server_no_box_is_shown_and_no_mail_waits(app, reader) -> None:

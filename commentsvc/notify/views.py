@@ -8,9 +8,10 @@ RFC 8058 comes from a mail client with no cookie and no form but the token in th
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from flask import Blueprint, Flask, Response, render_template, request
+from flask import Blueprint, Flask, Response, render_template, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from commentsvc.comments import moderation
@@ -56,21 +57,23 @@ def moderate() -> Any:
         comment_id, action, link_id = links.read_moderation_token(_token())
     except links.LinkError as error:
         return _page(400, title="This link cannot be used", message=str(error))
+    # Every answer from here on leads on to the comment in the admin (signed in there).
+    answer = functools.partial(_page, admin_url=url_for("admin.queue", comment=comment_id))
     if db.session.get(UsedToken, link_id) is not None:
-        return _page(
+        return answer(
             410,
             title="This link was already used",
             message="Open the admin to change the comment again.",
         )
     comment = db.session.get(Comment, comment_id)
     if comment is None:
-        return _page(
+        return answer(
             404, title="This comment no longer exists", message="It was deleted meanwhile."
         )
     if comment.status != Status.PENDING:
         # A mail link answers the mail's question only: a comment a moderator has dealt with
         # since (in the admin, or through another mail) is changed in the admin.
-        return _page(
+        return answer(
             409,
             title="This comment was already moderated",
             message=f"It is now {comment.status}. Open the admin to change it.",
@@ -78,7 +81,7 @@ def moderate() -> Any:
     button, done = ACTION_WORDS[action]
     if request.method == "GET":
         article = db.session.get(Article, comment.article_id)
-        return _page(
+        return answer(
             title=button + "?", comment=comment, article=article, button=button, token=_token()
         )
     db.session.add(UsedToken(id=link_id))
@@ -86,7 +89,7 @@ def moderate() -> Any:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        return _page(
+        return answer(
             410,
             title="This link was already used",
             message="Open the admin to change the comment again.",
@@ -97,12 +100,12 @@ def moderate() -> Any:
     changed = moderation.apply(action, [comment_id], "email link", only_from=pending)
     db.session.commit()
     if not changed:
-        return _page(
+        return answer(
             409,
             title="This comment was already moderated",
             message="A moderator dealt with it meanwhile. Open the admin to change it.",
         )
-    return _page(title="Done", message=done)
+    return answer(title="Done", message=done)
 
 
 def _subscriber(purpose: str) -> tuple[Any, int | None, str]:
