@@ -99,9 +99,19 @@ def test_webhook_endpoints_are_added_with_a_secret_and_private_hosts_refused(app
         assert endpoint.events == "comment.held comment.approved"
         assert endpoint.secret.startswith("whsec_")
     assert endpoint.secret in admin.page("/admin/notifications")
-    admin.post(f"/admin/notifications/webhooks/{endpoint.id}/delete")
+    # The list's Delete asks first, and asking deletes nothing.
+    delete = f"/admin/notifications/webhooks/{endpoint.id}/delete"
+    confirm = f"/admin/notifications/webhooks/{endpoint.id}/confirm-delete"
+    assert f'href="{confirm}"' in admin.page("/admin/notifications")
+    asked = admin.page(confirm)
+    assert "Its signing secret goes with it" in asked and endpoint.url in asked
+    with app.app_context():
+        assert db.session.execute(db.select(WebhookEndpoint)).first() is not None
+    admin.post(delete)
     with app.app_context():
         assert db.session.execute(db.select(WebhookEndpoint)).first() is None
+    gone = admin.client.get(confirm)
+    assert gone.status_code == 303 and gone.headers["Location"].endswith("/admin/notifications")
 
 
 @pytest.mark.parametrize(

@@ -235,6 +235,16 @@ def notifications_add_webhook() -> Any:
     return redirect(url_for("admin.notifications"), code=303)
 
 
+@bp.get("/notifications/webhooks/<int(max=2147483647):endpoint_id>/confirm-delete")
+def notifications_confirm_webhook_delete(endpoint_id: int) -> Any:
+    """Ask before removing an endpoint: its signing secret, given to the receiver, goes too."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        flash(f"Endpoint {endpoint_id} was deleted already: nothing to do.", "info")
+        return redirect(url_for("admin.notifications"), code=303)
+    return render_template("admin/confirm_webhook_delete.html", endpoint=endpoint, form=CsrfForm())
+
+
 @bp.post("/notifications/webhooks/<int(max=2147483647):endpoint_id>/delete")
 def notifications_delete_webhook(endpoint_id: int) -> Any:
     """Remove a webhook endpoint (its waiting calls are cancelled with it).

@@ -79,5 +79,8 @@ def test_an_endpoint_without_events_opens_at_the_first_event(signed_in: Page) ->
 
 
 def test_delete_and_retry_name_what_they_act_on(signed_in: Page) -> None:
-    expect(signed_in.get_by_role("button", name=f"Delete endpoint {HOOK}")).to_be_visible()
+    # A link to a page that asks first: the endpoint's secret, given to its receiver, goes too.
+    signed_in.get_by_role("link", name=f"Delete endpoint {HOOK}").click()
+    expect(signed_in.get_by_role("heading", name="Delete this endpoint?")).to_be_visible()
+    signed_in.get_by_role("link", name="Cancel").click()
     expect(signed_in.get_by_role("button", name="Retry message 1")).to_be_visible()
