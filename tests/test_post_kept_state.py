@@ -108,7 +108,8 @@ def unpinged(listening: KnownStates, monkeypatch: pytest.MonkeyPatch) -> KnownSt
     freshly_vouched(listening)
     monkeypatch.setattr(change_listener, "PING_SECONDS", 3600.0)
     monkeypatch.setattr(change_listener, "LEASE_SECONDS", 3600.0)
-    freshly_vouched(listening)
+    # A wait, not a timing: CI once saw no ping within the default 10 s under load.
+    freshly_vouched(listening, timeout=30.0)
     return listening
 
 
