@@ -220,7 +220,7 @@ def flush_when_due() -> bool:
     One Redis SET NX decides. A failure is logged and retried at the next interval; nothing is
     lost meanwhile. While the Redis breaker is open, nothing is tried. Redis being down is
     logged as every feature's Redis failures are (``redis_unavailable``), anything else as
-    this flush's own (``_FLUSH_FAILURES``).
+    this flush's own (``flush_failures``).
     """
     if not buffering():
         return False
@@ -238,17 +238,27 @@ def flush_when_due() -> bool:
             # Redis is down: told with every other feature's Redis failures, once per outage.
             redis_unavailable(error, "buffered share clicks wait there for the next flush")
         else:
-            _FLUSH_FAILURES.failed(current_app.logger, error)
+            flush_failures().failed(current_app.logger, error)
         return False
     if due:
         # Only a flush that ran says the outage is over: with another worker's turn, Redis
         # answered, but the database (the flush's other half) was not tried.
-        _FLUSH_FAILURES.succeeded(current_app.logger)
+        flush_failures().succeeded(current_app.logger)
     return due
 
 
-# Once per process: a Redis or database outage is logged once, not at every interval.
-_FLUSH_FAILURES = RepeatedFailure("The share flush (clicks buffered in Redis to the database)")
+def flush_failures() -> RepeatedFailure:
+    """This app's (a worker's) record of failed flushes: an outage is logged once, not at
+    every interval. Per app, so that apps sharing a process (tests) do not share it."""
+    failures = current_app.extensions.get(_FAILURES)
+    if failures is None:
+        failures = current_app.extensions[_FAILURES] = RepeatedFailure(
+            "The share flush (clicks buffered in Redis to the database)"
+        )
+    return failures
+
+
+_FAILURES = "commentsvc.share_flush_failures"
 
 
 def flush_at_exit(app: Flask) -> None:
